@@ -1,0 +1,89 @@
+//! The one error type of the core. Every variant names the file it is about; frontends print
+//! the chain of `source()`s as `error:` / `  cause:` lines (CLI) or joined on one line (FFI).
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::wheel::WheelError;
+
+/// Why an operation failed. Wheel problems carry the wheel's path; I/O problems the path
+/// acted on; nothing is reported without saying where.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A wheel was refused: invalid, corrupt or hostile. Nothing was installed.
+    #[error("refused wheel {}", wheel.display())]
+    Wheel {
+        wheel: PathBuf,
+        #[source]
+        source: WheelError,
+    },
+    /// A filesystem operation failed; `action` says what we were doing ("create directory").
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Two wheels of one command would write the same file.
+    #[error("{} and {} both install {}", first.display(), second.display(), path.display())]
+    Conflict {
+        path: PathBuf,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    /// `--link-fallback error` and the requested (or auto) link mode cannot be used.
+    #[error("cannot {mode} from {} into {}; refusing to copy (link-fallback = error)", cache.display(), target.display())]
+    LinkFallback {
+        mode: &'static str,
+        cache: PathBuf,
+        target: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Uninstall of names that are not installed.
+    #[error("not installed in {}: {}", venv.display(), names.join(", "))]
+    NotInstalled { venv: PathBuf, names: Vec<String> },
+    /// The target exists but is not a virtual environment we can install into.
+    #[error("{} is not a virtual environment: {reason}", path.display())]
+    NotAVenv { path: PathBuf, reason: String },
+    /// A configuration file has an unknown key or a bad value.
+    #[error("{}: key `{key}`: {reason}", file.display())]
+    Config {
+        file: PathBuf,
+        key: String,
+        reason: String,
+    },
+    /// A value given by the caller is not valid (unknown link mode, zero jobs...).
+    #[error("invalid {what}: {reason}")]
+    InvalidArgument { what: &'static str, reason: String },
+    /// An external command (python for venv creation or bytecode compilation) failed.
+    #[error("{command} failed: {reason}")]
+    Command { command: String, reason: String },
+    /// A cache operation would break environments that symlink into the cache.
+    #[error("the cache is used by symlinked environments: {}; pass --force to remove it anyway", envs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    SymlinkedEnvironments { envs: Vec<PathBuf> },
+    /// The operation was interrupted (Ctrl-C); everything was rolled back.
+    #[error("interrupted; nothing was changed")]
+    Interrupted,
+}
+
+impl Error {
+    /// An [`Error::Io`] for `path`: the shorthand used at every filesystem call.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+
+    /// The error and its causes on one line, joined by ": ", for the C ABI and logs.
+    pub fn one_line(&self) -> String {
+        causes(self).collect::<Vec<_>>().join(": ")
+    }
+}
+
+/// The message of `err` followed by the message of each `source()`, outermost first.
+pub fn causes<'a>(err: &'a (dyn std::error::Error + 'static)) -> impl Iterator<Item = String> + 'a {
+    std::iter::successors(Some(err), |e| e.source()).map(|e| e.to_string())
+}
+
+/// Convenience for core functions.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,19 @@
+//! installer-core: all of `installer`'s logic. Frontends (the CLI, the C ABI) parse input,
+//! call into this crate and format what comes back; this crate never prints.
+//!
+//! See ARCHITECTURE.md at the repository root for the map of the modules.
+
+pub mod cache;
+pub mod error;
+pub mod install;
+pub mod linker;
+pub mod manifest;
+pub mod platform;
+pub mod reporter;
+pub mod script;
+pub mod venv;
+pub mod wheel;
+
+pub use error::{Error, Result};
+pub use linker::{LinkFallback, LinkMode};
+pub use reporter::{NoReporter, Reporter};

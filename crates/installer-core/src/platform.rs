@@ -1,0 +1,221 @@
+//! Everything that differs between operating systems, behind small functions.
+//!
+//! Linux is where `installer` is tested. A port to macOS or Windows should only have to touch
+//! this module: device ids, link counts, executable bits, mount points, filesystem names,
+//! reflinks, symlinks and positional reads.
+
+use std::fs::{File, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// An identifier of the filesystem holding `path`: two paths with the same id can be hardlinked.
+#[cfg(unix)]
+pub fn device_id(path: &Path) -> io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(path)?.dev())
+}
+
+#[cfg(not(unix))]
+pub fn device_id(path: &Path) -> io::Result<u64> {
+    // Without a device id, treat each volume root as its own filesystem.
+    let root = path.canonicalize()?.components().next().map(|c| c.as_os_str().to_owned());
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut h);
+    Ok(h.finish())
+}
+
+/// How many directory entries name this file; more than one means a hardlink shares it.
+#[cfg(unix)]
+pub fn link_count(meta: &Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink()
+}
+
+#[cfg(not(unix))]
+pub fn link_count(_meta: &Metadata) -> u64 {
+    1
+}
+
+/// Whether any execute bit is set; wheels carry them in the zip's external attributes.
+#[cfg(unix)]
+pub fn is_executable(meta: &Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+pub fn is_executable(_meta: &Metadata) -> bool {
+    false
+}
+
+/// Creates (truncating) a file for writing with the mode pip would give it: 0o755 for
+/// executables, 0o644 otherwise (both before the umask), in one syscall.
+pub fn create_file(path: &Path, executable: bool) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if executable { 0o777 } else { 0o666 });
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
+    options.open(path)
+}
+
+/// Like [`create_file`] but fails when `path` exists, so nothing already there is overwritten.
+pub fn create_new_file(path: &Path, executable: bool) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if executable { 0o777 } else { 0o666 });
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
+    options.open(path)
+}
+
+/// Sets or clears the execute bits the way pip does (`chmod +x` for whoever may read).
+#[cfg(unix)]
+pub fn set_executable(path: &Path, executable: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)?;
+    let mode = meta.permissions().mode();
+    let new = if executable { mode | ((mode & 0o444) >> 2) } else { mode & !0o111 };
+    if new != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(new))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn set_executable(_path: &Path, _executable: bool) -> io::Result<()> {
+    Ok(())
+}
+
+/// A copy-on-write clone of `src` at `dst` (FICLONE on Linux, clonefile on macOS); fails on
+/// filesystems that cannot share extents instead of copying.
+pub fn reflink(src: &Path, dst: &Path) -> io::Result<()> {
+    reflink_copy::reflink(src, dst)
+}
+
+/// A symbolic link at `dst` pointing to the file `src`.
+#[cfg(unix)]
+pub fn symlink_file(src: &Path, dst: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(src, dst)
+}
+
+#[cfg(windows)]
+pub fn symlink_file(src: &Path, dst: &Path) -> io::Result<()> {
+    std::os::windows::fs::symlink_file(src, dst)
+}
+
+/// Reads at an absolute offset without moving a shared cursor, so several threads can read
+/// one open archive at once.
+#[cfg(unix)]
+pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+/// The directory at which the filesystem holding `path` is mounted: walk up while the device
+/// stays the same. `path` must exist.
+pub fn mount_point(path: &Path) -> io::Result<PathBuf> {
+    let path = path.canonicalize()?;
+    let dev = device_id(&path)?;
+    let mut top = path.clone();
+    for ancestor in path.ancestors().skip(1) {
+        if device_id(ancestor)? != dev {
+            break;
+        }
+        top = ancestor.to_path_buf();
+    }
+    Ok(top)
+}
+
+/// The kind of filesystem at `path` ("ext4", "xfs", "tmpfs"...), for messages; `None` when
+/// the platform does not say.
+#[cfg(target_os = "linux")]
+pub fn filesystem_type(path: &Path) -> Option<String> {
+    // /proc/self/mountinfo: the longest mount point that is a prefix of `path` wins.
+    let path = path.canonicalize().ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(usize, String)> = None;
+    for line in info.lines() {
+        let mut fields = line.split(' ');
+        let mount = fields.nth(4)?;
+        let mount = unescape_mountinfo(mount);
+        let fstype = line.split(" - ").nth(1)?.split(' ').next()?;
+        if path.starts_with(&mount) {
+            let len = mount.as_os_str().len();
+            if best.as_ref().is_none_or(|(l, _)| len >= *l) {
+                best = Some((len, fstype.to_string()));
+            }
+        }
+    }
+    best.map(|(_, fs)| fs)
+}
+
+#[cfg(target_os = "linux")]
+fn unescape_mountinfo(field: &str) -> PathBuf {
+    // Spaces, tabs, newlines and backslashes are written as octal escapes (\040 ...).
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
+            let n = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(n);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn filesystem_type(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Whether an I/O error says "no space left" (or quota), so messages can say what ran out.
+pub fn is_out_of_space(err: &io::Error) -> bool {
+    matches!(err.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+}
+
+/// Whether an I/O error means the two paths are on different filesystems.
+pub fn is_cross_device(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::CrossesDevices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_point_of_root_is_root() {
+        assert_eq!(mount_point(Path::new("/")).unwrap(), Path::new("/"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn filesystem_type_of_proc_is_proc() {
+        assert_eq!(filesystem_type(Path::new("/proc/self")).as_deref(), Some("proc"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(unescape_mountinfo("/mnt/a\\040b"), Path::new("/mnt/a b"));
+    }
+}
