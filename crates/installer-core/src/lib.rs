@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod platform;
 pub mod reporter;
 pub mod script;
+pub mod uninstall;
 pub mod venv;
 pub mod wheel;
 

@@ -105,3 +105,19 @@ impl FromStr for LinkFallback {
         })
     }
 }
+
+/// The mode `auto` picks for a cache and a target directory, and why.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Clone, Hardlink or Copy.
+    pub mode: LinkMode,
+    /// Why the better modes were not used (the OS errors), empty when clone works.
+    pub reasons: Vec<String>,
+}
+
+/// Probes which mode `auto` would use between `cache` and `target_dir` (a directory that
+/// exists). Creates and removes small probe files in both.
+pub fn probe_auto(cache: &crate::cache::Cache, target_dir: &std::path::Path) -> crate::Result<Probe> {
+    let _ = (cache, target_dir);
+    todo!()
+}
