@@ -1,33 +1,407 @@
 //! The unpacked-wheel cache.
+//!
+//! Layout of a cache root (and of every shard, which is a cache root on another filesystem):
+//!
+//! ```text
+//! <root>/CACHEDIR.TAG
+//! <root>/v1/entries/<wheel stem>-<archive sha256 prefix>/manifest.json   the Manifest
+//! <root>/v1/entries/<...>/tree/...                                    the verified files
+//! <root>/v1/index/<sha256 of the wheel's absolute path>.json          path, size, mtime → entry
+//! <root>/v1/tmp/<random>/                                             entries being written
+//! <root>/v1/envs/<sha256 of a venv path>.json                         symlinked environments
+//! ```
+//!
+//! Invariants: an entry directory appears only complete (written under `tmp/`, then renamed);
+//! nothing writes into a published entry; a staging directory is locked by its writer, so a
+//! later run can prove it stale (lock free) and remove it.
 
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+use std::time::UNIX_EPOCH;
 
-use crate::Result;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-/// An opened cache directory.
+use crate::manifest::{Manifest, MANIFEST_FORMAT};
+use crate::wheel::{self, Limits};
+use crate::{Error, Result};
+
+const LAYOUT: &str = "v1";
+const MANIFEST: &str = "manifest.json";
+const TREE: &str = "tree";
+const STAGING_LOCK: &str = ".lock";
+
+/// An opened cache directory. Cheap to share across threads.
 #[derive(Debug)]
 pub struct Cache {
     root: PathBuf,
+    limits: Limits,
+    cleaned_staging: Once,
+    /// Keeps a `--no-cache` directory alive; removed on drop.
+    _temporary: Option<tempfile::TempDir>,
+}
+
+/// A published, verified cache entry: a directory of files and the manifest describing them.
+#[derive(Debug, Clone)]
+pub struct CacheEntry {
+    id: String,
+    dir: PathBuf,
+    manifest: Arc<Manifest>,
+    unpacked: bool,
+}
+
+impl CacheEntry {
+    /// `<wheel stem>-<hash prefix>`: the entry's directory name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The entry's directory (holds the manifest and `tree/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The root of the unpacked files: a file of the manifest is at `tree().join(path)`.
+    pub fn tree(&self) -> PathBuf {
+        self.dir.join(TREE)
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Whether this run unpacked it (a cold install) rather than finding it.
+    pub fn was_unpacked(&self) -> bool {
+        self.unpacked
+    }
+}
+
+/// What the index remembers of a wheel file, so a warm run can find its entry with one `stat`.
+#[derive(Debug, Serialize, Deserialize)]
+struct IndexRecord {
+    path: PathBuf,
+    size: u64,
+    mtime_ns: u128,
+    entry: String,
+}
+
+/// An environment installed with `--link-mode symlink` from this cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SymlinkedEnv {
+    pub venv: PathBuf,
+    /// Ids of the entries it links into.
+    pub entries: Vec<String>,
 }
 
 impl Cache {
     /// Opens (creating if needed) the cache at `root`.
     pub fn open(root: &Path) -> Result<Cache> {
-        Ok(Cache { root: root.to_path_buf() })
+        let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
+        init_layout(&root)?;
+        Ok(Cache { root, limits: Limits::default(), cleaned_staging: Once::new(), _temporary: None })
     }
 
     /// A cache in a temporary directory, removed when dropped (`--no-cache`).
     pub fn temporary() -> Result<Cache> {
-        todo!()
+        let dir = tempfile::Builder::new()
+            .prefix("installer-cache-")
+            .tempdir()
+            .map_err(|e| Error::io("create temporary cache in", std::env::temp_dir(), e))?;
+        let mut cache = Cache::open(dir.path())?;
+        cache._temporary = Some(dir);
+        Ok(cache)
     }
 
-    /// `$XDG_CACHE_HOME/installer`, else `~/.cache/installer`.
+    /// `$XDG_CACHE_HOME/installer`, else `~/.cache/installer` (DESIGN.md); `None` without a
+    /// home directory.
     pub fn default_root() -> Option<PathBuf> {
-        todo!()
+        if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(xdg).join("installer"));
+        }
+        std::env::home_dir().map(|home| home.join(".cache").join("installer"))
+    }
+
+    /// Replaces the caps applied to archives unpacked into this cache.
+    pub fn with_limits(mut self, limits: Limits) -> Cache {
+        self.limits = limits;
+        self
     }
 
     /// The cache's root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Where published entries live.
+    pub fn entries_dir(&self) -> PathBuf {
+        self.root.join(LAYOUT).join("entries")
+    }
+
+    /// A directory on the cache's filesystem for short-lived files (link probes).
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.root.join(LAYOUT).join("tmp")
+    }
+
+    /// Where symlinked environments are recorded.
+    pub fn envs_dir(&self) -> PathBuf {
+        self.root.join(LAYOUT).join("envs")
+    }
+
+    /// The verified entry for `wheel`: found through the index when the file is unchanged
+    /// (no read of the archive), otherwise hashed, verified, unpacked and published.
+    pub fn entry(&self, wheel: &Path) -> Result<CacheEntry> {
+        let wheel_abs = std::path::absolute(wheel).map_err(|e| Error::io("resolve", wheel, e))?;
+        let meta = fs_err::metadata(&wheel_abs).map_err(|e| Error::io("read", wheel, e.into()))?;
+        let size = meta.len();
+        let mtime_ns =
+            meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        let index_path = self.index_path(&wheel_abs);
+
+        if let Some(entry) = self.lookup_index(&index_path, &wheel_abs, size, mtime_ns) {
+            return Ok(entry);
+        }
+        let entry = self.fill(wheel, &wheel_abs)?;
+        let record = IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone() };
+        // The index is an optimisation: failing to write it costs the next run a re-hash only.
+        let _ = write_atomically(&index_path, &serde_json::to_vec(&record).unwrap_or_default());
+        Ok(entry)
+    }
+
+    /// Opens the published entry `id`, if there is one with a readable manifest.
+    pub fn open_entry(&self, id: &str) -> Option<CacheEntry> {
+        let dir = self.entries_dir().join(id);
+        let bytes = std::fs::read(dir.join(MANIFEST)).ok()?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).ok()?;
+        (manifest.format == MANIFEST_FORMAT).then(|| CacheEntry {
+            id: id.to_string(),
+            dir,
+            manifest: Arc::new(manifest),
+            unpacked: false,
+        })
+    }
+
+    /// Publishes a copy of `entry` (from another cache root) in this one, unless present:
+    /// how a shard on another filesystem gets its copy, without unzipping or hashing again.
+    pub fn import_entry(&self, entry: &CacheEntry) -> Result<CacheEntry> {
+        if let Some(existing) = self.open_entry(&entry.id) {
+            return Ok(existing);
+        }
+        let staging = self.staging_dir()?;
+        let tree = staging.path().join(TREE);
+        copy_tree(&entry.tree(), &tree, entry.manifest())?;
+        let manifest = serde_json::to_vec(entry.manifest()).expect("manifest serialises");
+        let manifest_path = staging.path().join(MANIFEST);
+        fs_err::write(&manifest_path, manifest).map_err(|e| Error::io("write", manifest_path, e.into()))?;
+        self.publish(staging, &entry.id)
+    }
+
+    /// Remembers that the environment at `venv` symlinks into these entries, so `cache clean`
+    /// and `cache prune` can refuse to break it. Best effort: a failure only loses the warning.
+    pub fn record_symlinked_env<'a>(&self, venv: &Path, entries: impl Iterator<Item = &'a str>) {
+        let path = self
+            .envs_dir()
+            .join(format!("{}.json", &hex(&Sha256::digest(venv.as_os_str().as_encoded_bytes()))[..32]));
+        let mut record: SymlinkedEnv = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(|| SymlinkedEnv { venv: venv.to_path_buf(), entries: Vec::new() });
+        record.entries.extend(entries.map(str::to_string));
+        record.entries.sort();
+        record.entries.dedup();
+        let _ = write_atomically(&path, &serde_json::to_vec_pretty(&record).unwrap_or_default());
+    }
+
+    fn index_path(&self, wheel_abs: &Path) -> PathBuf {
+        let digest = Sha256::digest(wheel_abs.as_os_str().as_encoded_bytes());
+        let name = format!("{}.json", &hex(&digest)[..32]);
+        self.root.join(LAYOUT).join("index").join(name)
+    }
+
+    fn lookup_index(
+        &self,
+        index_path: &Path,
+        wheel_abs: &Path,
+        size: u64,
+        mtime_ns: u128,
+    ) -> Option<CacheEntry> {
+        let bytes = std::fs::read(index_path).ok()?;
+        let record: IndexRecord = serde_json::from_slice(&bytes).ok()?;
+        if record.path != wheel_abs || record.size != size || record.mtime_ns != mtime_ns {
+            return None;
+        }
+        self.open_entry(&record.entry)
+    }
+
+    /// The cold path: hash the archive while unpacking and verifying it, then publish.
+    fn fill(&self, wheel: &Path, wheel_abs: &Path) -> Result<CacheEntry> {
+        let wheel_err = |source| match source {
+            wheel::WheelError::Io { .. } => Error::Unpack { wheel: wheel.to_path_buf(), source },
+            source => Error::Wheel { wheel: wheel.to_path_buf(), source },
+        };
+        let file_name = wheel_abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let staging = self.staging_dir()?;
+        let tree = staging.path().join(TREE);
+        fs_err::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e.into()))?;
+        let (hash, unpacked) =
+            rayon::join(|| sha256_file(wheel_abs), || wheel::unpack_verified(wheel_abs, &tree, &self.limits));
+        let hash = hash.map_err(|e| Error::io("read", wheel, e))?;
+        let mut manifest = unpacked.map_err(wheel_err)?;
+        manifest.archive_sha256 = hash;
+        let stem = file_name.strip_suffix(".whl").unwrap_or(file_name);
+        let id = format!("{stem}-{}", &manifest.archive_sha256[..16]);
+        if let Some(existing) = self.open_entry(&id) {
+            // Same archive under another path: it was published already.
+            return Ok(existing);
+        }
+        let manifest_path = staging.path().join(MANIFEST);
+        let json = serde_json::to_vec(&manifest).expect("manifest serialises");
+        fs_err::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e.into()))?;
+        self.publish(staging, &id)
+    }
+
+    /// Renames a complete staging directory into place. Losing the race to another process
+    /// that published the same entry is fine: its entry is identical.
+    fn publish(&self, staging: Staging, id: &str) -> Result<CacheEntry> {
+        let dest = self.entries_dir().join(id);
+        let mut ours = false;
+        match std::fs::rename(staging.path(), &dest) {
+            Ok(()) => {
+                staging.published();
+                ours = true;
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty) => {
+            }
+            Err(e) => return Err(Error::io("publish cache entry", dest, e)),
+        }
+        let mut entry = self.open_entry(id).ok_or_else(|| {
+            Error::io(
+                "read manifest of",
+                &dest,
+                io::Error::new(io::ErrorKind::InvalidData, "missing or unreadable"),
+            )
+        })?;
+        entry.unpacked = ours;
+        Ok(entry)
+    }
+
+    /// A fresh, locked staging directory under `tmp/`; the first call also removes staging
+    /// directories left by killed processes (their lock is free).
+    fn staging_dir(&self) -> Result<Staging> {
+        let tmp = self.root.join(LAYOUT).join("tmp");
+        self.cleaned_staging.call_once(|| remove_stale_staging(&tmp));
+        let dir = tempfile::Builder::new()
+            .prefix("entry-")
+            .tempdir_in(&tmp)
+            .map_err(|e| Error::io("create directory in", &tmp, e))?;
+        let lock_path = dir.path().join(STAGING_LOCK);
+        let lock = File::create(&lock_path).map_err(|e| Error::io("create", &lock_path, e))?;
+        lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
+        Ok(Staging { dir: Some(dir), _lock: lock })
+    }
+}
+
+/// A directory being filled; removed on drop unless published.
+struct Staging {
+    dir: Option<tempfile::TempDir>,
+    _lock: File,
+}
+
+impl Staging {
+    fn path(&self) -> &Path {
+        self.dir.as_ref().expect("staging dir present until published").path()
+    }
+
+    fn published(mut self) {
+        // Renamed away: nothing left to delete.
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
+        }
+    }
+}
+
+/// Creates the layout directories and CACHEDIR.TAG (so backup tools skip the cache).
+fn init_layout(root: &Path) -> Result<()> {
+    let layout = root.join(LAYOUT);
+    if layout.join("tmp").is_dir() {
+        return Ok(());
+    }
+    for sub in ["entries", "index", "tmp", "envs"] {
+        let dir = layout.join(sub);
+        fs_err::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e.into()))?;
+    }
+    let tag = root.join("CACHEDIR.TAG");
+    let _ = std::fs::write(
+        tag,
+        "Signature: 8a477f597d28d172789f06886806bc55\n# This is the unpacked-wheel cache of `installer`.\n",
+    );
+    Ok(())
+}
+
+/// Removes staging directories whose writer is gone: their lock can be taken.
+fn remove_stale_staging(tmp: &Path) {
+    let Ok(dir) = std::fs::read_dir(tmp) else { return };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let stale = match File::open(path.join(STAGING_LOCK)) {
+            Ok(lock) => lock.try_lock().is_ok(),
+            // No lock file: killed between mkdir and lock; stale once it is not brand new.
+            Err(_) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 600)),
+        };
+        if stale {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Hex SHA-256 of a file, read sequentially.
+fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Copies an entry's tree (reflink where the filesystem can) following its manifest.
+fn copy_tree(from: &Path, to: &Path, manifest: &Manifest) -> Result<()> {
+    use rayon::prelude::*;
+    fs_err::create_dir(to).map_err(|e| Error::io("create directory", to, e.into()))?;
+    for dir in &manifest.dirs {
+        let path = to.join(dir);
+        fs_err::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e.into()))?;
+    }
+    manifest.files.par_iter().try_for_each(|file| {
+        let (src, dst) = (from.join(&file.path), to.join(&file.path));
+        std::fs::copy(&src, &dst).map(|_| ()).map_err(|e| Error::io("copy into cache shard", dst, e))
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename, so readers never see a
+/// partial file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

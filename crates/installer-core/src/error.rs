@@ -17,6 +17,13 @@ pub enum Error {
         #[source]
         source: WheelError,
     },
+    /// A sound wheel could not be unpacked into the cache (disk full, permissions).
+    #[error("cannot unpack {} into the cache", wheel.display())]
+    Unpack {
+        wheel: PathBuf,
+        #[source]
+        source: WheelError,
+    },
     /// A filesystem operation failed; `action` says what we were doing ("create directory").
     #[error("cannot {action} {}", path.display())]
     Io {
@@ -27,11 +34,7 @@ pub enum Error {
     },
     /// Two wheels of one command would write the same file.
     #[error("{} and {} both install {}", first.display(), second.display(), path.display())]
-    Conflict {
-        path: PathBuf,
-        first: PathBuf,
-        second: PathBuf,
-    },
+    Conflict { path: PathBuf, first: PathBuf, second: PathBuf },
     /// `--link-fallback error` and the requested (or auto) link mode cannot be used.
     #[error("cannot {mode} from {} into {}; refusing to copy (link-fallback = error)", cache.display(), target.display())]
     LinkFallback {
@@ -49,11 +52,7 @@ pub enum Error {
     NotAVenv { path: PathBuf, reason: String },
     /// A configuration file has an unknown key or a bad value.
     #[error("{}: key `{key}`: {reason}", file.display())]
-    Config {
-        file: PathBuf,
-        key: String,
-        reason: String,
-    },
+    Config { file: PathBuf, key: String, reason: String },
     /// A value given by the caller is not valid (unknown link mode, zero jobs...).
     #[error("invalid {what}: {reason}")]
     InvalidArgument { what: &'static str, reason: String },

@@ -4,17 +4,21 @@
 //! See ARCHITECTURE.md at the repository root for the map of the modules.
 
 pub mod cache;
+pub mod config;
 pub mod error;
 pub mod install;
+pub mod installed;
 pub mod linker;
 pub mod manifest;
 pub mod platform;
 pub mod reporter;
 pub mod script;
 pub mod uninstall;
+pub mod units;
 pub mod venv;
 pub mod wheel;
 
 pub use error::{Error, Result};
+pub use install::{install, interrupt, InstallOptions, InstallSummary};
 pub use linker::{LinkFallback, LinkMode};
 pub use reporter::{NoReporter, Reporter};

@@ -2,6 +2,8 @@
 //! that decides, once per (cache filesystem, target filesystem) pair, which mode works.
 
 use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -106,18 +108,121 @@ impl FromStr for LinkFallback {
     }
 }
 
-/// The mode `auto` picks for a cache and a target directory, and why.
-#[derive(Debug, Clone)]
-pub struct Probe {
-    /// Clone, Hardlink or Copy.
-    pub mode: LinkMode,
-    /// Why the better modes were not used (the OS errors), empty when clone works.
-    pub reasons: Vec<String>,
+/// Puts `src` (a file in a cache entry) at `dst` with a concrete mode. `dst` must not exist.
+/// Copies keep the source's permission bits, as links do.
+pub fn materialize(mode: LinkMode, src: &Path, dst: &Path) -> io::Result<()> {
+    match mode {
+        LinkMode::Clone => crate::platform::reflink(src, dst),
+        LinkMode::Hardlink => std::fs::hard_link(src, dst),
+        LinkMode::Symlink => crate::platform::symlink_file(src, dst),
+        LinkMode::Copy | LinkMode::Auto => std::fs::copy(src, dst).map(|_| ()),
+    }
 }
 
-/// Probes which mode `auto` would use between `cache` and `target_dir` (a directory that
-/// exists). Creates and removes small probe files in both.
-pub fn probe_auto(cache: &crate::cache::Cache, target_dir: &std::path::Path) -> crate::Result<Probe> {
-    let _ = (cache, target_dir);
-    todo!()
+/// What probing a (cache, target) pair found for a requested mode.
+#[derive(Debug)]
+pub struct Probe {
+    /// The concrete mode that works: Clone, Hardlink, Symlink or Copy.
+    pub mode: LinkMode,
+    /// Each better mode that failed, with the OS error, best first.
+    pub failures: Vec<(LinkMode, io::Error)>,
+}
+
+impl Probe {
+    /// Whether the result is a fallback to copy from something better that was asked for.
+    pub fn fell_back(&self) -> bool {
+        self.mode == LinkMode::Copy && !self.failures.is_empty()
+    }
+
+    /// The failure to explain to the user: the last mode tried (for `auto`, hardlink's error is
+    /// the telling one; clone failing on ext4 is expected).
+    pub fn reason(&self) -> Option<&(LinkMode, io::Error)> {
+        self.failures.last()
+    }
+}
+
+/// Tries the modes `requested` allows, best first, by materialising a small probe file from
+/// `source_dir` (on the cache's filesystem) into `target_dir`. Run once per pair of
+/// filesystems, not per file. Leaves nothing behind in either directory.
+pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::Result<Probe> {
+    let candidates: &[LinkMode] = match requested {
+        LinkMode::Auto => &[LinkMode::Clone, LinkMode::Hardlink],
+        LinkMode::Clone => &[LinkMode::Clone],
+        LinkMode::Hardlink => &[LinkMode::Hardlink],
+        LinkMode::Symlink => &[LinkMode::Symlink],
+        LinkMode::Copy => &[],
+    };
+    if candidates.is_empty() {
+        return Ok(Probe { mode: LinkMode::Copy, failures: Vec::new() });
+    }
+    let sample = tempfile::Builder::new().prefix(".installer-probe-").tempfile_in(source_dir)?;
+    std::fs::write(sample.path(), b"installer link probe\n")?;
+    let mut failures = Vec::new();
+    for &mode in candidates {
+        let dst = unique_sibling(target_dir, ".installer-probe-");
+        match materialize(mode, sample.path(), &dst) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&dst);
+                return Ok(Probe { mode, failures });
+            }
+            Err(e) => failures.push((mode, e)),
+        }
+    }
+    Ok(Probe { mode: LinkMode::Copy, failures })
+}
+
+/// The mode `auto` picks for `cache` and `target_dir` (a directory that exists), and why: for
+/// `doctor` and embedders. Shards are not considered here; see `install::resolve_link`.
+pub fn probe_auto(cache: &crate::cache::Cache, target_dir: &Path) -> crate::Result<Probe> {
+    let source = cache.scratch_dir();
+    probe(LinkMode::Auto, &source, target_dir)
+        .map_err(|e| crate::Error::io("probe link modes into", target_dir, e))
+}
+
+fn unique_sibling(dir: &Path, prefix: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{prefix}{}-{n}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_with_the_reflink_alias() {
+        assert_eq!("reflink".parse::<LinkMode>().unwrap(), LinkMode::Clone);
+        assert_eq!("hardlink".parse::<LinkMode>().unwrap(), LinkMode::Hardlink);
+        let err = "bogus".parse::<LinkMode>().unwrap_err();
+        assert!(err.contains("unknown link mode `bogus`"), "{err}");
+        assert_eq!("quiet".parse::<LinkFallback>().unwrap(), LinkFallback::Quiet);
+    }
+
+    #[test]
+    fn hardlink_probe_on_one_filesystem_succeeds_and_leaves_nothing() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let probe = probe(LinkMode::Hardlink, src.path(), dst.path()).unwrap();
+        assert_eq!(probe.mode, LinkMode::Hardlink);
+        assert!(!probe.fell_back());
+        assert_eq!(std::fs::read_dir(src.path()).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(dst.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn hardlink_into_another_filesystem_falls_back_to_copy_with_the_os_error() {
+        let shm = Path::new("/dev/shm");
+        if !shm.is_dir()
+            || crate::platform::device_id(shm).ok() == crate::platform::device_id(&std::env::temp_dir()).ok()
+        {
+            eprintln!("skipped: /dev/shm is not a separate filesystem here");
+            return;
+        }
+        let (src, dst) = (tempfile::tempdir_in(shm).unwrap(), tempfile::tempdir().unwrap());
+        let probe = probe(LinkMode::Hardlink, src.path(), dst.path()).unwrap();
+        assert!(probe.fell_back());
+        let (mode, err) = probe.reason().unwrap();
+        assert_eq!(*mode, LinkMode::Hardlink);
+        assert!(crate::platform::is_cross_device(err), "{err}");
+    }
 }

@@ -219,3 +219,26 @@ mod tests {
         assert_eq!(unescape_mountinfo("/mnt/a\\040b"), Path::new("/mnt/a b"));
     }
 }
+
+/// Where a venv keeps its scripts.
+#[cfg(unix)]
+pub const VENV_SCRIPTS_DIR: &str = "bin";
+#[cfg(windows)]
+pub const VENV_SCRIPTS_DIR: &str = "Scripts";
+
+/// The interpreter's file name inside [`VENV_SCRIPTS_DIR`].
+#[cfg(unix)]
+pub const VENV_PYTHON: &str = "python";
+#[cfg(windows)]
+pub const VENV_PYTHON: &str = "python.exe";
+
+/// A venv's site-packages for Python `version`.
+#[cfg(unix)]
+pub fn venv_site_packages(root: &Path, version: (u32, u32)) -> PathBuf {
+    root.join("lib").join(format!("python{}.{}", version.0, version.1)).join("site-packages")
+}
+
+#[cfg(windows)]
+pub fn venv_site_packages(root: &Path, _version: (u32, u32)) -> PathBuf {
+    root.join("Lib").join("site-packages")
+}

@@ -1,27 +1,181 @@
-//! Virtual environments: their layout (scheme directories) read from disk, and creation.
+//! Virtual environments: their scheme directories, read from disk (`pyvenv.cfg` and
+//! `lib/pythonX.Y/site-packages`) rather than by asking an interpreter, which would cost more
+//! than a warm install; and their creation with `python -m venv`.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::Result;
+use crate::platform;
+use crate::{Error, Result};
 
-/// A virtual environment whose layout has been read; building one is the check that the
-/// directory is a venv.
+/// A virtual environment whose layout has been read. Holding one is the proof that the
+/// directory is a venv, so installers take `&Venv`, never a bare path.
 #[derive(Debug, Clone)]
 pub struct Venv {
-    pub root: PathBuf,
+    root: PathBuf,
+    site_packages: PathBuf,
+    scripts: PathBuf,
+    python: PathBuf,
+    python_version: (u32, u32),
 }
 
 impl Venv {
-    /// Opens an existing venv, or creates it with `python -m venv --without-pip` when `root`
-    /// does not exist.
+    /// Opens an existing venv, or creates it with `python -m venv --without-pip` (as pip's
+    /// users would) when `root` does not exist.
     pub fn open_or_create(root: &Path, python: &Path) -> Result<Venv> {
-        let _ = (root, python);
-        todo!()
+        if !root.exists() {
+            create(root, python)?;
+        }
+        Venv::open(root)
     }
 
-    /// Opens an existing venv.
+    /// Opens an existing venv; a directory without `pyvenv.cfg` or `site-packages` is refused.
     pub fn open(root: &Path) -> Result<Venv> {
-        let _ = root;
-        todo!()
+        let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
+        let cfg_path = root.join("pyvenv.cfg");
+        let cfg = match fs_err::read_to_string(&cfg_path) {
+            Ok(cfg) => cfg,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let reason = if root.is_dir() { "it has no pyvenv.cfg" } else { "it is not a directory" };
+                return Err(Error::NotAVenv { path: root, reason: reason.into() });
+            }
+            Err(e) => return Err(Error::io("read", cfg_path, e)),
+        };
+        let (site_packages, python_version) = find_site_packages(&root, &cfg)?;
+        Ok(Venv {
+            scripts: root.join(platform::VENV_SCRIPTS_DIR),
+            python: root.join(platform::VENV_SCRIPTS_DIR).join(platform::VENV_PYTHON),
+            root,
+            site_packages,
+            python_version,
+        })
+    }
+
+    /// The environment's directory (absolute, symlinks not resolved, as `sys.prefix` is).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// purelib and platlib: in a venv they are one directory.
+    pub fn site_packages(&self) -> &Path {
+        &self.site_packages
+    }
+
+    /// Where console scripts and `.data/scripts` go.
+    pub fn scripts(&self) -> &Path {
+        &self.scripts
+    }
+
+    /// The environment's interpreter, written into script shebangs (as pip does with
+    /// `sys.executable`) and used for bytecode compilation.
+    pub fn python(&self) -> &Path {
+        &self.python
+    }
+
+    /// `(major, minor)` of the environment's Python.
+    pub fn python_version(&self) -> (u32, u32) {
+        self.python_version
+    }
+
+    /// Where `.data/headers` of distribution `name` go: pip's `include/site/pythonX.Y/<name>`.
+    pub fn headers(&self, name: &str) -> PathBuf {
+        let (major, minor) = self.python_version;
+        self.root.join("include").join("site").join(format!("python{major}.{minor}")).join(name)
+    }
+
+    /// Where `.data/data` goes: the environment's prefix.
+    pub fn data(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Finds `lib/pythonX.Y/site-packages`, preferring the version `pyvenv.cfg` names.
+fn find_site_packages(root: &Path, cfg: &str) -> Result<(PathBuf, (u32, u32))> {
+    let from_cfg = cfg.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        matches!(key.trim(), "version" | "version_info").then(|| parse_version(value.trim()))?
+    });
+    if let Some(version) = from_cfg {
+        let site = platform::venv_site_packages(root, version);
+        if site.is_dir() {
+            return Ok((site, version));
+        }
+    }
+    // pyvenv.cfg without a usable version: take the one site-packages there is.
+    let lib = root.join("lib");
+    let mut found = Vec::new();
+    if let Ok(dir) = fs_err::read_dir(&lib) {
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            if let Some(version) =
+                name.to_str().and_then(|n| n.strip_prefix("python")).and_then(parse_version)
+            {
+                if entry.path().join("site-packages").is_dir() {
+                    found.push(version);
+                }
+            }
+        }
+    }
+    match found.as_slice() {
+        [version] => Ok((platform::venv_site_packages(root, *version), *version)),
+        _ => Err(Error::NotAVenv {
+            path: root.to_path_buf(),
+            reason: format!("cannot tell its site-packages directory (looked in {})", lib.display()),
+        }),
+    }
+}
+
+/// `3.11.7` or `3.11` → `(3, 11)`.
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.split('.');
+    let major = parts.next()?.trim().parse().ok()?;
+    let minor = parts.next()?.trim().parse().ok()?;
+    Some((major, minor))
+}
+
+/// `python -m venv --without-pip root`, with the interpreter's stderr in the error.
+fn create(root: &Path, python: &Path) -> Result<()> {
+    let command = format!("{} -m venv --without-pip {}", python.display(), root.display());
+    let output = Command::new(python)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(root)
+        .output()
+        .map_err(|e| Error::Command { command: command.clone(), reason: e.to_string() })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason =
+            stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string();
+        return Err(Error::Command { command, reason: format!("{} ({reason})", output.status) });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_from_pyvenv_cfg_values() {
+        assert_eq!(parse_version("3.11.7"), Some((3, 11)));
+        assert_eq!(parse_version("3.13"), Some((3, 13)));
+        assert_eq!(parse_version("three"), None);
+    }
+
+    #[test]
+    fn a_directory_without_pyvenv_cfg_is_not_a_venv() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Venv::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is not a virtual environment: it has no pyvenv.cfg"), "{err}");
+    }
+
+    #[test]
+    fn layout_is_read_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\nversion = 3.12.1\n").unwrap();
+        fs_err::create_dir_all(dir.path().join("lib/python3.12/site-packages")).unwrap();
+        let venv = Venv::open(dir.path()).unwrap();
+        assert_eq!(venv.python_version(), (3, 12));
+        assert!(venv.site_packages().ends_with("lib/python3.12/site-packages"));
+        assert!(venv.headers("Foo").ends_with("include/site/python3.12/Foo"));
     }
 }

@@ -1,0 +1,57 @@
+//! `installer install`.
+
+use installer_core::cache::Cache;
+use installer_core::install::{install, InstallOptions};
+use installer_core::units::thousands;
+use installer_core::venv::Venv;
+use installer_core::Result;
+
+use crate::args::InstallArgs;
+use crate::reporter::TerminalReporter;
+use crate::settings;
+
+pub fn run(args: InstallArgs) -> Result<()> {
+    let config = settings::file_config()?;
+    let options = InstallOptions {
+        link_mode: args.link_mode.or(config.link_mode).unwrap_or_default(),
+        link_fallback: args.link_fallback.or(config.link_fallback).unwrap_or_default(),
+        jobs: args.jobs.map(|j| j as usize).or(config.jobs).unwrap_or(0),
+        reinstall: args.reinstall,
+        compile: args.compile || config.compile.unwrap_or(false),
+        shards: settings::shards(&config),
+    };
+    let cache = if args.no_cache {
+        Cache::temporary()?
+    } else {
+        Cache::open(&settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?)?
+    };
+    let venv = Venv::open_or_create(&settings::venv_path(args.venv.venv.as_deref()), &args.python)?;
+    let reporter = TerminalReporter::new(args.output, "Installing");
+    let result = install(&venv, &args.wheels, &cache, &options, &reporter);
+    reporter.finish();
+    let summary = result?;
+    if !args.output.quiet {
+        let mut line = format!(
+            "Installed {} wheel{} ({} files) in {:.2}s: {}",
+            summary.wheels,
+            if summary.wheels == 1 { "" } else { "s" },
+            thousands(summary.files),
+            summary.elapsed.as_secs_f64(),
+            summary.link_mode
+        );
+        if let Some(shard) = &summary.shard {
+            line.push_str(&format!(" from the cache shard {}", shard.display()));
+        }
+        if !summary.replaced.is_empty() {
+            line.push_str(&format!("; replaced {}", summary.replaced.join(", ")));
+        }
+        if !summary.skipped.is_empty() {
+            line.push_str(&format!(
+                "; skipped {} (already installed; --reinstall to replace)",
+                summary.skipped.join(", ")
+            ));
+        }
+        eprintln!("{line}");
+    }
+    Ok(())
+}

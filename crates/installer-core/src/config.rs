@@ -1,0 +1,184 @@
+//! Configuration files: `./installer.toml`, `[tool.installer]` in `./pyproject.toml`, and the
+//! user's `$XDG_CONFIG_HOME/installer/installer.toml`. Keys are the long flag names. The
+//! command line and environment variables (handled by the frontend) take precedence; this
+//! module reads and validates the files and merges them, project over user.
+
+use std::path::{Path, PathBuf};
+
+use crate::install::ShardPolicy;
+use crate::linker::{LinkFallback, LinkMode};
+use crate::{Error, Result};
+
+/// Settings found in configuration files; `None` where no file sets the key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileConfig {
+    pub link_mode: Option<LinkMode>,
+    pub link_fallback: Option<LinkFallback>,
+    /// Relative paths are resolved against the file's directory.
+    pub cache_dir: Option<PathBuf>,
+    pub cache_shards: Option<ShardPolicy>,
+    pub jobs: Option<usize>,
+    pub compile: Option<bool>,
+    /// The files that were read, most important first (for `doctor` and `-v`).
+    pub sources: Vec<PathBuf>,
+}
+
+impl FileConfig {
+    /// Reads the project config in `cwd` and the user config, project keys winning.
+    pub fn load(cwd: &Path) -> Result<FileConfig> {
+        let mut config = FileConfig::default();
+        let installer_toml = cwd.join("installer.toml");
+        let pyproject = cwd.join("pyproject.toml");
+        if installer_toml.is_file() {
+            config = config.or(read_file(&installer_toml, false)?);
+        } else if pyproject.is_file() {
+            config = config.or(read_file(&pyproject, true)?);
+        }
+        if let Some(user) = user_config_path().filter(|p| p.is_file()) {
+            config = config.or(read_file(&user, false)?);
+        }
+        Ok(config)
+    }
+
+    /// Keeps `self`'s keys and takes the others from `lower`.
+    fn or(self, lower: FileConfig) -> FileConfig {
+        FileConfig {
+            link_mode: self.link_mode.or(lower.link_mode),
+            link_fallback: self.link_fallback.or(lower.link_fallback),
+            cache_dir: self.cache_dir.or(lower.cache_dir),
+            cache_shards: self.cache_shards.or(lower.cache_shards),
+            jobs: self.jobs.or(lower.jobs),
+            compile: self.compile.or(lower.compile),
+            sources: self.sources.into_iter().chain(lower.sources).collect(),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/installer/installer.toml`, else `~/.config/installer/installer.toml`.
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))?;
+    Some(base.join("installer").join("installer.toml"))
+}
+
+/// Parses one file; `pyproject` selects the `[tool.installer]` table.
+pub fn read_file(path: &Path, pyproject: bool) -> Result<FileConfig> {
+    let text = fs_err::read_to_string(path).map_err(|e| Error::io("read", path, e.into()))?;
+    parse(&text, path, pyproject)
+}
+
+fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
+    let bad =
+        |key: &str, reason: String| Error::Config { file: path.to_path_buf(), key: key.to_string(), reason };
+    let mut table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| bad("", e.message().to_string()))?;
+    let prefix = if pyproject { "tool.installer." } else { "" };
+    if pyproject {
+        let tool = table.remove("tool").and_then(|t| t.as_table().cloned()).unwrap_or_default();
+        match tool.get("installer") {
+            Some(toml::Value::Table(t)) => table = t.clone(),
+            Some(_) => return Err(bad("tool.installer", "must be a table".into())),
+            None => return Ok(FileConfig::default()),
+        }
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut config = FileConfig { sources: vec![path.to_path_buf()], ..FileConfig::default() };
+    for (key, value) in &table {
+        let full = format!("{prefix}{key}");
+        let as_str = || {
+            value.as_str().ok_or_else(|| bad(&full, format!("expected a string, found {}", value.type_str())))
+        };
+        match key.as_str() {
+            "link-mode" => config.link_mode = Some(as_str()?.parse().map_err(|e| bad(&full, e))?),
+            "link-fallback" => config.link_fallback = Some(as_str()?.parse().map_err(|e| bad(&full, e))?),
+            "cache-dir" => config.cache_dir = Some(dir.join(as_str()?)),
+            "cache-shards" => {
+                let list = value.as_array().ok_or_else(|| {
+                    bad(&full, format!("expected a list of directories, found {}", value.type_str()))
+                })?;
+                let mut policy = ShardPolicy { dirs: Vec::new(), auto: false };
+                for item in list {
+                    let s = item.as_str().ok_or_else(|| bad(&full, "expected a list of strings".into()))?;
+                    if s == "auto" {
+                        policy.auto = true;
+                    } else {
+                        policy.dirs.push(dir.join(s));
+                    }
+                }
+                config.cache_shards = Some(policy);
+            }
+            "jobs" => {
+                let n = value
+                    .as_integer()
+                    .ok_or_else(|| bad(&full, format!("expected a number, found {}", value.type_str())))?;
+                if n < 1 {
+                    return Err(bad(&full, format!("must be at least 1, found {n}")));
+                }
+                config.jobs = Some(n as usize);
+            }
+            "compile" => {
+                config.compile = Some(value.as_bool().ok_or_else(|| {
+                    bad(&full, format!("expected true or false, found {}", value.type_str()))
+                })?)
+            }
+            _ => return Err(bad(
+                &full,
+                "unknown key (expected link-mode, link-fallback, cache-dir, cache-shards, jobs or compile)"
+                    .into(),
+            )),
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, pyproject: bool) -> std::result::Result<FileConfig, String> {
+        parse(text, Path::new("/p/installer.toml"), pyproject).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn keys_are_the_long_flag_names() {
+        let c = check("link-mode = \"reflink\"\nlink-fallback = \"error\"\ncache-dir = \"c\"\njobs = 3\ncompile = true\ncache-shards = [\"auto\", \"/mnt/x\"]\n", false).unwrap();
+        assert_eq!(c.link_mode, Some(LinkMode::Clone));
+        assert_eq!(c.link_fallback, Some(LinkFallback::Error));
+        assert_eq!(c.cache_dir, Some(PathBuf::from("/p/c")));
+        assert_eq!(c.jobs, Some(3));
+        assert_eq!(c.compile, Some(true));
+        assert_eq!(c.cache_shards, Some(ShardPolicy { dirs: vec![PathBuf::from("/mnt/x")], auto: true }));
+    }
+
+    #[test]
+    fn pyproject_reads_tool_installer_only() {
+        let c = check("[project]\nname = \"x\"\n[tool.installer]\nlink-mode = \"copy\"\n", true).unwrap();
+        assert_eq!(c.link_mode, Some(LinkMode::Copy));
+        assert_eq!(check("[project]\nname = \"x\"\n", true).unwrap().link_mode, None);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        assert_eq!(
+            check("link-mode = \"fast\"", false).unwrap_err(),
+            "/p/installer.toml: key `link-mode`: unknown link mode `fast` (expected auto, clone, reflink, hardlink, copy or symlink)"
+        );
+        assert!(check("colour = 1", false)
+            .unwrap_err()
+            .starts_with("/p/installer.toml: key `colour`: unknown key"));
+        assert!(check("[tool.installer]\njobs = 0", true)
+            .unwrap_err()
+            .contains("key `tool.installer.jobs`: must be at least 1"));
+        assert!(check("jobs = \"2\"", false).unwrap_err().contains("expected a number, found string"));
+    }
+
+    #[test]
+    fn project_keys_win_over_user_keys() {
+        let project = FileConfig { link_mode: Some(LinkMode::Copy), ..Default::default() };
+        let user = FileConfig { link_mode: Some(LinkMode::Symlink), jobs: Some(2), ..Default::default() };
+        let merged = project.or(user);
+        assert_eq!((merged.link_mode, merged.jobs), (Some(LinkMode::Copy), Some(2)));
+    }
+}

@@ -1,0 +1,249 @@
+//! Choosing how files get into the environment: the requested link mode, probed once for the
+//! (cache, environment) pair; a cache shard on the environment's filesystem when the cache is
+//! elsewhere; and, failing both, copies with one warning that says why and what to do.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::cache::Cache;
+use crate::linker::{self, LinkFallback, LinkMode};
+use crate::platform;
+use crate::reporter::Reporter;
+use crate::units::{human_bytes, thousands};
+use crate::venv::Venv;
+use crate::{Error, Result};
+
+/// Where cache shards may live. A shard is a cache root on another filesystem, filled from the
+/// main cache, so that environments there can hardlink (or clone) instead of copying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardPolicy {
+    /// Shards the user configured (`cache-shards`); the one on the target's filesystem is used.
+    pub dirs: Vec<PathBuf>,
+    /// Also use `<mount point>/.installer-cache` on a filesystem with no configured shard,
+    /// when it exists or can be created (never at `/`).
+    pub auto: bool,
+}
+
+impl Default for ShardPolicy {
+    fn default() -> Self {
+        ShardPolicy { dirs: Vec::new(), auto: true }
+    }
+}
+
+/// The directory name of automatic shards, at the top of a mount.
+pub const AUTO_SHARD_NAME: &str = ".installer-cache";
+
+/// How this install will materialise files.
+pub(crate) struct LinkPlan {
+    /// Clone, Hardlink, Symlink or Copy.
+    pub mode: LinkMode,
+    /// Link from this shard's copies of the entries instead of the main cache.
+    pub shard: Option<Cache>,
+    /// The mode could not be used and files are copied: the warning to give afterwards.
+    pub fallback: Option<Fallback>,
+}
+
+/// Decides the link plan for installing from `cache` into `venv`. With `LinkFallback::Error`
+/// a fallback is an error, returned before the environment is touched.
+pub(crate) fn resolve(
+    requested: LinkMode,
+    fallback: LinkFallback,
+    shards: &ShardPolicy,
+    cache: &Cache,
+    venv: &Venv,
+    reporter: &dyn Reporter,
+) -> Result<LinkPlan> {
+    let target = venv.site_packages();
+    let probe = linker::probe(requested, &cache.scratch_dir(), target)
+        .map_err(|e| Error::io("probe link modes into", target, e))?;
+    for (mode, err) in &probe.failures {
+        reporter.info(&format!(
+            "{mode} from {} into {} failed: {err}",
+            cache.root().display(),
+            target.display()
+        ));
+    }
+    if !probe.fell_back() {
+        reporter.info(&format!(
+            "link mode: {} (cache {}, target {})",
+            probe.mode,
+            cache.root().display(),
+            target.display()
+        ));
+        return Ok(LinkPlan { mode: probe.mode, shard: None, fallback: None });
+    }
+    let (failed, error) = probe.failures.into_iter().last().expect("a fallback has a failure");
+
+    if requested != LinkMode::Symlink && platform::is_cross_device(&error) {
+        if let Some(shard) = open_shard(shards, venv, reporter) {
+            let shard_probe = linker::probe(requested, &shard.scratch_dir(), target)
+                .map_err(|e| Error::io("probe link modes into", target, e))?;
+            if !shard_probe.fell_back() {
+                reporter.info(&format!(
+                    "link mode: {} from the cache shard {} (the cache {} is on another filesystem)",
+                    shard_probe.mode,
+                    shard.root().display(),
+                    cache.root().display()
+                ));
+                return Ok(LinkPlan { mode: shard_probe.mode, shard: Some(shard), fallback: None });
+            }
+        }
+    }
+
+    let details = Fallback {
+        failed,
+        error,
+        cache: cache.root().to_path_buf(),
+        target: venv.root().to_path_buf(),
+        suggestion: suggest_cache_dir(venv.root()),
+        files: 0,
+        bytes: 0,
+    };
+    match fallback {
+        LinkFallback::Error => Err(Error::LinkFallback {
+            mode: verb(details.failed),
+            cache: details.cache,
+            target: details.target,
+            source: details.error,
+        }),
+        LinkFallback::Warn => Ok(LinkPlan { mode: LinkMode::Copy, shard: None, fallback: Some(details) }),
+        LinkFallback::Quiet => Ok(LinkPlan { mode: LinkMode::Copy, shard: None, fallback: None }),
+    }
+}
+
+/// The shard for the environment's filesystem: a configured one there, else (with `auto`)
+/// `<mount point>/.installer-cache`. `None` when there is none and none can be made.
+fn open_shard(policy: &ShardPolicy, venv: &Venv, reporter: &dyn Reporter) -> Option<Cache> {
+    let dev = platform::device_id(venv.root()).ok()?;
+    let configured = policy
+        .dirs
+        .iter()
+        .find(|dir| nearest_existing(dir).and_then(|d| platform::device_id(&d).ok()) == Some(dev));
+    let dir = match configured {
+        Some(dir) => dir.clone(),
+        None if policy.auto => {
+            let mount = platform::mount_point(venv.root()).ok()?;
+            if mount.parent().is_none() {
+                reporter.info(
+                    "no automatic cache shard at the root of the filesystem `/`; configure `cache-shards`",
+                );
+                return None;
+            }
+            mount.join(AUTO_SHARD_NAME)
+        }
+        None => return None,
+    };
+    match Cache::open(&dir) {
+        Ok(shard) => Some(shard),
+        Err(e) => {
+            reporter.info(&format!("cannot use the cache shard {}: {}", dir.display(), e.one_line()));
+            None
+        }
+    }
+}
+
+fn nearest_existing(path: &Path) -> Option<PathBuf> {
+    path.ancestors().find(|p| p.exists()).map(Path::to_path_buf)
+}
+
+/// A cache directory on the target's filesystem to suggest: the mount's `.installer-cache`,
+/// or beside the environment when the target is on the root filesystem.
+fn suggest_cache_dir(target: &Path) -> PathBuf {
+    match platform::mount_point(target) {
+        Ok(mount) if mount.parent().is_some() => mount.join(AUTO_SHARD_NAME),
+        _ => target.parent().unwrap_or(target).join(AUTO_SHARD_NAME),
+    }
+}
+
+fn verb(mode: LinkMode) -> &'static str {
+    match mode {
+        LinkMode::Clone => "clone",
+        LinkMode::Hardlink => "hardlink",
+        LinkMode::Symlink => "symlink",
+        LinkMode::Copy | LinkMode::Auto => "link",
+    }
+}
+
+/// A fallback to copying, with what is needed to explain it once.
+#[derive(Debug)]
+pub struct Fallback {
+    pub failed: LinkMode,
+    pub error: io::Error,
+    pub cache: PathBuf,
+    pub target: PathBuf,
+    pub suggestion: PathBuf,
+    /// Files and bytes copied instead of linked, filled in after the install.
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl fmt::Display for Fallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fs_name = |p: &Path| platform::filesystem_type(p).map(|t| format!(" ({t})")).unwrap_or_default();
+        let verb = verb(self.failed);
+        write!(
+            f,
+            "copied {} files ({}) instead of {verb}ing them from the cache {}{} into {}{}: ",
+            thousands(self.files),
+            human_bytes(self.bytes),
+            self.cache.display(),
+            fs_name(&self.cache),
+            self.target.display(),
+            fs_name(&self.target),
+        )?;
+        if platform::is_cross_device(&self.error) {
+            writeln!(f, "they are on different filesystems ({})", self.error)?;
+        } else {
+            writeln!(f, "{}", self.error)?;
+        }
+        writeln!(f, "  The installed packages are complete and work the same; only this install's speed and disk use suffer.")?;
+        if platform::is_cross_device(&self.error) {
+            writeln!(
+                f,
+                "  To link instead, use a cache on the environment's filesystem: `--cache-dir {}` (or INSTALLER_CACHE_DIR), \
+                 or keep this cache and add a shard there with `cache-shards = [\"{}\"]` in installer.toml.",
+                self.suggestion.display(),
+                self.suggestion.display()
+            )?;
+        } else if self.failed == LinkMode::Clone {
+            writeln!(f, "  To link instead, use `--link-mode auto` or `--link-mode hardlink`: this filesystem cannot clone.")?;
+        }
+        write!(
+            f,
+            "  To copy on purpose without this warning: `--link-mode copy` (or INSTALLER_LINK_MODE=copy)."
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cross_device_warning_names_both_places_the_harmlessness_and_the_fixes() {
+        let warning = Fallback {
+            failed: LinkMode::Hardlink,
+            error: io::Error::from(io::ErrorKind::CrossesDevices),
+            cache: PathBuf::from("/dev/shm/cache"),
+            target: PathBuf::from("/work/p/.venv"),
+            suggestion: PathBuf::from("/work/p/.installer-cache"),
+            files: 12804,
+            bytes: 73 * 1024 * 1024,
+        }
+        .to_string();
+        let first = warning.lines().next().unwrap();
+        assert!(
+            first.starts_with(
+                "copied 12,804 files (73.0 MiB) instead of hardlinking them from the cache /dev/shm/cache"
+            ),
+            "{first}"
+        );
+        assert!(first.contains("into /work/p/.venv"), "{first}");
+        assert!(first.contains("they are on different filesystems"), "{first}");
+        assert!(warning.contains("only this install's speed and disk use suffer"));
+        assert!(warning.contains("`--cache-dir /work/p/.installer-cache`"));
+        assert!(warning.contains("cache-shards"));
+        assert!(warning.contains("`--link-mode copy` (or INSTALLER_LINK_MODE=copy)"));
+    }
+}

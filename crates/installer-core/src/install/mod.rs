@@ -1,0 +1,337 @@
+//! Installing wheels into an environment, following the wheel spec's "Installing a wheel"
+//! steps, all or nothing:
+//!
+//! 1. Verify and cache every wheel (in parallel). A refusal stops here: nothing was touched.
+//! 2. Plan: where each file goes, what replaces what, conflicts between wheels.
+//! 3. Choose the link mode for the (cache, environment) pair, once.
+//! 4. In a [`transaction`]: move replaced files aside, create directories, link files in
+//!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
+
+mod link;
+mod plan;
+mod transaction;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
+
+use crate::cache::{Cache, CacheEntry};
+use crate::installed::{self, InstalledDist};
+use crate::linker::{materialize, LinkFallback, LinkMode};
+use crate::reporter::Reporter;
+use crate::venv::Venv;
+use crate::wheel::normalize_name;
+use crate::{platform, Error, Result};
+use plan::{Source, WheelPlan};
+use transaction::Transaction;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks running installs to stop and roll back (from a Ctrl-C handler: async-signal-safe).
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+fn check_interrupted() -> Result<()> {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// Everything an install can be asked to do differently; built by the frontends.
+#[derive(Debug, Clone, Default)]
+pub struct InstallOptions {
+    pub link_mode: LinkMode,
+    pub link_fallback: LinkFallback,
+    /// Worker threads; 0 means one per CPU.
+    pub jobs: usize,
+    /// Replace installed distributions even at the same version.
+    pub reinstall: bool,
+    /// Write `.pyc` files with the environment's interpreter.
+    pub compile: bool,
+    /// Where cache shards on other filesystems may live.
+    pub shards: ShardPolicy,
+}
+
+/// What an install did, for the summary line.
+#[derive(Debug, Clone)]
+pub struct InstallSummary {
+    /// Wheels installed (not counting skipped ones).
+    pub wheels: usize,
+    /// Files placed in the environment.
+    pub files: u64,
+    /// `name version` of wheels skipped because that version is installed already.
+    pub skipped: Vec<String>,
+    /// `name old-version` of distributions replaced.
+    pub replaced: Vec<String>,
+    /// The mode files were placed with (Copy after a fallback).
+    pub link_mode: LinkMode,
+    /// The shard linked from, when the cache was on another filesystem.
+    pub shard: Option<PathBuf>,
+    pub elapsed: Duration,
+}
+
+/// Verifies (and caches) every wheel, then installs them all into `venv`, or nothing.
+pub fn install(
+    venv: &Venv,
+    wheels: &[PathBuf],
+    cache: &Cache,
+    options: &InstallOptions,
+    reporter: &dyn Reporter,
+) -> Result<InstallSummary> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs)
+        .build()
+        .map_err(|e| Error::InvalidArgument { what: "jobs", reason: e.to_string() })?;
+    pool.install(|| install_in_pool(venv, wheels, cache, options, reporter))
+}
+
+fn install_in_pool(
+    venv: &Venv,
+    wheels: &[PathBuf],
+    cache: &Cache,
+    options: &InstallOptions,
+    reporter: &dyn Reporter,
+) -> Result<InstallSummary> {
+    let start = Instant::now();
+
+    // 1. Verify and cache every wheel.
+    let entries: Vec<CacheEntry> = wheels
+        .par_iter()
+        .map(|wheel| {
+            check_interrupted()?;
+            let entry = cache.entry(wheel)?;
+            reporter.info(&format!(
+                "{} {}: cache entry {}",
+                if entry.was_unpacked() { "unpacked" } else { "cache hit" },
+                wheel.display(),
+                entry.dir().display()
+            ));
+            Ok(entry)
+        })
+        .collect::<Result<_>>()?;
+
+    // 2. Plan against what is installed.
+    let installed = installed::scan(venv)?;
+    let mut plans = Vec::with_capacity(wheels.len());
+    let mut skipped = Vec::new();
+    let mut seen: Vec<(String, &Path)> = Vec::new();
+    for (wheel, entry) in wheels.iter().zip(entries) {
+        let manifest = entry.manifest();
+        let name = normalize_name(&manifest.name);
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            return Err(Error::Conflict {
+                path: PathBuf::from(&manifest.dist_info),
+                first: first.to_path_buf(),
+                second: wheel.clone(),
+            });
+        }
+        seen.push((name.clone(), wheel));
+        let current = installed.iter().find(|d| d.normalized_name() == name).cloned();
+        if let Some(current) = &current {
+            if current.version == manifest.version && !options.reinstall {
+                skipped.push(format!("{} {}", manifest.name, manifest.version));
+                continue;
+            }
+        }
+        plans.push(plan::plan_wheel(venv, wheel, entry, current)?);
+    }
+    plan::check_conflicts(&plans)?;
+
+    // 3. How files get there.
+    let mut link =
+        link::resolve(options.link_mode, options.link_fallback, &options.shards, cache, venv, reporter)?;
+    if let Some(shard) = &link.shard {
+        for plan in &mut plans {
+            plan.entry = shard.import_entry(&plan.entry)?;
+        }
+    }
+
+    // 4. Apply.
+    let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
+    reporter.add_total(total);
+    let mut txn = Transaction::new(venv.root());
+    let copied = match apply(&plans, venv, link.mode, &mut txn, reporter) {
+        Ok(copied) => copied,
+        Err(e) => {
+            txn.rollback();
+            return Err(e);
+        }
+    };
+    let mut emptied = BTreeSet::new();
+    for plan in &plans {
+        if let Some(old) = &plan.replaces {
+            emptied.extend(old_dirs(old, venv));
+        }
+    }
+    txn.commit(emptied);
+
+    if link.mode == LinkMode::Symlink {
+        cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
+    }
+    if let Some(mut fallback) = link.fallback.take() {
+        (fallback.files, fallback.bytes) = copied;
+        reporter.warning(&fallback.to_string());
+    }
+    Ok(InstallSummary {
+        wheels: plans.len(),
+        files: total,
+        replaced: plans
+            .iter()
+            .filter_map(|p| p.replaces.as_ref())
+            .map(|d| format!("{} {}", d.name, d.version))
+            .collect(),
+        skipped,
+        link_mode: link.mode,
+        shard: link.shard.as_ref().map(|s| s.root().to_path_buf()),
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Makes the changes of all plans inside `txn`. Returns the files and bytes copied.
+fn apply(
+    plans: &[WheelPlan],
+    venv: &Venv,
+    mode: LinkMode,
+    txn: &mut Transaction,
+    reporter: &dyn Reporter,
+) -> Result<(u64, u64)> {
+    // Replaced distributions go first, so a file moving between versions is not lost.
+    for plan in plans {
+        if let Some(old) = &plan.replaces {
+            let paths = old_files(old, venv)?;
+            paths.par_iter().try_for_each(|path| txn.remove(path))?;
+        }
+    }
+
+    let mut dirs = BTreeSet::new();
+    for plan in plans {
+        for file in &plan.files {
+            let mut dir = file.dst.parent();
+            while let Some(d) = dir {
+                if d == venv.root() || !dirs.insert(d.to_path_buf()) {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+    }
+    txn.create_dirs(&dirs)?;
+
+    // Link every file of every wheel in parallel, across wheels.
+    let jobs: Vec<(&WheelPlan, &plan::PlannedFile)> =
+        plans.iter().flat_map(|plan| plan.files.iter().map(move |file| (plan, file))).collect();
+    let failed = AtomicBool::new(false);
+    let (copied_files, copied_bytes) = (AtomicU64::new(0), AtomicU64::new(0));
+    let outcomes: Vec<Result<bool>> = jobs
+        .par_iter()
+        .map(|(plan, file)| {
+            if failed.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            let result = check_interrupted().and_then(|()| place(plan, file, mode, txn));
+            match &result {
+                Ok(_) => {
+                    if let (LinkMode::Copy, Source::Entry(i)) = (mode, &file.source) {
+                        copied_files.fetch_add(1, Ordering::Relaxed);
+                        copied_bytes.fetch_add(plan.entry.manifest().files[*i].size, Ordering::Relaxed);
+                    }
+                    reporter.advance(1);
+                }
+                Err(_) => failed.store(true, Ordering::Relaxed),
+            }
+            result.map(|()| true)
+        })
+        .collect();
+    txn.created(
+        jobs.iter().zip(&outcomes).filter(|(_, o)| matches!(o, Ok(true))).map(|((_, f), _)| f.dst.clone()),
+    );
+    if let Some(err) = outcomes.into_iter().find_map(Result::err) {
+        return Err(err);
+    }
+
+    // RECORD last: it lists everything else.
+    for plan in plans {
+        let record = plan::record_for(plan, venv, &[]);
+        write_new(txn, &plan.record, record.as_bytes(), false)?;
+        txn.created([plan.record.clone()]);
+        reporter.advance(1);
+    }
+    Ok((copied_files.into_inner(), copied_bytes.into_inner()))
+}
+
+/// Puts one planned file in place.
+fn place(plan: &WheelPlan, file: &plan::PlannedFile, mode: LinkMode, txn: &Transaction) -> Result<()> {
+    match &file.source {
+        Source::Entry(index) => {
+            let src = plan.entry.tree().join(&plan.entry.manifest().files[*index].path);
+            txn.create_file(&file.dst, |dst| materialize(mode, &src, dst))
+                .map_err(|e| Error::io(io_action(mode), &file.dst, e))
+        }
+        Source::Generated { content, executable } => write_new(txn, &file.dst, content, *executable),
+    }
+}
+
+fn io_action(mode: LinkMode) -> &'static str {
+    match mode {
+        LinkMode::Clone => "clone into",
+        LinkMode::Hardlink => "hardlink into",
+        LinkMode::Symlink => "symlink into",
+        LinkMode::Copy | LinkMode::Auto => "copy into",
+    }
+}
+
+fn write_new(txn: &Transaction, dst: &Path, content: &[u8], executable: bool) -> Result<()> {
+    txn.create_file(dst, |dst| platform::create_new_file(dst, executable)?.write_all(content))
+        .map_err(|e| Error::io("write", dst, e))
+}
+
+/// The files of an installed distribution to remove: its RECORD, plus the bytecode Python
+/// wrote next to its modules (as pip's uninstall does).
+fn old_files(old: &InstalledDist, venv: &Venv) -> Result<Vec<PathBuf>> {
+    let mut paths = old.record_paths(venv)?;
+    let (major, minor) = venv.python_version();
+    let tag = format!("cpython-{major}{minor}");
+    let pyc: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?;
+            let cache = p.parent()?.join("__pycache__");
+            Some(["", ".opt-1", ".opt-2"].map(|opt| cache.join(format!("{stem}.{tag}{opt}.pyc"))))
+        })
+        .flatten()
+        .collect();
+    paths.extend(pyc);
+    Ok(paths)
+}
+
+/// Directories that removing `old` may have emptied, to delete after commit.
+fn old_dirs(old: &InstalledDist, venv: &Venv) -> BTreeSet<PathBuf> {
+    let mut dirs = BTreeSet::new();
+    dirs.insert(old.dist_info.clone());
+    for path in old.record_paths(venv).unwrap_or_default() {
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == venv.site_packages()
+                || d == venv.scripts()
+                || d == venv.root()
+                || !d.starts_with(venv.root())
+            {
+                break;
+            }
+            dirs.insert(d.to_path_buf());
+            dirs.insert(d.join("__pycache__"));
+            dir = d.parent();
+        }
+    }
+    dirs
+}

@@ -1,0 +1,98 @@
+//! Distributions already installed in an environment: found by their `.dist-info`
+//! directories, removed by their RECORD (never outside the environment).
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::venv::Venv;
+use crate::wheel::{normalize_name, record};
+use crate::{Error, Result};
+
+/// An installed distribution, as its `.dist-info` directory names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledDist {
+    /// The name as spelled in the directory (`Foo_Bar`); compare with [`Self::normalized_name`].
+    pub name: String,
+    pub version: String,
+    /// `<site-packages>/<name>-<version>.dist-info`
+    pub dist_info: PathBuf,
+}
+
+impl InstalledDist {
+    /// PEP 503 form, for matching `Foo_Bar` with `foo-bar`.
+    pub fn normalized_name(&self) -> String {
+        normalize_name(&self.name)
+    }
+
+    /// The installer that wrote it, from its `INSTALLER` file (`pip`, `uv`, `installer`...).
+    pub fn installer(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.dist_info.join("INSTALLER")).ok()?;
+        Some(text.trim().to_string()).filter(|s| !s.is_empty())
+    }
+
+    /// The absolute paths its RECORD lists, lexically resolved; entries that would leave the
+    /// environment (`../../etc/passwd`, absolute paths elsewhere) are dropped, never touched.
+    pub fn record_paths(&self, venv: &Venv) -> Result<Vec<PathBuf>> {
+        let record_path = self.dist_info.join("RECORD");
+        let text =
+            fs_err::read_to_string(&record_path).map_err(|e| Error::io("read", &record_path, e.into()))?;
+        let entries = record::parse_record(&text).map_err(|reason| {
+            Error::io("parse", &record_path, std::io::Error::new(std::io::ErrorKind::InvalidData, reason))
+        })?;
+        Ok(entries
+            .iter()
+            .filter_map(|entry| resolve_inside(venv.site_packages(), &entry.path, venv.root()))
+            .collect())
+    }
+}
+
+/// Every distribution in the environment's site-packages, sorted by directory name.
+pub fn scan(venv: &Venv) -> Result<Vec<InstalledDist>> {
+    let site = venv.site_packages();
+    let dir = fs_err::read_dir(site).map_err(|e| Error::io("list", site, e.into()))?;
+    let mut dists: Vec<InstalledDist> = dir
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name();
+            let stem = file_name.to_str()?.strip_suffix(".dist-info")?;
+            let (name, version) = stem.rsplit_once('-')?;
+            Some(InstalledDist { name: name.into(), version: version.into(), dist_info: entry.path() })
+        })
+        .collect();
+    dists.sort_by(|a, b| a.dist_info.cmp(&b.dist_info));
+    Ok(dists)
+}
+
+/// `base/relative` with `.` and `..` resolved without touching the filesystem; `None` when the
+/// result is not strictly inside `fence`.
+pub(crate) fn resolve_inside(base: &Path, relative: &str, fence: &Path) -> Option<PathBuf> {
+    let mut out = if Path::new(relative).is_absolute() { PathBuf::new() } else { base.to_path_buf() };
+    for component in Path::new(relative).components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => out.push(component.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::Normal(part) => out.push(part),
+        }
+    }
+    (out.starts_with(fence) && out != fence).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_paths_cannot_leave_the_environment() {
+        let (site, root) = (Path::new("/v/lib/python3.11/site-packages"), Path::new("/v"));
+        assert_eq!(resolve_inside(site, "pkg/a.py", root), Some(site.join("pkg/a.py")));
+        assert_eq!(resolve_inside(site, "../../../bin/tool", root), Some(PathBuf::from("/v/bin/tool")));
+        assert_eq!(resolve_inside(site, "../../../../etc/passwd", root), None);
+        assert_eq!(resolve_inside(site, "/etc/passwd", root), None);
+        assert_eq!(resolve_inside(site, "../../../", root), None);
+        assert_eq!(resolve_inside(site, "/v/bin/x", root), Some(PathBuf::from("/v/bin/x")));
+    }
+}
