@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod config;
+mod compile;
 pub mod error;
 pub mod install;
 pub mod installed;

@@ -159,7 +159,7 @@ fn install_in_pool(
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     reporter.add_total(total);
     let mut txn = Transaction::new(venv.root());
-    let copied = match apply(&plans, venv, link.mode, &mut txn, reporter) {
+    let copied = match apply(&plans, venv, link.mode, options.compile, &mut txn, reporter) {
         Ok(copied) => copied,
         Err(e) => {
             txn.rollback();
@@ -201,6 +201,7 @@ fn apply(
     plans: &[WheelPlan],
     venv: &Venv,
     mode: LinkMode,
+    compile: bool,
     txn: &mut Transaction,
     reporter: &dyn Reporter,
 ) -> Result<(u64, u64)> {
@@ -258,14 +259,51 @@ fn apply(
         return Err(err);
     }
 
+    // Bytecode, inside the transaction so a failure rolls it back too; listed in RECORD.
+    let mut compiled: Vec<Vec<(PathBuf, String, u64)>> = vec![Vec::new(); plans.len()];
+    if compile {
+        compiled = compile_plans(plans, venv, txn, reporter)?;
+    }
+
     // RECORD last: it lists everything else.
-    for plan in plans {
-        let record = plan::record_for(plan, venv, &[]);
+    for (plan, extra) in plans.iter().zip(&compiled) {
+        let record = plan::record_for(plan, venv, extra);
         write_new(txn, &plan.record, record.as_bytes(), false)?;
         txn.created([plan.record.clone()]);
         reporter.advance(1);
     }
     Ok((copied_files.into_inner(), copied_bytes.into_inner()))
+}
+
+/// Compiles the `.py` files of every plan; returns, per plan, the `.pyc` files with their
+/// RECORD hash and size.
+fn compile_plans(
+    plans: &[WheelPlan],
+    venv: &Venv,
+    txn: &Transaction,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Vec<(PathBuf, String, u64)>>> {
+    let sources: Vec<PathBuf> = plans
+        .iter()
+        .flat_map(|p| p.files.iter())
+        .map(|f| f.dst.clone())
+        .filter(|dst| dst.extension().is_some_and(|e| e == "py") && dst.starts_with(venv.site_packages()))
+        .collect();
+    let written = crate::compile::compile(venv, &sources, reporter)?;
+    txn.created(written.iter().cloned());
+    let mut per_plan = vec![Vec::new(); plans.len()];
+    for pyc in written {
+        // `<dir>/__pycache__/<stem>.<tag>.pyc` belongs to the plan that installed `<dir>/<stem>.py`.
+        let owner = pyc.parent().and_then(Path::parent).and_then(|dir| {
+            let stem = pyc.file_name()?.to_str()?.split('.').next()?;
+            let source = dir.join(format!("{stem}.py"));
+            plans.iter().position(|p| p.files.iter().any(|f| f.dst == source))
+        });
+        let (Some(owner), Ok(bytes)) = (owner, std::fs::read(&pyc)) else { continue };
+        let hash = crate::wheel::record::hash_bytes_sha256(&bytes);
+        per_plan[owner].push((pyc, hash, bytes.len() as u64));
+    }
+    Ok(per_plan)
 }
 
 /// Puts one planned file in place.
