@@ -291,13 +291,17 @@ fn compile_plans(
         .collect();
     let written = crate::compile::compile(venv, &sources, reporter)?;
     txn.created(written.iter().cloned());
+    let owners: std::collections::HashMap<&Path, usize> = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.files.iter().map(move |f| (f.dst.as_path(), i)))
+        .collect();
     let mut per_plan = vec![Vec::new(); plans.len()];
     for pyc in written {
         // `<dir>/__pycache__/<stem>.<tag>.pyc` belongs to the plan that installed `<dir>/<stem>.py`.
         let owner = pyc.parent().and_then(Path::parent).and_then(|dir| {
             let stem = pyc.file_name()?.to_str()?.split('.').next()?;
-            let source = dir.join(format!("{stem}.py"));
-            plans.iter().position(|p| p.files.iter().any(|f| f.dst == source))
+            owners.get(dir.join(format!("{stem}.py")).as_path()).copied()
         });
         let (Some(owner), Ok(bytes)) = (owner, std::fs::read(&pyc)) else { continue };
         let hash = crate::wheel::record::hash_bytes_sha256(&bytes);
