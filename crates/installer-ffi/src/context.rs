@@ -1,0 +1,365 @@
+//! `installer_ctx`: settings, callbacks and the last error shared by the calls of one caller.
+
+use std::ffi::{c_char, c_void, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use installer_core::cache::Cache;
+use installer_core::install::InstallOptions;
+use installer_core::{Error, LinkFallback, LinkMode};
+
+use crate::ffi::{self, invalid, str_arg, try_mut_from_ptr, Castable};
+use crate::panic::{ffi_panic_boundary, panic_message};
+use crate::reporter::{
+    installer_progress_cb, installer_warning_cb, Callback, CallbackReporter, ProgressFn, WarningFn,
+};
+use crate::status::installer_status;
+
+/// An installer context: the cache location, install options, callbacks and the last error.
+/// Opaque; created by `installer_ctx_new`, freed by `installer_ctx_free`. A context may be
+/// moved between threads but used by one thread at a time; use one context per thread to
+/// install concurrently (any number of processes and threads may share one cache directory).
+#[allow(non_camel_case_types)]
+pub struct installer_ctx {
+    _private: [u8; 0],
+}
+
+impl Castable for installer_ctx {
+    type RustType = Context;
+}
+
+/// What an `installer_ctx` points to.
+pub(crate) struct Context {
+    /// `None`: `Cache::default_root()`, resolved when the cache is first needed.
+    cache_dir: Option<PathBuf>,
+    /// Opened on first use (install or probe), so a context costs nothing until then.
+    cache: Option<Cache>,
+    pub(crate) options: InstallOptions,
+    progress: Option<Callback<ProgressFn>>,
+    warning: Option<Callback<WarningFn>>,
+    /// "" after a successful call; `installer_last_error` hands out a pointer into it.
+    last_error: CString,
+}
+
+impl Context {
+    fn new(cache_dir: Option<PathBuf>) -> Self {
+        Context {
+            cache_dir,
+            cache: None,
+            options: InstallOptions::default(),
+            progress: None,
+            warning: None,
+            last_error: CString::default(),
+        }
+    }
+
+    /// Runs one call's work: records its error (or "") as the last error and turns it into a
+    /// status. A panic in `work` (a bug, or an unfinished core) is recorded with its message.
+    pub(crate) fn run(&mut self, work: impl FnOnce(&mut Context) -> Result<(), Error>) -> installer_status {
+        let result = catch_unwind(AssertUnwindSafe(|| work(self)));
+        match result {
+            Ok(Ok(())) => {
+                self.last_error = CString::default();
+                installer_status::INSTALLER_OK
+            }
+            Ok(Err(err)) => {
+                self.set_last_error(err.one_line());
+                installer_status::from_error(&err)
+            }
+            Err(payload) => {
+                self.set_last_error(format!("internal error: panic: {}", panic_message(&*payload)));
+                installer_status::INSTALLER_ERR_PANIC
+            }
+        }
+    }
+
+    fn set_last_error(&mut self, message: String) {
+        // One line, as documented, and no NUL to cut it short.
+        let message = message.replace('\0', "\\0").replace('\n', " ");
+        self.last_error = CString::new(message).expect("NULs were replaced");
+    }
+
+    /// A reporter forwarding to this context's callbacks, with fresh counters.
+    pub(crate) fn reporter(&self) -> CallbackReporter {
+        CallbackReporter::new(self.progress, self.warning)
+    }
+
+    /// The context's cache, opened (and created) on first use. Takes the fields rather than
+    /// `&mut self` so callers can borrow `options` at the same time.
+    pub(crate) fn cache<'a>(slot: &'a mut Option<Cache>, dir: Option<&Path>) -> Result<&'a Cache, Error> {
+        if slot.is_none() {
+            let root = match dir {
+                Some(dir) => dir.to_path_buf(),
+                None => Cache::default_root().ok_or_else(|| {
+                    Error::io(
+                        "locate the default cache directory",
+                        "$XDG_CACHE_HOME/installer",
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "neither XDG_CACHE_HOME nor HOME is set",
+                        ),
+                    )
+                })?,
+            };
+            *slot = Some(Cache::open(&root)?);
+        }
+        Ok(slot.as_ref().expect("opened above"))
+    }
+
+    /// Splits the borrow: the cache slot and directory, plus everything else read-only.
+    pub(crate) fn cache_and_options(&mut self) -> Result<(&Cache, &InstallOptions), Error> {
+        let cache = Self::cache(&mut self.cache, self.cache_dir.as_deref())?;
+        Ok((cache, &self.options))
+    }
+}
+
+/// Creates a context. `cache_dir`: the cache directory (created when first needed), or NULL
+/// for the default location ($XDG_CACHE_HOME/installer, else ~/.cache/installer). A relative
+/// `cache_dir` is resolved against the current directory now. Nothing is touched on disk
+/// until the first install or probe.
+///
+/// On success `*out` receives a new context, owned by the caller and freed with
+/// `installer_ctx_free`; on failure `*out` is left unchanged.
+///
+/// Returns INSTALLER_ERR_INVALID_ARGUMENT when `out` is NULL or `cache_dir` is empty or not
+/// UTF-8. Thread-safe.
+///
+/// # Safety
+/// `cache_dir` is NULL or a NUL-terminated string; `out` is NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_new(
+    cache_dir: *const c_char,
+    out: *mut *mut installer_ctx,
+) -> installer_status {
+    ffi_panic_boundary! {
+        if out.is_null() {
+            return installer_status::INSTALLER_ERR_INVALID_ARGUMENT;
+        }
+        let cache_dir = if cache_dir.is_null() {
+            None
+        } else {
+            match unsafe { str_arg(cache_dir, "cache_dir") } {
+                Ok("") | Err(_) => return installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
+                Ok(dir) => match std::path::absolute(dir) {
+                    Ok(dir) => Some(dir),
+                    Err(_) => return installer_status::INSTALLER_ERR_IO,
+                },
+            }
+        };
+        let ctx = ffi::to_boxed_mut_ptr::<installer_ctx>(Context::new(cache_dir));
+        unsafe { out.write(ctx) };
+        installer_status::INSTALLER_OK
+    }
+}
+
+/// Frees a context made by `installer_ctx_new`, with everything it owns (including the string
+/// `installer_last_error` returned). NULL is accepted and ignored. The context must not be in
+/// use by another thread, and must not be used afterwards.
+///
+/// # Safety
+/// `ctx` is NULL or a context from `installer_ctx_new` not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_free(ctx: *mut installer_ctx) {
+    ffi_panic_boundary! {
+        unsafe { ffi::free_box(ctx) }
+    }
+}
+
+/// Sets the link mode for the following installs: "auto" (the default), "clone" (alias
+/// "reflink"), "hardlink", "copy" or "symlink" (DESIGN.md, Link modes). An unknown mode is
+/// INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. `mode` is only read during
+/// the call. One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `mode` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_set_link_mode(
+    ctx: *mut installer_ctx,
+    mode: *const c_char,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            let mode = unsafe { str_arg(mode, "link mode") }?;
+            ctx.options.link_mode = mode.parse::<LinkMode>().map_err(|e| invalid("link mode", e))?;
+            Ok(())
+        })
+    }
+}
+
+/// Sets what happens when the link mode cannot be used between the cache and the venv:
+/// "warn" (the default: copy, and send one warning), "quiet" (copy silently) or "error"
+/// (fail with INSTALLER_ERR_LINK_FALLBACK before touching the venv). An unknown value is
+/// INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. `fallback` is only read
+/// during the call. One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `fallback` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_set_link_fallback(
+    ctx: *mut installer_ctx,
+    fallback: *const c_char,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            let fallback = unsafe { str_arg(fallback, "link fallback") }?;
+            ctx.options.link_fallback = fallback.parse::<LinkFallback>().map_err(|e| invalid("link fallback", e))?;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the number of worker threads for the following installs (default: one per CPU).
+/// 0 is INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. One thread at a time
+/// per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_set_jobs(ctx: *mut installer_ctx, jobs: u32) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            if jobs == 0 {
+                return Err(invalid("jobs", "must be at least 1".to_owned()));
+            }
+            ctx.options.jobs = usize::try_from(jobs).unwrap_or(usize::MAX);
+            Ok(())
+        })
+    }
+}
+
+/// Sets (or, with `cb` NULL, removes) the progress callback of the following installs and
+/// uninstalls: `cb(user_data, done, total)` counts files; `total` may grow while wheels are
+/// being read, and `done` never decreases. It is called from the calling thread or from
+/// worker threads, never two calls at once (calls to the warning callback included), and only
+/// during `installer_install`/`installer_uninstall`. `user_data` is passed through untouched;
+/// the caller keeps ownership of it. The callback must return normally (no longjmp, no C++
+/// exception). One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `cb`, if not NULL, is safe to call with `user_data` from
+/// any thread for as long as it is set.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_set_progress_callback(
+    ctx: *mut installer_ctx,
+    cb: installer_progress_cb,
+    user_data: *mut c_void,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            ctx.progress = cb.map(|func| Callback { func, user_data });
+            Ok(())
+        })
+    }
+}
+
+/// Sets (or, with `cb` NULL, removes) the warning callback: `cb(user_data, message)` receives
+/// each warning once per call, e.g. that the link mode fell back to copying, and why.
+/// `message` is one NUL-terminated UTF-8 line, owned by the library and valid only during
+/// the call: copy it to keep it. Called from the calling thread or worker threads, never two
+/// calls at once (progress included). Without a warning callback warnings are dropped.
+/// `user_data` stays the caller's. The callback must return normally. One thread at a time
+/// per context.
+///
+/// # Safety
+/// As for `installer_ctx_set_progress_callback`.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_set_warning_callback(
+    ctx: *mut installer_ctx,
+    cb: installer_warning_cb,
+    user_data: *mut c_void,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            ctx.warning = cb.map(|func| Callback { func, user_data });
+            Ok(())
+        })
+    }
+}
+
+/// The error of the last call on `ctx`: one line naming the wheel or path and the cause,
+/// e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
+/// call was made yet) and for a NULL `ctx`. Never NULL. The string is owned by `ctx`: valid
+/// until the next call on `ctx` or `installer_ctx_free`; do not free it. Calls that fail
+/// because `ctx` itself is NULL cannot record anything.
+///
+/// # Safety
+/// `ctx` is NULL or a live context not being used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn installer_last_error(ctx: *const installer_ctx) -> *const c_char {
+    ffi_panic_boundary! {
+        match unsafe { ffi::cast_ref(ctx) } {
+            Some(ctx) => ctx.last_error.as_ptr(),
+            None => c"".as_ptr(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last_error(ctx: *const installer_ctx) -> String {
+        unsafe { CStr::from_ptr(installer_last_error(ctx)) }.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn run_records_errors_and_panics() {
+        let mut ctx: *mut installer_ctx = std::ptr::null_mut();
+        assert_eq!(unsafe { installer_ctx_new(std::ptr::null(), &mut ctx) }, installer_status::INSTALLER_OK);
+        let context = unsafe { ffi::cast_mut(ctx) }.unwrap();
+
+        let status = context.run(|_| Err(invalid("jobs", "must be at least 1".to_owned())));
+        assert_eq!(status, installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
+        assert_eq!(last_error(ctx), "invalid jobs: must be at least 1");
+
+        let status = context.run(|_| Ok(()));
+        assert_eq!(status, installer_status::INSTALLER_OK);
+        assert_eq!(last_error(ctx), "");
+
+        let status = context.run(|_| todo!());
+        assert_eq!(status, installer_status::INSTALLER_ERR_PANIC);
+        assert_eq!(last_error(ctx), "internal error: panic: not yet implemented");
+
+        let status = context.run(|_| Err(Error::io("read", "/w/a\nb", std::io::ErrorKind::NotFound.into())));
+        assert_eq!(status, installer_status::INSTALLER_ERR_IO);
+        assert_eq!(last_error(ctx), "cannot read /w/a b: entity not found");
+
+        unsafe { installer_ctx_free(ctx) };
+    }
+
+    #[test]
+    fn settings_are_validated_and_kept() {
+        let mut ctx: *mut installer_ctx = std::ptr::null_mut();
+        assert_eq!(
+            unsafe { installer_ctx_new(c"rel/cache".as_ptr(), &mut ctx) },
+            installer_status::INSTALLER_OK
+        );
+        let set_mode = |mode: &CStr| unsafe { installer_ctx_set_link_mode(ctx, mode.as_ptr()) };
+        assert_eq!(set_mode(c"hardlink"), installer_status::INSTALLER_OK);
+        assert_eq!(set_mode(c"bogus"), installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
+        assert!(last_error(ctx).contains("`bogus`"), "{}", last_error(ctx));
+        assert_eq!(
+            unsafe { installer_ctx_set_jobs(ctx, 0) },
+            installer_status::INSTALLER_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(unsafe { installer_ctx_set_jobs(ctx, 3) }, installer_status::INSTALLER_OK);
+        assert_eq!(
+            unsafe { installer_ctx_set_link_fallback(ctx, c"error".as_ptr()) },
+            installer_status::INSTALLER_OK
+        );
+
+        let context = unsafe { ffi::cast_mut(ctx) }.unwrap();
+        assert_eq!(context.options.link_mode, LinkMode::Hardlink);
+        assert_eq!(context.options.link_fallback, LinkFallback::Error);
+        assert_eq!(context.options.jobs, 3);
+        assert!(context.cache_dir.as_ref().unwrap().is_absolute());
+        assert!(context.cache_dir.as_ref().unwrap().ends_with("rel/cache"));
+        unsafe { installer_ctx_free(ctx) };
+    }
+}

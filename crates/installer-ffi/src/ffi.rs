@@ -1,0 +1,122 @@
+//! Conversions at the boundary: opaque handles to their Rust types, C strings to `&str`.
+//! Every pointer from C passes through here, so the NULL and UTF-8 checks live in one place.
+
+use std::ffi::{c_char, CStr};
+
+use installer_core::Error;
+
+/// Binds an opaque C handle type (which holds only `_private: [u8; 0]`) to the Rust type it
+/// stands for, so a pointer can only ever be cast to that one type. Handles are always
+/// created by [`to_boxed_mut_ptr`] and released by [`free_box`].
+pub(crate) trait Castable {
+    type RustType;
+}
+
+/// Moves `value` to the heap and hands ownership to C as an opaque pointer.
+pub(crate) fn to_boxed_mut_ptr<C: Castable>(value: C::RustType) -> *mut C {
+    Box::into_raw(Box::new(value)).cast()
+}
+
+/// Takes back and drops a handle made by [`to_boxed_mut_ptr`]; NULL is a no-op.
+///
+/// # Safety
+/// `ptr` is NULL or came from `to_boxed_mut_ptr::<C>` and has not been freed.
+pub(crate) unsafe fn free_box<C: Castable>(ptr: *mut C) {
+    if !ptr.is_null() {
+        drop(unsafe { Box::from_raw(ptr.cast::<C::RustType>()) });
+    }
+}
+
+/// # Safety
+/// `ptr` is NULL or a live handle from `to_boxed_mut_ptr::<C>`, not used elsewhere meanwhile.
+pub(crate) unsafe fn cast_mut<'a, C: Castable>(ptr: *mut C) -> Option<&'a mut C::RustType> {
+    unsafe { ptr.cast::<C::RustType>().as_mut() }
+}
+
+/// # Safety
+/// `ptr` is NULL or a live handle from `to_boxed_mut_ptr::<C>`.
+pub(crate) unsafe fn cast_ref<'a, C: Castable>(ptr: *const C) -> Option<&'a C::RustType> {
+    unsafe { ptr.cast::<C::RustType>().as_ref() }
+}
+
+/// Returns `INSTALLER_ERR_INVALID_ARGUMENT` from the enclosing function when the handle is
+/// NULL (there is no context to record a message on), else evaluates to the Rust reference.
+macro_rules! try_mut_from_ptr {
+    ($ptr:expr) => {
+        match unsafe { $crate::ffi::cast_mut($ptr) } {
+            Some(value) => value,
+            None => return $crate::status::installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
+        }
+    };
+}
+pub(crate) use try_mut_from_ptr;
+
+/// A NUL-terminated UTF-8 string argument; `what` names the parameter in the error.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Error> {
+    if ptr.is_null() {
+        return Err(invalid(what, "NULL pointer".to_owned()));
+    }
+    let bytes = unsafe { CStr::from_ptr(ptr) };
+    bytes.to_str().map_err(|e| invalid(what, format!("not valid UTF-8 ({e})")))
+}
+
+/// An array of `len` string arguments; `what` names the parameter in the error. A NULL
+/// array is accepted only when `len` is 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` pointers, each valid for [`str_arg`].
+pub(crate) unsafe fn str_array_arg<'a>(
+    ptr: *const *const c_char,
+    len: usize,
+    what: &'static str,
+) -> Result<Vec<&'a str>, Error> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        return Err(invalid(what, format!("NULL array of {len} strings")));
+    }
+    let items = unsafe { std::slice::from_raw_parts(ptr, len) };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, &item)| {
+            unsafe { str_arg(item, what) }.map_err(|e| match e {
+                Error::InvalidArgument { what, reason } => invalid(what, format!("element {i}: {reason}")),
+                other => other,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn invalid(what: &'static str, reason: String) -> Error {
+    Error::InvalidArgument { what, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_arguments_are_checked() {
+        let bad = [0xffu8, 0];
+        let err = unsafe { str_arg(bad.as_ptr().cast(), "venv") }.unwrap_err();
+        assert!(err.one_line().starts_with("invalid venv: not valid UTF-8"), "{}", err.one_line());
+        let err = unsafe { str_arg(std::ptr::null(), "venv") }.unwrap_err();
+        assert_eq!(err.one_line(), "invalid venv: NULL pointer");
+        assert_eq!(unsafe { str_arg(c"ok".as_ptr(), "venv") }.unwrap(), "ok");
+    }
+
+    #[test]
+    fn string_arrays_name_the_bad_element() {
+        let items = [c"a.whl".as_ptr(), std::ptr::null()];
+        let err = unsafe { str_array_arg(items.as_ptr(), 2, "wheels") }.unwrap_err();
+        assert_eq!(err.one_line(), "invalid wheels: element 1: NULL pointer");
+        assert_eq!(unsafe { str_array_arg(items.as_ptr(), 1, "wheels") }.unwrap(), ["a.whl"]);
+        assert!(unsafe { str_array_arg(std::ptr::null(), 0, "wheels") }.unwrap().is_empty());
+        assert!(unsafe { str_array_arg(std::ptr::null(), 1, "wheels") }.is_err());
+    }
+}

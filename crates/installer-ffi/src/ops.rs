@@ -1,0 +1,171 @@
+//! The operations: install, uninstall, probe. Each converts its arguments, forwards to
+//! installer-core and leaves the outcome in the context.
+
+use std::ffi::{c_char, CStr};
+use std::path::{Path, PathBuf};
+
+use installer_core::linker::probe_auto;
+use installer_core::venv::Venv;
+use installer_core::{install, uninstall, Error, LinkMode};
+
+use crate::context::installer_ctx;
+use crate::ffi::{invalid, str_arg, str_array_arg, try_mut_from_ptr};
+use crate::panic::ffi_panic_boundary;
+use crate::status::installer_status;
+
+/// The interpreter that creates missing venvs, found on PATH (DESIGN.md, C ABI).
+const PYTHON: &str = "python3";
+
+/// A path argument: UTF-8 and not empty.
+unsafe fn path_arg<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a Path, Error> {
+    match unsafe { str_arg(ptr, what) }? {
+        "" => Err(invalid(what, "empty path".to_owned())),
+        path => Ok(Path::new(path)),
+    }
+}
+
+/// Installs the wheel files `wheels[0..n_wheels]` into the venv at `venv`, all or nothing,
+/// as `installer install` does: every wheel is verified (and unpacked into the cache) before
+/// the venv is touched. The venv is created when missing, with `python3` from PATH. Uses the
+/// context's link mode, link fallback, jobs and callbacks; the cache is opened on the first
+/// install or probe of the context.
+///
+/// Returns INSTALLER_OK, or: INSTALLER_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 `venv`, a NULL
+/// `wheels` array with `n_wheels` > 0 or a NULL/non-UTF-8 element), INSTALLER_ERR_WHEEL,
+/// INSTALLER_ERR_CONFLICT, INSTALLER_ERR_LINK_FALLBACK, INSTALLER_ERR_IO; details in
+/// `installer_last_error`. The strings are only read during the call and stay the caller's.
+/// One thread at a time per context; blocks until done.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `wheels` is
+/// NULL or points to `n_wheels` pointers, each NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn installer_install(
+    ctx: *mut installer_ctx,
+    venv: *const c_char,
+    wheels: *const *const c_char,
+    n_wheels: usize,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            let venv = unsafe { path_arg(venv, "venv") }?;
+            let wheels: Vec<PathBuf> =
+                unsafe { str_array_arg(wheels, n_wheels, "wheels") }?.into_iter().map(PathBuf::from).collect();
+            let reporter = ctx.reporter();
+            let (cache, options) = ctx.cache_and_options()?;
+            let venv = Venv::open_or_create(venv, Path::new(PYTHON))?;
+            install::install(&venv, &wheels, cache, options, &reporter)?;
+            Ok(())
+        })
+    }
+}
+
+/// Removes the distributions `names[0..n_names]` (any spelling: "Foo_Bar" = "foo-bar") from
+/// the existing venv at `venv`, by their RECORD files. If any name is not installed, nothing
+/// is removed and the result is INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in
+/// `installer_last_error`. A `venv` that is missing or not a venv is INSTALLER_ERR_IO; NULL
+/// or non-UTF-8 arguments are INSTALLER_ERR_INVALID_ARGUMENT. Reports progress like an
+/// install. The strings stay the caller's. One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `names` is
+/// NULL or points to `n_names` pointers, each NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn installer_uninstall(
+    ctx: *mut installer_ctx,
+    venv: *const c_char,
+    names: *const *const c_char,
+    n_names: usize,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            let venv = unsafe { path_arg(venv, "venv") }?;
+            let names: Vec<String> =
+                unsafe { str_array_arg(names, n_names, "names") }?.into_iter().map(str::to_owned).collect();
+            let venv = Venv::open(venv)?;
+            uninstall::uninstall(&venv, &names, &ctx.reporter())?;
+            Ok(())
+        })
+    }
+}
+
+/// Finds the link mode "auto" would use between the context's cache and the venv at `venv`:
+/// "clone", "hardlink" or "copy". The venv need not exist: then its nearest existing
+/// ancestor directory is probed (the venv will be created on that filesystem). Creates the
+/// cache directory if needed, and small probe files, removed again, in both places.
+///
+/// On success `*mode_out` receives a static string (never freed, valid forever); on failure it
+/// is left unchanged. NULL `mode_out` or a NULL/non-UTF-8 `venv` is
+/// INSTALLER_ERR_INVALID_ARGUMENT. One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `mode_out` is
+/// NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn installer_probe_link_mode(
+    ctx: *mut installer_ctx,
+    venv: *const c_char,
+    mode_out: *mut *const c_char,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            let venv = unsafe { path_arg(venv, "venv") }?;
+            if mode_out.is_null() {
+                return Err(invalid("mode_out", "NULL pointer".to_owned()));
+            }
+            let target = nearest_existing_dir(venv)?;
+            let (cache, _) = ctx.cache_and_options()?;
+            let probe = probe_auto(cache, &target)?;
+            unsafe { mode_out.write(static_name(probe.mode).as_ptr()) };
+            Ok(())
+        })
+    }
+}
+
+/// `path` if it is a directory, else its nearest ancestor that is.
+fn nearest_existing_dir(path: &Path) -> Result<PathBuf, Error> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
+    absolute.ancestors().find(|dir| dir.is_dir()).map(Path::to_path_buf).ok_or_else(|| {
+        Error::io(
+            "find an existing directory above",
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no ancestor is a directory"),
+        )
+    })
+}
+
+fn static_name(mode: LinkMode) -> &'static CStr {
+    match mode {
+        LinkMode::Auto => c"auto",
+        LinkMode::Clone => c"clone",
+        LinkMode::Hardlink => c"hardlink",
+        LinkMode::Copy => c"copy",
+        LinkMode::Symlink => c"symlink",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_the_nearest_existing_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("a/b/venv");
+        assert_eq!(nearest_existing_dir(&missing).unwrap(), tmp.path());
+        assert_eq!(nearest_existing_dir(tmp.path()).unwrap(), tmp.path());
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(nearest_existing_dir(&file).unwrap(), tmp.path());
+    }
+
+    #[test]
+    fn mode_names_match_the_core() {
+        for mode in [LinkMode::Auto, LinkMode::Clone, LinkMode::Hardlink, LinkMode::Copy, LinkMode::Symlink] {
+            assert_eq!(static_name(mode).to_str().unwrap(), mode.as_str());
+        }
+    }
+}

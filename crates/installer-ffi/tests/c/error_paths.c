@@ -1,0 +1,162 @@
+/* Checks the error paths of the C ABI from C: status codes, last errors, untouched outputs.
+ *
+ *   error_paths WORKDIR VENV
+ *
+ * WORKDIR: an empty writable directory (cache and scratch files go there). VENV: an existing
+ * virtual environment in which nothing called "definitely-not-installed" is installed.
+ * Prints one line per check ("ok - ..." or "FAIL - ..."); exits 0 only if all pass.
+ * Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "installer.h"
+
+static int failures = 0;
+
+static void check(int ok, const char *name, installer_ctx *ctx) {
+  if (ok) {
+    printf("ok - %s\n", name);
+  } else {
+    failures++;
+    printf("FAIL - %s (last error: \"%s\")\n", name, installer_last_error(ctx));
+  }
+}
+
+/* The call returned `want`, and the last error is non-empty exactly when it is not OK. */
+static void check_status(installer_ctx *ctx, installer_status got, installer_status want,
+                         const char *name) {
+  const char *err = installer_last_error(ctx);
+  int err_ok = want == INSTALLER_OK ? err[0] == '\0' : err[0] != '\0';
+  if (got != want || !err_ok) {
+    failures++;
+    printf("FAIL - %s: status %u (%s), want %u (%s); last error: \"%s\"\n", name, (unsigned)got,
+           installer_status_message(got), (unsigned)want, installer_status_message(want), err);
+  } else {
+    printf("ok - %s%s%s\n", name, err[0] ? ": " : "", err);
+  }
+}
+
+static void check_mentions(installer_ctx *ctx, const char *needle, const char *name) {
+  check(strstr(installer_last_error(ctx), needle) != NULL, name, ctx);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s WORKDIR VENV\n", argv[0]);
+    return 2;
+  }
+  const char *workdir = argv[1];
+  const char *venv = argv[2];
+  char cache_dir[4096], corrupt[4096], missing_venv[4096];
+  snprintf(cache_dir, sizeof cache_dir, "%s/cache", workdir);
+  snprintf(corrupt, sizeof corrupt, "%s/corrupt-1.0-py3-none-any.whl", workdir);
+  snprintf(missing_venv, sizeof missing_venv, "%s/no-such-venv", workdir);
+  const char *bad_utf8 = "\xff\xfe.whl";
+
+  /* Statics, no context. */
+  check(installer_version() != NULL && installer_version()[0] != '\0', "version is non-empty", NULL);
+  check(strcmp(installer_status_message(INSTALLER_ERR_INVALID_ARGUMENT), "invalid argument") == 0,
+        "status message of INVALID_ARGUMENT", NULL);
+  check(strcmp(installer_status_message(1234), "unknown status") == 0,
+        "status message of an unknown number", NULL);
+  check(installer_last_error(NULL) != NULL && installer_last_error(NULL)[0] == '\0',
+        "last error of NULL ctx is \"\"", NULL);
+  installer_ctx_free(NULL);
+  check(1, "ctx_free(NULL) is a no-op", NULL);
+
+  /* Context creation: out written only on success. */
+  installer_ctx *sentinel = (installer_ctx *)(void *)&failures;
+  installer_ctx *ctx = sentinel;
+  check(installer_ctx_new(cache_dir, NULL) == INSTALLER_ERR_INVALID_ARGUMENT,
+        "ctx_new with NULL out", NULL);
+  check(installer_ctx_new(bad_utf8, &ctx) == INSTALLER_ERR_INVALID_ARGUMENT && ctx == sentinel,
+        "ctx_new with non-UTF-8 cache dir leaves out untouched", NULL);
+  check(installer_ctx_new("", &ctx) == INSTALLER_ERR_INVALID_ARGUMENT && ctx == sentinel,
+        "ctx_new with empty cache dir", NULL);
+  if (installer_ctx_new(cache_dir, &ctx) != INSTALLER_OK || ctx == sentinel || ctx == NULL) {
+    printf("FAIL - ctx_new\n");
+    return 1;
+  }
+  check(installer_last_error(ctx)[0] == '\0', "fresh ctx has no last error", ctx);
+
+  /* NULL ctx. */
+  const char *wheel_list[] = {corrupt};
+  const char *mode = "untouched";
+  check(installer_ctx_set_link_mode(NULL, "copy") == INSTALLER_ERR_INVALID_ARGUMENT,
+        "set_link_mode with NULL ctx", NULL);
+  check(installer_ctx_set_jobs(NULL, 1) == INSTALLER_ERR_INVALID_ARGUMENT, "set_jobs with NULL ctx",
+        NULL);
+  check(installer_ctx_set_progress_callback(NULL, NULL, NULL) == INSTALLER_ERR_INVALID_ARGUMENT,
+        "set_progress_callback with NULL ctx", NULL);
+  check(installer_install(NULL, venv, wheel_list, 1) == INSTALLER_ERR_INVALID_ARGUMENT,
+        "install with NULL ctx", NULL);
+  check(installer_uninstall(NULL, venv, wheel_list, 1) == INSTALLER_ERR_INVALID_ARGUMENT,
+        "uninstall with NULL ctx", NULL);
+  check(installer_probe_link_mode(NULL, venv, &mode) == INSTALLER_ERR_INVALID_ARGUMENT,
+        "probe with NULL ctx", NULL);
+
+  /* Settings. */
+  check_status(ctx, installer_ctx_set_link_mode(ctx, NULL), INSTALLER_ERR_INVALID_ARGUMENT,
+               "set_link_mode NULL");
+  check_status(ctx, installer_ctx_set_link_mode(ctx, "bogus"), INSTALLER_ERR_INVALID_ARGUMENT,
+               "set_link_mode \"bogus\"");
+  check_mentions(ctx, "bogus", "its last error names the value");
+  check_status(ctx, installer_ctx_set_link_mode(ctx, "reflink"), INSTALLER_OK,
+               "set_link_mode \"reflink\" (alias) clears the last error");
+  check_status(ctx, installer_ctx_set_link_mode(ctx, bad_utf8), INSTALLER_ERR_INVALID_ARGUMENT,
+               "set_link_mode with invalid UTF-8");
+  check_status(ctx, installer_ctx_set_link_fallback(ctx, "sometimes"),
+               INSTALLER_ERR_INVALID_ARGUMENT, "set_link_fallback \"sometimes\"");
+  check_status(ctx, installer_ctx_set_link_fallback(ctx, "quiet"), INSTALLER_OK,
+               "set_link_fallback \"quiet\"");
+  check_status(ctx, installer_ctx_set_jobs(ctx, 0), INSTALLER_ERR_INVALID_ARGUMENT, "set_jobs 0");
+  check_status(ctx, installer_ctx_set_jobs(ctx, 2), INSTALLER_OK, "set_jobs 2");
+  check_status(ctx, installer_ctx_set_link_mode(ctx, "copy"), INSTALLER_OK, "set_link_mode \"copy\"");
+
+  /* Install / uninstall / probe arguments. */
+  const char *null_wheel[] = {NULL};
+  const char *bad_wheel[] = {bad_utf8};
+  check_status(ctx, installer_install(ctx, NULL, wheel_list, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "install with NULL venv");
+  check_status(ctx, installer_install(ctx, venv, NULL, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "install with NULL wheel array");
+  check_status(ctx, installer_install(ctx, venv, null_wheel, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "install with a NULL wheel");
+  check_status(ctx, installer_install(ctx, venv, bad_wheel, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "install with a non-UTF-8 wheel path");
+  check_status(ctx, installer_uninstall(ctx, venv, null_wheel, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "uninstall with a NULL name");
+  check_status(ctx, installer_probe_link_mode(ctx, venv, NULL), INSTALLER_ERR_INVALID_ARGUMENT,
+               "probe with NULL mode_out");
+  check_status(ctx, installer_probe_link_mode(ctx, NULL, &mode), INSTALLER_ERR_INVALID_ARGUMENT,
+               "probe with NULL venv");
+  check(strcmp(mode, "untouched") == 0, "probe failure leaves mode_out untouched", ctx);
+
+  /* Engine errors. */
+  FILE *f = fopen(corrupt, "wb");
+  if (f == NULL || fputs("this is not a zip archive\n", f) == EOF || fclose(f) != 0) {
+    printf("FAIL - cannot write %s\n", corrupt);
+    return 1;
+  }
+  check_status(ctx, installer_install(ctx, venv, wheel_list, 1), INSTALLER_ERR_WHEEL,
+               "install of a corrupt wheel");
+  check_mentions(ctx, "corrupt-1.0-py3-none-any.whl", "its last error names the file");
+
+  const char *unknown[] = {"definitely-not-installed"};
+  check_status(ctx, installer_uninstall(ctx, venv, unknown, 1), INSTALLER_ERR_NOT_INSTALLED,
+               "uninstall of an unknown name");
+  check_mentions(ctx, "definitely-not-installed", "its last error names the name");
+  check_status(ctx, installer_uninstall(ctx, missing_venv, unknown, 1), INSTALLER_ERR_IO,
+               "uninstall from a missing venv");
+
+  check_status(ctx, installer_probe_link_mode(ctx, missing_venv, &mode), INSTALLER_OK,
+               "probe of a venv that does not exist yet");
+  check(strcmp(mode, "clone") == 0 || strcmp(mode, "hardlink") == 0 || strcmp(mode, "copy") == 0,
+        "probe gives clone, hardlink or copy", ctx);
+
+  installer_ctx_free(ctx);
+  printf("%d check(s) failed\n", failures);
+  return failures == 0 ? 0 : 1;
+}
