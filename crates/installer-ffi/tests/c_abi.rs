@@ -79,7 +79,7 @@ fn compile(name: &str, link: Link, out_dir: &Path) -> PathBuf {
 
 /// Runs a compiled C program (under valgrind when `INSTALLER_FFI_VALGRIND` is set), echoing
 /// its output for the test log.
-fn run(exe: &Path, args: &[&Path]) -> Output {
+fn run(exe: &Path, args: &[&Path], env: Option<(&str, &str)>) -> Output {
     let mut command = if std::env::var_os("INSTALLER_FFI_VALGRIND").is_some() {
         let mut valgrind = Command::new("valgrind");
         valgrind.args(["--leak-check=full", "--error-exitcode=1"]).arg(exe);
@@ -87,8 +87,8 @@ fn run(exe: &Path, args: &[&Path]) -> Output {
     } else {
         Command::new(exe)
     };
-    command.args(args);
-    let output = command.output().unwrap();
+    command.args(args).envs(env);
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     println!("$ {command:?}\n{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     output
@@ -106,7 +106,7 @@ fn check_error_paths(link: Link) {
     std::fs::create_dir(&work).unwrap();
     let venv = tmp.path().join("venv");
     make_venv(&venv);
-    let output = run(&exe, &[&work, &venv]);
+    let output = run(&exe, &[&work, &venv], None);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "failed checks:\n{}", failed_lines(&stdout));
 }
@@ -136,23 +136,56 @@ fn fixture_wheel(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// One run of `install_fixtures` into a new venv in its own temporary directory.
+struct Install {
+    _tmp: tempfile::TempDir,
+    venv: PathBuf,
+    output: Output,
+}
+
+impl Install {
+    fn run(
+        link: Link,
+        cache: Option<&Path>,
+        link_mode: &str,
+        fallback: Option<&str>,
+        wheels: &[&Path],
+    ) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let exe = compile("install_fixtures", link, tmp.path());
+        let venv = tmp.path().join("venv");
+        let cache = cache.map_or_else(|| tmp.path().join("cache"), Path::to_path_buf);
+        let mut args = vec![venv.as_path(), cache.as_path(), Path::new(link_mode)];
+        args.extend_from_slice(wheels);
+        let env = fallback.map(|f| ("INSTALLER_LINK_FALLBACK", f));
+        let output = run(&exe, &args, env);
+        Install { _tmp: tmp, venv, output }
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    fn assert_status(&self, status: i32) {
+        let stderr = String::from_utf8_lossy(&self.output.stderr);
+        assert_eq!(self.output.status.code(), Some(status), "install_fixtures: {stderr}");
+    }
+
+    fn imports(&self, module: &str) -> bool {
+        let python = self.venv.join("bin/python");
+        python.exists()
+            && Command::new(python).args(["-c", &format!("import {module}")]).status().unwrap().success()
+    }
+}
+
 fn check_install(link: Link, link_mode: &str) {
     let Some(wheel) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let exe = compile("install_fixtures", link, tmp.path());
-    let venv = tmp.path().join("venv");
-    let cache = tmp.path().join("cache");
-    let output = run(&exe, &[&venv, &cache, Path::new(link_mode), &wheel]);
-    assert!(
-        output.status.success(),
-        "install_fixtures exited with {:?}: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let install = Install::run(link, None, link_mode, None, &[&wheel]);
+    install.assert_status(0);
+    let stdout = install.stdout();
     assert!(stdout.contains("progress: "), "no progress reported:\n{stdout}");
-    let import = Command::new(venv.join("bin/python")).args(["-c", "import fixture_pkg"]).output().unwrap();
-    assert!(import.status.success(), "import failed: {}", String::from_utf8_lossy(&import.stderr));
+    assert!(!stdout.contains("warning: "), "unexpected warning:\n{stdout}");
+    assert!(install.imports("fixture_pkg"));
 }
 
 #[test]
@@ -170,14 +203,110 @@ fn install_fixture_static_auto() {
 #[test]
 fn install_refused_wheel_exit_status() {
     let tmp = tempfile::tempdir().unwrap();
-    let exe = compile("install_fixtures", Link::Shared, tmp.path());
     let wheel = tmp.path().join("broken-1.0-py3-none-any.whl");
     std::fs::write(&wheel, "not a zip").unwrap();
-    let venv = tmp.path().join("venv");
-    let output = run(&exe, &[&venv, &tmp.path().join("cache"), Path::new("auto"), &wheel]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let install = Install::run(Link::Shared, None, "auto", None, &[&wheel]);
+    install.assert_status(2);
+    let stderr = String::from_utf8_lossy(&install.output.stderr);
     assert!(stderr.contains("broken-1.0-py3-none-any.whl"), "{stderr}");
+}
+
+/// Two wheels writing one file: INSTALLER_ERR_CONFLICT (4), nothing installed.
+#[test]
+fn install_conflict_exit_status() {
+    let Some(a) = fixture_wheel("fixture_clash_a-1.0-py3-none-any.whl") else { return };
+    let Some(b) = fixture_wheel("fixture_clash_b-1.0-py3-none-any.whl") else { return };
+    let install = Install::run(Link::Shared, None, "auto", None, &[&a, &b]);
+    install.assert_status(4);
+}
+
+/// A cache directory on another filesystem than the venv (tmpfs `/dev/shm`), if there is one.
+fn cache_on_other_filesystem(venv_parent: &Path) -> Option<tempfile::TempDir> {
+    use std::os::unix::fs::MetadataExt;
+    let shm = Path::new("/dev/shm");
+    let other = shm.is_dir() && shm.metadata().ok()?.dev() != venv_parent.metadata().ok()?.dev();
+    if !other {
+        println!("skipped: /dev/shm is missing or on the filesystem of {}", venv_parent.display());
+        return None;
+    }
+    tempfile::tempdir_in(shm).ok()
+}
+
+/// Hardlinks across filesystems: copies, with exactly one warning through the callback.
+#[test]
+fn hardlink_across_filesystems_warns_once() {
+    let Some(wheel) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let Some(cache) = cache_on_other_filesystem(&std::env::temp_dir()) else { return };
+    let install = Install::run(Link::Shared, Some(cache.path()), "hardlink", None, &[&wheel]);
+    install.assert_status(0);
+    let stdout = install.stdout();
+    assert_eq!(stdout.matches("warning: ").count(), 1, "{stdout}");
+    assert!(install.imports("fixture_pkg"));
+}
+
+/// ... and with link fallback "error": INSTALLER_ERR_LINK_FALLBACK (5), nothing installed.
+#[test]
+fn hardlink_across_filesystems_fallback_error() {
+    let Some(wheel) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let Some(cache) = cache_on_other_filesystem(&std::env::temp_dir()) else { return };
+    let install = Install::run(Link::Static, Some(cache.path()), "hardlink", Some("error"), &[&wheel]);
+    install.assert_status(5);
+    assert!(!install.imports("fixture_pkg"));
+}
+
+/// The same exports called from Rust (through the rlib): install, then uninstall, with a
+/// progress callback that checks it is never entered twice at once.
+#[test]
+fn install_then_uninstall_from_rust() {
+    use installer_ffi::*;
+    use std::ffi::{c_void, CStr, CString};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    #[derive(Default)]
+    struct Seen {
+        inside: AtomicBool,
+        overlapped: AtomicBool,
+        calls: AtomicU64,
+    }
+    unsafe extern "C" fn on_progress(user_data: *mut c_void, _done: u64, _total: u64) {
+        let seen = unsafe { &*user_data.cast::<Seen>() };
+        if seen.inside.swap(true, Ordering::SeqCst) {
+            seen.overlapped.store(true, Ordering::SeqCst);
+        }
+        std::thread::yield_now();
+        seen.calls.fetch_add(1, Ordering::SeqCst);
+        seen.inside.store(false, Ordering::SeqCst);
+    }
+
+    let Some(wheel) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let cstr = |p: &Path| CString::new(p.to_str().unwrap()).unwrap();
+    let (venv, cache, wheel) =
+        (cstr(&tmp.path().join("venv")), cstr(&tmp.path().join("cache")), cstr(&wheel));
+    let seen = Seen::default();
+    unsafe {
+        let mut ctx = std::ptr::null_mut();
+        assert_eq!(installer_ctx_new(cache.as_ptr(), &mut ctx), installer_status::INSTALLER_OK);
+        let last_error = || CStr::from_ptr(installer_last_error(ctx)).to_string_lossy().into_owned();
+        let seen_ptr = (&raw const seen).cast_mut().cast();
+        assert_eq!(
+            installer_ctx_set_progress_callback(ctx, Some(on_progress), seen_ptr),
+            installer_status::INSTALLER_OK
+        );
+        assert_eq!(installer_ctx_set_jobs(ctx, 4), installer_status::INSTALLER_OK);
+        let wheels = [wheel.as_ptr()];
+        let status = installer_install(ctx, venv.as_ptr(), wheels.as_ptr(), 1);
+        assert_eq!(status, installer_status::INSTALLER_OK, "{}", last_error());
+        assert!(seen.calls.load(Ordering::SeqCst) > 0);
+        let names = [c"Fixture_Pkg".as_ptr()];
+        let status = installer_uninstall(ctx, venv.as_ptr(), names.as_ptr(), 1);
+        assert_eq!(status, installer_status::INSTALLER_OK, "{}", last_error());
+        let status = installer_uninstall(ctx, venv.as_ptr(), names.as_ptr(), 1);
+        assert_eq!(status, installer_status::INSTALLER_ERR_NOT_INSTALLED);
+        assert!(last_error().to_lowercase().contains("fixture"), "{}", last_error());
+        installer_ctx_free(ctx);
+    }
+    assert!(!seen.overlapped.load(Ordering::SeqCst), "progress callback entered twice at once");
 }
 
 /// The header must declare every export of the crate: a cheap staleness check that needs no

@@ -2,12 +2,14 @@
  *
  *   install_fixtures VENV CACHE_DIR LINK_MODE WHEEL...
  *
- * CACHE_DIR "-" means the default cache location. Prints progress and warnings as they come,
- * the error on failure, and the link mode auto would use after a successful install. Exits
+ * CACHE_DIR "-" means the default cache location; the link fallback is taken from the
+ * environment variable INSTALLER_LINK_FALLBACK when it is set. Prints progress and warnings as
+ * they come, the error on failure, and the link mode auto would use after a success. Exits
  * with the installer_status of the first failing call (0 on success), or 90 if progress went
  * backwards. Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "installer.h"
@@ -63,6 +65,10 @@ int main(int argc, char **argv) {
   struct progress progress = {0, 0, 0};
   if ((status = installer_ctx_set_link_mode(ctx, link_mode)) != INSTALLER_OK) {
     return fail(ctx, "set link mode", status);
+  }
+  const char *fallback = getenv("INSTALLER_LINK_FALLBACK");
+  if (fallback != NULL && (status = installer_ctx_set_link_fallback(ctx, fallback)) != INSTALLER_OK) {
+    return fail(ctx, "set link fallback", status);
   }
   if ((status = installer_ctx_set_progress_callback(ctx, on_progress, &progress)) != INSTALLER_OK) {
     return fail(ctx, "set progress callback", status);
