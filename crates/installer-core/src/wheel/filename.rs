@@ -12,15 +12,130 @@ pub struct WheelFilename {
 }
 
 impl WheelFilename {
-    /// Parses a file name (not a path).
+    /// Parses a file name (not a path). The parts are kept as spelled; compare names through
+    /// [`WheelFilename::normalized_name`].
     pub fn parse(file_name: &str) -> Result<Self, String> {
-        let _ = file_name;
-        todo!()
+        let Some(stem) = file_name.strip_suffix(".whl") else {
+            return Err("does not end with .whl".to_string());
+        };
+        let parts: Vec<&str> = stem.split('-').collect();
+        let (name, version, build, python, abi, platform) = match parts.as_slice() {
+            [n, v, py, abi, plat] => (*n, *v, None, *py, *abi, *plat),
+            [n, v, b, py, abi, plat] => (*n, *v, Some(*b), *py, *abi, *plat),
+            _ => {
+                return Err(format!(
+                    "expected 5 or 6 dash-separated parts \
+                     (name-version[-build]-python-abi-platform.whl), found {}",
+                    parts.len()
+                ))
+            }
+        };
+        check_part("distribution name", name, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))?;
+        // Versions are escaped in file names (`-` becomes `_`) but keep `+` (local) and `!`
+        // (epoch).
+        check_part("version", version, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '!'))?;
+        if let Some(build) = build {
+            check_part("build tag", build, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))?;
+            if !build.starts_with(|c: char| c.is_ascii_digit()) {
+                return Err(format!("build tag {build:?} does not start with a digit"));
+            }
+        }
+        let tag_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_');
+        check_part("python tag", python, tag_char)?;
+        check_part("abi tag", abi, tag_char)?;
+        check_part("platform tag", platform, tag_char)?;
+        Ok(WheelFilename {
+            name: name.to_string(),
+            version: version.to_string(),
+            build: build.map(str::to_string),
+            python: python.to_string(),
+            abi: abi.to_string(),
+            platform: platform.to_string(),
+        })
+    }
+
+    /// The PEP 503 form of the distribution name, for comparing with `.dist-info` and METADATA.
+    pub fn normalized_name(&self) -> String {
+        normalize_name(&self.name)
+    }
+}
+
+fn check_part(what: &str, part: &str, allowed: impl Fn(char) -> bool) -> Result<(), String> {
+    if part.is_empty() {
+        return Err(format!("empty {what}"));
+    }
+    match part.chars().find(|&c| !allowed(c)) {
+        Some(c) => Err(format!("invalid character {c:?} in {what} {part:?}")),
+        None => Ok(()),
     }
 }
 
 /// PEP 503 normalisation: lower case, runs of `-`, `_`, `.` become one `-`.
 pub fn normalize_name(name: &str) -> String {
-    let _ = name;
-    todo!()
+    let mut out = String::with_capacity(name.len());
+    let mut in_separator = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_separator {
+                out.push('-');
+                in_separator = true;
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+            in_separator = false;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let got = match WheelFilename::parse(input) {
+            Ok(w) => format!(
+                "{} {} {} {} {} {}",
+                w.name,
+                w.version,
+                w.build.as_deref().unwrap_or("-"),
+                w.python,
+                w.abi,
+                w.platform
+            ),
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got, expect, "input: {input}");
+    }
+
+    #[test]
+    fn parses_plain_and_build_tag() {
+        check("foo-1.0-py3-none-any.whl", "foo 1.0 - py3 none any");
+        check(
+            "numpy-2.1.0-1abc-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "numpy 2.1.0 1abc cp311 cp311 manylinux_2_17_x86_64.manylinux2014_x86_64",
+        );
+        check("Foo.Bar_baz-1.0+local.1-py2.py3-none-any.whl", "Foo.Bar_baz 1.0+local.1 - py2.py3 none any");
+    }
+
+    #[test]
+    fn refuses_malformed_names() {
+        check("foo-1.0-py3-none-any.zip", "error: does not end with .whl");
+        check("foo-py3-none-any.whl", "error: expected 5 or 6 dash-separated parts (name-version[-build]-python-abi-platform.whl), found 4");
+        check("foo-1.0-x-y-py3-none-any.whl", "error: expected 5 or 6 dash-separated parts (name-version[-build]-python-abi-platform.whl), found 7");
+        check("foo-1.0-abc-py3-none-any.whl", "error: build tag \"abc\" does not start with a digit");
+        check("fo o-1.0-py3-none-any.whl", "error: invalid character ' ' in distribution name \"fo o\"");
+        check("foo--py3-none-any.whl", "error: empty version");
+        check("foo-1.0-py3-none-a/b.whl", "error: invalid character '/' in platform tag \"a/b\"");
+    }
+
+    #[test]
+    fn normalizes_like_pep_503() {
+        assert_eq!(normalize_name("Foo.Bar__baz-Qux"), "foo-bar-baz-qux");
+        assert_eq!(normalize_name("a-_.b"), "a-b");
+        assert_eq!(
+            WheelFilename::parse("Zope.Interface-5-py3-none-any.whl").unwrap().normalized_name(),
+            "zope-interface"
+        );
+    }
 }

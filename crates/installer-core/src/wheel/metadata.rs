@@ -14,3 +14,237 @@ pub struct EntryPoint {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gui: bool,
 }
+
+/// What an installer needs from `WHEEL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WheelInfo {
+    /// `Wheel-Version` as (major, minor); only major 1 is accepted.
+    pub wheel_version: (u32, u32),
+    /// `Root-Is-Purelib`: whether the archive root goes to purelib (else platlib).
+    pub root_is_purelib: bool,
+}
+
+/// Parses `WHEEL`. A Wheel-Version with another major is refused: the spec says a new major
+/// may change the layout in ways this installer would get wrong.
+pub fn parse_wheel_file(text: &str) -> Result<WheelInfo, String> {
+    let mut version = None;
+    let mut purelib = None;
+    for (key, value) in headers(text) {
+        if key.eq_ignore_ascii_case("Wheel-Version") && version.is_none() {
+            version = Some(parse_wheel_version(&value)?);
+        } else if key.eq_ignore_ascii_case("Root-Is-Purelib") && purelib.is_none() {
+            purelib = Some(match value.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(format!("Root-Is-Purelib must be true or false, not {value:?}")),
+            });
+        }
+    }
+    let wheel_version = version.ok_or("missing Wheel-Version")?;
+    let root_is_purelib = purelib.ok_or("missing Root-Is-Purelib")?;
+    Ok(WheelInfo { wheel_version, root_is_purelib })
+}
+
+fn parse_wheel_version(value: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("invalid Wheel-Version {value:?}");
+    let (major, minor) = value.split_once('.').unwrap_or((value, "0"));
+    let major: u32 = major.parse().map_err(|_| bad())?;
+    let minor: u32 = minor.parse().map_err(|_| bad())?;
+    if major != 1 {
+        return Err(format!("unsupported Wheel-Version {major}.{minor} (this installer reads 1.x)"));
+    }
+    Ok((major, minor))
+}
+
+/// `Name` and `Version` from the header of `METADATA` (the body, after the first blank line,
+/// is the description and is not read).
+pub fn parse_metadata_name_version(text: &str) -> Result<(String, String), String> {
+    let mut name = None;
+    let mut version = None;
+    for (key, value) in headers(text) {
+        if key.eq_ignore_ascii_case("Name") && name.is_none() {
+            name = Some(value);
+        } else if key.eq_ignore_ascii_case("Version") && version.is_none() {
+            version = Some(value);
+        }
+    }
+    let name = name.filter(|n| !n.is_empty()).ok_or("missing Name")?;
+    let version = version.filter(|v| !v.is_empty()).ok_or("missing Version")?;
+    Ok((name, version))
+}
+
+/// The `Key: value` pairs of an RFC 822 style header, up to the first blank line. Lines that
+/// start with whitespace continue the previous value; lines without a colon are skipped.
+fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    let mut lines = text.lines().take_while(|l| !l.trim().is_empty()).peekable();
+    std::iter::from_fn(move || loop {
+        let line = lines.next()?;
+        let Some((key, value)) = line.split_once(':') else { continue };
+        if key.starts_with([' ', '\t']) {
+            continue;
+        }
+        let mut value = value.trim().to_string();
+        while let Some(next) = lines.next_if(|l| l.starts_with([' ', '\t'])) {
+            value.push(' ');
+            value.push_str(next.trim());
+        }
+        return Some((key.trim().to_string(), value));
+    })
+}
+
+/// The `console_scripts` and `gui_scripts` sections of `entry_points.txt`; other sections
+/// (plugins for other tools) are not read, so their syntax cannot make a wheel uninstallable.
+pub fn parse_entry_points(text: &str) -> Result<Vec<EntryPoint>, String> {
+    let mut out = Vec::new();
+    let mut gui = None;
+    for (number, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[') {
+            let Some(section) = section.strip_suffix(']') else {
+                return Err(format!("line {}: unterminated section header {line:?}", number + 1));
+            };
+            gui = match section.trim() {
+                "console_scripts" => Some(false),
+                "gui_scripts" => Some(true),
+                _ => None,
+            };
+            continue;
+        }
+        let Some(gui) = gui else { continue };
+        let entry = parse_entry_point(line, gui).map_err(|e| format!("line {}: {e}", number + 1))?;
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+fn parse_entry_point(line: &str, gui: bool) -> Result<EntryPoint, String> {
+    let (name, value) =
+        line.split_once('=').ok_or_else(|| format!("expected `name = module:object`, found {line:?}"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("empty script name in {line:?}"));
+    }
+    // The name becomes a file in bin/: it must not name another directory.
+    if name.contains(['/', '\\', '\0']) || name.starts_with('.') || name.chars().any(char::is_control) {
+        return Err(format!("unsafe script name {name:?}"));
+    }
+    let mut value = value.trim();
+    // Extras (`module:obj [extra1, extra2]`) only matter to the resolver.
+    if let Some(start) = value.find('[') {
+        if !value.ends_with(']') {
+            return Err(format!("unterminated extras in {value:?}"));
+        }
+        value = value[..start].trim_end();
+    }
+    let (module, object) = match value.split_once(':') {
+        Some((m, o)) => (m.trim(), Some(o.trim())),
+        None => (value, None),
+    };
+    if !is_dotted_identifier(module) {
+        return Err(format!("invalid module {module:?} for script {name:?}"));
+    }
+    if let Some(object) = object {
+        if !is_dotted_identifier(object) {
+            return Err(format!("invalid object {object:?} for script {name:?}"));
+        }
+    }
+    Ok(EntryPoint {
+        name: name.to_string(),
+        module: module.to_string(),
+        object: object.map(str::to_string),
+        gui,
+    })
+}
+
+/// `a.b_c.d`: Python identifiers joined by dots. These strings are pasted into generated
+/// launcher code, so anything else is refused rather than quoted.
+fn is_dotted_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && chars.all(|c| c == '_' || c.is_alphanumeric())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wheel_file() {
+        let info = parse_wheel_file(
+            "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.41)\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        .unwrap();
+        assert_eq!(info, WheelInfo { wheel_version: (1, 0), root_is_purelib: true });
+        let info = parse_wheel_file("wheel-version: 1.9\r\nRoot-Is-Purelib: False\r\n").unwrap();
+        assert_eq!(info, WheelInfo { wheel_version: (1, 9), root_is_purelib: false });
+    }
+
+    #[test]
+    fn wheel_file_errors() {
+        let err = |t| parse_wheel_file(t).unwrap_err();
+        assert_eq!(
+            err("Wheel-Version: 2.0\nRoot-Is-Purelib: true\n"),
+            "unsupported Wheel-Version 2.0 (this installer reads 1.x)"
+        );
+        assert_eq!(err("Root-Is-Purelib: true\n"), "missing Wheel-Version");
+        assert_eq!(err("Wheel-Version: 1.0\n"), "missing Root-Is-Purelib");
+        assert_eq!(err("Wheel-Version: one\nRoot-Is-Purelib: true\n"), "invalid Wheel-Version \"one\"");
+        assert_eq!(
+            err("Wheel-Version: 1.0\nRoot-Is-Purelib: yes\n"),
+            "Root-Is-Purelib must be true or false, not \"yes\""
+        );
+        // Only the header counts: a body after the blank line is ignored.
+        assert_eq!(err("Root-Is-Purelib: true\n\nWheel-Version: 1.0\n"), "missing Wheel-Version");
+    }
+
+    #[test]
+    fn metadata_name_version() {
+        let text = "Metadata-Version: 2.1\nName: Foo-Bar\nVersion: 1.0.post1\nSummary: a\n  continued\n\nName: not-this\n";
+        assert_eq!(parse_metadata_name_version(text).unwrap(), ("Foo-Bar".into(), "1.0.post1".into()));
+        assert_eq!(parse_metadata_name_version("Version: 1\n").unwrap_err(), "missing Name");
+        assert_eq!(parse_metadata_name_version("Name: a\n\nVersion: 1\n").unwrap_err(), "missing Version");
+    }
+
+    fn ep(name: &str, module: &str, object: Option<&str>, gui: bool) -> EntryPoint {
+        EntryPoint { name: name.into(), module: module.into(), object: object.map(Into::into), gui }
+    }
+
+    #[test]
+    fn entry_points() {
+        let text = "# comment\n[console_scripts]\nfoo = foo.cli:main\n; other comment\n  bar=bar : app.run [extra1, extra2]\n\
+                    baz = baz\n[pytest11]\nplugin = what ever: not checked\n[gui_scripts]\nwin = gui_mod:Main.start\n";
+        assert_eq!(
+            parse_entry_points(text).unwrap(),
+            vec![
+                ep("foo", "foo.cli", Some("main"), false),
+                ep("bar", "bar", Some("app.run"), false),
+                ep("baz", "baz", None, false),
+                ep("win", "gui_mod", Some("Main.start"), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn entry_point_errors() {
+        let err = |t: &str| parse_entry_points(&format!("[console_scripts]\n{t}\n")).unwrap_err();
+        assert_eq!(err("../evil = a:b"), "line 2: unsafe script name \"../evil\"");
+        assert_eq!(err("a\\b = a:b"), "line 2: unsafe script name \"a\\\\b\"");
+        assert_eq!(err(".hidden = a:b"), "line 2: unsafe script name \".hidden\"");
+        assert_eq!(err("x = a-b:c"), "line 2: invalid module \"a-b\" for script \"x\"");
+        assert_eq!(err("x = a:c()"), "line 2: invalid object \"c()\" for script \"x\"");
+        assert_eq!(err("x = a:1c"), "line 2: invalid object \"1c\" for script \"x\"");
+        assert_eq!(err("x = a..b:c"), "line 2: invalid module \"a..b\" for script \"x\"");
+        assert_eq!(err("just-a-line"), "line 2: expected `name = module:object`, found \"just-a-line\"");
+        assert_eq!(err("x = a:b [oops"), "line 2: unterminated extras in \"a:b [oops\"");
+        assert_eq!(
+            parse_entry_points("[console_scripts\n").unwrap_err(),
+            "line 1: unterminated section header \"[console_scripts\""
+        );
+    }
+}

@@ -4,10 +4,15 @@
 //! agree and every member's hash and size match RECORD. Checks run while decompressing, so a
 //! hostile member is stopped before it fills the disk.
 
+mod archive;
 pub mod filename;
+mod layout;
 pub mod metadata;
 pub mod record;
 mod unpack;
+
+use std::io;
+use std::path::PathBuf;
 
 pub use filename::{normalize_name, WheelFilename};
 pub use unpack::{unpack_verified, Limits};
@@ -16,6 +21,85 @@ pub use unpack::{unpack_verified, Limits};
 /// wheel file; these messages name the member.
 #[derive(Debug, thiserror::Error)]
 pub enum WheelError {
-    #[error("{0}")]
-    Invalid(String),
+    /// The file name is not `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`.
+    #[error("invalid wheel file name {name:?}: {reason}")]
+    BadFilename { name: String, reason: String },
+    /// The archive could not be read as a zip file (truncated, corrupt, not a zip).
+    #[error("not a readable zip archive")]
+    Zip(#[source] zip::result::ZipError),
+    /// One member could not be read or decompressed (bad CRC, corrupt data, encryption).
+    #[error("{path}: cannot decompress")]
+    Corrupt {
+        path: String,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("no .dist-info directory at the top of the archive")]
+    NoDistInfo,
+    #[error("more than one .dist-info directory: {}", names.join(", "))]
+    MultipleDistInfo { names: Vec<String> },
+    /// A `.dist-info` or `.data` directory, or METADATA, names another distribution or version
+    /// than the file name.
+    #[error("{found} does not match the file name's {expected}")]
+    NameMismatch { found: String, expected: String },
+    /// `WHEEL`, `METADATA` or `entry_points.txt` is missing or invalid.
+    #[error("{file}: {reason}")]
+    Metadata { file: String, reason: String },
+    #[error("{path} is missing")]
+    MissingRecord { path: String },
+    #[error("{path}: invalid RECORD: {reason}")]
+    BadRecord { path: String, reason: String },
+    #[error("{path}: not listed in RECORD")]
+    NotInRecord { path: String },
+    #[error("{path}: listed in RECORD without a hash")]
+    NoHash { path: String },
+    #[error("{path}: listed twice in RECORD with different hashes or sizes")]
+    RecordConflict { path: String },
+    #[error("{path}: listed in RECORD but missing from the archive")]
+    MissingFromArchive { path: String },
+    #[error("{path}: {reason}")]
+    BadHash { path: String, reason: String },
+    #[error("{path}: hash mismatch: RECORD says {expected}, content is {actual}")]
+    HashMismatch { path: String, expected: String, actual: String },
+    #[error("{path}: size mismatch: RECORD says {expected} bytes, content is {actual}")]
+    SizeMismatch { path: String, expected: u64, actual: u64 },
+    /// Decompression produced more than RECORD (or the zip header) declares; stopped there.
+    #[error("{path}: content is larger than the {expected} bytes declared")]
+    Oversized { path: String, expected: u64 },
+    /// A member name that could write outside the target or alias another member.
+    #[error("{}: unsafe path: {reason}", path.escape_debug())]
+    UnsafePath { path: String, reason: &'static str },
+    #[error("{path}: symlinks are not allowed in wheels")]
+    Symlink { path: String },
+    #[error("{path}: not a regular file (mode {mode:o})")]
+    NotRegular { path: String, mode: u32 },
+    #[error("{path}: duplicate member name")]
+    Duplicate { path: String },
+    #[error("{path}: both a file and a directory")]
+    FileDirConflict { path: String },
+    #[error("{path}: unknown .data scheme {scheme:?} (expected purelib, platlib, scripts, headers or data)")]
+    BadScheme { path: String, scheme: String },
+    /// A [`Limits`] cap was hit; `subject` is the member, or "archive" for whole-archive caps.
+    #[error("{subject}: {what} {actual} exceeds the limit of {limit}")]
+    Limit { subject: String, what: &'static str, actual: u64, limit: u64 },
+    /// A filesystem operation on the destination failed (`action` says which).
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl WheelError {
+    /// Whether the destination ran out of space (or quota): the wheel is fine, the disk is not,
+    /// and callers say so instead of blaming the wheel.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, WheelError::Io { source, .. } if crate::platform::is_out_of_space(source))
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        WheelError::Io { action, path: path.into(), source }
+    }
 }

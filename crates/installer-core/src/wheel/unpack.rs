@@ -1,24 +1,381 @@
 //! Unpacking a wheel into a directory while verifying every member against RECORD.
+//!
+//! Order of work, so that a bad wheel costs as little as possible and writes nothing it
+//! should not:
+//! 1. file name; central directory (names, types, sizes, limits, `.dist-info`, `.data`);
+//! 2. `WHEEL` (a Wheel-Version 2 may change everything below), RECORD, then RECORD against
+//!    the member list in both directions, METADATA and `entry_points.txt`;
+//! 3. directories, then every file in parallel: decompress, hash and count in one pass,
+//!    refusing a member as soon as it produces more than declared.
 
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::Path;
 
-use crate::manifest::Manifest;
-use crate::wheel::WheelError;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use zip::{ZipArchive, ZipReadOptions};
 
-/// Caps against hostile archives.
+use crate::manifest::{Manifest, ManifestFile, MANIFEST_FORMAT};
+use crate::wheel::archive::ArchiveReader;
+use crate::wheel::layout::{read_layout, versions_match, Layout, Member, RATIO_THRESHOLD};
+use crate::wheel::metadata::{parse_entry_points, parse_metadata_name_version, parse_wheel_file};
+use crate::wheel::record::{hashes_equal, parse_record, RecordHasher};
+use crate::wheel::{WheelError, WheelFilename};
+
+/// Members up to this size are decompressed into memory, checked, then written with one
+/// `write`; larger ones stream through a buffer of this size.
+const CHUNK: usize = 256 * 1024;
+
+/// Caps against hostile archives: each bounds what one wheel can make us read, write or hold
+/// in memory, whatever its headers claim.
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// Sum of the uncompressed sizes of all members, in bytes (default 16 GiB).
     pub max_total_size: u64,
+    /// Entries in the zip's central directory (default 500 000).
+    pub max_members: u64,
+    /// Length of a member name in bytes (default 1024; Linux allows 4096 per path, and the
+    /// target's prefix needs room too).
+    pub max_path_len: u64,
+    /// Uncompressed size over compressed size, checked for members larger than 1 MiB, on the
+    /// bytes actually produced (default 1000; deflate cannot exceed about 1032, so only
+    /// degenerate files reach it, and real wheels stay far below).
+    pub max_compression_ratio: u64,
+    /// Size of a `.dist-info` file read into memory (RECORD, WHEEL, METADATA,
+    /// entry_points.txt), in bytes (default 64 MiB).
+    pub max_metadata_size: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_total_size: 16 << 30 }
+        Limits {
+            max_total_size: 16 << 30,
+            max_members: 500_000,
+            max_path_len: 1024,
+            max_compression_ratio: 1000,
+            max_metadata_size: 64 << 20,
+        }
     }
 }
 
-/// Verifies `archive` and unpacks it into the existing empty directory `dest`.
+/// Verifies `archive` and unpacks it into the existing empty directory `dest`, member `a/b`
+/// at `dest/a/b`, except RECORD (installs write their own) and RECORD signatures (they sign
+/// the RECORD that is not kept).
+///
+/// Returns the manifest with `archive_sha256` empty: the caller hashes the archive (it needs
+/// the hash before unpacking, as a cache key). On error `dest` may hold part of the wheel;
+/// the caller removes it. Nothing is ever written outside `dest`.
 pub fn unpack_verified(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest, WheelError> {
-    let _ = (archive, dest, limits);
-    todo!()
+    let file_name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let filename = WheelFilename::parse(&file_name)
+        .map_err(|reason| WheelError::BadFilename { name: file_name.clone(), reason })?;
+    let file = File::open(archive).map_err(|e| WheelError::io("open", archive, e))?;
+    let reader = ArchiveReader::new(file).map_err(|e| WheelError::io("read", archive, e))?;
+    let zip = ZipArchive::new(reader).map_err(WheelError::Zip)?;
+    let layout = read_layout(&zip, &filename, limits)?;
+    let unpacker = Unpacker { zip: &zip, layout: &layout, limits, dest };
+    let checked = unpacker.check_metadata(&filename)?;
+
+    for dir in &layout.dirs {
+        let path = dest.join(dir);
+        std::fs::create_dir(&path).map_err(|e| WheelError::io("create directory", path, e))?;
+    }
+    let reader = zip.clone().into_inner();
+    let mut files = checked
+        .jobs
+        .into_par_iter()
+        .map_init(
+            || (reader.clone(), Vec::new()),
+            |(reader, chunk), job| unpacker.extract(reader, chunk, job),
+        )
+        .collect::<Result<Vec<_>, _>>()?;
+    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+
+    Ok(Manifest {
+        format: MANIFEST_FORMAT,
+        wheel: file_name,
+        name: layout.name.clone(),
+        version: layout.version.clone(),
+        archive_sha256: String::new(),
+        dist_info: layout.dist_info.clone(),
+        data_dir: layout.data_dir.clone(),
+        root_is_purelib: checked.root_is_purelib,
+        dirs: layout.dirs.clone(),
+        files,
+        entry_points: checked.entry_points,
+    })
 }
+
+struct Unpacker<'a> {
+    zip: &'a ZipArchive<ArchiveReader>,
+    layout: &'a Layout,
+    limits: &'a Limits,
+    dest: &'a Path,
+}
+
+/// A file to write, with what RECORD says it must be.
+struct Job<'a> {
+    member: &'a Member,
+    /// RECORD's hash, e.g. `sha256=...`.
+    hash: String,
+    hasher: RecordHasher,
+    /// Content already decompressed while checking metadata (WHEEL, METADATA...).
+    content: Option<Vec<u8>>,
+}
+
+struct Checked<'a> {
+    jobs: Vec<Job<'a>>,
+    root_is_purelib: bool,
+    entry_points: Vec<crate::wheel::metadata::EntryPoint>,
+}
+
+impl<'a> Unpacker<'a> {
+    fn check_metadata(&self, filename: &WheelFilename) -> Result<Checked<'a>, WheelError> {
+        let layout = self.layout;
+        let members: HashMap<&str, &Member> = layout.files.iter().map(|m| (m.path.as_str(), m)).collect();
+        let in_dist_info = |file: &str| format!("{}/{file}", layout.dist_info);
+        let mut reader = self.zip.clone().into_inner();
+        let mut preread: HashMap<usize, Vec<u8>> = HashMap::new();
+
+        // The spec: check Wheel-Version before anything else, a new major may mean new rules.
+        let wheel_path = in_dist_info("WHEEL");
+        let wheel = members.get(wheel_path.as_str()).ok_or_else(|| missing(&wheel_path))?;
+        let text = self.read_metadata(&mut reader, wheel)?;
+        let info = parse_wheel_file(&String::from_utf8_lossy(&text))
+            .map_err(|reason| WheelError::Metadata { file: wheel_path.clone(), reason })?;
+        preread.insert(wheel.index, text);
+
+        let record_path = in_dist_info("RECORD");
+        let record = members
+            .get(record_path.as_str())
+            .ok_or_else(|| WheelError::MissingRecord { path: record_path.clone() })?;
+        let text = self.read_metadata(&mut reader, record)?;
+        let bad_record = |reason| WheelError::BadRecord { path: record_path.clone(), reason };
+        let text = String::from_utf8(text).map_err(|_| bad_record("not utf-8".to_string()))?;
+        let entries = parse_record(&text).map_err(bad_record)?;
+        // RECORD and its signatures are not in RECORD with a hash, and are not unpacked.
+        let not_unpacked = [record_path.clone(), in_dist_info("RECORD.jws"), in_dist_info("RECORD.p7s")];
+        let unsigned = |path: &str| !not_unpacked.iter().any(|p| p == path);
+
+        let mut record: HashMap<&str, (Option<&str>, Option<u64>)> = HashMap::with_capacity(entries.len());
+        for entry in &entries {
+            let value = (entry.hash.as_deref(), entry.size);
+            if let Some(previous) = record.insert(entry.path.as_str(), value) {
+                if previous != value {
+                    return Err(WheelError::RecordConflict { path: entry.path.clone() });
+                }
+            }
+            if entry.hash.is_some() && unsigned(&entry.path) && !members.contains_key(entry.path.as_str()) {
+                return Err(WheelError::MissingFromArchive { path: entry.path.clone() });
+            }
+        }
+
+        let metadata_path = in_dist_info("METADATA");
+        let metadata = members.get(metadata_path.as_str()).ok_or_else(|| missing(&metadata_path))?;
+        let text = self.read_metadata(&mut reader, metadata)?;
+        let bad = |reason| WheelError::Metadata { file: metadata_path.clone(), reason };
+        let (name, version) = parse_metadata_name_version(&String::from_utf8_lossy(&text)).map_err(bad)?;
+        if crate::wheel::normalize_name(&name) != filename.normalized_name()
+            || !versions_match(&version, &filename.version)
+        {
+            return Err(WheelError::NameMismatch {
+                found: format!("{metadata_path} (Name: {name}, Version: {version})"),
+                expected: format!("{}-{}", filename.name, filename.version),
+            });
+        }
+        preread.insert(metadata.index, text);
+
+        let entry_points_path = in_dist_info("entry_points.txt");
+        let mut entry_points = Vec::new();
+        if let Some(member) = members.get(entry_points_path.as_str()) {
+            let text = self.read_metadata(&mut reader, member)?;
+            let bad = |reason| WheelError::Metadata { file: entry_points_path.clone(), reason };
+            let utf8 = std::str::from_utf8(&text).map_err(|_| bad("not utf-8".to_string()))?;
+            entry_points = parse_entry_points(utf8).map_err(bad)?;
+            preread.insert(member.index, text);
+        }
+
+        let mut jobs = Vec::with_capacity(layout.files.len());
+        for member in &layout.files {
+            if !unsigned(&member.path) {
+                continue;
+            }
+            let path = || member.path.clone();
+            let (hash, size) =
+                record.get(member.path.as_str()).ok_or_else(|| WheelError::NotInRecord { path: path() })?;
+            let hash = hash.ok_or_else(|| WheelError::NoHash { path: path() })?;
+            let algorithm = hash.split_once('=').map_or(hash, |(a, _)| a);
+            let hasher = RecordHasher::new(algorithm)
+                .map_err(|reason| WheelError::BadHash { path: path(), reason })?;
+            if let Some(size) = *size {
+                if size != member.size {
+                    return Err(WheelError::SizeMismatch {
+                        path: path(),
+                        expected: size,
+                        actual: member.size,
+                    });
+                }
+            }
+            jobs.push(Job { member, hash: hash.to_string(), hasher, content: preread.remove(&member.index) });
+        }
+        Ok(Checked { jobs, root_is_purelib: info.root_is_purelib, entry_points })
+    }
+
+    /// Decompresses a small `.dist-info` file into memory.
+    fn read_metadata(&self, reader: &mut ArchiveReader, member: &Member) -> Result<Vec<u8>, WheelError> {
+        if member.size > self.limits.max_metadata_size {
+            return Err(WheelError::Limit {
+                subject: member.path.clone(),
+                what: "size",
+                actual: member.size,
+                limit: self.limits.max_metadata_size,
+            });
+        }
+        self.read_small(reader, member)
+    }
+
+    /// The whole content of `member`, which the caller knows to be small.
+    fn read_small(&self, reader: &mut ArchiveReader, member: &Member) -> Result<Vec<u8>, WheelError> {
+        let corrupt = |source| WheelError::Corrupt { path: member.path.clone(), source };
+        let entry = self.zip.by_index_data(member.index).map_err(corrupt)?;
+        let mut file = entry.with_reader(reader, ZipReadOptions::new()).map_err(corrupt)?;
+        let mut content = Vec::with_capacity(usize::try_from(member.size).unwrap_or(0));
+        // One byte more than declared, so an oversized member is seen without reading on.
+        (&mut file)
+            .take(member.size.saturating_add(1))
+            .read_to_end(&mut content)
+            .map_err(|e| corrupt(e.into()))?;
+        if content.len() as u64 > member.size {
+            return Err(WheelError::Oversized { path: member.path.clone(), expected: member.size });
+        }
+        Ok(content)
+    }
+
+    fn extract(
+        &self,
+        reader: &mut ArchiveReader,
+        chunk: &mut Vec<u8>,
+        job: Job<'_>,
+    ) -> Result<ManifestFile, WheelError> {
+        let member = job.member;
+        let out = self.dest.join(&member.path);
+        let mut state = Verify::new(job.hasher);
+        let content = match job.content {
+            Some(content) => Some(content),
+            None if member.size <= CHUNK as u64 => Some(self.read_small(reader, member)?),
+            None => None,
+        };
+        if let Some(content) = content {
+            state.update(&content);
+            let hash = state.finish(member, &job.hash)?;
+            let mut file = crate::platform::create_new_file(&out, member.executable)
+                .map_err(|e| WheelError::io("create", &out, e))?;
+            file.write_all(&content).map_err(|e| WheelError::io("write", &out, e))?;
+            return Ok(manifest_file(member, hash, content.starts_with(b"#!python")));
+        }
+
+        let corrupt = |source| WheelError::Corrupt { path: member.path.clone(), source };
+        let entry = self.zip.by_index_data(member.index).map_err(corrupt)?;
+        let mut input = entry.with_reader(reader, ZipReadOptions::new()).map_err(corrupt)?;
+        let mut file = crate::platform::create_new_file(&out, member.executable)
+            .map_err(|e| WheelError::io("create", &out, e))?;
+        chunk.resize(CHUNK, 0);
+        let mut head = Vec::with_capacity(8);
+        loop {
+            let n = match input.read(chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(corrupt(e.into())),
+            };
+            state.update(&chunk[..n]);
+            if state.size > member.size {
+                return Err(WheelError::Oversized { path: member.path.clone(), expected: member.size });
+            }
+            let ratio = state.size / member.compressed_size.max(1);
+            if state.size > RATIO_THRESHOLD && ratio > self.limits.max_compression_ratio {
+                return Err(WheelError::Limit {
+                    subject: member.path.clone(),
+                    what: "compression ratio",
+                    actual: ratio,
+                    limit: self.limits.max_compression_ratio,
+                });
+            }
+            if head.len() < 8 {
+                let take = (8 - head.len()).min(n);
+                head.extend_from_slice(&chunk[..take]);
+            }
+            file.write_all(&chunk[..n]).map_err(|e| WheelError::io("write", &out, e))?;
+        }
+        let hash = state.finish(member, &job.hash)?;
+        Ok(manifest_file(member, hash, head.starts_with(b"#!python")))
+    }
+}
+
+fn missing(path: &str) -> WheelError {
+    WheelError::Metadata { file: path.to_string(), reason: "missing from the archive".to_string() }
+}
+
+fn manifest_file(member: &Member, hash: String, python_shebang: bool) -> ManifestFile {
+    ManifestFile {
+        path: member.path.clone(),
+        size: member.size,
+        hash,
+        executable: member.executable,
+        python_shebang,
+    }
+}
+
+/// Size and hash of a member as it streams past: RECORD's algorithm, plus sha256 for the
+/// manifest when RECORD uses another one.
+struct Verify {
+    record: RecordHasher,
+    sha256: Option<Sha256>,
+    size: u64,
+}
+
+impl Verify {
+    fn new(record: RecordHasher) -> Self {
+        let sha256 = (record.algorithm() != "sha256").then(Sha256::new);
+        Verify { record, sha256, size: 0 }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.size += data.len() as u64;
+        self.record.update(data);
+        if let Some(h) = &mut self.sha256 {
+            h.update(data);
+        }
+    }
+
+    /// Checks size and hash against RECORD; returns the sha256 hash for the manifest.
+    fn finish(self, member: &Member, expected: &str) -> Result<String, WheelError> {
+        if self.size != member.size {
+            return Err(WheelError::SizeMismatch {
+                path: member.path.clone(),
+                expected: member.size,
+                actual: self.size,
+            });
+        }
+        let actual = self.record.finish();
+        if !hashes_equal(expected, &actual) {
+            return Err(WheelError::HashMismatch {
+                path: member.path.clone(),
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        Ok(match self.sha256 {
+            Some(h) => {
+                use base64::Engine;
+                format!("sha256={}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize()))
+            }
+            None => actual,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! A `Read + Seek` view of an open archive that reads with `pread`, so each clone has its own
+//! position and threads decompress different members of one file without sharing a cursor
+//! or reopening it.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+/// Reads below this size go through the buffer; larger ones go straight to the caller.
+/// The zip reader asks for headers a few dozen bytes at a time; one `pread` of this size
+/// usually covers a member's local header and its (small) data.
+const BUFFER_SIZE: usize = 64 * 1024;
+
+pub(crate) struct ArchiveReader {
+    file: Arc<File>,
+    len: u64,
+    pos: u64,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`; `buf` holds the bytes `[buf_start, buf_start + buf.len())`.
+    buf_start: u64,
+}
+
+impl ArchiveReader {
+    pub(crate) fn new(file: File) -> io::Result<Self> {
+        let len = file.metadata()?.len();
+        Ok(ArchiveReader { file: Arc::new(file), len, pos: 0, buf: Vec::new(), buf_start: 0 })
+    }
+
+    fn buffered(&self) -> Option<&[u8]> {
+        let offset = self.pos.checked_sub(self.buf_start)?;
+        let offset = usize::try_from(offset).ok()?;
+        self.buf.get(offset..).filter(|rest| !rest.is_empty())
+    }
+}
+
+impl Clone for ArchiveReader {
+    /// A clone shares the file but not the position or the buffer.
+    fn clone(&self) -> Self {
+        ArchiveReader {
+            file: Arc::clone(&self.file),
+            len: self.len,
+            pos: self.pos,
+            buf: Vec::new(),
+            buf_start: 0,
+        }
+    }
+}
+
+impl Read for ArchiveReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if let Some(rest) = self.buffered() {
+            let n = rest.len().min(out.len());
+            out[..n].copy_from_slice(&rest[..n]);
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        if out.len() >= BUFFER_SIZE {
+            let n = crate::platform::read_at(&self.file, out, self.pos)?;
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        self.buf.resize(BUFFER_SIZE, 0);
+        let n = match crate::platform::read_at(&self.file, &mut self.buf, self.pos) {
+            Ok(n) => n,
+            Err(e) => {
+                self.buf.clear();
+                return Err(e);
+            }
+        };
+        self.buf.truncate(n);
+        self.buf_start = self.pos;
+        let n = n.min(out.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for ArchiveReader {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = new.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the archive")
+        })?;
+        Ok(self.pos)
+    }
+
+    fn stream_position(&mut self) -> io::Result<u64> {
+        Ok(self.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn clones_read_independently_and_seek() {
+        let mut tmp = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        tmp.write_all(&data).unwrap();
+        let mut a = ArchiveReader::new(tmp).unwrap();
+        let mut b = a.clone();
+        let mut small = [0u8; 10];
+        a.seek(SeekFrom::Start(1000)).unwrap();
+        a.read_exact(&mut small).unwrap();
+        assert_eq!(small, data[1000..1010]);
+        b.read_exact(&mut small).unwrap();
+        assert_eq!(small, data[..10]);
+        // Big reads bypass the buffer; reads that straddle the buffer's end continue past it.
+        let mut big = vec![0u8; 100_000];
+        a.read_exact(&mut big).unwrap();
+        assert_eq!(big, data[1010..101_010]);
+        assert_eq!(a.seek(SeekFrom::End(-5)).unwrap(), 199_995);
+        let mut rest = Vec::new();
+        a.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, data[199_995..]);
+        assert!(a.seek(SeekFrom::Current(-300_000)).is_err());
+        assert_eq!(a.seek(SeekFrom::Current(-10)).unwrap(), 199_990);
+    }
+}
