@@ -158,21 +158,19 @@ fn install_in_pool(
     // 4. Apply.
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     reporter.add_total(total);
+    let mut old_files = Vec::new();
+    for old in plans.iter().filter_map(|p| p.replaces.as_ref()) {
+        old_files.extend(files_of(old, venv)?);
+    }
     let mut txn = Transaction::new(venv.root());
-    let copied = match apply(&plans, venv, link.mode, options.compile, &mut txn, reporter) {
+    let copied = match apply(&plans, &old_files, venv, link.mode, options.compile, &mut txn, reporter) {
         Ok(copied) => copied,
         Err(e) => {
             txn.rollback();
             return Err(e);
         }
     };
-    let mut emptied = BTreeSet::new();
-    for plan in &plans {
-        if let Some(old) = &plan.replaces {
-            emptied.extend(old_dirs(old, venv));
-        }
-    }
-    txn.commit(emptied);
+    txn.commit(parent_dirs(&old_files, venv));
 
     if link.mode == LinkMode::Symlink {
         cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
@@ -199,6 +197,7 @@ fn install_in_pool(
 /// Makes the changes of all plans inside `txn`. Returns the files and bytes copied.
 fn apply(
     plans: &[WheelPlan],
+    old_files: &[PathBuf],
     venv: &Venv,
     mode: LinkMode,
     compile: bool,
@@ -206,12 +205,7 @@ fn apply(
     reporter: &dyn Reporter,
 ) -> Result<(u64, u64)> {
     // Replaced distributions go first, so a file moving between versions is not lost.
-    for plan in plans {
-        if let Some(old) = &plan.replaces {
-            let paths = old_files(old, venv)?;
-            paths.par_iter().try_for_each(|path| txn.remove(path))?;
-        }
-    }
+    old_files.par_iter().try_for_each(|path| txn.remove(path))?;
 
     let mut dirs = BTreeSet::new();
     for plan in plans {
@@ -338,7 +332,7 @@ fn write_new(txn: &Transaction, dst: &Path, content: &[u8], executable: bool) ->
 
 /// The files of an installed distribution to remove: its RECORD, plus the bytecode Python
 /// wrote next to its modules (as pip's uninstall does).
-fn old_files(old: &InstalledDist, venv: &Venv) -> Result<Vec<PathBuf>> {
+pub(crate) fn files_of(old: &InstalledDist, venv: &Venv) -> Result<Vec<PathBuf>> {
     let mut paths = old.record_paths(venv)?;
     let (major, minor) = venv.python_version();
     let tag = format!("cpython-{major}{minor}");
@@ -356,22 +350,19 @@ fn old_files(old: &InstalledDist, venv: &Venv) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// Directories that removing `old` may have emptied, to delete after commit.
-fn old_dirs(old: &InstalledDist, venv: &Venv) -> BTreeSet<PathBuf> {
+/// The directories holding `files`, up to (not including) the scheme directories: the ones
+/// that removing those files may have emptied, to delete after commit.
+pub(crate) fn parent_dirs(files: &[PathBuf], venv: &Venv) -> BTreeSet<PathBuf> {
     let mut dirs = BTreeSet::new();
-    dirs.insert(old.dist_info.clone());
-    for path in old.record_paths(venv).unwrap_or_default() {
+    for path in files {
         let mut dir = path.parent();
         while let Some(d) = dir {
-            if d == venv.site_packages()
-                || d == venv.scripts()
-                || d == venv.root()
-                || !d.starts_with(venv.root())
-            {
+            if d == venv.site_packages() || d == venv.scripts() || d == venv.root() || !d.starts_with(venv.root()) {
                 break;
             }
-            dirs.insert(d.to_path_buf());
-            dirs.insert(d.join("__pycache__"));
+            if !dirs.insert(d.to_path_buf()) {
+                break;
+            }
             dir = d.parent();
         }
     }

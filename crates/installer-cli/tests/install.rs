@@ -1,0 +1,364 @@
+//! `installer install` end to end on real venvs: what lands, how it is linked, and that every
+//! refused wheel leaves the environment and the cache as they were.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+const GOOD: [&str; 6] = ["fixture_pkg-1.0", "fixture_data", "fixture_ns_a", "fixture_ns_b", "fixture_unicode", "fixture_plat"];
+
+fn args<'a>(venv: &'a Path, cache: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn fixtures_install_import_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
+    let wheels: Vec<String> = GOOD.iter().map(|w| fixture(w).to_str().unwrap().to_string()).collect();
+    let mut a = args(&venv, &cache, &["--link-mode", "hardlink"]);
+    a.extend(wheels.iter().map(String::as_str));
+    let out = installer(tmp.path(), &a);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("Installed 6 wheels ("), "{}", stderr(&out));
+    assert!(venv.join("pyvenv.cfg").is_file(), "the venv is created when missing");
+
+    assert_eq!(python(&venv, "import fixture_pkg.sub.deep.leaf, fixture_ns.a, fixture_ns.b, fixture_plat, fixture_data; print(fixture_plat.WHERE)"), "platlib\n");
+    let run = |script: &str| {
+        let out = std::process::Command::new(venv.join("bin").join(script)).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run("fixture-hello"), "hello from fixture_pkg 1.0\n");
+    assert_eq!(run("fixture-data-py"), "hello from fixture_data 1.0 script\n");
+    assert_eq!(run("fixture-data-sh"), "hello from fixture_data shell script\n");
+    assert_eq!(run("fixture-unicode"), "hello from café: naïve 1.0\n");
+    let launcher = std::fs::read_to_string(venv.join("bin/fixture-hello")).unwrap();
+    assert!(launcher.starts_with(&format!("#!{}\n", venv.join("bin/python").display())), "{launcher}");
+
+    let site = venv.join("lib/python3.11/site-packages");
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!(mode(&site.join("fixture_pkg/bin/run.sh")), 0o755, "executable bits are kept");
+    assert_eq!(mode(&site.join("fixture_pkg/__init__.py")), 0o644);
+    assert!(venv.join("include/site/python3.11/fixture-data/fixture_data.h").is_file(), "headers go where pip puts them");
+    assert!(venv.join("share/fixture_data/config.txt").is_file(), ".data/data goes to the prefix");
+
+    let dist_info = site.join("fixture_pkg-1.0.dist-info");
+    assert_eq!(std::fs::read_to_string(dist_info.join("INSTALLER")).unwrap(), "installer\n");
+    assert!(dist_info.join("REQUESTED").is_file());
+    let direct_url: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dist_info.join("direct_url.json")).unwrap()).unwrap();
+    assert!(direct_url["url"].as_str().unwrap().starts_with("file:///"), "{direct_url}");
+    // RECORD is true: every line's hash and size match the installed file, and it lists
+    // every file the wheel installed, including scripts.
+    let record = std::fs::read_to_string(dist_info.join("RECORD")).unwrap();
+    let mut listed = 0;
+    for line in record.lines() {
+        let (path, rest) = line.rsplit_once(',').map(|(a, size)| (a.rsplit_once(',').unwrap(), size)).map(|((p, h), s)| (p, (h, s))).unwrap();
+        let file = site.join(path);
+        if rest.0.is_empty() {
+            assert!(path.ends_with("RECORD"), "only RECORD has no hash: {line}");
+            continue;
+        }
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{line}: {e}"));
+        use base64::Engine;
+        use sha2::Digest;
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&bytes));
+        assert_eq!(rest.0, format!("sha256={hash}"), "{line}");
+        assert_eq!(rest.1, bytes.len().to_string(), "{line}");
+        listed += 1;
+    }
+    assert!(record.contains("../../../bin/fixture-hello,"), "{record}");
+    assert!(listed >= 15, "{record}");
+}
+
+#[test]
+fn a_warm_install_into_a_second_venv_hardlinks_every_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let wheel = fixture("fixture_pkg-1.0");
+    for name in ["one", "two"] {
+        let venv = tmp.path().join(name);
+        assert_ok(&installer(tmp.path(), &args(&venv, &cache, &["--link-mode", "hardlink", wheel.to_str().unwrap()])));
+    }
+    let site = tmp.path().join("two/lib/python3.11/site-packages");
+    let record = std::fs::read_to_string(site.join("fixture_pkg-1.0.dist-info/RECORD")).unwrap();
+    let mut linked = 0;
+    for path in record.lines().map(|l| l.split(',').next().unwrap()) {
+        let generated = path.starts_with("../") || ["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"].iter().any(|g| path.ends_with(g));
+        if !generated {
+            assert_eq!(nlink(&site.join(path)), 3, "{path}: cache + two venvs");
+            linked += 1;
+        }
+    }
+    assert!(linked > 10);
+}
+
+#[test]
+fn conflicting_wheels_are_refused_naming_both_and_nothing_is_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let before = snapshot(&venv);
+    let (a, b) = (fixture("fixture_clash_a"), fixture("fixture_clash_b"));
+    let out = installer(tmp.path(), &args(&venv, &cache, &[a.to_str().unwrap(), b.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("fixture_clash_a-1.0-py3-none-any.whl and ") && err.contains("fixture_clash_b-1.0-py3-none-any.whl both install "), "{err}");
+    assert!(err.contains("fixture_clash/common.py"), "{err}");
+    assert_eq!(snapshot(&venv), before);
+}
+
+/// One hostile or broken wheel among good ones: exit 1, an `error:` naming the wheel and a
+/// `cause:` with the reason, the venv exactly as before, and no cache entry for it.
+fn check_refused(make: impl FnOnce(&Path) -> std::path::PathBuf, expected_cause: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let good = fixture("fixture_ns_a");
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[fixture("fixture_ns_b").to_str().unwrap()])));
+    let before = snapshot(&venv);
+    let entries_before = snapshot(&cache.join("v1/entries"));
+    let bad = make(tmp.path());
+    let out = installer(tmp.path(), &args(&venv, &cache, &[good.to_str().unwrap(), bad.to_str().unwrap()]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let file_name = bad.file_name().unwrap().to_str().unwrap();
+    let first = err.lines().next().unwrap();
+    assert!(first.starts_with("error: ") && first.contains(file_name), "names the wheel: {err}");
+    assert!(err.lines().any(|l| l.starts_with("  cause: ") && l.contains(expected_cause)), "expected cause {expected_cause:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(snapshot(&venv), before, "the environment is untouched");
+    let entries_after = snapshot(&cache.join("v1/entries"));
+    assert!(
+        entries_after.keys().all(|k| entries_before.contains_key(k) || k.starts_with(entries_after.keys().find(|e| e.to_str().unwrap().starts_with("fixture_ns_a")).unwrap())),
+        "no entry for the refused wheel"
+    );
+    assert_eq!(std::fs::read_dir(cache.join("v1/tmp")).unwrap().filter(|e| !e.as_ref().unwrap().file_name().to_str().unwrap().starts_with(".installer-probe")).count(), 0, "no staging left");
+}
+
+#[test]
+fn zip_slip_is_refused() {
+    check_refused(|d| WheelBuilder::new("evil", "1.0").file("../escape.py", b"x").write(d, None), "unsafe path");
+}
+
+#[test]
+fn absolute_paths_are_refused() {
+    check_refused(|d| WheelBuilder::new("evil", "1.0").file("/tmp/abs.py", b"x").write(d, None), "unsafe path");
+}
+
+#[test]
+fn symlink_members_are_refused() {
+    check_refused(|d| WheelBuilder::new("evil", "1.0").symlink("evil/link", "/etc/passwd").write(d, None), "symlinks are not allowed");
+}
+
+#[test]
+fn a_bad_hash_is_refused() {
+    check_refused(
+        |d| {
+            let mut w = WheelBuilder::new("evil", "1.0");
+            w.record = RecordMode::WrongHash("evil/__init__.py".into());
+            w.write(d, None)
+        },
+        "hash mismatch",
+    );
+}
+
+#[test]
+fn an_unlisted_file_is_refused() {
+    check_refused(
+        |d| {
+            let mut w = WheelBuilder::new("evil", "1.0").file("evil/extra.py", b"x = 1\n");
+            w.record = RecordMode::Without(vec!["evil/extra.py".into()]);
+            w.write(d, None)
+        },
+        "evil/extra.py: not listed in RECORD",
+    );
+}
+
+#[test]
+fn a_missing_record_is_refused() {
+    check_refused(
+        |d| {
+            let mut w = WheelBuilder::new("evil", "1.0");
+            w.record = RecordMode::Omitted;
+            w.write(d, None)
+        },
+        "RECORD is missing",
+    );
+}
+
+#[test]
+fn wheel_version_2_is_refused() {
+    check_refused(
+        |d| {
+            let mut w = WheelBuilder::new("evil", "1.0");
+            w.wheel_version = "2.0".into();
+            w.write(d, None)
+        },
+        "unsupported Wheel-Version 2.0",
+    );
+}
+
+#[test]
+fn a_bad_file_name_is_refused() {
+    check_refused(|d| WheelBuilder::new("evil", "1.0").write(d, Some("evil.whl")), "invalid wheel file name");
+}
+
+#[test]
+fn a_truncated_archive_is_refused() {
+    check_refused(
+        |d| {
+            let path = WheelBuilder::new("evil", "1.0").file("evil/big.py", &vec![b'#'; 20_000]).write(d, None);
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+            path
+        },
+        "not a readable zip archive",
+    );
+}
+
+#[test]
+fn a_missing_wheel_file_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
+    let out = installer(tmp.path(), &args(&venv, &cache, &["nowhere/missing-1.0-py3-none-any.whl"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nowhere/missing-1.0-py3-none-any.whl"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = installer(tmp.path(), &["install", "--link-mode", "fast", "x.whl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("invalid value 'fast' for '--link-mode <MODE>'"), "{}", stderr(&out));
+    let out = installer(tmp.path(), &["install", "--jobs", "0", "x.whl"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_directory_that_is_not_a_venv_is_refused_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let not_venv = tmp.path().join("project");
+    std::fs::create_dir(&not_venv).unwrap();
+    std::fs::write(not_venv.join("main.py"), "print(1)\n").unwrap();
+    let before = snapshot(&not_venv);
+    let out = installer(tmp.path(), &args(&not_venv, &tmp.path().join("cache"), &[fixture("fixture_ns_a").to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not a virtual environment: it has no pyvenv.cfg"), "{}", stderr(&out));
+    assert_eq!(snapshot(&not_venv), before);
+}
+
+#[test]
+fn config_files_set_the_link_mode_and_bad_keys_name_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
+    std::fs::write(tmp.path().join("pyproject.toml"), "[tool.installer]\nlink-mode = \"copy\"\n").unwrap();
+    let wheel = fixture("fixture_ns_a");
+    let out = installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()]));
+    assert_ok(&out);
+    assert!(stderr(&out).contains(": copy"), "{}", stderr(&out));
+    // The command line wins over the file.
+    let out = installer(tmp.path(), &args(&tmp.path().join("v2"), &cache, &["--link-mode", "hardlink", wheel.to_str().unwrap()]));
+    assert!(stderr(&out).contains(": hardlink"), "{}", stderr(&out));
+    // The environment wins over the file too.
+    let out = installer_with_env(tmp.path(), &args(&tmp.path().join("v3"), &cache, &[wheel.to_str().unwrap()]), &[("INSTALLER_LINK_MODE", "symlink")]);
+    assert!(stderr(&out).contains(": symlink"), "{}", stderr(&out));
+
+    std::fs::write(tmp.path().join("installer.toml"), "link-mode = \"fast\"\n").unwrap();
+    let out = installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("installer.toml: key `link-mode`: unknown link mode `fast`"), "{}", stderr(&out));
+}
+
+#[test]
+fn link_fallback_error_refuses_before_touching_the_environment() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("skipped: no /dev/shm");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir_in(shm).unwrap();
+    let venv = make_venv(&tmp.path().join("venv"));
+    let before = snapshot(&venv);
+    let out = installer_with_env(
+        tmp.path(),
+        &args(&venv, cache.path(), &["--link-fallback", "error", fixture("fixture_ns_a").to_str().unwrap()]),
+        &[("INSTALLER_CACHE_SHARDS", "")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refusing to copy (link-fallback = error)"), "{}", stderr(&out));
+    assert_eq!(snapshot(&venv), before);
+}
+
+#[test]
+fn cache_on_tmpfs_installs_with_exactly_one_warning() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("skipped: no /dev/shm");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir_in(shm).unwrap();
+    let venv = tmp.path().join("venv");
+    let wheels: Vec<String> = GOOD.iter().map(|w| fixture(w).to_str().unwrap().to_string()).collect();
+    let mut a = args(&venv, cache.path(), &[]);
+    a.extend(wheels.iter().map(String::as_str));
+    let out = installer_with_env(tmp.path(), &a, &[("INSTALLER_CACHE_SHARDS", "")]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
+    assert!(err.contains(&format!("from the cache {}", cache.path().display())), "{err}");
+    assert!(err.contains(&format!("into {}", venv.display())), "{err}");
+    assert!(err.contains("they are on different filesystems"), "{err}");
+    assert!(err.contains("only this install's speed and disk use suffer"), "{err}");
+    assert!(err.contains("--link-mode copy"), "{err}");
+    assert_eq!(python(&venv, "import fixture_pkg; print('ok')"), "ok\n");
+
+    // Quiet fallback: same install, no warning.
+    let v2 = tmp.path().join("v2");
+    let mut a = args(&v2, cache.path(), &["--link-fallback", "quiet"]);
+    a.extend(wheels.iter().map(String::as_str));
+    let out = installer_with_env(tmp.path(), &a, &[("INSTALLER_CACHE_SHARDS", "")]);
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+#[test]
+fn upgrade_replaces_every_file_of_the_old_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[fixture("fixture_pkg-1.0").to_str().unwrap()])));
+    let out = installer(tmp.path(), &args(&venv, &cache, &[fixture("fixture_pkg-2.0").to_str().unwrap()]));
+    assert_ok(&out);
+    assert!(stderr(&out).contains("replaced fixture_pkg 1.0"), "{}", stderr(&out));
+    let fresh = tmp.path().join("fresh");
+    assert_ok(&installer(tmp.path(), &args(&fresh, &cache, &[fixture("fixture_pkg-2.0").to_str().unwrap()])));
+    let strip = |s: std::collections::BTreeMap<std::path::PathBuf, Node>| -> Vec<std::path::PathBuf> {
+        s.into_keys().filter(|p| !p.to_str().unwrap().contains("__pycache__")).collect()
+    };
+    let (upgraded, fresh) = (strip(snapshot(&venv)), strip(snapshot(&fresh)));
+    assert_eq!(upgraded, fresh, "an upgraded venv has exactly the files of a fresh one");
+    assert!(!venv.join("bin/fixture-goodbye").exists());
+}
+
+#[test]
+fn a_killed_staging_directory_is_cleaned_and_never_mistaken_for_an_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let wheel = fixture("fixture_ns_a");
+    assert_ok(&installer(tmp.path(), &args(&tmp.path().join("v1"), &cache, &[wheel.to_str().unwrap()])));
+    // What a process killed mid-unpack leaves: a staging directory with a free lock.
+    let stale = cache.join("v1/tmp/entry-killed");
+    std::fs::create_dir_all(stale.join("tree/pkg")).unwrap();
+    std::fs::write(stale.join(".lock"), "").unwrap();
+    std::fs::write(stale.join("tree/pkg/half.py"), "x").unwrap();
+    let other = fixture("fixture_ns_b");
+    assert_ok(&installer(tmp.path(), &args(&tmp.path().join("v2"), &cache, &[other.to_str().unwrap()])));
+    assert!(!stale.exists(), "a cold install removes stale staging directories");
+}

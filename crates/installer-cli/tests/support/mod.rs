@@ -1,0 +1,215 @@
+//! Shared helpers for the CLI's integration tests: the built binary, real venvs, fixture
+//! wheels, hand-made (hostile) wheels, and snapshots of directory trees.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+}
+
+/// A checked-in fixture wheel by file name prefix, e.g. `fixture_pkg-1.0`.
+pub fn fixture(prefix: &str) -> PathBuf {
+    let dir = workspace().join("fixtures/wheels");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{prefix}-")))
+        .collect();
+    assert_eq!(found.len(), 1, "exactly one fixture wheel named {prefix}-*: {found:?}");
+    found.pop().unwrap()
+}
+
+/// A real virtual environment made by `python3 -m venv --without-pip`.
+pub fn make_venv(path: &Path) -> PathBuf {
+    let status = Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(path).status().unwrap();
+    assert!(status.success(), "python3 -m venv failed");
+    path.to_path_buf()
+}
+
+/// `python -c code` in the venv; returns stdout, asserting success.
+pub fn python(venv: &Path, code: &str) -> String {
+    let out = Command::new(venv.join("bin/python")).args(["-c", code]).output().unwrap();
+    assert!(out.status.success(), "python -c {code:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs the `installer` binary with `args` in `cwd` with a clean configuration environment.
+pub fn installer(cwd: &Path, args: &[&str]) -> Output {
+    installer_with_env(cwd, args, &[])
+}
+
+pub fn installer_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_installer"));
+    cmd.current_dir(cwd).args(args);
+    for var in [
+        "INSTALLER_LINK_MODE",
+        "INSTALLER_LINK_FALLBACK",
+        "INSTALLER_CACHE_DIR",
+        "INSTALLER_JOBS",
+        "INSTALLER_CACHE_SHARDS",
+        "VIRTUAL_ENV",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("XDG_CONFIG_HOME", cwd.join(".no-user-config"));
+    cmd.env("XDG_CACHE_HOME", cwd.join(".xdg-cache"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the command succeeded, showing its stderr otherwise.
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "exit {:?}\nstderr:\n{}", out.status.code(), stderr(out));
+}
+
+/// One file system object of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Dir,
+    File { sha256: String, mode: u32 },
+    Symlink(PathBuf),
+}
+
+/// Every path below `root` (relative) with its type, content hash and permission bits.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
+    let mut out = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(root).min_depth(1) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(root).unwrap().to_path_buf();
+        let meta = entry.path().symlink_metadata().unwrap();
+        let node = if meta.file_type().is_symlink() {
+            Node::Symlink(std::fs::read_link(entry.path()).unwrap())
+        } else if meta.is_dir() {
+            Node::Dir
+        } else {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            Node::File { sha256: format!("{:x}", Sha256::digest(&bytes)), mode: meta.permissions().mode() & 0o777 }
+        };
+        out.insert(rel, node);
+    }
+    out
+}
+
+/// A wheel file written with the `zip` crate: members in order, RECORD computed unless the
+/// test supplies its own (`record: Some(...)`) or leaves it out.
+pub struct WheelBuilder {
+    pub name: String,
+    pub version: String,
+    pub members: Vec<(String, Vec<u8>, u32)>,
+    pub record: RecordMode,
+    pub wheel_version: String,
+}
+
+pub enum RecordMode {
+    Computed,
+    Omitted,
+    Custom(String),
+    /// Computed, then these member paths are left out of it.
+    Without(Vec<String>),
+    /// Computed, with a wrong (well-formed) hash for this member.
+    WrongHash(String),
+}
+
+impl WheelBuilder {
+    pub fn new(name: &str, version: &str) -> Self {
+        WheelBuilder {
+            name: name.into(),
+            version: version.into(),
+            members: vec![(format!("{name}/__init__.py"), b"VALUE = 1\n".to_vec(), 0o644)],
+            record: RecordMode::Computed,
+            wheel_version: "1.0".into(),
+        }
+    }
+
+    pub fn file(mut self, path: &str, content: &[u8]) -> Self {
+        self.members.push((path.into(), content.to_vec(), 0o644));
+        self
+    }
+
+    pub fn symlink(mut self, path: &str, target: &str) -> Self {
+        self.members.push((path.into(), target.as_bytes().to_vec(), 0o120777));
+        self
+    }
+
+    pub fn dist_info(&self) -> String {
+        format!("{}-{}.dist-info", self.name, self.version)
+    }
+
+    /// Writes `<dir>/<file_name>` (default `{name}-{version}-py3-none-any.whl`).
+    pub fn write(self, dir: &Path, file_name: Option<&str>) -> PathBuf {
+        let dist_info = self.dist_info();
+        let mut members = self.members.clone();
+        members.push((
+            format!("{dist_info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {}\nVersion: {}\n", self.name, self.version).into_bytes(),
+            0o644,
+        ));
+        members.push((
+            format!("{dist_info}/WHEEL"),
+            format!("Wheel-Version: {}\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n", self.wheel_version)
+                .into_bytes(),
+            0o644,
+        ));
+        let record = match &self.record {
+            RecordMode::Omitted => None,
+            RecordMode::Custom(text) => Some(text.clone()),
+            RecordMode::Computed | RecordMode::Without(_) | RecordMode::WrongHash(_) => {
+                let skip: &[String] = if let RecordMode::Without(s) = &self.record { s } else { &[] };
+                let mut text = String::new();
+                for (path, content, _) in &members {
+                    if !skip.contains(path) {
+                        let mut hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content));
+                        if matches!(&self.record, RecordMode::WrongHash(p) if p == path) {
+                            hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(b"other"));
+                        }
+                        text.push_str(&format!("{path},sha256={hash},{}\n", content.len()));
+                    }
+                }
+                text.push_str(&format!("{dist_info}/RECORD,,\n"));
+                Some(text)
+            }
+        };
+        if let Some(record) = record {
+            members.push((format!("{dist_info}/RECORD"), record.into_bytes(), 0o644));
+        }
+        let name = file_name.map(str::to_string).unwrap_or(format!("{}-{}-py3-none-any.whl", self.name, self.version));
+        let path = dir.join(name);
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        for (member, content, mode) in members {
+            if mode & 0o170000 == 0o120000 {
+                zip.add_symlink(member, String::from_utf8(content).unwrap(), zip::write::SimpleFileOptions::default())
+                    .unwrap();
+            } else {
+                let options = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated)
+                    .unix_permissions(mode);
+                zip.start_file(member, options).unwrap();
+                zip.write_all(&content).unwrap();
+            }
+        }
+        zip.finish().unwrap();
+        path
+    }
+}
+
+/// The link count of a file.
+pub fn nlink(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().nlink()
+}
