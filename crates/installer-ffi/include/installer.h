@@ -82,7 +82,7 @@ typedef struct installer_ctx installer_ctx;
 typedef void (*installer_progress_cb)(void *user_data, uint64_t done, uint64_t total);
 
 /**
- * Receives one warning, a NUL-terminated UTF-8 line valid only during the call. See
+ * Receives one warning, a NUL-terminated UTF-8 message valid only during the call. See
  * `installer_ctx_set_warning_callback`.
  */
 typedef void (*installer_warning_cb)(void *user_data, const char *message);
@@ -177,8 +177,9 @@ installer_status installer_ctx_set_progress_callback(installer_ctx *ctx,
 /**
  * Sets (or, with `cb` NULL, removes) the warning callback: `cb(user_data, message)` receives
  * each warning once per call, e.g. that the link mode fell back to copying, and why.
- * `message` is one NUL-terminated UTF-8 line, owned by the library and valid only during
- * the call: copy it to keep it. Called from the calling thread or worker threads, never two
+ * `message` is NUL-terminated UTF-8 without a trailing newline; it may span several lines
+ * (the first says what happened, indented ones why and how to avoid it). It is owned by the
+ * library and valid only during the call: copy it to keep it. Called from the calling thread or worker threads, never two
  * calls at once (progress included). Without a warning callback warnings are dropped.
  * `user_data` stays the caller's. The callback must return normally. One thread at a time
  * per context.

@@ -258,8 +258,9 @@ pub unsafe extern "C" fn installer_ctx_set_progress_callback(
 
 /// Sets (or, with `cb` NULL, removes) the warning callback: `cb(user_data, message)` receives
 /// each warning once per call, e.g. that the link mode fell back to copying, and why.
-/// `message` is one NUL-terminated UTF-8 line, owned by the library and valid only during
-/// the call: copy it to keep it. Called from the calling thread or worker threads, never two
+/// `message` is NUL-terminated UTF-8 without a trailing newline; it may span several lines
+/// (the first says what happened, indented ones why and how to avoid it). It is owned by the
+/// library and valid only during the call: copy it to keep it. Called from the calling thread or worker threads, never two
 /// calls at once (progress included). Without a warning callback warnings are dropped.
 /// `user_data` stays the caller's. The callback must return normally. One thread at a time
 /// per context.

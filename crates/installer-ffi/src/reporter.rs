@@ -10,7 +10,7 @@ use installer_core::Reporter;
 #[allow(non_camel_case_types)]
 pub type installer_progress_cb = Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64)>;
 
-/// Receives one warning, a NUL-terminated UTF-8 line valid only during the call. See
+/// Receives one warning, a NUL-terminated UTF-8 message valid only during the call. See
 /// `installer_ctx_set_warning_callback`.
 #[allow(non_camel_case_types)]
 pub type installer_warning_cb = Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const c_char)>;
