@@ -41,6 +41,12 @@ pub(crate) struct Context {
     last_error: CString,
 }
 
+// The docs promise a context may move between threads (used by one at a time).
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Context>();
+};
+
 impl Context {
     fn new(cache_dir: Option<PathBuf>) -> Self {
         Context {
