@@ -1,0 +1,126 @@
+//! `--corpus DIR`: real wheels, installed by us and by pip, compared file for file; then every
+//! top-level module imported and every console script started in both venvs. A module or a
+//! script that fails under pip too (a missing optional dependency) is not ours to fix; one
+//! that works under pip and not under ours is a failure.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+
+use super::record::{self, dist_infos, import_names, parse_record};
+use super::venv::{
+    check_records, compare_with_pip, import_failures, linkable_files, Install, Reference, Venv,
+};
+use super::{Ctx, Outcome};
+use crate::util::{Cmd, Exit, Log};
+
+pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
+    let Some(dir) = &ctx.corpus else { return Ok(Outcome::Skip("no --corpus DIR given".into())) };
+    let mut wheels: Vec<_> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    wheels.sort();
+    if wheels.is_empty() {
+        bail!("no wheels in {}", dir.display());
+    }
+    let pip = Reference::build(log, &ctx.dir("pip-corpus"), &wheels)?;
+    let run = ctx.dir("corpus");
+    let cache = run.join("cache");
+    let venv = Venv::create(log, &run.join("venv"))?;
+    let install =
+        Install { venv: &venv.root, cache: &cache, link_mode: "hardlink", wheels: &wheels, extra: &[] };
+    ctx.installer.run(log, install)?;
+    let added = venv.added()?;
+    compare_with_pip(&venv, &added, &pip)?;
+    let files = check_records(&venv, &added)?;
+
+    // A second venv from the warm cache: every file a hardlink.
+    let warm = Venv::create(log, &run.join("warm"))?;
+    ctx.installer.run(log, Install { venv: &warm.root, cache: &cache, ..install })?;
+    let warm_added = warm.added()?;
+    for (path, e) in linkable_files(&warm, &warm_added) {
+        if e.nlink < 2 || e.target.is_some() {
+            bail!("warm install: {} is not a hardlink", path.display());
+        }
+    }
+
+    let names: Vec<String> = modules(&venv)?.into_iter().collect();
+    let ours = import_failures(log, &venv, &names)?;
+    let theirs = import_failures(log, &pip.venv, &names)?;
+    if let Some((name, err)) = ours.iter().find(|(name, _)| !theirs.contains_key(*name)) {
+        bail!("import {name} fails with ours and works with pip: {err}");
+    }
+
+    let scripts = record::installed_scripts(&venv.site_packages)?;
+    let results = run_scripts(log, &[&venv, &pip.venv], &scripts);
+    let mut broken = 0;
+    for (name, [ours, theirs]) in scripts.iter().zip(&results) {
+        broken += usize::from(!started(theirs));
+        if started(theirs) && !started(ours) {
+            bail!("`{name} --help` fails with ours ({ours}) and works with pip ({theirs})");
+        }
+    }
+    Ok(Outcome::Ok(format!(
+        "{} wheels, {files} files as pip; {} modules import ({} fail under pip too); {} scripts start ({broken} fail under pip too)",
+        wheels.len(),
+        names.len() - ours.len(),
+        theirs.len(),
+        scripts.len() - broken,
+    )))
+}
+
+/// Whether `NAME --help` got going: it exited (any usage error is fine) rather than crashing
+/// on import, or was still running after the timeout (a server).
+fn started(exit: &Exit) -> bool {
+    matches!(exit, Exit::Code(0) | Exit::Code(2) | Exit::TimedOut)
+}
+
+/// The modules to import, from the RECORDs of everything installed.
+fn modules(venv: &Venv) -> Result<BTreeSet<String>> {
+    let mut paths = Vec::new();
+    for dist_info in dist_infos(&venv.site_packages)? {
+        let text = std::fs::read_to_string(dist_info.join("RECORD"))?;
+        paths.extend(
+            parse_record(&text)
+                .with_context(|| format!("{}", dist_info.display()))?
+                .into_iter()
+                .map(|r| r.path),
+        );
+    }
+    Ok(import_names(paths.iter().map(String::as_str)))
+}
+
+/// `bin/NAME --help` in each venv, two at a time; the exits, per script, per venv.
+fn run_scripts<const N: usize>(log: &Log, venvs: &[&Venv; N], scripts: &[String]) -> Vec<[Exit; N]> {
+    let results = Mutex::new(vec![[Exit::Code(-1); N]; scripts.len()]);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= scripts.len() * N {
+                    break;
+                }
+                let (script, v) = (i / N, i % N);
+                let cwd = tempfile::tempdir();
+                let exit = match cwd {
+                    Ok(cwd) => {
+                        let cmd = Cmd::new(venvs[v].bin(&scripts[script]))
+                            .arg("--help")
+                            .cwd(cwd.path())
+                            .timeout(std::time::Duration::from_secs(30));
+                        log.output(&cmd).map(|o| o.exit).unwrap_or(Exit::Code(-1))
+                    }
+                    Err(_) => Exit::Code(-1),
+                };
+                results.lock().unwrap()[script][v] = exit;
+            });
+        }
+    });
+    results.into_inner().unwrap()
+}

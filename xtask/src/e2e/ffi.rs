@@ -1,0 +1,120 @@
+//! The C programs of installer-ffi (`crates/installer-ffi/tests/c/*.c`, documented in their
+//! headers), built here against the release `libinstaller_ffi.so` and `.a`, run on fresh venvs,
+//! and under valgrind when it is installed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use super::links::check_venv;
+use super::venv::Venv;
+use super::{Ctx, Outcome};
+use crate::util::{which, Cmd, Log};
+
+#[derive(Clone, Copy, Debug)]
+enum Link {
+    Shared,
+    Static,
+}
+
+pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
+    let crate_dir = ctx.root.join("crates/installer-ffi");
+    let install_c = crate_dir.join("tests/c/install_fixtures.c");
+    let errors_c = crate_dir.join("tests/c/error_paths.c");
+    if !install_c.exists() {
+        return Ok(Outcome::Skip("no crates/installer-ffi/tests/c/install_fixtures.c".into()));
+    }
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    if which(&cc).is_none() {
+        return Ok(Outcome::Skip(format!("no C compiler `{cc}`")));
+    }
+    let wheels = ctx.fixtures.standard()?;
+    let pip = ctx.reference(log, "standard", &wheels)?;
+    let dir = ctx.dir("ffi");
+    std::fs::create_dir_all(&dir)?;
+    let valgrind = which("valgrind");
+    let mut notes = Vec::new();
+    for link in [Link::Shared, Link::Static] {
+        let install = compile(ctx, log, &cc, &install_c, link, &dir)?;
+        let venv = Venv::create(log, &dir.join(format!("venv-{link:?}")))?;
+        let cache = dir.join(format!("cache-{link:?}"));
+        let mut args: Vec<PathBuf> = vec![venv.root.clone(), cache, "auto".into()];
+        args.extend(wheels.iter().cloned());
+        let out = log.run(&Cmd::new(&install).args(&args))?;
+        if !out.stdout.contains("progress: ") {
+            bail!("{link:?}: install_fixtures reported no progress");
+        }
+        check_venv(log, &venv, &pip, "1.0")?;
+        if errors_c.exists() {
+            let errors = compile(ctx, log, &cc, &errors_c, link, &dir)?;
+            let work = dir.join(format!("errors-{link:?}"));
+            std::fs::create_dir_all(&work)?;
+            let venv = Venv::create(log, &dir.join(format!("errors-venv-{link:?}")))?;
+            log.run(&Cmd::new(&errors).arg(&work).arg(&venv.root))?;
+        }
+        if let (Some(valgrind), Link::Shared) = (&valgrind, link) {
+            let venv = Venv::create(log, &dir.join("venv-valgrind"))?;
+            let mut args: Vec<PathBuf> = vec![venv.root.clone(), dir.join("cache-valgrind"), "copy".into()];
+            args.extend(wheels.iter().cloned());
+            let memcheck = |exe: &Path, args: &[PathBuf]| {
+                Cmd::new(valgrind)
+                    .args([
+                        "-q",
+                        "--leak-check=full",
+                        "--errors-for-leak-kinds=definite",
+                        "--error-exitcode=97",
+                    ])
+                    .arg(exe)
+                    .args(args)
+                    .timeout(std::time::Duration::from_secs(600))
+            };
+            log.run(&memcheck(&install, &args))?;
+            if errors_c.exists() {
+                let errors = dir.join("error_paths-shared");
+                let work = dir.join("errors-valgrind");
+                std::fs::create_dir_all(&work)?;
+                let venv = Venv::create(log, &dir.join("errors-venv-valgrind"))?;
+                log.run(&memcheck(&errors, &[work, venv.root.clone()]))?;
+            }
+            notes.push("valgrind clean".to_owned());
+        }
+    }
+    if valgrind.is_none() {
+        notes.push("valgrind not installed".into());
+    }
+    Ok(Outcome::Ok(format!("shared and static; {}", notes.join(", "))))
+}
+
+/// `cc` as tests/c_abi.rs does it: strict warnings, the checked-in header, one library kind.
+fn compile(ctx: &Ctx, log: &Log, cc: &str, source: &Path, link: Link, out_dir: &Path) -> Result<PathBuf> {
+    let name = source.file_stem().unwrap().to_string_lossy();
+    let exe = out_dir.join(format!("{name}-{link:?}").to_lowercase());
+    let include = ctx.root.join("crates/installer-ffi/include");
+    let mut cmd = Cmd::new(cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-I"])
+        .arg(include)
+        .arg(source)
+        .arg("-o")
+        .arg(&exe);
+    cmd = match link {
+        Link::Shared => {
+            let so = ctx.release.join("libinstaller_ffi.so");
+            if !so.exists() {
+                bail!("{} was not built", so.display());
+            }
+            cmd.arg("-L")
+                .arg(&ctx.release)
+                .arg("-linstaller_ffi")
+                .arg(format!("-Wl,-rpath,{}", ctx.release.display()))
+        }
+        Link::Static => {
+            let a = ctx.release.join("libinstaller_ffi.a");
+            if !a.exists() {
+                bail!("{} was not built", a.display());
+            }
+            cmd.arg(a).args(["-lpthread", "-ldl", "-lm"])
+        }
+    };
+    log.run(&cmd)?;
+    Ok(exe)
+}

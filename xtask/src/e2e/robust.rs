@@ -1,0 +1,270 @@
+//! The product under stress: upgrades, refusals that must leave the venv untouched, two
+//! processes on one empty cache, and a process killed mid-install.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::fixtures;
+use super::links::check_venv;
+use super::snapshot::{diff, DiffOptions, Summary};
+use super::venv::{check_records, linkable_files, Install, Venv};
+use super::{Ctx, Outcome};
+use crate::bench::synthetic;
+use crate::util::{Exit, Log};
+
+/// fixture_pkg 1.0 (imported, so bytecode exists), then 2.0: the venv equals a fresh 2.0
+/// install and nothing of 1.0 is left.
+pub fn upgrade(ctx: &Ctx, log: &Log) -> Result<Outcome> {
+    let (v1, v2) = (ctx.fixtures.get("fixture_pkg", "1.0")?, ctx.fixtures.get("fixture_pkg", "2.0")?);
+    let dir = ctx.dir("upgrade");
+    let cache = dir.join("cache");
+    let venv = Venv::create(log, &dir.join("venv"))?;
+    let install = |venv: &Venv, wheel: &PathBuf| {
+        let wheels = [wheel.clone()];
+        let i =
+            Install { venv: &venv.root, cache: &cache, link_mode: "hardlink", wheels: &wheels, extra: &[] };
+        ctx.installer.run(log, i).map(drop)
+    };
+    install(&venv, &v1)?;
+    fixtures::check_pkg(log, &venv, "1.0")?;
+    let old = venv.added()?;
+    install(&venv, &v2).context("upgrade to 2.0")?;
+    let upgraded = venv.added()?;
+
+    let fresh = Venv::create(log, &dir.join("fresh"))?;
+    install(&fresh, &v2)?;
+    let fresh_added = fresh.added()?;
+    let ignore = [
+        "*.dist-info/RECORD",
+        "*.dist-info/INSTALLER",
+        "*.dist-info/REQUESTED",
+        "*.dist-info/direct_url.json",
+    ];
+    let diffs = diff(
+        &upgraded.without(&["__pycache__"]),
+        &fresh_added,
+        &DiffOptions { ignore: &ignore, ..Default::default() },
+    );
+    if !diffs.is_empty() {
+        bail!("{}", Summary { diffs: &diffs, left: "upgraded", right: "fresh 2.0" });
+    }
+    // Bytecode of removed modules must go with them (as pip does); bytecode of kept ones may stay.
+    let stale: Vec<&String> = upgraded
+        .entries
+        .keys()
+        .filter(|p| {
+            p.contains("__pycache__/") && !source_of(p).is_some_and(|s| upgraded.entries.contains_key(&s))
+        })
+        .collect();
+    if let Some(first) = stale.first() {
+        bail!("{} bytecode file(s) of removed 1.0 modules left, e.g. {first}", stale.len());
+    }
+    check_records(&venv, &upgraded)?;
+    fixtures::check_pkg(log, &venv, "2.0")?;
+    let removed = old.entries.keys().filter(|p| !upgraded.entries.contains_key(*p)).count();
+    Ok(Outcome::Ok(format!("{removed} paths of 1.0 removed")))
+}
+
+/// `a/__pycache__/m.cpython-311.pyc` -> `a/m.py`.
+fn source_of(pyc: &str) -> Option<String> {
+    let (dir, file) = pyc.rsplit_once("__pycache__/")?;
+    let module = file.split('.').next()?;
+    Some(format!("{dir}{module}.py"))
+}
+
+/// A conflict and a corrupt wheel are refused with exit code 1 and an error naming the wheel,
+/// and the venv (holding fixture_pkg 1.0) is exactly as before.
+pub fn all_or_nothing(ctx: &Ctx, log: &Log) -> Result<Outcome> {
+    let dir = ctx.dir("all-or-nothing");
+    let cache = dir.join("cache");
+    let venv = Venv::create(log, &dir.join("venv"))?;
+    let v1 = [ctx.fixtures.get("fixture_pkg", "1.0")?];
+    let base = Install { venv: &venv.root, cache: &cache, link_mode: "hardlink", wheels: &v1, extra: &[] };
+    ctx.installer.run(log, base)?;
+    let before = venv.snapshot()?;
+
+    let clash = [
+        ctx.fixtures.get("fixture_pkg", "2.0")?,
+        ctx.fixtures.get("fixture_clash_a", "1.0")?,
+        ctx.fixtures.get("fixture_clash_b", "1.0")?,
+    ];
+    refused(
+        ctx,
+        log,
+        &venv,
+        &before,
+        Install { wheels: &clash, ..base },
+        &["fixture_clash_a", "fixture_clash_b"],
+    )
+    .context("conflicting wheels")?;
+
+    let good = ctx.fixtures.get("fixture_data", "1.0")?;
+    let corrupt = dir.join("fixture_data-1.0-py3-none-any.whl");
+    let mut bytes = std::fs::read(&good)?;
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x55;
+    std::fs::write(&corrupt, &bytes)?;
+    let wheels = [ctx.fixtures.get("fixture_pkg", "2.0")?, corrupt];
+    refused(
+        ctx,
+        log,
+        &venv,
+        &before,
+        Install { wheels: &wheels, ..base },
+        &["fixture_data-1.0-py3-none-any.whl"],
+    )
+    .context("corrupt wheel")?;
+    fixtures::check_pkg(log, &venv, "1.0")?;
+    Ok(Outcome::Ok(String::new()))
+}
+
+fn refused(
+    ctx: &Ctx,
+    log: &Log,
+    venv: &Venv,
+    before: &super::snapshot::Snapshot,
+    install: Install,
+    named: &[&str],
+) -> Result<()> {
+    let out = log.output(&ctx.installer.install(install))?;
+    if out.exit != Exit::Code(1) {
+        bail!("{}, expected exit code 1: {}", out.exit, out.tail());
+    }
+    if !out.stderr.contains("error:") {
+        bail!("no `error:` line: {}", out.tail());
+    }
+    for name in named {
+        if !out.stderr.contains(name) {
+            bail!("the error does not name {name}: {}", out.tail());
+        }
+    }
+    let diffs = diff(before, &venv.snapshot()?, &DiffOptions::default());
+    if !diffs.is_empty() {
+        bail!("the venv changed: {}", Summary { diffs: &diffs, left: "before", right: "after" });
+    }
+    Ok(())
+}
+
+/// The fixtures plus four wheels of 1,500 files: enough that an install takes a while.
+fn stress_wheels(ctx: &Ctx, log: &Log) -> Result<Vec<PathBuf>> {
+    let mut wheels = ctx.fixtures.standard()?;
+    wheels.extend(synthetic::many_files(log, &ctx.work.join("../wheels"))?);
+    Ok(wheels)
+}
+
+/// Two processes install the same wheels into two venvs from one empty cache at once.
+pub fn concurrent(ctx: &Ctx, log: &Log) -> Result<Outcome> {
+    let wheels = stress_wheels(ctx, log)?;
+    let pip = ctx.reference(log, "stress", &wheels)?;
+    let dir = ctx.dir("concurrent");
+    let cache = dir.join("cache");
+    let (a, b) = (Venv::create(log, &dir.join("a"))?, Venv::create(log, &dir.join("b"))?);
+    let cmd = |v: &Venv| {
+        ctx.installer.install(Install {
+            venv: &v.root,
+            cache: &cache,
+            link_mode: "hardlink",
+            wheels: &wheels,
+            extra: &[],
+        })
+    };
+    let (cmd_a, cmd_b) = (cmd(&a), cmd(&b));
+    let (run_a, run_b) = (cmd_a.spawn()?, cmd_b.spawn()?);
+    let (out_a, out_b) = (run_a.wait(), run_b.wait());
+    log.record(&cmd_a, &out_a);
+    log.record(&cmd_b, &out_b);
+    for (name, out) in [("first", out_a?), ("second", out_b?)] {
+        if !out.success() {
+            bail!("the {name} install: {}: {}", out.exit, out.tail());
+        }
+    }
+    let mut shared = 0;
+    let mut total = 0;
+    for venv in [&a, &b] {
+        let added = check_venv(log, venv, &pip, "1.0").with_context(|| format!("{}", venv.root.display()))?;
+        for (path, e) in linkable_files(venv, &added) {
+            if e.nlink < 2 {
+                bail!("{} is not a hardlink", path.display());
+            }
+            if std::ptr::eq(venv, &a) {
+                total += 1;
+                let twin = b.root.join(path.strip_prefix(&a.root)?);
+                shared += usize::from(std::fs::metadata(&path)?.ino() == std::fs::metadata(&twin)?.ino());
+            }
+        }
+    }
+    Ok(Outcome::Ok(format!("{shared}/{total} files share one inode across the two venvs")))
+}
+
+/// A cold install killed with SIGKILL part-way, then run again into the same venv and cache:
+/// it succeeds, the venv is right and the cache verifies.
+pub fn sigkill(ctx: &Ctx, log: &Log) -> Result<Outcome> {
+    let wheels = stress_wheels(ctx, log)?;
+    let pip = ctx.reference(log, "stress", &wheels)?;
+    let dir = ctx.dir("sigkill");
+    let probe = Venv::create(log, &dir.join("probe"))?;
+    let probe_cache = dir.join("probe-cache");
+    let install = |venv: &Venv, cache: &std::path::Path| {
+        ctx.installer.install(Install {
+            venv: &venv.root,
+            cache,
+            link_mode: "hardlink",
+            wheels: &wheels,
+            extra: &[],
+        })
+    };
+    let full = log.run(&install(&probe, &probe_cache))?.elapsed;
+    for (i, fraction) in [0.5, 0.25, 0.75, 0.1].into_iter().enumerate() {
+        let venv = Venv::create(log, &dir.join(format!("venv-{i}")))?;
+        let cache = dir.join(format!("cache-{i}"));
+        let cmd = install(&venv, &cache);
+        let mut running = cmd.spawn()?;
+        std::thread::sleep(full.mul_f64(fraction));
+        if running.has_exited() {
+            log.note(&format!("finished before the kill at {fraction} of {full:?}"));
+            continue;
+        }
+        running.kill();
+        let killed = running.wait();
+        log.record(&cmd, &killed);
+        if killed?.exit != Exit::Signal(libc::SIGKILL) {
+            continue;
+        }
+        ctx.installer
+            .run(
+                log,
+                Install {
+                    venv: &venv.root,
+                    cache: &cache,
+                    link_mode: "hardlink",
+                    wheels: &wheels,
+                    extra: &[],
+                },
+            )
+            .context("the rerun after SIGKILL")?;
+        check_venv(log, &venv, &pip, "1.0").context("after the rerun")?;
+        let verify = ctx.installer.cmd().args(["cache", "verify", "--cache-dir"]).arg(&cache);
+        log.run(&verify).context("`cache verify` after the rerun")?;
+        let at = full.mul_f64(fraction);
+        return Ok(Outcome::Ok(format!("killed at {} of a {} ms install", ms(at), ms(full))));
+    }
+    bail!("every install finished before it could be killed (a cold install takes {} ms)", ms(full))
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytecode_maps_to_its_source() {
+        assert_eq!(source_of("p/sub/__pycache__/leaf.cpython-311.pyc").as_deref(), Some("p/sub/leaf.py"));
+        assert_eq!(source_of("p/sub/leaf.py"), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! Virtual environments as the checks meet them: made by `python -m venv`, filled by our CLI or
+//! by pip, compared as snapshots of what the install added, imported from and scripts run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::record;
+use super::snapshot::{diff, DiffOptions, Kind, Snapshot, SnapshotOptions, Summary};
+use crate::util::{python, Cmd, Log, Output};
+
+/// Files that differ between installers by design: who installed, the RECORD that lists that,
+/// the PEP 610 URL, and bytecode.
+pub const INSTALLER_METADATA: &[&str] = &[
+    "*.dist-info/RECORD",
+    "*.dist-info/INSTALLER",
+    "*.dist-info/REQUESTED",
+    "*.dist-info/direct_url.json",
+    "__pycache__",
+];
+
+pub struct Venv {
+    pub root: PathBuf,
+    pub site_packages: PathBuf,
+    baseline: Snapshot,
+}
+
+impl Venv {
+    /// `python -m venv --without-pip`, as the CLI itself would make it.
+    pub fn create(log: &Log, root: &Path) -> Result<Venv> {
+        Venv::make(log, root, &["--without-pip"])
+    }
+
+    /// `python -m venv` (with pip), for the reference install.
+    pub fn create_with_pip(log: &Log, root: &Path) -> Result<Venv> {
+        Venv::make(log, root, &[])
+    }
+
+    fn make(log: &Log, root: &Path, flags: &[&str]) -> Result<Venv> {
+        let root = absolute(root)?;
+        log.run(&Cmd::new(python()?).args(["-m", "venv"]).args(flags).arg(&root).timeout(secs(120)))?;
+        let site_packages = site_packages(&root)?;
+        let mut venv = Venv { root, site_packages, baseline: Snapshot::default() };
+        venv.baseline = venv.snapshot()?;
+        Ok(venv)
+    }
+
+    pub fn python(&self) -> PathBuf {
+        self.root.join("bin/python")
+    }
+
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.root.join("bin").join(name)
+    }
+
+    /// The tree, symlinks to files described by their targets' contents, the venv's own path in
+    /// shebangs replaced by `{venv}`, and the interpreter links left out.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let opts = SnapshotOptions {
+            follow_file_symlinks: true,
+            normalize_shebang_files: Some((self.root.display().to_string(), "{venv}".into())),
+            skip: vec!["/bin/python*".into(), "/pyvenv.cfg".into()],
+        };
+        Snapshot::of(&self.root, &opts)
+    }
+
+    /// What was added or changed since the venv was created.
+    pub fn added(&self) -> Result<Snapshot> {
+        Ok(self.snapshot()?.minus(&self.baseline))
+    }
+
+    /// `pip install --no-deps --no-compile` (needs a venv made with pip).
+    pub fn pip_install(&self, log: &Log, wheels: &[PathBuf]) -> Result<()> {
+        let cmd = Cmd::new(self.python())
+            .args(["-m", "pip", "install", "--no-deps", "--no-compile", "--no-index"])
+            .args(["--disable-pip-version-check", "--no-input", "-q"])
+            .args(wheels)
+            .env("PIP_NO_CACHE_DIR", "1")
+            .env_remove("PIP_REQUIRE_VIRTUALENV")
+            .timeout(secs(900));
+        log.run(&cmd)?;
+        Ok(())
+    }
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// An absolute path with a canonical parent (created if needed), so that the venv path written
+/// into shebangs is the one we normalize away.
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    let parent = path.parent().context("venv path has no parent")?;
+    std::fs::create_dir_all(parent)?;
+    let parent = parent.canonicalize()?;
+    Ok(parent.join(path.file_name().context("venv path has no name")?))
+}
+
+fn site_packages(root: &Path) -> Result<PathBuf> {
+    for entry in
+        std::fs::read_dir(root.join("lib")).with_context(|| format!("{} is not a venv", root.display()))?
+    {
+        let candidate = entry?.path().join("site-packages");
+        if candidate.is_dir() {
+            return Ok(candidate);
+        }
+    }
+    bail!("no lib/python*/site-packages in {}", root.display())
+}
+
+/// The release CLI, run in an empty working directory with no configuration or `INSTALLER_*`
+/// variables leaking in from the caller.
+pub struct Installer {
+    pub exe: PathBuf,
+    pub home: PathBuf,
+}
+
+#[derive(Clone, Copy)]
+pub struct Install<'a> {
+    pub venv: &'a Path,
+    pub cache: &'a Path,
+    pub link_mode: &'a str,
+    pub wheels: &'a [PathBuf],
+    pub extra: &'a [&'a str],
+}
+
+impl Installer {
+    pub fn cmd(&self) -> Cmd {
+        let mut cmd = Cmd::new(&self.exe)
+            .cwd(&self.home)
+            .env("XDG_CONFIG_HOME", self.home.join("config"))
+            .env("XDG_CACHE_HOME", self.home.join("cache"))
+            .timeout(secs(600));
+        for var in [
+            "VIRTUAL_ENV",
+            "INSTALLER_LINK_MODE",
+            "INSTALLER_LINK_FALLBACK",
+            "INSTALLER_CACHE_DIR",
+            "INSTALLER_JOBS",
+        ] {
+            cmd = cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    pub fn install(&self, i: Install) -> Cmd {
+        self.cmd()
+            .arg("install")
+            .arg("--venv")
+            .arg(i.venv)
+            .arg("--cache-dir")
+            .arg(i.cache)
+            .args(["--link-mode", i.link_mode])
+            .args(i.extra)
+            .args(i.wheels)
+    }
+
+    /// Install and require exit 0.
+    pub fn run(&self, log: &Log, i: Install) -> Result<Output> {
+        log.run(&self.install(i)).context("installer failed")
+    }
+}
+
+/// What pip makes of a set of wheels, computed once per set.
+pub struct Reference {
+    pub venv: Venv,
+    pub added: Snapshot,
+}
+
+impl Reference {
+    pub fn build(log: &Log, dir: &Path, wheels: &[PathBuf]) -> Result<Reference> {
+        let venv = Venv::create_with_pip(log, dir)?;
+        venv.pip_install(log, wheels).context("pip install (the reference) failed")?;
+        let added = venv.added()?;
+        Ok(Reference { venv, added })
+    }
+}
+
+/// File-for-file against pip, modulo [`INSTALLER_METADATA`] and the text of generated
+/// entry-point launchers (their shebang, mode and presence still count; that they work is
+/// checked by running them).
+pub fn compare_with_pip(ours: &Venv, ours_added: &Snapshot, pip: &Reference) -> Result<()> {
+    let ours_added = mask_launchers(ours, ours_added)?;
+    let pip_added = mask_launchers(&pip.venv, &pip.added)?;
+    let diffs =
+        diff(&ours_added, &pip_added, &DiffOptions { ignore: INSTALLER_METADATA, ..Default::default() });
+    if !diffs.is_empty() {
+        bail!("{}", Summary { diffs: &diffs, left: "ours", right: "pip" });
+    }
+    Ok(())
+}
+
+fn mask_launchers(venv: &Venv, added: &Snapshot) -> Result<Snapshot> {
+    let mut out = added.clone();
+    for name in record::installed_scripts(&venv.site_packages)? {
+        if let Some(entry) = out.entries.get_mut(&format!("bin/{name}")) {
+            let text = std::fs::read(venv.bin(&name)).unwrap_or_default();
+            let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+            let first = String::from_utf8_lossy(first).replace(&venv.root.display().to_string(), "{venv}");
+            entry.digest = Some(format!("launcher {first}"));
+            entry.size = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// Every installed RECORD is true, and lists every file the install added.
+pub fn check_records(venv: &Venv, added: &Snapshot) -> Result<usize> {
+    let listed = record::verify_records(&venv.site_packages)?;
+    for (rel, entry) in &added.entries {
+        if entry.kind == Kind::Dir || super::snapshot::ignored(rel, &["__pycache__", "*.pyc"]) {
+            continue;
+        }
+        if !listed.contains(&record::normalize(&venv.root.join(rel))) {
+            bail!("{rel} was installed but no RECORD lists it");
+        }
+    }
+    Ok(listed.len())
+}
+
+/// Import each module in one interpreter; returns the failures (name -> error).
+pub fn import_failures(log: &Log, venv: &Venv, names: &[String]) -> Result<BTreeMap<String, String>> {
+    const CODE: &str = "\
+import importlib, json, sys
+failed = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as e:
+        failed[name] = (type(e).__name__ + ': ' + str(e))[:300]
+sys.stdout.flush()
+print('\\nXTASK-IMPORTS ' + json.dumps(failed))
+";
+    let cwd = tempfile::tempdir()?;
+    let out = log.run(
+        &Cmd::new(venv.python()).args(["-I", "-c", CODE]).args(names).cwd(cwd.path()).timeout(secs(600)),
+    )?;
+    let line = out
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("XTASK-IMPORTS "))
+        .context("import check printed no result")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// Runs `venv/bin/NAME args` in an empty directory.
+pub fn run_script(log: &Log, venv: &Venv, name: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
+    let cwd = tempfile::tempdir()?;
+    let mut cmd = Cmd::new(venv.bin(name)).args(args).cwd(cwd.path()).timeout(secs(60));
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    log.output(&cmd)
+}
+
+/// The regular files an install linked from the cache: everything under site-packages except
+/// metadata, which installers write rather than link.
+pub fn linkable_files(venv: &Venv, added: &Snapshot) -> Vec<(PathBuf, super::snapshot::Entry)> {
+    let prefix = venv.site_packages.strip_prefix(&venv.root).unwrap().display().to_string() + "/";
+    added
+        .entries
+        .iter()
+        .filter(|(rel, e)| {
+            e.kind == Kind::File
+                && rel.starts_with(&prefix)
+                && !super::snapshot::ignored(rel, &["*.dist-info", "__pycache__"])
+        })
+        .map(|(rel, e)| (venv.root.join(rel), e.clone()))
+        .collect()
+}
