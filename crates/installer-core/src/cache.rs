@@ -13,7 +13,10 @@
 //!
 //! Invariants: an entry directory appears only complete (written under `tmp/`, then renamed);
 //! nothing writes into a published entry; a staging directory is locked by its writer, so a
-//! later run can prove it stale (lock free) and remove it.
+//! later run can prove it stale (lock free) and remove it. Entries disappear the same way
+//! they appear: renamed into `tmp/removing-*` first, deleted there (see [`Cache::remove_entry`]),
+//! so no reader ever finds half an entry. Listing, cleaning, pruning and verifying the cache
+//! live in [`crate::cache_admin`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -32,6 +35,8 @@ const LAYOUT: &str = "v1";
 const MANIFEST: &str = "manifest.json";
 const TREE: &str = "tree";
 const STAGING_LOCK: &str = ".lock";
+/// Prefix of entries being deleted under `tmp/`: always stale, whoever finds them may finish.
+const REMOVING_PREFIX: &str = "removing-";
 
 /// An opened cache directory. Cheap to share across threads.
 #[derive(Debug)]
@@ -149,11 +154,38 @@ impl Cache {
         self.root.join(LAYOUT).join("envs")
     }
 
+    /// Where the index maps wheel paths to entries; a record whose entry is gone is ignored.
+    pub fn index_dir(&self) -> PathBuf {
+        self.root.join(LAYOUT).join("index")
+    }
+
+    /// Unpublishes entry `id` and deletes it: a rename into `tmp/` (atomic, so a concurrent
+    /// install finds the whole entry or none), then a recursive delete there. `false` when there
+    /// was no such entry. A delete interrupted half-way leaves only `tmp/removing-*`, which the
+    /// next writer's staging cleanup removes.
+    pub fn remove_entry(&self, id: &str) -> Result<bool> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = self.entries_dir().join(id);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self.scratch_dir().join(format!("{REMOVING_PREFIX}{id}-{}-{n}", std::process::id()));
+        match std::fs::rename(&dir, &path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("move out of the cache", dir, e)),
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(Error::io("delete", path, e)),
+        }
+    }
+
     /// The verified entry for `wheel`: found through the index when the file is unchanged
     /// (no read of the archive), otherwise hashed, verified, unpacked and published.
     pub fn entry(&self, wheel: &Path) -> Result<CacheEntry> {
         let wheel_abs = std::path::absolute(wheel).map_err(|e| Error::io("resolve", wheel, e))?;
-        let meta = fs_err::metadata(&wheel_abs).map_err(|e| Error::io("read", wheel, e.into()))?;
+        let meta = fs_err::metadata(&wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
         let size = meta.len();
         let mtime_ns =
             meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
@@ -193,7 +225,7 @@ impl Cache {
         copy_tree(&entry.tree(), &tree, entry.manifest())?;
         let manifest = serde_json::to_vec(entry.manifest()).expect("manifest serialises");
         let manifest_path = staging.path().join(MANIFEST);
-        fs_err::write(&manifest_path, manifest).map_err(|e| Error::io("write", manifest_path, e.into()))?;
+        fs_err::write(&manifest_path, manifest).map_err(|e| Error::io("write", manifest_path, e))?;
         self.publish(staging, &entry.id)
     }
 
@@ -243,7 +275,7 @@ impl Cache {
         let file_name = wheel_abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let staging = self.staging_dir()?;
         let tree = staging.path().join(TREE);
-        fs_err::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e.into()))?;
+        fs_err::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
         let (hash, unpacked) =
             rayon::join(|| sha256_file(wheel_abs), || wheel::unpack_verified(wheel_abs, &tree, &self.limits));
         let hash = hash.map_err(|e| Error::io("read", wheel, e))?;
@@ -257,7 +289,7 @@ impl Cache {
         }
         let manifest_path = staging.path().join(MANIFEST);
         let json = serde_json::to_vec(&manifest).expect("manifest serialises");
-        fs_err::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e.into()))?;
+        fs_err::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e))?;
         self.publish(staging, &id)
     }
 
@@ -329,7 +361,7 @@ fn init_layout(root: &Path) -> Result<()> {
     }
     for sub in ["entries", "index", "tmp", "envs"] {
         let dir = layout.join(sub);
-        fs_err::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e.into()))?;
+        fs_err::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e))?;
     }
     let tag = root.join("CACHEDIR.TAG");
     let _ = std::fs::write(
@@ -344,14 +376,16 @@ fn remove_stale_staging(tmp: &Path) {
     let Ok(dir) = std::fs::read_dir(tmp) else { return };
     for entry in dir.flatten() {
         let path = entry.path();
-        let stale = match File::open(path.join(STAGING_LOCK)) {
-            Ok(lock) => lock.try_lock().is_ok(),
-            // No lock file: killed between mkdir and lock; stale once it is not brand new.
-            Err(_) => entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 600)),
-        };
+        let removing = entry.file_name().to_str().is_some_and(|n| n.starts_with(REMOVING_PREFIX));
+        let stale = removing
+            || match File::open(path.join(STAGING_LOCK)) {
+                Ok(lock) => lock.try_lock().is_ok(),
+                // No lock file: killed between mkdir and lock; stale once it is not brand new.
+                Err(_) => entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 600)),
+            };
         if stale {
             let _ = std::fs::remove_dir_all(&path);
         }
@@ -384,10 +418,10 @@ fn hex(bytes: &[u8]) -> String {
 /// Copies an entry's tree (reflink where the filesystem can) following its manifest.
 fn copy_tree(from: &Path, to: &Path, manifest: &Manifest) -> Result<()> {
     use rayon::prelude::*;
-    fs_err::create_dir(to).map_err(|e| Error::io("create directory", to, e.into()))?;
+    fs_err::create_dir(to).map_err(|e| Error::io("create directory", to, e))?;
     for dir in &manifest.dirs {
         let path = to.join(dir);
-        fs_err::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e.into()))?;
+        fs_err::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e))?;
     }
     manifest.files.par_iter().try_for_each(|file| {
         let (src, dst) = (from.join(&file.path), to.join(&file.path));

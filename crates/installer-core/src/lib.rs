@@ -4,7 +4,9 @@
 //! See ARCHITECTURE.md at the repository root for the map of the modules.
 
 pub mod cache;
+pub mod cache_admin;
 pub mod config;
+pub mod doctor;
 mod compile;
 pub mod error;
 pub mod install;

@@ -140,27 +140,97 @@ pub fn mount_point(path: &Path) -> io::Result<PathBuf> {
     Ok(top)
 }
 
-/// The kind of filesystem at `path` ("ext4", "xfs", "tmpfs"...), for messages; `None` when
-/// the platform does not say.
+/// One line of `/proc/self/mountinfo`: where a filesystem is mounted and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The directory the filesystem is mounted on.
+    pub mount_point: PathBuf,
+    /// The kernel's name for the filesystem type ("ext4", "xfs", "tmpfs").
+    pub fs_type: String,
+    /// What is mounted ("/dev/vda1", "tmpfs", a loop device...).
+    pub source: String,
+    /// `major:minor` as the kernel prints it; the same numbers as [`device_name`].
+    pub device: String,
+}
+
+/// Every mount this process can see, in the kernel's order (later mounts shadow earlier ones
+/// at the same point). Used to find automatic cache shards and to name filesystems.
 #[cfg(target_os = "linux")]
-pub fn filesystem_type(path: &Path) -> Option<String> {
-    // /proc/self/mountinfo: the longest mount point that is a prefix of `path` wins.
+pub fn mounts() -> io::Result<Vec<Mount>> {
+    Ok(parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo")?))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn mounts() -> io::Result<Vec<Mount>> {
+    Ok(Vec::new())
+}
+
+/// Parses mountinfo (proc(5)): `id parent major:minor root mount-point options [optional
+/// fields...] - fstype source super-options`. Lines that do not fit are skipped.
+#[cfg(target_os = "linux")]
+fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let fields: Vec<&str> = before.split(' ').collect();
+            let mut after = after.split(' ');
+            Some(Mount {
+                device: fields.get(2)?.to_string(),
+                mount_point: unescape_mountinfo(fields.get(4)?),
+                fs_type: after.next()?.to_string(),
+                source: after.next().map(|s| unescape_mountinfo(s).display().to_string()).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The mount holding `path`: the longest mount point that is a prefix of its canonical form
+/// (the last one listed wins a tie, as it shadows the others).
+pub fn mount_of(path: &Path) -> Option<Mount> {
     let path = path.canonicalize().ok()?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut best: Option<(usize, String)> = None;
-    for line in info.lines() {
-        let mut fields = line.split(' ');
-        let mount = fields.nth(4)?;
-        let mount = unescape_mountinfo(mount);
-        let fstype = line.split(" - ").nth(1)?.split(' ').next()?;
-        if path.starts_with(&mount) {
-            let len = mount.as_os_str().len();
-            if best.as_ref().is_none_or(|(l, _)| len >= *l) {
-                best = Some((len, fstype.to_string()));
-            }
+    let mut best: Option<Mount> = None;
+    for mount in mounts().ok()? {
+        if path.starts_with(&mount.mount_point)
+            && best
+                .as_ref()
+                .is_none_or(|b| mount.mount_point.as_os_str().len() >= b.mount_point.as_os_str().len())
+        {
+            best = Some(mount);
         }
     }
-    best.map(|(_, fs)| fs)
+    best
+}
+
+/// The kind of filesystem at `path` ("ext4", "xfs", "tmpfs"...), for messages; `None` when
+/// the platform does not say.
+pub fn filesystem_type(path: &Path) -> Option<String> {
+    mount_of(path).map(|m| m.fs_type)
+}
+
+/// The device holding `path` as `major:minor` (what `stat` and mountinfo print), so users can
+/// match it with `lsblk` or `findmnt`.
+#[cfg(unix)]
+pub fn device_name(path: &Path) -> io::Result<String> {
+    let dev = device_id(path)? as libc::dev_t;
+    Ok(format!("{}:{}", libc::major(dev), libc::minor(dev)))
+}
+
+#[cfg(not(unix))]
+pub fn device_name(path: &Path) -> io::Result<String> {
+    Ok(format!("{:x}", device_id(path)?))
+}
+
+/// Space a file takes on disk (allocated blocks, as `du` counts), which for sparse or small
+/// files differs from its length.
+#[cfg(unix)]
+pub fn disk_usage(meta: &Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.blocks() * 512
+}
+
+#[cfg(not(unix))]
+pub fn disk_usage(meta: &Metadata) -> u64 {
+    meta.len()
 }
 
 #[cfg(target_os = "linux")]
@@ -183,11 +253,6 @@ fn unescape_mountinfo(field: &str) -> PathBuf {
     PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn filesystem_type(_path: &Path) -> Option<String> {
-    None
-}
-
 /// Whether an I/O error says "no space left" (or quota), so messages can say what ran out.
 pub fn is_out_of_space(err: &io::Error) -> bool {
     matches!(err.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
@@ -196,28 +261,6 @@ pub fn is_out_of_space(err: &io::Error) -> bool {
 /// Whether an I/O error means the two paths are on different filesystems.
 pub fn is_cross_device(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::CrossesDevices
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mount_point_of_root_is_root() {
-        assert_eq!(mount_point(Path::new("/")).unwrap(), Path::new("/"));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn filesystem_type_of_proc_is_proc() {
-        assert_eq!(filesystem_type(Path::new("/proc/self")).as_deref(), Some("proc"));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn mountinfo_escapes_are_decoded() {
-        assert_eq!(unescape_mountinfo("/mnt/a\\040b"), Path::new("/mnt/a b"));
-    }
 }
 
 /// Where a venv keeps its scripts.
@@ -241,4 +284,54 @@ pub fn venv_site_packages(root: &Path, version: (u32, u32)) -> PathBuf {
 #[cfg(windows)]
 pub fn venv_site_packages(root: &Path, _version: (u32, u32)) -> PathBuf {
     root.join("Lib").join("site-packages")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_point_of_root_is_root() {
+        assert_eq!(mount_point(Path::new("/")).unwrap(), Path::new("/"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn filesystem_type_of_proc_is_proc() {
+        assert_eq!(filesystem_type(Path::new("/proc/self")).as_deref(), Some("proc"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(unescape_mountinfo("/mnt/a\\040b"), Path::new("/mnt/a b"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn mountinfo_lines_give_point_type_source_and_device() {
+        let text = "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
+                    90 27 7:0 / /mnt/my\\040disk rw shared:5 master:1 - xfs /dev/loop0 rw,attr2\n\
+                    garbage\n";
+        let mounts = parse_mountinfo(text);
+        assert_eq!(mounts.len(), 2);
+        assert_eq!(
+            mounts[1],
+            Mount {
+                mount_point: PathBuf::from("/mnt/my disk"),
+                fs_type: "xfs".into(),
+                source: "/dev/loop0".into(),
+                device: "7:0".into(),
+            }
+        );
+        assert_eq!((mounts[0].mount_point.as_path(), mounts[0].fs_type.as_str()), (Path::new("/"), "ext4"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn device_name_matches_mountinfo() {
+        let mount = mount_of(Path::new("/proc/self")).unwrap();
+        assert_eq!(mount.fs_type, "proc");
+        assert_eq!(device_name(Path::new("/proc")).unwrap(), mount.device);
+    }
 }

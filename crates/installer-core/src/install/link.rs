@@ -112,27 +112,15 @@ pub(crate) fn resolve(
     }
 }
 
-/// The shard for the environment's filesystem: a configured one there, else (with `auto`)
-/// `<mount point>/.installer-cache`. `None` when there is none and none can be made.
+/// The shard for the environment's filesystem (see [`shard_location`]), opened (created if
+/// needed). `None` when there is none and none can be made.
 fn open_shard(policy: &ShardPolicy, venv: &Venv, reporter: &dyn Reporter) -> Option<Cache> {
-    let dev = platform::device_id(venv.root()).ok()?;
-    let configured = policy
-        .dirs
-        .iter()
-        .find(|dir| nearest_existing(dir).and_then(|d| platform::device_id(&d).ok()) == Some(dev));
-    let dir = match configured {
-        Some(dir) => dir.clone(),
-        None if policy.auto => {
-            let mount = platform::mount_point(venv.root()).ok()?;
-            if mount.parent().is_none() {
-                reporter.info(
-                    "no automatic cache shard at the root of the filesystem `/`; configure `cache-shards`",
-                );
-                return None;
-            }
-            mount.join(AUTO_SHARD_NAME)
+    let dir = match shard_location(policy, venv.root()) {
+        Ok(dir) => dir,
+        Err(why) => {
+            reporter.info(&why);
+            return None;
         }
-        None => return None,
     };
     match Cache::open(&dir) {
         Ok(shard) => Some(shard),
@@ -143,13 +131,42 @@ fn open_shard(policy: &ShardPolicy, venv: &Venv, reporter: &dyn Reporter) -> Opt
     }
 }
 
+/// Where the shard for the filesystem holding `target` (an existing path) is, or would be
+/// created: a configured one on that filesystem, else (with `auto`) `<mount point>/.installer-cache`.
+/// `Err` says why there is none. Creates nothing, so `doctor` can ask too.
+pub(crate) fn shard_location(policy: &ShardPolicy, target: &Path) -> std::result::Result<PathBuf, String> {
+    let dev = platform::device_id(target).map_err(|e| format!("cannot stat {}: {e}", target.display()))?;
+    let configured = policy
+        .dirs
+        .iter()
+        .find(|dir| nearest_existing(dir).and_then(|d| platform::device_id(&d).ok()) == Some(dev));
+    match configured {
+        Some(dir) => Ok(dir.clone()),
+        None if policy.auto => {
+            let mount = platform::mount_point(target)
+                .map_err(|e| format!("cannot find the mount point of {}: {e}", target.display()))?;
+            if mount.parent().is_none() {
+                return Err(
+                    "no automatic cache shard at the root of the filesystem `/`; configure `cache-shards`"
+                        .into(),
+                );
+            }
+            Ok(mount.join(AUTO_SHARD_NAME))
+        }
+        None => Err(
+            "no cache shard is configured on this filesystem (`cache-shards`) and automatic shards are off"
+                .into(),
+        ),
+    }
+}
+
 fn nearest_existing(path: &Path) -> Option<PathBuf> {
     path.ancestors().find(|p| p.exists()).map(Path::to_path_buf)
 }
 
 /// A cache directory on the target's filesystem to suggest: the mount's `.installer-cache`,
 /// or beside the environment when the target is on the root filesystem.
-fn suggest_cache_dir(target: &Path) -> PathBuf {
+pub(crate) fn suggest_cache_dir(target: &Path) -> PathBuf {
     match platform::mount_point(target) {
         Ok(mount) if mount.parent().is_some() => mount.join(AUTO_SHARD_NAME),
         _ => target.parent().unwrap_or(target).join(AUTO_SHARD_NAME),

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
+pub(crate) use link::{shard_location, suggest_cache_dir};
 
 use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};

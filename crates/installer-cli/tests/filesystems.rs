@@ -1,0 +1,332 @@
+//! Link modes across real filesystems: a cache on tmpfs (/dev/shm) with the environment on
+//! disk, and environments on loop-mounted ext4 and XFS (reflink) with the cache on disk. Loop
+//! mounts need root; without it those tests print why and pass without checking.
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+/// `installer install --venv V --cache-dir C WHEEL [extra]` in `cwd`.
+fn install(
+    cwd: &Path,
+    venv: &Path,
+    cache: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let wheel = fixture("fixture_pkg-1.0");
+    let mut args = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(wheel.to_str().unwrap());
+    installer_with_env(cwd, &args, env)
+}
+
+/// `<venv>/lib/pythonX.Y/site-packages`.
+fn site_packages(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let version = std::fs::read_dir(&lib).unwrap().next().unwrap().unwrap().file_name();
+    lib.join(version).join("site-packages")
+}
+
+/// The file every check looks at: a module of the fixture.
+fn module(venv: &Path) -> PathBuf {
+    site_packages(venv).join("fixture_pkg/sub/helpers.py")
+}
+
+fn inode(path: &Path) -> (u64, u64) {
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.dev(), meta.ino())
+}
+
+/// `/dev/shm` when it is a filesystem of its own (not the one `near` is on).
+fn separate_tmpfs(near: &Path) -> Option<&'static Path> {
+    let shm = Path::new("/dev/shm");
+    let separate =
+        shm.is_dir() && std::fs::metadata(shm).unwrap().dev() != std::fs::metadata(near).unwrap().dev();
+    if !separate {
+        eprintln!("skipped: /dev/shm is missing or on the same filesystem as {}", near.display());
+    }
+    separate.then_some(shm)
+}
+
+/// The lines of the one `warning:` block in `stderr`, with the places replaced by names.
+fn warning_block(stderr: &str, replacements: &[(&Path, &str)]) -> String {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in stderr.lines() {
+        inside = line.starts_with("warning:") || (inside && line.starts_with("  "));
+        if inside {
+            lines.push(line);
+        }
+    }
+    let mut text = lines.join("\n");
+    for (path, name) in replacements {
+        text = text.replace(path.to_str().unwrap(), name);
+    }
+    // The disk's filesystem varies between machines.
+    if let Some(start) = text.find("[VENV] (") {
+        let end = start + text[start..].find(')').unwrap();
+        text.replace_range(start..=end, "[VENV] ([FS])");
+    }
+    text
+}
+
+#[test]
+fn cache_on_tmpfs_without_shards_copies_with_one_warning_that_names_both_places_and_the_fixes() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(shm) = separate_tmpfs(work.path()) else { return };
+    let cache = tempfile::tempdir_in(shm).unwrap();
+    let venv = make_venv(&work.path().join("venv"));
+
+    let out = install(work.path(), &venv, cache.path(), &[], &[("INSTALLER_CACHE_SHARDS", "")]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
+    let warning =
+        warning_block(&err, &[(cache.path(), "[CACHE]"), (&venv, "[VENV]"), (work.path(), "[WORK]")]);
+    assert_eq!(
+        warning,
+        "warning: copied 16 files (1.5 KiB) instead of hardlinking them from the cache [CACHE] (tmpfs) into \
+         [VENV] ([FS]): they are on different filesystems (Invalid cross-device link (os error 18))\n\
+         \x20 The installed packages are complete and work the same; only this install's speed and disk use suffer.\n\
+         \x20 To link instead, use a cache on the environment's filesystem: `--cache-dir [WORK]/.installer-cache` \
+         (or INSTALLER_CACHE_DIR), or keep this cache and add a shard there with \
+         `cache-shards = [\"[WORK]/.installer-cache\"]` in installer.toml.\n\
+         \x20 To copy on purpose without this warning: `--link-mode copy` (or INSTALLER_LINK_MODE=copy)."
+    );
+    assert_eq!(nlink(&module(&venv)), 1, "copied");
+    assert_eq!(python(&venv, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+}
+
+#[test]
+fn cache_on_tmpfs_with_a_shard_on_the_disk_hardlinks_from_the_shard_without_warning() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(shm) = separate_tmpfs(work.path()) else { return };
+    let cache = tempfile::tempdir_in(shm).unwrap();
+    let shard = work.path().join("shard");
+    let shards = shard.to_str().unwrap();
+    let (a, b) = (make_venv(&work.path().join("a")), make_venv(&work.path().join("b")));
+
+    for venv in [&a, &b] {
+        let out = install(work.path(), venv, cache.path(), &["-v"], &[("INSTALLER_CACHE_SHARDS", shards)]);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert!(!err.contains("warning:"), "{err}");
+        assert!(err.contains(&format!("link mode: hardlink from the cache shard {shards}")), "{err}");
+    }
+    assert_eq!(inode(&module(&a)), inode(&module(&b)));
+    assert_eq!(nlink(&module(&a)), 3, "the shard's copy and two environments");
+
+    // `cache dir` lists the main cache, then the shard.
+    let out = installer_with_env(
+        work.path(),
+        &["cache", "dir", "--cache-dir", cache.path().to_str().unwrap()],
+        &[("INSTALLER_CACHE_SHARDS", shards)],
+    );
+    assert_ok(&out);
+    let dirs = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(dirs.lines().take(2).collect::<Vec<_>>(), [cache.path().to_str().unwrap(), shards]);
+}
+
+/// A filesystem image on the main disk, loop-mounted; unmounted and detached on drop (also
+/// when a test panics).
+struct LoopMount {
+    mount: PathBuf,
+    device: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopMount {
+    /// `Err` is the reason the test cannot run here.
+    fn new(fs: &str) -> Result<LoopMount, String> {
+        let uid = run("id", &["-u"]).map_err(|e| format!("cannot run id: {e}"))?;
+        if uid.trim() != "0" {
+            return Err("loop mounts need root".into());
+        }
+        if !Path::new("/dev/loop-control").exists() {
+            return Err("no /dev/loop-control (loop devices unavailable)".into());
+        }
+        let mkfs = format!("mkfs.{fs}");
+        if fs == "xfs" && run("which", &[&mkfs]).is_err() {
+            run("apt-get", &["install", "-y", "-q", "xfsprogs"]).map_err(|e| format!("no mkfs.xfs: {e}"))?;
+        }
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let image = dir.path().join(format!("{fs}.img"));
+        // XFS refuses filesystems under 300 MiB; the file is sparse.
+        std::fs::File::create(&image).unwrap().set_len(320 << 20).unwrap();
+        let image_str = image.to_str().unwrap();
+        match fs {
+            "xfs" => run(&mkfs, &["-q", "-f", "-m", "reflink=1", image_str]),
+            _ => run(&mkfs, &["-q", "-F", image_str]),
+        }
+        .map_err(|e| format!("{mkfs} failed: {e}"))?;
+        let device = run("losetup", &["--find", "--show", image_str]).map_err(|e| format!("losetup: {e}"))?;
+        let device = device.trim().to_string();
+        let mount = dir.path().join("mnt");
+        std::fs::create_dir(&mount).unwrap();
+        let guard = LoopMount { mount, device, _dir: dir };
+        run("mount", &[&guard.device, guard.mount.to_str().unwrap()]).map_err(|e| format!("mount: {e}"))?;
+        Ok(guard)
+    }
+}
+
+impl Drop for LoopMount {
+    fn drop(&mut self) {
+        let mount = self.mount.to_str().unwrap();
+        if run("umount", &[mount]).is_err() {
+            let _ = run("umount", &["-l", mount]);
+        }
+        let _ = run("losetup", &["-d", &self.device]);
+    }
+}
+
+/// Runs a command; its stdout, or its stderr as the error.
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program).args(args).output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn loop_mount_or_skip(fs: &str) -> Option<LoopMount> {
+    match LoopMount::new(fs) {
+        Ok(mount) => Some(mount),
+        Err(why) => {
+            eprintln!("skipped: cannot loop-mount {fs}: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn two_environments_on_a_loop_mounted_ext4_hardlink_one_shard_copy() {
+    let Some(fs) = loop_mount_or_skip("ext4") else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let (a, b) = (make_venv(&fs.mount.join("p1/.venv")), make_venv(&fs.mount.join("p2/.venv")));
+    let shard = fs.mount.join(".installer-cache");
+
+    for venv in [&a, &b] {
+        let out = install(work.path(), venv, &cache, &["-v"], &[]);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert!(!err.contains("warning:"), "{err}");
+        assert!(
+            err.contains(&format!("link mode: hardlink from the cache shard {}", shard.display())),
+            "{err}"
+        );
+    }
+    assert_eq!(inode(&module(&a)), inode(&module(&b)), "the second environment links the first's files");
+    assert_eq!(nlink(&module(&a)), 3, "the shard's copy and two environments");
+    assert_eq!(python(&b, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+
+    // The automatic shard is found by `cache dir` and cleaned with the cache.
+    let cache_arg = cache.to_str().unwrap();
+    let out = installer(work.path(), &["cache", "dir", "--cache-dir", cache_arg]);
+    let dirs = String::from_utf8(out.stdout).unwrap();
+    assert!(dirs.lines().any(|l| Path::new(l) == shard), "{dirs}");
+    assert_ok(&installer(work.path(), &["cache", "clean", "--cache-dir", cache_arg]));
+    assert_eq!(std::fs::read_dir(shard.join("v1/entries")).unwrap().count(), 0);
+    assert_eq!(nlink(&module(&a)), 2, "the environments keep their files");
+}
+
+#[test]
+fn auto_clones_on_a_loop_mounted_xfs_with_reflink() {
+    let Some(fs) = loop_mount_or_skip("xfs") else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let venv = make_venv(&fs.mount.join("p/.venv"));
+
+    let out = install(work.path(), &venv, &cache, &["-v"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:"), "{err}");
+    assert!(err.contains("link mode: clone"), "{err}");
+
+    let installed = module(&venv);
+    let entries = fs.mount.join(".installer-cache/v1/entries");
+    let entry = std::fs::read_dir(&entries).unwrap().next().unwrap().unwrap().path();
+    let cached = entry.join("tree/fixture_pkg/sub/helpers.py");
+    assert_eq!(nlink(&installed), 1, "a clone is its own file");
+    assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(&cached).unwrap());
+    // Shared extents: the clone uses no blocks of its own.
+    match run("filefrag", &["-v", installed.to_str().unwrap()]) {
+        Ok(extents) => assert!(extents.contains("shared"), "{extents}"),
+        Err(why) => eprintln!("shared extents not checked: filefrag: {why}"),
+    }
+    // Independent: editing the environment's file leaves the cache alone.
+    std::fs::write(&installed, "edited = True\n").unwrap();
+    assert_ne!(std::fs::read(&installed).unwrap(), std::fs::read(&cached).unwrap());
+    let verify = installer(work.path(), &["cache", "verify", "--cache-dir", cache.to_str().unwrap()]);
+    assert_ok(&verify);
+}
+
+/// Doctor's report with the machine-specific parts replaced: places by names, device numbers,
+/// the disk's filesystem and mount point, the Python version.
+fn normalize_doctor(text: &str, replacements: &[(&Path, &str)]) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let mut line = line.to_string();
+        if line.starts_with("         filesystem ") && lines.last().is_some_and(|l| l.starts_with("target:"))
+        {
+            line = "         filesystem [FS], device [DEV], mounted at [MOUNT]".into();
+        } else if let Some(at) = line.find(", device ") {
+            let end = at + line[at..].find(", mounted").unwrap();
+            line.replace_range(at..end, ", device [DEV]");
+        }
+        for (path, name) in replacements {
+            line = line.replace(path.to_str().unwrap(), name);
+        }
+        if let Some(at) = line.find("/lib/python3.") {
+            let end = at + line[at..].find("/site-packages").unwrap();
+            line.replace_range(at..end, "/lib/pythonX.Y");
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+#[test]
+fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(shm) = separate_tmpfs(work.path()) else { return };
+    let cache = tempfile::tempdir_in(shm).unwrap();
+    let venv = make_venv(&work.path().join("venv"));
+    let args = ["doctor", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.path().to_str().unwrap()];
+
+    let out = installer_with_env(work.path(), &args, &[("INSTALLER_CACHE_SHARDS", "")]);
+    assert_ok(&out);
+    let names = [(cache.path(), "[CACHE]"), (venv.as_path(), "[VENV]"), (work.path(), "[WORK]")];
+    assert_eq!(
+        normalize_doctor(&String::from_utf8(out.stdout).unwrap(), &names),
+        "cache:   [CACHE]\n\
+         \x20        filesystem tmpfs, device [DEV], mounted at /dev/shm\n\
+         target:  [VENV]/lib/pythonX.Y/site-packages\n\
+         \x20        filesystem [FS], device [DEV], mounted at [MOUNT]\n\
+         link mode auto from the cache: copy\n\
+         \x20 clone failed: Invalid cross-device link (os error 18)\n\
+         \x20 hardlink failed: Invalid cross-device link (os error 18)\n\
+         cache shard: none (no cache shard is configured on this filesystem (`cache-shards`) and automatic \
+         shards are off)\n\
+         an install would use: copy\n\
+         problems:\n\
+         \x20 - the cache and the target are on different filesystems and no cache shard can be used (no cache \
+         shard is configured on this filesystem (`cache-shards`) and automatic shards are off): installs copy \
+         every file; use `--cache-dir [WORK]/.installer-cache` or `cache-shards = [\"[WORK]/.installer-cache\"]`"
+    );
+
+    let shard = work.path().join("shard");
+    let out = installer_with_env(work.path(), &args, &[("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())]);
+    assert_ok(&out);
+    let report = normalize_doctor(&String::from_utf8(out.stdout).unwrap(), &names);
+    assert!(report.contains("cache shard: [WORK]/shard (not created yet)\n"), "{report}");
+    assert!(report.contains("an install would use: hardlink, from the shard [WORK]/shard\n"), "{report}");
+    assert!(report.ends_with("problems: none"), "{report}");
+    assert!(!shard.exists(), "doctor creates nothing");
+}

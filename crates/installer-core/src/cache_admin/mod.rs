@@ -1,0 +1,318 @@
+//! Looking after the cache as a whole: where it is (the main cache and every shard), what it
+//! holds, and removing or checking entries. The frontends' `cache dir|clean|prune|verify`.
+//!
+//! Architecture invariants:
+//! - Entries are only ever removed through [`Cache::remove_entry`] (rename into `tmp/`, then
+//!   delete), so an install running at the same time finds a whole entry or none.
+//! - Nothing here removes an entry that a live symlinked environment points into unless the
+//!   caller passes `force`: a symlinked environment breaks when its entry goes, a hardlinked,
+//!   cloned or copied one does not.
+//! - Every operation applies to the main cache and to each shard found by [`locations`].
+//! - Sizes are what the files take on disk; bytes "freed" count only files no environment
+//!   still hardlinks (link count 1), since removing the others frees nothing.
+
+mod envs;
+mod verify;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::cache::Cache;
+use crate::install::{ShardPolicy, AUTO_SHARD_NAME};
+use crate::wheel::normalize_name;
+use crate::{platform, Error, Result};
+
+pub use envs::{symlinked_environments, LiveSymlinkedEnv};
+pub use verify::{evict, verify, DamagedEntry, VerifyReport};
+
+/// What a cache directory is to the cache commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationKind {
+    /// The cache itself (`--cache-dir`, `INSTALLER_CACHE_DIR`, `cache-dir`, or the default).
+    Main,
+    /// A shard listed in `cache-shards` / `INSTALLER_CACHE_SHARDS`.
+    ConfiguredShard,
+    /// A `.installer-cache` directory at the top of a mounted filesystem.
+    AutoShard,
+}
+
+/// One cache root the cache commands act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheLocation {
+    pub root: PathBuf,
+    pub kind: LocationKind,
+    /// Whether it holds a cache now (a configured shard may not have been created yet).
+    pub exists: bool,
+}
+
+/// The main cache, then every shard: the configured ones (existing or not) and every existing
+/// automatic shard, `<mount point>/.installer-cache` of each mounted filesystem. Automatic shards
+/// are found even when automatic shards are turned off now: they still hold copies. Creates
+/// nothing.
+pub fn locations(main: &Path, policy: &ShardPolicy) -> Vec<CacheLocation> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut add = |root: PathBuf, kind| {
+        let root = std::path::absolute(&root).unwrap_or(root);
+        let key = root.canonicalize().unwrap_or_else(|_| root.clone());
+        if seen.insert(key) {
+            let exists = is_cache(&root);
+            out.push(CacheLocation { root, kind, exists });
+        }
+    };
+    add(main.to_path_buf(), LocationKind::Main);
+    for dir in &policy.dirs {
+        add(dir.clone(), LocationKind::ConfiguredShard);
+    }
+    for mount in platform::mounts().unwrap_or_default() {
+        let candidate = mount.mount_point.join(AUTO_SHARD_NAME);
+        if is_cache(&candidate) {
+            add(candidate, LocationKind::AutoShard);
+        }
+    }
+    out
+}
+
+/// Whether `root` holds an `installer` cache (so a stray `.installer-cache` of something else is
+/// never touched).
+fn is_cache(root: &Path) -> bool {
+    root.join("v1").join("entries").is_dir()
+}
+
+/// Opens each location that holds a cache; the cache commands never create one.
+pub fn open_existing(locations: &[CacheLocation]) -> Result<Vec<Cache>> {
+    locations.iter().filter(|l| l.exists).map(|l| Cache::open(&l.root)).collect()
+}
+
+/// One entry of a cache as the cache commands see it.
+#[derive(Debug, Clone)]
+pub struct EntryInfo {
+    /// The entry's directory name, `<wheel stem>-<archive hash prefix>`.
+    pub id: String,
+    /// From the manifest; `None` when it is missing, unreadable or of another format.
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub files: u64,
+    /// Space its files take on disk.
+    pub disk_bytes: u64,
+    /// Files that an environment (or another cache) hardlinks: link count above 1.
+    pub linked_files: u64,
+    /// Space of the files with a link count of 1: what removing the entry frees.
+    pub unlinked_bytes: u64,
+}
+
+impl EntryInfo {
+    /// Whether some hardlinked environment uses the entry (any file has a link count above 1).
+    pub fn is_hardlinked(&self) -> bool {
+        self.linked_files > 0
+    }
+
+    /// `name version`, or the id when the manifest cannot be read.
+    pub fn label(&self) -> String {
+        match (&self.name, &self.version) {
+            (Some(name), Some(version)) => format!("{name} {version}"),
+            _ => self.id.clone(),
+        }
+    }
+}
+
+/// Every entry directory of `cache`, measured (in parallel), sorted by id.
+pub fn entries(cache: &Cache) -> Result<Vec<EntryInfo>> {
+    let dir = cache.entries_dir();
+    let read = std::fs::read_dir(&dir).map_err(|e| Error::io("read", &dir, e))?;
+    let mut ids: Vec<String> = read
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids.par_iter().map(|id| measure(cache, id)).collect())
+}
+
+fn measure(cache: &Cache, id: &str) -> EntryInfo {
+    let manifest = cache.open_entry(id).map(|e| e.manifest().clone());
+    let mut info = EntryInfo {
+        id: id.to_string(),
+        name: manifest.as_ref().map(|m| m.name.clone()),
+        version: manifest.as_ref().map(|m| m.version.clone()),
+        files: 0,
+        disk_bytes: 0,
+        linked_files: 0,
+        unlinked_bytes: 0,
+    };
+    for file in walkdir::WalkDir::new(cache.entries_dir().join(id)).into_iter().flatten() {
+        let Ok(meta) = file.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let usage = platform::disk_usage(&meta);
+        info.files += 1;
+        info.disk_bytes += usage;
+        if platform::link_count(&meta) > 1 {
+            info.linked_files += 1;
+        } else {
+            info.unlinked_bytes += usage;
+        }
+    }
+    info
+}
+
+/// What a removal did in one cache root.
+#[derive(Debug, Clone)]
+pub struct Removal {
+    pub root: PathBuf,
+    pub removed: Vec<EntryInfo>,
+    /// Entries left in place (in use, or not named).
+    pub kept: usize,
+    /// Symlinked environments whose entries were kept because of them (prune), or that were
+    /// broken because `force` was given.
+    pub symlinked_envs: Vec<PathBuf>,
+}
+
+impl Removal {
+    /// Disk space given back: the removed files nothing else hardlinked.
+    pub fn bytes_freed(&self) -> u64 {
+        self.removed.iter().map(|e| e.unlinked_bytes).sum()
+    }
+
+    /// Space of removed cache files that stays in use, as hardlinks in environments.
+    pub fn bytes_still_linked(&self) -> u64 {
+        self.removed.iter().map(|e| e.disk_bytes - e.unlinked_bytes).sum()
+    }
+}
+
+/// What `cache clean` removes.
+#[derive(Debug, Clone, Default)]
+pub struct CleanOptions {
+    /// Distribution names (any spelling); empty means every entry.
+    pub names: Vec<String>,
+    /// Remove entries even when live symlinked environments point into them.
+    pub force: bool,
+}
+
+/// Removes every entry of every cache (or those of the named distributions). Refuses, before
+/// removing anything, with [`Error::SymlinkedEnvironments`] when a live symlinked environment
+/// uses an entry that would go, unless `force`. Cleaning everything also drops the wheel index
+/// and the records of symlinked environments.
+pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
+    let names: BTreeSet<String> = options.names.iter().map(|n| normalize_name(n)).collect();
+    let mut plans = Vec::with_capacity(caches.len());
+    let mut blocking = BTreeSet::new();
+    for cache in caches {
+        let envs = symlinked_environments(cache);
+        let (doomed, kept): (Vec<EntryInfo>, Vec<EntryInfo>) = entries(cache)?.into_iter().partition(|e| {
+            names.is_empty() || e.name.as_deref().is_some_and(|n| names.contains(&normalize_name(n)))
+        });
+        let doomed_ids: BTreeSet<&str> = doomed.iter().map(|e| e.id.as_str()).collect();
+        let broken: Vec<PathBuf> = envs
+            .iter()
+            .filter(|env| env.entries.iter().any(|id| doomed_ids.contains(id.as_str())))
+            .map(|env| env.venv.clone())
+            .collect();
+        blocking.extend(broken.iter().cloned());
+        plans.push((cache, doomed, kept.len(), broken));
+    }
+    if !blocking.is_empty() && !options.force {
+        return Err(Error::SymlinkedEnvironments { envs: blocking.into_iter().collect() });
+    }
+    let mut out = Vec::with_capacity(plans.len());
+    for (cache, doomed, kept, broken) in plans {
+        let removed = remove_all(cache, doomed)?;
+        if names.is_empty() {
+            clear_dir(&cache.index_dir())?;
+            clear_dir(&cache.envs_dir())?;
+        } else {
+            envs::forget_stale(cache);
+        }
+        out.push(Removal { root: cache.root().to_path_buf(), removed, kept, symlinked_envs: broken });
+    }
+    Ok(out)
+}
+
+/// What `cache prune` may remove.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PruneOptions {
+    /// Also remove entries that live symlinked environments point into (breaking them).
+    pub force: bool,
+}
+
+/// Removes the entries no environment uses: no file has a second hardlink, and no live
+/// symlinked environment points into it. Entries kept only for symlinked environments are
+/// reported with those environments; `force` removes them too. Environments made with clone or
+/// copy do not use the cache after installing, so their entries count as unused.
+pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
+    let mut out = Vec::with_capacity(caches.len());
+    for cache in caches {
+        envs::forget_stale(cache);
+        let envs = symlinked_environments(cache);
+        let mut doomed = Vec::new();
+        let mut kept = 0;
+        let mut for_envs = BTreeSet::new();
+        for entry in entries(cache)? {
+            if entry.is_hardlinked() {
+                kept += 1;
+                continue;
+            }
+            let users: Vec<&LiveSymlinkedEnv> =
+                envs.iter().filter(|env| env.entries.contains(&entry.id)).collect();
+            for_envs.extend(users.iter().map(|env| env.venv.clone()));
+            if users.is_empty() || options.force {
+                doomed.push(entry);
+            } else {
+                kept += 1;
+            }
+        }
+        let removed = remove_all(cache, doomed)?;
+        forget_missing_index_records(cache);
+        out.push(Removal {
+            root: cache.root().to_path_buf(),
+            removed,
+            kept,
+            symlinked_envs: for_envs.into_iter().collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Removes the entries (in parallel); returns those that were there to remove.
+fn remove_all(cache: &Cache, doomed: Vec<EntryInfo>) -> Result<Vec<EntryInfo>> {
+    let gone: Vec<Result<Option<EntryInfo>>> =
+        doomed.into_par_iter().map(|entry| Ok(cache.remove_entry(&entry.id)?.then_some(entry))).collect();
+    gone.into_iter().filter_map(Result::transpose).collect()
+}
+
+/// Deletes the files in `dir` (index or env records), keeping the directory.
+fn clear_dir(dir: &Path) -> Result<()> {
+    let Ok(read) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in read.flatten() {
+        let path = entry.path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("delete", path, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Drops index records whose entry is gone (they would only cost a failed lookup).
+fn forget_missing_index_records(cache: &Cache) {
+    #[derive(serde::Deserialize)]
+    struct Record {
+        entry: String,
+    }
+    let Ok(read) = std::fs::read_dir(cache.index_dir()) else { return };
+    // Only finished records: `*.json` (a record being written is a temporary file).
+    for file in read.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "json")) {
+        let record: Option<Record> =
+            std::fs::read(file.path()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        if record.is_none_or(|r| !cache.entries_dir().join(r.entry).is_dir()) {
+            let _ = std::fs::remove_file(file.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

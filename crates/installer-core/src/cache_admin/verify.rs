@@ -1,0 +1,155 @@
+//! `cache verify`: re-hash every entry's files against its manifest. With hardlinks an
+//! environment's file *is* the cache's file, so editing it in place (a debugging `print`, a
+//! patch) edits the cache and every other environment linked to it. Verify finds such entries;
+//! evicting them makes the next install unpack a clean copy.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::cache::{Cache, CacheEntry};
+use crate::manifest::ManifestFile;
+use crate::wheel::record::{hashes_equal, RecordHasher};
+use crate::Result;
+
+/// An entry whose files no longer match its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedEntry {
+    /// The cache root (main cache or shard) holding it.
+    pub root: PathBuf,
+    pub id: String,
+    /// `name version`, or the id when the manifest is unreadable.
+    pub label: String,
+    /// Files (manifest paths) whose content or size differs.
+    pub changed: Vec<String>,
+    /// Files of the manifest that are gone.
+    pub missing: Vec<String>,
+    /// The manifest itself is missing, unreadable or of another format: installs cannot use the
+    /// entry, and cannot replace it either while it is there.
+    pub unreadable_manifest: bool,
+}
+
+/// What verifying found.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    /// Entries checked, across all caches.
+    pub entries: usize,
+    /// Files re-hashed, and their bytes.
+    pub files: u64,
+    pub bytes: u64,
+    pub damaged: Vec<DamagedEntry>,
+}
+
+impl VerifyReport {
+    pub fn is_clean(&self) -> bool {
+        self.damaged.is_empty()
+    }
+}
+
+/// Re-hashes every file of every entry of `caches` (all files of all entries in parallel).
+pub fn verify(caches: &[Cache]) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let mut opened: Vec<(&Cache, CacheEntry)> = Vec::new();
+    for cache in caches {
+        for info in super::entries(cache)? {
+            report.entries += 1;
+            match cache.open_entry(&info.id) {
+                Some(entry) => opened.push((cache, entry)),
+                None => report.damaged.push(DamagedEntry {
+                    root: cache.root().to_path_buf(),
+                    label: info.id.clone(),
+                    id: info.id,
+                    changed: Vec::new(),
+                    missing: Vec::new(),
+                    unreadable_manifest: true,
+                }),
+            }
+        }
+    }
+    let jobs: Vec<(usize, &ManifestFile)> = opened
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, entry))| entry.manifest().files.iter().map(move |f| (i, f)))
+        .collect();
+    let outcomes: Vec<(usize, &ManifestFile, Check)> = jobs
+        .par_iter()
+        .map(|&(i, file)| (i, file, check(&opened[i].1.tree().join(&file.path), file)))
+        .collect();
+
+    let mut per_entry: Vec<(Vec<String>, Vec<String>)> = vec![Default::default(); opened.len()];
+    for (i, file, outcome) in outcomes {
+        report.files += 1;
+        report.bytes += file.size;
+        match outcome {
+            Check::Intact => {}
+            Check::Changed => per_entry[i].0.push(file.path.clone()),
+            Check::Missing => per_entry[i].1.push(file.path.clone()),
+        }
+    }
+    for ((cache, entry), (changed, missing)) in opened.iter().zip(per_entry) {
+        if !changed.is_empty() || !missing.is_empty() {
+            let manifest = entry.manifest();
+            report.damaged.push(DamagedEntry {
+                root: cache.root().to_path_buf(),
+                id: entry.id().to_string(),
+                label: format!("{} {}", manifest.name, manifest.version),
+                changed,
+                missing,
+                unreadable_manifest: false,
+            });
+        }
+    }
+    report.damaged.sort_by(|a, b| (&a.root, &a.id).cmp(&(&b.root, &b.id)));
+    Ok(report)
+}
+
+/// Removes the damaged entries from their caches (rename, then delete), so the next install
+/// unpacks the wheel again. Environments keep the files they have: a hardlinked environment
+/// that shared an edited file still has the edit until it is reinstalled. Returns how many
+/// entries were removed.
+pub fn evict(caches: &[Cache], damaged: &[DamagedEntry]) -> Result<usize> {
+    let mut removed = 0;
+    for entry in damaged {
+        if let Some(cache) = caches.iter().find(|c| c.root() == entry.root) {
+            removed += usize::from(cache.remove_entry(&entry.id)?);
+        }
+    }
+    Ok(removed)
+}
+
+enum Check {
+    Intact,
+    Changed,
+    Missing,
+}
+
+fn check(path: &Path, expected: &ManifestFile) -> Check {
+    match hash_file(path, expected) {
+        Ok(true) => Check::Intact,
+        Ok(false) => Check::Changed,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Check::Missing,
+        // Unreadable (permissions, I/O error): installs would fail on it too.
+        Err(_) => Check::Changed,
+    }
+}
+
+/// Whether the file has the manifest's size and hash (the algorithm the manifest names).
+fn hash_file(path: &Path, expected: &ManifestFile) -> io::Result<bool> {
+    let mut file = File::open(path)?;
+    if file.metadata()?.len() != expected.size {
+        return Ok(false);
+    }
+    let algorithm = expected.hash.split_once('=').map_or("", |(a, _)| a);
+    let Ok(mut hasher) = RecordHasher::new(algorithm) else { return Ok(false) };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hashes_equal(&expected.hash, &hasher.finish()))
+}

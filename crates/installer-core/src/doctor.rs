@@ -1,0 +1,315 @@
+//! `doctor`: which link mode an install would use for a cache and an environment, and why,
+//! found the way an install finds it (the same probe, the same shard rule), without installing.
+//! It creates nothing: where the cache, the environment or a shard does not exist yet, it
+//! probes the nearest existing directory, which is where they would be created.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::install::{shard_location, suggest_cache_dir, ShardPolicy};
+use crate::linker::{self, LinkMode};
+use crate::platform;
+use crate::venv::Venv;
+
+/// What to examine: the places and settings an install would use.
+#[derive(Debug, Clone)]
+pub struct DoctorOptions {
+    pub cache_dir: PathBuf,
+    pub venv: PathBuf,
+    pub shards: ShardPolicy,
+    /// The configured link mode (auto unless set).
+    pub link_mode: LinkMode,
+}
+
+/// A directory and the filesystem it is on.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub path: PathBuf,
+    /// The existing directory examined: `path`, or its nearest existing ancestor.
+    pub examined: PathBuf,
+    pub fs_type: Option<String>,
+    /// `major:minor` of the filesystem's device.
+    pub device: Option<String>,
+    pub mount_point: Option<PathBuf>,
+}
+
+impl Place {
+    fn new(path: &Path) -> Place {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let examined = path.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf();
+        Place {
+            fs_type: platform::filesystem_type(&examined),
+            device: platform::device_name(&examined).ok(),
+            mount_point: platform::mount_point(&examined).ok(),
+            path,
+            examined,
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.examined == self.path
+    }
+}
+
+/// The outcome of probing one (source, target) pair.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The mode that works: clone, hardlink, symlink or copy.
+    pub mode: LinkMode,
+    /// Each better mode that failed, with the OS error.
+    pub failures: Vec<(LinkMode, String)>,
+    /// The last failure was "different filesystems" (EXDEV).
+    pub cross_device: bool,
+}
+
+impl Verdict {
+    fn fell_back(&self) -> bool {
+        self.mode == LinkMode::Copy && !self.failures.is_empty()
+    }
+}
+
+/// The shard an install would use because the cache is on another filesystem.
+#[derive(Debug, Clone)]
+pub struct ShardDiagnosis {
+    pub dir: PathBuf,
+    pub exists: bool,
+    /// Probing from the shard into the target; `Err` when the shard cannot be written.
+    pub verdict: Result<Verdict, String>,
+}
+
+/// Everything `doctor` found. `Display` is the CLI's report.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub cache: Place,
+    /// The environment's site-packages when it exists (where installs probe), else the
+    /// environment's path.
+    pub target: Place,
+    pub link_mode: LinkMode,
+    /// Probing from the cache into the target; `Err` when the cache cannot be written.
+    pub direct: Result<Verdict, String>,
+    /// Only when the direct probe fell back across filesystems: the shard, or why there is none.
+    pub shard: Option<Result<ShardDiagnosis, String>>,
+    /// What an install would do: the mode, and the shard it would link from.
+    pub outcome: (LinkMode, Option<PathBuf>),
+    /// Things to fix, one sentence each.
+    pub problems: Vec<String>,
+}
+
+/// Examines the pair of places; never fails (what goes wrong is a finding).
+pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
+    let cache = Place::new(&options.cache_dir);
+    let target = match Venv::open(&options.venv) {
+        Ok(venv) => Place::new(venv.site_packages()),
+        Err(_) => Place::new(&options.venv),
+    };
+    let scratch = options.cache_dir.join("v1").join("tmp");
+    let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
+    let direct = probe(options.link_mode, &source, &target.examined);
+
+    let mut problems = Vec::new();
+    let mut shard = None;
+    let outcome = match &direct {
+        Err(e) => {
+            problems.push(format!("the cache cannot be written in {}: {e}", source.display()));
+            (LinkMode::Copy, None)
+        }
+        Ok(verdict) if !verdict.fell_back() => (verdict.mode, None),
+        Ok(verdict) => {
+            let mut outcome = (LinkMode::Copy, None);
+            if verdict.cross_device && options.link_mode != LinkMode::Symlink {
+                let found = diagnose_shard(options, &target);
+                if let Ok(ShardDiagnosis { dir, verdict: Ok(v), .. }) = &found {
+                    if !v.fell_back() {
+                        outcome = (v.mode, Some(dir.clone()));
+                    }
+                }
+                shard = Some(found);
+            }
+            if outcome.1.is_none() {
+                let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
+                problems.push(fallback_problem(verdict, &shard, &venv, options.link_mode));
+            }
+            outcome
+        }
+    };
+    Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, problems }
+}
+
+fn probe(mode: LinkMode, source: &Path, target: &Path) -> Result<Verdict, String> {
+    let probe = linker::probe(mode, source, target).map_err(|e| e.to_string())?;
+    Ok(Verdict {
+        mode: probe.mode,
+        cross_device: probe.reason().is_some_and(|(_, e)| platform::is_cross_device(e)),
+        failures: probe.failures.into_iter().map(|(m, e)| (m, e.to_string())).collect(),
+    })
+}
+
+fn diagnose_shard(options: &DoctorOptions, target: &Place) -> Result<ShardDiagnosis, String> {
+    let dir = shard_location(&options.shards, &target.examined)?;
+    let scratch = dir.join("v1").join("tmp");
+    let exists = scratch.is_dir();
+    let source = if exists {
+        scratch
+    } else {
+        dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
+    };
+    let verdict = probe(options.link_mode, &source, &target.examined);
+    Ok(ShardDiagnosis { dir, exists, verdict })
+}
+
+fn fallback_problem(
+    verdict: &Verdict,
+    shard: &Option<Result<ShardDiagnosis, String>>,
+    venv: &Path,
+    mode: LinkMode,
+) -> String {
+    let (failed, error) = verdict.failures.last().map(|(m, e)| (*m, e.as_str())).unwrap_or((mode, ""));
+    if !verdict.cross_device {
+        return format!(
+            "{failed} does not work from the cache into the target ({error}): installs copy every file"
+        );
+    }
+    let why = match shard {
+        Some(Err(why)) => why.clone(),
+        Some(Ok(ShardDiagnosis { dir, verdict: Err(e), .. })) => {
+            format!("the shard {} cannot be written: {e}", dir.display())
+        }
+        Some(Ok(ShardDiagnosis { dir, verdict: Ok(v), .. })) => format!(
+            "linking from the shard {} does not work either: {}",
+            dir.display(),
+            v.failures.last().map_or("", |(_, e)| e.as_str())
+        ),
+        None => "symlink mode does not use shards".into(),
+    };
+    let suggestion = suggest_cache_dir(venv);
+    format!(
+        "the cache and the target are on different filesystems and no cache shard can be used ({why}): \
+         installs copy every file; use `--cache-dir {}` or `cache-shards = [\"{}\"]`",
+        suggestion.display(),
+        suggestion.display()
+    )
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if !self.exists() {
+            write!(f, " (does not exist yet; examined {})", self.examined.display())?;
+        }
+        write!(f, "\n         filesystem {}", self.fs_type.as_deref().unwrap_or("unknown"))?;
+        if let Some(device) = &self.device {
+            write!(f, ", device {device}")?;
+        }
+        if let Some(mount) = &self.mount_point {
+            write!(f, ", mounted at {}", mount.display())?;
+        }
+        Ok(())
+    }
+}
+
+fn write_verdict(f: &mut fmt::Formatter<'_>, verdict: &Verdict) -> fmt::Result {
+    for (mode, error) in &verdict.failures {
+        writeln!(f, "  {mode} failed: {error}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "cache:   {}", self.cache)?;
+        writeln!(f, "target:  {}", self.target)?;
+        match &self.direct {
+            Ok(verdict) => {
+                writeln!(f, "link mode {} from the cache: {}", self.link_mode, verdict.mode)?;
+                write_verdict(f, verdict)?;
+            }
+            Err(e) => writeln!(f, "link mode {} from the cache: not probed ({e})", self.link_mode)?,
+        }
+        match &self.shard {
+            None => {}
+            Some(Err(why)) => writeln!(f, "cache shard: none ({why})")?,
+            Some(Ok(shard)) => {
+                let state = if shard.exists { "exists" } else { "not created yet" };
+                writeln!(f, "cache shard: {} ({state})", shard.dir.display())?;
+                match &shard.verdict {
+                    Ok(verdict) => {
+                        writeln!(f, "link mode {} from the shard: {}", self.link_mode, verdict.mode)?;
+                        write_verdict(f, verdict)?;
+                    }
+                    Err(e) => writeln!(f, "link mode {} from the shard: not probed ({e})", self.link_mode)?,
+                }
+            }
+        }
+        match &self.outcome {
+            (mode, Some(shard)) => {
+                writeln!(f, "an install would use: {mode}, from the shard {}", shard.display())?
+            }
+            (mode, None) => writeln!(f, "an install would use: {mode}")?,
+        }
+        if self.problems.is_empty() {
+            write!(f, "problems: none")
+        } else {
+            write!(f, "problems:")?;
+            for problem in &self.problems {
+                write!(f, "\n  - {problem}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(cache: &Path, venv: &Path) -> DoctorOptions {
+        DoctorOptions {
+            cache_dir: cache.to_path_buf(),
+            venv: venv.to_path_buf(),
+            shards: ShardPolicy::default(),
+            link_mode: LinkMode::Auto,
+        }
+    }
+
+    #[test]
+    fn one_filesystem_links_without_problems_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, venv) = (dir.path().join("cache"), dir.path().join("venv"));
+        let diagnosis = diagnose(&options(&cache, &venv));
+        assert!(diagnosis.problems.is_empty(), "{diagnosis}");
+        assert!(matches!(diagnosis.outcome, (LinkMode::Clone | LinkMode::Hardlink, None)), "{diagnosis}");
+        assert!(!diagnosis.cache.exists() && !cache.exists() && !venv.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the probe leaves nothing");
+        let text = diagnosis.to_string();
+        assert!(
+            text.contains(&format!("cache:   {} (does not exist yet; examined ", cache.display())),
+            "{text}"
+        );
+        assert!(text.ends_with("problems: none"), "{text}");
+    }
+
+    #[test]
+    fn another_filesystem_without_a_shard_is_a_problem_with_the_fix() {
+        let shm = Path::new("/dev/shm");
+        let dir = tempfile::tempdir().unwrap();
+        if !shm.is_dir() || platform::device_id(shm).ok() == platform::device_id(dir.path()).ok() {
+            eprintln!("skipped: /dev/shm is not a separate filesystem here");
+            return;
+        }
+        let cache = tempfile::tempdir_in(shm).unwrap();
+        let mut options = options(cache.path(), dir.path());
+        options.shards = ShardPolicy { dirs: Vec::new(), auto: false };
+        let diagnosis = diagnose(&options);
+        assert_eq!(diagnosis.outcome, (LinkMode::Copy, None));
+        assert_eq!(diagnosis.problems.len(), 1, "{diagnosis}");
+        assert!(diagnosis.problems[0].contains("different filesystems"), "{diagnosis}");
+        assert!(diagnosis.problems[0].contains("automatic shards are off"), "{diagnosis}");
+
+        // A configured shard on the target's filesystem fixes it.
+        options.shards.dirs.push(dir.path().join("shard"));
+        let diagnosis = diagnose(&options);
+        assert!(diagnosis.problems.is_empty(), "{diagnosis}");
+        assert_eq!(diagnosis.outcome.1, Some(dir.path().join("shard")));
+        assert!(!dir.path().join("shard").exists());
+    }
+}
