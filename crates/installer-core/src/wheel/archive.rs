@@ -15,21 +15,23 @@ pub(crate) struct ArchiveReader {
     file: Arc<File>,
     len: u64,
     pos: u64,
+    /// Allocated on first use, so clones that only stream large members never allocate it.
     buf: Vec<u8>,
-    /// File offset of `buf[0]`; `buf` holds the bytes `[buf_start, buf_start + buf.len())`.
+    /// File offset of `buf[0]`; `buf[..buf_len]` holds the bytes `[buf_start, buf_start + buf_len)`.
     buf_start: u64,
+    buf_len: usize,
 }
 
 impl ArchiveReader {
     pub(crate) fn new(file: File) -> io::Result<Self> {
         let len = file.metadata()?.len();
-        Ok(ArchiveReader { file: Arc::new(file), len, pos: 0, buf: Vec::new(), buf_start: 0 })
+        Ok(ArchiveReader { file: Arc::new(file), len, pos: 0, buf: Vec::new(), buf_start: 0, buf_len: 0 })
     }
 
     fn buffered(&self) -> Option<&[u8]> {
         let offset = self.pos.checked_sub(self.buf_start)?;
         let offset = usize::try_from(offset).ok()?;
-        self.buf.get(offset..).filter(|rest| !rest.is_empty())
+        self.buf.get(offset..self.buf_len).filter(|rest| !rest.is_empty())
     }
 }
 
@@ -42,6 +44,7 @@ impl Clone for ArchiveReader {
             pos: self.pos,
             buf: Vec::new(),
             buf_start: 0,
+            buf_len: 0,
         }
     }
 }
@@ -62,15 +65,12 @@ impl Read for ArchiveReader {
             self.pos += n as u64;
             return Ok(n);
         }
-        self.buf.resize(BUFFER_SIZE, 0);
-        let n = match crate::platform::read_at(&self.file, &mut self.buf, self.pos) {
-            Ok(n) => n,
-            Err(e) => {
-                self.buf.clear();
-                return Err(e);
-            }
-        };
-        self.buf.truncate(n);
+        if self.buf.is_empty() {
+            self.buf = vec![0; BUFFER_SIZE];
+        }
+        self.buf_len = 0;
+        let n = crate::platform::read_at(&self.file, &mut self.buf, self.pos)?;
+        self.buf_len = n;
         self.buf_start = self.pos;
         let n = n.min(out.len());
         out[..n].copy_from_slice(&self.buf[..n]);

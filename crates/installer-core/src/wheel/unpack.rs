@@ -284,12 +284,10 @@ impl<'a> Unpacker<'a> {
         chunk.resize(CHUNK, 0);
         let mut head = Vec::with_capacity(8);
         loop {
-            let n = match input.read(chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(corrupt(e.into())),
-            };
+            let n = fill(&mut input, chunk).map_err(|e| corrupt(e.into()))?;
+            if n == 0 {
+                break;
+            }
             state.update(&chunk[..n]);
             if state.size > member.size {
                 return Err(WheelError::Oversized { path: member.path.clone(), expected: member.size });
@@ -312,6 +310,21 @@ impl<'a> Unpacker<'a> {
         let hash = state.finish(member, &job.hash)?;
         Ok(manifest_file(member, hash, head.starts_with(b"#!python")))
     }
+}
+
+/// Reads until `buf` is full or the input ends, so large members are written in whole
+/// chunks (the inflater returns a few KiB per call). Returns how much was read.
+fn fill(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn missing(path: &str) -> WheelError {
@@ -377,5 +390,7 @@ impl Verify {
     }
 }
 
+#[cfg(test)]
+mod robustness;
 #[cfg(test)]
 mod tests;
