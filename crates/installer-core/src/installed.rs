@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::venv::Venv;
-use crate::wheel::{normalize_name, record};
+use crate::wheel::{metadata, normalize_name, record};
 use crate::{Error, Result};
 
 /// An installed distribution, as its `.dist-info` directory names it.
@@ -29,26 +29,71 @@ impl InstalledDist {
         Some(text.trim().to_string()).filter(|s| !s.is_empty())
     }
 
+    /// `Name` and `Version` from its METADATA, as its author spells them (`fixture-pkg`, where
+    /// the directory says `fixture_pkg`); the directory's when METADATA cannot be read.
+    pub fn metadata_name_version(&self) -> (String, String) {
+        std::fs::read_to_string(self.dist_info.join("METADATA"))
+            .ok()
+            .and_then(|text| metadata::parse_metadata_name_version(&text).ok())
+            .unwrap_or_else(|| (self.name.clone(), self.version.clone()))
+    }
+
     /// The absolute paths its RECORD lists, lexically resolved; entries that would leave the
     /// environment (`../../etc/passwd`, absolute paths elsewhere) are dropped, never touched.
     pub fn record_paths(&self, venv: &Venv) -> Result<Vec<PathBuf>> {
+        Ok(self.record_paths_and_outsiders(venv)?.0)
+    }
+
+    /// [`Self::record_paths`], plus the RECORD entries that were dropped because they lead out
+    /// of the environment, so that uninstall can say what it refused to touch.
+    pub(crate) fn record_paths_and_outsiders(&self, venv: &Venv) -> Result<(Vec<PathBuf>, Vec<String>)> {
         let record_path = self.dist_info.join("RECORD");
-        let text =
-            fs_err::read_to_string(&record_path).map_err(|e| Error::io("read", &record_path, e.into()))?;
+        let text = std::fs::read_to_string(&record_path).map_err(|e| Error::io("read", &record_path, e))?;
         let entries = record::parse_record(&text).map_err(|reason| {
             Error::io("parse", &record_path, std::io::Error::new(std::io::ErrorKind::InvalidData, reason))
         })?;
-        Ok(entries
-            .iter()
-            .filter_map(|entry| resolve_inside(venv.site_packages(), &entry.path, venv.root()))
-            .collect())
+        let (mut inside, mut outside) = (Vec::with_capacity(entries.len()), Vec::new());
+        for entry in entries {
+            match resolve_inside(venv.site_packages(), &entry.path, venv.root()) {
+                Some(path) => inside.push(path),
+                None => outside.push(entry.path),
+            }
+        }
+        Ok((inside, outside))
     }
+}
+
+/// An installed distribution as `installer list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDist {
+    /// The project name from METADATA (`fixture-pkg`), which is how its author spells it;
+    /// the `.dist-info` directory's (escaped) name when METADATA is missing or unreadable.
+    pub name: String,
+    /// From METADATA as well, falling back to the directory name.
+    pub version: String,
+    /// The tool that installed it (from `INSTALLER`); `None` when that file is absent.
+    pub installer: Option<String>,
+}
+
+/// The distributions installed in `venv`, sorted by normalised name, for `installer list`.
+/// A distribution with broken metadata is still listed (by its directory name), so the user
+/// can see it and uninstall it.
+pub fn list(venv: &Venv) -> Result<Vec<ListedDist>> {
+    let mut listed: Vec<ListedDist> = scan(venv)?
+        .into_iter()
+        .map(|dist| {
+            let (name, version) = dist.metadata_name_version();
+            ListedDist { name, version, installer: dist.installer() }
+        })
+        .collect();
+    listed.sort_by_cached_key(|d| (normalize_name(&d.name), d.version.clone()));
+    Ok(listed)
 }
 
 /// Every distribution in the environment's site-packages, sorted by directory name.
 pub fn scan(venv: &Venv) -> Result<Vec<InstalledDist>> {
     let site = venv.site_packages();
-    let dir = fs_err::read_dir(site).map_err(|e| Error::io("list", site, e.into()))?;
+    let dir = std::fs::read_dir(site).map_err(|e| Error::io("list", site, e))?;
     let mut dists: Vec<InstalledDist> = dir
         .flatten()
         .filter_map(|entry| {

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod platform;
 pub mod reporter;
 pub mod script;
+mod transaction;
 pub mod uninstall;
 pub mod units;
 pub mod venv;

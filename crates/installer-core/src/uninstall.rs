@@ -1,20 +1,320 @@
 //! Removing installed distributions by their RECORD.
+//!
+//! What goes: every file RECORD lists that lies inside the environment (lexically, and after
+//! resolving symlinked directories on the way), the bytecode Python wrote for its modules
+//! (`__pycache__/<module>.<tag>.pyc`, never in RECORD unless `--compile` put it there), what is
+//! left in its `.dist-info` directory, and then the directories this leaves empty. What never
+//! goes: anything outside the environment whatever RECORD says, directories named in RECORD,
+//! and the environment's own directories (its root, `bin`, `include`, `lib/.../site-packages`
+//! and their parents), even when empty.
+//!
+//! All or nothing: files are moved aside in a [`Transaction`] and deleted only once every one
+//! of every distribution has been moved; any failure puts them all back.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::installed::{self, InstalledDist};
 use crate::reporter::Reporter;
+use crate::transaction::Transaction;
 use crate::venv::Venv;
-use crate::Result;
+use crate::wheel::normalize_name;
+use crate::{Error, Result};
 
 /// What an uninstall removed.
 #[derive(Debug, Clone, Default)]
 pub struct UninstallSummary {
-    /// `name version` of each removed distribution.
+    /// `name version` of each removed distribution, the name as its METADATA spells it.
     pub removed: Vec<String>,
+    /// Files removed, bytecode included.
     pub files: u64,
 }
 
 /// Removes the distributions `names` (any spelling: `Foo_Bar` = `foo-bar`) from `venv`.
 /// Fails with [`crate::Error::NotInstalled`] naming every unknown name, removing nothing.
 pub fn uninstall(venv: &Venv, names: &[String], reporter: &dyn Reporter) -> Result<UninstallSummary> {
-    let _ = (venv, names, reporter);
-    todo!()
+    let dists = select(venv, names)?;
+
+    let mut files = BTreeSet::new();
+    let mut removed = Vec::with_capacity(dists.len());
+    for dist in &dists {
+        files.extend(dist_files(dist, venv, reporter)?);
+        let (name, version) = dist.metadata_name_version();
+        removed.push(format!("{name} {version}"));
+    }
+    let files: Vec<PathBuf> = files.into_iter().collect();
+    reporter.add_total(files.len() as u64);
+
+    let txn = Transaction::new(venv.root());
+    let moved: Result<Vec<bool>> = files
+        .par_iter()
+        .map(|path| {
+            let existed = std::fs::symlink_metadata(path).is_ok();
+            txn.remove(path)?;
+            reporter.advance(1);
+            Ok(existed)
+        })
+        .collect();
+    let moved = match moved {
+        Ok(moved) => moved,
+        Err(err) => {
+            txn.rollback();
+            return Err(err);
+        }
+    };
+    txn.commit(emptied_dirs(&files, &dists, venv));
+    Ok(UninstallSummary { removed, files: moved.into_iter().filter(|&m| m).count() as u64 })
+}
+
+/// The installed distributions `names` refer to, once each, in the order named; every unknown
+/// name in one error.
+fn select(venv: &Venv, names: &[String]) -> Result<Vec<InstalledDist>> {
+    let installed = installed::scan(venv)?;
+    let mut selected: Vec<InstalledDist> = Vec::with_capacity(names.len());
+    let mut unknown = Vec::new();
+    for name in names {
+        let wanted = normalize_name(name);
+        // Two `.dist-info` of one project (left by a broken tool) are both removed.
+        let matches: Vec<&InstalledDist> =
+            installed.iter().filter(|d| d.normalized_name() == wanted).collect();
+        if matches.is_empty() {
+            unknown.push(name.clone());
+        }
+        for dist in matches {
+            if !selected.contains(dist) {
+                selected.push(dist.clone());
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(Error::NotInstalled { venv: venv.root().to_path_buf(), names: unknown });
+    }
+    Ok(selected)
+}
+
+/// The files of `dist` to remove: RECORD's (those inside the environment), their bytecode, and
+/// whatever else is in its `.dist-info` (so that no half-removed distribution stays visible).
+/// Entries RECORD names outside the environment, or that are directories, are left alone with
+/// a warning.
+fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Reporter) -> Result<Vec<PathBuf>> {
+    let (paths, outside) = dist.record_paths_and_outsiders(venv)?;
+    let root = std::fs::canonicalize(venv.root()).map_err(|e| Error::io("resolve", venv.root(), e))?;
+    for path in &outside {
+        reporter.warning(&format!(
+            "not removing {path}: RECORD of {} names it, but it is outside {}",
+            dist.dist_info.display(),
+            venv.root().display()
+        ));
+    }
+    let mut files = Vec::with_capacity(paths.len() * 2);
+    for path in paths {
+        if !inside_after_symlinks(&path, &root) {
+            reporter.warning(&format!(
+                "not removing {}: RECORD of {} names it, but it leads outside {} through a symlink",
+                path.display(),
+                dist.dist_info.display(),
+                venv.root().display()
+            ));
+            continue;
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                reporter.warning(&format!(
+                    "not removing {}: RECORD of {} names it, but it is a directory",
+                    path.display(),
+                    dist.dist_info.display()
+                ));
+                continue;
+            }
+            _ => {}
+        }
+        if path.extension().is_some_and(|e| e == "py") {
+            files.extend(bytecode_of(&path));
+        }
+        files.push(path);
+    }
+    for entry in walkdir::WalkDir::new(&dist.dist_info).into_iter().flatten() {
+        if !entry.file_type().is_dir() {
+            files.push(entry.into_path());
+        }
+    }
+    Ok(files)
+}
+
+/// Whether `path`'s directory, with symlinks resolved, is still inside `root` (canonical). A
+/// symlinked directory in site-packages (a developer's checkout) must not let RECORD delete
+/// files in the place it points to. The file itself is not resolved: a symlink (from
+/// `--link-mode symlink`) is removed, never its target.
+fn inside_after_symlinks(path: &Path, root: &Path) -> bool {
+    match path.parent().map(std::fs::canonicalize) {
+        Some(Ok(dir)) => dir.starts_with(root),
+        // A directory that does not exist holds nothing to remove.
+        Some(Err(_)) => true,
+        None => false,
+    }
+}
+
+/// `<dir>/__pycache__/<stem>.<tag>[.opt-N].pyc` next to `<dir>/<stem>.py`, for any
+/// interpreter tag: Python writes them on import and RECORD does not list them.
+fn bytecode_of(py: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(stem)) = (py.parent(), py.file_stem().and_then(|s| s.to_str())) else {
+        return Vec::new();
+    };
+    let cache = dir.join("__pycache__");
+    let Ok(entries) = std::fs::read_dir(&cache) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_str().is_some_and(|name| is_bytecode_of(name, stem)))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// `name` is `<stem>.<tag>.pyc` or `<stem>.<tag>.opt-<n>.pyc` (PEP 3147, PEP 488).
+fn is_bytecode_of(name: &str, stem: &str) -> bool {
+    let Some(rest) = name.strip_prefix(stem).and_then(|r| r.strip_prefix('.')) else { return false };
+    let Some(tag) = rest.strip_suffix(".pyc") else { return false };
+    match tag.split_once('.') {
+        None => !tag.is_empty(),
+        Some((tag, opt)) => !tag.is_empty() && opt.starts_with("opt-") && !opt.contains('.'),
+    }
+}
+
+/// The directories removing `files` may have emptied: their ancestors up to the environment's
+/// own directories, which stay even when empty (a fresh venv has an empty `include`).
+fn emptied_dirs(files: &[PathBuf], dists: &[InstalledDist], venv: &Venv) -> BTreeSet<PathBuf> {
+    let mut protected: BTreeSet<&Path> = BTreeSet::new();
+    for keep in [venv.site_packages(), venv.scripts()] {
+        protected.extend(keep.ancestors().take_while(|d| d.starts_with(venv.root())));
+    }
+    let include = venv.root().join("include");
+    protected.insert(&include);
+
+    let mut dirs: BTreeSet<PathBuf> = dists.iter().map(|d| d.dist_info.clone()).collect();
+    for file in files {
+        for dir in file.ancestors().skip(1) {
+            if protected.contains(dir) || !dir.starts_with(venv.root()) || !dirs.insert(dir.to_path_buf()) {
+                break;
+            }
+        }
+    }
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reporter::NoReporter;
+
+    /// A venv layout on disk (no interpreter) with the given files; returns it and its tempdir.
+    fn venv_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Venv) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("pyvenv.cfg"), "version = 3.12.1\n").unwrap();
+        for sub in ["bin", "include", "lib/python3.12/site-packages"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        for (path, content) in files {
+            let path = root.join("lib/python3.12/site-packages").join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        let venv = Venv::open(root).unwrap();
+        (dir, venv)
+    }
+
+    fn tree(root: &Path) -> Vec<String> {
+        let mut out: Vec<String> = walkdir::WalkDir::new(root)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| e.unwrap().path().strip_prefix(root).unwrap().display().to_string())
+            .collect();
+        out.sort();
+        out
+    }
+
+    const RECORD: &str = "foo/__init__.py,,\nfoo/sub/x.py,,\nFoo_Bar-1.0.dist-info/METADATA,,\n\
+                          Foo_Bar-1.0.dist-info/RECORD,,\n../../../bin/foo,,\n\
+                          ../../../include/site/python3.12/Foo-Bar/foo.h,,\n";
+
+    fn foo_bar() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("foo/__init__.py", ""),
+            ("foo/sub/x.py", "x = 1"),
+            ("foo/sub/__pycache__/x.cpython-312.pyc", "bytecode"),
+            ("foo/sub/__pycache__/x.pypy310.opt-1.pyc", "bytecode"),
+            ("foo/sub/__pycache__/xy.cpython-312.pyc", "another module's"),
+            ("Foo_Bar-1.0.dist-info/METADATA", "Name: Foo-Bar\nVersion: 1.0\n"),
+            ("Foo_Bar-1.0.dist-info/RECORD", RECORD),
+            ("Foo_Bar-1.0.dist-info/REQUESTED", ""),
+        ]
+    }
+
+    #[test]
+    fn removes_record_files_bytecode_and_emptied_dirs_only() {
+        let (dir, venv) = venv_with(&foo_bar());
+        std::fs::write(venv.scripts().join("foo"), "#!python").unwrap();
+        let headers = venv.headers("Foo-Bar");
+        std::fs::create_dir_all(&headers).unwrap();
+        std::fs::write(headers.join("foo.h"), "").unwrap();
+        let summary = uninstall(&venv, &["foo-bar".into()], &NoReporter).unwrap();
+        assert_eq!(summary.removed, ["Foo-Bar 1.0"]);
+        assert_eq!(summary.files, 9);
+        assert_eq!(
+            tree(dir.path()),
+            [
+                "bin",
+                "include",
+                "lib",
+                "lib/python3.12",
+                "lib/python3.12/site-packages",
+                "lib/python3.12/site-packages/foo",
+                "lib/python3.12/site-packages/foo/sub",
+                "lib/python3.12/site-packages/foo/sub/__pycache__",
+                "lib/python3.12/site-packages/foo/sub/__pycache__/xy.cpython-312.pyc",
+                "pyvenv.cfg",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_all_named_and_nothing_is_removed() {
+        let (dir, venv) = venv_with(&foo_bar());
+        let before = tree(dir.path());
+        let err =
+            uninstall(&venv, &["FOO_BAR".into(), "nope".into(), "Other".into()], &NoReporter).unwrap_err();
+        assert!(matches!(&err, Error::NotInstalled { names, .. } if names == &["nope", "Other"]), "{err}");
+        assert_eq!(tree(dir.path()), before);
+    }
+
+    #[test]
+    fn record_cannot_remove_directories_or_escape() {
+        let record = "../../../bin,,\n../../../../outside.txt,,\n../../..,,\nX-1.dist-info/RECORD,,\n";
+        let (dir, venv) = venv_with(&[("X-1.dist-info/RECORD", record)]);
+        std::fs::write(venv.scripts().join("python"), "").unwrap();
+        uninstall(&venv, &["x".into()], &NoReporter).unwrap();
+        assert_eq!(
+            tree(dir.path()),
+            [
+                "bin",
+                "bin/python",
+                "include",
+                "lib",
+                "lib/python3.12",
+                "lib/python3.12/site-packages",
+                "pyvenv.cfg"
+            ]
+        );
+    }
+
+    #[test]
+    fn bytecode_names_match_only_their_module() {
+        assert!(is_bytecode_of("x.cpython-312.pyc", "x"));
+        assert!(is_bytecode_of("x.cpython-312.opt-2.pyc", "x"));
+        assert!(!is_bytecode_of("xy.cpython-312.pyc", "x"));
+        assert!(!is_bytecode_of("x.pyc", "x"));
+        assert!(!is_bytecode_of("x.a.b.pyc", "x"));
+        assert!(!is_bytecode_of("x.cpython-312.pyc.tmp", "x"));
+    }
 }

@@ -3,6 +3,8 @@
 mod cache;
 mod doctor;
 mod install;
+mod list;
+mod uninstall;
 
 use installer_core::Result;
 
@@ -11,10 +13,8 @@ use crate::args::{Cli, Command};
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Install(args) => install::run(args),
-        Command::Uninstall(_) | Command::List(_) => Err(installer_core::Error::InvalidArgument {
-            what: "command",
-            reason: "not implemented yet".into(),
-        }),
+        Command::Uninstall(args) => uninstall::run(args),
+        Command::List(args) => list::run(args),
         Command::Cache(command) => cache::run(command),
         Command::Doctor(args) => doctor::run(args),
     }

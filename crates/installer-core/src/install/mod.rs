@@ -4,12 +4,11 @@
 //! 1. Verify and cache every wheel (in parallel). A refusal stops here: nothing was touched.
 //! 2. Plan: where each file goes, what replaces what, conflicts between wheels.
 //! 3. Choose the link mode for the (cache, environment) pair, once.
-//! 4. In a [`transaction`]: move replaced files aside, create directories, link files in
+//! 4. In a [`crate::transaction`]: move replaced files aside, create directories, link files in
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
 mod link;
 mod plan;
-mod transaction;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -26,11 +25,11 @@ use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
 use crate::linker::{materialize, LinkFallback, LinkMode};
 use crate::reporter::Reporter;
+use crate::transaction::Transaction;
 use crate::venv::Venv;
 use crate::wheel::normalize_name;
 use crate::{platform, Error, Result};
 use plan::{Source, WheelPlan};
-use transaction::Transaction;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -284,7 +283,15 @@ fn compile_plans(
         .map(|f| f.dst.clone())
         .filter(|dst| dst.extension().is_some_and(|e| e == "py") && dst.starts_with(venv.site_packages()))
         .collect();
-    let written = crate::compile::compile(venv, &sources, reporter)?;
+    // The interpreter makes the `__pycache__` directories; remember the new ones for rollback.
+    let new_caches: BTreeSet<PathBuf> = sources
+        .iter()
+        .filter_map(|py| Some(py.parent()?.join("__pycache__")))
+        .filter(|dir| !dir.exists())
+        .collect();
+    let written = crate::compile::compile(venv, &sources, reporter);
+    txn.created_dirs(new_caches.into_iter().filter(|dir| dir.is_dir()));
+    let written = written?;
     txn.created(written.iter().cloned());
     let owners: std::collections::HashMap<&Path, usize> = plans
         .iter()

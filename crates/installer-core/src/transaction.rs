@@ -1,5 +1,5 @@
-//! All or nothing: every change an install makes to an environment goes through a
-//! `Transaction`, which can put the environment back exactly as it was.
+//! All or nothing: every change an install or an uninstall makes to an environment goes
+//! through a `Transaction`, which can put the environment back exactly as it was.
 //!
 //! Files that are replaced or removed are first renamed into a backup directory inside the
 //! environment (same filesystem, so a rename); new files and directories are remembered. On
@@ -19,8 +19,8 @@ pub(crate) struct Transaction {
     counter: AtomicUsize,
     /// (original path, backup path), in the order they were moved.
     moved: Mutex<Vec<(PathBuf, PathBuf)>>,
-    /// Directories this transaction created, parents first.
-    created_dirs: Vec<PathBuf>,
+    /// Directories this transaction created (or was told of), parents first.
+    created_dirs: Mutex<Vec<PathBuf>>,
     /// Files this transaction created.
     created_files: Mutex<Vec<PathBuf>>,
 }
@@ -33,7 +33,7 @@ impl Transaction {
             backup: OnceLock::new(),
             counter: AtomicUsize::new(0),
             moved: Mutex::new(Vec::new()),
-            created_dirs: Vec::new(),
+            created_dirs: Mutex::new(Vec::new()),
             created_files: Mutex::new(Vec::new()),
         }
     }
@@ -58,7 +58,7 @@ impl Transaction {
     pub fn create_dirs(&mut self, dirs: &BTreeSet<PathBuf>) -> Result<()> {
         for dir in dirs {
             match std::fs::create_dir(dir) {
-                Ok(()) => self.created_dirs.push(dir.clone()),
+                Ok(()) => self.created_dirs.get_mut().expect("created dirs").push(dir.clone()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(Error::io("create directory", dir, e)),
             }
@@ -85,6 +85,13 @@ impl Transaction {
         self.created_files.lock().expect("created list").extend(files);
     }
 
+    /// Records directories that something else created inside the environment (the
+    /// interpreter's `__pycache__` directories during `--compile`), parents before children,
+    /// so that a rollback removes them too once they are empty.
+    pub fn created_dirs(&self, dirs: impl IntoIterator<Item = PathBuf>) {
+        self.created_dirs.lock().expect("created dirs").extend(dirs);
+    }
+
     /// Keeps the changes: deletes the backup and the directories that the removals emptied.
     pub fn commit(self, emptied_candidates: BTreeSet<PathBuf>) {
         // Deepest first, so a parent is tried after its children.
@@ -103,7 +110,7 @@ impl Transaction {
         for file in self.created_files.into_inner().expect("created list") {
             let _ = std::fs::remove_file(file);
         }
-        for dir in self.created_dirs.iter().rev() {
+        for dir in self.created_dirs.into_inner().expect("created dirs").iter().rev() {
             // Not remove_dir_all: a directory we made may hold files something else made since.
             let _ = std::fs::remove_dir(dir);
         }
@@ -174,6 +181,23 @@ mod tests {
         .unwrap();
         txn.created([root.join("new/sub/a.py"), root.join("pkg/same.py")]);
         assert_eq!(std::fs::read_to_string(root.join("pkg/same.py")).unwrap(), "v2");
+        txn.rollback();
+        assert_eq!(snapshot(root), before);
+    }
+
+    #[test]
+    fn rollback_removes_directories_made_by_others_once_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("pkg")).unwrap();
+        let before = snapshot(root);
+
+        let txn = Transaction::new(root);
+        // As the interpreter does during --compile: a `__pycache__` and a file in it.
+        std::fs::create_dir(root.join("pkg/__pycache__")).unwrap();
+        std::fs::write(root.join("pkg/__pycache__/a.pyc"), "bytecode").unwrap();
+        txn.created_dirs([root.join("pkg/__pycache__")]);
+        txn.created([root.join("pkg/__pycache__/a.pyc")]);
         txn.rollback();
         assert_eq!(snapshot(root), before);
     }

@@ -1,0 +1,29 @@
+//! `installer uninstall`.
+
+use installer_core::uninstall::uninstall;
+use installer_core::units::thousands;
+use installer_core::venv::Venv;
+use installer_core::Result;
+
+use crate::args::UninstallArgs;
+use crate::reporter::TerminalReporter;
+use crate::settings;
+
+pub fn run(args: UninstallArgs) -> Result<()> {
+    // Never created: there is nothing to uninstall from an environment that does not exist.
+    let venv = Venv::open(&settings::venv_path(args.venv.venv.as_deref()))?;
+    let reporter = TerminalReporter::new(args.output, "Uninstalling");
+    let result = uninstall(&venv, &args.names, &reporter);
+    reporter.finish();
+    let summary = result?;
+    if !args.output.quiet {
+        eprintln!(
+            "Uninstalled {} distribution{} ({} files): {}",
+            summary.removed.len(),
+            if summary.removed.len() == 1 { "" } else { "s" },
+            thousands(summary.files),
+            summary.removed.join(", ")
+        );
+    }
+    Ok(())
+}
