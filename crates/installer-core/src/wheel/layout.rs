@@ -9,6 +9,7 @@ use zip::ZipArchive;
 
 use crate::wheel::filename::{normalize_name, WheelFilename};
 use crate::wheel::unpack::Limits;
+use crate::wheel::version::versions_match;
 use crate::wheel::WheelError;
 
 /// Members above this size are held to [`Limits::max_compression_ratio`]; below it a high
@@ -213,13 +214,6 @@ fn find_dist_info(dirs: &[String], filename: &WheelFilename) -> Result<(String, 
     Ok((dist_info.clone(), name.to_string(), version.to_string()))
 }
 
-/// Versions as spelled in a file name and in a `.dist-info` (or METADATA) may differ in case
-/// and in the escaping of `-` to `_`; anything more is a different version.
-pub(crate) fn versions_match(a: &str, b: &str) -> bool {
-    let lite = |v: &str| v.to_ascii_lowercase().replace(['_', '-'], ".");
-    a == b || lite(a) == lite(b)
-}
-
 /// Under `{data_dir}/`, the first directory must be one of the schemes of the spec: anything
 /// else has no defined target and could be mapped somewhere unexpected.
 fn check_scheme(path: &str, data_dir: &str, is_dir: bool) -> Result<(), WheelError> {
@@ -261,14 +255,6 @@ mod tests {
         assert_eq!(check("a//b"), "empty path component");
         assert_eq!(check("./a"), "'.' component");
         assert_eq!(check(""), "empty name");
-    }
-
-    #[test]
-    fn versions() {
-        assert!(versions_match("1.0", "1.0"));
-        assert!(versions_match("1.0RC1", "1.0rc1"));
-        assert!(versions_match("1.0_post1", "1.0-post1"));
-        assert!(!versions_match("1.0", "1.0.1"));
     }
 
     #[test]

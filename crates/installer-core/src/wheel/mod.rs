@@ -10,6 +10,7 @@ mod layout;
 pub mod metadata;
 pub mod record;
 mod unpack;
+mod version;
 
 use std::io;
 use std::path::PathBuf;

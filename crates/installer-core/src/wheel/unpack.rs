@@ -19,9 +19,10 @@ use zip::{ZipArchive, ZipReadOptions};
 
 use crate::manifest::{Manifest, ManifestFile, MANIFEST_FORMAT};
 use crate::wheel::archive::ArchiveReader;
-use crate::wheel::layout::{read_layout, versions_match, Layout, Member, RATIO_THRESHOLD};
+use crate::wheel::layout::{read_layout, Layout, Member, RATIO_THRESHOLD};
 use crate::wheel::metadata::{parse_entry_points, parse_metadata_name_version, parse_wheel_file};
 use crate::wheel::record::{hashes_equal, parse_record, RecordHasher};
+use crate::wheel::version::versions_match;
 use crate::wheel::{WheelError, WheelFilename};
 
 /// Members up to this size are decompressed into memory, checked, then written with one
