@@ -156,9 +156,9 @@ impl<'a> Unpacker<'a> {
         let bad_record = |reason| WheelError::BadRecord { path: record_path.clone(), reason };
         let text = String::from_utf8(text).map_err(|_| bad_record("not utf-8".to_string()))?;
         let entries = parse_record(&text).map_err(bad_record)?;
-        // RECORD and its signatures are not in RECORD with a hash, and are not unpacked.
-        let not_unpacked = [record_path.clone(), in_dist_info("RECORD.jws"), in_dist_info("RECORD.p7s")];
-        let unsigned = |path: &str| !not_unpacked.iter().any(|p| p == path);
+        // RECORD and its signatures cannot carry their own hashes; they are not unpacked.
+        let not_covered = [record_path.clone(), in_dist_info("RECORD.jws"), in_dist_info("RECORD.p7s")];
+        let covered = |path: &str| !not_covered.iter().any(|p| p == path);
 
         let mut record: HashMap<&str, (Option<&str>, Option<u64>)> = HashMap::with_capacity(entries.len());
         for entry in &entries {
@@ -168,7 +168,7 @@ impl<'a> Unpacker<'a> {
                     return Err(WheelError::RecordConflict { path: entry.path.clone() });
                 }
             }
-            if entry.hash.is_some() && unsigned(&entry.path) && !members.contains_key(entry.path.as_str()) {
+            if entry.hash.is_some() && covered(&entry.path) && !members.contains_key(entry.path.as_str()) {
                 return Err(WheelError::MissingFromArchive { path: entry.path.clone() });
             }
         }
@@ -200,7 +200,7 @@ impl<'a> Unpacker<'a> {
 
         let mut jobs = Vec::with_capacity(layout.files.len());
         for member in &layout.files {
-            if !unsigned(&member.path) {
+            if !covered(&member.path) {
                 continue;
             }
             let path = || member.path.clone();
@@ -283,7 +283,7 @@ impl<'a> Unpacker<'a> {
         let mut file = crate::platform::create_new_file(&out, member.executable)
             .map_err(|e| WheelError::io("create", &out, e))?;
         chunk.resize(CHUNK, 0);
-        let mut head = Vec::with_capacity(8);
+        let mut python_shebang = None;
         loop {
             let n = fill(&mut input, chunk).map_err(|e| corrupt(e.into()))?;
             if n == 0 {
@@ -302,14 +302,12 @@ impl<'a> Unpacker<'a> {
                     limit: self.limits.max_compression_ratio,
                 });
             }
-            if head.len() < 8 {
-                let take = (8 - head.len()).min(n);
-                head.extend_from_slice(&chunk[..take]);
-            }
+            // `fill` returns whole chunks, so the first holds the whole shebang if any.
+            python_shebang.get_or_insert_with(|| chunk[..n].starts_with(b"#!python"));
             file.write_all(&chunk[..n]).map_err(|e| WheelError::io("write", &out, e))?;
         }
         let hash = state.finish(member, &job.hash)?;
-        Ok(manifest_file(member, hash, head.starts_with(b"#!python")))
+        Ok(manifest_file(member, hash, python_shebang.unwrap_or(false)))
     }
 }
 

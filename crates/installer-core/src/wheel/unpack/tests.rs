@@ -264,6 +264,16 @@ fn accepts_other_sha_algorithms_and_records_sha256() {
 }
 
 #[test]
+fn streamed_members_keep_shebang_and_mode() {
+    let mut script = b"#!pythonw\n".to_vec();
+    script.resize(CHUNK * 2 + 17, b'#');
+    let manifest = unpack_with(&Wheel::demo().exec("demo-1.0.data/scripts/big", &script), |_| {}).0.unwrap();
+    let file = manifest.files.iter().find(|f| f.path == "demo-1.0.data/scripts/big").unwrap();
+    assert_eq!((file.size, file.executable, file.python_shebang), (script.len() as u64, true, true));
+    assert_eq!(file.hash, hash_bytes_sha256(&script));
+}
+
+#[test]
 fn refuses_unsafe_names() {
     check_refused(Wheel::demo().file("../evil", b"x"), "../evil: unsafe path: '..' component");
     check_refused(Wheel::demo().file("demo/../../evil", b"x"), "unsafe path: '..' component");
