@@ -7,7 +7,8 @@ use std::path::Path;
 
 use support::*;
 
-const GOOD: [&str; 6] = ["fixture_pkg-1.0", "fixture_data", "fixture_ns_a", "fixture_ns_b", "fixture_unicode", "fixture_plat"];
+const GOOD: [&str; 6] =
+    ["fixture_pkg-1.0", "fixture_data", "fixture_ns_a", "fixture_ns_b", "fixture_unicode", "fixture_plat"];
 
 fn args<'a>(venv: &'a Path, cache: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
@@ -41,10 +42,15 @@ fn fixtures_install_import_and_run() {
     assert!(launcher.starts_with(&format!("#!{}\n", venv.join("bin/python").display())), "{launcher}");
 
     let site = venv.join("lib/python3.11/site-packages");
-    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777
+    };
     assert_eq!(mode(&site.join("fixture_pkg/bin/run.sh")), 0o755, "executable bits are kept");
     assert_eq!(mode(&site.join("fixture_pkg/__init__.py")), 0o644);
-    assert!(venv.join("include/site/python3.11/fixture-data/fixture_data.h").is_file(), "headers go where pip puts them");
+    assert!(
+        venv.join("include/site/python3.11/fixture-data/fixture_data.h").is_file(),
+        "headers go where pip puts them"
+    );
     assert!(venv.join("share/fixture_data/config.txt").is_file(), ".data/data goes to the prefix");
 
     let dist_info = site.join("fixture_pkg-1.0.dist-info");
@@ -58,7 +64,11 @@ fn fixtures_install_import_and_run() {
     let record = std::fs::read_to_string(dist_info.join("RECORD")).unwrap();
     let mut listed = 0;
     for line in record.lines() {
-        let (path, rest) = line.rsplit_once(',').map(|(a, size)| (a.rsplit_once(',').unwrap(), size)).map(|((p, h), s)| (p, (h, s))).unwrap();
+        let (path, rest) = line
+            .rsplit_once(',')
+            .map(|(a, size)| (a.rsplit_once(',').unwrap(), size))
+            .map(|((p, h), s)| (p, (h, s)))
+            .unwrap();
         let file = site.join(path);
         if rest.0.is_empty() {
             assert!(path.ends_with("RECORD"), "only RECORD has no hash: {line}");
@@ -83,13 +93,17 @@ fn a_warm_install_into_a_second_venv_hardlinks_every_file() {
     let wheel = fixture("fixture_pkg-1.0");
     for name in ["one", "two"] {
         let venv = tmp.path().join(name);
-        assert_ok(&installer(tmp.path(), &args(&venv, &cache, &["--link-mode", "hardlink", wheel.to_str().unwrap()])));
+        assert_ok(&installer(
+            tmp.path(),
+            &args(&venv, &cache, &["--link-mode", "hardlink", wheel.to_str().unwrap()]),
+        ));
     }
     let site = tmp.path().join("two/lib/python3.11/site-packages");
     let record = std::fs::read_to_string(site.join("fixture_pkg-1.0.dist-info/RECORD")).unwrap();
     let mut linked = 0;
     for path in record.lines().map(|l| l.split(',').next().unwrap()) {
-        let generated = path.starts_with("../") || ["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"].iter().any(|g| path.ends_with(g));
+        let generated = path.starts_with("../")
+            || ["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"].iter().any(|g| path.ends_with(g));
         if !generated {
             assert_eq!(nlink(&site.join(path)), 3, "{path}: cache + two venvs");
             linked += 1;
@@ -108,7 +122,11 @@ fn conflicting_wheels_are_refused_naming_both_and_nothing_is_installed() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains("fixture_clash_a-1.0-py3-none-any.whl and ") && err.contains("fixture_clash_b-1.0-py3-none-any.whl both install "), "{err}");
+    assert!(
+        err.contains("fixture_clash_a-1.0-py3-none-any.whl and ")
+            && err.contains("fixture_clash_b-1.0-py3-none-any.whl both install "),
+        "{err}"
+    );
     assert!(err.contains("fixture_clash/common.py"), "{err}");
     assert_eq!(snapshot(&venv), before);
 }
@@ -129,30 +147,52 @@ fn check_refused(make: impl FnOnce(&Path) -> std::path::PathBuf, expected_cause:
     let file_name = bad.file_name().unwrap().to_str().unwrap();
     let first = err.lines().next().unwrap();
     assert!(first.starts_with("error: ") && first.contains(file_name), "names the wheel: {err}");
-    assert!(err.lines().any(|l| l.starts_with("  cause: ") && l.contains(expected_cause)), "expected cause {expected_cause:?}: {err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("  cause: ") && l.contains(expected_cause)),
+        "expected cause {expected_cause:?}: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(snapshot(&venv), before, "the environment is untouched");
     let entries_after = snapshot(&cache.join("v1/entries"));
     assert!(
-        entries_after.keys().all(|k| entries_before.contains_key(k) || k.starts_with(entries_after.keys().find(|e| e.to_str().unwrap().starts_with("fixture_ns_a")).unwrap())),
+        entries_after.keys().all(|k| entries_before.contains_key(k)
+            || k.starts_with(
+                entries_after.keys().find(|e| e.to_str().unwrap().starts_with("fixture_ns_a")).unwrap()
+            )),
         "no entry for the refused wheel"
     );
-    assert_eq!(std::fs::read_dir(cache.join("v1/tmp")).unwrap().filter(|e| !e.as_ref().unwrap().file_name().to_str().unwrap().starts_with(".installer-probe")).count(), 0, "no staging left");
+    assert_eq!(
+        std::fs::read_dir(cache.join("v1/tmp"))
+            .unwrap()
+            .filter(|e| !e.as_ref().unwrap().file_name().to_str().unwrap().starts_with(".installer-probe"))
+            .count(),
+        0,
+        "no staging left"
+    );
 }
 
 #[test]
 fn zip_slip_is_refused() {
-    check_refused(|d| WheelBuilder::new("evil", "1.0").file("../escape.py", b"x").write(d, None), "unsafe path");
+    check_refused(
+        |d| WheelBuilder::new("evil", "1.0").file("../escape.py", b"x").write(d, None),
+        "unsafe path",
+    );
 }
 
 #[test]
 fn absolute_paths_are_refused() {
-    check_refused(|d| WheelBuilder::new("evil", "1.0").file("/tmp/abs.py", b"x").write(d, None), "unsafe path");
+    check_refused(
+        |d| WheelBuilder::new("evil", "1.0").file("/tmp/abs.py", b"x").write(d, None),
+        "unsafe path",
+    );
 }
 
 #[test]
 fn symlink_members_are_refused() {
-    check_refused(|d| WheelBuilder::new("evil", "1.0").symlink("evil/link", "/etc/passwd").write(d, None), "symlinks are not allowed");
+    check_refused(
+        |d| WheelBuilder::new("evil", "1.0").symlink("evil/link", "/etc/passwd").write(d, None),
+        "symlinks are not allowed",
+    );
 }
 
 #[test]
@@ -212,7 +252,8 @@ fn a_bad_file_name_is_refused() {
 fn a_truncated_archive_is_refused() {
     check_refused(
         |d| {
-            let path = WheelBuilder::new("evil", "1.0").file("evil/big.py", &vec![b'#'; 20_000]).write(d, None);
+            let path =
+                WheelBuilder::new("evil", "1.0").file("evil/big.py", &vec![b'#'; 20_000]).write(d, None);
             let bytes = std::fs::read(&path).unwrap();
             std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
             path
@@ -247,7 +288,10 @@ fn a_directory_that_is_not_a_venv_is_refused_untouched() {
     std::fs::create_dir(&not_venv).unwrap();
     std::fs::write(not_venv.join("main.py"), "print(1)\n").unwrap();
     let before = snapshot(&not_venv);
-    let out = installer(tmp.path(), &args(&not_venv, &tmp.path().join("cache"), &[fixture("fixture_ns_a").to_str().unwrap()]));
+    let out = installer(
+        tmp.path(),
+        &args(&not_venv, &tmp.path().join("cache"), &[fixture("fixture_ns_a").to_str().unwrap()]),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("is not a virtual environment: it has no pyvenv.cfg"), "{}", stderr(&out));
     assert_eq!(snapshot(&not_venv), before);
@@ -263,16 +307,27 @@ fn config_files_set_the_link_mode_and_bad_keys_name_the_file() {
     assert_ok(&out);
     assert!(stderr(&out).contains(": copy"), "{}", stderr(&out));
     // The command line wins over the file.
-    let out = installer(tmp.path(), &args(&tmp.path().join("v2"), &cache, &["--link-mode", "hardlink", wheel.to_str().unwrap()]));
+    let out = installer(
+        tmp.path(),
+        &args(&tmp.path().join("v2"), &cache, &["--link-mode", "hardlink", wheel.to_str().unwrap()]),
+    );
     assert!(stderr(&out).contains(": hardlink"), "{}", stderr(&out));
     // The environment wins over the file too.
-    let out = installer_with_env(tmp.path(), &args(&tmp.path().join("v3"), &cache, &[wheel.to_str().unwrap()]), &[("INSTALLER_LINK_MODE", "symlink")]);
+    let out = installer_with_env(
+        tmp.path(),
+        &args(&tmp.path().join("v3"), &cache, &[wheel.to_str().unwrap()]),
+        &[("INSTALLER_LINK_MODE", "symlink")],
+    );
     assert!(stderr(&out).contains(": symlink"), "{}", stderr(&out));
 
     std::fs::write(tmp.path().join("installer.toml"), "link-mode = \"fast\"\n").unwrap();
     let out = installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("installer.toml: key `link-mode`: unknown link mode `fast`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("installer.toml: key `link-mode`: unknown link mode `fast`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -65,7 +65,7 @@ pub fn user_config_path() -> Option<PathBuf> {
 
 /// Parses one file; `pyproject` selects the `[tool.installer]` table.
 pub fn read_file(path: &Path, pyproject: bool) -> Result<FileConfig> {
-    let text = fs_err::read_to_string(path).map_err(|e| Error::io("read", path, e.into()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
     parse(&text, path, pyproject)
 }
 

@@ -5,9 +5,9 @@
 
 pub mod cache;
 pub mod cache_admin;
+mod compile;
 pub mod config;
 pub mod doctor;
-mod compile;
 pub mod error;
 pub mod install;
 pub mod installed;
@@ -23,6 +23,6 @@ pub mod venv;
 pub mod wheel;
 
 pub use error::{Error, Result};
-pub use install::{install, interrupt, InstallOptions, InstallSummary};
+pub use install::{install, install_into, interrupt, InstallOptions, InstallSummary};
 pub use linker::{LinkFallback, LinkMode};
 pub use reporter::{NoReporter, Reporter};

@@ -25,6 +25,40 @@ pub fn shebang(python: &Path) -> Vec<u8> {
     [b"#!/bin/sh\n'''exec' " as &[u8], &quoted, b" \"$0\" \"$@\"\n' '''"].concat()
 }
 
+/// The console scripts to generate for a wheel's entry points. As pip does, when a wheel has
+/// a `pip` (or `easy_install`) script, the versioned ones are made for the environment's
+/// Python (`pip3`, `pip3.11`; `easy_install-3.11`) in place of those the wheel was built with.
+pub fn scripts_to_generate(entry_points: &[EntryPoint], python_version: (u32, u32)) -> Vec<EntryPoint> {
+    let (major, minor) = python_version;
+    let has = |name: &str| entry_points.iter().any(|e| !e.gui && e.name == name);
+    let (has_pip, has_easy_install) = (has("pip"), has("easy_install"));
+    let mut out = Vec::with_capacity(entry_points.len() + 3);
+    for ep in entry_points {
+        let renamed = |name: String| EntryPoint { name, ..ep.clone() };
+        match ep.name.as_str() {
+            _ if ep.gui => out.push(ep.clone()),
+            "pip" => out.extend([
+                renamed("pip".into()),
+                renamed(format!("pip{major}")),
+                renamed(format!("pip{major}.{minor}")),
+            ]),
+            "easy_install" => {
+                out.extend([renamed(ep.name.clone()), renamed(format!("easy_install-{major}.{minor}"))])
+            }
+            name if has_pip && name.strip_prefix("pip").is_some_and(is_version) => {}
+            name if has_easy_install && name.strip_prefix("easy_install-").is_some_and(is_version) => {}
+            _ => out.push(ep.clone()),
+        }
+    }
+    out
+}
+
+/// `3`, `3.11`: digits, at most one dot.
+fn is_version(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() <= 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The launcher script for an entry point, as pip writes it (distlib's `SCRIPT_TEMPLATE`).
 /// `None` when the entry point names no object to call (pip refuses those too).
 pub fn launcher(entry_point: &EntryPoint, python: &Path) -> Option<Vec<u8>> {
@@ -87,6 +121,25 @@ mod tests {
     #[test]
     fn entry_point_without_object_has_no_launcher() {
         assert_eq!(launcher(&entry_point(None), Path::new("/v/bin/python")), None);
+    }
+
+    #[test]
+    fn pip_gets_versioned_scripts_for_this_python_like_pip_makes_them() {
+        let ep = |name: &str| EntryPoint {
+            name: name.into(),
+            module: "pip._internal.cli.main".into(),
+            object: Some("main".into()),
+            gui: false,
+        };
+        let names: Vec<String> =
+            scripts_to_generate(&[ep("pip"), ep("pip3"), ep("pip3.9"), ep("other")], (3, 11))
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+        assert_eq!(names, ["pip", "pip3", "pip3.11", "other"]);
+        let names: Vec<String> =
+            scripts_to_generate(&[ep("pip3")], (3, 11)).into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["pip3"], "without a `pip` entry point nothing is renamed");
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn select(venv: &Venv, names: &[String]) -> Result<Vec<InstalledDist>> {
 /// whatever else is in its `.dist-info` (so that no half-removed distribution stays visible).
 /// Entries RECORD names outside the environment, or that are directories, are left alone with
 /// a warning.
-fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Reporter) -> Result<Vec<PathBuf>> {
+pub(crate) fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Reporter) -> Result<Vec<PathBuf>> {
     let (paths, outside) = dist.record_paths_and_outsiders(venv)?;
     let root = std::fs::canonicalize(venv.root()).map_err(|e| Error::io("resolve", venv.root(), e))?;
     for path in &outside {
@@ -183,7 +183,7 @@ fn is_bytecode_of(name: &str, stem: &str) -> bool {
 
 /// The directories removing `files` may have emptied: their ancestors up to the environment's
 /// own directories, which stay even when empty (a fresh venv has an empty `include`).
-fn emptied_dirs(files: &[PathBuf], dists: &[InstalledDist], venv: &Venv) -> BTreeSet<PathBuf> {
+pub(crate) fn emptied_dirs(files: &[PathBuf], dists: &[InstalledDist], venv: &Venv) -> BTreeSet<PathBuf> {
     let mut protected: BTreeSet<&Path> = BTreeSet::new();
     for keep in [venv.site_packages(), venv.scripts()] {
         protected.extend(keep.ancestors().take_while(|d| d.starts_with(venv.root())));

@@ -24,8 +24,14 @@ impl Venv {
     /// users would) when `root` does not exist.
     pub fn open_or_create(root: &Path, python: &Path) -> Result<Venv> {
         if !root.exists() {
-            create(root, python)?;
+            return Venv::create(root, python);
         }
+        Venv::open(root)
+    }
+
+    /// Creates a venv at `root` (which must not exist) with `python -m venv --without-pip`.
+    pub fn create(root: &Path, python: &Path) -> Result<Venv> {
+        create(root, python)?;
         Venv::open(root)
     }
 
@@ -33,7 +39,7 @@ impl Venv {
     pub fn open(root: &Path) -> Result<Venv> {
         let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
         let cfg_path = root.join("pyvenv.cfg");
-        let cfg = match fs_err::read_to_string(&cfg_path) {
+        let cfg = match std::fs::read_to_string(&cfg_path) {
             Ok(cfg) => cfg,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let reason = if root.is_dir() { "it has no pyvenv.cfg" } else { "it is not a directory" };

@@ -1,9 +1,8 @@
 //! `installer install`.
 
 use installer_core::cache::Cache;
-use installer_core::install::{install, InstallOptions};
+use installer_core::install::{install_into, InstallOptions};
 use installer_core::units::thousands;
-use installer_core::venv::Venv;
 use installer_core::Result;
 
 use crate::args::InstallArgs;
@@ -25,9 +24,9 @@ pub fn run(args: InstallArgs) -> Result<()> {
     } else {
         Cache::open(&settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?)?
     };
-    let venv = Venv::open_or_create(&settings::venv_path(args.venv.venv.as_deref()), &args.python)?;
+    let venv = settings::venv_path(args.venv.venv.as_deref());
     let reporter = TerminalReporter::new(args.output, "Installing");
-    let result = install(&venv, &args.wheels, &cache, &options, &reporter);
+    let result = install_into(&venv, &args.python, &args.wheels, &cache, &options, &reporter);
     reporter.finish();
     let summary = result?;
     if !args.output.quiet {

@@ -99,7 +99,10 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
             Node::Dir
         } else {
             let bytes = std::fs::read(entry.path()).unwrap();
-            Node::File { sha256: format!("{:x}", Sha256::digest(&bytes)), mode: meta.permissions().mode() & 0o777 }
+            Node::File {
+                sha256: format!("{:x}", Sha256::digest(&bytes)),
+                mode: meta.permissions().mode() & 0o777,
+            }
         };
         out.insert(rel, node);
     }
@@ -162,8 +165,11 @@ impl WheelBuilder {
         ));
         members.push((
             format!("{dist_info}/WHEEL"),
-            format!("Wheel-Version: {}\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n", self.wheel_version)
-                .into_bytes(),
+            format!(
+                "Wheel-Version: {}\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+                self.wheel_version
+            )
+            .into_bytes(),
             0o644,
         ));
         let record = match &self.record {
@@ -174,9 +180,11 @@ impl WheelBuilder {
                 let mut text = String::new();
                 for (path, content, _) in &members {
                     if !skip.contains(path) {
-                        let mut hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content));
+                        let mut hash =
+                            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content));
                         if matches!(&self.record, RecordMode::WrongHash(p) if p == path) {
-                            hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(b"other"));
+                            hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                                .encode(Sha256::digest(b"other"));
                         }
                         text.push_str(&format!("{path},sha256={hash},{}\n", content.len()));
                     }
@@ -188,13 +196,19 @@ impl WheelBuilder {
         if let Some(record) = record {
             members.push((format!("{dist_info}/RECORD"), record.into_bytes(), 0o644));
         }
-        let name = file_name.map(str::to_string).unwrap_or(format!("{}-{}-py3-none-any.whl", self.name, self.version));
+        let name = file_name
+            .map(str::to_string)
+            .unwrap_or(format!("{}-{}-py3-none-any.whl", self.name, self.version));
         let path = dir.join(name);
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
         for (member, content, mode) in members {
             if mode & 0o170000 == 0o120000 {
-                zip.add_symlink(member, String::from_utf8(content).unwrap(), zip::write::SimpleFileOptions::default())
-                    .unwrap();
+                zip.add_symlink(
+                    member,
+                    String::from_utf8(content).unwrap(),
+                    zip::write::SimpleFileOptions::default(),
+                )
+                .unwrap();
             } else {
                 let options = zip::write::SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated)

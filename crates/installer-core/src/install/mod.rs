@@ -18,14 +18,15 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
 pub(crate) use link::{shard_location, suggest_cache_dir};
+pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
 
 use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
 use crate::linker::{materialize, LinkFallback, LinkMode};
 use crate::reporter::Reporter;
 use crate::transaction::Transaction;
+use crate::uninstall;
 use crate::venv::Venv;
 use crate::wheel::normalize_name;
 use crate::{platform, Error, Result};
@@ -87,11 +88,39 @@ pub fn install(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.jobs)
-        .build()
-        .map_err(|e| Error::InvalidArgument { what: "jobs", reason: e.to_string() })?;
-    pool.install(|| install_in_pool(venv, wheels, cache, options, reporter))
+    in_pool(options.jobs, || install_in_pool(venv, wheels, cache, options, reporter))
+}
+
+/// Like [`install`], for an environment that may not exist yet: when `venv_dir` is missing,
+/// every wheel is verified and cached first, then the venv is created with `python`, and
+/// removed again if the install fails, so a refused wheel leaves no empty environment behind.
+pub fn install_into(
+    venv_dir: &Path,
+    python: &Path,
+    wheels: &[PathBuf],
+    cache: &Cache,
+    options: &InstallOptions,
+    reporter: &dyn Reporter,
+) -> Result<InstallSummary> {
+    if venv_dir.exists() {
+        return install(&Venv::open(venv_dir)?, wheels, cache, options, reporter);
+    }
+    in_pool(options.jobs, || wheels.par_iter().try_for_each(|wheel| cache.entry(wheel).map(drop)))?;
+    let venv = Venv::create(venv_dir, python)?;
+    let result = install(&venv, wheels, cache, options, reporter);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(venv_dir);
+    }
+    result
+}
+
+/// Runs `work` on a pool of `jobs` threads (0: one per CPU) whose threads have all exited when
+/// it returns, so embedders see no threads outlive a call.
+fn in_pool<R: Send>(jobs: usize, work: impl FnOnce() -> Result<R> + Send) -> Result<R> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_scoped(|thread| thread.run(), |pool| pool.install(work))
+        .map_err(|e| Error::InvalidArgument { what: "jobs", reason: e.to_string() })?
 }
 
 fn install_in_pool(
@@ -158,9 +187,11 @@ fn install_in_pool(
     // 4. Apply.
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     reporter.add_total(total);
+    // What replaced distributions leave goes exactly as `uninstall` would remove it.
+    let replaced: Vec<InstalledDist> = plans.iter().filter_map(|p| p.replaces.clone()).collect();
     let mut old_files = Vec::new();
-    for old in plans.iter().filter_map(|p| p.replaces.as_ref()) {
-        old_files.extend(files_of(old, venv)?);
+    for old in &replaced {
+        old_files.extend(uninstall::dist_files(old, venv, reporter)?);
     }
     let mut txn = Transaction::new(venv.root());
     let copied = match apply(&plans, &old_files, venv, link.mode, options.compile, &mut txn, reporter) {
@@ -170,7 +201,7 @@ fn install_in_pool(
             return Err(e);
         }
     };
-    txn.commit(parent_dirs(&old_files, venv));
+    txn.commit(uninstall::emptied_dirs(&old_files, &replaced, venv));
 
     if link.mode == LinkMode::Symlink {
         cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
@@ -336,43 +367,4 @@ fn io_action(mode: LinkMode) -> &'static str {
 fn write_new(txn: &Transaction, dst: &Path, content: &[u8], executable: bool) -> Result<()> {
     txn.create_file(dst, |dst| platform::create_new_file(dst, executable)?.write_all(content))
         .map_err(|e| Error::io("write", dst, e))
-}
-
-/// The files of an installed distribution to remove: its RECORD, plus the bytecode Python
-/// wrote next to its modules (as pip's uninstall does).
-pub(crate) fn files_of(old: &InstalledDist, venv: &Venv) -> Result<Vec<PathBuf>> {
-    let mut paths = old.record_paths(venv)?;
-    let (major, minor) = venv.python_version();
-    let tag = format!("cpython-{major}{minor}");
-    let pyc: Vec<PathBuf> = paths
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        .filter_map(|p| {
-            let stem = p.file_stem()?.to_str()?;
-            let cache = p.parent()?.join("__pycache__");
-            Some(["", ".opt-1", ".opt-2"].map(|opt| cache.join(format!("{stem}.{tag}{opt}.pyc"))))
-        })
-        .flatten()
-        .collect();
-    paths.extend(pyc);
-    Ok(paths)
-}
-
-/// The directories holding `files`, up to (not including) the scheme directories: the ones
-/// that removing those files may have emptied, to delete after commit.
-pub(crate) fn parent_dirs(files: &[PathBuf], venv: &Venv) -> BTreeSet<PathBuf> {
-    let mut dirs = BTreeSet::new();
-    for path in files {
-        let mut dir = path.parent();
-        while let Some(d) = dir {
-            if d == venv.site_packages() || d == venv.scripts() || d == venv.root() || !d.starts_with(venv.root()) {
-                break;
-            }
-            if !dirs.insert(d.to_path_buf()) {
-                break;
-            }
-            dir = d.parent();
-        }
-    }
-    dirs
 }

@@ -100,7 +100,7 @@ pub(crate) fn plan_wheel(
         };
         files.push(PlannedFile { dst, source });
     }
-    for entry_point in &manifest.entry_points {
+    for entry_point in &script::scripts_to_generate(&manifest.entry_points, venv.python_version()) {
         let content = script::launcher(entry_point, venv.python()).ok_or_else(|| Error::Wheel {
             wheel: wheel.to_path_buf(),
             source: crate::wheel::WheelError::Metadata {
@@ -202,7 +202,7 @@ pub(crate) fn record_path(venv: &Venv, path: &Path) -> String {
 /// A `.data/scripts` file whose `#!python` line names this environment's interpreter.
 fn rewritten_script(entry: &CacheEntry, file: &ManifestFile, venv: &Venv) -> Result<Source> {
     let path = entry.tree().join(&file.path);
-    let content = fs_err::read(&path).map_err(|e| Error::io("read", &path, e.into()))?;
+    let content = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
     let content = script::rewrite_python_shebang(&content, venv.python()).unwrap_or(content);
     Ok(Source::Generated { content, executable: file.executable })
 }
