@@ -185,7 +185,7 @@ impl Cache {
     /// (no read of the archive), otherwise hashed, verified, unpacked and published.
     pub fn entry(&self, wheel: &Path) -> Result<CacheEntry> {
         let wheel_abs = std::path::absolute(wheel).map_err(|e| Error::io("resolve", wheel, e))?;
-        let meta = fs_err::metadata(&wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
+        let meta = std::fs::metadata(&wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
         let size = meta.len();
         let mtime_ns =
             meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
@@ -225,7 +225,7 @@ impl Cache {
         copy_tree(&entry.tree(), &tree, entry.manifest())?;
         let manifest = serde_json::to_vec(entry.manifest()).expect("manifest serialises");
         let manifest_path = staging.path().join(MANIFEST);
-        fs_err::write(&manifest_path, manifest).map_err(|e| Error::io("write", manifest_path, e))?;
+        std::fs::write(&manifest_path, manifest).map_err(|e| Error::io("write", manifest_path, e))?;
         self.publish(staging, &entry.id)
     }
 
@@ -269,13 +269,14 @@ impl Cache {
     /// The cold path: hash the archive while unpacking and verifying it, then publish.
     fn fill(&self, wheel: &Path, wheel_abs: &Path) -> Result<CacheEntry> {
         let wheel_err = |source| match source {
+            wheel::WheelError::Interrupted => Error::Interrupted,
             wheel::WheelError::Io { .. } => Error::Unpack { wheel: wheel.to_path_buf(), source },
             source => Error::Wheel { wheel: wheel.to_path_buf(), source },
         };
         let file_name = wheel_abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let staging = self.staging_dir()?;
         let tree = staging.path().join(TREE);
-        fs_err::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
+        std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
         let (hash, unpacked) =
             rayon::join(|| sha256_file(wheel_abs), || wheel::unpack_verified(wheel_abs, &tree, &self.limits));
         let hash = hash.map_err(|e| Error::io("read", wheel, e))?;
@@ -289,7 +290,7 @@ impl Cache {
         }
         let manifest_path = staging.path().join(MANIFEST);
         let json = serde_json::to_vec(&manifest).expect("manifest serialises");
-        fs_err::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e))?;
+        std::fs::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e))?;
         self.publish(staging, &id)
     }
 
@@ -361,7 +362,7 @@ fn init_layout(root: &Path) -> Result<()> {
     }
     for sub in ["entries", "index", "tmp", "envs"] {
         let dir = layout.join(sub);
-        fs_err::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e))?;
     }
     let tag = root.join("CACHEDIR.TAG");
     let _ = std::fs::write(
@@ -418,10 +419,10 @@ fn hex(bytes: &[u8]) -> String {
 /// Copies an entry's tree (reflink where the filesystem can) following its manifest.
 fn copy_tree(from: &Path, to: &Path, manifest: &Manifest) -> Result<()> {
     use rayon::prelude::*;
-    fs_err::create_dir(to).map_err(|e| Error::io("create directory", to, e))?;
+    std::fs::create_dir(to).map_err(|e| Error::io("create directory", to, e))?;
     for dir in &manifest.dirs {
         let path = to.join(dir);
-        fs_err::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e))?;
+        std::fs::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e))?;
     }
     manifest.files.par_iter().try_for_each(|file| {
         let (src, dst) = (from.join(&file.path), to.join(&file.path));
