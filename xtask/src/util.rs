@@ -150,6 +150,18 @@ impl Cmd {
         s
     }
 
+    /// [`Cmd::display`], with a long run of `.whl` arguments shown as their count.
+    pub fn display_short(&self) -> String {
+        let wheels = self.args.iter().filter(|a| a.to_string_lossy().ends_with(".whl")).count();
+        if wheels <= 4 {
+            return self.display();
+        }
+        let kept: Vec<&OsString> =
+            self.args.iter().filter(|a| !a.to_string_lossy().ends_with(".whl")).collect();
+        let shown = Cmd { args: kept.into_iter().cloned().collect(), ..self.clone() };
+        format!("{} <{wheels} wheels>", shown.display())
+    }
+
     pub fn std_command(&self) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args);
@@ -343,6 +355,9 @@ mod tests {
     fn display_quotes_only_what_a_shell_needs() {
         let cmd = Cmd::new("cargo").args(["build", "-p", "x", "a b", "it's", ""]);
         assert_eq!(cmd.display(), r"$ cargo build -p x 'a b' 'it'\''s' ''");
+        let many =
+            Cmd::new("uv").args(["pip", "install", "a.whl", "b.whl", "c.whl", "d.whl", "e.whl", "--x"]);
+        assert_eq!(many.display_short(), "$ uv pip install --x <5 wheels>");
     }
 
     #[test]

@@ -196,8 +196,8 @@ fn bench_corpus(tools: &Tools, work: &Path, name: String, wheels: &[PathBuf], ru
                 peak_kib: vec![],
             })
             .collect();
+        eprintln!("bench: {name}: {} ({runs} rounds)", scenario.name());
         for round in 0..runs {
-            eprint!("\rbench: {name}: {} round {}/{runs}", scenario.name(), round + 1);
             // Take turns, starting with a different tool each round, so no tool always runs
             // right after another's writeback.
             for k in 0..tools_here.len() {
@@ -220,9 +220,11 @@ fn bench_corpus(tools: &Tools, work: &Path, name: String, wheels: &[PathBuf], ru
                 results[i].secs.push(sample.wall.as_secs_f64());
                 results[i].peak_kib.push(sample.max_rss_kib);
                 std::fs::remove_dir_all(&dir)?;
+                if round == 0 {
+                    eprintln!("  timed: {}", cmd.display_short());
+                }
             }
         }
-        eprintln!();
         series.extend(results);
     }
     let _ = std::fs::remove_dir_all(&work);
@@ -313,7 +315,7 @@ fn uv_cmd(tools: &Tools, venv: &Path, cache: &Path, wheels: &[PathBuf]) -> Cmd {
 /// An untimed run that must succeed (echoed when it sets something up).
 fn run_checked(cmd: &Cmd, echo: bool) -> Result<()> {
     if echo {
-        eprintln!("{}", cmd.display());
+        eprintln!("{}", cmd.display_short());
     }
     let out = cmd.output()?;
     if !out.success() {

@@ -35,25 +35,38 @@ pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let install =
         Install { venv: &venv.root, cache: &cache, link_mode: "hardlink", wheels: &wheels, extra: &[] };
     ctx.installer.run(log, install)?;
+    // Every check runs; the problems are reported together.
+    let mut problems = Vec::new();
     let added = venv.added()?;
-    compare_with_pip(&venv, &added, &pip)?;
-    let files = check_records(&venv, &added)?;
+    if let Err(e) = compare_with_pip(&venv, &added, &pip) {
+        problems.push(format!("{e:#}"));
+    }
+    let files = check_records(&venv, &added).unwrap_or_else(|e| {
+        problems.push(format!("{e:#}"));
+        0
+    });
 
     // A second venv from the warm cache: every file a hardlink.
     let warm = Venv::create(log, &run.join("warm"))?;
     ctx.installer.run(log, Install { venv: &warm.root, cache: &cache, ..install })?;
     let warm_added = warm.added()?;
-    for (path, e) in linkable_files(&warm, &warm_added) {
-        if e.nlink < 2 || e.target.is_some() {
-            bail!("warm install: {} is not a hardlink", path.display());
-        }
+    let not_linked: Vec<_> = linkable_files(&warm, &warm_added)
+        .into_iter()
+        .filter(|(_, e)| e.nlink < 2 || e.target.is_some())
+        .collect();
+    if let Some((path, _)) = not_linked.first() {
+        problems.push(format!(
+            "warm install: {} files not hardlinked, e.g. {}",
+            not_linked.len(),
+            path.display()
+        ));
     }
 
     let names: Vec<String> = modules(&venv)?.into_iter().collect();
     let ours = import_failures(log, &venv, &names)?;
     let theirs = import_failures(log, &pip.venv, &names)?;
-    if let Some((name, err)) = ours.iter().find(|(name, _)| !theirs.contains_key(*name)) {
-        bail!("import {name} fails with ours and works with pip: {err}");
+    for (name, err) in ours.iter().filter(|(name, _)| !theirs.contains_key(*name)) {
+        problems.push(format!("import {name} fails with ours and works with pip: {err}"));
     }
 
     let scripts = record::installed_scripts(&venv.site_packages)?;
@@ -61,12 +74,16 @@ pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let mut broken = 0;
     for (name, [ours, theirs]) in scripts.iter().zip(&results) {
         broken += usize::from(!started(theirs));
-        if started(theirs) && !started(ours) {
-            bail!("`{name} --help` fails with ours ({ours}) and works with pip ({theirs})");
+        if ours != theirs {
+            problems.push(format!("`{name} --help`: {ours} with ours, {theirs} with pip"));
         }
     }
+    if !problems.is_empty() {
+        bail!("{} problem(s): {}", problems.len(), problems.join("; "));
+    }
     Ok(Outcome::Ok(format!(
-        "{} wheels, {files} files as pip; {} modules import ({} fail under pip too); {} scripts start ({broken} fail under pip too)",
+        "{} wheels, {files} files as pip; {} modules import ({} fail under pip too); \
+         {} scripts start ({broken} fail under pip too)",
         wheels.len(),
         names.len() - ours.len(),
         theirs.len(),

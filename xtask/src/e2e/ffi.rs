@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::links::check_venv;
 use super::venv::Venv;
@@ -50,31 +50,28 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
             let work = dir.join(format!("errors-{link:?}"));
             std::fs::create_dir_all(&work)?;
             let venv = Venv::create(log, &dir.join(format!("errors-venv-{link:?}")))?;
-            log.run(&Cmd::new(&errors).arg(&work).arg(&venv.root))?;
+            checks_pass(log, &Cmd::new(&errors).arg(&work).arg(&venv.root))?;
         }
         if let (Some(valgrind), Link::Shared) = (&valgrind, link) {
             let venv = Venv::create(log, &dir.join("venv-valgrind"))?;
             let mut args: Vec<PathBuf> = vec![venv.root.clone(), dir.join("cache-valgrind"), "copy".into()];
             args.extend(wheels.iter().cloned());
+            // The crate's own suppressions (Rust std and glibc thread-exit "possibly lost").
+            let supp = crate_dir.join("tests/c/valgrind.supp");
             let memcheck = |exe: &Path, args: &[PathBuf]| {
-                Cmd::new(valgrind)
-                    .args([
-                        "-q",
-                        "--leak-check=full",
-                        "--errors-for-leak-kinds=definite",
-                        "--error-exitcode=97",
-                    ])
-                    .arg(exe)
-                    .args(args)
-                    .timeout(std::time::Duration::from_secs(600))
+                let mut cmd = Cmd::new(valgrind).args(["-q", "--leak-check=full", "--error-exitcode=97"]);
+                if supp.exists() {
+                    cmd = cmd.arg(format!("--suppressions={}", supp.display()));
+                }
+                cmd.arg(exe).args(args).timeout(std::time::Duration::from_secs(600))
             };
-            log.run(&memcheck(&install, &args))?;
+            log.run(&memcheck(&install, &args)).context("under valgrind")?;
             if errors_c.exists() {
                 let errors = dir.join("error_paths-shared");
                 let work = dir.join("errors-valgrind");
                 std::fs::create_dir_all(&work)?;
                 let venv = Venv::create(log, &dir.join("errors-venv-valgrind"))?;
-                log.run(&memcheck(&errors, &[work, venv.root.clone()]))?;
+                checks_pass(log, &memcheck(&errors, &[work, venv.root.clone()])).context("under valgrind")?;
             }
             notes.push("valgrind clean".to_owned());
         }
@@ -117,4 +114,17 @@ fn compile(ctx: &Ctx, log: &Log, cc: &str, source: &Path, link: Link, out_dir: &
     };
     log.run(&cmd)?;
     Ok(exe)
+}
+
+/// Runs a program that prints `ok - ...` / `FAIL - ...` lines; on failure, says which checks.
+fn checks_pass(log: &Log, cmd: &Cmd) -> Result<()> {
+    let out = log.output(cmd)?;
+    if !out.success() {
+        let failed: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+        if failed.is_empty() {
+            bail!("`{}`: {}: {}", crate::util::short(cmd), out.exit, out.tail());
+        }
+        bail!("error_paths: {} check(s) failed: {}", failed.len(), failed.join("; "));
+    }
+    Ok(())
 }

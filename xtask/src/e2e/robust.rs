@@ -181,22 +181,22 @@ pub fn concurrent(ctx: &Ctx, log: &Log) -> Result<Outcome> {
             bail!("the {name} install: {}: {}", out.exit, out.tail());
         }
     }
-    let mut shared = 0;
-    let mut total = 0;
+    let mut linked = Vec::new();
     for venv in [&a, &b] {
         let added = check_venv(log, venv, &pip, "1.0").with_context(|| format!("{}", venv.root.display()))?;
-        for (path, e) in linkable_files(venv, &added) {
-            if e.nlink < 2 {
-                bail!("{} is not a hardlink", path.display());
-            }
-            if std::ptr::eq(venv, &a) {
-                total += 1;
-                let twin = b.root.join(path.strip_prefix(&a.root)?);
-                shared += usize::from(std::fs::metadata(&path)?.ino() == std::fs::metadata(&twin)?.ino());
-            }
+        let files = linkable_files(venv, &added);
+        if let Some((path, e)) = files.iter().find(|(_, e)| e.nlink < 2) {
+            bail!("{} is not a hardlink (link count {})", path.display(), e.nlink);
         }
+        linked.push(files);
     }
-    Ok(Outcome::Ok(format!("{shared}/{total} files share one inode across the two venvs")))
+    // One cache entry per wheel, whoever unpacked it: the same inode in both venvs.
+    let mut shared = 0;
+    for (path, _) in &linked[0] {
+        let twin = b.root.join(path.strip_prefix(&a.root)?);
+        shared += usize::from(std::fs::metadata(path)?.ino() == std::fs::metadata(&twin)?.ino());
+    }
+    Ok(Outcome::Ok(format!("{shared}/{} files share one inode across the two venvs", linked[0].len())))
 }
 
 /// A cold install killed with SIGKILL part-way, then run again into the same venv and cache:

@@ -30,17 +30,8 @@ pub struct Venv {
 impl Venv {
     /// `python -m venv --without-pip`, as the CLI itself would make it.
     pub fn create(log: &Log, root: &Path) -> Result<Venv> {
-        Venv::make(log, root, &["--without-pip"])
-    }
-
-    /// `python -m venv` (with pip), for the reference install.
-    pub fn create_with_pip(log: &Log, root: &Path) -> Result<Venv> {
-        Venv::make(log, root, &[])
-    }
-
-    fn make(log: &Log, root: &Path, flags: &[&str]) -> Result<Venv> {
         let root = absolute(root)?;
-        log.run(&Cmd::new(python()?).args(["-m", "venv"]).args(flags).arg(&root).timeout(secs(120)))?;
+        log.run(&Cmd::new(python()?).args(["-m", "venv", "--without-pip"]).arg(&root).timeout(secs(120)))?;
         let site_packages = site_packages(&root)?;
         let mut venv = Venv { root, site_packages, baseline: Snapshot::default() };
         venv.baseline = venv.snapshot()?;
@@ -71,10 +62,14 @@ impl Venv {
         Ok(self.snapshot()?.minus(&self.baseline))
     }
 
-    /// `pip install --no-deps --no-compile` (needs a venv made with pip).
+    /// `pip install --no-deps --no-compile`, run by the interpreter's own pip with `--python`
+    /// pointing here: the venv itself holds no pip, so wheels of pip or setuptools (real
+    /// corpora have them) are installed like any other.
     pub fn pip_install(&self, log: &Log, wheels: &[PathBuf]) -> Result<()> {
-        let cmd = Cmd::new(self.python())
-            .args(["-m", "pip", "install", "--no-deps", "--no-compile", "--no-index"])
+        let cmd = Cmd::new(python()?)
+            .args(["-m", "pip", "--python"])
+            .arg(self.python())
+            .args(["install", "--no-deps", "--no-compile", "--no-index"])
             .args(["--disable-pip-version-check", "--no-input", "-q"])
             .args(wheels)
             .env("PIP_NO_CACHE_DIR", "1")
@@ -171,7 +166,7 @@ pub struct Reference {
 
 impl Reference {
     pub fn build(log: &Log, dir: &Path, wheels: &[PathBuf]) -> Result<Reference> {
-        let venv = Venv::create_with_pip(log, dir)?;
+        let venv = Venv::create(log, dir)?;
         venv.pip_install(log, wheels).context("pip install (the reference) failed")?;
         let added = venv.added()?;
         Ok(Reference { venv, added })
