@@ -16,9 +16,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             print_error(&err);
-            ExitCode::from(1)
+            // As a shell reports a process killed by SIGINT (128 + 2).
+            ExitCode::from(if matches!(err, installer_core::Error::Interrupted) { 130 } else { 1 })
         }
     }
+}
+
+/// Ctrl-C asks the running install to stop and roll back ([`installer_core::interrupt`]); the
+/// command then fails with `error: interrupted; nothing was changed` and exit code 130. A
+/// second Ctrl-C exits at once with 130: what a killed run leaves (a locked staging directory
+/// in the cache, a backup directory in the environment) is cleaned up by the next run.
+pub(crate) fn stop_on_ctrl_c() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PRESSED: AtomicBool = AtomicBool::new(false);
+    // ctrlc runs this on a thread of its own, not in the signal handler: printing is fine.
+    let result = ctrlc::set_handler(|| {
+        if PRESSED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        installer_core::interrupt();
+        eprintln!("interrupted: rolling back (press Ctrl-C again to exit now)");
+    });
+    // Without a handler Ctrl-C kills the process, which the next run recovers from.
+    drop(result);
 }
 
 /// `error: <what>` then one `  cause: <why>` line per source, as DESIGN.md specifies.

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use installer_core::config::FileConfig;
 use installer_core::install::ShardPolicy;
+use installer_core::wheel::Limits;
 use installer_core::Result;
 
 /// The project and user configuration, read once per run from the current directory.
@@ -45,4 +46,109 @@ pub fn shards(config: &FileConfig) -> ShardPolicy {
         return policy;
     }
     config.cache_shards.clone().unwrap_or_default()
+}
+
+/// The caps on what one wheel may unpack to (docs/limits.md), from the environment only
+/// (DESIGN.md fixes the configuration keys): `INSTALLER_MAX_UNPACKED_SIZE` (bytes, or with a
+/// `K`, `M`, `G` or `T` suffix, powers of 1024), `INSTALLER_MAX_COMPRESSION_RATIO` and
+/// `INSTALLER_MAX_MEMBERS`. Unset or empty means the default; a bad value is an error that
+/// names the variable.
+pub fn limits() -> Result<Limits> {
+    limits_from(|name| std::env::var_os(name))
+}
+
+fn limits_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Limits> {
+    let mut limits = Limits::default();
+    let read = |name: &'static str, with_suffix: bool| -> Result<Option<u64>> {
+        let Some(value) = var(name).filter(|v| !v.is_empty()) else { return Ok(None) };
+        let bad = |reason: &str| installer_core::Error::InvalidArgument {
+            what: name,
+            reason: format!("{:?}: {reason}", value.to_string_lossy()),
+        };
+        let text = value.to_str().ok_or_else(|| bad("not utf-8"))?.trim();
+        let (digits, shift) = match text.char_indices().last() {
+            Some((i, c)) if with_suffix && c.is_ascii_alphabetic() => {
+                let shift = match c.to_ascii_uppercase() {
+                    'K' => 10,
+                    'M' => 20,
+                    'G' => 30,
+                    'T' => 40,
+                    _ => return Err(bad("unknown suffix (use K, M, G or T)")),
+                };
+                (&text[..i], shift)
+            }
+            _ => (text, 0),
+        };
+        let expected = if with_suffix {
+            "expected a whole number of bytes, optionally with a K, M, G or T suffix"
+        } else {
+            "expected a whole number"
+        };
+        let number: u64 = digits.parse().map_err(|_| bad(expected))?;
+        let number = number.checked_mul(1 << shift).ok_or_else(|| bad("too large"))?;
+        if number == 0 {
+            return Err(bad("must be at least 1"));
+        }
+        Ok(Some(number))
+    };
+    if let Some(size) = read("INSTALLER_MAX_UNPACKED_SIZE", true)? {
+        limits.max_total_size = size;
+    }
+    if let Some(ratio) = read("INSTALLER_MAX_COMPRESSION_RATIO", false)? {
+        limits.max_compression_ratio = ratio;
+    }
+    if let Some(members) = read("INSTALLER_MAX_MEMBERS", false)? {
+        limits.max_members = members;
+    }
+    Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(vars: &[(&str, &str)]) -> String {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        match limits_from(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.into())) {
+            Ok(l) => format!(
+                "size {} ratio {} members {}",
+                l.max_total_size, l.max_compression_ratio, l.max_members
+            ),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn limits_from_the_environment() {
+        assert_eq!(check(&[]), "size 17179869184 ratio 1000 members 500000");
+        assert_eq!(
+            check(&[("INSTALLER_MAX_UNPACKED_SIZE", "")]),
+            "size 17179869184 ratio 1000 members 500000"
+        );
+        assert_eq!(
+            check(&[
+                ("INSTALLER_MAX_UNPACKED_SIZE", "2g"),
+                ("INSTALLER_MAX_COMPRESSION_RATIO", "50"),
+                ("INSTALLER_MAX_MEMBERS", "10")
+            ]),
+            "size 2147483648 ratio 50 members 10"
+        );
+        assert_eq!(check(&[("INSTALLER_MAX_UNPACKED_SIZE", "1234")]), "size 1234 ratio 1000 members 500000");
+        assert_eq!(
+            check(&[("INSTALLER_MAX_UNPACKED_SIZE", "12X")]),
+            "invalid INSTALLER_MAX_UNPACKED_SIZE: \"12X\": unknown suffix (use K, M, G or T)"
+        );
+        assert_eq!(
+            check(&[("INSTALLER_MAX_MEMBERS", "1k")]),
+            "invalid INSTALLER_MAX_MEMBERS: \"1k\": expected a whole number"
+        );
+        assert_eq!(
+            check(&[("INSTALLER_MAX_COMPRESSION_RATIO", "0")]),
+            "invalid INSTALLER_MAX_COMPRESSION_RATIO: \"0\": must be at least 1"
+        );
+        assert_eq!(
+            check(&[("INSTALLER_MAX_UNPACKED_SIZE", "99999999T")]),
+            "invalid INSTALLER_MAX_UNPACKED_SIZE: \"99999999T\": too large"
+        );
+    }
 }

@@ -115,8 +115,23 @@ pub fn materialize(mode: LinkMode, src: &Path, dst: &Path) -> io::Result<()> {
         LinkMode::Clone => crate::platform::reflink(src, dst),
         LinkMode::Hardlink => std::fs::hard_link(src, dst),
         LinkMode::Symlink => crate::platform::symlink_file(src, dst),
-        LinkMode::Copy | LinkMode::Auto => std::fs::copy(src, dst).map(|_| ()),
+        LinkMode::Copy | LinkMode::Auto => copy_new(src, dst),
     }
+}
+
+/// `std::fs::copy` (same permissions, `copy_file_range` underneath), except that an existing
+/// `dst` is an `AlreadyExists` error as with the other modes rather than overwritten, so the
+/// transaction moves it aside first and a rollback can put it back.
+fn copy_new(src: &Path, dst: &Path) -> io::Result<()> {
+    let mut from = std::fs::File::open(src)?;
+    let permissions = from.metadata()?.permissions();
+    let mut to = std::fs::OpenOptions::new().write(true).create_new(true).open(dst)?;
+    let result = to.set_permissions(permissions).and_then(|()| io::copy(&mut from, &mut to));
+    if result.is_err() {
+        // Ours (create_new succeeded): a half-copied file must not stay behind.
+        let _ = std::fs::remove_file(dst);
+    }
+    result.map(drop)
 }
 
 /// What probing a (cache, target) pair found for a requested mode.

@@ -4,18 +4,44 @@
 //! Files that are replaced or removed are first renamed into a backup directory inside the
 //! environment (same filesystem, so a rename); new files and directories are remembered. On
 //! commit the backup is deleted; on rollback new things are removed and backups renamed back.
+//!
+//! A process killed mid-transaction (SIGKILL, power loss) cannot roll back, so the backup
+//! directory `.installer-backup-*` also lets the next process do it ([`recover`]):
+//! - it holds a lock file, locked while its transaction is alive: a free lock proves the
+//!   owner dead;
+//! - a moved file keeps its path relative to the environment under `t/`, so the backup is
+//!   its own record of what to put back (no write per file);
+//! - `journal` lists, once per phase and before anything of that phase happens, the files
+//!   about to be created and the directories about to be made. A listed file whose inode
+//!   changed (ctime) after the journal was written was made by the transaction and is
+//!   removed; one older than the journal was there before and is kept;
+//! - a committed transaction renames its backup to `.installer-trash-*` before deleting it,
+//!   so a commit cut short is never rolled back.
 
 use std::collections::BTreeSet;
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::{Error, Result};
 
+const BACKUP_PREFIX: &str = ".installer-backup-";
+const TRASH_PREFIX: &str = ".installer-trash-";
+const LOCK: &str = ".lock";
+const JOURNAL: &str = "journal";
+/// Moved files, at their path relative to the environment.
+const MIRROR: &str = "t";
+/// Moved files that cannot be mirrored (outside the root, or moved twice): in-process
+/// rollback only.
+const NUMBERED: &str = "n";
+
 pub(crate) struct Transaction {
     root: PathBuf,
-    backup: OnceLock<std::result::Result<tempfile::TempDir, String>>,
+    backup: OnceLock<std::result::Result<Backup, String>>,
     counter: AtomicUsize,
     /// (original path, backup path), in the order they were moved.
     moved: Mutex<Vec<(PathBuf, PathBuf)>>,
@@ -23,6 +49,12 @@ pub(crate) struct Transaction {
     created_dirs: Mutex<Vec<PathBuf>>,
     /// Files this transaction created.
     created_files: Mutex<Vec<PathBuf>>,
+}
+
+/// The backup directory, locked for as long as the transaction lives.
+struct Backup {
+    dir: PathBuf,
+    _lock: File,
 }
 
 impl Transaction {
@@ -38,12 +70,36 @@ impl Transaction {
         }
     }
 
+    /// Journals the files about to be created (see the module docs), so that a successor can
+    /// remove them if this process dies before commit or rollback. One write for them all.
+    pub fn will_create<'a>(&self, files: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+        self.journal(b'F', files)
+    }
+
     /// Moves `path` out of the way (into the backup); a missing file is not an error.
     pub fn remove(&self, path: &Path) -> Result<()> {
         let backup = self.backup_dir()?;
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let dest = backup.join(n.to_string());
-        match std::fs::rename(path, &dest) {
+        let mirrored = path
+            .strip_prefix(&self.root)
+            .ok()
+            .filter(|rel| !rel.as_os_str().is_empty())
+            .map(|rel| backup.join(MIRROR).join(rel))
+            .filter(|dest| dest.symlink_metadata().is_err());
+        let dest = mirrored.unwrap_or_else(|| {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            backup.join(NUMBERED).join(n.to_string())
+        });
+        let mut result = std::fs::rename(path, &dest);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+            if path.symlink_metadata().is_err() {
+                return Ok(());
+            }
+            // The backup lacks the parent directory: made on first use, not for every file.
+            let parent = dest.parent().expect("backup paths have parents");
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+            result = std::fs::rename(path, &dest);
+        }
+        match result {
             Ok(()) => {
                 self.moved.lock().expect("moved list").push((path.to_path_buf(), dest));
                 Ok(())
@@ -56,6 +112,8 @@ impl Transaction {
     /// Creates each directory of `dirs` (which must contain the parents of each, up to a
     /// directory that exists); remembers the ones that were new.
     pub fn create_dirs(&mut self, dirs: &BTreeSet<PathBuf>) -> Result<()> {
+        // Journaled before they exist; the ones that exist already are not ours to remove.
+        self.journal(b'D', dirs.iter().map(PathBuf::as_path).filter(|dir| dir.symlink_metadata().is_err()))?;
         for dir in dirs {
             match std::fs::create_dir(dir) {
                 Ok(()) => self.created_dirs.get_mut().expect("created dirs").push(dir.clone()),
@@ -68,16 +126,25 @@ impl Transaction {
 
     /// Creates the file `dst` with `create` (which fails if `dst` exists); an existing file is
     /// moved aside first, as pip overwrites files it does not own.
+    ///
+    /// When `create` runs out of space, what it left at `dst` (half a file) is removed: an
+    /// existing `dst` would have been `AlreadyExists` first, so it is ours, and it is not
+    /// listed as created. Other errors (a link that cannot be made) create nothing.
     pub fn create_file(&self, dst: &Path, create: impl Fn(&Path) -> io::Result<()>) -> io::Result<()> {
-        match create(dst) {
-            Ok(()) => {}
+        let result = match create(dst) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 self.remove(dst).map_err(|e| io::Error::other(e.to_string()))?;
-                create(dst)?;
+                create(dst)
             }
-            Err(e) => return Err(e),
+            result => result,
+        };
+        if let Err(e) = &result {
+            use io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+            if matches!(e.kind(), StorageFull | QuotaExceeded | FileTooLarge) {
+                let _ = std::fs::remove_file(dst);
+            }
         }
-        Ok(())
+        result
     }
 
     /// Records files created outside [`Self::create_file`] in bulk (cheaper than a lock per file).
@@ -101,7 +168,13 @@ impl Transaction {
             }
         }
         if let Some(Ok(backup)) = self.backup.into_inner() {
-            let _ = backup.close();
+            // Renamed first: a commit cut short must not be mistaken for a dead transaction.
+            let trash = self.root.join(backup.dir.file_name().map_or_else(
+                || TRASH_PREFIX.to_string(),
+                |n| n.to_string_lossy().replacen(BACKUP_PREFIX, TRASH_PREFIX, 1),
+            ));
+            let dir = if std::fs::rename(&backup.dir, &trash).is_ok() { trash } else { backup.dir };
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
@@ -110,6 +183,12 @@ impl Transaction {
         for file in self.created_files.into_inner().expect("created list") {
             let _ = std::fs::remove_file(file);
         }
+        let backup = self.backup.into_inner().and_then(std::result::Result::ok);
+        if let Some(backup) = &backup {
+            // Everything created is gone: a successor must not remove restored files that
+            // the journal lists (a restored file's ctime is new too).
+            let _ = std::fs::remove_file(backup.dir.join(JOURNAL));
+        }
         for dir in self.created_dirs.into_inner().expect("created dirs").iter().rev() {
             // Not remove_dir_all: a directory we made may hold files something else made since.
             let _ = std::fs::remove_dir(dir);
@@ -117,25 +196,147 @@ impl Transaction {
         for (original, backup) in self.moved.into_inner().expect("moved list").into_iter().rev() {
             let _ = std::fs::rename(backup, original);
         }
-        if let Some(Ok(backup)) = self.backup.into_inner() {
-            let _ = backup.close();
+        if let Some(backup) = backup {
+            let _ = std::fs::remove_dir_all(&backup.dir);
         }
     }
 
     fn backup_dir(&self) -> Result<&Path> {
         let backup = self.backup.get_or_init(|| {
-            tempfile::Builder::new()
-                .prefix(".installer-backup-")
+            let dir = tempfile::Builder::new()
+                .prefix(BACKUP_PREFIX)
                 .tempdir_in(&self.root)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?
+                .keep();
+            let lock = File::create(dir.join(LOCK)).and_then(|lock| lock.lock().map(|()| lock));
+            match lock {
+                Ok(lock) => Ok(Backup { dir, _lock: lock }),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    Err(e.to_string())
+                }
+            }
         });
         match backup {
-            Ok(dir) => Ok(dir.path()),
+            Ok(backup) => Ok(&backup.dir),
             Err(reason) => {
                 Err(Error::io("create a backup directory in", &self.root, io::Error::other(reason.clone())))
             }
         }
     }
+
+    /// Appends `tag path NUL` for each path to the journal, in one write.
+    fn journal<'a>(&self, tag: u8, paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+        let mut bytes = Vec::new();
+        for path in paths {
+            bytes.push(tag);
+            bytes.extend_from_slice(path.as_os_str().as_bytes());
+            bytes.push(0);
+        }
+        let path = self.backup_dir()?.join(JOURNAL);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut journal| journal.write_all(&bytes))
+            .map_err(|e| Error::io("write", path, e))
+    }
+}
+
+/// Rolls back the transactions that died in the environment at `root`: backup directories
+/// whose lock is free. Best effort and silent: what cannot be undone now (a read-only
+/// environment) stays for a later run. Returns how many were rolled back.
+pub(crate) fn recover(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else { return 0 };
+    let mut recovered = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        let path = entry.path();
+        if name.starts_with(TRASH_PREFIX.as_bytes()) {
+            // A committed transaction's backup, or one whose recovery finished: just delete.
+            if lock_if_dead(&path).is_some() {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            continue;
+        }
+        if !name.starts_with(BACKUP_PREFIX.as_bytes()) {
+            continue;
+        }
+        let Some(_lock) = lock_if_dead(&path) else { continue };
+        if roll_back_dead(root, &path).is_ok() {
+            recovered += 1;
+            let trash = root.join(format!("{TRASH_PREFIX}recovered-{}", std::process::id()));
+            let dir = if std::fs::rename(&path, &trash).is_ok() { trash } else { path };
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    recovered
+}
+
+/// The lock of a backup directory, taken, if its owner is gone; a directory without a lock
+/// file is its owner's for ten minutes (the lock comes right after the directory).
+fn lock_if_dead(dir: &Path) -> Option<File> {
+    match File::open(dir.join(LOCK)) {
+        Ok(lock) => lock.try_lock().is_ok().then_some(lock),
+        Err(_) => {
+            let age = dir.symlink_metadata().and_then(|m| m.modified()).ok()?.elapsed().ok()?;
+            (age.as_secs() > 600).then(|| File::open(dir)).and_then(std::result::Result::ok)
+        }
+    }
+}
+
+/// Undoes what the dead transaction of `backup` did: removes what it created (per the
+/// journal), puts moved files back, removes the directories it made once empty.
+fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
+    let journal_path = backup.join(JOURNAL);
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    let mut since = None;
+    if let Ok(bytes) = std::fs::read(&journal_path) {
+        let meta = std::fs::metadata(&journal_path)?;
+        since = Some((meta.mtime(), meta.mtime_nsec()));
+        for record in bytes.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let path = PathBuf::from(std::ffi::OsStr::from_bytes(&record[1..]));
+            if !path.starts_with(root) {
+                continue;
+            }
+            match record[0] {
+                b'F' => files.push(path),
+                b'D' => dirs.push(path),
+                _ => {}
+            }
+        }
+    }
+    if let Some(since) = since {
+        for file in &files {
+            let Ok(meta) = file.symlink_metadata() else { continue };
+            if !meta.is_dir() && (meta.ctime(), meta.ctime_nsec()) >= since {
+                std::fs::remove_file(file)?;
+            }
+        }
+        // Restored files below get a new ctime: the journal has served.
+        std::fs::remove_file(&journal_path)?;
+    }
+    let mirror = backup.join(MIRROR);
+    if mirror.is_dir() {
+        for entry in walkdir::WalkDir::new(&mirror).min_depth(1) {
+            let entry = entry.map_err(io::Error::other)?;
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(&mirror).map_err(io::Error::other)?;
+            let original = root.join(rel);
+            if let Some(parent) = original.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(entry.path(), &original)?;
+        }
+    }
+    dirs.sort();
+    for dir in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -199,6 +400,87 @@ mod tests {
         txn.created_dirs([root.join("pkg/__pycache__")]);
         txn.created([root.join("pkg/__pycache__/a.pyc")]);
         txn.rollback();
+        assert_eq!(snapshot(root), before);
+    }
+
+    /// A process killed mid-install: old files moved aside, some new ones created, one planned
+    /// file (there before, not owned by anything) not reached. Dropping the transaction
+    /// without commit or rollback is what SIGKILL leaves: the lock is free, nothing undone.
+    #[test]
+    fn a_dead_transaction_is_rolled_back_by_the_next_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("pkg/deep")).unwrap();
+        std::fs::write(root.join("pkg/old.py"), "old").unwrap();
+        std::fs::write(root.join("pkg/deep/same.py"), "v1").unwrap();
+        std::fs::write(root.join("unowned.py"), "there before").unwrap();
+        let before = snapshot(root);
+        // Inode times have clock-tick granularity: keep "before" and "during" apart.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+
+        let mut txn = Transaction::new(root);
+        txn.remove(&root.join("pkg/old.py")).unwrap();
+        txn.remove(&root.join("pkg/deep/same.py")).unwrap();
+        let planned = [root.join("pkg/deep/same.py"), root.join("new/sub/a.py"), root.join("unowned.py")];
+        txn.will_create(planned.iter().map(PathBuf::as_path)).unwrap();
+        txn.create_dirs(&[root.join("new"), root.join("new/sub"), root.join("pkg")].into_iter().collect())
+            .unwrap();
+        std::fs::write(root.join("pkg/deep/same.py"), "v2").unwrap();
+        std::fs::write(root.join("new/sub/a.py"), "a").unwrap();
+        let backup = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(BACKUP_PREFIX))
+            .unwrap();
+
+        assert_eq!(recover(root), 0, "a live transaction is left alone");
+        assert!(backup.is_dir());
+        drop(txn);
+        assert_eq!(recover(root), 1);
+        assert_eq!(snapshot(root), before);
+        assert_eq!(recover(root), 0);
+    }
+
+    #[test]
+    fn a_dead_removal_is_undone_and_a_cut_short_commit_is_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/a.py"), "a").unwrap();
+        let before = snapshot(root);
+        let txn = Transaction::new(root);
+        txn.remove(&root.join("pkg/a.py")).unwrap();
+        drop(txn);
+        assert!(!root.join("pkg/a.py").exists());
+        assert_eq!(recover(root), 1);
+        assert_eq!(snapshot(root), before);
+
+        // Killed while deleting a committed backup: the removal stands.
+        let trash = root.join(format!("{TRASH_PREFIX}x/t/pkg"));
+        std::fs::create_dir_all(&trash).unwrap();
+        std::fs::write(trash.join("b.py"), "old b").unwrap();
+        std::fs::write(root.join(format!("{TRASH_PREFIX}x/{LOCK}")), "").unwrap();
+        assert_eq!(recover(root), 0);
+        assert_eq!(snapshot(root), before);
+    }
+
+    #[test]
+    fn rollback_after_partial_creation_leaves_no_journal_that_could_remove_restored_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.py"), "v1").unwrap();
+        let before = snapshot(root);
+        let txn = Transaction::new(root);
+        txn.will_create([root.join("a.py").as_path()]).unwrap();
+        txn.create_file(&root.join("a.py"), |p| {
+            crate::platform::create_new_file(p, false)?;
+            std::fs::write(p, "v2")
+        })
+        .unwrap();
+        txn.created([root.join("a.py")]);
+        txn.rollback();
+        assert_eq!(snapshot(root), before);
+        assert_eq!(recover(root), 0);
         assert_eq!(snapshot(root), before);
     }
 

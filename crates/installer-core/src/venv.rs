@@ -41,12 +41,16 @@ impl Venv {
         let cfg_path = root.join("pyvenv.cfg");
         let cfg = match std::fs::read_to_string(&cfg_path) {
             Ok(cfg) => cfg,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) =>
+            {
                 let reason = if root.is_dir() { "it has no pyvenv.cfg" } else { "it is not a directory" };
                 return Err(Error::NotAVenv { path: root, reason: reason.into() });
             }
             Err(e) => return Err(Error::io("read", cfg_path, e)),
         };
+        // An install or uninstall killed in this environment is rolled back first.
+        crate::transaction::recover(&root);
         let (site_packages, python_version) = find_site_packages(&root, &cfg)?;
         Ok(Venv {
             scripts: root.join(platform::VENV_SCRIPTS_DIR),

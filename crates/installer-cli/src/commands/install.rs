@@ -10,7 +10,9 @@ use crate::reporter::TerminalReporter;
 use crate::settings;
 
 pub fn run(args: InstallArgs) -> Result<()> {
+    crate::stop_on_ctrl_c();
     let config = settings::file_config()?;
+    let limits = settings::limits()?;
     let options = InstallOptions {
         link_mode: args.link_mode.or(config.link_mode).unwrap_or_default(),
         link_fallback: args.link_fallback.or(config.link_fallback).unwrap_or_default(),
@@ -23,7 +25,8 @@ pub fn run(args: InstallArgs) -> Result<()> {
         Cache::temporary()?
     } else {
         Cache::open(&settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?)?
-    };
+    }
+    .with_limits(limits);
     let venv = settings::venv_path(args.venv.venv.as_deref());
     let reporter = TerminalReporter::new(args.output, "Installing");
     let result = install_into(&venv, &args.python, &args.wheels, &cache, &options, &reporter);

@@ -39,6 +39,11 @@ pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+/// Whether [`interrupt`] was called; long loops outside this module (unpacking) check it too.
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
 fn check_interrupted() -> Result<()> {
     if INTERRUPTED.load(Ordering::Relaxed) {
         Err(Error::Interrupted)
@@ -250,6 +255,9 @@ fn apply(
             }
         }
     }
+    let planned =
+        plans.iter().flat_map(|p| p.files.iter().map(|f| f.dst.as_path()).chain([p.record.as_path()]));
+    txn.will_create(planned)?;
     txn.create_dirs(&dirs)?;
 
     // Link every file of every wheel in parallel, across wheels.

@@ -83,6 +83,9 @@ pub enum WheelError {
     /// A [`Limits`] cap was hit; `subject` is the member, or "archive" for whole-archive caps.
     #[error("{subject}: {what} {actual} exceeds the limit of {limit}")]
     Limit { subject: String, what: &'static str, actual: u64, limit: u64 },
+    /// [`crate::interrupt`] was called while unpacking; the caller removes what was written.
+    #[error("interrupted")]
+    Interrupted,
     /// A filesystem operation on the destination failed (`action` says which).
     #[error("cannot {action} {}", path.display())]
     Io {

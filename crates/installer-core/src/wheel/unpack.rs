@@ -260,6 +260,8 @@ impl<'a> Unpacker<'a> {
         chunk: &mut Vec<u8>,
         job: Job<'_>,
     ) -> Result<ManifestFile, WheelError> {
+        // Checked per member and per chunk, so Ctrl-C stops even a large wheel promptly.
+        check_interrupted()?;
         let member = job.member;
         let out = self.dest.join(&member.path);
         let mut state = Verify::new(job.hasher);
@@ -289,6 +291,7 @@ impl<'a> Unpacker<'a> {
             if n == 0 {
                 break;
             }
+            check_interrupted()?;
             state.update(&chunk[..n]);
             if state.size > member.size {
                 return Err(WheelError::Oversized { path: member.path.clone(), expected: member.size });
@@ -324,6 +327,14 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+fn check_interrupted() -> Result<(), WheelError> {
+    if crate::install::interrupted() {
+        Err(WheelError::Interrupted)
+    } else {
+        Ok(())
+    }
 }
 
 fn missing(path: &str) -> WheelError {
