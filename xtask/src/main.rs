@@ -7,6 +7,8 @@
 //! cargo xtask codegen [--check]        crates/installer-ffi/include/installer.h from cbindgen
 //! cargo xtask bench --corpus DIR [--runs N] [--json FILE] [--synthetic]
 //!                                      ours vs uv vs the filesystem's floor
+//! cargo xtask fuzz [--seconds N] [--target T]
+//!                                      cargo-fuzz targets of fuzz/, seeded from the fixtures
 //! ```
 //!
 //! Every command that is the point of a task is echoed as `$ cmd args`; checks that run many
@@ -16,6 +18,7 @@ mod bench;
 mod ci;
 mod codegen;
 mod e2e;
+mod fuzz;
 mod util;
 
 use std::path::PathBuf;
@@ -66,6 +69,19 @@ fn run() -> Result<()> {
             args.finish()?;
             bench::run(&opts)
         }
+        "fuzz" => {
+            let opts = fuzz::Options {
+                seconds: args
+                    .value("--seconds")?
+                    .map(|n| n.parse())
+                    .transpose()
+                    .context("--seconds")?
+                    .unwrap_or(60),
+                target: args.value("--target")?,
+            };
+            args.finish()?;
+            fuzz::run(&opts)
+        }
         // Internal: the floor of `bench`, run as its own process so it is timed like the others.
         "floor" => {
             let manifest = args.positional().context("floor MANIFEST DEST")?;
@@ -88,6 +104,7 @@ usage: cargo xtask <task>
   codegen [--check]                    regenerate (or check) crates/installer-ffi/include/installer.h
   bench --corpus DIR [--runs N] [--json FILE] [--synthetic]
                                        time installs: ours, uv 0.13.9, and the filesystem floor
+  fuzz [--seconds N] [--target T]      seed from the fixtures, run each cargo-fuzz target N s (60)
 ";
 
 /// Just enough argument parsing for a handful of flags.

@@ -1,0 +1,9 @@
+//! `METADATA` (name and version): any text parses or is refused, without a panic.
+#![no_main]
+
+use installer_core::wheel::metadata::parse_metadata_name_version;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse_metadata_name_version(&String::from_utf8_lossy(data));
+});
