@@ -1,0 +1,526 @@
+//! Unfriendly conditions: full disks, read-only and foreign-owned places, things that are not
+//! venvs, hostile archive sizes, Ctrl-C and SIGKILL. Each test checks the message, the exit
+//! code, and what the cache and the environment hold afterwards.
+//!
+//! Mounts (tmpfs with a size limit, read-only bind mounts) and running as `nobody` need root;
+//! without it those tests print why and pass without checking.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use support::*;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A filesystem mounted for one test, lazily unmounted when dropped.
+struct Mount {
+    path: PathBuf,
+}
+
+impl Mount {
+    /// A tmpfs of `size` (e.g. `20m`) at `path`; `None` (printing why) without root.
+    fn tmpfs(path: &Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(path).unwrap();
+        Mount::run(path, &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+    }
+
+    /// `path` bind-mounted read-only onto itself.
+    fn read_only(path: &Path) -> Option<Mount> {
+        let mount = Mount::run(path, &["--bind", path.to_str().unwrap()])?;
+        let out = Command::new("mount").args(["-o", "remount,bind,ro"]).arg(path).output().unwrap();
+        assert!(out.status.success(), "remount ro: {}", String::from_utf8_lossy(&out.stderr));
+        Some(mount)
+    }
+
+    fn run(path: &Path, args: &[&str]) -> Option<Mount> {
+        if !is_root() {
+            eprintln!("skipped: mounting needs root");
+            return None;
+        }
+        let out = Command::new("mount").args(args).arg(path).output().unwrap();
+        if !out.status.success() {
+            eprintln!("skipped: mount {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        Some(Mount { path: path.to_path_buf() })
+    }
+
+    fn remount(&self, options: &str) {
+        let out = Command::new("mount").args(["-o", options]).arg(&self.path).output().unwrap();
+        assert!(out.status.success(), "remount {options}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// A venv copied from one made once per test binary (`python -m venv` costs a second or two).
+fn venv_at(path: &Path) -> PathBuf {
+    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, template) = TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = make_venv(&dir.path().join("venv"));
+        (dir, venv)
+    });
+    let status = Command::new("cp").arg("-a").arg(template).arg(path).status().unwrap();
+    assert!(status.success());
+    path.to_path_buf()
+}
+
+/// A work directory that `nobody` can enter.
+fn workdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn site_packages(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let version = std::fs::read_dir(&lib).unwrap().next().unwrap().unwrap().file_name();
+    lib.join(version).join("site-packages")
+}
+
+/// What a directory holds, by name (empty when it does not exist).
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Bytes that no compressor can shrink (xorshift64), quickly.
+fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A valid wheel `{name}-{version}-py3-none-any.whl` in `dir`: `{name}/__init__.py`,
+/// `files` members of `size` random bytes each (stored: writing it is quick, and stored
+/// members are what is slowest to fake), and a correct RECORD.
+fn big_wheel(dir: &Path, name: &str, version: &str, files: usize, size: usize) -> PathBuf {
+    let dist_info = format!("{name}-{version}.dist-info");
+    let mut members: Vec<(String, Vec<u8>)> = vec![(format!("{name}/__init__.py"), b"VALUE = 1\n".to_vec())];
+    for i in 0..files {
+        members.push((format!("{name}/blob{i}.bin"), random_bytes(size, 0x9e37_79b9 + i as u64 + 1)));
+    }
+    members.push((format!("{dist_info}/METADATA"), format!("Name: {name}\nVersion: {version}\n").into()));
+    members.push((format!("{dist_info}/WHEEL"), b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n".to_vec()));
+    let mut record = String::new();
+    for (path, content) in &members {
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content));
+        record.push_str(&format!("{path},sha256={hash},{}\n", content.len()));
+    }
+    record.push_str(&format!("{dist_info}/RECORD,,\n"));
+    members.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(&path).unwrap()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(false)
+        .unix_permissions(0o644);
+    for (member, content) in members {
+        zip.start_file(member, options).unwrap();
+        zip.write_all(&content).unwrap();
+    }
+    zip.finish().unwrap().flush().unwrap();
+    path
+}
+
+fn install_args<'a>(venv: &'a Path, cache: &'a Path, wheels: &[&'a Path], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
+    args
+}
+
+#[track_caller]
+fn assert_failed(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr:\n{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    }
+}
+
+/// The cache holds no entry and nothing being written.
+#[track_caller]
+fn assert_cache_empty(cache: &Path) {
+    assert_eq!(names(&cache.join("v1/entries")), Vec::<String>::new(), "entries");
+    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new(), "staging");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full disks
+
+/// Cache and venv on a 20 MB tmpfs, a wheel of 24 MB that cannot be compressed: the unpack
+/// runs out of space. The error says so and names the wheel; no entry, no staging directory,
+/// the venv untouched. With more room the same command succeeds.
+#[test]
+fn a_wheel_that_does_not_fit_in_the_cache_fails_cleanly_and_succeeds_once_there_is_room() {
+    let work = workdir();
+    let small = work.path().join("small");
+    let Some(mount) = Mount::tmpfs(&small, "20m") else { return };
+    let (cache, venv) = (small.join("cache"), venv_at(&small.join("venv")));
+    let wheel = big_wheel(work.path(), "huge", "1.0", 6, 4 << 20);
+    let before = snapshot(&venv);
+
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+    assert_failed(
+        &out,
+        1,
+        &[&format!("error: cannot unpack {} into the cache", wheel.display()), "No space left on device"],
+    );
+    assert_cache_empty(&cache);
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+
+    mount.remount("remount,size=64m");
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+    assert_ok(&out);
+    assert_eq!(std::fs::metadata(site_packages(&venv).join("huge/blob5.bin")).unwrap().len(), 4 << 20);
+    assert_eq!(names(&cache.join("v1/entries")).len(), 1);
+}
+
+/// The cache fits (on disk) but the copy into the venv (a tmpfs with 20 MB) does not: the
+/// transaction rolls back, the venv is as before, the cache keeps its complete entry. After
+/// a filler file is deleted the same command succeeds.
+#[test]
+fn a_copy_that_does_not_fit_in_the_venv_rolls_back() {
+    let work = workdir();
+    let small = work.path().join("small");
+    let Some(_mount) = Mount::tmpfs(&small, "20m") else { return };
+    let (cache, venv) = (work.path().join("cache"), venv_at(&small.join("venv")));
+    std::fs::write(small.join("filler"), random_bytes(8 << 20, 7)).unwrap();
+    let wheel = big_wheel(work.path(), "wide", "1.0", 4, 3 << 20);
+    let before = snapshot(&venv);
+
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--link-mode", "copy"]));
+    assert_failed(&out, 1, &["error: cannot copy into ", "No space left on device"]);
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+    assert_eq!(names(&cache.join("v1/entries")).len(), 1, "the verified entry stays");
+    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new());
+
+    std::fs::remove_file(small.join("filler")).unwrap();
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--link-mode", "copy"])));
+    assert!(site_packages(&venv).join("wide-1.0.dist-info/RECORD").is_file());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-only, foreign-owned, not a venv
+
+#[test]
+fn a_read_only_venv_is_refused_and_left_alone() {
+    let work = workdir();
+    let venv = venv_at(&work.path().join("venv"));
+    let cache = work.path().join("cache");
+    let before = snapshot(&venv);
+    let Some(_ro) = Mount::read_only(&venv) else { return };
+    let wheel = fixture("fixture_pkg-1.0");
+
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+    assert_failed(
+        &out,
+        1,
+        &[&format!("error: cannot create a backup directory in {}", venv.display()), "Read-only file system"],
+    );
+    assert_eq!(snapshot(&venv), before);
+    // The wheel was sound: its verified entry is kept for the next try, nothing half-written.
+    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new());
+}
+
+#[test]
+fn a_read_only_cache_is_refused_when_cold_and_serves_when_warm() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    let venv = venv_at(&work.path().join("venv"));
+    let wheel = fixture("fixture_pkg-1.0");
+    let before = snapshot(&venv);
+    {
+        let Some(_ro) = Mount::read_only(&cache) else { return };
+        let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+        assert_failed(&out, 1, &[&format!("error: cannot create cache directory {}", cache.display())]);
+        assert_failed(&out, 1, &["Read-only file system"]);
+        assert_eq!(snapshot(&venv), before);
+        assert_eq!(names(&cache), Vec::<String>::new());
+    }
+    // Filled, then read-only: a warm install needs no write to the cache.
+    let other = venv_at(&work.path().join("other"));
+    assert_ok(&installer(work.path(), &install_args(&other, &cache, &[&wheel], &[])));
+    let cache_before = snapshot(&cache);
+    let Some(_ro) = Mount::read_only(&cache) else { return };
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--link-mode", "copy"]));
+    assert_ok(&out);
+    assert!(site_packages(&venv).join("fixture_pkg/__init__.py").is_file());
+    assert_eq!(snapshot(&cache), cache_before);
+}
+
+/// The cache belongs to root; `installer` runs as `nobody` (who owns the venv).
+#[test]
+fn a_cache_owned_by_someone_else_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: running as nobody needs root");
+        return;
+    }
+    let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"].into_iter().find(|p| Path::new(p).exists())
+    else {
+        eprintln!("skipped: setpriv not found");
+        return;
+    };
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    // Root's cache, with its layout (as after root ran an install).
+    for sub in ["entries", "index", "tmp", "envs"] {
+        std::fs::create_dir_all(cache.join("v1").join(sub)).unwrap();
+    }
+    let status = Command::new("chown").args(["-R", "nobody:"]).arg(&venv).status().unwrap();
+    assert!(status.success());
+    let wheel = work.path().join("fixture_pkg-1.0-py3-none-any.whl");
+    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
+    let (venv_before, cache_before) = (snapshot(&venv), snapshot(&cache));
+
+    let out = Command::new(setpriv)
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_installer"))
+        .args(install_args(&venv, &cache, &[&wheel], &[]))
+        .current_dir(work.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", work.path())
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&out.stderr).contains("setpriv:") {
+        eprintln!("skipped: setpriv cannot switch users here: {}", stderr(&out));
+        return;
+    }
+    assert_failed(
+        &out,
+        1,
+        &[
+            &format!("error: cannot create directory in {}", cache.join("v1/tmp").display()),
+            "Permission denied",
+        ],
+    );
+    assert_eq!(snapshot(&venv), venv_before);
+    assert_eq!(snapshot(&cache), cache_before);
+}
+
+#[test]
+fn a_directory_that_is_not_a_venv_is_refused_and_nothing_is_written() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let wheel = fixture("fixture_pkg-1.0");
+    let not_venv = work.path().join("project");
+    std::fs::create_dir(&not_venv).unwrap();
+    std::fs::write(not_venv.join("main.py"), "print('mine')\n").unwrap();
+    let before = snapshot(&not_venv);
+    let out = installer(work.path(), &install_args(&not_venv, &cache, &[&wheel], &[]));
+    assert_failed(
+        &out,
+        1,
+        &[&format!("error: {} is not a virtual environment: it has no pyvenv.cfg", not_venv.display())],
+    );
+    assert_eq!(snapshot(&not_venv), before);
+    assert_cache_empty(&cache);
+
+    let file = work.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let out = installer(work.path(), &install_args(&file, &cache, &[&wheel], &[]));
+    assert_failed(
+        &out,
+        1,
+        &[&format!("error: {} is not a virtual environment: it is not a directory", file.display())],
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+    assert_cache_empty(&cache);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+
+#[test]
+fn limits_come_from_the_environment_and_bad_values_are_refused() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let wheel = big_wheel(work.path(), "sized", "1.0", 2, 300_000);
+    let before = snapshot(&venv);
+    let run = |env: &[(&str, &str)]| {
+        installer_with_env(work.path(), &install_args(&venv, &cache, &[&wheel], &[]), env)
+    };
+
+    let out = run(&[("INSTALLER_MAX_UNPACKED_SIZE", "500K")]);
+    assert_failed(
+        &out,
+        1,
+        &[
+            &format!("error: refused wheel {}", wheel.display()),
+            "cause: archive: total uncompressed size 600",
+            "exceeds the limit of 512000",
+        ],
+    );
+    let out = run(&[("INSTALLER_MAX_MEMBERS", "4")]);
+    assert_failed(&out, 1, &["cause: archive: member count 6 exceeds the limit of 4"]);
+    let out = run(&[("INSTALLER_MAX_MEMBERS", "lots")]);
+    assert_failed(&out, 1, &["error: invalid INSTALLER_MAX_MEMBERS: \"lots\": expected a whole number"]);
+    assert_eq!(snapshot(&venv), before);
+    assert_cache_empty(&cache);
+
+    assert_ok(&run(&[("INSTALLER_MAX_UNPACKED_SIZE", "1M"), ("INSTALLER_MAX_MEMBERS", "6")]));
+}
+
+/// A deflated member that compresses about 100:1: fine under the default ratio cap, refused
+/// under a lower one.
+#[test]
+fn the_compression_ratio_limit_is_configurable() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let noise = random_bytes(1 << 15, 3);
+    let sparse: Vec<u8> =
+        (0..4 << 20).map(|i| if i % 256 == 0 { noise[i / 256 % noise.len()] } else { 0 }).collect();
+    let wheel = WheelBuilder::new("sparse", "1.0").file("sparse/z.bin", &sparse).write(work.path(), None);
+    let out = installer_with_env(
+        work.path(),
+        &install_args(&venv, &cache, &[&wheel], &[]),
+        &[("INSTALLER_MAX_COMPRESSION_RATIO", "20")],
+    );
+    assert_failed(&out, 1, &["cause: sparse/z.bin: compression ratio ", "exceeds the limit of 20"]);
+    assert_cache_empty(&cache);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[])));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interrupts
+
+/// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
+/// and then `delay`, then sends `signal` (0: none). Returns the output and how long the
+/// process took to exit after the signal.
+fn signal_after_first(
+    cwd: &Path,
+    args: &[&str],
+    prefixes: &[&str],
+    delay: Duration,
+    signal: i32,
+) -> (Output, Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .current_dir(cwd)
+        .args(args)
+        .args(["-v", "-j", "1"])
+        .env("XDG_CONFIG_HOME", cwd.join(".no-user-config"))
+        .env_remove("INSTALLER_LINK_MODE")
+        .env_remove("INSTALLER_CACHE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let first = prefixes.iter().any(|p| line.starts_with(&format!("info: {p}")));
+        seen.push(line);
+        if first {
+            break;
+        }
+    }
+    std::thread::sleep(delay);
+    // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let sent = Instant::now();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let mut out = child.wait_with_output().unwrap();
+    let elapsed = sent.elapsed();
+    seen.extend(rest);
+    out.stderr = seen.join("\n").into_bytes();
+    (out, elapsed)
+}
+
+/// Ctrl-C during a cold install of three large wheels, after the first is cached: the others
+/// stop within a member, exit 130 with the documented message, no staging left, venv as
+/// before; the same command then succeeds.
+#[test]
+fn ctrl_c_stops_a_cold_install_promptly_and_removes_its_temporary_files() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let wheels: Vec<PathBuf> =
+        ["alpha", "beta", "gamma"].iter().map(|n| big_wheel(work.path(), n, "1.0", 24, 2 << 20)).collect();
+    let wheel_refs: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
+    let before = snapshot(&venv);
+    let args = install_args(&venv, &cache, &wheel_refs, &[]);
+
+    let (out, elapsed) = signal_after_first(work.path(), &args, &["unpacked"], Duration::ZERO, libc::SIGINT);
+    assert_failed(&out, 130, &["error: interrupted; nothing was changed"]);
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?} to stop");
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new(), "no staging directory left");
+    let entries = names(&cache.join("v1/entries"));
+    eprintln!("stopped {elapsed:?} after SIGINT; entries: {entries:?}");
+    assert!(!entries.is_empty() && entries.len() < 3, "stopped before the last wheel: {entries:?}");
+
+    assert_ok(&installer(work.path(), &args));
+    assert_eq!(names(&cache.join("v1/entries")).len(), 3);
+    for name in ["alpha", "beta", "gamma"] {
+        assert!(site_packages(&venv).join(format!("{name}-1.0.dist-info/RECORD")).is_file());
+    }
+}
+
+/// SIGKILL while upgrading (cache warm, copy mode, so the kill lands in the transaction or
+/// just before it): the next run rolls back whatever the dead one left, installs, and the
+/// result equals a clean upgrade; no backup directory stays.
+#[test]
+fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let (venv, reference) = (venv_at(&work.path().join("venv")), venv_at(&work.path().join("reference")));
+    let old = big_wheel(work.path(), "grow", "1.0", 300, 4 << 10);
+    let new_dir = work.path().join("new");
+    std::fs::create_dir(&new_dir).unwrap();
+    let new = big_wheel(&new_dir, "grow", "2.0", 1000, 4 << 10);
+    for target in [&venv, &reference] {
+        assert_ok(&installer(work.path(), &install_args(target, &cache, &[&old], &["--link-mode", "copy"])));
+    }
+    // The reference upgrade says how long the work after the cache lookup takes: the kill
+    // comes half-way through it, so inside the transaction.
+    let reference_args = install_args(&reference, &cache, &[&new], &["--link-mode", "copy"]);
+    let (out, remaining) = signal_after_first(work.path(), &reference_args, &["unpacked"], Duration::ZERO, 0);
+    assert_ok(&out);
+
+    let args = install_args(&venv, &cache, &[&new], &["--link-mode", "copy"]);
+    let (out, _) = signal_after_first(work.path(), &args, &["cache hit"], remaining / 2, libc::SIGKILL);
+    let killed_mid_transaction = names(&venv).iter().any(|n| n.starts_with(".installer-backup-"));
+    eprintln!(
+        "killed {:?} after the lookup ({remaining:?} in all): {:?}; backup left: {killed_mid_transaction}; site-packages: {:?}",
+        remaining / 2,
+        out.status,
+        names(&site_packages(&venv))
+    );
+
+    assert!(killed_mid_transaction, "the kill should land inside the transaction");
+    assert_ok(&installer(work.path(), &args));
+    assert_eq!(snapshot(&site_packages(&venv)), snapshot(&site_packages(&reference)));
+    assert!(!names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
+}
