@@ -417,7 +417,7 @@ fn the_compression_ratio_limit_is_configurable() {
 // Interrupts
 
 /// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
-/// and then `delay`, then sends `signal` (0: none). Returns the output and how long the
+/// and then `delay`, then sends `signal` (0: none; negative: twice). Returns the output and how long the
 /// process took to exit after the signal.
 fn signal_after_first(
     cwd: &Path,
@@ -449,7 +449,12 @@ fn signal_after_first(
     }
     std::thread::sleep(delay);
     // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
-    unsafe { libc::kill(child.id() as i32, signal) };
+    // A negative signal means: that signal twice (apart, or the kernel merges them).
+    unsafe { libc::kill(child.id() as i32, signal.abs()) };
+    if signal < 0 {
+        std::thread::sleep(Duration::from_millis(2));
+        unsafe { libc::kill(child.id() as i32, -signal) };
+    }
     let sent = Instant::now();
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let mut out = child.wait_with_output().unwrap();
@@ -523,4 +528,31 @@ fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
     assert_ok(&installer(work.path(), &args));
     assert_eq!(snapshot(&site_packages(&venv)), snapshot(&site_packages(&reference)));
     assert!(!names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
+}
+
+/// A second Ctrl-C exits at once with 130; a kill during unpacking leaves a locked staging
+/// directory, which the next run that unpacks removes (its lock is free) before installing.
+#[test]
+fn a_second_ctrl_c_or_a_kill_while_unpacking_is_cleaned_up_by_the_next_run() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let wheels: Vec<PathBuf> =
+        ["one", "two"].iter().map(|n| big_wheel(work.path(), n, "1.0", 16, 2 << 20)).collect();
+    let wheel_refs: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
+    let before = snapshot(&venv);
+    let args = install_args(&venv, &cache, &wheel_refs, &[]);
+
+    let (out, _) = signal_after_first(work.path(), &args, &["unpacked"], Duration::ZERO, -libc::SIGINT);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+
+    let first = ["unpacked", "cache hit"];
+    let (out, _) = signal_after_first(work.path(), &args, &first, Duration::from_millis(50), libc::SIGKILL);
+    assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+    assert_eq!(names(&cache.join("v1/tmp")).len(), 1, "the killed unpack left its staging directory");
+
+    assert_ok(&installer(work.path(), &args));
+    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new(), "stale staging removed");
+    assert_eq!(names(&cache.join("v1/entries")).len(), 2);
 }
