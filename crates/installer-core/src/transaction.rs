@@ -18,7 +18,7 @@
 //! - a committed transaction renames its backup to `.installer-trash-*` before deleting it,
 //!   so a commit cut short is never rolled back.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -110,15 +110,39 @@ impl Transaction {
     }
 
     /// Creates each directory of `dirs` (which must contain the parents of each, up to a
-    /// directory that exists); remembers the ones that were new.
-    pub fn create_dirs(&mut self, dirs: &BTreeSet<PathBuf>) -> Result<()> {
+    /// directory that exists); remembers the ones that were new. Directories of one depth are
+    /// made in parallel, shallower ones first.
+    pub fn create_dirs(&self, dirs: &[&Path]) -> Result<()> {
+        use rayon::prelude::*;
         // Journaled before they exist; the ones that exist already are not ours to remove.
-        self.journal(b'D', dirs.iter().map(PathBuf::as_path).filter(|dir| dir.symlink_metadata().is_err()))?;
+        self.journal(b'D', dirs.iter().copied().filter(|dir| dir.symlink_metadata().is_err()))?;
+        let mut levels: BTreeMap<usize, Vec<&Path>> = BTreeMap::new();
         for dir in dirs {
-            match std::fs::create_dir(dir) {
-                Ok(()) => self.created_dirs.get_mut().expect("created dirs").push(dir.clone()),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("create directory", dir, e)),
+            levels
+                .entry(dir.as_os_str().as_bytes().iter().filter(|&&b| b == b'/').count())
+                .or_default()
+                .push(dir);
+        }
+        for level in levels.values() {
+            let made: Vec<Result<Option<&Path>>> = level
+                .par_iter()
+                .map(|dir| match std::fs::create_dir(dir) {
+                    Ok(()) => Ok(Some(*dir)),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                    Err(e) => Err(Error::io("create directory", *dir, e)),
+                })
+                .collect();
+            let mut created = self.created_dirs.lock().expect("created dirs");
+            let mut first_error = None;
+            for outcome in made {
+                match outcome {
+                    Ok(Some(dir)) => created.push(dir.to_path_buf()),
+                    Ok(None) => {}
+                    Err(e) => first_error = first_error.or(Some(e)),
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
             }
         }
         Ok(())
@@ -368,7 +392,7 @@ mod tests {
         let mut txn = Transaction::new(root);
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/missing.py")).unwrap();
-        txn.create_dirs(&[root.join("new"), root.join("new/sub")].into_iter().collect()).unwrap();
+        txn.create_dirs(&[&root.join("new"), &root.join("new/sub")]).unwrap();
         let write = |content: &'static str| move |p: &Path| std::fs::write(p, content);
         txn.create_file(&root.join("new/sub/a.py"), |p| {
             crate::platform::create_new_file(p, false)?;
@@ -423,8 +447,7 @@ mod tests {
         txn.remove(&root.join("pkg/deep/same.py")).unwrap();
         let planned = [root.join("pkg/deep/same.py"), root.join("new/sub/a.py"), root.join("unowned.py")];
         txn.will_create(planned.iter().map(PathBuf::as_path)).unwrap();
-        txn.create_dirs(&[root.join("new"), root.join("new/sub"), root.join("pkg")].into_iter().collect())
-            .unwrap();
+        txn.create_dirs(&[&root.join("new"), &root.join("new/sub"), &root.join("pkg")]).unwrap();
         std::fs::write(root.join("pkg/deep/same.py"), "v2").unwrap();
         std::fs::write(root.join("new/sub/a.py"), "a").unwrap();
         let backup = std::fs::read_dir(root)

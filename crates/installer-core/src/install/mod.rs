@@ -10,7 +10,7 @@
 mod link;
 mod plan;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -198,8 +198,8 @@ fn install_in_pool(
     for old in &replaced {
         old_files.extend(uninstall::dist_files(old, venv, reporter)?);
     }
-    let mut txn = Transaction::new(venv.root());
-    let copied = match apply(&plans, &old_files, venv, link.mode, options.compile, &mut txn, reporter) {
+    let txn = Transaction::new(venv.root());
+    let copied = match apply(&plans, &old_files, venv, link.mode, options.compile, &txn, reporter) {
         Ok(copied) => copied,
         Err(e) => {
             txn.rollback();
@@ -237,28 +237,25 @@ fn apply(
     venv: &Venv,
     mode: LinkMode,
     compile: bool,
-    txn: &mut Transaction,
+    txn: &Transaction,
     reporter: &dyn Reporter,
 ) -> Result<(u64, u64)> {
     // Replaced distributions go first, so a file moving between versions is not lost.
     old_files.par_iter().try_for_each(|path| txn.remove(path))?;
 
-    let mut dirs = BTreeSet::new();
-    for plan in plans {
-        for file in &plan.files {
-            let mut dir = file.dst.parent();
-            while let Some(d) = dir {
-                if d == venv.root() || !dirs.insert(d.to_path_buf()) {
-                    break;
-                }
-                dir = d.parent();
+    // Every directory the files need, borrowed from their paths (no allocation per file).
+    let mut dirs: HashSet<&Path> = HashSet::new();
+    for file in plans.iter().flat_map(|p| &p.files) {
+        for dir in file.dst.ancestors().skip(1) {
+            if dir == venv.root() || !dirs.insert(dir) {
+                break;
             }
         }
     }
     let planned =
         plans.iter().flat_map(|p| p.files.iter().map(|f| f.dst.as_path()).chain([p.record.as_path()]));
     txn.will_create(planned)?;
-    txn.create_dirs(&dirs)?;
+    txn.create_dirs(&dirs.into_iter().collect::<Vec<_>>())?;
 
     // Link every file of every wheel in parallel, across wheels.
     let jobs: Vec<(&WheelPlan, &plan::PlannedFile)> =
