@@ -99,6 +99,31 @@ fn corpus_matches_pip_file_for_file_and_every_package_imports_and_script_runs() 
         .unwrap();
     assert!(pip.status.success(), "pip failed: {}", String::from_utf8_lossy(&pip.stderr));
 
+    // A second venv from the warm cache: every file of every wheel is a hardlink of the
+    // cache's (link count 3: the cache, the first venv, this one).
+    let second = tmp.path().join("second/venv");
+    let mut args2 = args.clone();
+    args2[2] = second.to_str().unwrap().into();
+    args2.insert(1, "--link-mode=hardlink".into());
+    assert_ok(&installer(tmp.path(), &args2.iter().map(String::as_str).collect::<Vec<_>>()));
+    let mut linked = 0;
+    for entry in std::fs::read_dir(cache.join("v1/entries")).unwrap() {
+        let dir = entry.unwrap().path();
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        for file in manifest["files"].as_array().unwrap() {
+            let path = file["path"].as_str().unwrap();
+            // `#!python` scripts are rewritten for the venv, so written, not linked.
+            if file["python_shebang"].as_bool() == Some(true) && path.contains(".data/scripts/") {
+                continue;
+            }
+            assert_eq!(nlink(&dir.join("tree").join(path)), 3, "{}: {path}", dir.display());
+            linked += 1;
+        }
+    }
+    assert!(linked > 12_000, "{linked}");
+    eprintln!("{linked} cache files hardlinked into both venvs");
+
     let (a, b) = (normalized(&ours), normalized(&pips));
     let only_ours: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
     let only_pip: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();

@@ -417,3 +417,33 @@ fn a_killed_staging_directory_is_cleaned_and_never_mistaken_for_an_entry() {
     assert_ok(&installer(tmp.path(), &args(&tmp.path().join("v2"), &cache, &[other.to_str().unwrap()])));
     assert!(!stale.exists(), "a cold install removes stale staging directories");
 }
+
+#[test]
+fn scripts_run_from_a_venv_whose_path_has_spaces_or_exceeds_the_shebang_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let long = tmp.path().join("d".repeat(60)).join("e".repeat(60));
+    for venv in [tmp.path().join("my envs/venv one"), long.join("venv")] {
+        let wheels = [fixture("fixture_pkg-1.0"), fixture("fixture_data")];
+        let out = installer(
+            tmp.path(),
+            &args(&venv, &cache, &[wheels[0].to_str().unwrap(), wheels[1].to_str().unwrap()]),
+        );
+        assert_ok(&out);
+        let launcher = std::fs::read_to_string(venv.join("bin/fixture-hello")).unwrap();
+        assert!(launcher.starts_with("#!/bin/sh\n'''exec' "), "pip's trampoline: {launcher}");
+        for (script, expected) in [
+            ("fixture-hello", "hello from fixture_pkg 1.0\n"),
+            ("fixture-data-py", "hello from fixture_data 1.0 script\n"),
+        ] {
+            let out = std::process::Command::new(venv.join("bin").join(script)).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{script} in {}: {}",
+                venv.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+        }
+    }
+}
