@@ -57,7 +57,7 @@ pub fn run(opts: &Options) -> Result<()> {
             &synthetic::corpus_spec(dev_files * 10),
             &target.join("bench-synthetic"),
         )?;
-        corpora.push(("synthetic (10x the dev corpus's files)".into(), wheels));
+        corpora.push(("synthetic, 10x the dev corpus's files".into(), wheels));
     }
     if corpora.is_empty() {
         bail!("nothing to install: give --corpus DIR (e.g. target/corpus from ../shared/corpus/fetch.sh) or --synthetic");

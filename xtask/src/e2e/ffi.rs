@@ -40,7 +40,7 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
         let cache = dir.join(format!("cache-{link:?}"));
         let mut args: Vec<PathBuf> = vec![venv.root.clone(), cache, "auto".into()];
         args.extend(wheels.iter().cloned());
-        let out = log.run(&Cmd::new(&install).args(&args))?;
+        let out = log.run(&c_program(&install).args(&args))?;
         if !out.stdout.contains("progress: ") {
             bail!("{link:?}: install_fixtures reported no progress");
         }
@@ -50,7 +50,7 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
             let work = dir.join(format!("errors-{link:?}"));
             std::fs::create_dir_all(&work)?;
             let venv = Venv::create(log, &dir.join(format!("errors-venv-{link:?}")))?;
-            checks_pass(log, &Cmd::new(&errors).arg(&work).arg(&venv.root))?;
+            checks_pass(log, &c_program(&errors).arg(&work).arg(&venv.root))?;
         }
         if let (Some(valgrind), Link::Shared) = (&valgrind, link) {
             let venv = Venv::create(log, &dir.join("venv-valgrind"))?;
@@ -59,7 +59,7 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
             // The crate's own suppressions (Rust std and glibc thread-exit "possibly lost").
             let supp = crate_dir.join("tests/c/valgrind.supp");
             let memcheck = |exe: &Path, args: &[PathBuf]| {
-                let mut cmd = Cmd::new(valgrind).args(["-q", "--leak-check=full", "--error-exitcode=97"]);
+                let mut cmd = c_program(valgrind).args(["-q", "--leak-check=full", "--error-exitcode=97"]);
                 if supp.exists() {
                     cmd = cmd.arg(format!("--suppressions={}", supp.display()));
                 }
@@ -114,6 +114,12 @@ fn compile(ctx: &Ctx, log: &Log, cc: &str, source: &Path, link: Link, out_dir: &
     };
     log.run(&cmd)?;
     Ok(exe)
+}
+
+/// A C program, found its library by its own rpath: `cargo run` puts target/debug/deps (with
+/// a debug libinstaller_ffi.so that may be stale) on LD_LIBRARY_PATH, which would win.
+fn c_program(exe: &Path) -> Cmd {
+    Cmd::new(exe).env_remove("LD_LIBRARY_PATH")
 }
 
 /// Runs a program that prints `ok - ...` / `FAIL - ...` lines; on failure, says which checks.
