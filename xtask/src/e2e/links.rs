@@ -142,6 +142,15 @@ fn reflinks(log: &Log, files: &[(std::path::PathBuf, Entry)]) -> Result<String> 
     Ok(format!("{n} reflinks"))
 }
 
+/// Whether a line of `-v` output names one of `modes` without reporting it failed (`clone
+/// ... failed: Operation not supported` comes before `link mode: hardlink`).
+fn says_chosen(stderr: &str, modes: &[&str]) -> bool {
+    stderr.lines().map(str::to_lowercase).any(|line| {
+        modes.iter().any(|m| line.contains(m))
+            && !["fail", "error", "not supported", "cannot"].iter().any(|bad| line.contains(bad))
+    })
+}
+
 /// `warning:` lines with their indented continuation lines, one string each.
 pub fn warning_blocks(stderr: &str) -> Vec<String> {
     let mut blocks: Vec<String> = Vec::new();
@@ -234,7 +243,7 @@ pub fn ext4_hardlink(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     )?;
     let added = check_venv(log, &venv, &pip, "1.0")?;
     no_warning(&warning_blocks(&out.stderr))?;
-    if !out.stderr.to_lowercase().contains("hardlink") {
+    if !says_chosen(&out.stderr, &["hardlink"]) {
         bail!("-v does not say hardlink was chosen: {}", out.stderr.trim());
     }
     Ok(Outcome::Ok(hardlinks(&linkable_files(&venv, &added))?))
@@ -262,8 +271,7 @@ pub fn xfs_clone(ctx: &Ctx, log: &Log) -> Result<Outcome> {
         let out = ctx.installer.run(log, install)?;
         let grew = mounts::used_bytes(&mount.mnt)?.saturating_sub(before);
         no_warning(&warning_blocks(&out.stderr))?;
-        let lower = out.stderr.to_lowercase();
-        if !(lower.contains("clone") || lower.contains("reflink")) {
+        if !says_chosen(&out.stderr, &["clone", "reflink"]) {
             bail!("-v does not say clone was chosen: {}", out.stderr.trim());
         }
         fixtures::check_standard(log, &venv, "1.0")?;
@@ -316,5 +324,12 @@ mod tests {
             Some("the warning does not mention `/elsewhere`")
         );
         assert!(one_fallback_warning(&blocks, &[]).is_err());
+    }
+
+    #[test]
+    fn chosen_mode_is_not_a_failed_attempt() {
+        let stderr = "info: clone from /c into /v failed: Operation not supported (os error 95)\n";
+        assert!(!says_chosen(stderr, &["clone"]));
+        assert!(says_chosen(&format!("{stderr}info: link mode: hardlink (cache /c)\n"), &["hardlink"]));
     }
 }

@@ -217,7 +217,7 @@ pub fn sigkill(ctx: &Ctx, log: &Log) -> Result<Outcome> {
         })
     };
     let full = log.run(&install(&probe, &probe_cache))?.elapsed;
-    for (i, fraction) in [0.5, 0.25, 0.75, 0.1].into_iter().enumerate() {
+    for (i, fraction) in [0.5, 0.25, 0.75, 0.1, 0.03].into_iter().enumerate() {
         let venv = Venv::create(log, &dir.join(format!("venv-{i}")))?;
         let cache = dir.join(format!("cache-{i}"));
         let cmd = install(&venv, &cache);
