@@ -389,7 +389,7 @@ mod tests {
         std::fs::write(root.join("pkg/same.py"), "v1").unwrap();
         let before = snapshot(root);
 
-        let mut txn = Transaction::new(root);
+        let txn = Transaction::new(root);
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/missing.py")).unwrap();
         txn.create_dirs(&[&root.join("new"), &root.join("new/sub")]).unwrap();
@@ -442,7 +442,7 @@ mod tests {
         // Inode times have clock-tick granularity: keep "before" and "during" apart.
         std::thread::sleep(std::time::Duration::from_millis(30));
 
-        let mut txn = Transaction::new(root);
+        let txn = Transaction::new(root);
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/deep/same.py")).unwrap();
         let planned = [root.join("pkg/deep/same.py"), root.join("new/sub/a.py"), root.join("unowned.py")];
