@@ -26,7 +26,8 @@ unsafe fn path_arg<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a Pat
 
 /// Installs the wheel files `wheels[0..n_wheels]` into the venv at `venv`, all or nothing,
 /// as `installer install` does: every wheel is verified (and unpacked into the cache) before
-/// the venv is touched. The venv is created when missing, with `python3` from PATH. Uses the
+/// the venv is touched. The venv is created when missing, with `python3` from PATH, after
+/// the wheels are verified (a refused wheel leaves no new venv behind). Uses the
 /// context's link mode, link fallback, jobs and callbacks; the cache is opened on the first
 /// install or probe of the context.
 ///
@@ -54,8 +55,7 @@ pub unsafe extern "C" fn installer_install(
                 unsafe { str_array_arg(wheels, n_wheels, "wheels") }?.into_iter().map(PathBuf::from).collect();
             let reporter = ctx.reporter();
             let (cache, options) = ctx.cache_and_options()?;
-            let venv = Venv::open_or_create(venv, Path::new(PYTHON))?;
-            install::install(&venv, &wheels, cache, options, &reporter)?;
+            install::install_into(venv, Path::new(PYTHON), &wheels, cache, options, &reporter)?;
             Ok(())
         })
     }
