@@ -112,6 +112,8 @@ fn ensure_uv(target: &Path) -> Result<PathBuf> {
 }
 
 fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    // Absolute: the tools run in their own working directory.
+    let dir = &dir.canonicalize().with_context(|| format!("corpus {}", dir.display()))?;
     let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("corpus {}", dir.display()))?
         .map(|e| e.map(|e| e.path()))
@@ -215,6 +217,10 @@ fn bench_corpus(tools: &Tools, work: &Path, name: String, wheels: &[PathBuf], ru
                     &manifest,
                     wheels,
                 )?;
+                // Flush the previous run's deletions and this venv's creation, so that no
+                // tool pays for another's writeback.
+                // SAFETY: sync has no preconditions.
+                unsafe { libc::sync() };
                 let sample = measure(&cmd)
                     .with_context(|| format!("{} {}", scenario.name(), tools_here[i].label()))?;
                 results[i].secs.push(sample.wall.as_secs_f64());
