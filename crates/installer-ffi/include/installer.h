@@ -206,7 +206,8 @@ const char *installer_last_error(const installer_ctx *ctx);
 /**
  * Installs the wheel files `wheels[0..n_wheels]` into the venv at `venv`, all or nothing,
  * as `installer install` does: every wheel is verified (and unpacked into the cache) before
- * the venv is touched. The venv is created when missing, with `python3` from PATH. Uses the
+ * the venv is touched. The venv is created when missing, with `python3` from PATH, after
+ * the wheels are verified (a refused wheel leaves no new venv behind). Uses the
  * context's link mode, link fallback, jobs and callbacks; the cache is opened on the first
  * install or probe of the context.
  *
