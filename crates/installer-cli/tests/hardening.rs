@@ -219,7 +219,8 @@ fn a_copy_that_does_not_fit_in_the_venv_rolls_back() {
     let before = snapshot(&venv);
 
     let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--link-mode", "copy"]));
-    assert_failed(&out, 1, &["error: cannot copy into ", "No space left on device"]);
+    let first = format!("error: cannot install {} into the environment", wheel.display());
+    assert_failed(&out, 1, &[&first, "  cause: cannot copy into ", "No space left on device"]);
     assert_eq!(snapshot(&venv), before, "venv unchanged");
     assert_eq!(names(&cache.join("v1/entries")).len(), 1, "the verified entry stays");
     assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new());

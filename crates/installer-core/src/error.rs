@@ -24,6 +24,14 @@ pub enum Error {
         #[source]
         source: WheelError,
     },
+    /// Placing a wheel's files in the environment failed (disk full, permissions); the
+    /// install was rolled back. The source names the file.
+    #[error("cannot install {} into the environment", wheel.display())]
+    Install {
+        wheel: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
     /// A filesystem operation failed; `action` says what we were doing ("create directory").
     #[error("cannot {action} {}", path.display())]
     Io {

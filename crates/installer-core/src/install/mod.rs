@@ -268,7 +268,10 @@ fn apply(
             if failed.load(Ordering::Relaxed) {
                 return Ok(false);
             }
-            let result = check_interrupted().and_then(|()| place(plan, file, mode, txn));
+            let result = check_interrupted().and_then(|()| {
+                place(plan, file, mode, txn)
+                    .map_err(|e| Error::Install { wheel: plan.wheel.clone(), source: Box::new(e) })
+            });
             match &result {
                 Ok(_) => {
                     if let (LinkMode::Copy, Source::Entry(i)) = (mode, &file.source) {
