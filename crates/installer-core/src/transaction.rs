@@ -18,7 +18,7 @@
 //! - a committed transaction renames its backup to `.installer-trash-*` before deleting it,
 //!   so a commit cut short is never rolled back.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -114,8 +114,6 @@ impl Transaction {
     /// made in parallel, shallower ones first.
     pub fn create_dirs(&self, dirs: &[&Path]) -> Result<()> {
         use rayon::prelude::*;
-        // Journaled before they exist; the ones that exist already are not ours to remove.
-        self.journal(b'D', dirs.iter().copied().filter(|dir| dir.symlink_metadata().is_err()))?;
         let mut levels: BTreeMap<usize, Vec<&Path>> = BTreeMap::new();
         for dir in dirs {
             levels
@@ -123,7 +121,14 @@ impl Transaction {
                 .or_default()
                 .push(dir);
         }
+        let mut made_here: HashSet<&Path> = HashSet::new();
         for level in levels.values() {
+            // Journaled before they exist; the ones that exist already are not ours to remove.
+            // A directory whose parent this transaction just made cannot exist: no `stat`.
+            let new = level.iter().copied().filter(|dir| {
+                dir.parent().is_some_and(|p| made_here.contains(p)) || dir.symlink_metadata().is_err()
+            });
+            self.journal(b'D', new)?;
             let made: Vec<Result<Option<&Path>>> = level
                 .par_iter()
                 .map(|dir| match std::fs::create_dir(dir) {
@@ -136,7 +141,10 @@ impl Transaction {
             let mut first_error = None;
             for outcome in made {
                 match outcome {
-                    Ok(Some(dir)) => created.push(dir.to_path_buf()),
+                    Ok(Some(dir)) => {
+                        created.push(dir.to_path_buf());
+                        made_here.insert(dir);
+                    }
                     Ok(None) => {}
                     Err(e) => first_error = first_error.or(Some(e)),
                 }
