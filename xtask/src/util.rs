@@ -13,6 +13,37 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 /// The workspace root: the parent of this crate's manifest directory.
+/// The environment variables `installer` reads (DESIGN.md and docs/limits.md).
+const INSTALLER_ENV: [&str; 9] = [
+    "VIRTUAL_ENV",
+    "INSTALLER_LINK_MODE",
+    "INSTALLER_LINK_FALLBACK",
+    "INSTALLER_CACHE_DIR",
+    "INSTALLER_CACHE_SHARDS",
+    "INSTALLER_JOBS",
+    "INSTALLER_MAX_UNPACKED_SIZE",
+    "INSTALLER_MAX_COMPRESSION_RATIO",
+    "INSTALLER_MAX_MEMBERS",
+];
+
+/// The `.whl` files of a corpus directory, absolute (tools run in their own working
+/// directory) and sorted.
+pub fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let dir = &dir.canonicalize().with_context(|| format!("corpus {}", dir.display()))?;
+    let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("corpus {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    wheels.sort();
+    if wheels.is_empty() {
+        bail!("no wheels in {}", dir.display());
+    }
+    Ok(wheels)
+}
+
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
@@ -121,6 +152,14 @@ impl Cmd {
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
         self.envs.push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Without the variables that configure `installer`, so runs see only their flags.
+    pub fn without_installer_env(mut self) -> Cmd {
+        for var in INSTALLER_ENV {
+            self = self.env_remove(var);
+        }
         self
     }
 

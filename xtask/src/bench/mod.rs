@@ -45,7 +45,7 @@ pub fn run(opts: &Options) -> Result<()> {
 
     let mut corpora = Vec::new();
     if let Some(dir) = &opts.corpus {
-        corpora.push((format!("{}", dir.display()), wheels_in(dir)?));
+        corpora.push((format!("{}", dir.display()), crate::util::wheels_in(dir)?));
     }
     if opts.synthetic {
         let dev_files = match corpora.first() {
@@ -109,23 +109,6 @@ fn ensure_uv(target: &Path) -> Result<PathBuf> {
         bail!("{} is not uv {UV_VERSION}", uv.display());
     }
     Ok(uv)
-}
-
-fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>> {
-    // Absolute: the tools run in their own working directory.
-    let dir = &dir.canonicalize().with_context(|| format!("corpus {}", dir.display()))?;
-    let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("corpus {}", dir.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<Vec<_>>>()?
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
-        .collect();
-    wheels.sort();
-    if wheels.is_empty() {
-        bail!("no wheels in {}", dir.display());
-    }
-    Ok(wheels)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -284,7 +267,7 @@ fn site_packages(venv: &Path) -> Result<PathBuf> {
 }
 
 fn ours_cmd(tools: &Tools, venv: &Path, cache: &Path, mode: &str, wheels: &[PathBuf]) -> Cmd {
-    let mut cmd = Cmd::new(&tools.ours)
+    Cmd::new(&tools.ours)
         .args(["install", "-q", "--venv"])
         .arg(venv)
         .arg("--cache-dir")
@@ -292,17 +275,8 @@ fn ours_cmd(tools: &Tools, venv: &Path, cache: &Path, mode: &str, wheels: &[Path
         .args(["--link-mode", mode])
         .args(wheels)
         .cwd(&tools.home)
-        .env("XDG_CONFIG_HOME", tools.home.join("config"));
-    for var in [
-        "VIRTUAL_ENV",
-        "INSTALLER_LINK_MODE",
-        "INSTALLER_LINK_FALLBACK",
-        "INSTALLER_CACHE_DIR",
-        "INSTALLER_JOBS",
-    ] {
-        cmd = cmd.env_remove(var);
-    }
-    cmd
+        .env("XDG_CONFIG_HOME", tools.home.join("config"))
+        .without_installer_env()
 }
 
 fn uv_cmd(tools: &Tools, venv: &Path, cache: &Path, wheels: &[PathBuf]) -> Cmd {

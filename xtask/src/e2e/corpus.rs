@@ -18,16 +18,7 @@ use crate::util::{Cmd, Exit, Log};
 
 pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let Some(dir) = &ctx.corpus else { return Ok(Outcome::Skip("no --corpus DIR given".into())) };
-    let mut wheels: Vec<_> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<Vec<_>>>()?
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
-        .collect();
-    wheels.sort();
-    if wheels.is_empty() {
-        bail!("no wheels in {}", dir.display());
-    }
+    let wheels = crate::util::wheels_in(dir)?;
     let pip = Reference::build(log, &ctx.dir("pip-corpus"), &wheels)?;
     let run = ctx.dir("corpus");
     let cache = run.join("cache");

@@ -123,21 +123,12 @@ pub struct Install<'a> {
 
 impl Installer {
     pub fn cmd(&self) -> Cmd {
-        let mut cmd = Cmd::new(&self.exe)
+        Cmd::new(&self.exe)
             .cwd(&self.home)
             .env("XDG_CONFIG_HOME", self.home.join("config"))
             .env("XDG_CACHE_HOME", self.home.join("cache"))
-            .timeout(secs(600));
-        for var in [
-            "VIRTUAL_ENV",
-            "INSTALLER_LINK_MODE",
-            "INSTALLER_LINK_FALLBACK",
-            "INSTALLER_CACHE_DIR",
-            "INSTALLER_JOBS",
-        ] {
-            cmd = cmd.env_remove(var);
-        }
-        cmd
+            .timeout(secs(600))
+            .without_installer_env()
     }
 
     pub fn install(&self, i: Install) -> Cmd {
