@@ -259,19 +259,19 @@ impl Transaction {
 
     /// Appends `tag path NUL` for each path to the journal, in one write.
     fn journal<'a>(&self, tag: u8, paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
-        let mut bytes = Vec::new();
-        for path in paths {
-            bytes.push(tag);
-            bytes.extend_from_slice(path.as_os_str().as_bytes());
-            bytes.push(0);
-        }
         let path = self.backup_dir()?.join(JOURNAL);
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut journal| journal.write_all(&bytes))
-            .map_err(|e| Error::io("write", path, e))
+        let write = || -> io::Result<()> {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+            // Buffered, not collected: a journal of 100,000 paths need not sit in memory.
+            let mut journal = io::BufWriter::with_capacity(256 * 1024, file);
+            for entry in paths {
+                journal.write_all(&[tag])?;
+                journal.write_all(entry.as_os_str().as_bytes())?;
+                journal.write_all(&[0])?;
+            }
+            journal.flush()
+        };
+        write().map_err(|e| Error::io("write", &path, e))
     }
 }
 

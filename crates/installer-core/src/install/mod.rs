@@ -260,52 +260,67 @@ fn apply(
     // Link every file of every wheel in parallel, across wheels.
     let jobs: Vec<(&WheelPlan, &plan::PlannedFile)> =
         plans.iter().flat_map(|plan| plan.files.iter().map(move |file| (plan, file))).collect();
+    // One flag per file instead of a collected `Result` each: at 100,000 files that is the
+    // difference between 100 KB and 10 MB.
+    let placed: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
+    let first_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let failed = AtomicBool::new(false);
     let (copied_files, copied_bytes) = (AtomicU64::new(0), AtomicU64::new(0));
-    let outcomes: Vec<Result<bool>> = jobs
-        .par_iter()
-        .map(|(plan, file)| {
-            if failed.load(Ordering::Relaxed) {
-                return Ok(false);
-            }
-            let result = check_interrupted().and_then(|()| {
-                place(plan, file, mode, txn)
-                    .map_err(|e| Error::Install { wheel: plan.wheel.clone(), source: Box::new(e) })
-            });
-            match &result {
-                Ok(_) => {
-                    if let (LinkMode::Copy, Source::Entry(i)) = (mode, &file.source) {
-                        copied_files.fetch_add(1, Ordering::Relaxed);
-                        copied_bytes.fetch_add(plan.entry.manifest().files[*i].size, Ordering::Relaxed);
-                    }
-                    reporter.advance(1);
+    jobs.par_iter().zip(&placed).for_each(|((plan, file), placed)| {
+        if failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let result = check_interrupted().and_then(|()| {
+            place(plan, file, mode, txn)
+                .map_err(|e| Error::Install { wheel: plan.wheel.clone(), source: Box::new(e) })
+        });
+        match result {
+            Ok(()) => {
+                placed.store(true, Ordering::Relaxed);
+                if let (LinkMode::Copy, Source::Entry(i)) = (mode, &file.source) {
+                    copied_files.fetch_add(1, Ordering::Relaxed);
+                    copied_bytes.fetch_add(plan.entry.manifest().files[*i].size, Ordering::Relaxed);
                 }
-                Err(_) => failed.store(true, Ordering::Relaxed),
+                reporter.advance(1);
             }
-            result.map(|()| true)
-        })
-        .collect();
-    txn.created(
-        jobs.iter().zip(&outcomes).filter(|(_, o)| matches!(o, Ok(true))).map(|((_, f), _)| f.dst.clone()),
-    );
-    if let Some(err) = outcomes.into_iter().find_map(Result::err) {
-        return Err(err);
+            Err(e) => {
+                failed.store(true, Ordering::Relaxed);
+                first_error.lock().expect("error slot").get_or_insert(e);
+            }
+        }
+    });
+    let linked = match first_error.into_inner().expect("error slot") {
+        Some(err) => Err(err),
+        None => finish(plans, venv, compile, txn, reporter),
+    };
+    if linked.is_err() {
+        // Only a rollback needs the list of placed files: on success nothing copies it.
+        let placed = jobs.iter().zip(&placed).filter(|(_, p)| p.load(Ordering::Relaxed));
+        txn.created(placed.map(|((_, f), _)| f.dst.clone()));
     }
+    linked.map(|()| (copied_files.into_inner(), copied_bytes.into_inner()))
+}
 
-    // Bytecode, inside the transaction so a failure rolls it back too; listed in RECORD.
+/// After every file is placed: bytecode (inside the transaction, so a failure rolls it back
+/// too; listed in RECORD), then each RECORD, which lists everything else.
+fn finish(
+    plans: &[WheelPlan],
+    venv: &Venv,
+    compile: bool,
+    txn: &Transaction,
+    reporter: &dyn Reporter,
+) -> Result<()> {
     let mut compiled: Vec<Vec<(PathBuf, String, u64)>> = vec![Vec::new(); plans.len()];
     if compile {
         compiled = compile_plans(plans, venv, txn, reporter)?;
     }
-
-    // RECORD last: it lists everything else.
     for (plan, extra) in plans.iter().zip(&compiled) {
         let record = plan::record_for(plan, venv, extra);
         write_new(txn, &plan.record, record.as_bytes(), false)?;
         txn.created([plan.record.clone()]);
         reporter.advance(1);
     }
-    Ok((copied_files.into_inner(), copied_bytes.into_inner()))
+    Ok(())
 }
 
 /// Compiles the `.py` files of every plan; returns, per plan, the `.pyc` files with their
