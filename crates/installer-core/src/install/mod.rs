@@ -10,7 +10,7 @@
 mod link;
 mod plan;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -154,22 +154,24 @@ fn install_in_pool(
         .collect::<Result<_>>()?;
 
     // 2. Plan against what is installed.
-    let installed = installed::scan(venv)?;
+    // By normalised name, each computed once: a lookup per wheel, not a scan.
+    let installed: HashMap<String, InstalledDist> =
+        installed::scan(venv)?.into_iter().map(|d| (d.normalized_name(), d)).collect();
     let mut plans = Vec::with_capacity(wheels.len());
     let mut skipped = Vec::new();
-    let mut seen: Vec<(String, &Path)> = Vec::new();
+    let mut seen: HashMap<String, &Path> = HashMap::with_capacity(wheels.len());
     for (wheel, entry) in wheels.iter().zip(entries) {
         let manifest = entry.manifest();
         let name = normalize_name(&manifest.name);
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+        if let Some(first) = seen.get(&name) {
             return Err(Error::Conflict {
                 path: PathBuf::from(&manifest.dist_info),
                 first: first.to_path_buf(),
                 second: wheel.clone(),
             });
         }
-        seen.push((name.clone(), wheel));
-        let current = installed.iter().find(|d| d.normalized_name() == name).cloned();
+        let current = installed.get(&name).cloned();
+        seen.insert(name, wheel);
         if let Some(current) = &current {
             if current.version == manifest.version && !options.reinstall {
                 skipped.push(format!("{} {}", manifest.name, manifest.version));
