@@ -25,13 +25,6 @@ fn install(
     installer_with_env(cwd, &args, env)
 }
 
-/// `<venv>/lib/pythonX.Y/site-packages`.
-fn site_packages(venv: &Path) -> PathBuf {
-    let lib = venv.join("lib");
-    let version = std::fs::read_dir(&lib).unwrap().next().unwrap().unwrap().file_name();
-    lib.join(version).join("site-packages")
-}
-
 /// The file every check looks at: a module of the fixture.
 fn module(venv: &Path) -> PathBuf {
     site_packages(venv).join("fixture_pkg/sub/helpers.py")
@@ -40,17 +33,6 @@ fn module(venv: &Path) -> PathBuf {
 fn inode(path: &Path) -> (u64, u64) {
     let meta = std::fs::metadata(path).unwrap();
     (meta.dev(), meta.ino())
-}
-
-/// `/dev/shm` when it is a filesystem of its own (not the one `near` is on).
-fn separate_tmpfs(near: &Path) -> Option<&'static Path> {
-    let shm = Path::new("/dev/shm");
-    let separate =
-        shm.is_dir() && std::fs::metadata(shm).unwrap().dev() != std::fs::metadata(near).unwrap().dev();
-    if !separate {
-        eprintln!("skipped: /dev/shm is missing or on the same filesystem as {}", near.display());
-    }
-    separate.then_some(shm)
 }
 
 /// The lines of the one `warning:` block in `stderr`, with the places replaced by names.

@@ -7,15 +7,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
 use support::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -91,12 +89,6 @@ fn workdir() -> tempfile::TempDir {
     dir
 }
 
-fn site_packages(venv: &Path) -> PathBuf {
-    let lib = venv.join("lib");
-    let version = std::fs::read_dir(&lib).unwrap().next().unwrap().unwrap().file_name();
-    lib.join(version).join("site-packages")
-}
-
 /// What a directory holds, by name (empty when it does not exist).
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -123,32 +115,11 @@ fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
 /// `files` members of `size` random bytes each (stored: writing it is quick, and stored
 /// members are what is slowest to fake), and a correct RECORD.
 fn big_wheel(dir: &Path, name: &str, version: &str, files: usize, size: usize) -> PathBuf {
-    let dist_info = format!("{name}-{version}.dist-info");
-    let mut members: Vec<(String, Vec<u8>)> = vec![(format!("{name}/__init__.py"), b"VALUE = 1\n".to_vec())];
+    let mut wheel = WheelBuilder::new(name, version).stored();
     for i in 0..files {
-        members.push((format!("{name}/blob{i}.bin"), random_bytes(size, 0x9e37_79b9 + i as u64 + 1)));
+        wheel = wheel.file(&format!("{name}/blob{i}.bin"), &random_bytes(size, 0x9e37_79b9 + i as u64 + 1));
     }
-    members.push((format!("{dist_info}/METADATA"), format!("Name: {name}\nVersion: {version}\n").into()));
-    members.push((format!("{dist_info}/WHEEL"), b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n".to_vec()));
-    let mut record = String::new();
-    for (path, content) in &members {
-        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content));
-        record.push_str(&format!("{path},sha256={hash},{}\n", content.len()));
-    }
-    record.push_str(&format!("{dist_info}/RECORD,,\n"));
-    members.push((format!("{dist_info}/RECORD"), record.into_bytes()));
-    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
-    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(&path).unwrap()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(false)
-        .unix_permissions(0o644);
-    for (member, content) in members {
-        zip.start_file(member, options).unwrap();
-        zip.write_all(&content).unwrap();
-    }
-    zip.finish().unwrap().flush().unwrap();
-    path
+    wheel.write(dir, None)
 }
 
 fn install_args<'a>(venv: &'a Path, cache: &'a Path, wheels: &[&'a Path], extra: &[&'a str]) -> Vec<&'a str> {

@@ -113,6 +113,23 @@ fn a_warm_install_into_a_second_venv_hardlinks_every_file() {
 }
 
 #[test]
+fn two_versions_of_one_distribution_in_one_command_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let before = snapshot(&venv);
+    let (one, two) = (fixture("fixture_pkg-1.0"), fixture("fixture_pkg-2.0"));
+    let out = installer(tmp.path(), &args(&venv, &cache, &[one.to_str().unwrap(), two.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("fixture_pkg-1.0-py3-none-any.whl and ")
+            && err.contains("fixture_pkg-2.0-py3-none-any.whl both install "),
+        "{err}"
+    );
+    assert_eq!(snapshot(&venv), before);
+}
+
+#[test]
 fn conflicting_wheels_are_refused_naming_both_and_nothing_is_installed() {
     let tmp = tempfile::tempdir().unwrap();
     let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
@@ -282,22 +299,6 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
-fn a_directory_that_is_not_a_venv_is_refused_untouched() {
-    let tmp = tempfile::tempdir().unwrap();
-    let not_venv = tmp.path().join("project");
-    std::fs::create_dir(&not_venv).unwrap();
-    std::fs::write(not_venv.join("main.py"), "print(1)\n").unwrap();
-    let before = snapshot(&not_venv);
-    let out = installer(
-        tmp.path(),
-        &args(&not_venv, &tmp.path().join("cache"), &[fixture("fixture_ns_a").to_str().unwrap()]),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is not a virtual environment: it has no pyvenv.cfg"), "{}", stderr(&out));
-    assert_eq!(snapshot(&not_venv), before);
-}
-
-#[test]
 fn config_files_set_the_link_mode_and_bad_keys_name_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
@@ -332,12 +333,8 @@ fn config_files_set_the_link_mode_and_bad_keys_name_the_file() {
 
 #[test]
 fn link_fallback_error_refuses_before_touching_the_environment() {
-    let shm = Path::new("/dev/shm");
-    if !shm.is_dir() {
-        eprintln!("skipped: no /dev/shm");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
+    let Some(shm) = separate_tmpfs(tmp.path()) else { return };
     let cache = tempfile::tempdir_in(shm).unwrap();
     let venv = make_venv(&tmp.path().join("venv"));
     let before = snapshot(&venv);
@@ -351,55 +348,22 @@ fn link_fallback_error_refuses_before_touching_the_environment() {
     assert_eq!(snapshot(&venv), before);
 }
 
+/// The warning's text is pinned in filesystems.rs; here: `quiet` copies all six fixtures
+/// without a word, and they work.
 #[test]
-fn cache_on_tmpfs_installs_with_exactly_one_warning() {
-    let shm = Path::new("/dev/shm");
-    if !shm.is_dir() {
-        eprintln!("skipped: no /dev/shm");
-        return;
-    }
+fn link_fallback_quiet_copies_across_filesystems_without_a_word() {
     let tmp = tempfile::tempdir().unwrap();
+    let Some(shm) = separate_tmpfs(tmp.path()) else { return };
     let cache = tempfile::tempdir_in(shm).unwrap();
     let venv = tmp.path().join("venv");
     let wheels: Vec<String> = GOOD.iter().map(|w| fixture(w).to_str().unwrap().to_string()).collect();
-    let mut a = args(&venv, cache.path(), &[]);
-    a.extend(wheels.iter().map(String::as_str));
-    let out = installer_with_env(tmp.path(), &a, &[("INSTALLER_CACHE_SHARDS", "")]);
-    assert_ok(&out);
-    let err = stderr(&out);
-    assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
-    assert!(err.contains(&format!("from the cache {}", cache.path().display())), "{err}");
-    assert!(err.contains(&format!("into {}", venv.display())), "{err}");
-    assert!(err.contains("they are on different filesystems"), "{err}");
-    assert!(err.contains("only this install's speed and disk use suffer"), "{err}");
-    assert!(err.contains("--link-mode copy"), "{err}");
-    assert_eq!(python(&venv, "import fixture_pkg; print('ok')"), "ok\n");
-
-    // Quiet fallback: same install, no warning.
-    let v2 = tmp.path().join("v2");
-    let mut a = args(&v2, cache.path(), &["--link-fallback", "quiet"]);
+    let mut a = args(&venv, cache.path(), &["--link-fallback", "quiet"]);
     a.extend(wheels.iter().map(String::as_str));
     let out = installer_with_env(tmp.path(), &a, &[("INSTALLER_CACHE_SHARDS", "")]);
     assert_ok(&out);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
-}
-
-#[test]
-fn upgrade_replaces_every_file_of_the_old_version() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
-    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[fixture("fixture_pkg-1.0").to_str().unwrap()])));
-    let out = installer(tmp.path(), &args(&venv, &cache, &[fixture("fixture_pkg-2.0").to_str().unwrap()]));
-    assert_ok(&out);
-    assert!(stderr(&out).contains("replaced fixture_pkg 1.0"), "{}", stderr(&out));
-    let fresh = tmp.path().join("fresh");
-    assert_ok(&installer(tmp.path(), &args(&fresh, &cache, &[fixture("fixture_pkg-2.0").to_str().unwrap()])));
-    let strip = |s: std::collections::BTreeMap<std::path::PathBuf, Node>| -> Vec<std::path::PathBuf> {
-        s.into_keys().filter(|p| !p.to_str().unwrap().contains("__pycache__")).collect()
-    };
-    let (upgraded, fresh) = (strip(snapshot(&venv)), strip(snapshot(&fresh)));
-    assert_eq!(upgraded, fresh, "an upgraded venv has exactly the files of a fresh one");
-    assert!(!venv.join("bin/fixture-goodbye").exists());
+    assert!(stderr(&out).contains(": copy"), "{}", stderr(&out));
+    assert_eq!(python(&venv, "import fixture_pkg; print('ok')"), "ok\n");
 }
 
 #[test]

@@ -61,17 +61,6 @@ fn wheel_path(wheel: &str) -> String {
     }
 }
 
-fn site_packages(venv: &Path) -> PathBuf {
-    let lib = venv.join("lib");
-    let found: Vec<PathBuf> = std::fs::read_dir(&lib)
-        .unwrap()
-        .map(|e| e.unwrap().path().join("site-packages"))
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(found.len(), 1, "one site-packages in {}", lib.display());
-    found[0].clone()
-}
-
 /// The paths a RECORD lists (first CSV field; the fixtures' paths need no quoting).
 fn record_paths(dist_info: &Path) -> BTreeSet<String> {
     let record = std::fs::read_to_string(dist_info.join("RECORD")).unwrap();

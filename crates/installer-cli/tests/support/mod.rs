@@ -117,6 +117,7 @@ pub struct WheelBuilder {
     pub members: Vec<(String, Vec<u8>, u32)>,
     pub record: RecordMode,
     pub wheel_version: String,
+    pub compression: zip::CompressionMethod,
 }
 
 pub enum RecordMode {
@@ -137,7 +138,14 @@ impl WheelBuilder {
             members: vec![(format!("{name}/__init__.py"), b"VALUE = 1\n".to_vec(), 0o644)],
             record: RecordMode::Computed,
             wheel_version: "1.0".into(),
+            compression: zip::CompressionMethod::Deflated,
         }
+    }
+
+    /// Members stored, not deflated: quick to write for large incompressible content.
+    pub fn stored(mut self) -> Self {
+        self.compression = zip::CompressionMethod::Stored;
+        self
     }
 
     pub fn file(mut self, path: &str, content: &[u8]) -> Self {
@@ -200,7 +208,7 @@ impl WheelBuilder {
             .map(str::to_string)
             .unwrap_or(format!("{}-{}-py3-none-any.whl", self.name, self.version));
         let path = dir.join(name);
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(&path).unwrap()));
         for (member, content, mode) in members {
             if mode & 0o170000 == 0o120000 {
                 zip.add_symlink(
@@ -211,15 +219,39 @@ impl WheelBuilder {
                 .unwrap();
             } else {
                 let options = zip::write::SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Deflated)
+                    .compression_method(self.compression)
                     .unix_permissions(mode);
                 zip.start_file(member, options).unwrap();
                 zip.write_all(&content).unwrap();
             }
         }
-        zip.finish().unwrap();
+        zip.finish().unwrap().flush().unwrap();
         path
     }
+}
+
+/// `<venv>/lib/pythonX.Y/site-packages` (the one there is).
+pub fn site_packages(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let found: Vec<PathBuf> = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("site-packages"))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(found.len(), 1, "one site-packages in {}", lib.display());
+    found[0].clone()
+}
+
+/// `/dev/shm` when it is a filesystem of its own (not the one `near` is on); says why not.
+pub fn separate_tmpfs(near: &Path) -> Option<&'static Path> {
+    use std::os::unix::fs::MetadataExt;
+    let shm = Path::new("/dev/shm");
+    let separate =
+        shm.is_dir() && std::fs::metadata(shm).unwrap().dev() != std::fs::metadata(near).unwrap().dev();
+    if !separate {
+        eprintln!("skipped: /dev/shm is missing or on the same filesystem as {}", near.display());
+    }
+    separate.then_some(shm)
 }
 
 /// The link count of a file.
