@@ -78,24 +78,6 @@ pub fn create_new_file(path: &Path, executable: bool) -> io::Result<File> {
     options.open(path)
 }
 
-/// Sets or clears the execute bits the way pip does (`chmod +x` for whoever may read).
-#[cfg(unix)]
-pub fn set_executable(path: &Path, executable: bool) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)?;
-    let mode = meta.permissions().mode();
-    let new = if executable { mode | ((mode & 0o444) >> 2) } else { mode & !0o111 };
-    if new != mode {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(new))?;
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-pub fn set_executable(_path: &Path, _executable: bool) -> io::Result<()> {
-    Ok(())
-}
-
 /// A copy-on-write clone of `src` at `dst` (FICLONE on Linux, clonefile on macOS); fails on
 /// filesystems that cannot share extents instead of copying.
 pub fn reflink(src: &Path, dst: &Path) -> io::Result<()> {

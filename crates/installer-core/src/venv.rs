@@ -20,16 +20,8 @@ pub struct Venv {
 }
 
 impl Venv {
-    /// Opens an existing venv, or creates it with `python -m venv --without-pip` (as pip's
-    /// users would) when `root` does not exist.
-    pub fn open_or_create(root: &Path, python: &Path) -> Result<Venv> {
-        if !root.exists() {
-            return Venv::create(root, python);
-        }
-        Venv::open(root)
-    }
-
-    /// Creates a venv at `root` (which must not exist) with `python -m venv --without-pip`.
+    /// Creates a venv at `root` (which must not exist) with `python -m venv --without-pip`, as
+    /// pip's users would; [`crate::install::install_into`] does so only after the wheels pass.
     pub fn create(root: &Path, python: &Path) -> Result<Venv> {
         create(root, python)?;
         Venv::open(root)
