@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::platform::Dir;
+
 /// How files get from the cache into an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -116,6 +118,17 @@ pub fn materialize(mode: LinkMode, src: &Path, dst: &Path) -> io::Result<()> {
         LinkMode::Hardlink => std::fs::hard_link(src, dst),
         LinkMode::Symlink => crate::platform::symlink_file(src, dst),
         LinkMode::Copy | LinkMode::Auto => copy_new(src, dst),
+    }
+}
+
+/// Puts the file `src_rel` of `src` (a cache entry's tree) at `dst_rel` under `dst` with a
+/// concrete mode, resolving both against the open directories. `dst_rel` must not exist.
+pub fn materialize_at(mode: LinkMode, src: &Dir, src_rel: &str, dst: &Dir, dst_rel: &str) -> io::Result<()> {
+    match mode {
+        LinkMode::Clone => src.reflink(src_rel, dst, dst_rel),
+        LinkMode::Hardlink => src.hard_link(src_rel, dst, dst_rel),
+        LinkMode::Symlink => src.symlink(src_rel, dst, dst_rel),
+        LinkMode::Copy | LinkMode::Auto => src.copy(src_rel, dst, dst_rel),
     }
 }
 

@@ -11,14 +11,17 @@
 //!   owner dead;
 //! - a moved file keeps its path relative to the environment under `t/`, so the backup is
 //!   its own record of what to put back (no write per file);
-//! - `journal` lists, once per phase and before anything of that phase happens, the files
-//!   about to be created and the directories about to be made. A listed file whose inode
-//!   changed (ctime) after the journal was written was made by the transaction and is
-//!   removed; one older than the journal was there before and is kept;
+//! - `journal` lists, once per phase and before anything of that phase happens, the
+//!   directories about to be made and the files about to be created in directories that were
+//!   there before (files in new directories are not listed: the directory stands for them).
+//!   A listed file, or a file in a listed directory, whose inode changed (ctime) after the
+//!   journal was written was made by the transaction and is removed; one older than the
+//!   journal was there before and is kept. A listed directory that someone else made first
+//!   is listed again as not ours;
 //! - a committed transaction renames its backup to `.installer-trash-*` before deleting it,
 //!   so a commit cut short is never rolled back.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -27,6 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use rustc_hash::FxHashSet;
+
+use crate::platform::Dir;
 use crate::{Error, Result};
 
 const BACKUP_PREFIX: &str = ".installer-backup-";
@@ -72,7 +78,8 @@ impl Transaction {
 
     /// Journals the files about to be created (see the module docs), so that a successor can
     /// remove them if this process dies before commit or rollback. One write for them all.
-    pub fn will_create<'a>(&self, files: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    /// Files in directories this transaction made need not be listed: they go with those.
+    pub fn will_create<'a>(&self, files: impl IntoIterator<Item = (&'a Dir, &'a str)>) -> Result<()> {
         self.journal(b'F', files)
     }
 
@@ -109,71 +116,98 @@ impl Transaction {
         }
     }
 
-    /// Creates each directory of `dirs` (which must contain the parents of each, up to a
-    /// directory that exists); remembers the ones that were new. Directories of one depth are
-    /// made in parallel, shallower ones first.
-    pub fn create_dirs(&self, dirs: &[&Path]) -> Result<()> {
+    /// Makes the directories `dirs` (each a path under one of `roots`), which must include
+    /// the parents of each up to its root; journals and remembers the ones that were new, and
+    /// returns them. Directories of one depth are made in parallel, shallower ones first.
+    pub fn create_dirs<'a>(
+        &self,
+        roots: &'a [Dir],
+        dirs: impl IntoIterator<Item = (usize, &'a str)>,
+    ) -> Result<FxHashSet<(usize, &'a str)>> {
         use rayon::prelude::*;
-        let mut levels: BTreeMap<usize, Vec<&Path>> = BTreeMap::new();
-        for dir in dirs {
-            levels
-                .entry(dir.as_os_str().as_bytes().iter().filter(|&&b| b == b'/').count())
-                .or_default()
-                .push(dir);
+        let mut levels: Vec<Vec<(usize, &str)>> = Vec::new();
+        for (root, rel) in dirs {
+            let depth = rel.bytes().filter(|&b| b == b'/').count();
+            if levels.len() <= depth {
+                levels.resize_with(depth + 1, Vec::new);
+            }
+            levels[depth].push((root, rel));
         }
-        let mut made_here: HashSet<&Path> = HashSet::new();
-        for level in levels.values() {
-            // Journaled before they exist; the ones that exist already are not ours to remove.
+        let mut made_here: FxHashSet<(usize, &str)> = FxHashSet::default();
+        for level in levels {
             // A directory whose parent this transaction just made cannot exist: no `stat`.
-            let new = level.iter().copied().filter(|dir| {
-                dir.parent().is_some_and(|p| made_here.contains(p)) || dir.symlink_metadata().is_err()
-            });
-            self.journal(b'D', new)?;
-            let made: Vec<Result<Option<&Path>>> = level
-                .par_iter()
-                .map(|dir| match std::fs::create_dir(dir) {
-                    Ok(()) => Ok(Some(*dir)),
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-                    Err(e) => Err(Error::io("create directory", *dir, e)),
+            let new: Vec<(usize, &str)> = level
+                .into_iter()
+                .filter(|&(root, rel)| match rel.rfind('/') {
+                    Some(slash) if made_here.contains(&(root, &rel[..slash])) => true,
+                    _ => !roots[root].exists(rel),
                 })
                 .collect();
+            // Journaled before they exist.
+            self.journal(b'D', new.iter().map(|&(root, rel)| (&roots[root], rel)))?;
+            let made: Vec<io::Result<()>> =
+                new.par_iter().map(|&(root, rel)| roots[root].create_dir(rel)).collect();
             let mut created = self.created_dirs.lock().expect("created dirs");
             let mut first_error = None;
-            for outcome in made {
+            let mut not_ours = Vec::new();
+            for (&(root, rel), outcome) in new.iter().zip(made) {
                 match outcome {
-                    Ok(Some(dir)) => {
-                        created.push(dir.to_path_buf());
-                        made_here.insert(dir);
+                    Ok(()) => {
+                        created.push(roots[root].join(rel));
+                        made_here.insert((root, rel));
                     }
-                    Ok(None) => {}
-                    Err(e) => first_error = first_error.or(Some(e)),
+                    // Made by someone else since the check: not ours to remove.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => not_ours.push((&roots[root], rel)),
+                    Err(e) => {
+                        first_error =
+                            first_error.or(Some(Error::io("create directory", roots[root].join(rel), e)))
+                    }
                 }
             }
+            drop(created);
+            self.journal(b'K', not_ours)?;
             if let Some(e) = first_error {
                 return Err(e);
             }
         }
+        Ok(made_here)
+    }
+
+    /// Makes `dir` and its missing parents (a root of the plan: a headers directory), as
+    /// [`Self::create_dirs`] does.
+    pub fn create_dir_all(&self, dir: &Path) -> Result<()> {
+        let missing: Vec<&Path> = dir.ancestors().take_while(|d| d.symlink_metadata().is_err()).collect();
+        if let Some(top) = missing.last() {
+            let parent = top.parent().unwrap_or(top);
+            let base = Dir::open(parent).map_err(|e| Error::io("open", parent, e))?;
+            let rels: Vec<String> = missing
+                .iter()
+                .rev()
+                .filter_map(|d| d.strip_prefix(parent).ok()?.to_str().map(str::to_owned))
+                .collect();
+            self.create_dirs(std::slice::from_ref(&base), rels.iter().map(|rel| (0, rel.as_str())))?;
+        }
         Ok(())
     }
 
-    /// Creates the file `dst` with `create` (which fails if `dst` exists); an existing file is
-    /// moved aside first, as pip overwrites files it does not own.
+    /// Creates the file `rel` under `dir` with `create` (which fails if it exists); an existing
+    /// file is moved aside first, as pip overwrites files it does not own.
     ///
-    /// When `create` runs out of space, what it left at `dst` (half a file) is removed: an
-    /// existing `dst` would have been `AlreadyExists` first, so it is ours, and it is not
-    /// listed as created. Other errors (a link that cannot be made) create nothing.
-    pub fn create_file(&self, dst: &Path, create: impl Fn(&Path) -> io::Result<()>) -> io::Result<()> {
-        let result = match create(dst) {
+    /// When `create` runs out of space, what it left (half a file) is removed: an existing
+    /// file would have been `AlreadyExists` first, so it is ours, and it is not listed as
+    /// created. Other errors (a link that cannot be made) create nothing.
+    pub fn create_file(&self, dir: &Dir, rel: &str, create: impl Fn() -> io::Result<()>) -> io::Result<()> {
+        let result = match create() {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.remove(dst).map_err(|e| io::Error::other(e.to_string()))?;
-                create(dst)
+                self.remove(&dir.join(rel)).map_err(|e| io::Error::other(e.to_string()))?;
+                create()
             }
             result => result,
         };
         if let Err(e) = &result {
             use io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
             if matches!(e.kind(), StorageFull | QuotaExceeded | FileTooLarge) {
-                let _ = std::fs::remove_file(dst);
+                let _ = dir.remove_file(rel);
             }
         }
         result
@@ -257,16 +291,23 @@ impl Transaction {
         }
     }
 
-    /// Appends `tag path NUL` for each path to the journal, in one write.
-    fn journal<'a>(&self, tag: u8, paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    /// Appends `tag path NUL` for each path (a root and a path under it) to the journal, in
+    /// one write; nothing for no paths.
+    fn journal<'a>(&self, tag: u8, paths: impl IntoIterator<Item = (&'a Dir, &'a str)>) -> Result<()> {
+        let mut paths = paths.into_iter().peekable();
+        if paths.peek().is_none() {
+            return Ok(());
+        }
         let path = self.backup_dir()?.join(JOURNAL);
         let write = || -> io::Result<()> {
             let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
             // Buffered, not collected: a journal of 100,000 paths need not sit in memory.
             let mut journal = io::BufWriter::with_capacity(256 * 1024, file);
-            for entry in paths {
+            for (dir, rel) in paths {
                 journal.write_all(&[tag])?;
-                journal.write_all(entry.as_os_str().as_bytes())?;
+                journal.write_all(dir.path().as_os_str().as_bytes())?;
+                journal.write_all(b"/")?;
+                journal.write_all(rel.as_bytes())?;
                 journal.write_all(&[0])?;
             }
             journal.flush()
@@ -322,7 +363,7 @@ fn lock_if_dead(dir: &Path) -> Option<File> {
 /// journal), puts moved files back, removes the directories it made once empty.
 fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
     let journal_path = backup.join(JOURNAL);
-    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    let (mut files, mut dirs, mut not_ours) = (Vec::new(), Vec::new(), HashSet::new());
     let mut since = None;
     if let Ok(bytes) = std::fs::read(&journal_path) {
         let meta = std::fs::metadata(&journal_path)?;
@@ -335,15 +376,28 @@ fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
             match record[0] {
                 b'F' => files.push(path),
                 b'D' => dirs.push(path),
+                b'K' => drop(not_ours.insert(path)),
                 _ => {}
             }
         }
     }
+    dirs.retain(|dir| !not_ours.contains(dir));
     if let Some(since) = since {
+        let made_since =
+            |meta: &std::fs::Metadata| !meta.is_dir() && (meta.ctime(), meta.ctime_nsec()) >= since;
         for file in &files {
             let Ok(meta) = file.symlink_metadata() else { continue };
-            if !meta.is_dir() && (meta.ctime(), meta.ctime_nsec()) >= since {
+            if made_since(&meta) {
                 std::fs::remove_file(file)?;
+            }
+        }
+        // Files in the directories it made are not listed one by one: the same test there.
+        for dir in &dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            for entry in entries.flatten() {
+                if entry.metadata().is_ok_and(|meta| made_since(&meta)) {
+                    std::fs::remove_file(entry.path())?;
+                }
             }
         }
         // Restored files below get a new ctime: the journal has served.
@@ -400,18 +454,14 @@ mod tests {
         let txn = Transaction::new(root);
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/missing.py")).unwrap();
-        txn.create_dirs(&[&root.join("new"), &root.join("new/sub")]).unwrap();
-        let write = |content: &'static str| move |p: &Path| std::fs::write(p, content);
-        txn.create_file(&root.join("new/sub/a.py"), |p| {
-            crate::platform::create_new_file(p, false)?;
-            write("a")(p)
-        })
-        .unwrap();
-        txn.create_file(&root.join("pkg/same.py"), |p| {
-            crate::platform::create_new_file(p, false)?;
-            write("v2")(p)
-        })
-        .unwrap();
+        let top = Dir::open(root).unwrap();
+        txn.create_dirs(std::slice::from_ref(&top), [(0, "new"), (0, "new/sub")]).unwrap();
+        let write = |rel: &'static str, content: &'static str| {
+            let top = &top;
+            move || top.create_new_file(rel, false)?.write_all(content.as_bytes())
+        };
+        txn.create_file(&top, "new/sub/a.py", write("new/sub/a.py", "a")).unwrap();
+        txn.create_file(&top, "pkg/same.py", write("pkg/same.py", "v2")).unwrap();
         txn.created([root.join("new/sub/a.py"), root.join("pkg/same.py")]);
         assert_eq!(std::fs::read_to_string(root.join("pkg/same.py")).unwrap(), "v2");
         txn.rollback();
@@ -453,9 +503,12 @@ mod tests {
         let txn = Transaction::new(root);
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/deep/same.py")).unwrap();
-        let planned = [root.join("pkg/deep/same.py"), root.join("new/sub/a.py"), root.join("unowned.py")];
-        txn.will_create(planned.iter().map(PathBuf::as_path)).unwrap();
-        txn.create_dirs(&[&root.join("new"), &root.join("new/sub"), &root.join("pkg")]).unwrap();
+        let top = Dir::open(root).unwrap();
+        let made =
+            txn.create_dirs(std::slice::from_ref(&top), [(0, "new"), (0, "new/sub"), (0, "pkg")]).unwrap();
+        assert_eq!(made.len(), 2, "pkg was there: {made:?}");
+        // new/sub/a.py goes with new/sub.
+        txn.will_create([(&top, "pkg/deep/same.py"), (&top, "unowned.py")]).unwrap();
         std::fs::write(root.join("pkg/deep/same.py"), "v2").unwrap();
         std::fs::write(root.join("new/sub/a.py"), "a").unwrap();
         let backup = std::fs::read_dir(root)
@@ -502,12 +555,9 @@ mod tests {
         std::fs::write(root.join("a.py"), "v1").unwrap();
         let before = snapshot(root);
         let txn = Transaction::new(root);
-        txn.will_create([root.join("a.py").as_path()]).unwrap();
-        txn.create_file(&root.join("a.py"), |p| {
-            crate::platform::create_new_file(p, false)?;
-            std::fs::write(p, "v2")
-        })
-        .unwrap();
+        let top = Dir::open(root).unwrap();
+        txn.will_create([(&top, "a.py")]).unwrap();
+        txn.create_file(&top, "a.py", || top.create_new_file("a.py", false)?.write_all(b"v2")).unwrap();
         txn.created([root.join("a.py")]);
         txn.rollback();
         assert_eq!(snapshot(root), before);

@@ -153,8 +153,16 @@ fn create(root: &Path, python: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A venv layout for Python 3.11 (no interpreter) at `root`.
+    pub(crate) fn fake_venv(root: &Path) -> Venv {
+        fs_err::write(root.join("pyvenv.cfg"), "version = 3.11.7\n").unwrap();
+        fs_err::create_dir_all(root.join("lib/python3.11/site-packages")).unwrap();
+        fs_err::create_dir_all(root.join("bin")).unwrap();
+        Venv::open(root).unwrap()
+    }
 
     #[test]
     fn versions_parse_from_pyvenv_cfg_values() {

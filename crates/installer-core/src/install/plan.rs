@@ -2,8 +2,9 @@
 //! generated (launchers, rewritten scripts, installer metadata), and what it replaces. Pure
 //! bookkeeping over manifests: nothing here touches the environment.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
 
 use crate::cache::CacheEntry;
 use crate::installed::InstalledDist;
@@ -11,6 +12,8 @@ use crate::manifest::ManifestFile;
 use crate::venv::Venv;
 use crate::wheel::record::hash_bytes_sha256;
 use crate::{script, Error, Result};
+
+use super::roots::{RootId, Roots, DATA, SCRIPTS, SITE_PACKAGES};
 
 /// Files of a wheel's `.dist-info` that the installer writes itself.
 const GENERATED_METADATA: [&str; 4] = ["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"];
@@ -24,81 +27,118 @@ pub(crate) struct WheelPlan {
     pub files: Vec<PlannedFile>,
     /// The installed distribution this one replaces (an older version, or `--reinstall`).
     pub replaces: Option<InstalledDist>,
-    /// `<site-packages>/<dist-info>/RECORD`, written last.
-    pub record: PathBuf,
+    /// `<dist-info>/RECORD` in site-packages, written last.
+    pub record: String,
 }
 
-/// A file to create in the environment.
+/// A file to create in the environment: 16 bytes, however long its path (the plan of a
+/// 100,000-file install is held in memory at once).
 #[derive(Debug)]
 pub(crate) struct PlannedFile {
-    pub dst: PathBuf,
+    pub root: RootId,
     pub source: Source,
 }
 
 #[derive(Debug)]
 pub(crate) enum Source {
-    /// Linked (or copied) from the entry's tree; the index into its manifest's files.
-    Entry(usize),
+    /// Linked (or copied) from the entry's tree: `index` into its manifest's files, whose path
+    /// less its first `skip` bytes (`<name>.data/<scheme>/`) is the path under the root.
+    Entry { index: u32, skip: u32 },
     /// Written from memory: launchers, rewritten scripts, installer metadata.
-    Generated { content: Vec<u8>, executable: bool },
+    Generated(Box<Generated>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Generated {
+    /// The path under the root.
+    pub rel: String,
+    pub content: Vec<u8>,
+    pub executable: bool,
+}
+
+impl WheelPlan {
+    /// Where `file` goes: a root and a `/`-separated path under it.
+    pub fn destination<'a>(&'a self, file: &'a PlannedFile) -> (RootId, &'a str) {
+        match &file.source {
+            Source::Entry { index, skip } => {
+                (file.root, &self.entry.manifest().files[*index as usize].path[*skip as usize..])
+            }
+            Source::Generated(generated) => (file.root, &generated.rel),
+        }
+    }
 }
 
 /// Where each part of a wheel goes in this environment (the "install scheme").
 struct Scheme<'a> {
-    venv: &'a Venv,
+    roots: &'a Roots,
     /// `{name}-{version}.data/`
     data_prefix: String,
-    /// For `.data/headers`: pip uses the project name from METADATA.
-    project_name: String,
+    /// The root of `.data/headers`: pip names it after the project name in METADATA.
+    headers: RootId,
 }
 
 impl Scheme<'_> {
-    /// The destination of a wheel path, or `None` for files the installer writes itself.
-    fn destination(&self, path: &str, dist_info: &str) -> Option<PathBuf> {
+    /// The root and the prefix length of a wheel path, or `None` for files the installer
+    /// writes itself.
+    fn destination(&self, path: &str, dist_info: &str) -> Option<(RootId, usize)> {
         if let Some(rest) = path.strip_prefix(&self.data_prefix) {
             let (scheme, sub) = rest.split_once('/')?;
-            let base = match scheme {
-                "purelib" | "platlib" => self.venv.site_packages().to_path_buf(),
-                "scripts" => self.venv.scripts().to_path_buf(),
-                "headers" => self.venv.headers(&self.project_name),
-                "data" => self.venv.data().to_path_buf(),
+            let skip = self.data_prefix.len() + scheme.len() + 1;
+            return match scheme {
+                "purelib" | "platlib" => Some((SITE_PACKAGES, skip)),
+                "scripts" => Some((SCRIPTS, skip)),
+                "headers" => Some((self.headers, skip)),
+                "data" => {
+                    let (root, more) = self.roots.locate_in_prefix(sub);
+                    Some((root, skip + more))
+                }
                 // The wheel reader refuses other schemes before a plan is made.
-                _ => return None,
+                _ => None,
             };
-            return Some(base.join(sub));
         }
         if let Some(name) = path.strip_prefix(dist_info).and_then(|p| p.strip_prefix('/')) {
             if GENERATED_METADATA.contains(&name) {
                 return None;
             }
         }
-        Some(self.venv.site_packages().join(path))
+        Some((SITE_PACKAGES, 0))
+    }
+}
+
+/// Registers the headers root of every entry that has headers, before any plan is made, so
+/// that `.data/data` paths into one of them are located there whatever the wheel order.
+pub(crate) fn add_header_roots(roots: &mut Roots, venv: &Venv, entries: &[CacheEntry]) {
+    for entry in entries {
+        if let Some(name) = headers_project_name(entry) {
+            roots.headers(venv, &name);
+        }
     }
 }
 
 /// Plans one wheel: its files, scripts and metadata. `direct_url` is the wheel's `file://` URL.
 pub(crate) fn plan_wheel(
     venv: &Venv,
+    roots: &mut Roots,
     wheel: &Path,
     entry: CacheEntry,
     replaces: Option<InstalledDist>,
 ) -> Result<WheelPlan> {
     let manifest = entry.manifest();
-    let scheme = Scheme {
-        venv,
-        data_prefix: format!("{}/", manifest.data_dir),
-        project_name: project_name(&entry).unwrap_or_else(|| manifest.name.clone()),
+    let headers = match headers_project_name(&entry) {
+        Some(name) => roots.headers(venv, &name),
+        None => DATA,
     };
+    let scheme = Scheme { roots, data_prefix: format!("{}/", manifest.data_dir), headers };
     let scripts_prefix = format!("{}/scripts/", manifest.data_dir);
     let mut files = Vec::with_capacity(manifest.files.len() + manifest.entry_points.len() + 3);
     for (index, file) in manifest.files.iter().enumerate() {
-        let Some(dst) = scheme.destination(&file.path, &manifest.dist_info) else { continue };
+        let Some((root, skip)) = scheme.destination(&file.path, &manifest.dist_info) else { continue };
         let source = if file.python_shebang && file.path.starts_with(&scripts_prefix) {
-            rewritten_script(&entry, file, venv)?
+            rewritten_script(&entry, file, &file.path[skip..], venv)?
         } else {
-            Source::Entry(index)
+            Source::Entry { index: index as u32, skip: skip as u32 }
         };
-        files.push(PlannedFile { dst, source });
+        files.push(PlannedFile { root, source });
     }
     for entry_point in &script::scripts_to_generate(&manifest.entry_points, venv.python_version()) {
         let content = script::launcher(entry_point, venv.python()).ok_or_else(|| Error::Wheel {
@@ -111,49 +151,56 @@ pub(crate) fn plan_wheel(
                 ),
             },
         })?;
-        files.push(PlannedFile {
-            dst: venv.scripts().join(&entry_point.name),
-            source: Source::Generated { content, executable: true },
-        });
+        files.push(generated(SCRIPTS, entry_point.name.clone(), content, true));
     }
-    let dist_info = venv.site_packages().join(&manifest.dist_info);
     let metadata = [
         ("INSTALLER", b"installer\n".to_vec()),
         ("REQUESTED", Vec::new()),
         ("direct_url.json", direct_url(wheel, &manifest.archive_sha256).into_bytes()),
     ];
     for (name, content) in metadata {
-        files.push(PlannedFile {
-            dst: dist_info.join(name),
-            source: Source::Generated { content, executable: false },
-        });
+        files.push(generated(SITE_PACKAGES, format!("{}/{name}", manifest.dist_info), content, false));
     }
-    Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, replaces, record: dist_info.join("RECORD") })
+    let record = format!("{}/RECORD", manifest.dist_info);
+    Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, replaces, record })
+}
+
+fn generated(root: RootId, rel: String, content: Vec<u8>, executable: bool) -> PlannedFile {
+    PlannedFile { root, source: Source::Generated(Box::new(Generated { rel, content, executable })) }
 }
 
 /// Refuses two wheels of one command that write the same path, naming both.
-pub(crate) fn check_conflicts(plans: &[WheelPlan]) -> Result<()> {
-    let mut owners: HashMap<&Path, usize> = HashMap::with_capacity(plans.iter().map(|p| p.files.len()).sum());
+pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> {
+    let files = plans.iter().map(|p| p.files.len()).sum();
+    let mut owners: FxHashMap<(RootId, &str), usize> =
+        FxHashMap::with_capacity_and_hasher(files, Default::default());
     for (index, plan) in plans.iter().enumerate() {
         for file in &plan.files {
-            if let Some(&first) = owners.get(file.dst.as_path()) {
+            let destination = plan.destination(file);
+            if let Some(&first) = owners.get(&destination) {
                 if first != index {
                     return Err(Error::Conflict {
-                        path: file.dst.clone(),
+                        path: roots.join(destination.0, destination.1),
                         first: plans[first].wheel.clone(),
                         second: plan.wheel.clone(),
                     });
                 }
             }
-            owners.insert(&file.dst, index);
+            owners.insert(destination, index);
         }
     }
     Ok(())
 }
 
 /// The RECORD of an installed wheel: every planned file with its hash and size, paths relative
-/// to site-packages as pip writes them, and RECORD itself without a hash.
-pub(crate) fn record_for(plan: &WheelPlan, venv: &Venv, extra: &[(PathBuf, String, u64)]) -> String {
+/// to site-packages as pip writes them, and RECORD itself without a hash. `extra` are further
+/// files (bytecode) by absolute path.
+pub(crate) fn record_for(
+    plan: &WheelPlan,
+    roots: &Roots,
+    venv: &Venv,
+    extra: &[(PathBuf, String, u64)],
+) -> String {
     use crate::wheel::record::{write_record, RecordEntry};
     let manifest = plan.entry.manifest();
     let mut entries: Vec<RecordEntry> = plan
@@ -161,13 +208,14 @@ pub(crate) fn record_for(plan: &WheelPlan, venv: &Venv, extra: &[(PathBuf, Strin
         .iter()
         .map(|file| {
             let (hash, size) = match &file.source {
-                Source::Entry(index) => {
-                    let f = &manifest.files[*index];
+                Source::Entry { index, .. } => {
+                    let f = &manifest.files[*index as usize];
                     (f.hash.clone(), f.size)
                 }
-                Source::Generated { content, .. } => (hash_bytes_sha256(content), content.len() as u64),
+                Source::Generated(g) => (hash_bytes_sha256(&g.content), g.content.len() as u64),
             };
-            RecordEntry { path: record_path(venv, &file.dst), hash: Some(hash), size: Some(size) }
+            let (root, rel) = plan.destination(file);
+            RecordEntry { path: roots.record_path(root, rel), hash: Some(hash), size: Some(size) }
         })
         .collect();
     entries.extend(extra.iter().map(|(path, hash, size)| RecordEntry {
@@ -175,7 +223,11 @@ pub(crate) fn record_for(plan: &WheelPlan, venv: &Venv, extra: &[(PathBuf, Strin
         hash: Some(hash.clone()),
         size: Some(*size),
     }));
-    entries.push(RecordEntry { path: record_path(venv, &plan.record), hash: None, size: None });
+    entries.push(RecordEntry {
+        path: roots.record_path(SITE_PACKAGES, &plan.record),
+        hash: None,
+        size: None,
+    });
     write_record(&entries)
 }
 
@@ -200,23 +252,24 @@ pub(crate) fn record_path(venv: &Venv, path: &Path) -> String {
 }
 
 /// A `.data/scripts` file whose `#!python` line names this environment's interpreter.
-fn rewritten_script(entry: &CacheEntry, file: &ManifestFile, venv: &Venv) -> Result<Source> {
+fn rewritten_script(entry: &CacheEntry, file: &ManifestFile, rel: &str, venv: &Venv) -> Result<Source> {
     let path = entry.tree().join(&file.path);
     let content = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
     let content = script::rewrite_python_shebang(&content, venv.python()).unwrap_or(content);
-    Ok(Source::Generated { content, executable: file.executable })
+    Ok(Source::Generated(Box::new(Generated { rel: rel.to_owned(), content, executable: file.executable })))
 }
 
-/// The `Name:` of the entry's METADATA (read only for wheels with headers, as pip names the
-/// headers directory after it).
-fn project_name(entry: &CacheEntry) -> Option<String> {
+/// The `Name:` of the entry's METADATA, for wheels with headers only (pip names the headers
+/// directory after it; without METADATA, the dist-info name).
+fn headers_project_name(entry: &CacheEntry) -> Option<String> {
     let manifest = entry.manifest();
     let headers = format!("{}/headers/", manifest.data_dir);
     if !manifest.files.iter().any(|f| f.path.starts_with(&headers)) {
         return None;
     }
-    let text = std::fs::read_to_string(entry.tree().join(&manifest.dist_info).join("METADATA")).ok()?;
-    crate::wheel::metadata::parse_metadata_name_version(&text).ok().map(|(name, _)| name)
+    let text = std::fs::read_to_string(entry.tree().join(&manifest.dist_info).join("METADATA")).ok();
+    let name = text.and_then(|t| crate::wheel::metadata::parse_metadata_name_version(&t).ok());
+    Some(name.map_or_else(|| manifest.name.clone(), |(name, _)| name))
 }
 
 /// PEP 610 `direct_url.json` for a wheel installed from a local file.

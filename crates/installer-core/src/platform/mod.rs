@@ -2,7 +2,11 @@
 //!
 //! Linux is where `installer` is tested. A port to macOS or Windows should only have to touch
 //! this module: device ids, link counts, executable bits, mount points, filesystem names,
-//! reflinks, symlinks and positional reads.
+//! reflinks, symlinks, positional reads and directory-relative file operations ([`Dir`]).
+
+mod dir;
+
+pub use dir::Dir;
 
 use std::fs::{File, Metadata};
 use std::io;

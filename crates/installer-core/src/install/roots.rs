@@ -1,0 +1,139 @@
+//! The directories of an environment that planned files are relative to: site-packages, the
+//! scripts directory, the environment's prefix (`.data/data`) and each distribution's headers
+//! directory.
+//!
+//! Paths in the plan are relative to a root, so that a file's destination can be borrowed
+//! from its manifest path (no allocation per file) and the kernel resolves it against an open
+//! root directory (no walk of the absolute path per file).
+
+use std::path::{Path, PathBuf};
+
+use crate::venv::Venv;
+
+/// An index into [`Roots`].
+pub(crate) type RootId = u32;
+pub(crate) const SITE_PACKAGES: RootId = 0;
+pub(crate) const SCRIPTS: RootId = 1;
+/// The environment's prefix, where `.data/data` goes.
+pub(crate) const DATA: RootId = 2;
+
+/// The destination roots of one install.
+#[derive(Debug)]
+pub(crate) struct Roots {
+    paths: Vec<PathBuf>,
+    /// Each root relative to the environment, `/`-separated, with a trailing `/` (empty for
+    /// the prefix itself; `None` when the root is outside the environment).
+    in_venv: Vec<Option<String>>,
+    /// Each root as RECORD spells it relative to site-packages, with a trailing `/`
+    /// (`""`, `../../../bin/`).
+    in_record: Vec<String>,
+    /// Relative paths begin this far up from site-packages: `../../../`.
+    up_from_site: String,
+}
+
+impl Roots {
+    pub fn new(venv: &Venv) -> Roots {
+        let site = venv.site_packages();
+        let up = site.strip_prefix(venv.root()).map_or(0, |p| p.components().count());
+        let mut roots = Roots {
+            paths: Vec::new(),
+            in_venv: Vec::new(),
+            in_record: Vec::new(),
+            up_from_site: "../".repeat(up),
+        };
+        for path in [site, venv.scripts(), venv.data()] {
+            roots.add(venv, path.to_path_buf());
+        }
+        roots
+    }
+
+    /// The root for `.data/headers` of the project `name`, added on first use.
+    pub fn headers(&mut self, venv: &Venv, name: &str) -> RootId {
+        let path = venv.headers(name);
+        match self.paths.iter().position(|p| *p == path) {
+            Some(id) => id as RootId,
+            None => self.add(venv, path),
+        }
+    }
+
+    fn add(&mut self, venv: &Venv, path: PathBuf) -> RootId {
+        let in_venv = path.strip_prefix(venv.root()).ok().and_then(|rel| {
+            let rel = rel.to_str()?.replace(std::path::MAIN_SEPARATOR, "/");
+            Some(if rel.is_empty() { rel } else { rel + "/" })
+        });
+        let in_record = if self.paths.is_empty() {
+            String::new()
+        } else {
+            format!("{}{}", self.up_from_site, in_venv.as_deref().unwrap_or_default())
+        };
+        self.paths.push(path);
+        self.in_venv.push(in_venv);
+        self.in_record.push(in_record);
+        (self.paths.len() - 1) as RootId
+    }
+
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn path(&self, root: RootId) -> &Path {
+        &self.paths[root as usize]
+    }
+
+    /// The absolute path of `rel` under `root` (for messages, rollback and the interpreter).
+    pub fn join(&self, root: RootId, rel: &str) -> PathBuf {
+        self.path(root).join(rel)
+    }
+
+    /// For a path relative to the prefix (`.data/data`), the most specific root holding it and
+    /// how many bytes of the path name that root, so that one destination has one spelling
+    /// (conflicts between a `.data/data/lib/...` file and a library file are then seen).
+    pub fn locate_in_prefix(&self, rel: &str) -> (RootId, usize) {
+        let mut best = (DATA, 0);
+        for (id, prefix) in self.in_venv.iter().enumerate() {
+            if let Some(prefix) = prefix {
+                if prefix.len() > best.1 && rel.starts_with(prefix.as_str()) && rel.len() > prefix.len() {
+                    best = (id as RootId, prefix.len());
+                }
+            }
+        }
+        best
+    }
+
+    /// `rel` under `root` as RECORD lists it: relative to site-packages, `/`-separated.
+    pub fn record_path(&self, root: RootId, rel: &str) -> String {
+        let prefix = &self.in_record[root as usize];
+        let mut path = String::with_capacity(prefix.len() + rel.len());
+        path.push_str(prefix);
+        path.push_str(rel);
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_paths_are_located_in_the_most_specific_root_and_recorded_as_pip_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = crate::venv::tests::fake_venv(tmp.path());
+        let mut roots = Roots::new(&venv);
+        let headers = roots.headers(&venv, "Proj");
+        assert_eq!(roots.headers(&venv, "Proj"), headers);
+
+        let site = "lib/python3.11/site-packages/";
+        assert_eq!(roots.locate_in_prefix(&format!("{site}pkg/a.py")), (SITE_PACKAGES, site.len()));
+        assert_eq!(roots.locate_in_prefix("bin/tool"), (SCRIPTS, 4));
+        assert_eq!(roots.locate_in_prefix("share/doc/x"), (DATA, 0));
+        assert_eq!(roots.locate_in_prefix("bin"), (DATA, 0));
+        let inc = "include/site/python3.11/Proj/";
+        assert_eq!(roots.locate_in_prefix(&format!("{inc}x.h")), (headers, inc.len()));
+
+        assert_eq!(roots.record_path(SITE_PACKAGES, "pkg/a.py"), "pkg/a.py");
+        assert_eq!(roots.record_path(SCRIPTS, "tool"), "../../../bin/tool");
+        assert_eq!(roots.record_path(DATA, "share/x"), "../../../share/x");
+        assert_eq!(roots.record_path(headers, "x.h"), "../../../include/site/python3.11/Proj/x.h");
+        assert_eq!(roots.join(SCRIPTS, "tool"), tmp.path().join("bin/tool"));
+    }
+}
