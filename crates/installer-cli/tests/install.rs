@@ -148,6 +148,31 @@ fn conflicting_wheels_are_refused_naming_both_and_nothing_is_installed() {
     assert_eq!(snapshot(&venv), before);
 }
 
+/// A `.data/data` file that lands in site-packages collides with a library file of another
+/// wheel at the same place: refused like any other conflict, whichever wheel comes first.
+#[test]
+fn a_data_file_into_site_packages_conflicts_with_a_library_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let site = site_packages(&venv);
+    let site_in_venv = site.strip_prefix(&venv).unwrap().to_str().unwrap().to_owned();
+    let lib = WheelBuilder::new("lib", "1.0").file("shared/mod.py", b"lib").write(tmp.path(), None);
+    let data = WheelBuilder::new("data", "1.0")
+        .file(&format!("data-1.0.data/data/{site_in_venv}/shared/mod.py"), b"data")
+        .write(tmp.path(), None);
+    let before = snapshot(&venv);
+    for order in [[&lib, &data], [&data, &lib]] {
+        let out = installer(
+            tmp.path(),
+            &args(&venv, &cache, &[order[0].to_str().unwrap(), order[1].to_str().unwrap()]),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("both install ") && err.contains("shared/mod.py"), "{err}");
+        assert_eq!(snapshot(&venv), before);
+    }
+}
+
 /// One hostile or broken wheel among good ones: exit 1, an `error:` naming the wheel and a
 /// `cause:` with the reason, the venv exactly as before, and no cache entry for it.
 fn check_refused(make: impl FnOnce(&Path) -> std::path::PathBuf, expected_cause: &str) {

@@ -205,7 +205,10 @@ impl Cache {
     pub fn open_entry(&self, id: &str) -> Option<CacheEntry> {
         let dir = self.entries_dir().join(id);
         let bytes = std::fs::read(dir.join(MANIFEST)).ok()?;
-        let manifest: Manifest = serde_json::from_slice(&bytes).ok()?;
+        let mut manifest: Manifest = serde_json::from_slice(&bytes).ok()?;
+        drop(bytes);
+        // Parsed by doubling: up to half of it slack, held for the whole install.
+        manifest.files.shrink_to_fit();
         (manifest.format == MANIFEST_FORMAT).then(|| CacheEntry {
             id: id.to_string(),
             dir,

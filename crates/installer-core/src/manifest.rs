@@ -40,8 +40,8 @@ pub struct ManifestFile {
     /// Relative path inside the wheel, `/`-separated, as in RECORD.
     pub path: String,
     pub size: u64,
-    /// As in RECORD: `sha256=<urlsafe base64, no padding>`, checked while unpacking.
-    pub hash: String,
+    /// SHA-256 of the content, checked while unpacking (against RECORD's own algorithm).
+    pub hash: Sha256Digest,
     /// The archive member had an execute bit.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub executable: bool,
@@ -49,4 +49,64 @@ pub struct ManifestFile {
     /// is rewritten to the environment's interpreter on install.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub python_shebang: bool,
+}
+
+/// A SHA-256 digest: 32 bytes in memory (a 100,000-file install holds one per file), and
+/// `sha256=<urlsafe base64, no padding>` as RECORD spells it in manifests and messages.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    /// Parses RECORD's spelling; `None` for another algorithm or a malformed digest.
+    pub fn from_record(text: &str) -> Option<Sha256Digest> {
+        use base64::Engine;
+        let encoded = text.strip_prefix("sha256=")?.trim_end_matches('=');
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).ok()?;
+        Some(Sha256Digest(bytes.try_into().ok()?))
+    }
+}
+
+impl std::fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use base64::Engine;
+        write!(f, "sha256={}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Sha256Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Sha256Digest::from_record(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a sha256=<base64> digest: {text:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_round_trip_through_records_spelling() {
+        let text = crate::wheel::record::hash_bytes_sha256(b"hello");
+        let digest = Sha256Digest::from_record(&text).unwrap();
+        assert_eq!(digest.to_string(), text);
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(serde_json::from_str::<Sha256Digest>(&json).unwrap(), digest);
+        assert_eq!(Sha256Digest::from_record(&format!("{text}=")), Some(digest), "padding is allowed");
+        assert_eq!(Sha256Digest::from_record("sha512=AAAA"), None);
+        assert_eq!(Sha256Digest::from_record("sha256=AAAA"), None, "too short");
+        assert!(serde_json::from_str::<Sha256Digest>("\"md5=x\"").is_err());
+    }
 }

@@ -135,14 +135,13 @@ fn check(path: &Path, expected: &ManifestFile) -> Check {
     }
 }
 
-/// Whether the file has the manifest's size and hash (the algorithm the manifest names).
+/// Whether the file has the manifest's size and SHA-256.
 fn hash_file(path: &Path, expected: &ManifestFile) -> io::Result<bool> {
     let mut file = File::open(path)?;
     if file.metadata()?.len() != expected.size {
         return Ok(false);
     }
-    let algorithm = expected.hash.split_once('=').map_or("", |(a, _)| a);
-    let Ok(mut hasher) = RecordHasher::new(algorithm) else { return Ok(false) };
+    let Ok(mut hasher) = RecordHasher::new("sha256") else { return Ok(false) };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut buf)?;
@@ -151,5 +150,5 @@ fn hash_file(path: &Path, expected: &ManifestFile) -> io::Result<bool> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hashes_equal(&expected.hash, &hasher.finish()))
+    Ok(hashes_equal(&expected.hash.to_string(), &hasher.finish()))
 }

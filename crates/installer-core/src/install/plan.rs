@@ -169,24 +169,42 @@ fn generated(root: RootId, rel: String, content: Vec<u8>, executable: bool) -> P
     PlannedFile { root, source: Source::Generated(Box::new(Generated { rel, content, executable })) }
 }
 
+/// `(root, its first component)` of a destination.
+fn top_level((root, rel): (RootId, &str)) -> (RootId, &str) {
+    (root, rel.split_once('/').map_or(rel, |(first, _)| first))
+}
+
 /// Refuses two wheels of one command that write the same path, naming both.
+///
+/// Two wheels can only collide under a top-level name (a package, a module, a script) that
+/// both use, so paths are compared only under the few shared ones: a map of every path of a
+/// 100,000-file install would be the largest allocation of the whole install.
 pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> {
-    let files = plans.iter().map(|p| p.files.len()).sum();
-    let mut owners: FxHashMap<(RootId, &str), usize> =
-        FxHashMap::with_capacity_and_hasher(files, Default::default());
+    const SHARED: usize = usize::MAX;
+    let mut owners: FxHashMap<(RootId, &str), usize> = FxHashMap::default();
+    for (index, plan) in plans.iter().enumerate() {
+        for file in &plan.files {
+            let owner = owners.entry(top_level(plan.destination(file))).or_insert(index);
+            if *owner != index {
+                *owner = SHARED;
+            }
+        }
+    }
+    let mut paths: FxHashMap<(RootId, &str), usize> = FxHashMap::default();
     for (index, plan) in plans.iter().enumerate() {
         for file in &plan.files {
             let destination = plan.destination(file);
-            if let Some(&first) = owners.get(&destination) {
-                if first != index {
-                    return Err(Error::Conflict {
-                        path: roots.join(destination.0, destination.1),
-                        first: plans[first].wheel.clone(),
-                        second: plan.wheel.clone(),
-                    });
-                }
+            if owners[&top_level(destination)] != SHARED {
+                continue;
             }
-            owners.insert(destination, index);
+            let first = *paths.entry(destination).or_insert(index);
+            if first != index {
+                return Err(Error::Conflict {
+                    path: roots.join(destination.0, destination.1),
+                    first: plans[first].wheel.clone(),
+                    second: plan.wheel.clone(),
+                });
+            }
         }
     }
     Ok(())
@@ -210,7 +228,7 @@ pub(crate) fn record_for(
             let (hash, size) = match &file.source {
                 Source::Entry { index, .. } => {
                     let f = &manifest.files[*index as usize];
-                    (f.hash.clone(), f.size)
+                    (f.hash.to_string(), f.size)
                 }
                 Source::Generated(g) => (hash_bytes_sha256(&g.content), g.content.len() as u64),
             };

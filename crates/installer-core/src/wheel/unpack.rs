@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use zip::{ZipArchive, ZipReadOptions};
 
-use crate::manifest::{Manifest, ManifestFile, MANIFEST_FORMAT};
+use crate::manifest::{Manifest, ManifestFile, Sha256Digest, MANIFEST_FORMAT};
 use crate::wheel::archive::ArchiveReader;
 use crate::wheel::layout::{read_layout, Layout, Member, RATIO_THRESHOLD};
 use crate::wheel::metadata::{parse_entry_points, parse_metadata_name_version, parse_wheel_file};
@@ -341,7 +341,7 @@ fn missing(path: &str) -> WheelError {
     WheelError::Metadata { file: path.to_string(), reason: "missing from the archive".to_string() }
 }
 
-fn manifest_file(member: &Member, hash: String, python_shebang: bool) -> ManifestFile {
+fn manifest_file(member: &Member, hash: Sha256Digest, python_shebang: bool) -> ManifestFile {
     ManifestFile {
         path: member.path.clone(),
         size: member.size,
@@ -374,7 +374,7 @@ impl Verify {
     }
 
     /// Checks size and hash against RECORD; returns the sha256 hash for the manifest.
-    fn finish(self, member: &Member, expected: &str) -> Result<String, WheelError> {
+    fn finish(self, member: &Member, expected: &str) -> Result<Sha256Digest, WheelError> {
         if self.size != member.size {
             return Err(WheelError::SizeMismatch {
                 path: member.path.clone(),
@@ -391,11 +391,8 @@ impl Verify {
             });
         }
         Ok(match self.sha256 {
-            Some(h) => {
-                use base64::Engine;
-                format!("sha256={}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize()))
-            }
-            None => actual,
+            Some(h) => Sha256Digest(h.finalize().into()),
+            None => Sha256Digest::from_record(&actual).expect("a sha256 RecordHasher spells a digest"),
         })
     }
 }
