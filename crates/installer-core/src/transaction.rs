@@ -30,8 +30,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use rustc_hash::FxHashSet;
-
 use crate::platform::Dir;
 use crate::{Error, Result};
 
@@ -116,78 +114,36 @@ impl Transaction {
         }
     }
 
-    /// Makes the directories `dirs` (each a path under one of `roots`), which must include
-    /// the parents of each up to its root; journals and remembers the ones that were new, and
-    /// returns them. Directories of one depth are made in parallel, shallower ones first.
-    pub fn create_dirs<'a>(
-        &self,
-        roots: &'a [Dir],
-        dirs: impl IntoIterator<Item = (usize, &'a str)>,
-    ) -> Result<FxHashSet<(usize, &'a str)>> {
-        use rayon::prelude::*;
-        let mut levels: Vec<Vec<(usize, &str)>> = Vec::new();
-        for (root, rel) in dirs {
-            let depth = rel.bytes().filter(|&b| b == b'/').count();
-            if levels.len() <= depth {
-                levels.resize_with(depth + 1, Vec::new);
-            }
-            levels[depth].push((root, rel));
-        }
-        let mut made_here: FxHashSet<(usize, &str)> = FxHashSet::default();
-        for level in levels {
-            // A directory whose parent this transaction just made cannot exist: no `stat`.
-            let new: Vec<(usize, &str)> = level
-                .into_iter()
-                .filter(|&(root, rel)| match rel.rfind('/') {
-                    Some(slash) if made_here.contains(&(root, &rel[..slash])) => true,
-                    _ => !roots[root].exists(rel),
-                })
-                .collect();
-            // Journaled before they exist.
-            self.journal(b'D', new.iter().map(|&(root, rel)| (&roots[root], rel)))?;
-            let made: Vec<io::Result<()>> =
-                new.par_iter().map(|&(root, rel)| roots[root].create_dir(rel)).collect();
-            let mut created = self.created_dirs.lock().expect("created dirs");
-            let mut first_error = None;
-            let mut not_ours = Vec::new();
-            for (&(root, rel), outcome) in new.iter().zip(made) {
-                match outcome {
-                    Ok(()) => {
-                        created.push(roots[root].join(rel));
-                        made_here.insert((root, rel));
-                    }
-                    // Made by someone else since the check: not ours to remove.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => not_ours.push((&roots[root], rel)),
-                    Err(e) => {
-                        first_error =
-                            first_error.or(Some(Error::io("create directory", roots[root].join(rel), e)))
-                    }
-                }
-            }
-            drop(created);
-            self.journal(b'K', not_ours)?;
-            if let Some(e) = first_error {
-                return Err(e);
-            }
-        }
-        Ok(made_here)
+    /// Journals the directories about to be made (see the module docs), before any is, so
+    /// that a successor can remove them with what this process put in them.
+    pub fn will_make_dirs<'a>(&self, dirs: impl IntoIterator<Item = (&'a Dir, &'a str)>) -> Result<()> {
+        self.journal(b'D', dirs)
     }
 
-    /// Makes `dir` and its missing parents (a root of the plan: a headers directory), as
-    /// [`Self::create_dirs`] does.
+    /// Makes the directory `rel` under `dir` (journaled by [`Self::will_make_dirs`]) and
+    /// remembers it. One that someone else made since is journaled as not ours, and kept.
+    pub fn create_dir(&self, dir: &Dir, rel: &str) -> Result<()> {
+        match dir.create_dir(rel) {
+            Ok(()) => {
+                self.created_dirs.lock().expect("created dirs").push(dir.join(rel));
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.journal(b'K', [(dir, rel)]),
+            Err(e) => Err(Error::io("create directory", dir.join(rel), e)),
+        }
+    }
+
+    /// Makes `dir` and its missing parents (a root of the plan: a headers directory),
+    /// journaled as [`Self::will_make_dirs`] and [`Self::create_dir`] do.
     pub fn create_dir_all(&self, dir: &Path) -> Result<()> {
         let missing: Vec<&Path> = dir.ancestors().take_while(|d| d.symlink_metadata().is_err()).collect();
-        if let Some(top) = missing.last() {
-            let parent = top.parent().unwrap_or(top);
-            let base = Dir::open(parent).map_err(|e| Error::io("open", parent, e))?;
-            let rels: Vec<String> = missing
-                .iter()
-                .rev()
-                .filter_map(|d| d.strip_prefix(parent).ok()?.to_str().map(str::to_owned))
-                .collect();
-            self.create_dirs(std::slice::from_ref(&base), rels.iter().map(|rel| (0, rel.as_str())))?;
-        }
-        Ok(())
+        let Some(top) = missing.last() else { return Ok(()) };
+        let parent = top.parent().unwrap_or(top);
+        let base = Dir::open(parent).map_err(|e| Error::io("open", parent, e))?;
+        let rels: Vec<&str> =
+            missing.iter().rev().filter_map(|d| d.strip_prefix(parent).ok()?.to_str()).collect();
+        self.will_make_dirs(rels.iter().map(|rel| (&base, *rel)))?;
+        rels.iter().try_for_each(|rel| self.create_dir(&base, rel))
     }
 
     /// Creates the file `rel` under `dir` with `create` (which fails if it exists); an existing
@@ -455,7 +411,9 @@ mod tests {
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/missing.py")).unwrap();
         let top = Dir::open(root).unwrap();
-        txn.create_dirs(std::slice::from_ref(&top), [(0, "new"), (0, "new/sub")]).unwrap();
+        txn.will_make_dirs([(&top, "new"), (&top, "new/sub")]).unwrap();
+        txn.create_dir(&top, "new").unwrap();
+        txn.create_dir(&top, "new/sub").unwrap();
         let write = |rel: &'static str, content: &'static str| {
             let top = &top;
             move || top.create_new_file(rel, false)?.write_all(content.as_bytes())
@@ -504,9 +462,13 @@ mod tests {
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/deep/same.py")).unwrap();
         let top = Dir::open(root).unwrap();
-        let made =
-            txn.create_dirs(std::slice::from_ref(&top), [(0, "new"), (0, "new/sub"), (0, "pkg")]).unwrap();
-        assert_eq!(made.len(), 2, "pkg was there: {made:?}");
+        txn.will_make_dirs([(&top, "new"), (&top, "new/sub"), (&top, "theirs")]).unwrap();
+        txn.create_dir(&top, "new").unwrap();
+        txn.create_dir(&top, "new/sub").unwrap();
+        // Made by someone else between the journal and the mkdir: not ours, kept.
+        std::fs::create_dir(root.join("theirs")).unwrap();
+        std::fs::write(root.join("theirs/t.py"), "theirs").unwrap();
+        txn.create_dir(&top, "theirs").unwrap();
         // new/sub/a.py goes with new/sub.
         txn.will_create([(&top, "pkg/deep/same.py"), (&top, "unowned.py")]).unwrap();
         std::fs::write(root.join("pkg/deep/same.py"), "v2").unwrap();
@@ -521,6 +483,8 @@ mod tests {
         assert!(backup.is_dir());
         drop(txn);
         assert_eq!(recover(root), 1);
+        assert_eq!(std::fs::read_to_string(root.join("theirs/t.py")).unwrap(), "theirs");
+        std::fs::remove_dir_all(root.join("theirs")).unwrap();
         assert_eq!(snapshot(root), before);
         assert_eq!(recover(root), 0);
     }

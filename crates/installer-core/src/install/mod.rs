@@ -7,34 +7,32 @@
 //! 4. In a [`crate::transaction`]: move replaced files aside, create directories, link files in
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
+mod apply;
 mod link;
 mod plan;
 mod roots;
+mod tree;
 
-use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
 
 pub(crate) use link::{shard_location, suggest_cache_dir};
 pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
 
 use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
-use crate::linker::{materialize_at, LinkFallback, LinkMode};
-use crate::platform::Dir;
+use crate::linker::{LinkFallback, LinkMode};
 use crate::reporter::Reporter;
 use crate::transaction::Transaction;
 use crate::uninstall;
 use crate::venv::Venv;
 use crate::wheel::normalize_name;
 use crate::{Error, Result};
-use plan::{PlannedFile, Source, WheelPlan};
-use roots::{RootId, Roots};
+use roots::Roots;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -210,15 +208,23 @@ fn install_in_pool(
     }
     let txn = Transaction::new(venv.root());
     clock.lap("link mode");
-    let copied =
-        match apply(&plans, &roots, &old_files, venv, link.mode, options.compile, &txn, reporter, &mut clock)
-        {
-            Ok(copied) => copied,
-            Err(e) => {
-                txn.rollback();
-                return Err(e);
-            }
-        };
+    let copied = match apply::apply(
+        &plans,
+        &roots,
+        &old_files,
+        venv,
+        link.mode,
+        options.compile,
+        &txn,
+        reporter,
+        &mut clock,
+    ) {
+        Ok(copied) => copied,
+        Err(e) => {
+            txn.rollback();
+            return Err(e);
+        }
+    };
     txn.commit(uninstall::emptied_dirs(&old_files, &replaced, venv));
     clock.lap("commit");
     reporter.info(&clock.summary());
@@ -243,121 +249,6 @@ fn install_in_pool(
         shard: link.shard.as_ref().map(|s| s.root().to_path_buf()),
         elapsed: clock.start.elapsed(),
     })
-}
-
-/// Makes the changes of all plans inside `txn`. Returns the files and bytes copied.
-#[allow(clippy::too_many_arguments)]
-fn apply(
-    plans: &[WheelPlan],
-    roots: &Roots,
-    old_files: &[PathBuf],
-    venv: &Venv,
-    mode: LinkMode,
-    compile: bool,
-    txn: &Transaction,
-    reporter: &dyn Reporter,
-    clock: &mut Clock,
-) -> Result<(u64, u64)> {
-    // Replaced distributions go first, so a file moving between versions is not lost.
-    old_files.par_iter().try_for_each(|path| txn.remove(path))?;
-    clock.lap("move aside");
-
-    // Every path below is resolved against an open root (and an open cache tree): the kernel
-    // walks only the part inside it.
-    let mut used = vec![false; roots.len()];
-    used[roots::SITE_PACKAGES as usize] = true;
-    for file in plans.iter().flat_map(|p| &p.files) {
-        used[file.root as usize] = true;
-    }
-    let root_dirs = (0..roots.len() as RootId)
-        .map(|root| {
-            // A root no file uses (the headers of a skipped wheel) may not exist: the
-            // environment stands in for it, never written through.
-            let path = if used[root as usize] { roots.path(root) } else { venv.root() };
-            txn.create_dir_all(path)?;
-            Dir::open(path).map_err(|e| Error::io("open", path, e))
-        })
-        .collect::<Result<Vec<Dir>>>()?;
-
-    // Every directory the files need, borrowed from their paths (no allocation per file).
-    let mut dirs: FxHashSet<(usize, &str)> = FxHashSet::default();
-    let destinations = plans.iter().flat_map(|p| {
-        p.files.iter().map(move |f| p.destination(f)).chain([(roots::SITE_PACKAGES, p.record.as_str())])
-    });
-    for (root, mut rel) in destinations.clone() {
-        while let Some(slash) = rel.rfind('/') {
-            rel = &rel[..slash];
-            if !dirs.insert((root as usize, rel)) {
-                break;
-            }
-        }
-    }
-    let new_dirs = txn.create_dirs(&root_dirs, dirs)?;
-    // Files in directories that were there before are journaled; the rest go with theirs.
-    txn.will_create(destinations.filter_map(|(root, rel)| {
-        let parent = rel.rfind('/').map(|slash| &rel[..slash]);
-        let in_new_dir = parent.is_some_and(|p| new_dirs.contains(&(root as usize, p)));
-        (!in_new_dir).then_some((&root_dirs[root as usize], rel))
-    }))?;
-    drop(new_dirs);
-    clock.lap("directories");
-
-    let trees: Vec<Dir> = plans
-        .par_iter()
-        .map(|p| {
-            let tree = p.entry.tree();
-            Dir::open(&tree).map_err(|e| Error::io("open", &tree, e))
-        })
-        .collect::<Result<_>>()?;
-
-    // Link every file of every wheel in parallel, across wheels.
-    let jobs: Vec<(usize, &PlannedFile)> =
-        plans.iter().enumerate().flat_map(|(i, plan)| plan.files.iter().map(move |file| (i, file))).collect();
-    // One flag per file instead of a collected `Result` each: at 100,000 files that is the
-    // difference between 100 KB and 10 MB.
-    let placed: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
-    let first_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
-    let failed = AtomicBool::new(false);
-    let (copied_files, copied_bytes) = (AtomicU64::new(0), AtomicU64::new(0));
-    jobs.par_iter().zip(&placed).for_each(|(&(i, file), placed)| {
-        if failed.load(Ordering::Relaxed) {
-            return;
-        }
-        let plan = &plans[i];
-        let result = check_interrupted().and_then(|()| {
-            place(plan, &trees[i], file, &root_dirs[file.root as usize], mode, txn)
-                .map_err(|e| Error::Install { wheel: plan.wheel.clone(), source: Box::new(e) })
-        });
-        match result {
-            Ok(()) => {
-                placed.store(true, Ordering::Relaxed);
-                if let (LinkMode::Copy, Source::Entry { index, .. }) = (mode, &file.source) {
-                    copied_files.fetch_add(1, Ordering::Relaxed);
-                    copied_bytes
-                        .fetch_add(plan.entry.manifest().files[*index as usize].size, Ordering::Relaxed);
-                }
-                reporter.advance(1);
-            }
-            Err(e) => {
-                failed.store(true, Ordering::Relaxed);
-                first_error.lock().expect("error slot").get_or_insert(e);
-            }
-        }
-    });
-    clock.lap("files");
-    let linked = match first_error.into_inner().expect("error slot") {
-        Some(err) => Err(err),
-        None => finish(plans, roots, &root_dirs[roots::SITE_PACKAGES as usize], venv, compile, txn, reporter),
-    };
-    if linked.is_err() {
-        // Only a rollback needs the list of placed files: on success nothing copies it.
-        let placed = jobs.iter().zip(&placed).filter(|(_, p)| p.load(Ordering::Relaxed));
-        txn.created(placed.map(|(&(i, f), _)| {
-            let (root, rel) = plans[i].destination(f);
-            roots.join(root, rel)
-        }));
-    }
-    linked.map(|()| (copied_files.into_inner(), copied_bytes.into_inner()))
 }
 
 /// Where an install's time went, for `--verbose`: the first place to look when one is slow.
@@ -386,113 +277,4 @@ impl Clock {
             self.laps.iter().map(|(name, d)| format!("{name} {:.1} ms", d.as_secs_f64() * 1e3)).collect();
         format!("time: {}", laps.join(", "))
     }
-}
-
-/// After every file is placed: bytecode (inside the transaction, so a failure rolls it back
-/// too; listed in RECORD), then each RECORD, which lists everything else.
-fn finish(
-    plans: &[WheelPlan],
-    roots: &Roots,
-    site_packages: &Dir,
-    venv: &Venv,
-    compile: bool,
-    txn: &Transaction,
-    reporter: &dyn Reporter,
-) -> Result<()> {
-    let mut compiled: Vec<Vec<(PathBuf, String, u64)>> = vec![Vec::new(); plans.len()];
-    if compile {
-        compiled = compile_plans(plans, roots, venv, txn, reporter)?;
-    }
-    for (plan, extra) in plans.iter().zip(&compiled) {
-        let record = plan::record_for(plan, roots, venv, extra);
-        write_new(txn, site_packages, &plan.record, record.as_bytes(), false)?;
-        txn.created([site_packages.join(&plan.record)]);
-        reporter.advance(1);
-    }
-    Ok(())
-}
-
-/// Compiles the `.py` files of every plan; returns, per plan, the `.pyc` files with their
-/// RECORD hash and size.
-fn compile_plans(
-    plans: &[WheelPlan],
-    roots: &Roots,
-    venv: &Venv,
-    txn: &Transaction,
-    reporter: &dyn Reporter,
-) -> Result<Vec<Vec<(PathBuf, String, u64)>>> {
-    // Per plan, its `.py` files in site-packages by absolute path.
-    let sources: Vec<Vec<PathBuf>> = plans
-        .iter()
-        .map(|plan| {
-            plan.files
-                .iter()
-                .map(|f| plan.destination(f))
-                .filter(|&(root, rel)| root == roots::SITE_PACKAGES && rel.ends_with(".py"))
-                .map(|(root, rel)| roots.join(root, rel))
-                .collect()
-        })
-        .collect();
-    let all: Vec<PathBuf> = sources.iter().flatten().cloned().collect();
-    // The interpreter makes the `__pycache__` directories; remember the new ones for rollback.
-    let new_caches: BTreeSet<PathBuf> = all
-        .iter()
-        .filter_map(|py| Some(py.parent()?.join("__pycache__")))
-        .filter(|dir| !dir.exists())
-        .collect();
-    let written = crate::compile::compile(venv, &all, reporter);
-    txn.created_dirs(new_caches.into_iter().filter(|dir| dir.is_dir()));
-    let written = written?;
-    txn.created(written.iter().cloned());
-    let owners: HashMap<&Path, usize> = sources
-        .iter()
-        .enumerate()
-        .flat_map(|(i, files)| files.iter().map(move |f| (f.as_path(), i)))
-        .collect();
-    let mut per_plan = vec![Vec::new(); plans.len()];
-    for pyc in written {
-        // `<dir>/__pycache__/<stem>.<tag>.pyc` belongs to the plan that installed `<dir>/<stem>.py`.
-        let owner = pyc.parent().and_then(Path::parent).and_then(|dir| {
-            let stem = pyc.file_name()?.to_str()?.split('.').next()?;
-            owners.get(dir.join(format!("{stem}.py")).as_path()).copied()
-        });
-        let (Some(owner), Ok(bytes)) = (owner, std::fs::read(&pyc)) else { continue };
-        let hash = crate::wheel::record::hash_bytes_sha256(&bytes);
-        per_plan[owner].push((pyc, hash, bytes.len() as u64));
-    }
-    Ok(per_plan)
-}
-
-/// Puts one planned file in place under `root`; `tree` is the plan's open cache tree.
-fn place(
-    plan: &WheelPlan,
-    tree: &Dir,
-    file: &PlannedFile,
-    root: &Dir,
-    mode: LinkMode,
-    txn: &Transaction,
-) -> Result<()> {
-    let (_, rel) = plan.destination(file);
-    match &file.source {
-        Source::Entry { index, .. } => {
-            let src = &plan.entry.manifest().files[*index as usize].path;
-            txn.create_file(root, rel, || materialize_at(mode, tree, src, root, rel))
-                .map_err(|e| Error::io(io_action(mode), root.join(rel), e))
-        }
-        Source::Generated(generated) => write_new(txn, root, rel, &generated.content, generated.executable),
-    }
-}
-
-fn io_action(mode: LinkMode) -> &'static str {
-    match mode {
-        LinkMode::Clone => "clone into",
-        LinkMode::Hardlink => "hardlink into",
-        LinkMode::Symlink => "symlink into",
-        LinkMode::Copy | LinkMode::Auto => "copy into",
-    }
-}
-
-fn write_new(txn: &Transaction, dir: &Dir, rel: &str, content: &[u8], executable: bool) -> Result<()> {
-    txn.create_file(dir, rel, || dir.create_new_file(rel, executable)?.write_all(content))
-        .map_err(|e| Error::io("write", dir.join(rel), e))
 }
