@@ -11,13 +11,13 @@
 //!   owner dead;
 //! - a moved file keeps its path relative to the environment under `t/`, so the backup is
 //!   its own record of what to put back (no write per file);
-//! - `journal` lists, once per phase and before anything of that phase happens, the
-//!   directories about to be made and the files about to be created in directories that were
-//!   there before (files in new directories are not listed: the directory stands for them).
-//!   A listed file, or a file in a listed directory, whose inode changed (ctime) after the
-//!   journal was written was made by the transaction and is removed; one older than the
-//!   journal was there before and is kept. A listed directory that someone else made first
-//!   is listed again as not ours;
+//! - `journal` lists, once per phase and before anything of that phase happens, the topmost
+//!   directories about to be made (everything below them is the transaction's too) and the
+//!   files about to be created in directories that were there before. A listed file, or a
+//!   file anywhere under a listed directory, whose inode changed (ctime) after the journal
+//!   was written was made by the transaction and is removed; one older than the journal was
+//!   there before and is kept. A directory that someone else made first is listed again as
+//!   not ours, and nothing in it is touched;
 //! - a committed transaction renames its backup to `.installer-trash-*` before deleting it,
 //!   so a commit cut short is never rolled back.
 
@@ -114,8 +114,8 @@ impl Transaction {
         }
     }
 
-    /// Journals the directories about to be made (see the module docs), before any is, so
-    /// that a successor can remove them with what this process put in them.
+    /// Journals the topmost directories about to be made (see the module docs), before any
+    /// is, so that a successor can remove them with what this process put under them.
     pub fn will_make_dirs<'a>(&self, dirs: impl IntoIterator<Item = (&'a Dir, &'a str)>) -> Result<()> {
         self.journal(b'D', dirs)
     }
@@ -347,15 +347,20 @@ fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
                 std::fs::remove_file(file)?;
             }
         }
-        // Files in the directories it made are not listed one by one: the same test there.
+        // Nothing under the directories it made is listed (only the topmost ones are): the
+        // same test there, in every directory below but those someone else made.
+        let mut below = Vec::new();
         for dir in &dirs {
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
-            for entry in entries.flatten() {
-                if entry.metadata().is_ok_and(|meta| made_since(&meta)) {
+            let walk = walkdir::WalkDir::new(dir).min_depth(1).into_iter();
+            for entry in walk.filter_entry(|e| !not_ours.contains(e.path())).flatten() {
+                if entry.file_type().is_dir() {
+                    below.push(entry.into_path());
+                } else if entry.metadata().is_ok_and(|meta| made_since(&meta)) {
                     std::fs::remove_file(entry.path())?;
                 }
             }
         }
+        dirs.extend(below);
         // Restored files below get a new ctime: the journal has served.
         std::fs::remove_file(&journal_path)?;
     }
@@ -462,7 +467,8 @@ mod tests {
         txn.remove(&root.join("pkg/old.py")).unwrap();
         txn.remove(&root.join("pkg/deep/same.py")).unwrap();
         let top = Dir::open(root).unwrap();
-        txn.will_make_dirs([(&top, "new"), (&top, "new/sub"), (&top, "theirs")]).unwrap();
+        // Only the topmost new directories are journaled: new/sub is below new.
+        txn.will_make_dirs([(&top, "new"), (&top, "theirs")]).unwrap();
         txn.create_dir(&top, "new").unwrap();
         txn.create_dir(&top, "new/sub").unwrap();
         // Made by someone else between the journal and the mkdir: not ours, kept.

@@ -57,9 +57,9 @@ pub(super) fn apply<'a>(
     };
     let mut tree = Tree::new(roots.len(), jobs.iter().map(destination));
     tree.find_new(|root, rel| root_dirs[root].exists(rel));
-    // Journaled before anything is made: the new directories, and the files (RECORDs too)
-    // in directories that were there before; files in new directories go with them.
-    txn.will_make_dirs(tree.new_dirs().map(|(root, rel)| (&root_dirs[root], rel)))?;
+    // Journaled before anything is made: the topmost new directories, and the files (RECORDs
+    // too) in directories that were there before; all else is below a new directory.
+    txn.will_make_dirs(tree.new_tops().map(|(root, rel)| (&root_dirs[root], rel)))?;
     let records = plans.iter().map(|p| (roots::SITE_PACKAGES as usize, p.record.as_str()));
     txn.will_create(
         jobs.iter()
@@ -124,6 +124,7 @@ pub(super) fn apply<'a>(
         Some(err) => Err(err),
         None => finish(plans, roots, &root_dirs[roots::SITE_PACKAGES as usize], venv, compile, txn, reporter),
     };
+    clock.lap(if compile { "bytecode and records" } else { "records" });
     if linked.is_err() {
         // Only a rollback needs the list of placed files: on success nothing copies it.
         let placed = jobs.iter().zip(&placed).filter(|(_, p)| p.load(Ordering::Relaxed));

@@ -219,34 +219,30 @@ pub(crate) fn record_for(
     venv: &Venv,
     extra: &[(PathBuf, String, u64)],
 ) -> String {
-    use crate::wheel::record::{write_record, RecordEntry};
+    use crate::wheel::record::push_row;
     let manifest = plan.entry.manifest();
-    let mut entries: Vec<RecordEntry> = plan
-        .files
-        .iter()
-        .map(|file| {
-            let (hash, size) = match &file.source {
-                Source::Entry { index, .. } => {
-                    let f = &manifest.files[*index as usize];
-                    (f.hash.to_string(), f.size)
-                }
-                Source::Generated(g) => (hash_bytes_sha256(&g.content), g.content.len() as u64),
-            };
-            let (root, rel) = plan.destination(file);
-            RecordEntry { path: roots.record_path(root, rel), hash: Some(hash), size: Some(size) }
-        })
-        .collect();
-    entries.extend(extra.iter().map(|(path, hash, size)| RecordEntry {
-        path: record_path(venv, path),
-        hash: Some(hash.clone()),
-        size: Some(*size),
-    }));
-    entries.push(RecordEntry {
-        path: roots.record_path(SITE_PACKAGES, &plan.record),
-        hash: None,
-        size: None,
-    });
-    write_record(&entries)
+    let mut out = String::with_capacity((plan.files.len() + extra.len() + 1) * 100);
+    let mut path = String::new();
+    for file in &plan.files {
+        let (root, rel) = plan.destination(file);
+        roots.record_path_into(&mut path, root, rel);
+        match &file.source {
+            Source::Entry { index, .. } => {
+                let f = &manifest.files[*index as usize];
+                push_row(&mut out, &path, Some(&f.hash), Some(f.size));
+            }
+            Source::Generated(g) => {
+                let hash = hash_bytes_sha256(&g.content);
+                push_row(&mut out, &path, Some(&hash), Some(g.content.len() as u64));
+            }
+        }
+    }
+    for (pyc, hash, size) in extra {
+        push_row(&mut out, &record_path(venv, pyc), Some(hash), Some(*size));
+    }
+    roots.record_path_into(&mut path, SITE_PACKAGES, &plan.record);
+    push_row(&mut out, &path, None, None);
+    out
 }
 
 /// `path` relative to site-packages, with `/` separators (`../../../bin/tool` for scripts).

@@ -101,12 +101,19 @@ impl Roots {
     }
 
     /// `rel` under `root` as RECORD lists it: relative to site-packages, `/`-separated.
+    #[cfg(test)]
     pub fn record_path(&self, root: RootId, rel: &str) -> String {
-        let prefix = &self.in_record[root as usize];
-        let mut path = String::with_capacity(prefix.len() + rel.len());
-        path.push_str(prefix);
-        path.push_str(rel);
+        let mut path = String::new();
+        self.record_path_into(&mut path, root, rel);
         path
+    }
+
+    /// [`Self::record_path`] into `path` (cleared first), so a RECORD of thousands of rows
+    /// reuses one buffer.
+    pub fn record_path_into(&self, path: &mut String, root: RootId, rel: &str) {
+        path.clear();
+        path.push_str(&self.in_record[root as usize]);
+        path.push_str(rel);
     }
 }
 

@@ -23,6 +23,8 @@ struct Node<'a> {
     files: Vec<u32>,
     /// Missing: the walk makes it.
     new: bool,
+    /// New, in a directory that is not.
+    top: bool,
 }
 
 impl<'a> Tree<'a> {
@@ -31,7 +33,14 @@ impl<'a> Tree<'a> {
     pub fn new(roots: usize, files: impl IntoIterator<Item = (usize, &'a str)>) -> Tree<'a> {
         let mut tree = Tree { nodes: Vec::new(), index: FxHashMap::default() };
         for root in 0..roots {
-            tree.nodes.push(Node { root, rel: "", dirs: Vec::new(), files: Vec::new(), new: false });
+            tree.nodes.push(Node {
+                root,
+                rel: "",
+                dirs: Vec::new(),
+                files: Vec::new(),
+                new: false,
+                top: false,
+            });
         }
         for (i, (root, rel)) in files.into_iter().enumerate() {
             let parent = tree.dir(root, parent(rel));
@@ -50,7 +59,7 @@ impl<'a> Tree<'a> {
         }
         let parent = self.dir(root, parent(rel));
         let node = self.nodes.len() as u32;
-        self.nodes.push(Node { root, rel, dirs: Vec::new(), files: Vec::new(), new: false });
+        self.nodes.push(Node { root, rel, dirs: Vec::new(), files: Vec::new(), new: false, top: false });
         self.nodes[parent as usize].dirs.push(node);
         self.index.insert((root, rel), node);
         node
@@ -65,14 +74,23 @@ impl<'a> Tree<'a> {
             for c in 0..self.nodes[i].dirs.len() {
                 let child = self.nodes[i].dirs[c] as usize;
                 let (root, rel) = (self.nodes[child].root, self.nodes[child].rel);
-                self.nodes[child].new = new || !exists(root, rel);
+                let top = !new && !exists(root, rel);
+                self.nodes[child].new = new || top;
+                self.nodes[child].top = top;
             }
         }
     }
 
     /// The directories the walk will make, parents first.
+    #[cfg(test)]
     pub fn new_dirs(&self) -> impl Iterator<Item = (usize, &'a str)> + '_ {
         self.nodes.iter().filter(|n| n.new).map(|n| (n.root, n.rel))
+    }
+
+    /// The topmost directories the walk will make (in a directory that exists): the others
+    /// are below these.
+    pub fn new_tops(&self) -> impl Iterator<Item = (usize, &'a str)> + '_ {
+        self.nodes.iter().filter(|n| n.top).map(|n| (n.root, n.rel))
     }
 
     /// Whether the directory of the path `rel` under `root` is one the walk makes.
@@ -140,6 +158,7 @@ mod tests {
         let mut tree = Tree::new(2, files);
         tree.find_new(|root, rel| root == 0 && rel == "old");
         assert_eq!(tree.new_dirs().collect::<Vec<_>>(), [(0, "a"), (0, "a/b"), (0, "old/new")]);
+        assert_eq!(tree.new_tops().collect::<Vec<_>>(), [(0, "a"), (0, "old/new")]);
         assert!(
             tree.in_new_dir(0, "a/b/c.py") && !tree.in_new_dir(0, "top.py") && !tree.in_new_dir(0, "old/x")
         );

@@ -52,16 +52,26 @@ pub fn parse_record(text: &str) -> Result<Vec<RecordEntry>, String> {
 pub fn write_record(entries: &[RecordEntry]) -> String {
     let mut out = String::with_capacity(entries.len() * 80);
     for entry in entries {
-        push_field(&mut out, &entry.path);
-        out.push(',');
-        push_field(&mut out, entry.hash.as_deref().unwrap_or(""));
-        out.push(',');
-        if let Some(size) = entry.size {
-            out.push_str(&size.to_string());
-        }
-        out.push('\n');
+        push_row(&mut out, &entry.path, entry.hash.as_ref().map(|h| h as &dyn std::fmt::Display), entry.size);
     }
     out
+}
+
+/// Appends one row of RECORD to `out`, as [`write_record`] does, without a [`RecordEntry`]
+/// (an install writes one row per file: no allocation per row). `hash` is written as it
+/// displays, `algorithm=<base64>`, which never needs quoting.
+pub fn push_row(out: &mut String, path: &str, hash: Option<&dyn std::fmt::Display>, size: Option<u64>) {
+    use std::fmt::Write;
+    push_field(out, path);
+    out.push(',');
+    if let Some(hash) = hash {
+        let _ = write!(out, "{hash}");
+    }
+    out.push(',');
+    if let Some(size) = size {
+        let _ = write!(out, "{size}");
+    }
+    out.push('\n');
 }
 
 fn push_field(out: &mut String, field: &str) {
