@@ -1,7 +1,8 @@
 //! Managing environments end to end on real venvs: upgrades leave nothing of the old version,
 //! the same version is skipped unless `--reinstall`, uninstall puts the venv back exactly as
 //! it was (and never reaches outside it, whatever RECORD says), `--compile` writes bytecode
-//! that Python then uses without touching the cache, and `list` reports what is there.
+//! that Python then uses without touching the cache, `list` reports what is there, and two
+//! processes never change one environment at once.
 
 mod support;
 
@@ -142,6 +143,45 @@ fn upgrade_leaves_nothing_of_the_old_version() {
     for old in ["legacy.py", "deep", "old.txt", "helpers", "fixture-goodbye", ".pyc"] {
         assert!(!record.iter().any(|p| p.contains(old)), "RECORD still names {old}: {record:#?}");
     }
+}
+
+/// An install or uninstall waits, saying so, while another process holds the environment
+/// (as a running install does), changes nothing meanwhile, then goes on: so two concurrent
+/// installs of two versions end as an upgrade, never as both versions at once.
+#[test]
+fn a_second_process_waits_for_the_environment_and_says_so() {
+    use std::io::BufRead;
+    let env = Env::new();
+    let venv = env.venv("venv");
+    assert_ok(&env.install(&venv, &[], &["fixture_pkg-1.0"]));
+    let cache = env.cache();
+    let pkg2 = wheel_path("fixture_pkg-2.0");
+    let runs: [Vec<&str>; 2] = [
+        vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap(), &pkg2],
+        vec!["uninstall", "--venv", venv.to_str().unwrap(), "fixture-pkg"],
+    ];
+    let mut dist_infos_after = Vec::new();
+    for args in runs {
+        let holder = std::fs::File::open(&venv).unwrap();
+        holder.lock().unwrap();
+        let before = snapshot(&venv);
+        let mut child =
+            installer_command(env.path(), &args, &[]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        assert!(
+            first.starts_with("warning: waiting for another installer process to finish with "),
+            "{first}"
+        );
+        assert_eq!(snapshot(&venv), before, "{args:?} changed the environment while it was held");
+        drop(holder);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "{args:?}: {rest}");
+        dist_infos_after.push(dist_infos(&venv));
+    }
+    assert_eq!(dist_infos_after, [vec!["fixture_pkg-2.0.dist-info".to_string()], vec![]]);
 }
 
 #[test]

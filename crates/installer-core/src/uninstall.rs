@@ -35,6 +35,7 @@ pub struct UninstallSummary {
 /// Removes the distributions `names` (any spelling: `Foo_Bar` = `foo-bar`) from `venv`.
 /// Fails with [`crate::Error::NotInstalled`] naming every unknown name, removing nothing.
 pub fn uninstall(venv: &Venv, names: &[String], reporter: &dyn Reporter) -> Result<UninstallSummary> {
+    let _lock = venv.lock(reporter)?;
     let dists = select(venv, names)?;
 
     let mut files = BTreeSet::new();

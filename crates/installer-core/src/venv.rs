@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::platform;
+use crate::reporter::Reporter;
 use crate::{Error, Result};
 
 /// A virtual environment whose layout has been read. Holding one is the proof that the
@@ -51,6 +52,22 @@ impl Venv {
             site_packages,
             python_version,
         })
+    }
+
+    /// Keeps other `installer` processes (and programs embedding it) out of this environment
+    /// while an install or uninstall changes it: they wait, saying so, rather than run two
+    /// transactions at once, which could leave two versions of one distribution. Transactions
+    /// that died meanwhile are rolled back once the lock is held.
+    pub fn lock(&self, reporter: &dyn Reporter) -> Result<platform::DirLock> {
+        let lock = platform::lock_dir(&self.root, || {
+            reporter.warning(&format!(
+                "waiting for another installer process to finish with {}",
+                self.root.display()
+            ))
+        })
+        .map_err(|e| Error::io("lock", &self.root, e))?;
+        crate::transaction::recover(&self.root);
+        Ok(lock)
     }
 
     /// The environment's directory (absolute, symlinks not resolved, as `sys.prefix` is).

@@ -48,6 +48,11 @@ pub fn installer(cwd: &Path, args: &[&str]) -> Output {
 }
 
 pub fn installer_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    installer_command(cwd, args, env).output().unwrap()
+}
+
+/// The `installer` command of [`installer_with_env`], to spawn.
+pub fn installer_command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_installer"));
     cmd.current_dir(cwd).args(args);
     for var in [
@@ -65,7 +70,7 @@ pub fn installer_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Ou
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    cmd
 }
 
 pub fn stderr(out: &Output) -> String {

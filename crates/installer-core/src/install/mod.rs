@@ -155,6 +155,8 @@ fn install_in_pool(
         })
         .collect::<Result<_>>()?;
     clock.lap("cache");
+    // From here on this process alone changes the environment.
+    let _lock = venv.lock(reporter)?;
 
     // 2. Plan against what is installed.
     // By normalised name, each computed once: a lookup per wheel, not a scan.

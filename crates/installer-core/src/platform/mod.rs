@@ -99,6 +99,34 @@ pub fn symlink_file(src: &Path, dst: &Path) -> io::Result<()> {
     std::os::windows::fs::symlink_file(src, dst)
 }
 
+/// An exclusive advisory lock on a directory itself (`flock` on its descriptor: no lock file
+/// is left behind), held until dropped. Where directories cannot be locked, it holds nothing.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: Option<File>,
+}
+
+/// Locks the directory `path`. When another process holds it, `on_wait` is called once
+/// before this blocks until the lock is free (the holder's exit frees it, however it ends).
+#[cfg(unix)]
+pub fn lock_dir(path: &Path, on_wait: impl FnOnce()) -> io::Result<DirLock> {
+    let file = File::open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            on_wait();
+            file.lock()?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    Ok(DirLock { _file: Some(file) })
+}
+
+#[cfg(not(unix))]
+pub fn lock_dir(_path: &Path, _on_wait: impl FnOnce()) -> io::Result<DirLock> {
+    Ok(DirLock { _file: None })
+}
+
 /// Reads at an absolute offset without moving a shared cursor, so several threads can read
 /// one open archive at once.
 #[cfg(unix)]
