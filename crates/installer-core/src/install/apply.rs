@@ -245,7 +245,10 @@ fn place(
             txn.create_file(root, rel, || materialize_at(mode, tree, src, root, rel))
                 .map_err(|e| Error::io(io_action(mode), root.join(rel), e))
         }
-        Source::Generated(generated) => write_new(txn, root, rel, &generated.content, generated.executable),
+        Source::Generated(index) => {
+            let generated = &plan.generated[*index as usize];
+            write_new(txn, root, rel, &generated.content, generated.executable)
+        }
     }
 }
 

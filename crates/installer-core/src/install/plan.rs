@@ -25,6 +25,8 @@ pub(crate) struct WheelPlan {
     pub wheel: PathBuf,
     pub entry: CacheEntry,
     pub files: Vec<PlannedFile>,
+    /// What [`Source::Generated`] files hold.
+    pub generated: Vec<Generated>,
     /// The installed distribution this one replaces (an older version, or `--reinstall`).
     pub replaces: Option<InstalledDist>,
     /// `<dist-info>/RECORD` in site-packages, written last.
@@ -44,8 +46,9 @@ pub(crate) enum Source {
     /// Linked (or copied) from the entry's tree: `index` into its manifest's files, whose path
     /// less its first `skip` bytes (`<name>.data/<scheme>/`) is the path under the root.
     Entry { index: u32, skip: u32 },
-    /// Written from memory: launchers, rewritten scripts, installer metadata.
-    Generated(Box<Generated>),
+    /// Written from memory (launchers, rewritten scripts, installer metadata): an index into
+    /// the plan's `generated`.
+    Generated(u32),
 }
 
 #[derive(Debug)]
@@ -63,7 +66,7 @@ impl WheelPlan {
             Source::Entry { index, skip } => {
                 (file.root, &self.entry.manifest().files[*index as usize].path[*skip as usize..])
             }
-            Source::Generated(generated) => (file.root, &generated.rel),
+            Source::Generated(index) => (file.root, &self.generated[*index as usize].rel),
         }
     }
 }
@@ -131,14 +134,18 @@ pub(crate) fn plan_wheel(
     let scheme = Scheme { roots, data_prefix: format!("{}/", manifest.data_dir), headers };
     let scripts_prefix = format!("{}/scripts/", manifest.data_dir);
     let mut files = Vec::with_capacity(manifest.files.len() + manifest.entry_points.len() + 3);
+    let mut generated = Vec::new();
+    let mut generate = |root: RootId, file: Generated| {
+        generated.push(file);
+        PlannedFile { root, source: Source::Generated(generated.len() as u32 - 1) }
+    };
     for (index, file) in manifest.files.iter().enumerate() {
         let Some((root, skip)) = scheme.destination(&file.path, &manifest.dist_info) else { continue };
-        let source = if file.python_shebang && file.path.starts_with(&scripts_prefix) {
-            rewritten_script(&entry, file, &file.path[skip..], venv)?
+        files.push(if file.python_shebang && file.path.starts_with(&scripts_prefix) {
+            generate(root, rewritten_script(&entry, file, &file.path[skip..], venv)?)
         } else {
-            Source::Entry { index: index as u32, skip: skip as u32 }
-        };
-        files.push(PlannedFile { root, source });
+            PlannedFile { root, source: Source::Entry { index: index as u32, skip: skip as u32 } }
+        });
     }
     for entry_point in &script::scripts_to_generate(&manifest.entry_points, venv.python_version()) {
         let content = script::launcher(entry_point, venv.python()).ok_or_else(|| Error::Wheel {
@@ -151,7 +158,7 @@ pub(crate) fn plan_wheel(
                 ),
             },
         })?;
-        files.push(generated(SCRIPTS, entry_point.name.clone(), content, true));
+        files.push(generate(SCRIPTS, Generated { rel: entry_point.name.clone(), content, executable: true }));
     }
     let metadata = [
         ("INSTALLER", b"installer\n".to_vec()),
@@ -159,14 +166,11 @@ pub(crate) fn plan_wheel(
         ("direct_url.json", direct_url(wheel, &manifest.archive_sha256).into_bytes()),
     ];
     for (name, content) in metadata {
-        files.push(generated(SITE_PACKAGES, format!("{}/{name}", manifest.dist_info), content, false));
+        let rel = format!("{}/{name}", manifest.dist_info);
+        files.push(generate(SITE_PACKAGES, Generated { rel, content, executable: false }));
     }
     let record = format!("{}/RECORD", manifest.dist_info);
-    Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, replaces, record })
-}
-
-fn generated(root: RootId, rel: String, content: Vec<u8>, executable: bool) -> PlannedFile {
-    PlannedFile { root, source: Source::Generated(Box::new(Generated { rel, content, executable })) }
+    Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, generated, replaces, record })
 }
 
 /// `(root, its first component)` of a destination.
@@ -231,7 +235,8 @@ pub(crate) fn record_for(
                 let f = &manifest.files[*index as usize];
                 push_row(&mut out, &path, Some(&f.hash), Some(f.size));
             }
-            Source::Generated(g) => {
+            Source::Generated(index) => {
+                let g = &plan.generated[*index as usize];
                 let hash = hash_bytes_sha256(&g.content);
                 push_row(&mut out, &path, Some(&hash), Some(g.content.len() as u64));
             }
@@ -266,11 +271,11 @@ pub(crate) fn record_path(venv: &Venv, path: &Path) -> String {
 }
 
 /// A `.data/scripts` file whose `#!python` line names this environment's interpreter.
-fn rewritten_script(entry: &CacheEntry, file: &ManifestFile, rel: &str, venv: &Venv) -> Result<Source> {
+fn rewritten_script(entry: &CacheEntry, file: &ManifestFile, rel: &str, venv: &Venv) -> Result<Generated> {
     let path = entry.tree().join(&file.path);
     let content = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
     let content = script::rewrite_python_shebang(&content, venv.python()).unwrap_or(content);
-    Ok(Source::Generated(Box::new(Generated { rel: rel.to_owned(), content, executable: file.executable })))
+    Ok(Generated { rel: rel.to_owned(), content, executable: file.executable })
 }
 
 /// The `Name:` of the entry's METADATA, for wheels with headers only (pip names the headers
@@ -301,3 +306,13 @@ fn direct_url(wheel: &Path, sha256: &str) -> String {
 /// Characters escaped in a `file://` URL path (RFC 3986: everything but unreserved and `/`).
 const PATH_SET: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planned_file_stays_small() {
+        assert_eq!(std::mem::size_of::<PlannedFile>(), 16);
+    }
+}
