@@ -108,18 +108,30 @@ pub struct DirLock {
 
 /// Locks the directory `path`. When another process holds it, `on_wait` is called once
 /// before this blocks until the lock is free (the holder's exit frees it, however it ends).
+/// A filesystem that has no such locks (some network and FUSE mounts) gets none: the lock
+/// guards against a mistake, and refusing to install there would be a worse one.
 #[cfg(unix)]
 pub fn lock_dir(path: &Path, on_wait: impl FnOnce()) -> io::Result<DirLock> {
     let file = File::open(path)?;
-    match file.try_lock() {
-        Ok(()) => {}
+    let result = match file.try_lock() {
+        Ok(()) => Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => {
             on_wait();
-            file.lock()?;
+            file.lock()
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(DirLock { _file: Some(file) }),
+        Err(e) if locks_unsupported(&e) => Ok(DirLock { _file: None }),
+        Err(e) => Err(e),
     }
-    Ok(DirLock { _file: Some(file) })
+}
+
+#[cfg(unix)]
+fn locks_unsupported(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::Unsupported
+        || matches!(err.raw_os_error(), Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL))
 }
 
 #[cfg(not(unix))]
