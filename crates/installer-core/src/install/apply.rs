@@ -60,12 +60,14 @@ pub(super) fn apply<'a>(
     // Journaled before anything is made: the topmost new directories, and the files (RECORDs
     // too) in directories that were there before; all else is below a new directory.
     txn.will_make_dirs(tree.new_tops().map(|(root, rel)| (&root_dirs[root], rel)))?;
-    let records = plans.iter().map(|p| (roots::SITE_PACKAGES as usize, p.record.as_str()));
+    let records = plans
+        .iter()
+        .map(|p| (roots::SITE_PACKAGES as usize, p.record.as_str()))
+        .filter(|&(root, rel)| !tree.in_new_dir(root, rel));
     txn.will_create(
-        jobs.iter()
-            .map(destination)
+        tree.files_in_old_dirs()
+            .map(|job| destination(&jobs[job as usize]))
             .chain(records)
-            .filter(|&(root, rel)| !tree.in_new_dir(root, rel))
             .map(|(root, rel)| (&root_dirs[root], rel)),
     )?;
     clock.lap("journal");

@@ -163,11 +163,11 @@ fn install_in_pool(
     let installed: HashMap<String, InstalledDist> =
         installed::scan(venv)?.into_iter().map(|d| (d.normalized_name(), d)).collect();
     let mut roots = Roots::new(venv);
-    plan::add_header_roots(&mut roots, venv, &entries);
+    let header_roots = plan::header_roots(&mut roots, venv, &entries);
     let mut plans = Vec::with_capacity(wheels.len());
     let mut skipped = Vec::new();
     let mut seen: HashMap<String, &Path> = HashMap::with_capacity(wheels.len());
-    for (wheel, entry) in wheels.iter().zip(entries) {
+    for ((wheel, entry), headers) in wheels.iter().zip(entries).zip(header_roots) {
         let manifest = entry.manifest();
         let name = normalize_name(&manifest.name);
         if let Some(first) = seen.get(&name) {
@@ -185,7 +185,7 @@ fn install_in_pool(
                 continue;
             }
         }
-        plans.push(plan::plan_wheel(venv, &mut roots, wheel, entry, current)?);
+        plans.push(plan::plan_wheel(venv, &roots, headers, wheel, entry, current)?);
     }
     plan::check_conflicts(&plans, &roots)?;
     clock.lap("plan");

@@ -108,29 +108,27 @@ impl Scheme<'_> {
     }
 }
 
-/// Registers the headers root of every entry that has headers, before any plan is made, so
-/// that `.data/data` paths into one of them are located there whatever the wheel order.
-pub(crate) fn add_header_roots(roots: &mut Roots, venv: &Venv, entries: &[CacheEntry]) {
-    for entry in entries {
-        if let Some(name) = headers_project_name(entry) {
-            roots.headers(venv, &name);
-        }
-    }
+/// The root of `.data/headers` of each entry (the prefix for entries without headers), all
+/// registered before any plan is made, so that `.data/data` paths into one of them are
+/// located there whatever the wheel order.
+pub(crate) fn header_roots(roots: &mut Roots, venv: &Venv, entries: &[CacheEntry]) -> Vec<RootId> {
+    entries
+        .iter()
+        .map(|entry| headers_project_name(entry).map_or(DATA, |name| roots.headers(venv, &name)))
+        .collect()
 }
 
-/// Plans one wheel: its files, scripts and metadata. `direct_url` is the wheel's `file://` URL.
+/// Plans one wheel: its files, scripts and metadata; `headers` is its root from
+/// [`header_roots`].
 pub(crate) fn plan_wheel(
     venv: &Venv,
-    roots: &mut Roots,
+    roots: &Roots,
+    headers: RootId,
     wheel: &Path,
     entry: CacheEntry,
     replaces: Option<InstalledDist>,
 ) -> Result<WheelPlan> {
     let manifest = entry.manifest();
-    let headers = match headers_project_name(&entry) {
-        Some(name) => roots.headers(venv, &name),
-        None => DATA,
-    };
     let scheme = Scheme { roots, data_prefix: format!("{}/", manifest.data_dir), headers };
     let scripts_prefix = format!("{}/scripts/", manifest.data_dir);
     let mut files = Vec::with_capacity(manifest.files.len() + manifest.entry_points.len() + 3);

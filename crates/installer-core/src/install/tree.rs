@@ -93,6 +93,11 @@ impl<'a> Tree<'a> {
         self.nodes.iter().filter(|n| n.top).map(|n| (n.root, n.rel))
     }
 
+    /// The files whose directory exists already (a root, or one not new), by index.
+    pub fn files_in_old_dirs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.nodes.iter().filter(|n| !n.new).flat_map(|n| n.files.iter().copied())
+    }
+
     /// Whether the directory of the path `rel` under `root` is one the walk makes.
     pub fn in_new_dir(&self, root: usize, rel: &str) -> bool {
         self.index.get(&(root, parent(rel))).is_some_and(|&n| self.nodes[n as usize].new)
