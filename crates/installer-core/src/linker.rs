@@ -110,19 +110,10 @@ impl FromStr for LinkFallback {
     }
 }
 
-/// Puts `src` (a file in a cache entry) at `dst` with a concrete mode. `dst` must not exist.
-/// Copies keep the source's permission bits, as links do.
-pub fn materialize(mode: LinkMode, src: &Path, dst: &Path) -> io::Result<()> {
-    match mode {
-        LinkMode::Clone => crate::platform::reflink(src, dst),
-        LinkMode::Hardlink => std::fs::hard_link(src, dst),
-        LinkMode::Symlink => crate::platform::symlink_file(src, dst),
-        LinkMode::Copy | LinkMode::Auto => copy_new(src, dst),
-    }
-}
-
 /// Puts the file `src_rel` of `src` (a cache entry's tree) at `dst_rel` under `dst` with a
-/// concrete mode, resolving both against the open directories. `dst_rel` must not exist.
+/// concrete mode, resolving both against the open directories. `dst_rel` must not exist (an
+/// existing one is an `AlreadyExists` error in every mode, never overwritten, so the
+/// transaction moves it aside first and a rollback can put it back).
 pub fn materialize_at(mode: LinkMode, src: &Dir, src_rel: &str, dst: &Dir, dst_rel: &str) -> io::Result<()> {
     match mode {
         LinkMode::Clone => src.reflink(src_rel, dst, dst_rel),
@@ -130,21 +121,6 @@ pub fn materialize_at(mode: LinkMode, src: &Dir, src_rel: &str, dst: &Dir, dst_r
         LinkMode::Symlink => src.symlink(src_rel, dst, dst_rel),
         LinkMode::Copy | LinkMode::Auto => src.copy(src_rel, dst, dst_rel),
     }
-}
-
-/// `std::fs::copy` (same permissions, `copy_file_range` underneath), except that an existing
-/// `dst` is an `AlreadyExists` error as with the other modes rather than overwritten, so the
-/// transaction moves it aside first and a rollback can put it back.
-fn copy_new(src: &Path, dst: &Path) -> io::Result<()> {
-    let mut from = std::fs::File::open(src)?;
-    let permissions = from.metadata()?.permissions();
-    let mut to = std::fs::OpenOptions::new().write(true).create_new(true).open(dst)?;
-    let result = to.set_permissions(permissions).and_then(|()| io::copy(&mut from, &mut to));
-    if result.is_err() {
-        // Ours (create_new succeeded): a half-copied file must not stay behind.
-        let _ = std::fs::remove_file(dst);
-    }
-    result.map(drop)
 }
 
 /// What probing a (cache, target) pair found for a requested mode.
@@ -185,12 +161,15 @@ pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::R
     }
     let sample = tempfile::Builder::new().prefix(".installer-probe-").tempfile_in(source_dir)?;
     std::fs::write(sample.path(), b"installer link probe\n")?;
+    let name = |path: &Path| path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+    let sample_name = name(sample.path()).expect("tempfile names are ASCII");
+    let (source, target) = (Dir::open(source_dir)?, Dir::open(target_dir)?);
     let mut failures = Vec::new();
     for &mode in candidates {
-        let dst = unique_sibling(target_dir, ".installer-probe-");
-        match materialize(mode, sample.path(), &dst) {
+        let dst = name(&unique_sibling(target_dir, ".installer-probe-")).expect("an ASCII name");
+        match materialize_at(mode, &source, &sample_name, &target, &dst) {
             Ok(()) => {
-                let _ = std::fs::remove_file(&dst);
+                let _ = target.remove_file(&dst);
                 return Ok(Probe { mode, failures });
             }
             Err(e) => failures.push((mode, e)),

@@ -18,7 +18,7 @@ pub struct Dir {
     fd: std::os::fd::OwnedFd,
 }
 
-/// Permission bits before the umask: what pip's files and directories get.
+/// Permission bits before the umask: what pip's files get.
 #[cfg(unix)]
 fn mode(executable: bool) -> rustix::fs::Mode {
     rustix::fs::Mode::from_raw_mode(if executable { 0o777 } else { 0o666 })
@@ -60,8 +60,8 @@ impl Dir {
         Ok(File::from(fd))
     }
 
-    /// Creates the file `rel` for writing, failing if anything is there, with pip's modes:
-    /// 0o755 for executables, 0o644 otherwise (both before the umask).
+    /// Creates the file `rel` for writing, failing if anything is there, with pip's modes
+    /// (0o777 for executables, 0o666 otherwise, less the umask).
     pub fn create_new_file(&self, rel: &str, executable: bool) -> io::Result<File> {
         use rustix::fs::OFlags;
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;

@@ -53,22 +53,9 @@ pub fn is_executable(_meta: &Metadata) -> bool {
     false
 }
 
-/// Creates (truncating) a file for writing with the mode pip would give it: 0o755 for
-/// executables, 0o644 otherwise (both before the umask), in one syscall.
-pub fn create_file(path: &Path, executable: bool) -> io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if executable { 0o777 } else { 0o666 });
-    }
-    #[cfg(not(unix))]
-    let _ = executable;
-    options.open(path)
-}
-
-/// Like [`create_file`] but fails when `path` exists, so nothing already there is overwritten.
+/// Creates a file for writing with the mode pip would give it (0o777 for executables, 0o666
+/// otherwise, less the umask: 0o755 and 0o644 with the usual 022), failing when `path`
+/// exists, so nothing already there is overwritten.
 pub fn create_new_file(path: &Path, executable: bool) -> io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
