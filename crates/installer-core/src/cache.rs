@@ -19,7 +19,7 @@
 //! live in [`crate::cache_admin`].
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 use std::time::UNIX_EPOCH;
@@ -27,7 +27,7 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{Manifest, MANIFEST_FORMAT};
+use crate::manifest::{Manifest, Sha256Digest, MANIFEST_FORMAT};
 use crate::wheel::{self, Limits};
 use crate::{Error, Result};
 
@@ -280,8 +280,10 @@ impl Cache {
         let staging = self.staging_dir()?;
         let tree = staging.path().join(TREE);
         std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
-        let (hash, unpacked) =
-            rayon::join(|| sha256_file(wheel_abs), || wheel::unpack_verified(wheel_abs, &tree, &self.limits));
+        let (hash, unpacked) = rayon::join(
+            || Sha256Digest::of_file(wheel_abs).map(|d| hex(&d.0)),
+            || wheel::unpack_verified(wheel_abs, &tree, &self.limits),
+        );
         let hash = hash.map_err(|e| Error::io("read", wheel, e))?;
         let mut manifest = unpacked.map_err(wheel_err)?;
         manifest.archive_sha256 = hash;
@@ -394,21 +396,6 @@ fn remove_stale_staging(tmp: &Path) {
             let _ = std::fs::remove_dir_all(&path);
         }
     }
-}
-
-/// Hex SHA-256 of a file, read sequentially.
-fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -57,6 +57,23 @@ pub struct ManifestFile {
 pub struct Sha256Digest(pub [u8; 32]);
 
 impl Sha256Digest {
+    /// The digest of the file at `path`, read sequentially.
+    pub fn of_file(path: &std::path::Path) -> std::io::Result<Sha256Digest> {
+        use sha2::Digest;
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 128 * 1024];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(Sha256Digest(hasher.finalize().into()))
+    }
+
     /// Parses RECORD's spelling; `None` for another algorithm or a malformed digest.
     pub fn from_record(text: &str) -> Option<Sha256Digest> {
         use base64::Engine;
@@ -108,5 +125,8 @@ mod tests {
         assert_eq!(Sha256Digest::from_record("sha512=AAAA"), None);
         assert_eq!(Sha256Digest::from_record("sha256=AAAA"), None, "too short");
         assert!(serde_json::from_str::<Sha256Digest>("\"md5=x\"").is_err());
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), b"hello").unwrap();
+        assert_eq!(Sha256Digest::of_file(tmp.path()).unwrap(), digest);
     }
 }

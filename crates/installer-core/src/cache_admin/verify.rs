@@ -3,15 +3,13 @@
 //! patch) edits the cache and every other environment linked to it. Verify finds such entries;
 //! evicting them makes the next install unpack a clean copy.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::cache::{Cache, CacheEntry};
-use crate::manifest::ManifestFile;
-use crate::wheel::record::{hashes_equal, RecordHasher};
+use crate::manifest::{ManifestFile, Sha256Digest};
 use crate::Result;
 
 /// An entry whose files no longer match its manifest.
@@ -137,18 +135,8 @@ fn check(path: &Path, expected: &ManifestFile) -> Check {
 
 /// Whether the file has the manifest's size and SHA-256.
 fn hash_file(path: &Path, expected: &ManifestFile) -> io::Result<bool> {
-    let mut file = File::open(path)?;
-    if file.metadata()?.len() != expected.size {
+    if std::fs::metadata(path)?.len() != expected.size {
         return Ok(false);
     }
-    let Ok(mut hasher) = RecordHasher::new("sha256") else { return Ok(false) };
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hashes_equal(&expected.hash.to_string(), &hasher.finish()))
+    Ok(Sha256Digest::of_file(path)? == expected.hash)
 }

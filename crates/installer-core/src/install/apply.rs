@@ -167,12 +167,12 @@ fn finish(
     txn: &Transaction,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let mut compiled: Vec<Vec<(PathBuf, String, u64)>> = vec![Vec::new(); plans.len()];
+    let mut compiled: Vec<Vec<plan::Bytecode>> = vec![Vec::new(); plans.len()];
     if compile {
         compiled = compile_plans(plans, roots, venv, txn, reporter)?;
     }
     plans.par_iter().zip(&compiled).try_for_each(|(plan, extra)| {
-        let record = plan::record_for(plan, roots, venv, extra);
+        let record = plan::record_for(plan, roots, extra);
         write_new(txn, site_packages, &plan.record, record.as_bytes(), false)?;
         txn.created([site_packages.join(&plan.record)]);
         reporter.advance(1);
@@ -180,15 +180,14 @@ fn finish(
     })
 }
 
-/// Compiles the `.py` files of every plan; returns, per plan, the `.pyc` files with their
-/// RECORD hash and size.
+/// Compiles the `.py` files of every plan; returns, per plan, the `.pyc` files written.
 fn compile_plans(
     plans: &[WheelPlan],
     roots: &Roots,
     venv: &Venv,
     txn: &Transaction,
     reporter: &dyn Reporter,
-) -> Result<Vec<Vec<(PathBuf, String, u64)>>> {
+) -> Result<Vec<Vec<plan::Bytecode>>> {
     // Per plan, its `.py` files in site-packages by absolute path.
     let sources: Vec<Vec<PathBuf>> = plans
         .iter()
@@ -224,9 +223,11 @@ fn compile_plans(
             let stem = pyc.file_name()?.to_str()?.split('.').next()?;
             owners.get(dir.join(format!("{stem}.py")).as_path()).copied()
         });
-        let (Some(owner), Ok(bytes)) = (owner, std::fs::read(&pyc)) else { continue };
+        let rel = pyc.strip_prefix(roots.path(roots::SITE_PACKAGES)).ok().and_then(Path::to_str);
+        let (Some(owner), Some(rel), Ok(bytes)) = (owner, rel, std::fs::read(&pyc)) else { continue };
         let hash = crate::wheel::record::hash_bytes_sha256(&bytes);
-        per_plan[owner].push((pyc, hash, bytes.len() as u64));
+        let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
+        per_plan[owner].push(plan::Bytecode { rel, hash, size: bytes.len() as u64 });
     }
     Ok(per_plan)
 }

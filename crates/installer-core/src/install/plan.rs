@@ -212,18 +212,22 @@ pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> 
     Ok(())
 }
 
+/// A `.pyc` file `--compile` wrote for a plan, for its RECORD.
+#[derive(Debug, Clone)]
+pub(crate) struct Bytecode {
+    /// Relative to site-packages, `/`-separated.
+    pub rel: String,
+    /// RECORD's `sha256=...`.
+    pub hash: String,
+    pub size: u64,
+}
+
 /// The RECORD of an installed wheel: every planned file with its hash and size, paths relative
-/// to site-packages as pip writes them, and RECORD itself without a hash. `extra` are further
-/// files (bytecode) by absolute path.
-pub(crate) fn record_for(
-    plan: &WheelPlan,
-    roots: &Roots,
-    venv: &Venv,
-    extra: &[(PathBuf, String, u64)],
-) -> String {
+/// to site-packages as pip writes them, its bytecode, and RECORD itself without a hash.
+pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots, bytecode: &[Bytecode]) -> String {
     use crate::wheel::record::push_row;
     let manifest = plan.entry.manifest();
-    let mut out = String::with_capacity((plan.files.len() + extra.len() + 1) * 100);
+    let mut out = String::with_capacity((plan.files.len() + bytecode.len() + 1) * 100);
     let mut path = String::new();
     for file in &plan.files {
         let (root, rel) = plan.destination(file);
@@ -240,32 +244,13 @@ pub(crate) fn record_for(
             }
         }
     }
-    for (pyc, hash, size) in extra {
-        push_row(&mut out, &record_path(venv, pyc), Some(hash), Some(*size));
+    for pyc in bytecode {
+        roots.record_path_into(&mut path, SITE_PACKAGES, &pyc.rel);
+        push_row(&mut out, &path, Some(&pyc.hash), Some(pyc.size));
     }
     roots.record_path_into(&mut path, SITE_PACKAGES, &plan.record);
     push_row(&mut out, &path, None, None);
     out
-}
-
-/// `path` relative to site-packages, with `/` separators (`../../../bin/tool` for scripts).
-pub(crate) fn record_path(venv: &Venv, path: &Path) -> String {
-    let site = venv.site_packages();
-    let relative = match path.strip_prefix(site) {
-        Ok(inside) => inside.to_path_buf(),
-        Err(_) => {
-            let up = site.strip_prefix(venv.root()).map_or(0, |p| p.components().count());
-            let mut rel = PathBuf::from("../".repeat(up));
-            rel.push(path.strip_prefix(venv.root()).unwrap_or(path));
-            rel
-        }
-    };
-    let text = relative.to_string_lossy();
-    if std::path::MAIN_SEPARATOR == '/' {
-        text.into_owned()
-    } else {
-        text.replace(std::path::MAIN_SEPARATOR, "/")
-    }
 }
 
 /// A `.data/scripts` file whose `#!python` line names this environment's interpreter.

@@ -354,21 +354,22 @@ fn manifest_file(member: &Member, hash: Sha256Digest, python_shebang: bool) -> M
 /// Size and hash of a member as it streams past: RECORD's algorithm, plus sha256 for the
 /// manifest when RECORD uses another one.
 struct Verify {
-    record: RecordHasher,
-    sha256: Option<Sha256>,
+    sha256: Sha256,
+    /// RECORD's own algorithm when it is not SHA-256.
+    other: Option<RecordHasher>,
     size: u64,
 }
 
 impl Verify {
     fn new(record: RecordHasher) -> Self {
-        let sha256 = (record.algorithm() != "sha256").then(Sha256::new);
-        Verify { record, sha256, size: 0 }
+        let other = (record.algorithm() != "sha256").then_some(record);
+        Verify { sha256: Sha256::new(), other, size: 0 }
     }
 
     fn update(&mut self, data: &[u8]) {
         self.size += data.len() as u64;
-        self.record.update(data);
-        if let Some(h) = &mut self.sha256 {
+        self.sha256.update(data);
+        if let Some(h) = &mut self.other {
             h.update(data);
         }
     }
@@ -382,7 +383,11 @@ impl Verify {
                 actual: self.size,
             });
         }
-        let actual = self.record.finish();
+        let digest = Sha256Digest(self.sha256.finalize().into());
+        let actual = match self.other {
+            Some(h) => h.finish(),
+            None => digest.to_string(),
+        };
         if !hashes_equal(expected, &actual) {
             return Err(WheelError::HashMismatch {
                 path: member.path.clone(),
@@ -390,10 +395,7 @@ impl Verify {
                 actual,
             });
         }
-        Ok(match self.sha256 {
-            Some(h) => Sha256Digest(h.finalize().into()),
-            None => Sha256Digest::from_record(&actual).expect("a sha256 RecordHasher spells a digest"),
-        })
+        Ok(digest)
     }
 }
 
