@@ -147,8 +147,9 @@ fn open_roots(plans: &[WheelPlan], roots: &Roots, venv: &Venv, txn: &Transaction
     }
     (0..roots.len() as RootId)
         .map(|root| {
-            // A root no file uses (the headers of a skipped wheel) may not exist: the
-            // environment stands in for it, never written through.
+            // A root no file uses (the headers of a skipped wheel, a scripts directory no
+            // wheel needs) is not made: the environment stands in for it, never written
+            // through.
             let path = if used[root as usize] { roots.path(root) } else { venv.root() };
             txn.create_dir_all(path)?;
             Dir::open(path).map_err(|e| Error::io("open", path, e))
