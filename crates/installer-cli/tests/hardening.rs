@@ -389,13 +389,14 @@ fn the_compression_ratio_limit_is_configurable() {
 // Interrupts
 
 /// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
-/// and then `delay`, then sends `signal` (0: none; negative: twice). Returns the output and how long the
-/// process took to exit after the signal.
+/// and then until `ready()` holds (polled; given up when the process has exited), then sends
+/// `signal` (0: none; negative: twice). Returns the output and how long the process took to
+/// exit after the signal.
 fn signal_after_first(
     cwd: &Path,
     args: &[&str],
     prefixes: &[&str],
-    delay: Duration,
+    ready: &dyn Fn() -> bool,
     signal: i32,
 ) -> (Output, Duration) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
@@ -419,7 +420,9 @@ fn signal_after_first(
             break;
         }
     }
-    std::thread::sleep(delay);
+    while !ready() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
     // A negative signal means: that signal twice (apart, or the kernel merges them).
     unsafe { libc::kill(child.id() as i32, signal.abs()) };
@@ -449,7 +452,7 @@ fn ctrl_c_stops_a_cold_install_promptly_and_removes_its_temporary_files() {
     let before = snapshot(&venv);
     let args = install_args(&venv, &cache, &wheel_refs, &[]);
 
-    let (out, elapsed) = signal_after_first(work.path(), &args, &["unpacked"], Duration::ZERO, libc::SIGINT);
+    let (out, elapsed) = signal_after_first(work.path(), &args, &["unpacked"], &|| true, libc::SIGINT);
     assert_failed(&out, 130, &["error: interrupted; nothing was changed"]);
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?} to stop");
     assert_eq!(snapshot(&venv), before, "venv unchanged");
@@ -465,8 +468,8 @@ fn ctrl_c_stops_a_cold_install_promptly_and_removes_its_temporary_files() {
     }
 }
 
-/// SIGKILL while upgrading (cache warm, copy mode, so the kill lands in the transaction or
-/// just before it): the next run rolls back whatever the dead one left, installs, and the
+/// SIGKILL while upgrading (cache warm, copy mode), as soon as the transaction has made its
+/// backup directory: the next run rolls back whatever the dead one left, installs, and the
 /// result equals a clean upgrade; no backup directory stays.
 #[test]
 fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
@@ -480,18 +483,21 @@ fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
     for target in [&venv, &reference] {
         assert_ok(&installer(work.path(), &install_args(target, &cache, &[&old], &["--link-mode", "copy"])));
     }
-    // The reference upgrade says how long the work after the cache lookup takes: the kill
-    // comes half-way through it, so inside the transaction.
     let reference_args = install_args(&reference, &cache, &[&new], &["--link-mode", "copy"]);
-    let (out, remaining) = signal_after_first(work.path(), &reference_args, &["unpacked"], Duration::ZERO, 0);
-    assert_ok(&out);
+    assert_ok(&installer(work.path(), &reference_args));
 
+    // Killed once the transaction is under way (its backup directory holds its lock file):
+    // not after a delay, which a fast or a loaded machine turns into "before" or "after".
     let args = install_args(&venv, &cache, &[&new], &["--link-mode", "copy"]);
-    let (out, _) = signal_after_first(work.path(), &args, &["cache hit"], remaining / 2, libc::SIGKILL);
+    let backup_exists = || {
+        names(&venv)
+            .iter()
+            .any(|n| n.starts_with(".installer-backup-") && venv.join(n).join(".lock").exists())
+    };
+    let (out, _) = signal_after_first(work.path(), &args, &["cache hit"], &backup_exists, libc::SIGKILL);
     let killed_mid_transaction = names(&venv).iter().any(|n| n.starts_with(".installer-backup-"));
     eprintln!(
-        "killed {:?} after the lookup ({remaining:?} in all): {:?}; backup left: {killed_mid_transaction}; site-packages: {:?}",
-        remaining / 2,
+        "killed: {:?}; backup left: {killed_mid_transaction}; site-packages: {:?}",
         out.status,
         names(&site_packages(&venv))
     );
@@ -514,12 +520,18 @@ fn a_second_ctrl_c_or_a_kill_while_unpacking_is_cleaned_up_by_the_next_run() {
     let before = snapshot(&venv);
     let args = install_args(&venv, &cache, &wheel_refs, &[]);
 
-    let (out, _) = signal_after_first(work.path(), &args, &["unpacked"], Duration::ZERO, -libc::SIGINT);
+    let (out, _) = signal_after_first(work.path(), &args, &["unpacked"], &|| true, -libc::SIGINT);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(snapshot(&venv), before, "venv unchanged");
 
+    // Killed while the second wheel is being unpacked: once a staging directory of this run
+    // (not one the interrupted run left) holds its lock file.
     let first = ["unpacked", "cache hit"];
-    let (out, _) = signal_after_first(work.path(), &args, &first, Duration::from_millis(50), libc::SIGKILL);
+    let tmp = cache.join("v1/tmp");
+    let left_before = names(&tmp);
+    let staging =
+        || names(&tmp).iter().any(|n| !left_before.contains(n) && tmp.join(n).join(".lock").exists());
+    let (out, _) = signal_after_first(work.path(), &args, &first, &staging, libc::SIGKILL);
     assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
     assert_eq!(snapshot(&venv), before, "venv unchanged");
     assert_eq!(names(&cache.join("v1/tmp")).len(), 1, "the killed unpack left its staging directory");
