@@ -219,22 +219,32 @@ fn two_environments_on_a_loop_mounted_ext4_hardlink_one_shard_copy() {
 }
 
 #[test]
-fn auto_clones_on_a_loop_mounted_xfs_with_reflink() {
+fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };
     let work = tempfile::tempdir().unwrap();
     let cache = work.path().join("cache");
-    let venv = make_venv(&fs.mount.join("p/.venv"));
 
-    let out = install(work.path(), &venv, &cache, &["-v"], &[]);
+    // auto: hardlinks, the fastest mode, even where clones work; -v says why.
+    let linked = make_venv(&fs.mount.join("p/.venv"));
+    let out = install(work.path(), &linked, &cache, &["-v"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:"), "{err}");
+    assert!(err.contains("link mode: hardlink from the cache shard"), "{err}");
+    assert!(err.contains("auto prefers hardlinks"), "{err}");
+    let entries = fs.mount.join(".installer-cache/v1/entries");
+    let entry = std::fs::read_dir(&entries).unwrap().next().unwrap().unwrap().path();
+    let cached = entry.join("tree/fixture_pkg/sub/helpers.py");
+    assert_eq!(inode(&module(&linked)), inode(&cached));
+
+    // clone, asked for: isolated files that share extents with the cache.
+    let venv = make_venv(&fs.mount.join("q/.venv"));
+    let out = install(work.path(), &venv, &cache, &["-v", "--link-mode", "clone"], &[]);
     assert_ok(&out);
     let err = stderr(&out);
     assert!(!err.contains("warning:"), "{err}");
     assert!(err.contains("link mode: clone"), "{err}");
-
     let installed = module(&venv);
-    let entries = fs.mount.join(".installer-cache/v1/entries");
-    let entry = std::fs::read_dir(&entries).unwrap().next().unwrap().unwrap().path();
-    let cached = entry.join("tree/fixture_pkg/sub/helpers.py");
     assert_eq!(nlink(&installed), 1, "a clone is its own file");
     assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(&cached).unwrap());
     // Shared extents: the clone uses no blocks of its own.
@@ -291,9 +301,9 @@ fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
          \x20        filesystem tmpfs, device [DEV], mounted at /dev/shm\n\
          target:  [VENV]/lib/pythonX.Y/site-packages\n\
          \x20        filesystem [FS], device [DEV], mounted at [MOUNT]\n\
-         link mode auto from the cache: copy\n\
-         \x20 clone failed: Invalid cross-device link (os error 18)\n\
+         link mode auto from the cache: copy (neither hardlinks nor clones work here)\n\
          \x20 hardlink failed: Invalid cross-device link (os error 18)\n\
+         \x20 clone failed: Invalid cross-device link (os error 18)\n\
          cache shard: none (no cache shard is configured on this filesystem (`cache-shards`) and automatic \
          shards are off)\n\
          an install would use: copy\n\

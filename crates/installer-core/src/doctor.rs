@@ -58,8 +58,10 @@ pub struct Verdict {
     pub mode: LinkMode,
     /// Each better mode that failed, with the OS error.
     pub failures: Vec<(LinkMode, String)>,
-    /// The last failure was "different filesystems" (EXDEV).
+    /// The first failure was "different filesystems" (EXDEV).
     pub cross_device: bool,
+    /// Why this mode, in a few words (see [`linker::Probe::why`]).
+    pub why: String,
 }
 
 impl Verdict {
@@ -139,6 +141,7 @@ fn probe(mode: LinkMode, source: &Path, target: &Path) -> Result<Verdict, String
     let probe = linker::probe(mode, source, target).map_err(|e| e.to_string())?;
     Ok(Verdict {
         mode: probe.mode,
+        why: probe.why(mode),
         cross_device: probe.reason().is_some_and(|(_, e)| platform::is_cross_device(e)),
         failures: probe.failures.into_iter().map(|(m, e)| (m, e.to_string())).collect(),
     })
@@ -163,7 +166,7 @@ fn fallback_problem(
     venv: &Path,
     mode: LinkMode,
 ) -> String {
-    let (failed, error) = verdict.failures.last().map(|(m, e)| (*m, e.as_str())).unwrap_or((mode, ""));
+    let (failed, error) = verdict.failures.first().map(|(m, e)| (*m, e.as_str())).unwrap_or((mode, ""));
     if !verdict.cross_device {
         return format!(
             "{failed} does not work from the cache into the target ({error}): installs copy every file"
@@ -177,7 +180,7 @@ fn fallback_problem(
         Some(Ok(ShardDiagnosis { dir, verdict: Ok(v), .. })) => format!(
             "linking from the shard {} does not work either: {}",
             dir.display(),
-            v.failures.last().map_or("", |(_, e)| e.as_str())
+            v.failures.first().map_or("", |(_, e)| e.as_str())
         ),
         None => "symlink mode does not use shards".into(),
     };
@@ -220,7 +223,11 @@ impl fmt::Display for Diagnosis {
         writeln!(f, "target:  {}", self.target)?;
         match &self.direct {
             Ok(verdict) => {
-                writeln!(f, "link mode {} from the cache: {}", self.link_mode, verdict.mode)?;
+                writeln!(
+                    f,
+                    "link mode {} from the cache: {} ({})",
+                    self.link_mode, verdict.mode, verdict.why
+                )?;
                 write_verdict(f, verdict)?;
             }
             Err(e) => writeln!(f, "link mode {} from the cache: not probed ({e})", self.link_mode)?,
@@ -233,7 +240,11 @@ impl fmt::Display for Diagnosis {
                 writeln!(f, "cache shard: {} ({state})", shard.dir.display())?;
                 match &shard.verdict {
                     Ok(verdict) => {
-                        writeln!(f, "link mode {} from the shard: {}", self.link_mode, verdict.mode)?;
+                        writeln!(
+                            f,
+                            "link mode {} from the shard: {} ({})",
+                            self.link_mode, verdict.mode, verdict.why
+                        )?;
                         write_verdict(f, verdict)?;
                     }
                     Err(e) => writeln!(f, "link mode {} from the shard: not probed ({e})", self.link_mode)?,
@@ -277,7 +288,7 @@ mod tests {
         let (cache, venv) = (dir.path().join("cache"), dir.path().join("venv"));
         let diagnosis = diagnose(&options(&cache, &venv));
         assert!(diagnosis.problems.is_empty(), "{diagnosis}");
-        assert!(matches!(diagnosis.outcome, (LinkMode::Clone | LinkMode::Hardlink, None)), "{diagnosis}");
+        assert!(matches!(diagnosis.outcome, (LinkMode::Hardlink, None)), "{diagnosis}");
         assert!(!diagnosis.cache.exists() && !cache.exists() && !venv.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the probe leaves nothing");
         let text = diagnosis.to_string();

@@ -61,7 +61,7 @@ const STEPS: &[Step] = &[
     step("link-mode-symlink", |c, l| links::link_mode(c, l, "symlink")),
     step("cross-fs-tmpfs-cache", links::tmpfs_cache),
     step("loop-ext4-hardlink", links::ext4_hardlink),
-    step("loop-xfs-clone", links::xfs_clone),
+    step("loop-xfs-auto-clone", links::xfs_auto_and_clone),
     step("upgrade", robust::upgrade),
     step("all-or-nothing", robust::all_or_nothing),
     step("concurrent-cold-cache", robust::concurrent),

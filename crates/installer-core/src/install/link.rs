@@ -66,14 +66,15 @@ pub(crate) fn resolve(
     }
     if !probe.fell_back() {
         reporter.info(&format!(
-            "link mode: {} (cache {}, target {})",
+            "link mode: {} (cache {}, target {}): {}",
             probe.mode,
             cache.root().display(),
-            target.display()
+            target.display(),
+            probe.why(requested)
         ));
         return Ok(LinkPlan { mode: probe.mode, shard: None, fallback: None });
     }
-    let (failed, error) = probe.failures.into_iter().last().expect("a fallback has a failure");
+    let (failed, error) = probe.failures.into_iter().next().expect("a fallback has a failure");
 
     if requested != LinkMode::Symlink && platform::is_cross_device(&error) {
         if let Some(shard) = open_shard(shards, venv, reporter) {
@@ -81,10 +82,11 @@ pub(crate) fn resolve(
                 .map_err(|e| Error::io("probe link modes into", target, e))?;
             if !shard_probe.fell_back() {
                 reporter.info(&format!(
-                    "link mode: {} from the cache shard {} (the cache {} is on another filesystem)",
+                    "link mode: {} from the cache shard {} (the cache {} is on another filesystem): {}",
                     shard_probe.mode,
                     shard.root().display(),
-                    cache.root().display()
+                    cache.root().display(),
+                    shard_probe.why(requested)
                 ));
                 return Ok(LinkPlan { mode: shard_probe.mode, shard: Some(shard), fallback: None });
             }
