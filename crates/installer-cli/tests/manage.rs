@@ -359,15 +359,24 @@ fn compile_writes_bytecode_for_every_module_that_python_then_uses() {
         let stem = source.file_stem().unwrap().to_str().unwrap();
         let compiled = source.parent().unwrap().join(format!("__pycache__/{stem}.{tag}.pyc"));
         assert!(compiled.is_file(), "{}", compiled.display());
-        assert_eq!(nlink(&compiled), 1, "bytecode is the venv's own file");
+        assert!(nlink(&compiled) > 1, "bytecode is linked from the cache: {}", compiled.display());
         assert!(nlink(source) > 1, "sources are still hardlinks: {}", source.display());
     }
 
-    // Nothing was written into the cache: no bytecode there, no new links to its files.
-    let cache_py: Vec<_> = python_files(&env.cache()).1;
-    assert!(cache_py.is_empty(), "{cache_py:?}");
-    assert!(!walkdir::WalkDir::new(env.cache()).into_iter().any(|e| e.unwrap().file_name() == "__pycache__"));
-    assert_eq!(cache_links(&env.cache()), links);
+    // The entries' own files are as they were: bytecode lives beside their trees, never in them.
+    let trees = |links: BTreeMap<PathBuf, u64>| -> BTreeMap<PathBuf, u64> {
+        links
+            .into_iter()
+            .filter(|(p, _)| {
+                p.components().any(|c| c.as_os_str() == "tree") && !p.to_string_lossy().contains("/pyc-")
+            })
+            .collect()
+    };
+    assert_eq!(trees(cache_links(&env.cache())), trees(links));
+    assert!(!walkdir::WalkDir::new(env.cache())
+        .into_iter()
+        .map(|e| e.unwrap())
+        .any(|e| e.file_name() == "__pycache__" && !e.path().to_string_lossy().contains("/pyc-")));
 
     // Python loads the bytecode as written: it says so, and rewrites nothing.
     let compiled = snapshot(&venv);
@@ -384,6 +393,87 @@ fn compile_writes_bytecode_for_every_module_that_python_then_uses() {
     }
     assert!(!log.contains(&format!("# wrote '{}", site.display())), "{log}");
     assert_same_tree(&compiled, &snapshot(&venv));
+}
+
+/// The `.pyc` files under `dir` with their inode and content hash: what Python rewriting one
+/// would change.
+fn bytecode_state(dir: &Path) -> BTreeMap<PathBuf, (u64, String)> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    python_files(dir)
+        .1
+        .into_iter()
+        .map(|pyc| {
+            let state = (
+                std::fs::metadata(&pyc).unwrap().ino(),
+                format!("{:x}", Sha256::digest(std::fs::read(&pyc).unwrap())),
+            );
+            (pyc, state)
+        })
+        .collect()
+}
+
+#[test]
+fn bytecode_is_compiled_once_into_the_cache_and_valid_in_every_mode() {
+    let env = Env::new();
+    let wheel = WheelBuilder::new("boom", "1.0")
+        .file("boom/errors.py", b"def fail():\n    raise ValueError('boom')\n")
+        .write(env.path(), None);
+    let wheel = wheel.to_str().unwrap();
+    // Copy first (cold: compiles into the cache), then hardlink (warm: no compiler at all).
+    for (name, mode) in [("copied", "copy"), ("linked", "hardlink")] {
+        let venv = env.venv(name);
+        let out = env.install(&venv, &["-v", "--compile", "--link-mode", mode], &[wheel]);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert_eq!(err.contains("compiling "), mode == "copy", "{err}");
+        assert_eq!(err.contains("bytecode for cpython-"), mode == "hardlink", "{err}");
+        let site = site_packages(&venv);
+        let before = bytecode_state(&site);
+        assert_eq!(before.len(), 2, "{before:#?}");
+        for pyc in before.keys() {
+            assert_eq!(nlink(pyc) > 1, mode == "hardlink", "{}", pyc.display());
+        }
+
+        // Importing everything loads the bytecode as placed and rewrites none of it.
+        let verbose = python_as_user(&venv, &["-v", "-c", "import boom, boom.errors"]);
+        let log = String::from_utf8_lossy(&verbose.stderr);
+        assert!(
+            log.contains(&format!("# code object from '{}", site.join("boom/__pycache__/errors").display())),
+            "{log}"
+        );
+        assert!(!log.contains("# wrote"), "{log}");
+        assert_eq!(bytecode_state(&site), before, "Python rewrote bytecode ({mode})");
+
+        // Tracebacks name the environment's file, not the cache's.
+        let out = Command::new(venv.join("bin/python"))
+            .args(["-c", "import boom.errors; boom.errors.fail()"])
+            .output()
+            .unwrap();
+        let trace = String::from_utf8_lossy(&out.stderr);
+        let file = site.join("boom/errors.py");
+        assert!(trace.contains(&format!("File \"{}\", line 2, in fail", file.display())), "{trace}");
+        assert!(!trace.contains(env.cache().to_str().unwrap()), "{trace}");
+    }
+
+    // cache verify re-hashes the cached bytecode: an edit through a hardlink is found.
+    let cache = env.cache();
+    let cache_arg = cache.to_str().unwrap();
+    assert_ok(&installer(env.path(), &["cache", "verify", "--cache-dir", cache_arg]));
+    let linked = site_packages(&env.path().join("linked"));
+    let pyc = python_files(&linked.join("boom")).1.into_iter().next().unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&pyc).unwrap();
+    std::io::Write::write_all(&mut file, b"x").unwrap();
+    let out = installer(env.path(), &["cache", "verify", "--cache-dir", cache_arg]);
+    assert_eq!(exit_code(&out), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/__pycache__/"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // ...and clean removes it with its entry.
+    assert_ok(&installer(env.path(), &["cache", "clean", "--cache-dir", cache_arg]));
+    assert!(python_files(&cache).1.is_empty());
 }
 
 #[test]

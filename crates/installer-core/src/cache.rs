@@ -6,13 +6,17 @@
 //! <root>/CACHEDIR.TAG
 //! <root>/v1/entries/<wheel stem>-<archive sha256 prefix>/manifest.json   the Manifest
 //! <root>/v1/entries/<...>/tree/...                                    the verified files
+//! <root>/v1/entries/<...>/pyc-<cache tag>-<magic>/                     bytecode for one interpreter
+//!                                          (its manifest.json and tree/; see crate::bytecode)
+//! <root>/v1/interpreters/<sha256 of a python's real path>.json         its cache tag and magic
 //! <root>/v1/index/<sha256 of the wheel's absolute path>.json          path, size, mtime → entry
 //! <root>/v1/tmp/<random>/                                             entries being written
 //! <root>/v1/envs/<sha256 of a venv path>.json                         symlinked environments
 //! ```
 //!
 //! Invariants: an entry directory appears only complete (written under `tmp/`, then renamed);
-//! nothing writes into a published entry; a staging directory is locked by its writer, so a
+//! nothing writes into a published entry's files; its bytecode directories appear the same way
+//! (staged under `tmp/`, renamed beside its tree) and go with the entry when it is removed; a staging directory is locked by its writer, so a
 //! later run can prove it stale (lock free) and remove it. Entries disappear the same way
 //! they appear: renamed into `tmp/removing-*` first, deleted there (see [`Cache::remove_entry`]),
 //! so no reader ever finds half an entry. Listing, cleaning, pruning and verifying the cache
@@ -324,9 +328,31 @@ impl Cache {
         Ok(entry)
     }
 
+    /// Publishes the complete directory `staging` as `name` inside the published `entry` of
+    /// this cache (its bytecode for one interpreter), by one rename: readers find all of it or
+    /// nothing. `false` when another process published it first (its copy is as good).
+    pub(crate) fn publish_beside_entry(
+        &self,
+        staging: Staging,
+        entry: &CacheEntry,
+        name: &str,
+    ) -> Result<bool> {
+        let dest = entry.dir().join(name);
+        match std::fs::rename(staging.path(), &dest) {
+            Ok(()) => {
+                staging.published();
+                Ok(true)
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty) => {
+                Ok(false)
+            }
+            Err(e) => Err(Error::io("publish into cache entry", dest, e)),
+        }
+    }
+
     /// A fresh, locked staging directory under `tmp/`; the first call also removes staging
     /// directories left by killed processes (their lock is free).
-    fn staging_dir(&self) -> Result<Staging> {
+    pub(crate) fn staging_dir(&self) -> Result<Staging> {
         let tmp = self.root.join(LAYOUT).join("tmp");
         self.cleaned_staging.call_once(|| remove_stale_staging(&tmp));
         let dir = tempfile::Builder::new()
@@ -341,13 +367,14 @@ impl Cache {
 }
 
 /// A directory being filled; removed on drop unless published.
-struct Staging {
+pub(crate) struct Staging {
     dir: Option<tempfile::TempDir>,
     _lock: File,
 }
 
 impl Staging {
-    fn path(&self) -> &Path {
+    /// Where to write.
+    pub(crate) fn path(&self) -> &Path {
         self.dir.as_ref().expect("staging dir present until published").path()
     }
 

@@ -3,6 +3,7 @@
 //!
 //! See ARCHITECTURE.md at the repository root for the map of the modules.
 
+mod bytecode;
 pub mod cache;
 pub mod cache_admin;
 mod compile;

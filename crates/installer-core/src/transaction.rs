@@ -174,13 +174,6 @@ impl Transaction {
         self.created_files.lock().expect("created list").extend(files);
     }
 
-    /// Records directories that something else created inside the environment (the
-    /// interpreter's `__pycache__` directories during `--compile`), parents before children,
-    /// so that a rollback removes them too once they are empty.
-    pub fn created_dirs(&self, dirs: impl IntoIterator<Item = PathBuf>) {
-        self.created_dirs.lock().expect("created dirs").extend(dirs);
-    }
-
     /// Keeps the changes: deletes the backup and the directories that the removals emptied.
     pub fn commit(self, emptied_candidates: BTreeSet<PathBuf>) {
         // Deepest first, so a parent is tried after its children.
@@ -427,23 +420,6 @@ mod tests {
         txn.create_file(&top, "pkg/same.py", write("pkg/same.py", "v2")).unwrap();
         txn.created([root.join("new/sub/a.py"), root.join("pkg/same.py")]);
         assert_eq!(std::fs::read_to_string(root.join("pkg/same.py")).unwrap(), "v2");
-        txn.rollback();
-        assert_eq!(snapshot(root), before);
-    }
-
-    #[test]
-    fn rollback_removes_directories_made_by_others_once_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::create_dir(root.join("pkg")).unwrap();
-        let before = snapshot(root);
-
-        let txn = Transaction::new(root);
-        // As the interpreter does during --compile: a `__pycache__` and a file in it.
-        std::fs::create_dir(root.join("pkg/__pycache__")).unwrap();
-        std::fs::write(root.join("pkg/__pycache__/a.pyc"), "bytecode").unwrap();
-        txn.created_dirs([root.join("pkg/__pycache__")]);
-        txn.created([root.join("pkg/__pycache__/a.pyc")]);
         txn.rollback();
         assert_eq!(snapshot(root), before);
     }

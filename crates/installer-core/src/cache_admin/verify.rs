@@ -1,4 +1,5 @@
-//! `cache verify`: re-hash every entry's files against its manifest. With hardlinks an
+//! `cache verify`: re-hash every entry's files against its manifest, and its bytecode against
+//! the bytecode's manifest. With hardlinks an
 //! environment's file *is* the cache's file, so editing it in place (a debugging `print`, a
 //! patch) edits the cache and every other environment linked to it. Verify finds such entries;
 //! evicting them makes the next install unpack a clean copy.
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::bytecode::{self, BytecodeSet};
 use crate::cache::{Cache, CacheEntry};
 use crate::manifest::{ManifestFile, Sha256Digest};
 use crate::Result;
@@ -20,7 +22,7 @@ pub struct DamagedEntry {
     pub id: String,
     /// `name version`, or the id when the manifest is unreadable.
     pub label: String,
-    /// Files (manifest paths) whose content or size differs.
+    /// Files (manifest paths; bytecode as `pyc-<tag>-.../<path>`) whose content or size differs.
     pub changed: Vec<String>,
     /// Files of the manifest that are gone.
     pub missing: Vec<String>,
@@ -66,24 +68,41 @@ pub fn verify(caches: &[Cache]) -> Result<VerifyReport> {
             }
         }
     }
-    let jobs: Vec<(usize, &ManifestFile)> = opened
+    // Per entry, its trees: the unpacked files (no prefix in reports), then each bytecode set.
+    let sets: Vec<Vec<BytecodeSet>> = opened.iter().map(|(_, entry)| bytecode::sets_of(entry)).collect();
+    let trees: Vec<Vec<(PathBuf, String)>> = opened
+        .iter()
+        .zip(&sets)
+        .map(|((_, entry), sets)| {
+            std::iter::once((entry.tree(), String::new()))
+                .chain(sets.iter().map(|set| (set.tree(), format!("{}/", set.name()))))
+                .collect()
+        })
+        .collect();
+    let jobs: Vec<(usize, usize, &ManifestFile)> = opened
         .iter()
         .enumerate()
-        .flat_map(|(i, (_, entry))| entry.manifest().files.iter().map(move |f| (i, f)))
+        .flat_map(|(i, (_, entry))| {
+            let files = entry.manifest().files.iter().map(move |f| (i, 0, f));
+            let bytecode = (sets[i].iter().enumerate())
+                .flat_map(move |(k, set)| set.manifest.files.iter().map(move |f| (i, k + 1, f)));
+            files.chain(bytecode)
+        })
         .collect();
-    let outcomes: Vec<(usize, &ManifestFile, Check)> = jobs
+    let outcomes: Vec<(usize, usize, &ManifestFile, Check)> = jobs
         .par_iter()
-        .map(|&(i, file)| (i, file, check(&opened[i].1.tree().join(&file.path), file)))
+        .map(|&(i, tree, file)| (i, tree, file, check(&trees[i][tree].0.join(&file.path), file)))
         .collect();
 
     let mut per_entry: Vec<(Vec<String>, Vec<String>)> = vec![Default::default(); opened.len()];
-    for (i, file, outcome) in outcomes {
+    for (i, tree, file, outcome) in outcomes {
         report.files += 1;
         report.bytes += file.size;
+        let name = || format!("{}{}", trees[i][tree].1, file.path);
         match outcome {
             Check::Intact => {}
-            Check::Changed => per_entry[i].0.push(file.path.clone()),
-            Check::Missing => per_entry[i].1.push(file.path.clone()),
+            Check::Changed => per_entry[i].0.push(name()),
+            Check::Missing => per_entry[i].1.push(name()),
         }
     }
     for ((cache, entry), (changed, missing)) in opened.iter().zip(per_entry) {

@@ -1,10 +1,9 @@
 //! Making the planned changes inside a transaction: replaced files moved aside, then one
-//! parallel walk of the destination tree (directories made, files linked or written), then
-//! bytecode and each RECORD.
+//! parallel walk of the destination tree (directories made, files linked or written, bytecode
+//! from the cache like any other file), then each RECORD.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -29,7 +28,6 @@ pub(super) fn apply<'a>(
     old_files: &[PathBuf],
     venv: &Venv,
     mode: LinkMode,
-    compile: bool,
     txn: &Transaction,
     reporter: &dyn Reporter,
     clock: &mut Clock,
@@ -41,12 +39,10 @@ pub(super) fn apply<'a>(
     // Every path below is resolved against an open root (and an open cache tree): the kernel
     // walks only the part inside it.
     let root_dirs = open_roots(plans, roots, venv, txn)?;
-    let trees: Vec<Dir> = plans
+    let open = |tree: PathBuf| Dir::open(&tree).map_err(|e| Error::io("open", &tree, e));
+    let trees: Vec<(Dir, Option<Dir>)> = plans
         .par_iter()
-        .map(|p| {
-            let tree = p.entry.tree();
-            Dir::open(&tree).map_err(|e| Error::io("open", &tree, e))
-        })
+        .map(|p| Ok((open(p.entry.tree())?, p.bytecode.as_ref().map(|b| open(b.tree())).transpose()?)))
         .collect::<Result<_>>()?;
 
     let jobs: Vec<(usize, &PlannedFile)> =
@@ -105,10 +101,9 @@ pub(super) fn apply<'a>(
         match result {
             Ok(()) => {
                 placed[job as usize].store(true, Ordering::Relaxed);
-                if let (LinkMode::Copy, Source::Entry { index, .. }) = (mode, &file.source) {
+                if let (LinkMode::Copy, Some(size)) = (mode, plan.cached_size(file)) {
                     copied_files.fetch_add(1, Ordering::Relaxed);
-                    copied_bytes
-                        .fetch_add(plan.entry.manifest().files[*index as usize].size, Ordering::Relaxed);
+                    copied_bytes.fetch_add(size, Ordering::Relaxed);
                 }
                 reporter.advance(1);
             }
@@ -124,9 +119,9 @@ pub(super) fn apply<'a>(
     ));
     let linked = match first_error.into_inner().expect("error slot") {
         Some(err) => Err(err),
-        None => finish(plans, roots, &root_dirs[roots::SITE_PACKAGES as usize], venv, compile, txn, reporter),
+        None => write_records(plans, roots, &root_dirs[roots::SITE_PACKAGES as usize], txn, reporter),
     };
-    clock.lap(if compile { "bytecode and records" } else { "records" });
+    clock.lap("records");
     if linked.is_err() {
         // Only a rollback needs the list of placed files: on success nothing copies it.
         let placed = jobs.iter().zip(&placed).filter(|(_, p)| p.load(Ordering::Relaxed));
@@ -157,23 +152,16 @@ fn open_roots(plans: &[WheelPlan], roots: &Roots, venv: &Venv, txn: &Transaction
         .collect()
 }
 
-/// After every file is placed: bytecode (inside the transaction, so a failure rolls it back
-/// too; listed in RECORD), then each RECORD, which lists everything else.
-fn finish(
+/// After every file is placed: each RECORD, which lists them all.
+fn write_records(
     plans: &[WheelPlan],
     roots: &Roots,
     site_packages: &Dir,
-    venv: &Venv,
-    compile: bool,
     txn: &Transaction,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let mut compiled: Vec<Vec<plan::Bytecode>> = vec![Vec::new(); plans.len()];
-    if compile {
-        compiled = compile_plans(plans, roots, venv, txn, reporter)?;
-    }
-    plans.par_iter().zip(&compiled).try_for_each(|(plan, extra)| {
-        let record = plan::record_for(plan, roots, extra);
+    plans.par_iter().try_for_each(|plan| {
+        let record = plan::record_for(plan, roots);
         write_new(txn, site_packages, &plan.record, record.as_bytes(), false)?;
         txn.created([site_packages.join(&plan.record)]);
         reporter.advance(1);
@@ -181,62 +169,11 @@ fn finish(
     })
 }
 
-/// Compiles the `.py` files of every plan; returns, per plan, the `.pyc` files written.
-fn compile_plans(
-    plans: &[WheelPlan],
-    roots: &Roots,
-    venv: &Venv,
-    txn: &Transaction,
-    reporter: &dyn Reporter,
-) -> Result<Vec<Vec<plan::Bytecode>>> {
-    // Per plan, its `.py` files in site-packages by absolute path.
-    let sources: Vec<Vec<PathBuf>> = plans
-        .iter()
-        .map(|plan| {
-            plan.files
-                .iter()
-                .map(|f| plan.destination(f))
-                .filter(|&(root, rel)| root == roots::SITE_PACKAGES && rel.ends_with(".py"))
-                .map(|(root, rel)| roots.join(root, rel))
-                .collect()
-        })
-        .collect();
-    let all: Vec<PathBuf> = sources.iter().flatten().cloned().collect();
-    // The interpreter makes the `__pycache__` directories; remember the new ones for rollback.
-    let new_caches: BTreeSet<PathBuf> = all
-        .iter()
-        .filter_map(|py| Some(py.parent()?.join("__pycache__")))
-        .filter(|dir| !dir.exists())
-        .collect();
-    let written = crate::compile::compile(venv, &all, reporter);
-    txn.created_dirs(new_caches.into_iter().filter(|dir| dir.is_dir()));
-    let written = written?;
-    txn.created(written.iter().cloned());
-    let owners: HashMap<&Path, usize> = sources
-        .iter()
-        .enumerate()
-        .flat_map(|(i, files)| files.iter().map(move |f| (f.as_path(), i)))
-        .collect();
-    let mut per_plan = vec![Vec::new(); plans.len()];
-    for pyc in written {
-        // `<dir>/__pycache__/<stem>.<tag>.pyc` belongs to the plan that installed `<dir>/<stem>.py`.
-        let owner = pyc.parent().and_then(Path::parent).and_then(|dir| {
-            let stem = pyc.file_name()?.to_str()?.split('.').next()?;
-            owners.get(dir.join(format!("{stem}.py")).as_path()).copied()
-        });
-        let rel = pyc.strip_prefix(roots.path(roots::SITE_PACKAGES)).ok().and_then(Path::to_str);
-        let (Some(owner), Some(rel), Ok(bytes)) = (owner, rel, std::fs::read(&pyc)) else { continue };
-        let hash = crate::wheel::record::hash_bytes_sha256(&bytes);
-        let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
-        per_plan[owner].push(plan::Bytecode { rel, hash, size: bytes.len() as u64 });
-    }
-    Ok(per_plan)
-}
-
-/// Puts one planned file in place under `root`; `tree` is the plan's open cache tree.
+/// Puts one planned file in place under `root`; `trees` are the plan's open cache tree and
+/// bytecode tree.
 fn place(
     plan: &WheelPlan,
-    tree: &Dir,
+    trees: &(Dir, Option<Dir>),
     file: &PlannedFile,
     root: &Dir,
     mode: LinkMode,
@@ -246,7 +183,12 @@ fn place(
     match &file.source {
         Source::Entry { index, .. } => {
             let src = &plan.entry.manifest().files[*index as usize].path;
-            txn.create_file(root, rel, || materialize_at(mode, tree, src, root, rel))
+            txn.create_file(root, rel, || materialize_at(mode, &trees.0, src, root, rel))
+                .map_err(|e| Error::io(io_action(mode), root.join(rel), e))
+        }
+        Source::Bytecode(_) => {
+            let tree = trees.1.as_ref().expect("a plan with bytecode has its tree open");
+            txn.create_file(root, rel, || materialize_at(mode, tree, rel, root, rel))
                 .map_err(|e| Error::io(io_action(mode), root.join(rel), e))
         }
         Source::Generated(index) => {

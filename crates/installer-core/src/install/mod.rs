@@ -4,7 +4,9 @@
 //! 1. Verify and cache every wheel (in parallel). A refusal stops here: nothing was touched.
 //! 2. Plan: where each file goes, what replaces what, conflicts between wheels.
 //! 3. Choose the link mode for the (cache, environment) pair, once.
-//! 4. In a [`crate::transaction`]: move replaced files aside, create directories, link files in
+//! 4. With `--compile`: the entries' bytecode for the environment's interpreter, found in the
+//!    cache or compiled into it now ([`crate::bytecode`]), planned like every other file.
+//! 5. In a [`crate::transaction`]: move replaced files aside, create directories, link files in
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
 mod apply;
@@ -23,6 +25,7 @@ use rayon::prelude::*;
 pub(crate) use link::{shard_location, suggest_cache_dir};
 pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
 
+use crate::bytecode::{self, Interpreter};
 use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
 use crate::linker::{LinkFallback, LinkMode};
@@ -63,7 +66,7 @@ pub struct InstallOptions {
     pub jobs: usize,
     /// Replace installed distributions even at the same version.
     pub reinstall: bool,
-    /// Write `.pyc` files with the environment's interpreter.
+    /// Place `.pyc` files for the environment's interpreter, compiled once into the cache.
     pub compile: bool,
     /// Where cache shards on other filesystems may live.
     pub shards: ShardPolicy,
@@ -199,7 +202,13 @@ fn install_in_pool(
         }
     }
 
-    // 4. Apply.
+    // 4. Bytecode, from the cache the files are linked from.
+    if options.compile {
+        plan_bytecode(&mut plans, venv, cache, link.shard.as_ref().unwrap_or(cache), &roots, reporter)?;
+        clock.lap("bytecode");
+    }
+
+    // 5. Apply.
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     reporter.add_total(total);
     // What replaced distributions leave goes exactly as `uninstall` would remove it.
@@ -210,17 +219,7 @@ fn install_in_pool(
     }
     let txn = Transaction::new(venv.root());
     clock.lap("link mode");
-    let copied = match apply::apply(
-        &plans,
-        &roots,
-        &old_files,
-        venv,
-        link.mode,
-        options.compile,
-        &txn,
-        reporter,
-        &mut clock,
-    ) {
+    let copied = match apply::apply(&plans, &roots, &old_files, venv, link.mode, &txn, reporter, &mut clock) {
         Ok(copied) => copied,
         Err(e) => {
             txn.rollback();
@@ -251,6 +250,37 @@ fn install_in_pool(
         shard: link.shard.as_ref().map(|s| s.root().to_path_buf()),
         elapsed: clock.start.elapsed(),
     })
+}
+
+/// Adds the bytecode of every plan's entry for `venv`'s interpreter to the plans, compiling
+/// into `source` (the cache or shard the entries are linked from) what is not there yet.
+fn plan_bytecode(
+    plans: &mut [plan::WheelPlan],
+    venv: &Venv,
+    cache: &Cache,
+    source: &Cache,
+    roots: &Roots,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let Some(interpreter) = Interpreter::identify(venv.python(), cache)? else {
+        reporter.info(&format!(
+            "{} writes no bytecode (no cache tag): nothing to compile",
+            venv.python().display()
+        ));
+        return Ok(());
+    };
+    let sources: Vec<bytecode::Sources> =
+        plans.iter().map(|p| bytecode::Sources { entry: &p.entry, files: p.compile_sources() }).collect();
+    let sets = bytecode::ensure(source, venv.python(), &interpreter, &sources, reporter)?;
+    drop(sources);
+    for (plan, set) in plans.iter_mut().zip(sets) {
+        for (rel, message) in &set.manifest.failed {
+            let path = roots.join(roots::SITE_PACKAGES, rel);
+            reporter.warning(&format!("failed to compile {}: {message}", path.display()));
+        }
+        plan.add_bytecode(set);
+    }
+    Ok(())
 }
 
 /// Where an install's time went, for `--verbose`: the first place to look when one is slow.

@@ -3,9 +3,11 @@
 //! bookkeeping over manifests: nothing here touches the environment.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::bytecode::BytecodeSet;
 use crate::cache::CacheEntry;
 use crate::installed::InstalledDist;
 use crate::manifest::ManifestFile;
@@ -31,6 +33,8 @@ pub(crate) struct WheelPlan {
     pub replaces: Option<InstalledDist>,
     /// `<dist-info>/RECORD` in site-packages, written last.
     pub record: String,
+    /// With `--compile`: the entry's bytecode for the environment's interpreter, in the cache.
+    pub bytecode: Option<Arc<BytecodeSet>>,
 }
 
 /// A file to create in the environment: 16 bytes, however long its path (the plan of a
@@ -49,6 +53,9 @@ pub(crate) enum Source {
     /// Written from memory (launchers, rewritten scripts, installer metadata): an index into
     /// the plan's `generated`.
     Generated(u32),
+    /// Linked (or copied) from the entry's bytecode: an index into its manifest's files, whose
+    /// path is the path under site-packages.
+    Bytecode(u32),
 }
 
 #[derive(Debug)]
@@ -67,7 +74,56 @@ impl WheelPlan {
                 (file.root, &self.entry.manifest().files[*index as usize].path[*skip as usize..])
             }
             Source::Generated(index) => (file.root, &self.generated[*index as usize].rel),
+            Source::Bytecode(index) => (file.root, &self.bytecode_file(*index).path),
         }
+    }
+
+    /// The bytecode file `index` of this plan's set.
+    pub fn bytecode_file(&self, index: u32) -> &ManifestFile {
+        &self.bytecode.as_ref().expect("bytecode planned from a set").manifest.files[index as usize]
+    }
+
+    /// The cache's size of a file linked (or copied) from the cache; `None` for generated ones.
+    pub fn cached_size(&self, file: &PlannedFile) -> Option<u64> {
+        match file.source {
+            Source::Entry { index, .. } => Some(self.entry.manifest().files[index as usize].size),
+            Source::Bytecode(index) => Some(self.bytecode_file(index).size),
+            Source::Generated(_) => None,
+        }
+    }
+
+    /// The `.py` files this plan puts in site-packages (manifest index, path there): what
+    /// `--compile` compiles.
+    pub fn compile_sources(&self) -> Vec<(u32, &str)> {
+        self.files
+            .iter()
+            .filter_map(|file| match file.source {
+                Source::Entry { index, .. } => Some((index, self.destination(file))),
+                _ => None,
+            })
+            .filter(|&(_, (root, rel))| {
+                root == SITE_PACKAGES && rel.ends_with(".py") && !rel.ends_with("/.py") && rel != ".py"
+            })
+            .map(|(index, (_, rel))| (index, rel))
+            .collect()
+    }
+
+    /// Plans the `.pyc` files of `set` into site-packages, except where the wheel ships a file
+    /// of that name itself (it is installed as shipped).
+    pub fn add_bytecode(&mut self, set: Arc<BytecodeSet>) {
+        let shipped: std::collections::HashSet<&str> = self
+            .files
+            .iter()
+            .map(|f| self.destination(f))
+            .filter(|&(root, rel)| root == SITE_PACKAGES && rel.ends_with(".pyc"))
+            .map(|(_, rel)| rel)
+            .collect();
+        let new: Vec<PlannedFile> = (set.manifest.files.iter().enumerate())
+            .filter(|(_, f)| !shipped.contains(f.path.as_str()))
+            .map(|(index, _)| PlannedFile { root: SITE_PACKAGES, source: Source::Bytecode(index as u32) })
+            .collect();
+        self.files.extend(new);
+        self.bytecode = Some(set);
     }
 }
 
@@ -168,7 +224,7 @@ pub(crate) fn plan_wheel(
         files.push(generate(SITE_PACKAGES, Generated { rel, content, executable: false }));
     }
     let record = format!("{}/RECORD", manifest.dist_info);
-    Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, generated, replaces, record })
+    Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, generated, replaces, record, bytecode: None })
 }
 
 /// `(root, its first component)` of a destination.
@@ -212,22 +268,12 @@ pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> 
     Ok(())
 }
 
-/// A `.pyc` file `--compile` wrote for a plan, for its RECORD.
-#[derive(Debug, Clone)]
-pub(crate) struct Bytecode {
-    /// Relative to site-packages, `/`-separated.
-    pub rel: String,
-    /// RECORD's `sha256=...`.
-    pub hash: String,
-    pub size: u64,
-}
-
-/// The RECORD of an installed wheel: every planned file with its hash and size, paths relative
-/// to site-packages as pip writes them, its bytecode, and RECORD itself without a hash.
-pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots, bytecode: &[Bytecode]) -> String {
+/// The RECORD of an installed wheel: every planned file (bytecode too) with its hash and size,
+/// paths relative to site-packages as pip writes them, and RECORD itself without a hash.
+pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots) -> String {
     use crate::wheel::record::push_row;
     let manifest = plan.entry.manifest();
-    let mut out = String::with_capacity((plan.files.len() + bytecode.len() + 1) * 100);
+    let mut out = String::with_capacity((plan.files.len() + 1) * 100);
     let mut path = String::new();
     for file in &plan.files {
         let (root, rel) = plan.destination(file);
@@ -242,11 +288,11 @@ pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots, bytecode: &[Bytecode])
                 let hash = hash_bytes_sha256(&g.content);
                 push_row(&mut out, &path, Some(&hash), Some(g.content.len() as u64));
             }
+            Source::Bytecode(index) => {
+                let f = plan.bytecode_file(*index);
+                push_row(&mut out, &path, Some(&f.hash), Some(f.size));
+            }
         }
-    }
-    for pyc in bytecode {
-        roots.record_path_into(&mut path, SITE_PACKAGES, &pyc.rel);
-        push_row(&mut out, &path, Some(&pyc.hash), Some(pyc.size));
     }
     roots.record_path_into(&mut path, SITE_PACKAGES, &plan.record);
     push_row(&mut out, &path, None, None);

@@ -124,38 +124,47 @@ impl Dir {
     }
 
     /// A copy of the file `rel` at `dst`/`dst_rel` (which must not exist) with the same
-    /// permission bits; `copy_file_range` underneath where the kernel has it. A half-written
-    /// copy is removed.
+    /// permission bits and modification time (a timestamp-based `.pyc` compiled from the
+    /// cache's file records it); `copy_file_range` underneath where the kernel has it. A
+    /// half-written copy is removed.
     pub fn copy(&self, rel: &str, dst: &Dir, dst_rel: &str) -> io::Result<()> {
         let mut from = self.open_file(rel)?;
-        let executable = super::is_executable(&from.metadata()?);
-        let mut to = dst.create_new_file(dst_rel, executable)?;
-        let result = io::copy(&mut from, &mut to);
+        let meta = from.metadata()?;
+        let mut to = dst.create_new_file(dst_rel, super::is_executable(&meta))?;
+        let result = io::copy(&mut from, &mut to).and_then(|_| keep_mtime(&to, &meta));
         if result.is_err() {
             let _ = dst.remove_file(dst_rel);
         }
-        result.map(drop)
+        result
     }
 
-    /// A copy-on-write clone of the file `rel` at `dst`/`dst_rel`; fails (leaving nothing) on
-    /// filesystems that cannot share extents instead of copying.
+    /// A copy-on-write clone of the file `rel` at `dst`/`dst_rel` with the same modification
+    /// time (as [`Dir::copy`]); fails (leaving nothing) on filesystems that cannot share
+    /// extents instead of copying.
     pub fn reflink(&self, rel: &str, dst: &Dir, dst_rel: &str) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
             let from = self.open_file(rel)?;
-            let executable = super::is_executable(&from.metadata()?);
-            let to = dst.create_new_file(dst_rel, executable)?;
-            let result = rustix::fs::ioctl_ficlone(&to, &from);
+            let meta = from.metadata()?;
+            let to = dst.create_new_file(dst_rel, super::is_executable(&meta))?;
+            let result = rustix::fs::ioctl_ficlone(&to, &from)
+                .map_err(io::Error::from)
+                .and_then(|()| keep_mtime(&to, &meta));
             if result.is_err() {
                 let _ = dst.remove_file(dst_rel);
             }
-            Ok(result?)
+            result
         }
         #[cfg(not(target_os = "linux"))]
         {
             super::reflink(&self.join(rel), &dst.join(dst_rel))
         }
     }
+}
+
+/// Gives `to` the modification time of the file `from` describes.
+fn keep_mtime(to: &File, from: &std::fs::Metadata) -> io::Result<()> {
+    to.set_times(std::fs::FileTimes::new().set_modified(from.modified()?))
 }
 
 #[cfg(test)]
@@ -167,6 +176,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("src/pkg")).unwrap();
         std::fs::write(tmp.path().join("src/pkg/a.py"), "a").unwrap();
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        File::options().write(true).open(tmp.path().join("src/pkg/a.py")).unwrap().set_modified(old).unwrap();
         std::fs::create_dir(tmp.path().join("dst")).unwrap();
         let (src, dst) =
             (Dir::open(&tmp.path().join("src")).unwrap(), Dir::open(&tmp.path().join("dst")).unwrap());
@@ -179,6 +190,8 @@ mod tests {
         for name in ["linked", "copied", "symlinked"] {
             assert_eq!(std::fs::read_to_string(dst.join(&format!("pkg/{name}.py"))).unwrap(), "a");
         }
+        let mtime = |p: PathBuf| std::fs::metadata(p).unwrap().modified().unwrap();
+        assert_eq!(mtime(dst.join("pkg/copied.py")), old, "a copy keeps the mtime");
         assert_eq!(
             std::fs::read_link(dst.join("pkg/symlinked.py")).unwrap(),
             tmp.path().join("src/pkg/a.py")
