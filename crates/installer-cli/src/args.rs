@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use installer_core::target::{PythonPlatform, PythonVersion};
 use installer_core::{LinkFallback, LinkMode};
 
 /// Install Python wheels into virtual environments from a verified unpacked-wheel cache.
@@ -53,6 +54,15 @@ pub struct InstallArgs {
     /// Interpreter for creating the venv and for --compile
     #[arg(long, value_name = "PATH", default_value = "python3")]
     pub python: PathBuf,
+    /// Install for this Python version instead of the interpreter's (wheels are checked
+    /// against its tags) [config python-version]
+    #[arg(long, value_name = "X.Y", env = "INSTALLER_PYTHON_VERSION")]
+    pub python_version: Option<PythonVersion>,
+    /// Install for this platform instead of this machine's, in uv's spellings:
+    /// x86_64-manylinux_2_28, aarch64-unknown-linux-gnu, x86_64-unknown-linux-musl, macos,
+    /// windows, ... [config python-platform]
+    #[arg(long, value_name = "PLATFORM", env = "INSTALLER_PYTHON_PLATFORM")]
+    pub python_platform: Option<PythonPlatform>,
     /// How files get from the cache into the environment
     #[arg(long, value_enum, value_name = "MODE", env = "INSTALLER_LINK_MODE")]
     pub link_mode: Option<LinkMode>,

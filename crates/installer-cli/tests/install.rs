@@ -121,12 +121,19 @@ fn two_versions_of_one_distribution_in_one_command_are_refused() {
     let out = installer(tmp.path(), &args(&venv, &cache, &[one.to_str().unwrap(), two.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.contains("fixture_pkg-1.0-py3-none-any.whl and ")
-            && err.contains("fixture_pkg-2.0-py3-none-any.whl both install "),
-        "{err}"
+    assert_eq!(
+        err,
+        format!(
+            "error: {} and {} are two versions of fixture_pkg (1.0 and 2.0); install one of them\n",
+            one.display(),
+            two.display()
+        )
     );
     assert_eq!(snapshot(&venv), before);
+    assert!(
+        !cache.join("v1/entries").exists()
+            || std::fs::read_dir(cache.join("v1/entries")).unwrap().count() == 0
+    );
 }
 
 #[test]

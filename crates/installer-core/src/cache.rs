@@ -12,6 +12,7 @@
 //! <root>/v1/index/<sha256 of the wheel's absolute path>.json          path, size, mtime → entry
 //! <root>/v1/tmp/<random>/                                             entries being written
 //! <root>/v1/envs/<sha256 of a venv path>.json                         symlinked environments
+//! <root>/v1/interpreters/<sha256 of its path>.json                    an interpreter's facts
 //! ```
 //!
 //! Invariants: an entry directory appears only complete (written under `tmp/`, then renamed);
@@ -136,6 +137,11 @@ impl Cache {
     pub fn with_limits(mut self, limits: Limits) -> Cache {
         self.limits = limits;
         self
+    }
+
+    /// Where interpreters' answers about themselves are kept ([`crate::target::Interpreter`]).
+    pub fn interpreters_dir(&self) -> PathBuf {
+        self.root.join(LAYOUT).join("interpreters")
     }
 
     /// The cache's root directory.

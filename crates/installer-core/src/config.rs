@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::install::ShardPolicy;
 use crate::linker::{LinkFallback, LinkMode};
+use crate::target::{PythonPlatform, PythonVersion};
 use crate::{Error, Result};
 
 /// Settings found in configuration files; `None` where no file sets the key.
@@ -19,6 +20,10 @@ pub struct FileConfig {
     pub cache_shards: Option<ShardPolicy>,
     pub jobs: Option<usize>,
     pub compile: Option<bool>,
+    /// `python-version`: install for this Python version instead of the interpreter's.
+    pub python_version: Option<PythonVersion>,
+    /// `python-platform`: install for this platform (uv's spellings).
+    pub python_platform: Option<PythonPlatform>,
     /// The files that were read, most important first (for `doctor` and `-v`).
     pub sources: Vec<PathBuf>,
 }
@@ -49,6 +54,8 @@ impl FileConfig {
             cache_shards: self.cache_shards.or(lower.cache_shards),
             jobs: self.jobs.or(lower.jobs),
             compile: self.compile.or(lower.compile),
+            python_version: self.python_version.or(lower.python_version),
+            python_platform: self.python_platform.or(lower.python_platform),
             sources: self.sources.into_iter().chain(lower.sources).collect(),
         }
     }
@@ -94,6 +101,8 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
             "link-mode" => config.link_mode = Some(as_str()?.parse().map_err(|e| bad(&full, e))?),
             "link-fallback" => config.link_fallback = Some(as_str()?.parse().map_err(|e| bad(&full, e))?),
             "cache-dir" => config.cache_dir = Some(dir.join(as_str()?)),
+            "python-version" => config.python_version = Some(as_str()?.parse().map_err(|e| bad(&full, e))?),
+            "python-platform" => config.python_platform = Some(as_str()?.parse().map_err(|e| bad(&full, e))?),
             "cache-shards" => {
                 let list = value.as_array().ok_or_else(|| {
                     bad(&full, format!("expected a list of directories, found {}", value.type_str()))
@@ -125,7 +134,8 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
             }
             _ => return Err(bad(
                 &full,
-                "unknown key (expected link-mode, link-fallback, cache-dir, cache-shards, jobs or compile)"
+                "unknown key (expected link-mode, link-fallback, cache-dir, cache-shards, jobs, compile, \
+                 python-version or python-platform)"
                     .into(),
             )),
         }
@@ -172,6 +182,17 @@ mod tests {
             .unwrap_err()
             .contains("key `tool.installer.jobs`: must be at least 1"));
         assert!(check("jobs = \"2\"", false).unwrap_err().contains("expected a number, found string"));
+        assert!(check("python-platform = \"vax\"", false)
+            .unwrap_err()
+            .starts_with("/p/installer.toml: key `python-platform`: unknown platform \"vax\""));
+    }
+
+    #[test]
+    fn the_target_keys() {
+        let c = check("python-version = \"3.12\"\npython-platform = \"aarch64-manylinux_2_28\"\n", false)
+            .unwrap();
+        assert_eq!(c.python_version.map(|v| v.to_string()).as_deref(), Some("3.12"));
+        assert_eq!(c.python_platform.map(|p| p.to_string()).as_deref(), Some("aarch64-manylinux_2_28"));
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum Error {
     /// Two wheels of one command would write the same file.
     #[error("{} and {} both install {}", first.display(), second.display(), path.display())]
     Conflict { path: PathBuf, first: PathBuf, second: PathBuf },
+    /// Two versions of one distribution in one command: an environment holds one.
+    #[error("{} and {} are two versions of {name} ({} and {}); install one of them", first.0.display(), second.0.display(), first.1, second.1)]
+    TwoVersions { name: String, first: (PathBuf, String), second: (PathBuf, String) },
     /// `--link-fallback error` and the requested (or auto) link mode cannot be used.
     #[error("cannot {mode} from {} into {}; refusing to copy (link-fallback = error)", cache.display(), target.display())]
     LinkFallback {

@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod platform;
 pub mod reporter;
 pub mod script;
+pub mod target;
 mod transaction;
 pub mod uninstall;
 pub mod units;

@@ -39,7 +39,7 @@ impl installer_status {
     pub(crate) fn from_error(err: &Error) -> Self {
         match err {
             Error::Wheel { .. } => Self::INSTALLER_ERR_WHEEL,
-            Error::Conflict { .. } => Self::INSTALLER_ERR_CONFLICT,
+            Error::Conflict { .. } | Error::TwoVersions { .. } => Self::INSTALLER_ERR_CONFLICT,
             Error::LinkFallback { .. } => Self::INSTALLER_ERR_LINK_FALLBACK,
             Error::NotInstalled { .. } => Self::INSTALLER_ERR_NOT_INSTALLED,
             Error::InvalidArgument { .. } => Self::INSTALLER_ERR_INVALID_ARGUMENT,

@@ -2,6 +2,7 @@
 
 use installer_core::cache::Cache;
 use installer_core::install::{install_into, InstallOptions};
+use installer_core::target::TargetRequest;
 use installer_core::units::thousands;
 use installer_core::Result;
 
@@ -20,6 +21,10 @@ pub fn run(args: InstallArgs) -> Result<()> {
         reinstall: args.reinstall,
         compile: args.compile || config.compile.unwrap_or(false),
         shards: settings::shards(&config),
+        target: TargetRequest {
+            python_version: args.python_version.or(config.python_version),
+            python_platform: args.python_platform.or_else(|| config.python_platform.clone()),
+        },
     };
     let cache = if args.no_cache {
         Cache::temporary()?

@@ -61,6 +61,8 @@ pub fn installer_command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
         "INSTALLER_CACHE_DIR",
         "INSTALLER_JOBS",
         "INSTALLER_CACHE_SHARDS",
+        "INSTALLER_PYTHON_VERSION",
+        "INSTALLER_PYTHON_PLATFORM",
         "VIRTUAL_ENV",
     ] {
         cmd.env_remove(var);

@@ -1,6 +1,8 @@
 //! Installing wheels into an environment, following the wheel spec's "Installing a wheel"
 //! steps, all or nothing:
 //!
+//! 0. Choose, from file names alone, what the target can run (see [`crate::target`]): a
+//!    wheel built for another interpreter or platform is refused before anything is read.
 //! 1. Verify and cache every wheel (in parallel). A refusal stops here: nothing was touched.
 //! 2. Plan: where each file goes, what replaces what, conflicts between wheels.
 //! 3. Choose the link mode for the (cache, environment) pair, once.
@@ -30,6 +32,7 @@ use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
 use crate::linker::{LinkFallback, LinkMode};
 use crate::reporter::Reporter;
+use crate::target::{select_wheels, Target, TargetRequest};
 use crate::transaction::Transaction;
 use crate::uninstall;
 use crate::venv::Venv;
@@ -70,6 +73,8 @@ pub struct InstallOptions {
     pub compile: bool,
     /// Where cache shards on other filesystems may live.
     pub shards: ShardPolicy,
+    /// Another Python version or platform than the interpreter's, to install for.
+    pub target: TargetRequest,
 }
 
 /// What an install did, for the summary line.
@@ -90,7 +95,9 @@ pub struct InstallSummary {
     pub elapsed: Duration,
 }
 
-/// Verifies (and caches) every wheel, then installs them all into `venv`, or nothing.
+/// Verifies (and caches) every wheel, then installs them all into `venv`, or nothing. Only
+/// wheels the environment's interpreter can run (or the target of `options.target`) are
+/// accepted.
 pub fn install(
     venv: &Venv,
     wheels: &[PathBuf],
@@ -98,12 +105,14 @@ pub fn install(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
-    in_pool(options.jobs, || install_in_pool(venv, wheels, cache, options, reporter))
+    let wheels = select(venv.python(), wheels, cache, options, reporter)?;
+    in_pool(options.jobs, || install_in_pool(venv, &wheels, cache, options, reporter))
 }
 
 /// Like [`install`], for an environment that may not exist yet: when `venv_dir` is missing,
-/// every wheel is verified and cached first, then the venv is created with `python`, and
-/// removed again if the install fails, so a refused wheel leaves no empty environment behind.
+/// every wheel is checked against `python` and verified and cached first, then the venv is
+/// created with `python`, and removed again if the install fails, so a refused wheel leaves
+/// no empty environment behind.
 pub fn install_into(
     venv_dir: &Path,
     python: &Path,
@@ -115,13 +124,32 @@ pub fn install_into(
     if venv_dir.exists() {
         return install(&Venv::open(venv_dir)?, wheels, cache, options, reporter);
     }
+    let wheels = select(python, wheels, cache, options, reporter)?;
     in_pool(options.jobs, || wheels.par_iter().try_for_each(|wheel| cache.entry(wheel).map(drop)))?;
     let venv = Venv::create(venv_dir, python)?;
-    let result = install(&venv, wheels, cache, options, reporter);
+    let result = in_pool(options.jobs, || install_in_pool(&venv, &wheels, cache, options, reporter));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(venv_dir);
     }
     result
+}
+
+/// The wheels of `wheels` to install for the target of `python` (see
+/// [`crate::target::select_wheels`]); what was left out and why goes to `-v`.
+fn select(
+    python: &Path,
+    wheels: &[PathBuf],
+    cache: &Cache,
+    options: &InstallOptions,
+    reporter: &dyn Reporter,
+) -> Result<Vec<PathBuf>> {
+    let target = Target::of_python(python, &cache.interpreters_dir(), &options.target)?;
+    reporter.info(&format!("target: {} ({} tags)", target.describe(), target.tags().len()));
+    let selection = select_wheels(wheels, &target)?;
+    for note in &selection.notes {
+        reporter.info(note);
+    }
+    Ok(selection.wheels)
 }
 
 /// Runs `work` on a pool of `jobs` threads (0: one per CPU) whose threads have all exited when

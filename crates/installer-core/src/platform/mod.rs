@@ -29,6 +29,23 @@ pub fn device_id(path: &Path) -> io::Result<u64> {
     Ok(h.finish())
 }
 
+/// What identifies one file however its path is spelled (device and inode), so the same
+/// wheel given twice is seen as one.
+#[cfg(unix)]
+pub fn file_id(path: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+pub fn file_id(path: &Path) -> io::Result<(u64, u64)> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.canonicalize()?.hash(&mut h);
+    Ok((0, h.finish()))
+}
+
 /// How many directory entries name this file; more than one means a hardlink shares it.
 #[cfg(unix)]
 pub fn link_count(meta: &Metadata) -> u64 {

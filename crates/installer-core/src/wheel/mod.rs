@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 pub use filename::{normalize_name, WheelFilename};
 pub use unpack::{unpack_verified, Limits};
+pub(crate) use version::versions_match;
 
 /// Why a wheel was refused. The caller wraps it in [`crate::Error::Wheel`], which names the
 /// wheel file; these messages name the member.
@@ -83,6 +84,13 @@ pub enum WheelError {
     /// A [`Limits`] cap was hit; `subject` is the member, or "archive" for whole-archive caps.
     #[error("{subject}: {what} {actual} exceeds the limit of {limit}")]
     Limit { subject: String, what: &'static str, actual: u64, limit: u64 },
+    /// None of the wheel's tags is supported by the target (its interpreter, ABI, platform).
+    #[error("built for {built_for}; {target}")]
+    Incompatible { built_for: String, target: String },
+    /// Several wheels of one distribution and version were given, and the target supports
+    /// none of them.
+    #[error("no wheel of {name} {version} given can be installed: {target}; the candidates were built for: {}", candidates.join(", "))]
+    NoneCompatible { name: String, version: String, target: String, candidates: Vec<String> },
     /// [`crate::interrupt`] was called while unpacking; the caller removes what was written.
     #[error("interrupted")]
     Interrupted,

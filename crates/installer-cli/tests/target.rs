@@ -1,0 +1,216 @@
+//! The target of an install: wheels the environment's interpreter cannot run are refused
+//! (all or nothing, environment and cache untouched), the best of several builds is chosen,
+//! and `--python-version` / `--python-platform` install for another target.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+fn args<'a>(venv: &'a Path, cache: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// `demo 1.0` built as `file_name`.
+fn demo(dir: &Path, file_name: &str) -> PathBuf {
+    WheelBuilder::new("demo", "1.0").write(dir, Some(file_name))
+}
+
+/// The venv's Python as the refusals spell it: `CPython 3.11 on Linux x86-64, glibc 2.36`.
+fn environment_words(venv: &Path) -> String {
+    let facts = python(
+        venv,
+        "import os, sys; print('%d.%d' % sys.version_info[:2]); print(os.confstr('CS_GNU_LIBC_VERSION').split()[1])",
+    );
+    let mut lines = facts.lines();
+    let (version, glibc) = (lines.next().unwrap(), lines.next().unwrap());
+    format!("CPython {version} on Linux x86-64, glibc {glibc}")
+}
+
+fn entries(cache: &Path) -> usize {
+    std::fs::read_dir(cache.join("v1/entries")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn wheels_for_another_interpreter_or_platform_are_refused_before_anything_is_touched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    // A first install fills the cache's interpreter facts; the refusals below must leave the
+    // environment and the cache exactly as they are.
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[fixture("fixture_pkg-1.0").to_str().unwrap()])));
+    let words = environment_words(&venv);
+    let good = fixture("fixture_data");
+    let (venv_before, cache_before) = (snapshot(&venv), snapshot(&cache));
+    let foreign = [
+        ("cp312-cp312-win_amd64", "CPython 3.12 on Windows x86-64"),
+        ("cp311-cp311-macosx_11_0_arm64", "CPython 3.11 on macOS 11.0+ arm64"),
+        ("cp311-cp311-musllinux_1_2_x86_64", "CPython 3.11 on Linux x86-64, musl 1.2+"),
+        ("cp311-cp311-manylinux_2_17_aarch64", "CPython 3.11 on Linux aarch64, glibc 2.17+"),
+        ("py2-none-any", "Python 2 on any platform"),
+        ("cp312-cp312-manylinux_2_17_x86_64", "CPython 3.12 on Linux x86-64, glibc 2.17+"),
+    ];
+    for (tags, built_for) in foreign {
+        let wheel = demo(tmp.path(), &format!("demo-1.0-{tags}.whl"));
+        let out =
+            installer(tmp.path(), &args(&venv, &cache, &[good.to_str().unwrap(), wheel.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(1), "{tags}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "error: refused wheel {}\n  cause: built for {built_for} ({tags}); this environment is {words}\n",
+                wheel.display()
+            )
+        );
+        assert_eq!(snapshot(&venv), venv_before, "{tags}");
+        assert_eq!(snapshot(&cache), cache_before, "{tags}");
+    }
+}
+
+#[test]
+fn of_several_builds_the_most_preferred_is_installed_and_verbose_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let house = tmp.path().join("wheels");
+    std::fs::create_dir(&house).unwrap();
+    let any = demo(&house, "demo-1.0-py3-none-any.whl");
+    let windows = demo(&house, "demo-1.0-cp311-cp311-win_amd64.whl");
+    let linux = demo(&house, "demo-1.0-py3-none-manylinux_2_17_x86_64.whl");
+    let out = installer(
+        tmp.path(),
+        &args(
+            &venv,
+            &cache,
+            &["-v", any.to_str().unwrap(), windows.to_str().unwrap(), linux.to_str().unwrap()],
+        ),
+    );
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "demo 1.0: installing demo-1.0-py3-none-manylinux_2_17_x86_64.whl (tag py3-none-manylinux_2_17_x86_64, preference "
+        ) && err.contains("; not demo-1.0-py3-none-any.whl (tag py3-none-any, preference ")
+            && err.contains("; not demo-1.0-cp311-cp311-win_amd64.whl: built for CPython 3.11 on Windows x86-64"),
+        "{err}"
+    );
+    assert!(err.contains("Installed 1 wheel ("), "{err}");
+    let wheel_file = site_packages(&venv).join("demo-1.0.dist-info/direct_url.json");
+    let direct_url = std::fs::read_to_string(wheel_file).unwrap();
+    assert!(direct_url.contains("manylinux_2_17_x86_64.whl"), "{direct_url}");
+    assert_eq!(entries(&cache), 1, "only the chosen wheel is unpacked");
+}
+
+#[test]
+fn no_compatible_build_lists_every_candidate_and_the_same_file_twice_is_installed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let windows = demo(tmp.path(), "demo-1.0-cp311-cp311-win_amd64.whl");
+    let mac = demo(tmp.path(), "demo-1.0-cp311-cp311-macosx_11_0_arm64.whl");
+    let before = snapshot(&venv);
+    let out =
+        installer(tmp.path(), &args(&venv, &cache, &[windows.to_str().unwrap(), mac.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: refused wheel {}\n  cause: no wheel of demo 1.0 given can be installed: this environment is {}; \
+             the candidates were built for: demo-1.0-cp311-cp311-win_amd64.whl (cp311-cp311-win_amd64), \
+             demo-1.0-cp311-cp311-macosx_11_0_arm64.whl (cp311-cp311-macosx_11_0_arm64)\n",
+            windows.display(),
+            environment_words(&venv)
+        )
+    );
+    assert_eq!(snapshot(&venv), before);
+    assert_eq!(entries(&cache), 0);
+
+    let pkg = fixture("fixture_pkg-1.0");
+    std::fs::create_dir(tmp.path().join("x")).unwrap();
+    let relative = tmp.path().join("x/../../..").join(pkg.strip_prefix("/").unwrap());
+    let out = installer(
+        tmp.path(),
+        &args(&venv, &cache, &["-v", pkg.to_str().unwrap(), relative.to_str().unwrap()]),
+    );
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(&format!("{}: given twice, installed once", relative.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("Installed 1 wheel ("), "{}", stderr(&out));
+}
+
+#[test]
+fn another_target_by_flag_environment_or_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let arm = demo(tmp.path(), "demo-1.0-cp312-cp312-manylinux_2_28_aarch64.whl");
+    let arm = arm.to_str().unwrap();
+    // Refused for this machine, accepted for an aarch64 Python 3.12 image.
+    let out = installer(tmp.path(), &args(&venv, &cache, &[arm]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = installer(
+        tmp.path(),
+        &args(
+            &venv,
+            &cache,
+            &["--python-version", "3.12", "--python-platform", "aarch64-manylinux_2_17", arm],
+        ),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "cause: built for CPython 3.12 on Linux aarch64, glibc 2.28+ (cp312-cp312-manylinux_2_28_aarch64); \
+             the requested target is CPython 3.12 on Linux aarch64, glibc 2.17"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let env = [("INSTALLER_PYTHON_VERSION", "3.12"), ("INSTALLER_PYTHON_PLATFORM", "aarch64-manylinux_2_28")];
+    assert_ok(&installer_with_env(tmp.path(), &args(&venv, &cache, &[arm]), &env));
+    assert!(site_packages(&venv).join("demo-1.0.dist-info").is_dir());
+
+    // The same from installer.toml, with a bad value named by file and key.
+    let windows = demo(tmp.path(), "demo-1.0-cp312-cp312-win_amd64.whl");
+    std::fs::write(
+        tmp.path().join("installer.toml"),
+        "python-version = \"3.12\"\npython-platform = \"windows\"\n",
+    )
+    .unwrap();
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &["--reinstall", windows.to_str().unwrap()])));
+    std::fs::write(tmp.path().join("installer.toml"), "python-platform = \"vax\"\n").unwrap();
+    let out = installer(tmp.path(), &args(&venv, &cache, &[windows.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("installer.toml: key `python-platform`: unknown platform \"vax\""),
+        "{}",
+        stderr(&out)
+    );
+    let out =
+        installer(tmp.path(), &args(&venv, &cache, &["--python-platform", "vax", windows.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2), "a bad flag is a usage error");
+}
+
+#[test]
+fn a_warm_install_starts_no_interpreter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    // The venv's python becomes a wrapper that counts its runs.
+    let real = std::fs::canonicalize(venv.join("bin/python")).unwrap();
+    let runs = tmp.path().join("runs");
+    std::fs::remove_file(venv.join("bin/python")).unwrap();
+    std::fs::write(
+        venv.join("bin/python"),
+        format!("#!/bin/sh\necho run >> {}\nexec {} \"$@\"\n", runs.display(), real.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(venv.join("bin/python"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let count = || std::fs::read_to_string(&runs).map_or(0, |s| s.lines().count());
+    let pkg = fixture("fixture_pkg-1.0");
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[pkg.to_str().unwrap()])));
+    assert_eq!(count(), 1, "the interpreter is asked once");
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &["--reinstall", pkg.to_str().unwrap()])));
+    assert_eq!(count(), 1, "then its answer comes from the cache");
+}

@@ -1,0 +1,238 @@
+//! Facts about an interpreter (version, ABI flags, platform, C library, scheme paths), asked
+//! of the interpreter itself once and then kept in the cache, keyed by the interpreter's path,
+//! size and modification time, so a warm install starts no interpreter.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::UNIX_EPOCH;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::tags::AbiFlags;
+use crate::{Error, Result};
+
+/// Printed as one JSON object by the interpreter; runs on Python 3.6 and later, reads what
+/// `packaging.tags` reads (sysconfig, `sys.implementation`, the C library's version).
+const QUERY: &str = r#"
+import json, os, sys, sysconfig
+def var(name):
+    value = sysconfig.get_config_var(name)
+    return None if value is None else bool(value)
+def version(text):
+    parts = text.split(".")
+    return [int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)]
+glibc = None
+try:
+    name, _, text = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+    if name == "glibc":
+        glibc = version(text)
+except (AttributeError, OSError, ValueError, IndexError):
+    pass
+musl = None
+if glibc is None and sys.platform.startswith("linux"):
+    import glob, subprocess
+    for loader in sorted(glob.glob("/lib/ld-musl-*.so.1")):
+        try:
+            out = subprocess.run([loader], stdout=subprocess.PIPE, stderr=subprocess.PIPE).stderr.decode()
+        except OSError:
+            continue
+        for line in out.splitlines():
+            if line.startswith("Version "):
+                musl = version(line.split()[1])
+        break
+try:
+    from importlib.machinery import EXTENSION_SUFFIXES
+except ImportError:
+    EXTENSION_SUFFIXES = []
+json.dump({
+    "executable": sys.executable,
+    "implementation": sys.implementation.name,
+    "version": list(sys.version_info[:3]),
+    "version_nodot": sysconfig.get_config_var("py_version_nodot"),
+    "soabi": sysconfig.get_config_var("SOABI"),
+    "abi_flags": {
+        "py_debug": var("Py_DEBUG"),
+        "has_refcount": hasattr(sys, "gettotalrefcount"),
+        "debug_extension": "_d.pyd" in EXTENSION_SUFFIXES,
+        "gil_disabled": bool(var("Py_GIL_DISABLED")),
+        "pymalloc": var("WITH_PYMALLOC"),
+    },
+    "platform": sysconfig.get_platform(),
+    "is_64bit": sys.maxsize > 2**32,
+    "glibc": glibc,
+    "musl": musl,
+    "prefix": sys.prefix,
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "paths": sysconfig.get_paths(),
+}, sys.stdout)
+"#;
+
+/// What an interpreter said about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interpreter {
+    /// `sys.executable`.
+    pub executable: PathBuf,
+    /// `sys.implementation.name`: `cpython`, `pypy`, ...
+    pub implementation: String,
+    /// `sys.version_info[:3]`.
+    pub version: (u32, u32, u32),
+    /// sysconfig's `py_version_nodot` (`311`), which names the interpreter in tags.
+    pub version_nodot: Option<String>,
+    /// sysconfig's `SOABI`, the ABI tag of implementations other than CPython.
+    pub soabi: Option<String>,
+    pub abi_flags: AbiFlags,
+    /// `sysconfig.get_platform()`: `linux-x86_64`, `macosx-11.0-arm64`, `win-amd64`.
+    pub platform: String,
+    pub is_64bit: bool,
+    /// The glibc it runs on, `(2, 36)`; none on musl or other systems.
+    pub glibc: Option<(u32, u32)>,
+    /// The musl libc it runs on, `(1, 2)`.
+    pub musl: Option<(u32, u32)>,
+    /// `sys.prefix` and `sys.base_prefix`: they differ inside a virtual environment.
+    pub prefix: PathBuf,
+    pub base_prefix: PathBuf,
+    /// `sysconfig.get_paths()`: the install scheme (`purelib`, `scripts`, `stdlib`, ...).
+    pub paths: BTreeMap<String, PathBuf>,
+}
+
+impl Interpreter {
+    /// Runs `python` once and reads its answer; the whole stderr of a failing interpreter is
+    /// in the error, since that is where it says why.
+    pub fn query(python: &Path) -> Result<Interpreter> {
+        let command = format!("{} -I -c <query>", python.display());
+        let output = Command::new(python)
+            .args(["-I", "-c", QUERY])
+            .output()
+            .map_err(|e| Error::Command { command: command.clone(), reason: e.to_string() })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr = stderr.trim_end();
+            return Err(Error::Command {
+                command,
+                reason: if stderr.is_empty() {
+                    output.status.to_string()
+                } else {
+                    format!("{}:\n{stderr}", output.status)
+                },
+            });
+        }
+        serde_json::from_slice(&output.stdout).map_err(|e| Error::Command {
+            command,
+            reason: format!("unexpected answer ({e}): {}", String::from_utf8_lossy(&output.stdout).trim()),
+        })
+    }
+
+    /// [`Interpreter::query`], answered from `dir` when the interpreter at `python` (its
+    /// path, the file it resolves to, that file's size and modification time) was asked
+    /// before; a new answer is stored there (best effort: a read-only cache only costs time).
+    pub fn cached(python: &Path, dir: &Path) -> Result<Interpreter> {
+        let found = python.to_str().and_then(find_on_path).unwrap_or_else(|| python.to_path_buf());
+        let python = std::path::absolute(&found).map_err(|e| Error::io("resolve", python, e))?;
+        let key = Key::of(&python).map_err(|e| Error::io("read", &python, e))?;
+        let file = dir.join(format!("{}.json", hex(&Sha256::digest(python.as_os_str().as_encoded_bytes()))));
+        if let Ok(bytes) = std::fs::read(&file) {
+            if let Ok(stored) = serde_json::from_slice::<Stored>(&bytes) {
+                if stored.key == key {
+                    return Ok(stored.interpreter);
+                }
+            }
+        }
+        let interpreter = Interpreter::query(&python)?;
+        let stored = Stored { key, interpreter };
+        if std::fs::create_dir_all(dir).is_ok() {
+            if let Ok(bytes) = serde_json::to_vec(&stored) {
+                let _ = crate::cache::write_atomically(&file, &bytes);
+            }
+        }
+        Ok(stored.interpreter)
+    }
+
+    /// `3.11.7`.
+    pub fn version_string(&self) -> String {
+        let (major, minor, micro) = self.version;
+        format!("{major}.{minor}.{micro}")
+    }
+
+    /// Whether this is a virtual environment's interpreter (`sys.prefix != sys.base_prefix`).
+    pub fn is_venv(&self) -> bool {
+        self.prefix != self.base_prefix
+    }
+}
+
+/// What identifies one interpreter binary: a stored answer is used only while it matches.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Key {
+    path: PathBuf,
+    resolved: PathBuf,
+    size: u64,
+    mtime_ns: u128,
+}
+
+impl Key {
+    fn of(python: &Path) -> std::io::Result<Key> {
+        let resolved = std::fs::canonicalize(python)?;
+        let meta = std::fs::metadata(&resolved)?;
+        let mtime_ns = meta.modified()?.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        Ok(Key { path: python.to_path_buf(), resolved, size: meta.len(), mtime_ns })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    key: Key,
+    interpreter: Interpreter,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `name` as a command finds it: a path when it has a `/`, else the first executable file of
+/// that name on `PATH`.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_is_kept_until_the_interpreter_changes() {
+        let python = find_on_path("python3").expect("python3 on PATH");
+        let python = std::fs::canonicalize(python).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        // A wrapper that counts its runs, so a cached answer is seen not to start it.
+        let runs = tmp.path().join("runs");
+        let wrapper = tmp.path().join("python3");
+        let script = format!("#!/bin/sh\necho run >> {}\nexec {} \"$@\"\n", runs.display(), python.display());
+        std::fs::write(&wrapper, script).unwrap();
+        std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let dir = tmp.path().join("facts");
+        let count = || std::fs::read_to_string(&runs).map_or(0, |s| s.lines().count());
+
+        let first = Interpreter::cached(&wrapper, &dir).unwrap();
+        assert_eq!(first.implementation, "cpython");
+        assert_eq!(count(), 1);
+        assert_eq!(Interpreter::cached(&wrapper, &dir).unwrap(), first);
+        assert_eq!(count(), 1, "the second answer comes from the cache");
+
+        // Another binary at the same path (another size): asked again, and a failing one
+        // is reported with its whole stderr.
+        std::fs::write(&wrapper, "#!/bin/sh\necho 'first line' >&2\necho 'no such thing' >&2\nexit 3\n")
+            .unwrap();
+        let err = Interpreter::cached(&wrapper, &dir).unwrap_err().to_string();
+        assert!(err.contains("first line\nno such thing"), "{err}");
+    }
+}

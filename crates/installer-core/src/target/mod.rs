@@ -1,0 +1,218 @@
+//! The target of an install: which interpreter, which Python version and platform, and so
+//! which wheel tags (PEP 425, PEP 600 manylinux, PEP 656 musllinux) can run there, most
+//! preferred first. A wheel none of whose tags is supported is refused before anything is
+//! touched, in words that say what it was built for and what the target is.
+
+mod interpreter;
+mod request;
+mod select;
+mod tags;
+mod words;
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+pub use interpreter::{find_on_path, Interpreter};
+pub use request::{PythonPlatform, PythonVersion, TargetRequest};
+pub use select::{select_wheels, Selection};
+pub use tags::AbiFlags;
+
+use crate::wheel::WheelFilename;
+use crate::Result;
+
+/// An operating system as far as wheel tags care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Os {
+    /// Linux with glibc `major.minor`: manylinux tags down from it.
+    Manylinux {
+        major: u32,
+        minor: u32,
+    },
+    /// Linux with musl `major.minor`: musllinux tags down from it.
+    Musllinux {
+        major: u32,
+        minor: u32,
+    },
+    /// Linux whose C library is unknown: only `linux_<arch>`.
+    Linux,
+    Macos {
+        major: u32,
+        minor: u32,
+    },
+    Windows,
+    /// Anything else, by its one platform tag.
+    Other(String),
+}
+
+/// An operating system and a CPU architecture (`x86_64`, `aarch64`, `i686`, as Linux names
+/// them; macOS and Windows tags spell them their way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: Os,
+    pub arch: String,
+}
+
+impl Platform {
+    /// The platform `interpreter` runs on, as `packaging.tags.platform_tags()` sees it.
+    fn of(interpreter: &Interpreter) -> Platform {
+        let tag: String =
+            interpreter.platform.chars().map(|c| if matches!(c, '-' | '.') { '_' } else { c }).collect();
+        if let Some(arch) = tag.strip_prefix("linux_") {
+            let arch = match (arch, interpreter.is_64bit) {
+                ("x86_64", false) => "i686",
+                ("aarch64", false) => "armv8l",
+                (arch, _) => arch,
+            };
+            let os = match (interpreter.glibc, interpreter.musl) {
+                (Some((major, minor)), _) => Os::Manylinux { major, minor },
+                (None, Some((major, minor))) => Os::Musllinux { major, minor },
+                (None, None) => Os::Linux,
+            };
+            return Platform { os, arch: arch.to_string() };
+        }
+        if let Some(rest) = tag.strip_prefix("macosx_") {
+            let mut parts = rest.splitn(3, '_');
+            let major = parts.next().and_then(|p| p.parse().ok());
+            let minor = parts.next().and_then(|p| p.parse().ok());
+            if let (Some(major), Some(minor), Some(arch)) = (major, minor, parts.next()) {
+                let arch = if arch == "arm64" { "aarch64" } else { arch };
+                return Platform { os: Os::Macos { major, minor }, arch: arch.to_string() };
+            }
+        }
+        let windows = match tag.as_str() {
+            "win_amd64" => Some("x86_64"),
+            "win32" => Some("i686"),
+            "win_arm64" => Some("aarch64"),
+            _ => None,
+        };
+        match windows {
+            Some(arch) => Platform { os: Os::Windows, arch: arch.to_string() },
+            None => Platform { os: Os::Other(tag), arch: String::new() },
+        }
+    }
+}
+
+/// What wheels must be built for, with the tags that says, most preferred first.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `sys.implementation.name`.
+    pub implementation: String,
+    pub version: (u32, u32),
+    /// The interpreter's full version (`3.11.7`); none when `--python-version` replaced it.
+    pub full_version: Option<String>,
+    /// The ABI tags of the interpreter (`cp311`), most specific first.
+    pub abis: Vec<String>,
+    pub platform: Platform,
+    /// Whether the version or the platform is the caller's rather than the interpreter's.
+    pub requested: bool,
+    tags: Vec<String>,
+    priority: FxHashMap<String, u32>,
+}
+
+/// Why a wheel was chosen: its best tag and that tag's rank among the target's tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank(pub u32);
+
+impl Target {
+    /// The target of the interpreter at `python`, asked once and then kept in `facts_dir`
+    /// (see [`Interpreter::cached`]), with `request`'s version and platform, if any, in place
+    /// of the interpreter's.
+    pub fn of_python(python: &Path, facts_dir: &Path, request: &TargetRequest) -> Result<Target> {
+        Ok(Target::new(&Interpreter::cached(python, facts_dir)?, request))
+    }
+
+    /// The target of `interpreter`, with `request`'s version and platform, if any.
+    pub fn new(interpreter: &Interpreter, request: &TargetRequest) -> Target {
+        let (major, minor, _) = interpreter.version;
+        let mut version = (major, minor);
+        let mut full_version = Some(interpreter.version_string());
+        let mut version_nodot =
+            interpreter.version_nodot.clone().unwrap_or_else(|| format!("{major}{minor}"));
+        if let Some(requested) = request.python_version {
+            if (requested.major, requested.minor) != version {
+                version = (requested.major, requested.minor);
+                full_version = None;
+                version_nodot = format!("{}{}", requested.major, requested.minor);
+            }
+        }
+        let abis = if tags::short_name(&interpreter.implementation) == "cp" {
+            tags::cpython_abis(version, &interpreter.abi_flags)
+        } else {
+            interpreter.soabi.iter().map(|s| s.replace(['-', '.'], "_")).collect()
+        };
+        let platform = match &request.python_platform {
+            Some(requested) => requested.platform.clone(),
+            None => Platform::of(interpreter),
+        };
+        let inputs = tags::TagInputs {
+            implementation: &interpreter.implementation,
+            version,
+            version_nodot: &version_nodot,
+            abis: &abis,
+            platform: &platform,
+        };
+        let tags = tags::sys_tags(&inputs);
+        let mut priority = FxHashMap::with_capacity_and_hasher(tags.len(), Default::default());
+        for (rank, tag) in tags.iter().enumerate() {
+            // The first (best) rank of a tag listed twice wins, as in packaging's sets.
+            priority.entry(tag.clone()).or_insert(rank as u32);
+        }
+        Target {
+            implementation: interpreter.implementation.clone(),
+            version,
+            full_version,
+            abis,
+            platform,
+            requested: request.python_version.is_some() || request.python_platform.is_some(),
+            tags,
+            priority,
+        }
+    }
+
+    /// Every supported tag, most preferred first (`packaging.tags.sys_tags()`'s order).
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// The best rank among the tags of `wheel`'s file name, or `None` when the target
+    /// supports none of them.
+    pub fn rank(&self, wheel: &WheelFilename) -> Option<Rank> {
+        let mut best: Option<u32> = None;
+        let mut key = String::new();
+        for python in wheel.python.split('.') {
+            for abi in wheel.abi.split('.') {
+                for platform in wheel.platform.split('.') {
+                    key.clear();
+                    key.push_str(python);
+                    key.push('-');
+                    key.push_str(abi);
+                    key.push('-');
+                    key.push_str(platform);
+                    if let Some(&rank) = self.priority.get(&key) {
+                        best = Some(best.map_or(rank, |b| b.min(rank)));
+                    }
+                }
+            }
+        }
+        best.map(Rank)
+    }
+
+    /// `CPython 3.11 on Linux x86-64, glibc 2.36`.
+    pub fn describe(&self) -> String {
+        words::target(self)
+    }
+
+    /// `cp311`, the interpreter's ABI as tags name it (the first of several).
+    pub fn abi(&self) -> &str {
+        self.abis.first().map_or("none", String::as_str)
+    }
+}
+
+/// `CPython 3.12 on Windows x86-64`: what `wheel`'s tags were built for, in words.
+pub fn built_for(wheel: &WheelFilename) -> String {
+    words::wheel(wheel)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! The target's tags against `packaging`'s own, for every CPython on the machine.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::*;
+
+/// The CPython interpreters of pyenv (3.8 to 3.13 on the development machines and CI).
+fn pyenv_pythons() -> Vec<PathBuf> {
+    let root = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".pyenv/versions");
+    let mut found: Vec<PathBuf> = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+        .iter()
+        .filter_map(|minor| {
+            std::fs::read_dir(&root).ok()?.flatten().map(|e| e.path()).find(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{minor}.")))
+            })
+        })
+        .map(|dir| dir.join("bin/python3"))
+        .collect();
+    found
+}
+
+/// `packaging.tags.sys_tags()` run by `python`, with `packaging` imported from `vendor` (a
+/// pip's `_vendor` directory).
+fn packaging_sys_tags(python: &Path, vendor: &Path) -> Vec<String> {
+    let code = "import sys\nsys.path.insert(0, sys.argv[1])\nfrom packaging import tags\nfor t in tags.sys_tags(): print(t)";
+    let out = Command::new(python).args(["-I", "-c", code]).arg(vendor).output().unwrap();
+    assert!(out.status.success(), "{}: {}", python.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+}
+
+/// The `_vendor` directory of `python`'s pip and the version of the packaging in it.
+fn pip_vendor(python: &Path) -> (PathBuf, String) {
+    let code = "import os, pip._vendor.packaging as p\nprint(os.path.dirname(os.path.dirname(p.__file__)))\nprint(p.__version__)";
+    let out = Command::new(python).args(["-I", "-c", code]).output().unwrap();
+    assert!(out.status.success(), "{}: {}", python.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    (PathBuf::from(lines.next().unwrap()), lines.next().unwrap().to_string())
+}
+
+#[track_caller]
+fn assert_same(ours: &[String], expected: &[String], what: &str) {
+    let first_difference = ours.iter().zip(expected).position(|(a, b)| a != b);
+    assert_eq!(
+        (first_difference, ours.len()),
+        (None, expected.len()),
+        "{what}: first difference at {first_difference:?}: ours {:?}, packaging's {:?}",
+        first_difference.map(|i| &ours[i]),
+        first_difference.map(|i| &expected[i]),
+    );
+}
+
+/// Every CPython's tags equal today's `packaging` (the newest on the machine: the pip of the
+/// newest CPython vendors it) run by that interpreter, and its own pip's older `packaging`
+/// but for the `cp3X-none-any` tag packaging 22 added.
+#[test]
+fn tags_equal_packaging_sys_tags_for_every_cpython() {
+    let pythons = pyenv_pythons();
+    assert_eq!(pythons.len(), 6, "CPython 3.8 to 3.13 are expected in ~/.pyenv/versions: {pythons:?}");
+    let (newest_vendor, newest_version) = pip_vendor(pythons.last().unwrap());
+    assert!(newest_version.as_str() >= "24", "packaging {newest_version} in {}", newest_vendor.display());
+    for python in &pythons {
+        let interpreter = Interpreter::query(python).unwrap();
+        let target = Target::new(&interpreter, &TargetRequest::default());
+        let what = format!("{} with packaging {newest_version}", python.display());
+        assert_same(target.tags(), &packaging_sys_tags(python, &newest_vendor), &what);
+
+        let (vendor, version) = pip_vendor(python);
+        let (major, minor, _) = interpreter.version;
+        let cp_none_any = format!("cp{major}{minor}-none-any");
+        let ours: Vec<String> = if version.as_str() < "22" {
+            target.tags().iter().filter(|t| **t != cp_none_any).cloned().collect()
+        } else {
+            target.tags().to_vec()
+        };
+        assert_same(
+            &ours,
+            &packaging_sys_tags(python, &vendor),
+            &format!("{} with its pip's packaging {version}", python.display()),
+        );
+    }
+}
+
+#[test]
+fn the_target_in_words_and_a_foreign_wheel_refused() {
+    let python = find_on_path("python3").expect("python3 on PATH");
+    let interpreter = Interpreter::query(&python).unwrap();
+    let target = Target::new(&interpreter, &TargetRequest::default());
+    let (major, minor, _) = interpreter.version;
+    assert!(
+        target.describe().starts_with(&format!("CPython {major}.{minor} on Linux ")),
+        "{}",
+        target.describe()
+    );
+    let windows = WheelFilename::parse("a-1-cp312-cp312-win_amd64.whl").unwrap();
+    assert_eq!(target.rank(&windows), None);
+    let pure = WheelFilename::parse("a-1-py3-none-any.whl").unwrap();
+    assert!(target.rank(&pure).is_some());
+
+    let request = TargetRequest {
+        python_version: Some("3.12".parse().unwrap()),
+        python_platform: Some("x86_64-pc-windows-msvc".parse().unwrap()),
+    };
+    let foreign = Target::new(&interpreter, &request);
+    assert_eq!(foreign.describe(), "CPython 3.12 on Windows x86-64");
+    assert_eq!(foreign.rank(&windows), Some(Rank(0)));
+    let err =
+        select_wheels(&[PathBuf::from("b-1-cp311-cp311-manylinux_2_17_x86_64.whl")], &foreign).unwrap_err();
+    assert_eq!(
+        crate::error::causes(&err).collect::<Vec<_>>(),
+        [
+            "refused wheel b-1-cp311-cp311-manylinux_2_17_x86_64.whl",
+            "built for CPython 3.11 on Linux x86-64, glibc 2.17+ (cp311-cp311-manylinux_2_17_x86_64); \
+             the requested target is CPython 3.12 on Windows x86-64"
+        ]
+    );
+}
