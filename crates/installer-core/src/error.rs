@@ -44,8 +44,12 @@ pub enum Error {
     #[error("{} and {} both install {}", first.display(), second.display(), path.display())]
     Conflict { path: PathBuf, first: PathBuf, second: PathBuf },
     /// Two versions of one distribution in one command: an environment holds one.
-    #[error("{} and {} are two versions of {name} ({} and {}); install one of them", first.0.display(), second.0.display(), first.1, second.1)]
-    TwoVersions { name: String, first: (PathBuf, String), second: (PathBuf, String) },
+    #[error("{} and {} are two versions of {name} ({} and {}); install one of them", wheels[0].0.display(), wheels[1].0.display(), wheels[0].1, wheels[1].1)]
+    TwoVersions {
+        name: String,
+        /// Each wheel with its version, in the order given (boxed: errors stay small).
+        wheels: Box<[(PathBuf, String); 2]>,
+    },
     /// `--link-fallback error` and the requested (or auto) link mode cannot be used.
     #[error("cannot {mode} from {} into {}; refusing to copy (link-fallback = error)", cache.display(), target.display())]
     LinkFallback {

@@ -51,8 +51,10 @@ pub fn select_wheels(wheels: &[PathBuf], target: &Target) -> Result<Selection> {
             Some(group) => {
                 return Err(Error::TwoVersions {
                     name: filename.name.clone(),
-                    first: (group.candidates[0].1.clone(), group.version.clone()),
-                    second: (wheel.clone(), filename.version.clone()),
+                    wheels: Box::new([
+                        (group.candidates[0].1.clone(), group.version.clone()),
+                        (wheel.clone(), filename.version.clone()),
+                    ]),
                 });
             }
             None => groups.push(Group {
@@ -91,8 +93,7 @@ fn choose(group: Group, target: &Target, notes: &mut Vec<String>) -> Result<(usi
             WheelError::Incompatible { built_for: built_for(filename), target: what }
         } else {
             WheelError::NoneCompatible {
-                name: filename.name.clone(),
-                version: group.version.clone(),
+                dist: format!("{} {}", filename.name, group.version),
                 target: what,
                 candidates: group
                     .candidates

@@ -226,7 +226,7 @@ fn mac_platforms(version: (u32, u32), arch: &str) -> Vec<String> {
     let mut push = |major: u32, minor: u32, formats: Vec<&str>| {
         tags.extend(formats.iter().map(|f| format!("macosx_{major}_{minor}_{f}")));
     };
-    if (10, 0) <= version && version < (11, 0) {
+    if ((10, 0)..(11, 0)).contains(&version) {
         for minor in (0..=version.1).rev() {
             push(10, minor, mac_binary_formats((10, minor), arch));
         }
@@ -251,7 +251,7 @@ fn mac_binary_formats(version: (u32, u32), arch: &str) -> Vec<&str> {
         "x86_64" => formats.extend(["intel", "fat64", "fat32"]),
         "i386" if version < (10, 4) => return Vec::new(),
         "i386" => formats.extend(["intel", "fat32", "fat"]),
-        "ppc64" if version > (10, 5) || version < (10, 4) => return Vec::new(),
+        "ppc64" if !((10, 4)..=(10, 5)).contains(&version) => return Vec::new(),
         "ppc64" => formats.push("fat64"),
         "ppc" if version > (10, 6) => return Vec::new(),
         "ppc" => formats.extend(["fat32", "fat"]),

@@ -8,7 +8,7 @@ use super::*;
 /// The CPython interpreters of pyenv (3.8 to 3.13 on the development machines and CI).
 fn pyenv_pythons() -> Vec<PathBuf> {
     let root = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".pyenv/versions");
-    let mut found: Vec<PathBuf> = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+    let found: Vec<PathBuf> = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
         .iter()
         .filter_map(|minor| {
             std::fs::read_dir(&root).ok()?.flatten().map(|e| e.path()).find(|p| {

@@ -89,8 +89,13 @@ pub enum WheelError {
     Incompatible { built_for: String, target: String },
     /// Several wheels of one distribution and version were given, and the target supports
     /// none of them.
-    #[error("no wheel of {name} {version} given can be installed: {target}; the candidates were built for: {}", candidates.join(", "))]
-    NoneCompatible { name: String, version: String, target: String, candidates: Vec<String> },
+    #[error("no wheel of {dist} given can be installed: {target}; the candidates were built for: {}", candidates.join(", "))]
+    NoneCompatible {
+        /// `name version`.
+        dist: String,
+        target: String,
+        candidates: Vec<String>,
+    },
     /// [`crate::interrupt`] was called while unpacking; the caller removes what was written.
     #[error("interrupted")]
     Interrupted,
