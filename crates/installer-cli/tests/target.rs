@@ -214,3 +214,42 @@ fn a_warm_install_starts_no_interpreter() {
     assert_ok(&installer(tmp.path(), &args(&venv, &cache, &["--reinstall", pkg.to_str().unwrap()])));
     assert_eq!(count(), 1, "then its answer comes from the cache");
 }
+
+#[test]
+fn the_environment_s_own_files_are_never_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let bin = venv.join("bin");
+    let cases: [(&str, &str, PathBuf); 5] = [
+        (
+            "demo-1.0.dist-info/entry_points.txt",
+            "[console_scripts]\npython3 = demo:main\n",
+            bin.join("python3"),
+        ),
+        ("demo-1.0.data/scripts/python", "#!/bin/sh\necho evil\n", bin.join("python")),
+        ("demo-1.0.data/data/bin/python3.11", "evil", bin.join("python3.11")),
+        ("demo-1.0.data/data/pyvenv.cfg", "home = /evil\n", venv.join("pyvenv.cfg")),
+        ("demo-1.0.data/scripts/activate", "evil", bin.join("activate")),
+    ];
+    let before = snapshot(&venv);
+    for (member, content, replaced) in cases {
+        let dir = tempfile::tempdir_in(tmp.path()).unwrap();
+        let wheel = WheelBuilder::new("demo", "1.0").file(member, content.as_bytes()).write(dir.path(), None);
+        let out = installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(1), "{member}: {}", stderr(&out));
+        let what = if member.ends_with("entry_points.txt") {
+            "entry point `python3` (console_scripts)".to_string()
+        } else {
+            member.to_string()
+        };
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "error: refused wheel {}\n  cause: {what} would replace the environment's own {}\n",
+                wheel.display(),
+                replaced.display()
+            )
+        );
+        assert_eq!(snapshot(&venv), before, "{member}");
+    }
+}

@@ -215,6 +215,27 @@ fn install_refused_wheel_exit_status() {
     assert!(stderr.contains("broken-1.0-py3-none-any.whl"), "{stderr}");
 }
 
+/// A wheel for another platform: INSTALLER_ERR_WHEEL (2), the cause in words in
+/// `installer_last_error`, and no venv created.
+#[test]
+fn install_incompatible_wheel_is_refused() {
+    let Some(fixture) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let wheel = tmp.path().join("fixture_pkg-1.0-cp312-cp312-win_amd64.whl");
+    std::fs::copy(fixture, &wheel).unwrap();
+    let install = Install::run(Link::Shared, None, "auto", None, &[&wheel]);
+    install.assert_status(2);
+    let stderr = String::from_utf8_lossy(&install.output.stderr);
+    assert!(
+        stderr.contains(
+            "fixture_pkg-1.0-cp312-cp312-win_amd64.whl: built for CPython 3.12 on Windows x86-64 \
+             (cp312-cp312-win_amd64); this environment is CPython 3."
+        ),
+        "{stderr}"
+    );
+    assert!(!install.venv.exists(), "no venv is created for a refused wheel");
+}
+
 /// Two wheels writing one file: INSTALLER_ERR_CONFLICT (4), nothing installed.
 #[test]
 fn install_conflict_exit_status() {

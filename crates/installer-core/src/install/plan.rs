@@ -195,6 +195,7 @@ pub(crate) fn plan_wheel(
     };
     for (index, file) in manifest.files.iter().enumerate() {
         let Some((root, skip)) = scheme.destination(&file.path, &manifest.dist_info) else { continue };
+        refuse_environment_file(roots, root, &file.path[skip..], wheel, || file.path.clone())?;
         files.push(if file.python_shebang && file.path.starts_with(&scripts_prefix) {
             generate(root, rewritten_script(&entry, file, &file.path[skip..], venv)?)
         } else {
@@ -212,6 +213,13 @@ pub(crate) fn plan_wheel(
                 ),
             },
         })?;
+        refuse_environment_file(roots, SCRIPTS, &entry_point.name, wheel, || {
+            format!(
+                "entry point `{}` ({})",
+                entry_point.name,
+                if entry_point.gui { "gui_scripts" } else { "console_scripts" }
+            )
+        })?;
         files.push(generate(SCRIPTS, Generated { rel: entry_point.name.clone(), content, executable: true }));
     }
     let metadata = [
@@ -225,6 +233,34 @@ pub(crate) fn plan_wheel(
     }
     let record = format!("{}/RECORD", manifest.dist_info);
     Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, generated, replaces, record, bytecode: None })
+}
+
+/// Refuses a wheel that would write one of the environment's own files: its interpreter
+/// (`bin/python*`), `pyvenv.cfg` or its `activate*` scripts, whether by an entry point,
+/// `.data/scripts` or `.data/data` (whose `bin/` and prefix are these roots). `what` names
+/// the file of the wheel.
+fn refuse_environment_file(
+    roots: &Roots,
+    root: RootId,
+    rel: &str,
+    wheel: &Path,
+    what: impl FnOnce() -> String,
+) -> Result<()> {
+    let own = match root {
+        SCRIPTS => {
+            let lower = rel.to_ascii_lowercase();
+            !rel.contains('/') && (rel.starts_with("python") || lower.starts_with("activate"))
+        }
+        DATA => rel == "pyvenv.cfg",
+        _ => false,
+    };
+    if !own {
+        return Ok(());
+    }
+    Err(Error::Wheel {
+        wheel: wheel.to_path_buf(),
+        source: crate::wheel::WheelError::EnvironmentFile { member: what(), path: roots.join(root, rel) },
+    })
 }
 
 /// `(root, its first component)` of a destination.

@@ -96,6 +96,10 @@ pub enum WheelError {
         target: String,
         candidates: Vec<String>,
     },
+    /// A file of the wheel (or an entry point) would replace one of the environment's own
+    /// files: its interpreter, `pyvenv.cfg` or an `activate` script.
+    #[error("{member} would replace the environment's own {}", path.display())]
+    EnvironmentFile { member: String, path: PathBuf },
     /// [`crate::interrupt`] was called while unpacking; the caller removes what was written.
     #[error("interrupted")]
     Interrupted,
