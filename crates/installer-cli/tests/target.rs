@@ -253,3 +253,31 @@ fn the_environment_s_own_files_are_never_replaced() {
         assert_eq!(snapshot(&venv), before, "{member}");
     }
 }
+
+#[test]
+fn doctor_shows_the_interpreter_and_its_first_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = make_venv(&tmp.path().join("venv"));
+    let out = installer(tmp.path(), &["doctor", "--venv", venv.to_str().unwrap()]);
+    assert_ok(&out);
+    let report = String::from_utf8(out.stdout).unwrap();
+    let version = python(&venv, "import platform; print(platform.python_version())");
+    let words = environment_words(&venv);
+    let abi = format!("cp{}", words.split(' ').nth(1).unwrap().replace('.', ""));
+    assert!(
+        report.contains(&format!("\npython:  {}/bin/python (CPython {}, ", venv.display(), version.trim()))
+            && report.contains(&format!("\n         wheels must suit {words}; ABI {abi}\n"))
+            && report.contains(&format!("\ntags:    {abi}-{abi}-manylinux_")),
+        "{report}"
+    );
+    let out = installer_with_env(
+        tmp.path(),
+        &["doctor", "--venv", venv.to_str().unwrap()],
+        &[("INSTALLER_PYTHON_PLATFORM", "x86_64-pc-windows-msvc")],
+    );
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        report.contains(&format!("\ntags:    {abi}-{abi}-win_amd64, {abi}-abi3-win_amd64, ")),
+        "{report}"
+    );
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::install::{shard_location, suggest_cache_dir, ShardPolicy};
 use crate::linker::{self, LinkMode};
 use crate::platform;
+use crate::target::{Interpreter, Target, TargetRequest};
 use crate::venv::Venv;
 
 /// What to examine: the places and settings an install would use.
@@ -19,7 +20,23 @@ pub struct DoctorOptions {
     pub shards: ShardPolicy,
     /// The configured link mode (auto unless set).
     pub link_mode: LinkMode,
+    /// The interpreter a missing venv would be created with (an existing venv's own
+    /// interpreter is examined otherwise).
+    pub python: PathBuf,
+    /// `--python-version` / `--python-platform` in force.
+    pub target: TargetRequest,
 }
+
+/// The interpreter an install would check wheels against, and what it supports.
+#[derive(Debug, Clone)]
+pub struct TargetDiagnosis {
+    pub python: PathBuf,
+    /// What the interpreter said and the target it makes; `Err` when it could not be asked.
+    pub found: Result<(Interpreter, Target), String>,
+}
+
+/// How many of the target's tags `doctor` prints.
+const FIRST_TAGS: usize = 5;
 
 /// A directory and the filesystem it is on.
 #[derive(Debug, Clone)]
@@ -93,6 +110,7 @@ pub struct Diagnosis {
     pub shard: Option<Result<ShardDiagnosis, String>>,
     /// What an install would do: the mode, and the shard it would link from.
     pub outcome: (LinkMode, Option<PathBuf>),
+    pub python: TargetDiagnosis,
     /// Things to fix, one sentence each.
     pub problems: Vec<String>,
 }
@@ -100,15 +118,26 @@ pub struct Diagnosis {
 /// Examines the pair of places; never fails (what goes wrong is a finding).
 pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
     let cache = Place::new(&options.cache_dir);
-    let target = match Venv::open(&options.venv) {
-        Ok(venv) => Place::new(venv.site_packages()),
-        Err(_) => Place::new(&options.venv),
+    let (target, python) = match Venv::open(&options.venv) {
+        Ok(venv) => (Place::new(venv.site_packages()), venv.python().to_path_buf()),
+        Err(_) => (Place::new(&options.venv), options.python.clone()),
     };
+    // Asked directly, not through the cache: doctor writes nothing.
+    let found = Interpreter::query(&python)
+        .map(|interpreter| {
+            let target = Target::new(&interpreter, &options.target);
+            (interpreter, target)
+        })
+        .map_err(|e| e.to_string());
+    let mut problems = Vec::new();
+    if let Err(e) = &found {
+        problems.push(format!("the interpreter cannot be asked what it supports: {e}"));
+    }
+    let python = TargetDiagnosis { python, found };
     let scratch = options.cache_dir.join("v1").join("tmp");
     let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
     let direct = probe(options.link_mode, &source, &target.examined);
 
-    let mut problems = Vec::new();
     let mut shard = None;
     let outcome = match &direct {
         Err(e) => {
@@ -134,7 +163,7 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
             outcome
         }
     };
-    Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, problems }
+    Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, python, problems }
 }
 
 fn probe(mode: LinkMode, source: &Path, target: &Path) -> Result<Verdict, String> {
@@ -217,6 +246,22 @@ fn write_verdict(f: &mut fmt::Formatter<'_>, verdict: &Verdict) -> fmt::Result {
     Ok(())
 }
 
+impl fmt::Display for TargetDiagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "python:  {}", self.python.display())?;
+        let (interpreter, target) = match &self.found {
+            Ok(found) => found,
+            Err(e) => return write!(f, " (cannot be asked: {e})"),
+        };
+        let name = target.implementation_name();
+        writeln!(f, " ({name} {}, {})", interpreter.version_string(), interpreter.executable.display())?;
+        let requested = if target.requested { " (requested)" } else { "" };
+        writeln!(f, "         wheels must suit {}{requested}; ABI {}", target.describe(), target.abi())?;
+        let first: Vec<&str> = target.tags().iter().take(FIRST_TAGS).map(String::as_str).collect();
+        write!(f, "tags:    {}, ... ({} in all)", first.join(", "), target.tags().len())
+    }
+}
+
 impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "cache:   {}", self.cache)?;
@@ -257,6 +302,7 @@ impl fmt::Display for Diagnosis {
             }
             (mode, None) => writeln!(f, "an install would use: {mode}")?,
         }
+        writeln!(f, "{}", self.python)?;
         if self.problems.is_empty() {
             write!(f, "problems: none")
         } else {
@@ -279,6 +325,8 @@ mod tests {
             venv: venv.to_path_buf(),
             shards: ShardPolicy::default(),
             link_mode: LinkMode::Auto,
+            python: PathBuf::from("python3"),
+            target: TargetRequest::default(),
         }
     }
 
@@ -297,6 +345,24 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("problems: none"), "{text}");
+        // The interpreter a new venv would get, and what it supports.
+        assert!(text.contains("\npython:  python3 (CPython 3."), "{text}");
+        assert!(text.contains("\n         wheels must suit CPython 3."), "{text}");
+        assert!(text.contains("\ntags:    cp3"), "{text}");
+        assert!(text.contains("-manylinux_2_"), "{text}");
+    }
+
+    #[test]
+    fn an_interpreter_that_cannot_run_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = options(&dir.path().join("cache"), &dir.path().join("venv"));
+        options.python = dir.path().join("no-such-python");
+        let diagnosis = diagnose(&options);
+        assert_eq!(diagnosis.problems.len(), 1, "{diagnosis}");
+        assert!(
+            diagnosis.problems[0].starts_with("the interpreter cannot be asked what it supports: "),
+            "{diagnosis}"
+        );
     }
 
     #[test]

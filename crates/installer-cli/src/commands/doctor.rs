@@ -11,18 +11,30 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<()> {
     let config = settings::file_config()?;
     // The link mode an install would be asked for: environment, then config (doctor has no
     // --link-mode flag: it answers for the settings in force).
-    let link_mode = match std::env::var("INSTALLER_LINK_MODE") {
-        Ok(value) if !value.is_empty() => value.parse::<LinkMode>().map_err(|reason| {
-            installer_core::Error::InvalidArgument { what: "INSTALLER_LINK_MODE", reason }
-        })?,
-        _ => config.link_mode.unwrap_or_default(),
-    };
+    let link_mode = from_env::<LinkMode>("INSTALLER_LINK_MODE")?.or(config.link_mode).unwrap_or_default();
     let options = DoctorOptions {
         cache_dir: settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?,
         venv: settings::venv_path(args.venv.venv.as_deref()),
         shards: settings::shards(&config),
         link_mode,
+        python: std::path::PathBuf::from("python3"),
+        target: installer_core::target::TargetRequest {
+            python_version: from_env("INSTALLER_PYTHON_VERSION")?.or(config.python_version),
+            python_platform: from_env("INSTALLER_PYTHON_PLATFORM")?
+                .or_else(|| config.python_platform.clone()),
+        },
     };
     println!("{}", diagnose(&options));
     Ok(())
+}
+
+/// A setting from the environment variable `name`, if set (doctor has no flags for them).
+fn from_env<T: std::str::FromStr<Err = String>>(name: &'static str) -> installer_core::Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => value
+            .parse()
+            .map(Some)
+            .map_err(|reason| installer_core::Error::InvalidArgument { what: name, reason }),
+        _ => Ok(None),
+    }
 }

@@ -203,6 +203,11 @@ impl Target {
         words::target(self)
     }
 
+    /// `CPython`, `PyPy`: the implementation as people name it.
+    pub fn implementation_name(&self) -> String {
+        words::implementation(&self.implementation)
+    }
+
     /// `cp311`, the interpreter's ABI as tags name it (the first of several).
     pub fn abi(&self) -> &str {
         self.abis.first().map_or("none", String::as_str)

@@ -13,7 +13,9 @@ pub(super) fn target(target: &Target) -> String {
         Os::Manylinux { major, minor } => format!("Linux {arch}, glibc {major}.{minor}"),
         Os::Musllinux { major, minor } => format!("Linux {arch}, musl {major}.{minor}"),
         Os::Linux => format!("Linux {arch}"),
-        Os::Macos { major, minor } => format!("macOS {major}.{minor} {arch}"),
+        Os::Macos { major, minor } => {
+            format!("macOS {major}.{minor} {}", if arch == "aarch64" { "arm64" } else { arch })
+        }
         Os::Windows => format!("Windows {arch}"),
         Os::Other(tag) => tag.clone(),
     };
@@ -44,7 +46,7 @@ fn unique(items: impl Iterator<Item = String>) -> String {
     seen.join(" or ")
 }
 
-fn implementation(name: &str) -> String {
+pub(super) fn implementation(name: &str) -> String {
     match name {
         "cpython" => "CPython".into(),
         "pypy" => "PyPy".into(),
