@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,51 +23,6 @@ fn corpus() -> Option<Vec<PathBuf>> {
         .collect();
     wheels.sort();
     (!wheels.is_empty()).then_some(wheels)
-}
-
-/// A snapshot with the venv's path replaced by `<VENV>` in file contents and the installer
-/// metadata left out.
-fn normalized(venv: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
-    use std::os::unix::fs::PermissionsExt;
-    let needle = venv.to_str().unwrap().as_bytes();
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(venv).min_depth(1) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(venv).unwrap().to_path_buf();
-        let s = rel.to_str().unwrap();
-        let metadata = [
-            ".dist-info/RECORD",
-            ".dist-info/INSTALLER",
-            ".dist-info/REQUESTED",
-            ".dist-info/direct_url.json",
-        ];
-        if s.contains("__pycache__")
-            || metadata.iter().any(|m| s.ends_with(m))
-            || !entry.file_type().is_file()
-        {
-            continue;
-        }
-        let bytes = std::fs::read(entry.path()).unwrap();
-        let replaced = replace(&bytes, needle, b"<VENV>");
-        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
-        out.insert(rel, (replaced, mode));
-    }
-    out
-}
-
-fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 #[test]
@@ -90,14 +44,7 @@ fn corpus_matches_pip_file_for_file_and_every_package_imports_and_script_runs() 
     let out = installer(tmp.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_ok(&out);
 
-    let pip = Command::new("python3")
-        .args(["-m", "pip", "--python"])
-        .arg(pips.join("bin/python"))
-        .args(["install", "--no-deps", "--no-compile", "--no-index", "--disable-pip-version-check", "-q"])
-        .args(&wheels)
-        .output()
-        .unwrap();
-    assert!(pip.status.success(), "pip failed: {}", String::from_utf8_lossy(&pip.stderr));
+    pip_install(&pips, &wheels);
 
     // A second venv from the warm cache: every file of every wheel is a hardlink of the
     // cache's (link count 3: the cache, the first venv, this one).
@@ -124,19 +71,8 @@ fn corpus_matches_pip_file_for_file_and_every_package_imports_and_script_runs() 
     assert!(linked > 12_000, "{linked}");
     eprintln!("{linked} cache files hardlinked into both venvs");
 
-    let (a, b) = (normalized(&ours), normalized(&pips));
-    let only_ours: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
-    let only_pip: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();
-    assert!(only_ours.is_empty() && only_pip.is_empty(), "only ours: {only_ours:?}\nonly pip: {only_pip:?}");
-    let differing: Vec<_> = a
-        .iter()
-        .filter(|(k, v)| b[*k] != **v)
-        .map(|(k, v)| {
-            format!("{} (mode {:o} vs pip {:o}, same bytes: {})", k.display(), v.1, b[k].1, v.0 == b[k].0)
-        })
-        .collect();
-    assert!(differing.is_empty(), "{} files differ from pip's:\n{}", differing.len(), differing.join("\n"));
-    eprintln!("{} files identical to pip's", a.len());
+    let files = assert_same_files(&ours, &pips);
+    eprintln!("{files} files identical to pip's");
 
     // Every top-level package and module imports.
     let site = ours.join("lib/python3.11/site-packages");

@@ -26,6 +26,10 @@ pub struct Manifest {
     pub data_dir: String,
     /// `Root-Is-Purelib` from `WHEEL`: whether the root goes to purelib or platlib.
     pub root_is_purelib: bool,
+    /// `Wheel-Version` when newer than the one this installer implements: every install of
+    /// the entry warns, as pip's does (absent in manifests of older releases: no warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_wheel_version: Option<String>,
     /// Every directory of the unpacked tree (relative, `/`-separated), parents first.
     pub dirs: Vec<String>,
     /// Every regular file of the tree except `RECORD`, which installs rewrite.

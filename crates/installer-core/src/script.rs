@@ -27,7 +27,8 @@ pub fn shebang(python: &Path) -> Vec<u8> {
 
 /// The console scripts to generate for a wheel's entry points. As pip does, when a wheel has
 /// a `pip` (or `easy_install`) script, the versioned ones are made for the environment's
-/// Python (`pip3`, `pip3.11`; `easy_install-3.11`) in place of those the wheel was built with.
+/// Python (`pip3`, `pip3.11`; `easy_install-3.11`) in place of those the wheel was built with
+/// (`pip`, `pipX`, `pipX.Y`; `easy_install-X.Y` only: pip keeps an `easy_install-3`).
 pub fn scripts_to_generate(entry_points: &[EntryPoint], python_version: (u32, u32)) -> Vec<EntryPoint> {
     let (major, minor) = python_version;
     let has = |name: &str| entry_points.iter().any(|e| !e.gui && e.name == name);
@@ -46,7 +47,7 @@ pub fn scripts_to_generate(entry_points: &[EntryPoint], python_version: (u32, u3
                 out.extend([renamed(ep.name.clone()), renamed(format!("easy_install-{major}.{minor}"))])
             }
             name if has_pip && name.strip_prefix("pip").is_some_and(is_version) => {}
-            name if has_easy_install && name.strip_prefix("easy_install-").is_some_and(is_version) => {}
+            name if has_easy_install && name.strip_prefix("easy_install-").is_some_and(is_major_minor) => {}
             _ => out.push(ep.clone()),
         }
     }
@@ -57,6 +58,24 @@ pub fn scripts_to_generate(entry_points: &[EntryPoint], python_version: (u32, u3
 fn is_version(text: &str) -> bool {
     let parts: Vec<&str> = text.split('.').collect();
     parts.len() <= 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `2.6`, `3.11`: digits, exactly one dot.
+fn is_major_minor(text: &str) -> bool {
+    text.contains('.') && is_version(text)
+}
+
+/// Whether a `.data/scripts` file named `file_name` is one of the wrappers setuptools wrote
+/// for an entry point (`NAME`, `NAME.exe`, `NAME-script.py`, `NAME.pya`; suffixes in any
+/// case): pip skips them because it generates the launcher itself (its
+/// `is_entrypoint_wrapper`), and so does this installer.
+pub fn is_entry_point_wrapper(file_name: &str, entry_points: &[EntryPoint]) -> bool {
+    let lower = file_name.to_ascii_lowercase();
+    let stem = [".exe", "-script.py", ".pya"]
+        .iter()
+        .find(|suffix| lower.ends_with(*suffix))
+        .map_or(file_name, |suffix| &file_name[..file_name.len() - suffix.len()]);
+    entry_points.iter().any(|e| e.name == stem)
 }
 
 /// The launcher script for an entry point, as pip writes it (distlib's `SCRIPT_TEMPLATE`).
@@ -140,6 +159,41 @@ mod tests {
         let names: Vec<String> =
             scripts_to_generate(&[ep("pip3")], (3, 11)).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["pip3"], "without a `pip` entry point nothing is renamed");
+    }
+
+    #[test]
+    fn only_easy_install_x_y_entry_points_give_way_to_this_pythons() {
+        let ep = |name: &str, gui| EntryPoint {
+            name: name.into(),
+            module: "setuptools.command.easy_install".into(),
+            object: Some("main".into()),
+            gui,
+        };
+        let wheel = [
+            ep("easy_install", false),
+            ep("easy_install-2.6", false),
+            ep("easy_install-3", false),
+            ep("easy_install-2.7", true),
+        ];
+        let names: Vec<String> = scripts_to_generate(&wheel, (3, 11)).into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["easy_install", "easy_install-3.11", "easy_install-3", "easy_install-2.7"]);
+        let names: Vec<String> =
+            scripts_to_generate(&wheel[1..2], (3, 11)).into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["easy_install-2.6"], "without an `easy_install` entry point nothing is dropped");
+    }
+
+    #[test]
+    fn setuptools_wrappers_of_entry_points_are_recognised_as_pip_does() {
+        let eps =
+            [entry_point(Some("main")), EntryPoint { name: "tk".into(), gui: true, ..entry_point(None) }];
+        for wrapper in
+            ["black", "black.exe", "black.EXE", "black-script.py", "black-SCRIPT.PY", "black.pya", "tk.exe"]
+        {
+            assert!(is_entry_point_wrapper(wrapper, &eps), "{wrapper}");
+        }
+        for other in ["Black", "black-script.pyw", "black.sh", "blackd", "black-script", "tk-script.pyw"] {
+            assert!(!is_entry_point_wrapper(other, &eps), "{other}");
+        }
     }
 
     #[test]

@@ -116,6 +116,83 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
     out
 }
 
+/// A snapshot for comparing an environment with pip's: every file's bytes (the venv's path
+/// replaced by `<VENV>`) and mode, without `__pycache__` and the installer's own metadata.
+pub fn normalized(venv: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    let needle = venv.to_str().unwrap().as_bytes();
+    let mut out = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(venv).min_depth(1) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(venv).unwrap().to_path_buf();
+        let s = rel.to_str().unwrap();
+        let metadata = [
+            ".dist-info/RECORD",
+            ".dist-info/INSTALLER",
+            ".dist-info/REQUESTED",
+            ".dist-info/direct_url.json",
+        ];
+        if s.contains("__pycache__")
+            || metadata.iter().any(|m| s.ends_with(m))
+            || !entry.file_type().is_file()
+        {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let replaced = replace(&bytes, needle, b"<VENV>");
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        out.insert(rel, (replaced, mode));
+    }
+    out
+}
+
+/// Installs `wheels` into `venv` with pip (`--no-deps --no-compile`, no index), asserting
+/// success; returns pip's stderr (its warnings).
+pub fn pip_install(venv: &Path, wheels: &[PathBuf]) -> String {
+    let pip = Command::new("python3")
+        .args(["-m", "pip", "--python"])
+        .arg(venv.join("bin/python"))
+        .args(["install", "--no-deps", "--no-compile", "--no-index", "--disable-pip-version-check", "-q"])
+        .args(wheels)
+        .output()
+        .unwrap();
+    assert!(pip.status.success(), "pip failed: {}", String::from_utf8_lossy(&pip.stderr));
+    String::from_utf8_lossy(&pip.stderr).into_owned()
+}
+
+/// Asserts that two environments (with the same base name: `activate` embeds it) hold the same
+/// files as [`normalized`] sees them; returns how many.
+#[track_caller]
+pub fn assert_same_files(ours: &Path, pips: &Path) -> usize {
+    let (a, b) = (normalized(ours), normalized(pips));
+    let only_ours: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let only_pip: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    assert!(only_ours.is_empty() && only_pip.is_empty(), "only ours: {only_ours:?}\nonly pip: {only_pip:?}");
+    let differing: Vec<_> = a
+        .iter()
+        .filter(|(k, v)| b[*k] != **v)
+        .map(|(k, v)| {
+            format!("{} (mode {:o} vs pip {:o}, same bytes: {})", k.display(), v.1, b[k].1, v.0 == b[k].0)
+        })
+        .collect();
+    assert!(differing.is_empty(), "{} files differ from pip's:\n{}", differing.len(), differing.join("\n"));
+    a.len()
+}
+
+fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// A wheel file written with the `zip` crate: members in order, RECORD computed unless the
 /// test supplies its own (`record: Some(...)`) or leaves it out.
 pub struct WheelBuilder {
@@ -135,6 +212,8 @@ pub enum RecordMode {
     Without(Vec<String>),
     /// Computed, with a wrong (well-formed) hash for this member.
     WrongHash(String),
+    /// Computed, plus these rows (e.g. for files the archive lacks).
+    Extra(Vec<String>),
 }
 
 impl WheelBuilder {
@@ -190,7 +269,10 @@ impl WheelBuilder {
         let record = match &self.record {
             RecordMode::Omitted => None,
             RecordMode::Custom(text) => Some(text.clone()),
-            RecordMode::Computed | RecordMode::Without(_) | RecordMode::WrongHash(_) => {
+            RecordMode::Computed
+            | RecordMode::Without(_)
+            | RecordMode::WrongHash(_)
+            | RecordMode::Extra(_) => {
                 let skip: &[String] = if let RecordMode::Without(s) = &self.record { s } else { &[] };
                 let mut text = String::new();
                 for (path, content, _) in &members {
@@ -203,6 +285,9 @@ impl WheelBuilder {
                         }
                         text.push_str(&format!("{path},sha256={hash},{}\n", content.len()));
                     }
+                }
+                if let RecordMode::Extra(rows) = &self.record {
+                    rows.iter().for_each(|row| text.push_str(&format!("{row}\n")));
                 }
                 text.push_str(&format!("{dist_info}/RECORD,,\n"));
                 Some(text)

@@ -182,6 +182,13 @@ fn install_in_pool(
                 wheel.display(),
                 entry.dir().display()
             ));
+            if let Some(version) = &entry.manifest().newer_wheel_version {
+                reporter.warning(&format!(
+                    "{}: installing from a newer Wheel-Version ({version}) than this installer implements ({})",
+                    wheel.display(),
+                    crate::wheel::metadata::WHEEL_VERSION.map(|n| n.to_string()).join(".")
+                ));
+            }
             Ok(entry)
         })
         .collect::<Result<_>>()?;

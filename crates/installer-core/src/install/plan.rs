@@ -195,6 +195,12 @@ pub(crate) fn plan_wheel(
     };
     for (index, file) in manifest.files.iter().enumerate() {
         let Some((root, skip)) = scheme.destination(&file.path, &manifest.dist_info) else { continue };
+        if file.path.starts_with(&scripts_prefix) {
+            let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+            if script::is_entry_point_wrapper(name, &manifest.entry_points) {
+                continue;
+            }
+        }
         refuse_environment_file(roots, root, &file.path[skip..], wheel, || file.path.clone())?;
         files.push(if file.python_shebang && file.path.starts_with(&scripts_prefix) {
             generate(root, rewritten_script(&entry, file, &file.path[skip..], venv)?)

@@ -15,17 +15,34 @@ pub struct EntryPoint {
     pub gui: bool,
 }
 
+/// The `Wheel-Version` this installer implements. A greater major is refused (the spec: a new
+/// major may change the layout in ways an installer would get wrong), a greater minor installs
+/// with a warning, and anything lower installs (pip and uv take the `0.1` of early `wheel`
+/// releases too).
+pub const WHEEL_VERSION: [u32; 2] = [1, 0];
+
 /// What an installer needs from `WHEEL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WheelInfo {
-    /// `Wheel-Version` as (major, minor); only major 1 is accepted.
-    pub wheel_version: (u32, u32),
+    /// `Wheel-Version`, component by component (`[1, 0]`, `[0, 1]`; pip reads any number).
+    pub wheel_version: Vec<u32>,
     /// `Root-Is-Purelib`: whether the archive root goes to purelib (else platlib).
     pub root_is_purelib: bool,
 }
 
-/// Parses `WHEEL`. A Wheel-Version with another major is refused: the spec says a new major
-/// may change the layout in ways this installer would get wrong.
+impl WheelInfo {
+    /// The Wheel-Version as written (`1.2`) when it is newer than [`WHEEL_VERSION`]: such a
+    /// wheel installs with a warning, as pip's `check_compatibility` does.
+    pub fn newer_wheel_version(&self) -> Option<String> {
+        (self.wheel_version.as_slice() > WHEEL_VERSION.as_slice()).then(|| dotted(&self.wheel_version))
+    }
+}
+
+fn dotted(version: &[u32]) -> String {
+    version.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+}
+
+/// Parses `WHEEL`. A Wheel-Version with a greater major than [`WHEEL_VERSION`] is refused.
 pub fn parse_wheel_file(text: &str) -> Result<WheelInfo, String> {
     let mut version = None;
     let mut purelib = None;
@@ -45,15 +62,21 @@ pub fn parse_wheel_file(text: &str) -> Result<WheelInfo, String> {
     Ok(WheelInfo { wheel_version, root_is_purelib })
 }
 
-fn parse_wheel_version(value: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("invalid Wheel-Version {value:?}");
-    let (major, minor) = value.split_once('.').unwrap_or((value, "0"));
-    let major: u32 = major.parse().map_err(|_| bad())?;
-    let minor: u32 = minor.parse().map_err(|_| bad())?;
-    if major != 1 {
-        return Err(format!("unsupported Wheel-Version {major}.{minor} (this installer reads 1.x)"));
+/// Integers separated by dots, as pip reads them (`tuple(map(int, version.split(".")))`).
+fn parse_wheel_version(value: &str) -> Result<Vec<u32>, String> {
+    let version: Vec<u32> = value
+        .split('.')
+        .map(|part| part.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("invalid Wheel-Version {value:?}"))?;
+    if version[0] > WHEEL_VERSION[0] {
+        return Err(format!(
+            "unsupported Wheel-Version {} (this installer reads up to {}.x)",
+            dotted(&version),
+            WHEEL_VERSION[0]
+        ));
     }
-    Ok((major, minor))
+    Ok(version)
 }
 
 /// `Name` and `Version` from the header of `METADATA` (the body, after the first blank line,
@@ -180,9 +203,28 @@ mod tests {
             "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.41)\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         )
         .unwrap();
-        assert_eq!(info, WheelInfo { wheel_version: (1, 0), root_is_purelib: true });
+        assert_eq!(info, WheelInfo { wheel_version: vec![1, 0], root_is_purelib: true });
+        assert_eq!(info.newer_wheel_version(), None);
         let info = parse_wheel_file("wheel-version: 1.9\r\nRoot-Is-Purelib: False\r\n").unwrap();
-        assert_eq!(info, WheelInfo { wheel_version: (1, 9), root_is_purelib: false });
+        assert_eq!(info, WheelInfo { wheel_version: vec![1, 9], root_is_purelib: false });
+        assert_eq!(info.newer_wheel_version().as_deref(), Some("1.9"));
+    }
+
+    #[test]
+    fn wheel_versions_as_pip_reads_them() {
+        let version = |v: &str| {
+            parse_wheel_file(&format!("Wheel-Version: {v}\nRoot-Is-Purelib: true\n"))
+                .map(|i| i.newer_wheel_version())
+        };
+        // Older and shorter versions install silently: early `wheel` releases wrote 0.1.
+        assert_eq!(version("0.1"), Ok(None));
+        assert_eq!(version("1"), Ok(None));
+        assert_eq!(version("1.0"), Ok(None));
+        // Newer within major 1: installed with a warning.
+        assert_eq!(version("1.0.1"), Ok(Some("1.0.1".into())));
+        assert_eq!(version("1.10"), Ok(Some("1.10".into())));
+        assert_eq!(version("2"), Err("unsupported Wheel-Version 2 (this installer reads up to 1.x)".into()));
+        assert_eq!(version("1."), Err("invalid Wheel-Version \"1.\"".into()));
     }
 
     #[test]
@@ -190,7 +232,7 @@ mod tests {
         let err = |t| parse_wheel_file(t).unwrap_err();
         assert_eq!(
             err("Wheel-Version: 2.0\nRoot-Is-Purelib: true\n"),
-            "unsupported Wheel-Version 2.0 (this installer reads 1.x)"
+            "unsupported Wheel-Version 2.0 (this installer reads up to 1.x)"
         );
         assert_eq!(err("Root-Is-Purelib: true\n"), "missing Wheel-Version");
         assert_eq!(err("Wheel-Version: 1.0\n"), "missing Root-Is-Purelib");

@@ -57,8 +57,6 @@ pub enum WheelError {
     NoHash { path: String },
     #[error("{path}: listed twice in RECORD with different hashes or sizes")]
     RecordConflict { path: String },
-    #[error("{path}: listed in RECORD but missing from the archive")]
-    MissingFromArchive { path: String },
     #[error("{path}: {reason}")]
     BadHash { path: String, reason: String },
     #[error("{path}: hash mismatch: RECORD says {expected}, content is {actual}")]

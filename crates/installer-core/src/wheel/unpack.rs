@@ -3,8 +3,8 @@
 //! Order of work, so that a bad wheel costs as little as possible and writes nothing it
 //! should not:
 //! 1. file name; central directory (names, types, sizes, limits, `.dist-info`, `.data`);
-//! 2. `WHEEL` (a Wheel-Version 2 may change everything below), RECORD, then RECORD against
-//!    the member list in both directions, METADATA and `entry_points.txt`;
+//! 2. `WHEEL` (a Wheel-Version 2 may change everything below), RECORD, then every member
+//!    against RECORD (rows for files the archive lacks are ignored, as pip does), METADATA and `entry_points.txt`;
 //! 3. directories, then every file in parallel: decompress, hash and count in one pass,
 //!    refusing a member as soon as it produces more than declared.
 
@@ -103,6 +103,7 @@ pub fn unpack_verified(archive: &Path, dest: &Path, limits: &Limits) -> Result<M
         dist_info: layout.dist_info.clone(),
         data_dir: layout.data_dir.clone(),
         root_is_purelib: checked.root_is_purelib,
+        newer_wheel_version: checked.newer_wheel_version,
         dirs: layout.dirs.clone(),
         files,
         entry_points: checked.entry_points,
@@ -129,6 +130,7 @@ struct Job<'a> {
 struct Checked<'a> {
     jobs: Vec<Job<'a>>,
     root_is_purelib: bool,
+    newer_wheel_version: Option<String>,
     entry_points: Vec<crate::wheel::metadata::EntryPoint>,
 }
 
@@ -160,6 +162,9 @@ impl<'a> Unpacker<'a> {
         let not_covered = [record_path.clone(), in_dist_info("RECORD.jws"), in_dist_info("RECORD.p7s")];
         let covered = |path: &str| !not_covered.iter().any(|p| p == path);
 
+        // A row for a file the archive lacks (old `bdist_wheel` listed a DESCRIPTION.rst it did
+        // not pack) is ignored, as pip and uv do: nothing is installed for it, and the RECORD an
+        // install writes lists only what it installed. Every member must still be listed.
         let mut record: HashMap<&str, (Option<&str>, Option<u64>)> = HashMap::with_capacity(entries.len());
         for entry in &entries {
             let value = (entry.hash.as_deref(), entry.size);
@@ -167,9 +172,6 @@ impl<'a> Unpacker<'a> {
                 if previous != value {
                     return Err(WheelError::RecordConflict { path: entry.path.clone() });
                 }
-            }
-            if entry.hash.is_some() && covered(&entry.path) && !members.contains_key(entry.path.as_str()) {
-                return Err(WheelError::MissingFromArchive { path: entry.path.clone() });
             }
         }
 
@@ -221,7 +223,12 @@ impl<'a> Unpacker<'a> {
             }
             jobs.push(Job { member, hash: hash.to_string(), hasher, content: preread.remove(&member.index) });
         }
-        Ok(Checked { jobs, root_is_purelib: info.root_is_purelib, entry_points })
+        Ok(Checked {
+            jobs,
+            root_is_purelib: info.root_is_purelib,
+            newer_wheel_version: info.newer_wheel_version(),
+            entry_points,
+        })
     }
 
     /// Decompresses a small `.dist-info` file into memory.
