@@ -51,9 +51,6 @@ pub struct InstallArgs {
     pub wheels: Vec<PathBuf>,
     #[command(flatten)]
     pub venv: VenvArg,
-    /// Interpreter for creating the venv and for --compile
-    #[arg(long, value_name = "PATH", default_value = "python3")]
-    pub python: PathBuf,
     /// Install for this Python version instead of the interpreter's (wheels are checked
     /// against its tags) [config python-version]
     #[arg(long, value_name = "X.Y", env = "INSTALLER_PYTHON_VERSION")]
@@ -93,6 +90,11 @@ pub struct VenvArg {
     /// Environment to install into [env VIRTUAL_ENV, else ./.venv]
     #[arg(long, value_name = "DIR")]
     pub venv: Option<PathBuf>,
+    /// The interpreter whose environment it is, as in uv: a venv's bin/python selects that
+    /// venv; a version (3.12) finds python3.12 on PATH; with a --venv that does not exist,
+    /// the interpreter it is created with [default: python3]
+    #[arg(short, long, value_name = "PATH|VERSION")]
+    pub python: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,13 @@ impl Reporter for TerminalReporter {
         }
     }
 
+    fn venv_created(&self, root: &std::path::Path, python: &installer_core::target::Interpreter) {
+        if !self.quiet {
+            let (name, version) = (python.implementation_name(), python.version_string());
+            self.println(&format!("Created virtual environment at {} ({name} {version})", root.display()));
+        }
+    }
+
     fn info(&self, message: &str) {
         if self.verbose {
             self.println(&format!("info: {message}"));

@@ -20,6 +20,21 @@ pub fn venv_path(flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".venv"))
 }
 
+/// The environment and the interpreter `--venv` and `-p, --python` name (see
+/// [`crate::args::VenvArg`]): `(environment directory, interpreter to create it with)`.
+pub fn environment(arg: &crate::args::VenvArg) -> Result<(PathBuf, PathBuf)> {
+    let Some(spec) = &arg.python else {
+        return Ok((venv_path(arg.venv.as_deref()), PathBuf::from("python3")));
+    };
+    let python = installer_core::target::find_python(spec)?;
+    let venv = match (&arg.venv, installer_core::target::venv_of(&python)) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => dir,
+        (None, None) => venv_path(None),
+    };
+    Ok((venv, python))
+}
+
 /// The cache root: flag or `INSTALLER_CACHE_DIR`, else `cache-dir`, else the default.
 pub fn cache_dir(flag: Option<&Path>, config: &FileConfig) -> Result<PathBuf> {
     flag.map(Path::to_path_buf)

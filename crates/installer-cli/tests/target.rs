@@ -281,3 +281,98 @@ fn doctor_shows_the_interpreter_and_its_first_tags() {
         "{report}"
     );
 }
+
+/// A directory for PATH holding `python3.12` from pyenv (CI has pyenv's CPythons).
+fn path_with_python312(dir: &Path) -> (String, String) {
+    let home = std::env::var("HOME").unwrap();
+    let versions = Path::new(&home).join(".pyenv/versions");
+    let found = std::fs::read_dir(&versions)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("3.12."))
+        .expect("CPython 3.12 in ~/.pyenv/versions");
+    let bin = dir.join("pybin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(found.join("bin/python3.12"), bin.join("python3.12")).unwrap();
+    let version = found.file_name().unwrap().to_str().unwrap().to_string();
+    (format!("{}:/usr/bin:/bin", bin.display()), version)
+}
+
+#[test]
+fn python_by_version_creates_the_venv_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, version) = path_with_python312(tmp.path());
+    let cache = tmp.path().join("cache");
+    let cp311 = demo(tmp.path(), "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl");
+    // Checked against the interpreter the venv would be created with: refused, no venv.
+    let out = installer_with_env(
+        tmp.path(),
+        &["install", "-p", "3.12", "--cache-dir", cache.to_str().unwrap(), cp311.to_str().unwrap()],
+        &[("PATH", &path)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("this environment is CPython 3.12 on Linux"), "{}", stderr(&out));
+    assert!(!tmp.path().join(".venv").exists());
+
+    let pkg = fixture("fixture_pkg-1.0");
+    let out = installer_with_env(
+        tmp.path(),
+        &["install", "--python", "3.12", "--cache-dir", cache.to_str().unwrap(), pkg.to_str().unwrap()],
+        &[("PATH", &path)],
+    );
+    assert_ok(&out);
+    assert!(
+        stderr(&out).starts_with(&format!("Created virtual environment at .venv (CPython {version})\n")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(python(&tmp.path().join(".venv"), "import sys; print(sys.version_info[:2])"), "(3, 12)\n");
+
+    let out =
+        installer_with_env(tmp.path(), &["install", "-p", "3.99", pkg.to_str().unwrap()], &[("PATH", &path)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "error: invalid python: no python3.99 on PATH\n");
+}
+
+#[test]
+fn a_venv_s_python_selects_that_venv_and_a_failing_interpreter_shows_its_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = make_venv(&tmp.path().join("somewhere/env"));
+    let cache = tmp.path().join("cache");
+    let pkg = fixture("fixture_pkg-1.0");
+    let python_path = venv.join("bin/python");
+    let args = ["install", "-p", python_path.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    let out = installer(tmp.path(), &[&args[..], &[pkg.to_str().unwrap()]].concat());
+    assert_ok(&out);
+    assert!(site_packages(&venv).join("fixture_pkg-1.0.dist-info").is_dir());
+    assert!(!tmp.path().join(".venv").exists());
+    let listed = installer(tmp.path(), &["list", "-p", python_path.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("fixture-pkg  1.0"), "{listed:?}");
+    assert_ok(&installer(tmp.path(), &["uninstall", "-p", python_path.to_str().unwrap(), "fixture-pkg"]));
+    assert!(!site_packages(&venv).join("fixture_pkg-1.0.dist-info").exists());
+
+    let broken = tmp.path().join("broken-python");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho 'Fatal Python error: first' >&2\necho 'second line' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = installer(
+        tmp.path(),
+        &[
+            "install",
+            "-p",
+            broken.to_str().unwrap(),
+            "--venv",
+            "new",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            pkg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("Fatal Python error: first\nsecond line\n"), "{}", stderr(&out));
+    assert!(!tmp.path().join("new").exists());
+}

@@ -18,6 +18,10 @@ pub trait Reporter: Send + Sync {
     fn warning(&self, message: &str) {
         let _ = message;
     }
+    /// A virtual environment was created at `root` (as the caller named it) with `python`.
+    fn venv_created(&self, root: &std::path::Path, python: &crate::target::Interpreter) {
+        let _ = (root, python);
+    }
     /// What was done and why (link mode chosen, cache hits), shown with `--verbose`.
     fn info(&self, message: &str) {
         let _ = message;

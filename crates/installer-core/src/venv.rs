@@ -152,7 +152,7 @@ fn parse_version(text: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// `python -m venv --without-pip root`, with the interpreter's stderr in the error.
+/// `python -m venv --without-pip root`, with the interpreter's whole stderr in the error.
 fn create(root: &Path, python: &Path) -> Result<()> {
     let command = format!("{} -m venv --without-pip {}", python.display(), root.display());
     let output = Command::new(python)
@@ -162,9 +162,13 @@ fn create(root: &Path, python: &Path) -> Result<()> {
         .map_err(|e| Error::Command { command: command.clone(), reason: e.to_string() })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let reason =
-            stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string();
-        return Err(Error::Command { command, reason: format!("{} ({reason})", output.status) });
+        let stderr = stderr.trim_end();
+        let reason = if stderr.is_empty() {
+            output.status.to_string()
+        } else {
+            format!("{}:\n{stderr}", output.status)
+        };
+        return Err(Error::Command { command, reason });
     }
     Ok(())
 }

@@ -12,12 +12,13 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<()> {
     // The link mode an install would be asked for: environment, then config (doctor has no
     // --link-mode flag: it answers for the settings in force).
     let link_mode = from_env::<LinkMode>("INSTALLER_LINK_MODE")?.or(config.link_mode).unwrap_or_default();
+    let (venv, python) = settings::environment(&args.venv)?;
     let options = DoctorOptions {
         cache_dir: settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?,
-        venv: settings::venv_path(args.venv.venv.as_deref()),
+        venv: venv.clone(),
         shards: settings::shards(&config),
         link_mode,
-        python: std::path::PathBuf::from("python3"),
+        python,
         target: installer_core::target::TargetRequest {
             python_version: from_env("INSTALLER_PYTHON_VERSION")?.or(config.python_version),
             python_platform: from_env("INSTALLER_PYTHON_PLATFORM")?

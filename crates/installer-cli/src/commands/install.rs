@@ -32,9 +32,9 @@ pub fn run(args: InstallArgs) -> Result<()> {
         Cache::open(&settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?)?
     }
     .with_limits(limits);
-    let venv = settings::venv_path(args.venv.venv.as_deref());
+    let (venv, python) = settings::environment(&args.venv)?;
     let reporter = TerminalReporter::new(args.output, "Installing");
-    let result = install_into(&venv, &args.python, &args.wheels, &cache, &options, &reporter);
+    let result = install_into(&venv, &python, &args.wheels, &cache, &options, &reporter);
     reporter.finish();
     let summary = result?;
     if !args.output.quiet {

@@ -10,7 +10,7 @@ use crate::args::{ListArgs, ListFormat};
 use crate::settings;
 
 pub fn run(args: ListArgs) -> Result<()> {
-    let venv = Venv::open(&settings::venv_path(args.venv.venv.as_deref()))?;
+    let venv = Venv::open(&settings::environment(&args.venv)?.0)?;
     let dists = list(&venv)?;
     let text = match args.format {
         ListFormat::Text => text(&dists),

@@ -32,7 +32,7 @@ use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
 use crate::linker::{LinkFallback, LinkMode};
 use crate::reporter::Reporter;
-use crate::target::{select_wheels, Target, TargetRequest};
+use crate::target::{self, select_wheels, Target, TargetRequest};
 use crate::transaction::Transaction;
 use crate::uninstall;
 use crate::venv::Venv;
@@ -105,7 +105,8 @@ pub fn install(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
-    let wheels = select(venv.python(), wheels, cache, options, reporter)?;
+    let interpreter = target::Interpreter::cached(venv.python(), &cache.interpreters_dir())?;
+    let wheels = select(&interpreter, wheels, options, reporter)?;
     in_pool(options.jobs, || install_in_pool(venv, &wheels, cache, options, reporter))
 }
 
@@ -124,9 +125,13 @@ pub fn install_into(
     if venv_dir.exists() {
         return install(&Venv::open(venv_dir)?, wheels, cache, options, reporter);
     }
-    let wheels = select(python, wheels, cache, options, reporter)?;
+    // Asked afresh, not from the cache: `python3` may be a shim (pyenv) whose target changes
+    // while the file stays the same, and creating the venv starts it anyway.
+    let interpreter = target::Interpreter::query(python)?;
+    let wheels = select(&interpreter, wheels, options, reporter)?;
     in_pool(options.jobs, || wheels.par_iter().try_for_each(|wheel| cache.entry(wheel).map(drop)))?;
     let venv = Venv::create(venv_dir, python)?;
+    reporter.venv_created(venv_dir, &interpreter);
     let result = in_pool(options.jobs, || install_in_pool(&venv, &wheels, cache, options, reporter));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(venv_dir);
@@ -134,16 +139,15 @@ pub fn install_into(
     result
 }
 
-/// The wheels of `wheels` to install for the target of `python` (see
+/// The wheels of `wheels` to install for the target of `interpreter` (see
 /// [`crate::target::select_wheels`]); what was left out and why goes to `-v`.
 fn select(
-    python: &Path,
+    interpreter: &target::Interpreter,
     wheels: &[PathBuf],
-    cache: &Cache,
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<Vec<PathBuf>> {
-    let target = Target::of_python(python, &cache.interpreters_dir(), &options.target)?;
+    let target = Target::new(interpreter, &options.target);
     reporter.info(&format!("target: {} ({} tags)", target.describe(), target.tags().len()));
     let selection = select_wheels(wheels, &target)?;
     for note in &selection.notes {

@@ -101,6 +101,8 @@ impl Interpreter {
     /// Runs `python` once and reads its answer; the whole stderr of a failing interpreter is
     /// in the error, since that is where it says why.
     pub fn query(python: &Path) -> Result<Interpreter> {
+        let found = python.to_str().and_then(find_on_path).unwrap_or_else(|| python.to_path_buf());
+        let python = found.as_path();
         let command = format!("{} -I -c <query>", python.display());
         let output = Command::new(python)
             .args(["-I", "-c", QUERY])
@@ -155,6 +157,11 @@ impl Interpreter {
         format!("{major}.{minor}.{micro}")
     }
 
+    /// `CPython`, `PyPy`: the implementation as people name it.
+    pub fn implementation_name(&self) -> String {
+        super::words::implementation(&self.implementation)
+    }
+
     /// Whether this is a virtual environment's interpreter (`sys.prefix != sys.base_prefix`).
     pub fn is_venv(&self) -> bool {
         self.prefix != self.base_prefix
@@ -187,6 +194,32 @@ struct Stored {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The interpreter `-p, --python` names, as uv reads it: a version (`3.12`) is `python3.12` on
+/// `PATH`; anything else is a path, or a command name on `PATH`.
+pub fn find_python(spec: &str) -> Result<PathBuf> {
+    let is_version =
+        !spec.is_empty() && spec.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let name = if is_version { format!("python{spec}") } else { spec.to_string() };
+    match find_on_path(&name) {
+        Some(path) if path.exists() => Ok(path),
+        _ => Err(Error::InvalidArgument {
+            what: "python",
+            reason: if name.contains('/') {
+                format!("{name} does not exist")
+            } else {
+                format!("no {name} on PATH")
+            },
+        }),
+    }
+}
+
+/// The virtual environment `python` belongs to, when it is one's `bin/python*` (the
+/// directory above holds `pyvenv.cfg`): `-p .venv/bin/python` selects `.venv`.
+pub fn venv_of(python: &Path) -> Option<PathBuf> {
+    let root = python.parent()?.parent()?;
+    root.join("pyvenv.cfg").is_file().then(|| root.to_path_buf())
 }
 
 /// `name` as a command finds it: a path when it has a `/`, else the first executable file of

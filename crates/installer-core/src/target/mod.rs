@@ -9,17 +9,14 @@ mod select;
 mod tags;
 mod words;
 
-use std::path::Path;
-
 use rustc_hash::FxHashMap;
 
-pub use interpreter::{find_on_path, Interpreter};
+pub use interpreter::{find_on_path, find_python, venv_of, Interpreter};
 pub use request::{PythonPlatform, PythonVersion, TargetRequest};
 pub use select::{select_wheels, Selection};
 pub use tags::AbiFlags;
 
 use crate::wheel::WheelFilename;
-use crate::Result;
 
 /// An operating system as far as wheel tags care.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,13 +112,6 @@ pub struct Target {
 pub struct Rank(pub u32);
 
 impl Target {
-    /// The target of the interpreter at `python`, asked once and then kept in `facts_dir`
-    /// (see [`Interpreter::cached`]), with `request`'s version and platform, if any, in place
-    /// of the interpreter's.
-    pub fn of_python(python: &Path, facts_dir: &Path, request: &TargetRequest) -> Result<Target> {
-        Ok(Target::new(&Interpreter::cached(python, facts_dir)?, request))
-    }
-
     /// The target of `interpreter`, with `request`'s version and platform, if any.
     pub fn new(interpreter: &Interpreter, request: &TargetRequest) -> Target {
         let (major, minor, _) = interpreter.version;
