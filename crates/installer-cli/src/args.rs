@@ -51,6 +51,12 @@ pub struct InstallArgs {
     pub wheels: Vec<PathBuf>,
     #[command(flatten)]
     pub venv: VenvArg,
+    /// Install into the environment of the first python3 on PATH that is not a venv
+    #[arg(long, conflicts_with_all = ["venv", "python"])]
+    pub system: bool,
+    /// With --system: install even when the interpreter is marked EXTERNALLY-MANAGED (PEP 668)
+    #[arg(long, requires = "system")]
+    pub break_system_packages: bool,
     /// Install for this Python version instead of the interpreter's (wheels are checked
     /// against its tags) [config python-version]
     #[arg(long, value_name = "X.Y", env = "INSTALLER_PYTHON_VERSION")]

@@ -376,3 +376,74 @@ fn a_venv_s_python_selects_that_venv_and_a_failing_interpreter_shows_its_stderr(
     assert!(stderr(&out).contains("Fatal Python error: first\nsecond line\n"), "{}", stderr(&out));
     assert!(!tmp.path().join("new").exists());
 }
+
+/// A private copy of pyenv's CPython 3.8 (its smallest) in `dir`, without its test suite and
+/// site-packages, so `--system` never touches the machine's own interpreters.
+fn copied_cpython(dir: &Path) -> PathBuf {
+    let home = std::env::var("HOME").unwrap();
+    let versions = Path::new(&home).join(".pyenv/versions");
+    let source = std::fs::read_dir(&versions)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("3.8."))
+        .expect("CPython 3.8 in ~/.pyenv/versions");
+    let copy = dir.join("cpython");
+    std::fs::create_dir(&copy).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            "cd \"$1\"/lib/python3.8 && tar -C \"$1\" -cf - --exclude='./lib/python3.8/config-*' \
+             $(for d in test site-packages idlelib tkinter lib2to3 ensurepip pydoc_data turtledemo; \
+               do echo --exclude=./lib/python3.8/$d; done) --exclude='*/tests' ./bin ./lib/python3.8 \
+             | tar -C \"$2\" -xf -",
+        )
+        .args(["sh", source.to_str().unwrap(), copy.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::create_dir(copy.join("lib/python3.8/site-packages")).unwrap();
+    copy
+}
+
+#[test]
+fn system_installs_into_the_first_python3_that_is_not_a_venv_unless_externally_managed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cpython = copied_cpython(tmp.path());
+    let venv = make_venv(&tmp.path().join("venv"));
+    // The venv comes first on PATH and is passed over.
+    let path = format!("{}:{}:/usr/bin:/bin", venv.join("bin").display(), cpython.join("bin").display());
+    let cache = tmp.path().join("cache");
+    let system = |extra: &[&str], wheel: &Path| {
+        let mut args = vec!["install", "--system", "--cache-dir", cache.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(wheel.to_str().unwrap());
+        installer_with_env(tmp.path(), &args, &[("PATH", &path)])
+    };
+    let site = cpython.join("lib/python3.8/site-packages");
+    assert_ok(&system(&[], &fixture("fixture_pkg-1.0")));
+    assert!(site.join("fixture_pkg-1.0.dist-info/RECORD").is_file());
+    assert!(cpython.join("bin/fixture-hello").is_file());
+    assert!(!site_packages(&venv).join("fixture_pkg-1.0.dist-info").exists());
+
+    std::fs::write(
+        cpython.join("lib/python3.8/EXTERNALLY-MANAGED"),
+        "[externally-managed]\nError=To install Python packages system-wide, try apt install\n python3-xyz, where xyz is the package.\n",
+    )
+    .unwrap();
+    let before = snapshot(&cpython);
+    let out = system(&[], &fixture("fixture_data"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: the environment of {} is externally managed (PEP 668); install into a virtual environment, \
+             or pass --break-system-packages to install anyway:\nTo install Python packages system-wide, try apt \
+             install\npython3-xyz, where xyz is the package.\n",
+            cpython.join("bin/python3").display()
+        )
+    );
+    assert_eq!(snapshot(&cpython), before);
+    assert_ok(&system(&["--break-system-packages"], &fixture("fixture_data")));
+    assert!(site.join("fixture_data-1.0.dist-info/RECORD").is_file());
+}

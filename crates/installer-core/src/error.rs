@@ -65,6 +65,10 @@ pub enum Error {
     /// The target exists but is not a virtual environment we can install into.
     #[error("{} is not a virtual environment: {reason}", path.display())]
     NotAVenv { path: PathBuf, reason: String },
+    /// `--system` into an interpreter its distributor marked `EXTERNALLY-MANAGED` (PEP 668),
+    /// without `--break-system-packages`. `message` is the distributor's.
+    #[error("the environment of {} is externally managed (PEP 668); install into a virtual environment, or pass --break-system-packages to install anyway:\n{message}", python.display())]
+    ExternallyManaged { python: PathBuf, message: String },
     /// A configuration file has an unknown key or a bad value.
     #[error("{}: key `{key}`: {reason}", file.display())]
     Config { file: PathBuf, key: String, reason: String },

@@ -54,6 +54,26 @@ impl Venv {
         })
     }
 
+    /// The environment of an interpreter that is not a venv (`--system`): its install scheme
+    /// as `sysconfig.get_paths()` gave it.
+    pub fn of_interpreter(python: &crate::target::Interpreter) -> Result<Venv> {
+        let path = |key: &str| {
+            python.paths.get(key).cloned().ok_or_else(|| Error::NotAVenv {
+                path: python.prefix.clone(),
+                reason: format!("its interpreter names no `{key}` directory"),
+            })
+        };
+        let root = python.prefix.clone();
+        crate::transaction::recover(&root);
+        Ok(Venv {
+            site_packages: path("purelib")?,
+            scripts: path("scripts")?,
+            python: python.executable.clone(),
+            python_version: (python.version.0, python.version.1),
+            root,
+        })
+    }
+
     /// Keeps other `installer` processes (and programs embedding it) out of this environment
     /// while an install or uninstall changes it: they wait, saying so, rather than run two
     /// transactions at once, which could leave two versions of one distribution. Transactions

@@ -1,9 +1,11 @@
 //! `installer install`.
 
 use installer_core::cache::Cache;
-use installer_core::install::{install_into, InstallOptions};
-use installer_core::target::TargetRequest;
+use installer_core::install::{install, install_into, InstallOptions};
+use installer_core::target::{externally_managed, find_system_python, TargetRequest};
 use installer_core::units::thousands;
+use installer_core::venv::Venv;
+use installer_core::Error;
 use installer_core::Result;
 
 use crate::args::InstallArgs;
@@ -32,9 +34,17 @@ pub fn run(args: InstallArgs) -> Result<()> {
         Cache::open(&settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?)?
     }
     .with_limits(limits);
-    let (venv, python) = settings::environment(&args.venv)?;
     let reporter = TerminalReporter::new(args.output, "Installing");
-    let result = install_into(&venv, &python, &args.wheels, &cache, &options, &reporter);
+    let result = if args.system {
+        let python = find_system_python()?;
+        if let (Some(message), false) = (externally_managed(&python), args.break_system_packages) {
+            return Err(Error::ExternallyManaged { python: python.executable, message });
+        }
+        install(&Venv::of_interpreter(&python)?, &args.wheels, &cache, &options, &reporter)
+    } else {
+        let (venv, python) = settings::environment(&args.venv)?;
+        install_into(&venv, &python, &args.wheels, &cache, &options, &reporter)
+    };
     reporter.finish();
     let summary = result?;
     if !args.output.quiet {

@@ -215,6 +215,62 @@ pub fn find_python(spec: &str) -> Result<PathBuf> {
     }
 }
 
+/// `--system`: the first `python3` on `PATH` that is not a virtual environment's.
+pub fn find_system_python() -> Result<Interpreter> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for candidate in std::env::split_paths(&path).map(|dir| dir.join("python3")).filter(|p| is_executable(p))
+    {
+        let interpreter = Interpreter::query(&candidate)?;
+        if !interpreter.is_venv() {
+            return Ok(interpreter);
+        }
+    }
+    Err(Error::InvalidArgument {
+        what: "--system",
+        reason: "no python3 on PATH outside a virtual environment".into(),
+    })
+}
+
+/// PEP 668: the `Error` of `EXTERNALLY-MANAGED` in the interpreter's stdlib directory, when
+/// the distributor marked it so (a default sentence when the file gives none).
+pub fn externally_managed(interpreter: &Interpreter) -> Option<String> {
+    let file = interpreter.paths.get("stdlib")?.join("EXTERNALLY-MANAGED");
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut in_section = false;
+    let mut message: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_section = trimmed == "[externally-managed]";
+            continue;
+        }
+        match &mut message {
+            // Continuation lines of the value are indented.
+            Some(value) if line.starts_with([' ', '\t']) && !trimmed.is_empty() => {
+                value.push('\n');
+                value.push_str(trimmed);
+            }
+            Some(_) => break,
+            None if in_section => {
+                if let Some((key, value)) = trimmed.split_once('=') {
+                    if key.trim() == "Error" {
+                        message = Some(value.trim().to_string());
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    Some(message.filter(|m| !m.is_empty()).unwrap_or_else(|| {
+        format!(
+            "The Python environment under {} is managed externally, and may not be manipulated by the user. \
+             Please use specific tooling from the distributor of the Python installation to interact with this \
+             Python environment instead.",
+            interpreter.prefix.display()
+        )
+    }))
+}
+
 /// The virtual environment `python` belongs to, when it is one's `bin/python*` (the
 /// directory above holds `pyvenv.cfg`): `-p .venv/bin/python` selects `.venv`.
 pub fn venv_of(python: &Path) -> Option<PathBuf> {

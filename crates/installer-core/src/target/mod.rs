@@ -11,7 +11,9 @@ mod words;
 
 use rustc_hash::FxHashMap;
 
-pub use interpreter::{find_on_path, find_python, venv_of, Interpreter};
+pub use interpreter::{
+    externally_managed, find_on_path, find_python, find_system_python, venv_of, Interpreter,
+};
 pub use request::{PythonPlatform, PythonVersion, TargetRequest};
 pub use select::{select_wheels, Selection};
 pub use tags::AbiFlags;
