@@ -101,6 +101,12 @@ pub struct VenvArg {
     /// the interpreter it is created with [default: python3]
     #[arg(short, long, value_name = "PATH|VERSION")]
     pub python: Option<String>,
+    /// Install into DIR as pip --target does: every scheme in DIR, scripts in DIR/bin
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["venv", "prefix"])]
+    pub target: Option<PathBuf>,
+    /// Install with the interpreter's scheme under DIR (DIR/lib/pythonX.Y/site-packages, DIR/bin)
+    #[arg(long, value_name = "DIR", conflicts_with = "venv")]
+    pub prefix: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,25 @@ pub fn environment(arg: &crate::args::VenvArg) -> Result<(PathBuf, PathBuf)> {
     Ok((venv, python))
 }
 
+/// The environment `--venv`, `-p`, `--target` or `--prefix` names, opened; `None` for a venv
+/// that does not exist yet (install creates it: see [`environment`]).
+pub fn open_environment(arg: &crate::args::VenvArg) -> Result<Option<installer_core::venv::Venv>> {
+    use installer_core::target::Interpreter;
+    use installer_core::venv::Venv;
+    let (dir, python) = environment(arg)?;
+    if let Some(target) = &arg.target {
+        return Venv::target_dir(target, &Interpreter::query(&python)?).map(Some);
+    }
+    if let Some(prefix) = &arg.prefix {
+        return Venv::prefix_dir(prefix, &Interpreter::query(&python)?).map(Some);
+    }
+    if dir.exists() {
+        Venv::open(&dir).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// The cache root: flag or `INSTALLER_CACHE_DIR`, else `cache-dir`, else the default.
 pub fn cache_dir(flag: Option<&Path>, config: &FileConfig) -> Result<PathBuf> {
     flag.map(Path::to_path_buf)

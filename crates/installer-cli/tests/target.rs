@@ -447,3 +447,48 @@ fn system_installs_into_the_first_python3_that_is_not_a_venv_unless_externally_m
     assert_ok(&system(&["--break-system-packages"], &fixture("fixture_data")));
     assert!(site.join("fixture_data-1.0.dist-info/RECORD").is_file());
 }
+
+#[test]
+fn target_and_prefix_directories_install_list_and_uninstall() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (pkg, data) = (fixture("fixture_pkg-1.0"), fixture("fixture_data"));
+    let venv = make_venv(&tmp.path().join("venv"));
+    let minor = python(&venv, "import sys; print(sys.version_info[1])");
+    let python_path = venv.join("bin/python");
+    for (flag, dir, site) in [
+        ("--target", tmp.path().join("t"), tmp.path().join("t")),
+        (
+            "--prefix",
+            tmp.path().join("p"),
+            tmp.path().join(format!("p/lib/python3.{}/site-packages", minor.trim())),
+        ),
+    ] {
+        let d = dir.to_str().unwrap();
+        let install =
+            ["install", flag, d, "-p", python_path.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+        assert_ok(&installer(
+            tmp.path(),
+            &[&install[..], &[pkg.to_str().unwrap(), data.to_str().unwrap()]].concat(),
+        ));
+        assert!(site.join("fixture_pkg/__init__.py").is_file(), "{flag}");
+        assert!(site.join("fixture_pkg-1.0.dist-info/RECORD").is_file(), "{flag}");
+        assert!(dir.join("bin/fixture-hello").is_file(), "{flag}: scripts in DIR/bin");
+        let run = std::process::Command::new(dir.join("bin/fixture-hello"))
+            .env("PYTHONPATH", &site)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&run.stdout), "hello from fixture_pkg 1.0\n", "{flag}");
+        assert!(
+            !site_packages(&venv).join("fixture_pkg-1.0.dist-info").exists(),
+            "{flag}: the venv is untouched"
+        );
+
+        let listed = installer(tmp.path(), &["list", flag, d]);
+        let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+        assert!(listed.contains("fixture-pkg ") && listed.contains("fixture-data "), "{flag}: {listed}");
+        assert_ok(&installer(tmp.path(), &["uninstall", flag, d, "fixture-pkg", "fixture-data"]));
+        assert!(!site.join("fixture_pkg").exists() && !dir.join("bin/fixture-hello").exists(), "{flag}");
+        assert!(String::from_utf8_lossy(&installer(tmp.path(), &["list", flag, d]).stdout).is_empty());
+    }
+}

@@ -74,6 +74,50 @@ impl Venv {
         })
     }
 
+    /// `--target DIR`: every scheme flattened into `dir`, scripts in `dir/bin`, as pip's
+    /// `--target` does; `python` writes the shebangs and gives the version.
+    pub fn target_dir(dir: &Path, python: &crate::target::Interpreter) -> Result<Venv> {
+        let root = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+        crate::transaction::recover(&root);
+        Ok(Venv {
+            site_packages: root.clone(),
+            scripts: root.join(platform::VENV_SCRIPTS_DIR),
+            python: python.executable.clone(),
+            python_version: (python.version.0, python.version.1),
+            root,
+        })
+    }
+
+    /// `--prefix DIR`: the interpreter's own scheme (`sysconfig.get_paths()`) moved under `dir`.
+    pub fn prefix_dir(dir: &Path, python: &crate::target::Interpreter) -> Result<Venv> {
+        let root = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+        let version = (python.version.0, python.version.1);
+        let moved = |key: &str, default: PathBuf| {
+            python
+                .paths
+                .get(key)
+                .and_then(|p| p.strip_prefix(&python.prefix).ok())
+                .map_or(default, |rel| root.join(rel))
+        };
+        crate::transaction::recover(&root);
+        Ok(Venv {
+            site_packages: moved("purelib", platform::venv_site_packages(&root, version)),
+            scripts: moved("scripts", root.join(platform::VENV_SCRIPTS_DIR)),
+            python: python.executable.clone(),
+            python_version: version,
+            root,
+        })
+    }
+
+    /// Makes the environment's directory, site-packages and scripts directory, for
+    /// `--target` and `--prefix` directories that do not exist yet.
+    pub fn create_dirs(&self) -> Result<()> {
+        for dir in [&self.root, &self.site_packages, &self.scripts] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        Ok(())
+    }
+
     /// Keeps other `installer` processes (and programs embedding it) out of this environment
     /// while an install or uninstall changes it: they wait, saying so, rather than run two
     /// transactions at once, which could leave two versions of one distribution. Transactions

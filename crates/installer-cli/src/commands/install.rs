@@ -41,6 +41,10 @@ pub fn run(args: InstallArgs) -> Result<()> {
             return Err(Error::ExternallyManaged { python: python.executable, message });
         }
         install(&Venv::of_interpreter(&python)?, &args.wheels, &cache, &options, &reporter)
+    } else if args.venv.target.is_some() || args.venv.prefix.is_some() {
+        let venv = settings::open_environment(&args.venv)?.expect("--target and --prefix always open");
+        venv.create_dirs()?;
+        install(&venv, &args.wheels, &cache, &options, &reporter)
     } else {
         let (venv, python) = settings::environment(&args.venv)?;
         install_into(&venv, &python, &args.wheels, &cache, &options, &reporter)

@@ -10,7 +10,10 @@ use crate::args::{ListArgs, ListFormat};
 use crate::settings;
 
 pub fn run(args: ListArgs) -> Result<()> {
-    let venv = Venv::open(&settings::environment(&args.venv)?.0)?;
+    let venv = match settings::open_environment(&args.venv)? {
+        Some(venv) => venv,
+        None => Venv::open(&settings::environment(&args.venv)?.0)?,
+    };
     let dists = list(&venv)?;
     let text = match args.format {
         ListFormat::Text => text(&dists),

@@ -11,7 +11,10 @@ use crate::settings;
 
 pub fn run(args: UninstallArgs) -> Result<()> {
     // Never created: there is nothing to uninstall from an environment that does not exist.
-    let venv = Venv::open(&settings::environment(&args.venv)?.0)?;
+    let venv = match settings::open_environment(&args.venv)? {
+        Some(venv) => venv,
+        None => Venv::open(&settings::environment(&args.venv)?.0)?,
+    };
     let reporter = TerminalReporter::new(args.output, "Uninstalling");
     let result = uninstall(&venv, &args.names, &reporter);
     reporter.finish();
