@@ -202,6 +202,7 @@ impl Cache {
         let index_path = self.index_path(&wheel_abs);
 
         if let Some(entry) = self.lookup_index(&index_path, &wheel_abs, size, mtime_ns) {
+            crate::pause::point("entry-leased");
             return Ok(entry);
         }
         let entry = self.fill(wheel, &wheel_abs)?;
@@ -367,6 +368,7 @@ impl Cache {
             .map_err(|e| Error::io("create directory in", &tmp, e))?;
         let lock_path = dir.path().join(STAGING_LOCK);
         let lock = File::create(&lock_path).map_err(|e| Error::io("create", &lock_path, e))?;
+        crate::pause::point("staging-locking");
         lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
         Ok(Staging { dir: Some(dir), _lock: lock })
     }

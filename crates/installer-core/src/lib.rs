@@ -14,6 +14,7 @@ pub mod install;
 pub mod installed;
 pub mod linker;
 pub mod manifest;
+mod pause;
 pub mod platform;
 pub mod reporter;
 pub mod script;

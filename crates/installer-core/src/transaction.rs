@@ -223,7 +223,10 @@ impl Transaction {
                 .tempdir_in(&self.root)
                 .map_err(|e| e.to_string())?
                 .keep();
-            let lock = File::create(dir.join(LOCK)).and_then(|lock| lock.lock().map(|()| lock));
+            let lock = File::create(dir.join(LOCK)).and_then(|lock| {
+                crate::pause::point("backup-locking");
+                lock.lock().map(|()| lock)
+            });
             match lock {
                 Ok(lock) => Ok(Backup { dir, _lock: lock }),
                 Err(e) => {

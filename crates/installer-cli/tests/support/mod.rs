@@ -351,3 +351,63 @@ pub fn nlink(path: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).unwrap().nlink()
 }
+
+/// An `installer` process stopped at a named pause point (`INSTALLER_TEST_PAUSE`), so a test
+/// can run another process exactly inside a protocol's window, without sleeps.
+pub struct Paused {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    point: String,
+}
+
+impl Paused {
+    /// Spawns `installer args` and returns once it has reached `point`; panics (with its
+    /// stderr) if it exits first.
+    pub fn start(cwd: &Path, args: &[&str], point: &str) -> Paused {
+        let dir = tempfile::tempdir().unwrap();
+        let child = installer_command(
+            cwd,
+            args,
+            &[("INSTALLER_TEST_PAUSE", point), ("INSTALLER_TEST_PAUSE_DIR", dir.path().to_str().unwrap())],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut paused = Paused { child, dir, point: point.to_string() };
+        let reached = paused.dir.path().join(format!("{point}.reached"));
+        while !reached.exists() {
+            if paused.child.try_wait().unwrap().is_some() {
+                let out = paused.child.wait_with_output_ref();
+                panic!("installer {args:?} exited before reaching {point}: {}", stderr(&out));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2)); // polling a state, not timing
+        }
+        paused
+    }
+
+    /// Lets the process go on and waits for it.
+    pub fn resume(mut self) -> Output {
+        std::fs::write(self.dir.path().join(format!("{}.go", self.point)), "").unwrap();
+        self.child.wait_with_output_ref()
+    }
+}
+
+trait WaitRef {
+    fn wait_with_output_ref(&mut self) -> Output;
+}
+
+impl WaitRef for std::process::Child {
+    /// `wait_with_output` for a child held in a struct.
+    fn wait_with_output_ref(&mut self) -> Output {
+        use std::io::Read;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        if let Some(mut out) = self.stdout.take() {
+            out.read_to_end(&mut stdout).unwrap();
+        }
+        if let Some(mut err) = self.stderr.take() {
+            err.read_to_end(&mut stderr).unwrap();
+        }
+        Output { status: self.wait().unwrap(), stdout, stderr }
+    }
+}

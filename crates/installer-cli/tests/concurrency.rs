@@ -1,0 +1,91 @@
+//! Processes sharing one cache and one environment, each run exactly inside another's window
+//! (a pause point, `INSTALLER_TEST_PAUSE`), so the protocols are proven at the instant that
+//! matters, not by luck of timing: staging directories, entries in use, and transactions.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+fn install_args<'a>(venv: &'a Path, cache: &'a Path, wheels: &'a [PathBuf]) -> Vec<&'a str> {
+    let mut args = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
+    args
+}
+
+#[test]
+fn another_process_never_removes_a_staging_directory_before_its_writer_locks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
+    let (pkg, data) = ([fixture("fixture_pkg-1.0")], [fixture("fixture_data")]);
+
+    // A has made its staging directory and its lock file, and has not locked it yet.
+    let a = Paused::start(dir.path(), &install_args(&venv_a, &cache, &pkg), "staging-locking");
+    // B unpacks another wheel into the same cache: its first staging directory cleans up stale ones.
+    assert_ok(&installer(dir.path(), &install_args(&venv_b, &cache, &data)));
+    let out = a.resume();
+    assert_ok(&out);
+    assert_eq!(python(&venv_a, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}
+
+#[test]
+fn prune_and_clean_keep_an_entry_that_an_install_is_about_to_use() {
+    for command in [&["cache", "prune"][..], &["cache", "clean"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let pkg = [fixture("fixture_pkg-1.0")];
+        // A warm entry that no environment hardlinks: prune's and clean's to remove.
+        let first = make_venv(&dir.path().join("first"));
+        let mut args = install_args(&first, &cache, &pkg);
+        args.extend(["--link-mode", "copy"]);
+        assert_ok(&installer(dir.path(), &args));
+
+        let venv = make_venv(&dir.path().join("venv"));
+        let a = Paused::start(dir.path(), &install_args(&venv, &cache, &pkg), "entry-leased");
+        let mut admin = command.to_vec();
+        admin.extend(["--cache-dir", cache.to_str().unwrap()]);
+        let out = installer(dir.path(), &admin);
+        assert_ok(&out);
+        assert!(stderr(&out).contains("in use"), "{command:?} says what it kept: {}", stderr(&out));
+        let out = a.resume();
+        assert_ok(&out);
+        assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+
+        // Once the install is over, the entry is no longer in use.
+        let out = installer(dir.path(), &admin);
+        assert_ok(&out);
+        assert!(!stderr(&out).contains("in use"), "{command:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn reading_an_environment_never_rolls_back_a_live_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let venv = make_venv(&dir.path().join("venv"));
+    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, &[fixture("fixture_pkg-1.0")])));
+
+    // A upgrades and has made its backup directory, not yet locked; B lists the environment.
+    let upgrade = [fixture("fixture_pkg-2.0")];
+    let a = Paused::start(dir.path(), &install_args(&venv, &cache, &upgrade), "backup-locking");
+    let backups = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&venv)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter(|n| n.starts_with(".installer-"))
+            .collect();
+        names.sort();
+        names
+    };
+    let during = backups();
+    assert_eq!(during.len(), 1, "{during:?}");
+    let out = installer(dir.path(), &["list", "--venv", venv.to_str().unwrap()]);
+    assert_ok(&out);
+    assert_eq!(backups(), during, "list left the live transaction's backup alone");
+    let out = a.resume();
+    assert_ok(&out);
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "2.0\n");
+    assert!(backups().is_empty(), "{:?}", backups());
+}
