@@ -48,7 +48,8 @@ fn prune_and_clean_keep_an_entry_that_an_install_is_about_to_use() {
         admin.extend(["--cache-dir", cache.to_str().unwrap()]);
         let out = installer(dir.path(), &admin);
         assert_ok(&out);
-        assert!(stderr(&out).contains("in use"), "{command:?} says what it kept: {}", stderr(&out));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("(1 in use by a running install)"), "{command:?} says what it kept: {said}");
         let out = a.resume();
         assert_ok(&out);
         assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
@@ -56,7 +57,8 @@ fn prune_and_clean_keep_an_entry_that_an_install_is_about_to_use() {
         // Once the install is over, the entry is no longer in use.
         let out = installer(dir.path(), &admin);
         assert_ok(&out);
-        assert!(!stderr(&out).contains("in use"), "{command:?}: {}", stderr(&out));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(!said.contains("in use"), "{command:?}: {said}");
     }
 }
 

@@ -9,19 +9,35 @@
 //! <root>/v1/entries/<...>/pyc-<cache tag>-<magic>/                     bytecode for one interpreter
 //!                                          (its manifest.json and tree/; see crate::bytecode)
 //! <root>/v1/interpreters/<sha256 of a python's real path>.json         its cache tag and magic
+//! <root>/v1/entries/<...>/.lock                                       its lease (see below)
 //! <root>/v1/index/<sha256 of the wheel's absolute path>.json          path, size, mtime → entry
-//! <root>/v1/tmp/<random>/                                             entries being written
+//! <root>/v1/tmp/entry-<random>/                                       entries being written
+//! <root>/v1/tmp/removing-<id>-<pid>-<n>/                              entries being deleted
+//! <root>/v1/staging.lock                                              the staging gate
 //! <root>/v1/envs/<sha256 of a venv path>.json                         symlinked environments
 //! <root>/v1/interpreters/<sha256 of its path>.json                    an interpreter's facts
 //! ```
 //!
-//! Invariants: an entry directory appears only complete (written under `tmp/`, then renamed);
-//! nothing writes into a published entry's files; its bytecode directories appear the same way
-//! (staged under `tmp/`, renamed beside its tree) and go with the entry when it is removed; a staging directory is locked by its writer, so a
-//! later run can prove it stale (lock free) and remove it. Entries disappear the same way
-//! they appear: renamed into `tmp/removing-*` first, deleted there (see [`Cache::remove_entry`]),
-//! so no reader ever finds half an entry. Listing, cleaning, pruning and verifying the cache
-//! live in [`crate::cache_admin`].
+//! Invariants (ARCHITECTURE.md, "Cache protocol", says why each holds under concurrency and
+//! SIGKILL):
+//! - An entry directory appears only complete (written under `tmp/`, then renamed); nothing
+//!   writes into a published entry's files; its bytecode directories appear the same way
+//!   (staged under `tmp/`, renamed beside its tree) and go with the entry when it is removed.
+//!   Entries disappear the same way they appear: renamed into `tmp/removing-*` first, deleted
+//!   there, so no reader ever finds half an entry.
+//! - Every staging directory holds a `.lock` that its writer keeps locked (shared) from before
+//!   anyone may judge it until it is published or deleted. Writers make and lock it while
+//!   holding the *staging gate* (`v1/staging.lock`) shared; stale-staging cleanup judges only
+//!   while holding the gate exclusively, so it never sees a directory in the instant between
+//!   `mkdir` and `flock`: a staging directory whose lock it can take is provably stale.
+//! - The `.lock` travels with the directory into `entries/` and becomes the entry's lease: an
+//!   install holds it shared from finding the entry until it is done with it (the writer
+//!   never lets go in between), and [`Cache::remove_entry`] removes only an entry whose lease
+//!   it can take exclusively, renaming it away before letting go. A reader that opened the
+//!   lease just before the rename notices (the lease path no longer names its file) and treats
+//!   the entry as missing.
+//!
+//! Listing, cleaning, pruning and verifying the cache live in [`crate::cache_admin`].
 
 use std::fs::File;
 use std::io;
@@ -39,7 +55,15 @@ use crate::{Error, Result};
 const LAYOUT: &str = "v1";
 const MANIFEST: &str = "manifest.json";
 const TREE: &str = "tree";
-const STAGING_LOCK: &str = ".lock";
+/// In a staging directory its writer's lock; in a published entry, the entry's lease.
+const ENTRY_LOCK: &str = ".lock";
+/// Held shared by writers while they make and lock a staging directory, exclusively by the
+/// stale-staging cleanup while it judges.
+const STAGING_GATE: &str = "staging.lock";
+/// Prefix of link probes' sample files under `tmp/` ([`crate::linker::probe`]).
+const PROBE_PREFIX: &str = ".installer-probe-";
+/// Prefix of staging directories under `tmp/`.
+const STAGING_PREFIX: &str = "entry-";
 /// Prefix of entries being deleted under `tmp/`: always stale, whoever finds them may finish.
 const REMOVING_PREFIX: &str = "removing-";
 
@@ -60,6 +84,20 @@ pub struct CacheEntry {
     dir: PathBuf,
     manifest: Arc<Manifest>,
     unpacked: bool,
+    /// The entry's `.lock`, held shared while this entry (or a clone) lives, so `cache prune`,
+    /// `cache clean` and eviction leave it alone; `None` for entries opened only to be read
+    /// by the cache commands.
+    _lease: Option<Arc<File>>,
+}
+
+/// What [`Cache::remove_entry`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryRemoval {
+    Removed,
+    /// A running install holds its lease; it stays.
+    InUse,
+    /// There was no such entry.
+    Absent,
 }
 
 impl CacheEntry {
@@ -169,24 +207,35 @@ impl Cache {
         self.root.join(LAYOUT).join("index")
     }
 
-    /// Unpublishes entry `id` and deletes it: a rename into `tmp/` (atomic, so a concurrent
-    /// install finds the whole entry or none), then a recursive delete there. `false` when there
-    /// was no such entry. A delete interrupted half-way leaves only `tmp/removing-*`, which the
-    /// next writer's staging cleanup removes.
-    pub fn remove_entry(&self, id: &str) -> Result<bool> {
+    /// Unpublishes entry `id` and deletes it, unless an install holds its lease: a rename into
+    /// `tmp/` under the lease taken exclusively (atomic, so a concurrent install finds the whole
+    /// entry or none), then a recursive delete there. A delete interrupted half-way leaves only
+    /// `tmp/removing-*`, which the next writer's staging cleanup removes.
+    pub fn remove_entry(&self, id: &str) -> Result<EntryRemoval> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = self.entries_dir().join(id);
+        // Without a lease file (or without flock on this filesystem) there is nothing to honour.
+        let lease = match File::open(dir.join(ENTRY_LOCK)) {
+            Ok(lease) => match lease.try_lock() {
+                Ok(()) => Some(lease),
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(EntryRemoval::InUse),
+                Err(std::fs::TryLockError::Error(_)) => None,
+            },
+            Err(_) => None,
+        };
+        crate::pause::point("entry-removing");
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = self.scratch_dir().join(format!("{REMOVING_PREFIX}{id}-{}-{n}", std::process::id()));
         match std::fs::rename(&dir, &path) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(EntryRemoval::Absent),
             Err(e) => return Err(Error::io("move out of the cache", dir, e)),
         }
+        drop(lease);
         match std::fs::remove_dir_all(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Ok(()) => Ok(EntryRemoval::Removed),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(EntryRemoval::Removed),
             Err(e) => Err(Error::io("delete", path, e)),
         }
     }
@@ -206,13 +255,15 @@ impl Cache {
             return Ok(entry);
         }
         let entry = self.fill(wheel, &wheel_abs)?;
+        crate::pause::point("entry-leased");
         let record = IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone() };
         // The index is an optimisation: failing to write it costs the next run a re-hash only.
         let _ = write_atomically(&index_path, &serde_json::to_vec(&record).unwrap_or_default());
         Ok(entry)
     }
 
-    /// Opens the published entry `id`, if there is one with a readable manifest.
+    /// Opens the published entry `id` to read it, if there is one with a readable manifest.
+    /// It holds no lease: an install uses [`Cache::entry`], which does.
     pub fn open_entry(&self, id: &str) -> Option<CacheEntry> {
         let dir = self.entries_dir().join(id);
         let bytes = std::fs::read(dir.join(MANIFEST)).ok()?;
@@ -225,13 +276,42 @@ impl Cache {
             dir,
             manifest: Arc::new(manifest),
             unpacked: false,
+            _lease: None,
         })
+    }
+
+    /// Opens the published entry `id` and takes its lease (shared), so nothing removes it while
+    /// the returned entry lives; `None` when there is no such entry or it was being removed.
+    fn lease_entry(&self, id: &str) -> Option<CacheEntry> {
+        let lease_path = self.entries_dir().join(id).join(ENTRY_LOCK);
+        let lease = match File::open(&lease_path) {
+            Ok(lease) => lease,
+            // An entry without a lease file cannot be protected; still usable.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.open_entry(id),
+            Err(_) => return None,
+        };
+        match lease.lock_shared() {
+            Ok(()) => {
+                // A remover holding it exclusively may have renamed the entry away (or another
+                // writer published it anew) between our open and our lock.
+                let ours = lease.metadata().ok()?;
+                let there = std::fs::metadata(&lease_path).ok()?;
+                if !crate::platform::same_file(&ours, &there) {
+                    return None;
+                }
+            }
+            Err(e) if !crate::platform::locks_unsupported(&e) => return None,
+            Err(_) => {}
+        }
+        let mut entry = self.open_entry(id)?;
+        entry._lease = Some(Arc::new(lease));
+        Some(entry)
     }
 
     /// Publishes a copy of `entry` (from another cache root) in this one, unless present:
     /// how a shard on another filesystem gets its copy, without unzipping or hashing again.
     pub fn import_entry(&self, entry: &CacheEntry) -> Result<CacheEntry> {
-        if let Some(existing) = self.open_entry(&entry.id) {
+        if let Some(existing) = self.lease_entry(&entry.id) {
             return Ok(existing);
         }
         let staging = self.staging_dir()?;
@@ -277,7 +357,7 @@ impl Cache {
         if record.path != wheel_abs || record.size != size || record.mtime_ns != mtime_ns {
             return None;
         }
-        self.open_entry(&record.entry)
+        self.lease_entry(&record.entry)
     }
 
     /// The cold path: hash the archive while unpacking and verifying it, then publish.
@@ -300,7 +380,7 @@ impl Cache {
         manifest.archive_sha256 = hash;
         let stem = file_name.strip_suffix(".whl").unwrap_or(file_name);
         let id = format!("{stem}-{}", &manifest.archive_sha256[..16]);
-        if let Some(existing) = self.open_entry(&id) {
+        if let Some(existing) = self.lease_entry(&id) {
             // Same archive under another path: it was published already.
             return Ok(existing);
         }
@@ -310,29 +390,30 @@ impl Cache {
         self.publish(staging, &id)
     }
 
-    /// Renames a complete staging directory into place. Losing the race to another process
-    /// that published the same entry is fine: its entry is identical.
+    /// Renames a complete staging directory into place; its lock becomes the entry's lease,
+    /// held without a gap. Losing the race to another process that published the same entry
+    /// is fine: its entry is identical, and we lease it instead (or, if it was removed in the
+    /// meantime, publish ours after all).
     fn publish(&self, staging: Staging, id: &str) -> Result<CacheEntry> {
         let dest = self.entries_dir().join(id);
-        let mut ours = false;
-        match std::fs::rename(staging.path(), &dest) {
-            Ok(()) => {
-                staging.published();
-                ours = true;
+        for _ in 0..3 {
+            match std::fs::rename(staging.path(), &dest) {
+                Ok(()) => {
+                    let lease = staging.published();
+                    let mut entry = self.open_entry(id).ok_or_else(|| unreadable_manifest(&dest))?;
+                    entry._lease = Some(Arc::new(lease));
+                    entry.unpacked = true;
+                    return Ok(entry);
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty) => {
+                    if let Some(entry) = self.lease_entry(id) {
+                        return Ok(entry);
+                    }
+                }
+                Err(e) => return Err(Error::io("publish cache entry", dest, e)),
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty) => {
-            }
-            Err(e) => return Err(Error::io("publish cache entry", dest, e)),
         }
-        let mut entry = self.open_entry(id).ok_or_else(|| {
-            Error::io(
-                "read manifest of",
-                &dest,
-                io::Error::new(io::ErrorKind::InvalidData, "missing or unreadable"),
-            )
-        })?;
-        entry.unpacked = ours;
-        Ok(entry)
+        Err(unreadable_manifest(&dest))
     }
 
     /// Publishes the complete directory `staging` as `name` inside the published `entry` of
@@ -357,27 +438,61 @@ impl Cache {
         }
     }
 
-    /// A fresh, locked staging directory under `tmp/`; the first call also removes staging
-    /// directories left by killed processes (their lock is free).
+    /// A fresh staging directory under `tmp/`, locked by us from before anyone can judge it
+    /// (see the module docs); the first call also removes staging directories left by killed
+    /// processes.
     pub(crate) fn staging_dir(&self) -> Result<Staging> {
-        let tmp = self.root.join(LAYOUT).join("tmp");
-        self.cleaned_staging.call_once(|| remove_stale_staging(&tmp));
-        let dir = tempfile::Builder::new()
-            .prefix("entry-")
-            .tempdir_in(&tmp)
-            .map_err(|e| Error::io("create directory in", &tmp, e))?;
-        let lock_path = dir.path().join(STAGING_LOCK);
+        let tmp = self.scratch_dir();
+        let gate_path = self.root.join(LAYOUT).join(STAGING_GATE);
+        self.cleaned_staging.call_once(|| remove_stale_staging(&gate_path, &tmp));
+        let make = || tempfile::Builder::new().prefix(STAGING_PREFIX).tempdir_in(&tmp);
+        let gate = match open_gate(&gate_path) {
+            Ok(gate) => gate,
+            // Most likely a cache we cannot write: say so about `tmp/` as any writer would.
+            Err(e) => return Err(make().err().map_or(e, |make_err| Error::io("create directory in", &tmp, make_err))),
+        };
+        gate.lock_shared().or_else(ignore_unsupported).map_err(|e| Error::io("lock", &gate_path, e))?;
+        let dir = make().map_err(|e| Error::io("create directory in", &tmp, e))?;
+        let lock_path = dir.path().join(ENTRY_LOCK);
         let lock = File::create(&lock_path).map_err(|e| Error::io("create", &lock_path, e))?;
         crate::pause::point("staging-locking");
-        lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
-        Ok(Staging { dir: Some(dir), _lock: lock })
+        lock.lock_shared().or_else(ignore_unsupported).map_err(|e| Error::io("lock", &lock_path, e))?;
+        drop(gate);
+        Ok(Staging { dir: Some(dir), lock: Some(lock) })
     }
 }
 
-/// A directory being filled; removed on drop unless published.
+fn unreadable_manifest(dir: &Path) -> Error {
+    Error::io("read manifest of", dir, io::Error::new(io::ErrorKind::InvalidData, "missing or unreadable"))
+}
+
+/// Treats "this filesystem has no flock" as success: the cache still works there, without
+/// protection against concurrent cleanup (documented in docs/limits.md).
+fn ignore_unsupported(e: io::Error) -> io::Result<()> {
+    if crate::platform::locks_unsupported(&e) {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Opens (creating) the staging gate. Read access is all `flock` needs, so a gate made by
+/// another user of a shared cache works as well.
+fn open_gate(path: &Path) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .or_else(|_| File::open(path))
+        .map_err(|e| Error::io("open", path, e))
+}
+
+/// A directory being filled, locked by us; removed on drop unless published.
 pub(crate) struct Staging {
     dir: Option<tempfile::TempDir>,
-    _lock: File,
+    lock: Option<File>,
 }
 
 impl Staging {
@@ -386,11 +501,20 @@ impl Staging {
         self.dir.as_ref().expect("staging dir present until published").path()
     }
 
-    fn published(mut self) {
-        // Renamed away: nothing left to delete.
+    /// Renamed into place: nothing left to delete; the lock, still held, is the entry's lease.
+    fn published(mut self) -> File {
         if let Some(dir) = self.dir.take() {
             let _ = dir.keep();
         }
+        self.lock.take().expect("staging lock present until published")
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Deleted while still locked, so no cleanup can judge it half-deleted.
+        drop(self.dir.take());
+        drop(self.lock.take());
     }
 }
 
@@ -412,24 +536,45 @@ fn init_layout(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes staging directories whose writer is gone: their lock can be taken.
-fn remove_stale_staging(tmp: &Path) {
+/// Removes staging directories whose writer is gone: judged while holding the staging gate
+/// exclusively (no writer is between `mkdir` and `flock` then), a staging directory whose lock
+/// can be taken, or that has no lock file, is provably stale. Skipped when the gate is busy:
+/// best effort, the next process cleans up. `removing-*` directories are always stale.
+fn remove_stale_staging(gate_path: &Path, tmp: &Path) {
+    let Ok(gate) = open_gate(gate_path) else { return };
+    if gate.try_lock().is_err() {
+        return;
+    }
     let Ok(dir) = std::fs::read_dir(tmp) else { return };
+    let mut doomed = Vec::new();
     for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
         let path = entry.path();
-        let removing = entry.file_name().to_str().is_some_and(|n| n.starts_with(REMOVING_PREFIX));
-        let stale = removing
-            || match File::open(path.join(STAGING_LOCK)) {
+        if name.starts_with(REMOVING_PREFIX) {
+            doomed.push(path);
+        } else if name.starts_with(PROBE_PREFIX) {
+            // A link probe's sample left by a killed process; a live probe lasts milliseconds.
+            let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            if old.is_some_and(|age| age.as_secs() > 24 * 3600) {
+                let _ = std::fs::remove_file(&path);
+            }
+        } else if name.starts_with(STAGING_PREFIX) {
+            let stale = match File::open(path.join(ENTRY_LOCK)) {
                 Ok(lock) => lock.try_lock().is_ok(),
-                // No lock file: killed between mkdir and lock; stale once it is not brand new.
-                Err(_) => entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 600)),
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
             };
-        if stale {
-            let _ = std::fs::remove_dir_all(&path);
+            if stale {
+                let removing = tmp.join(format!("{REMOVING_PREFIX}{name}-{}", std::process::id()));
+                if std::fs::rename(&path, &removing).is_ok() {
+                    doomed.push(removing);
+                }
+            }
         }
+    }
+    drop(gate);
+    for path in doomed {
+        let _ = std::fs::remove_dir_all(&path);
     }
 }
 

@@ -42,8 +42,8 @@ impl Venv {
             }
             Err(e) => return Err(Error::io("read", cfg_path, e)),
         };
-        // An install or uninstall killed in this environment is rolled back first.
-        crate::transaction::recover(&root);
+        // Reading only: transactions that died here are rolled back by `lock`, never here,
+        // where a live one (its owner holds the environment's lock) could not be told apart.
         let (site_packages, python_version) = find_site_packages(&root, &cfg)?;
         Ok(Venv {
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
@@ -121,7 +121,8 @@ impl Venv {
     /// Keeps other `installer` processes (and programs embedding it) out of this environment
     /// while an install or uninstall changes it: they wait, saying so, rather than run two
     /// transactions at once, which could leave two versions of one distribution. Transactions
-    /// that died meanwhile are rolled back once the lock is held.
+    /// that died are rolled back once the lock is held, and only then: under the lock every
+    /// backup directory belongs to a dead process (the live owner would hold the lock).
     pub fn lock(&self, reporter: &dyn Reporter) -> Result<platform::DirLock> {
         let lock = platform::lock_dir(&self.root, || {
             reporter.warning(&format!(

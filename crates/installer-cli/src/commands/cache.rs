@@ -48,7 +48,7 @@ fn clean(args: CacheCleanArgs) -> Result<()> {
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
-    if removals.iter().all(|r| r.removed.is_empty()) {
+    if removals.iter().all(|r| r.removed.is_empty() && r.in_use == 0) {
         let what = if args.names.is_empty() { "entries".to_string() } else { args.names.join(", ") };
         let _ = writeln!(out, "Nothing to remove: no cache entries of {what}.");
         return Ok(());
@@ -111,6 +111,9 @@ fn print_removal(out: &mut impl Write, removal: &Removal, verbose: bool) {
     }
     if removal.kept > 0 {
         line.push_str(&format!("; kept {}", count(removal.kept as u64, "entry", "entries")));
+        if removal.in_use > 0 {
+            line.push_str(&format!(" ({} in use by a running install)", thousands(removal.in_use as u64)));
+        }
     }
     let _ = writeln!(out, "{line}");
     if verbose {

@@ -3,7 +3,8 @@
 //!
 //! Architecture invariants:
 //! - Entries are only ever removed through [`Cache::remove_entry`] (rename into `tmp/`, then
-//!   delete), so an install running at the same time finds a whole entry or none.
+//!   delete), so an install running at the same time finds a whole entry or none, and never
+//!   one that a running install holds (its lease): such entries are kept and counted.
 //! - Nothing here removes an entry that a live symlinked environment points into unless the
 //!   caller passes `force`: a symlinked environment breaks when its entry goes, a hardlinked,
 //!   cloned or copied one does not.
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::cache::Cache;
+use crate::cache::{Cache, EntryRemoval};
 use crate::install::{ShardPolicy, AUTO_SHARD_NAME};
 use crate::wheel::normalize_name;
 use crate::{platform, Error, Result};
@@ -166,6 +167,8 @@ pub struct Removal {
     pub removed: Vec<EntryInfo>,
     /// Entries left in place (in use, or not named).
     pub kept: usize,
+    /// Of those, entries kept because a running install was using them.
+    pub in_use: usize,
     /// Symlinked environments whose entries were kept because of them (prune), or that were
     /// broken because `force` was given.
     pub symlinked_envs: Vec<PathBuf>,
@@ -219,14 +222,20 @@ pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
     }
     let mut out = Vec::with_capacity(plans.len());
     for (cache, doomed, kept, broken) in plans {
-        let removed = remove_all(cache, doomed)?;
+        let (removed, in_use) = remove_all(cache, doomed)?;
         if names.is_empty() {
             clear_dir(&cache.index_dir())?;
             clear_dir(&cache.envs_dir())?;
         } else {
             envs::forget_stale(cache);
         }
-        out.push(Removal { root: cache.root().to_path_buf(), removed, kept, symlinked_envs: broken });
+        out.push(Removal {
+            root: cache.root().to_path_buf(),
+            removed,
+            kept: kept + in_use,
+            in_use,
+            symlinked_envs: broken,
+        });
     }
     Ok(out)
 }
@@ -264,23 +273,29 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
                 kept += 1;
             }
         }
-        let removed = remove_all(cache, doomed)?;
+        let (removed, in_use) = remove_all(cache, doomed)?;
         forget_missing_index_records(cache);
         out.push(Removal {
             root: cache.root().to_path_buf(),
             removed,
-            kept,
+            kept: kept + in_use,
+            in_use,
             symlinked_envs: for_envs.into_iter().collect(),
         });
     }
     Ok(out)
 }
 
-/// Removes the entries (in parallel); returns those that were there to remove.
-fn remove_all(cache: &Cache, doomed: Vec<EntryInfo>) -> Result<Vec<EntryInfo>> {
-    let gone: Vec<Result<Option<EntryInfo>>> =
-        doomed.into_par_iter().map(|entry| Ok(cache.remove_entry(&entry.id)?.then_some(entry))).collect();
-    gone.into_iter().filter_map(Result::transpose).collect()
+/// Removes the entries (in parallel); returns those removed, and how many a running install
+/// was using (those stay).
+fn remove_all(cache: &Cache, doomed: Vec<EntryInfo>) -> Result<(Vec<EntryInfo>, usize)> {
+    let outcomes: Vec<(EntryInfo, EntryRemoval)> = doomed
+        .into_par_iter()
+        .map(|entry| cache.remove_entry(&entry.id).map(|removal| (entry, removal)))
+        .collect::<Result<_>>()?;
+    let in_use = outcomes.iter().filter(|(_, r)| *r == EntryRemoval::InUse).count();
+    let removed = outcomes.into_iter().filter(|(_, r)| *r == EntryRemoval::Removed).map(|(e, _)| e).collect();
+    Ok((removed, in_use))
 }
 
 /// Deletes the files in `dir` (index or env records), keeping the directory.

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::cache::CacheEntry;
+use crate::cache::{CacheEntry, EntryRemoval};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/wheels").join(name)
@@ -14,7 +14,9 @@ const DATA: &str = "fixture_data-1.0-py3-none-any.whl";
 fn cache_with(wheels: &[&str]) -> (tempfile::TempDir, Cache, Vec<CacheEntry>) {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open(&dir.path().join("cache")).unwrap();
-    let entries = wheels.iter().map(|w| cache.entry(&fixture(w)).unwrap()).collect();
+    // Opened to read, not leased: the cache commands under test may remove them.
+    let entries =
+        wheels.iter().map(|w| cache.open_entry(cache.entry(&fixture(w)).unwrap().id()).unwrap()).collect();
     (dir, cache, entries)
 }
 
@@ -52,11 +54,23 @@ fn entries_are_measured_with_their_link_status() {
 #[test]
 fn removing_an_entry_leaves_nothing_behind_and_the_next_lookup_unpacks_again() {
     let (_dir, cache, made) = cache_with(&[PKG]);
-    assert!(cache.remove_entry(made[0].id()).unwrap());
-    assert!(!cache.remove_entry(made[0].id()).unwrap(), "a second removal finds nothing");
+    assert_eq!(cache.remove_entry(made[0].id()).unwrap(), EntryRemoval::Removed);
+    assert_eq!(cache.remove_entry(made[0].id()).unwrap(), EntryRemoval::Absent, "a second removal finds nothing");
     assert_eq!(std::fs::read_dir(cache.scratch_dir()).unwrap().count(), 0);
     assert!(cache.open_entry(made[0].id()).is_none());
     assert!(cache.entry(&fixture(PKG)).unwrap().was_unpacked());
+}
+
+#[test]
+fn an_entry_an_install_holds_is_kept_until_it_lets_go() {
+    let (_dir, cache, made) = cache_with(&[PKG]);
+    let leased = cache.entry(&fixture(PKG)).unwrap();
+    assert_eq!(cache.remove_entry(made[0].id()).unwrap(), EntryRemoval::InUse);
+    let removals = prune(std::slice::from_ref(&cache), PruneOptions::default()).unwrap();
+    assert_eq!((removals[0].removed.len(), removals[0].kept, removals[0].in_use), (0, 1, 1));
+    assert!(leased.tree().join(&leased.manifest().files[0].path).is_file());
+    drop(leased);
+    assert_eq!(cache.remove_entry(made[0].id()).unwrap(), EntryRemoval::Removed);
 }
 
 #[test]

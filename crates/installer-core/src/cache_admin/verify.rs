@@ -124,13 +124,14 @@ pub fn verify(caches: &[Cache]) -> Result<VerifyReport> {
 
 /// Removes the damaged entries from their caches (rename, then delete), so the next install
 /// unpacks the wheel again. Environments keep the files they have: a hardlinked environment
-/// that shared an edited file still has the edit until it is reinstalled. Returns how many
-/// entries were removed.
+/// that shared an edited file still has the edit until it is reinstalled. An entry that a
+/// running install is using stays (verify again once it is done). Returns how many entries
+/// were removed.
 pub fn evict(caches: &[Cache], damaged: &[DamagedEntry]) -> Result<usize> {
     let mut removed = 0;
     for entry in damaged {
         if let Some(cache) = caches.iter().find(|c| c.root() == entry.root) {
-            removed += usize::from(cache.remove_entry(&entry.id)?);
+            removed += usize::from(cache.remove_entry(&entry.id)? == crate::cache::EntryRemoval::Removed);
         }
     }
     Ok(removed)

@@ -132,10 +132,30 @@ pub fn lock_dir(path: &Path, on_wait: impl FnOnce()) -> io::Result<DirLock> {
     }
 }
 
+/// Whether a lock call failed only because the filesystem has no `flock` (some network
+/// filesystems): callers then go on without the lock rather than fail.
 #[cfg(unix)]
-fn locks_unsupported(err: &io::Error) -> bool {
+pub fn locks_unsupported(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::Unsupported
         || matches!(err.raw_os_error(), Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL))
+}
+
+#[cfg(not(unix))]
+pub fn locks_unsupported(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::Unsupported
+}
+
+/// Whether two metadata describe one file (device and inode): how a lease holder notices that
+/// the path it locked now names another file.
+#[cfg(unix)]
+pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok() && a.created().ok() == b.created().ok()
 }
 
 #[cfg(not(unix))]
