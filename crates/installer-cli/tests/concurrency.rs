@@ -91,3 +91,40 @@ fn reading_an_environment_never_rolls_back_a_live_transaction() {
     assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "2.0\n");
     assert!(backups().is_empty(), "{:?}", backups());
 }
+
+#[test]
+fn no_install_starts_in_an_environment_that_its_creator_may_still_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let venv = dir.path().join("new-venv");
+    // A creates the environment, then fails (its two wheels write one file) and removes it.
+    let clash = [fixture("fixture_clash_a"), fixture("fixture_clash_b")];
+    let a = Paused::start(dir.path(), &install_args(&venv, &cache, &clash), "venv-created");
+    assert!(venv.join("pyvenv.cfg").is_file());
+
+    // B finds the environment there and must wait for A rather than install into it.
+    let pkg = [fixture("fixture_pkg-1.0")];
+    let mut b = installer_command(dir.path(), &install_args(&venv, &cache, &pkg), &[])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut b_err = std::io::BufReader::new(b.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for another installer process creating") {
+        let mut line = String::new();
+        assert_ne!(
+            std::io::BufRead::read_line(&mut b_err, &mut line).unwrap(),
+            0,
+            "B ended without waiting: {said}"
+        );
+        said.push_str(&line);
+    }
+    let out = a.resume();
+    assert!(!out.status.success() && stderr(&out).contains("fixture_clash"), "{}", stderr(&out));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut b_err, &mut rest).unwrap();
+    assert!(b.wait().unwrap().success(), "B: {said}{rest}");
+    // B created the environment anew and its install is there.
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "1.0\n");
+}

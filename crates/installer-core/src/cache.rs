@@ -405,7 +405,12 @@ impl Cache {
                     entry.unpacked = true;
                     return Ok(entry);
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
                     if let Some(entry) = self.lease_entry(id) {
                         return Ok(entry);
                     }
@@ -449,7 +454,11 @@ impl Cache {
         let gate = match open_gate(&gate_path) {
             Ok(gate) => gate,
             // Most likely a cache we cannot write: say so about `tmp/` as any writer would.
-            Err(e) => return Err(make().err().map_or(e, |make_err| Error::io("create directory in", &tmp, make_err))),
+            Err(e) => {
+                return Err(make()
+                    .err()
+                    .map_or(e, |make_err| Error::io("create directory in", &tmp, make_err)))
+            }
         };
         gate.lock_shared().or_else(ignore_unsupported).map_err(|e| Error::io("lock", &gate_path, e))?;
         let dir = make().map_err(|e| Error::io("create directory in", &tmp, e))?;

@@ -13,6 +13,7 @@ pub mod mounts;
 mod record;
 mod robust;
 pub mod snapshot;
+mod stress;
 pub mod venv;
 
 use std::cell::{Cell, RefCell};
@@ -65,6 +66,7 @@ const STEPS: &[Step] = &[
     step("upgrade", robust::upgrade),
     step("all-or-nothing", robust::all_or_nothing),
     step("concurrent-cold-cache", robust::concurrent),
+    step("concurrent-stress", stress::stress),
     step("sigkill-then-rerun", robust::sigkill),
     step("ffi-c-programs", ffi::c_programs),
     Step { name: "corpus-vs-pip", needs_fixtures: false, run: corpus::corpus },

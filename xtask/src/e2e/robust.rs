@@ -149,7 +149,7 @@ fn refused(
 }
 
 /// The fixtures plus four wheels of 1,500 files: enough that an install takes a while.
-fn stress_wheels(ctx: &Ctx, log: &Log) -> Result<Vec<PathBuf>> {
+pub(super) fn stress_wheels(ctx: &Ctx, log: &Log) -> Result<Vec<PathBuf>> {
     let mut wheels = ctx.fixtures.standard()?;
     wheels.extend(synthetic::many_files(log, &ctx.work.join("../wheels"))?);
     Ok(wheels)

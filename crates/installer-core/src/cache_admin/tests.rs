@@ -55,7 +55,11 @@ fn entries_are_measured_with_their_link_status() {
 fn removing_an_entry_leaves_nothing_behind_and_the_next_lookup_unpacks_again() {
     let (_dir, cache, made) = cache_with(&[PKG]);
     assert_eq!(cache.remove_entry(made[0].id()).unwrap(), EntryRemoval::Removed);
-    assert_eq!(cache.remove_entry(made[0].id()).unwrap(), EntryRemoval::Absent, "a second removal finds nothing");
+    assert_eq!(
+        cache.remove_entry(made[0].id()).unwrap(),
+        EntryRemoval::Absent,
+        "a second removal finds nothing"
+    );
     assert_eq!(std::fs::read_dir(cache.scratch_dir()).unwrap().count(), 0);
     assert!(cache.open_entry(made[0].id()).is_none());
     assert!(cache.entry(&fixture(PKG)).unwrap().was_unpacked());

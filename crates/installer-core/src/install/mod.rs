@@ -31,6 +31,7 @@ use crate::bytecode::{self, Interpreter};
 use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
 use crate::linker::{LinkFallback, LinkMode};
+use crate::platform;
 use crate::reporter::Reporter;
 use crate::target::{self, select_wheels, Target, TargetRequest};
 use crate::transaction::Transaction;
@@ -114,6 +115,11 @@ pub fn install(
 /// every wheel is checked against `python` and verified and cached first, then the venv is
 /// created with `python`, and removed again if the install fails, so a refused wheel leaves
 /// no empty environment behind.
+///
+/// Creating is "create, then lock", so the directory holding the environment is locked
+/// exclusively from before the creation until the install is over, and every install into an
+/// existing environment passes through that lock shared first: no process can start
+/// installing into an environment that its creator may still remove.
 pub fn install_into(
     venv_dir: &Path,
     python: &Path,
@@ -122,19 +128,34 @@ pub fn install_into(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
+    let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
+    let home = venv_dir.ancestors().skip(1).find(|a| a.is_dir()).unwrap_or(Path::new("/")).to_path_buf();
+    let waiting = || {
+        reporter.warning(&format!("waiting for another installer process creating {}", venv_dir.display()))
+    };
     if venv_dir.exists() {
-        return install(&Venv::open(venv_dir)?, wheels, cache, options, reporter);
+        drop(platform::lock_dir_shared(&home, waiting).map_err(|e| Error::io("lock", &home, e))?);
+        // Its creator may have removed it again (a failed install) while we waited.
+        if venv_dir.exists() {
+            return install(&Venv::open(&venv_dir)?, wheels, cache, options, reporter);
+        }
     }
     // Asked afresh, not from the cache: `python3` may be a shim (pyenv) whose target changes
     // while the file stays the same, and creating the venv starts it anyway.
     let interpreter = target::Interpreter::query(python)?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
     in_pool(options.jobs, || wheels.par_iter().try_for_each(|wheel| cache.entry(wheel).map(drop)))?;
-    let venv = Venv::create(venv_dir, python)?;
-    reporter.venv_created(venv_dir, &interpreter);
+    let _creating = platform::lock_dir(&home, waiting).map_err(|e| Error::io("lock", &home, e))?;
+    if venv_dir.exists() {
+        // Another process created it while we verified the wheels.
+        return install(&Venv::open(&venv_dir)?, &wheels, cache, options, reporter);
+    }
+    let venv = Venv::create(&venv_dir, python)?;
+    reporter.venv_created(&venv_dir, &interpreter);
+    crate::pause::point("venv-created");
     let result = in_pool(options.jobs, || install_in_pool(&venv, &wheels, cache, options, reporter));
     if result.is_err() {
-        let _ = std::fs::remove_dir_all(venv_dir);
+        let _ = std::fs::remove_dir_all(&venv_dir);
     }
     result
 }

@@ -117,11 +117,29 @@ pub struct DirLock {
 #[cfg(unix)]
 pub fn lock_dir(path: &Path, on_wait: impl FnOnce()) -> io::Result<DirLock> {
     let file = File::open(path)?;
-    let result = match file.try_lock() {
+    lock_with(file, File::try_lock, File::lock, on_wait)
+}
+
+/// Like [`lock_dir`], shared: any number of holders at once, none while someone holds it
+/// exclusively. Taken and dropped at once, it waits for an exclusive holder to finish.
+#[cfg(unix)]
+pub fn lock_dir_shared(path: &Path, on_wait: impl FnOnce()) -> io::Result<DirLock> {
+    let file = File::open(path)?;
+    lock_with(file, File::try_lock_shared, File::lock_shared, on_wait)
+}
+
+#[cfg(unix)]
+fn lock_with(
+    file: File,
+    try_lock: fn(&File) -> Result<(), std::fs::TryLockError>,
+    lock: fn(&File) -> io::Result<()>,
+    on_wait: impl FnOnce(),
+) -> io::Result<DirLock> {
+    let result = match try_lock(&file) {
         Ok(()) => Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => {
             on_wait();
-            file.lock()
+            lock(&file)
         }
         Err(std::fs::TryLockError::Error(e)) => Err(e),
     };
@@ -160,6 +178,11 @@ pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
 
 #[cfg(not(unix))]
 pub fn lock_dir(_path: &Path, _on_wait: impl FnOnce()) -> io::Result<DirLock> {
+    Ok(DirLock { _file: None })
+}
+
+#[cfg(not(unix))]
+pub fn lock_dir_shared(_path: &Path, _on_wait: impl FnOnce()) -> io::Result<DirLock> {
     Ok(DirLock { _file: None })
 }
 
