@@ -23,6 +23,9 @@ pub enum Command {
     Uninstall(UninstallArgs),
     /// List installed distributions
     List(ListArgs),
+    /// Check every installed file against its RECORD (hash, size); exit 1 on any modified,
+    /// missing or unrecorded file
+    Verify(ListArgs),
     /// Inspect and manage the unpacked-wheel cache
     #[command(subcommand)]
     Cache(CacheCommand),

@@ -81,6 +81,9 @@ pub enum Error {
     /// A cache operation would break environments that symlink into the cache.
     #[error("the cache is used by symlinked environments: {}; pass --force to remove it anyway", envs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     SymlinkedEnvironments { envs: Vec<PathBuf> },
+    /// `verify` found installed files that differ from their RECORD; `first` names a few.
+    #[error("{differences} installed files differ from their RECORD in {}: {first}", venv.display())]
+    Verify { venv: PathBuf, differences: usize, first: String },
     /// The operation was interrupted (Ctrl-C); everything was rolled back.
     #[error("interrupted; nothing was changed")]
     Interrupted,

@@ -23,6 +23,7 @@ mod transaction;
 pub mod uninstall;
 pub mod units;
 pub mod venv;
+pub mod verify;
 pub mod wheel;
 
 pub use error::{Error, Result};

@@ -56,6 +56,10 @@ enum installer_status
    */
   INSTALLER_ERR_NOT_INSTALLED = 6,
   /**
+   * `installer_verify` found installed files that differ from their RECORD.
+   */
+  INSTALLER_ERR_VERIFY = 8,
+  /**
    * A bug: the library panicked. The context should be freed and not used again.
    */
   INSTALLER_ERR_PANIC = 99,
@@ -242,6 +246,19 @@ installer_status installer_uninstall(installer_ctx *ctx,
                                      const char *venv,
                                      const char *const *names,
                                      size_t n_names);
+
+/**
+ * Checks every file installed in the existing venv at `venv` against its distribution's
+ * RECORD (hash and size), as `installer verify` does. INSTALLER_OK when everything matches;
+ * INSTALLER_ERR_VERIFY when a file is modified, missing or unrecorded, with the count and the
+ * first differences in `installer_last_error`. Changes nothing. A `venv` that is missing or
+ * not a venv is INSTALLER_ERR_IO; NULL or non-UTF-8 is INSTALLER_ERR_INVALID_ARGUMENT. Uses the
+ * context's jobs. One thread at a time per context.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string.
+ */
+installer_status installer_verify(installer_ctx *ctx, const char *venv);
 
 /**
  * Finds the link mode "auto" would use between the context's cache and the venv at `venv`:

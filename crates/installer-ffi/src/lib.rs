@@ -32,7 +32,7 @@ pub use context::{
     installer_ctx_set_link_fallback, installer_ctx_set_link_mode, installer_ctx_set_progress_callback,
     installer_ctx_set_warning_callback, installer_last_error,
 };
-pub use ops::{installer_install, installer_probe_link_mode, installer_uninstall};
+pub use ops::{installer_install, installer_probe_link_mode, installer_uninstall, installer_verify};
 pub use reporter::{installer_progress_cb, installer_warning_cb};
 pub use status::{installer_status, installer_status_message};
 

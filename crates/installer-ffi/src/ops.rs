@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use installer_core::linker::probe_auto;
 use installer_core::venv::Venv;
-use installer_core::{install, uninstall, Error, LinkMode};
+use installer_core::{install, uninstall, verify, Error, LinkMode};
 
 use crate::context::installer_ctx;
 use crate::ffi::{invalid, str_arg, str_array_arg, try_mut_from_ptr};
@@ -86,6 +86,28 @@ pub unsafe extern "C" fn installer_uninstall(
                 unsafe { str_array_arg(names, n_names, "names") }?.into_iter().map(str::to_owned).collect();
             let venv = Venv::open(venv)?;
             uninstall::uninstall(&venv, &names, &ctx.reporter())?;
+            Ok(())
+        })
+    }
+}
+
+/// Checks every file installed in the existing venv at `venv` against its distribution's
+/// RECORD (hash and size), as `installer verify` does. INSTALLER_OK when everything matches;
+/// INSTALLER_ERR_VERIFY when a file is modified, missing or unrecorded, with the count and the
+/// first differences in `installer_last_error`. Changes nothing. A `venv` that is missing or
+/// not a venv is INSTALLER_ERR_IO; NULL or non-UTF-8 is INSTALLER_ERR_INVALID_ARGUMENT. Uses the
+/// context's jobs. One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn installer_verify(ctx: *mut installer_ctx, venv: *const c_char) -> installer_status {
+    ffi_panic_boundary! {
+        let ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            let venv = Venv::open(unsafe { path_arg(venv, "venv") }?)?;
+            let jobs = ctx.options.jobs;
+            verify::verify(&venv, jobs)?.into_result(&venv)?;
             Ok(())
         })
     }

@@ -29,7 +29,10 @@ pub enum installer_status {
     INSTALLER_ERR_LINK_FALLBACK = 5,
     /// Uninstall of a name that is not installed; nothing was removed.
     INSTALLER_ERR_NOT_INSTALLED = 6,
-    // 7..=98: free. Codes once published are never reused.
+    // 7: reserved for INSTALLER_ERR_CANCELLED (DESIGN.md).
+    /// `installer_verify` found installed files that differ from their RECORD.
+    INSTALLER_ERR_VERIFY = 8,
+    // 9..=98: free. Codes once published are never reused.
     /// A bug: the library panicked. The context should be freed and not used again.
     INSTALLER_ERR_PANIC = 99,
 }
@@ -43,6 +46,7 @@ impl installer_status {
             Error::LinkFallback { .. } => Self::INSTALLER_ERR_LINK_FALLBACK,
             Error::NotInstalled { .. } => Self::INSTALLER_ERR_NOT_INSTALLED,
             Error::InvalidArgument { .. } => Self::INSTALLER_ERR_INVALID_ARGUMENT,
+            Error::Verify { .. } => Self::INSTALLER_ERR_VERIFY,
             // Io, NotAVenv, Command, Config, Interrupted, ... and any variant added later:
             // the environment, not the input, is at fault.
             _ => Self::INSTALLER_ERR_IO,
@@ -60,6 +64,7 @@ impl installer_status {
             INSTALLER_ERR_CONFLICT,
             INSTALLER_ERR_LINK_FALLBACK,
             INSTALLER_ERR_NOT_INSTALLED,
+            INSTALLER_ERR_VERIFY,
             INSTALLER_ERR_PANIC,
         ]
         .into_iter()
@@ -77,6 +82,7 @@ impl installer_status {
                 c"the link mode cannot be used and link fallback is error; nothing was installed"
             }
             Self::INSTALLER_ERR_NOT_INSTALLED => c"not installed; nothing was removed",
+            Self::INSTALLER_ERR_VERIFY => c"installed files differ from their RECORD",
             Self::INSTALLER_ERR_PANIC => c"internal error (panic) in the installer library",
         }
     }
@@ -107,7 +113,7 @@ mod tests {
     #[test]
     fn numbers_are_the_abi() {
         let numbers: Vec<u32> = (0..200).filter_map(installer_status::from_u32).map(|s| s as u32).collect();
-        assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 99]);
+        assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 8, 99]);
     }
 
     #[test]

@@ -189,6 +189,8 @@ fn check_install(link: Link, link_mode: &str) {
     let stdout = install.stdout();
     assert!(stdout.contains("progress: "), "no progress reported:\n{stdout}");
     assert!(!stdout.contains("warning: "), "unexpected warning:\n{stdout}");
+    // installer_verify: nothing after the install, then the launcher the C program removed.
+    assert!(stdout.contains("verify: ") && stdout.contains("missing bin/fixture-hello"), "{stdout}");
     assert!(install.imports("fixture_pkg"));
 }
 

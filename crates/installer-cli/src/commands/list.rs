@@ -19,9 +19,13 @@ pub fn run(args: ListArgs) -> Result<()> {
         ListFormat::Text => text(&dists),
         ListFormat::Json => json(&dists),
     };
+    print(&text)
+}
+
+/// Writes `text` to stdout; a closed pipe (`installer list | head`) is not a failure.
+pub(super) fn print(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        // `installer list | head` is not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         result => result.map_err(|e| Error::io("write to", "standard output", e)),
     }

@@ -5,6 +5,7 @@ mod doctor;
 mod install;
 mod list;
 mod uninstall;
+mod verify;
 
 use installer_core::Result;
 
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Install(args) => install::run(args),
         Command::Uninstall(args) => uninstall::run(args),
         Command::List(args) => list::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Cache(command) => cache::run(command),
         Command::Doctor(args) => doctor::run(args),
     }

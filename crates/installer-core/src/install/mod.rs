@@ -179,7 +179,7 @@ fn select(
 
 /// Runs `work` on a pool of `jobs` threads (0: one per CPU) whose threads have all exited when
 /// it returns, so embedders see no threads outlive a call.
-fn in_pool<R: Send>(jobs: usize, work: impl FnOnce() -> Result<R> + Send) -> Result<R> {
+pub(crate) fn in_pool<R: Send>(jobs: usize, work: impl FnOnce() -> Result<R> + Send) -> Result<R> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_scoped(|thread| thread.run(), |pool| pool.install(work))

@@ -151,6 +151,10 @@ int main(int argc, char **argv) {
   check_status(ctx, installer_uninstall(ctx, missing_venv, unknown, 1), INSTALLER_ERR_IO,
                "uninstall from a missing venv");
 
+  check_status(ctx, installer_verify(ctx, venv), INSTALLER_OK, "verify of a venv where nothing differs");
+  check_status(ctx, installer_verify(ctx, missing_venv), INSTALLER_ERR_IO, "verify of a missing venv");
+  check_status(ctx, installer_verify(ctx, NULL), INSTALLER_ERR_INVALID_ARGUMENT, "verify of a NULL venv");
+  check(installer_verify(NULL, venv) == INSTALLER_ERR_INVALID_ARGUMENT, "verify with NULL ctx", NULL);
   check_status(ctx, installer_probe_link_mode(ctx, missing_venv, &mode), INSTALLER_OK,
                "probe of a venv that does not exist yet");
   check(strcmp(mode, "clone") == 0 || strcmp(mode, "hardlink") == 0 || strcmp(mode, "copy") == 0,

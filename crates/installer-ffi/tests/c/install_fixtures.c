@@ -4,13 +4,15 @@
  *
  * CACHE_DIR "-" means the default cache location; the link fallback is taken from the
  * environment variable INSTALLER_LINK_FALLBACK when it is set. Prints progress and warnings as
- * they come, the error on failure, and the link mode auto would use after a success. Exits
- * with the installer_status of the first failing call (0 on success), or 90 if progress went
- * backwards. Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
+ * they come, the error on failure, and the link mode auto would use after a success. After the
+ * install, installer_verify must find nothing; with bin/fixture-hello removed it must name it.
+ * Exits with the installer_status of the first failing call (0 on success), 90 if progress
+ * went backwards, 92 if verify missed the removed launcher. Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "installer.h"
 
@@ -86,6 +88,24 @@ int main(int argc, char **argv) {
     fprintf(stderr, "error: last error not empty after success: %s\n", installer_last_error(ctx));
     installer_ctx_free(ctx);
     return 91;
+  }
+
+  status = installer_verify(ctx, venv);
+  if (status != INSTALLER_OK) {
+    return fail(ctx, "verify after install", status);
+  }
+  /* A launcher removed behind the installer's back: verify names it. */
+  char launcher[4096];
+  snprintf(launcher, sizeof launcher, "%s/bin/fixture-hello", venv);
+  if (unlink(launcher) == 0) {
+    status = installer_verify(ctx, venv);
+    if (status != INSTALLER_ERR_VERIFY || strstr(installer_last_error(ctx), "missing bin/fixture-hello") == NULL) {
+      fprintf(stderr, "error: verify without bin/fixture-hello gave %u: %s\n", (unsigned)status,
+              installer_last_error(ctx));
+      installer_ctx_free(ctx);
+      return 92;
+    }
+    printf("verify: %s\n", installer_last_error(ctx));
   }
 
   const char *mode = NULL;

@@ -1,0 +1,193 @@
+//! `installer verify`: every installed file against its distribution's RECORD (pip #1463 asks
+//! for it "outside pip"). Reads only: it reports, the frontends decide what a difference means.
+//!
+//! Per distribution: *modified* (hash or size differs from RECORD), *missing* (listed, not
+//! there) and *unrecorded* (a file under one of the distribution's top-level directories in
+//! site-packages that no RECORD of the environment lists). `__pycache__` directories are not
+//! searched for unrecorded files: Python writes bytecode there on import; bytecode that a
+//! RECORD lists is checked like any other file.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::installed::{resolve_inside, scan, InstalledDist};
+use crate::venv::Venv;
+use crate::wheel::record::{self, hashes_equal, RecordHasher};
+use crate::{Error, Result};
+
+/// What verification found in one distribution. Paths are relative to the environment's root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DistVerification {
+    /// The project name and version, as `installer list` shows them.
+    pub name: String,
+    pub version: String,
+    pub modified: Vec<PathBuf>,
+    pub missing: Vec<PathBuf>,
+    pub unrecorded: Vec<PathBuf>,
+}
+
+impl DistVerification {
+    /// Files that differ from RECORD in any way.
+    pub fn differences(&self) -> usize {
+        self.modified.len() + self.missing.len() + self.unrecorded.len()
+    }
+}
+
+/// What verification found in an environment: every distribution, sorted by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verification {
+    pub dists: Vec<DistVerification>,
+    /// Files checked against a RECORD hash.
+    pub files_checked: usize,
+}
+
+impl Verification {
+    /// Differences in all distributions.
+    pub fn differences(&self) -> usize {
+        self.dists.iter().map(DistVerification::differences).sum()
+    }
+
+    /// `Ok` when nothing differs; else [`Error::Verify`] naming the first few differences.
+    pub fn into_result(self, venv: &Venv) -> Result<Verification> {
+        if self.differences() == 0 {
+            return Ok(self);
+        }
+        let mut first = Vec::new();
+        for dist in &self.dists {
+            let kinds =
+                [("modified", &dist.modified), ("missing", &dist.missing), ("unrecorded", &dist.unrecorded)];
+            for (kind, paths) in kinds {
+                first.extend(
+                    paths.iter().map(|p| format!("{} {}: {kind} {}", dist.name, dist.version, p.display())),
+                );
+            }
+        }
+        let differences = first.len();
+        first.truncate(3);
+        Err(Error::Verify { venv: venv.root().to_path_buf(), differences, first: first.join("; ") })
+    }
+}
+
+/// Checks every distribution of `venv` against its RECORD, hashing files on `jobs` threads
+/// (0: one per CPU) that have all exited when it returns.
+pub fn verify(venv: &Venv, jobs: usize) -> Result<Verification> {
+    crate::install::in_pool(jobs, || verify_in_pool(venv))
+}
+
+fn verify_in_pool(venv: &Venv) -> Result<Verification> {
+    let dists = scan(venv)?;
+    let mut recorded: Vec<Vec<Row>> = Vec::with_capacity(dists.len());
+    for dist in &dists {
+        recorded.push(rows(dist, venv)?);
+    }
+    let all: HashSet<&Path> = recorded.iter().flatten().map(|row| row.path.as_path()).collect();
+    let root = venv.root();
+    let relative = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
+    let mut out = Verification::default();
+    for (dist, rows) in dists.iter().zip(&recorded) {
+        let (name, version) = dist.metadata_name_version();
+        let mut found = DistVerification { name, version, ..Default::default() };
+        let states: Vec<State> = rows.par_iter().map(check).collect();
+        for (row, state) in rows.iter().zip(states) {
+            match state {
+                State::Ok => {}
+                State::Missing => found.missing.push(relative(&row.path)),
+                State::Modified => found.modified.push(relative(&row.path)),
+            }
+        }
+        out.files_checked += rows.iter().filter(|r| r.hash.is_some()).count();
+        for top in top_level_dirs(venv.site_packages(), rows) {
+            for entry in
+                walkdir::WalkDir::new(&top).into_iter().filter_entry(|e| e.file_name() != "__pycache__")
+            {
+                let entry = entry.map_err(|e| {
+                    let path = e.path().unwrap_or(&top).to_path_buf();
+                    Error::io("list", path, e.into())
+                })?;
+                if !entry.file_type().is_dir() && !all.contains(entry.path()) {
+                    found.unrecorded.push(relative(entry.path()));
+                }
+            }
+        }
+        found.unrecorded.sort();
+        out.dists.push(found);
+    }
+    out.dists.sort_by_cached_key(|d| (crate::wheel::normalize_name(&d.name), d.version.clone()));
+    Ok(out)
+}
+
+/// One RECORD row, resolved inside the environment.
+struct Row {
+    path: PathBuf,
+    hash: Option<String>,
+    size: Option<u64>,
+}
+
+enum State {
+    Ok,
+    Missing,
+    Modified,
+}
+
+fn rows(dist: &InstalledDist, venv: &Venv) -> Result<Vec<Row>> {
+    let record_path = dist.dist_info.join("RECORD");
+    let text = std::fs::read_to_string(&record_path).map_err(|e| Error::io("read", &record_path, e))?;
+    let entries = record::parse_record(&text).map_err(|reason| {
+        Error::io("parse", &record_path, std::io::Error::new(std::io::ErrorKind::InvalidData, reason))
+    })?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| {
+            let path = resolve_inside(venv.site_packages(), &e.path, venv.root())?;
+            Some(Row { path, hash: e.hash, size: e.size })
+        })
+        .collect())
+}
+
+/// A row without a hash (RECORD itself) only has to exist. A hash in an algorithm that cannot
+/// be checked (md5) counts as modified: nothing vouches for the file.
+fn check(row: &Row) -> State {
+    let Ok(metadata) = std::fs::metadata(&row.path) else { return State::Missing };
+    let Some(hash) = &row.hash else { return State::Ok };
+    if row.size.is_some_and(|size| size != metadata.len()) {
+        return State::Modified;
+    }
+    let algorithm = hash.split_once('=').map_or(hash.as_str(), |(a, _)| a);
+    let Ok(mut hasher) = RecordHasher::new(algorithm) else { return State::Modified };
+    match hash_file(&row.path, &mut hasher) {
+        Ok(()) if hashes_equal(hash, &hasher.finish()) => State::Ok,
+        _ => State::Modified,
+    }
+}
+
+fn hash_file(path: &Path, hasher: &mut RecordHasher) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf)? {
+            0 => return Ok(()),
+            n => hasher.update(&buf[..n]),
+        }
+    }
+}
+
+/// The directories directly under site-packages that hold a recorded file (a package, the
+/// `.dist-info`); files directly in site-packages and in other roots (`bin/`) are not searched.
+fn top_level_dirs(site: &Path, rows: &[Row]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = rows
+        .iter()
+        .filter_map(|row| {
+            let rel = row.path.strip_prefix(site).ok()?;
+            let mut components = rel.components();
+            let first = components.next()?;
+            components.next().map(|_| site.join(first))
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.retain(|d| d.is_dir());
+    dirs
+}
