@@ -6,20 +6,25 @@ use installer_core::installed::{list, ListedDist};
 use installer_core::venv::Venv;
 use installer_core::{Error, Result};
 
-use crate::args::{ListArgs, ListFormat};
+use crate::args::{ListArgs, ListFormat, VenvArg};
 use crate::settings;
 
 pub fn run(args: ListArgs) -> Result<()> {
-    let venv = match settings::open_environment(&args.venv)? {
-        Some(venv) => venv,
-        None => Venv::open(&settings::environment(&args.venv)?.0)?,
-    };
+    let venv = open(&args.venv)?;
     let dists = list(&venv)?;
     let text = match args.format {
         ListFormat::Text => text(&dists),
         ListFormat::Json => json(&dists),
     };
     print(&text)
+}
+
+/// The existing environment that `--venv`, `-p`, `--target` or `--prefix` names.
+pub(super) fn open(args: &VenvArg) -> Result<Venv> {
+    match settings::open_environment(args)? {
+        Some(venv) => Ok(venv),
+        None => Venv::open(&settings::environment(args)?.0),
+    }
 }
 
 /// Writes `text` to stdout; a closed pipe (`installer list | head`) is not a failure.

@@ -1,15 +1,13 @@
 //! `installer verify`: the report on stdout (text or JSON), then exit 1 with an `error:` line
 //! when anything differs.
 
-use installer_core::venv::Venv;
 use installer_core::verify::{verify, DistVerification, Verification};
 use installer_core::Result;
 
 use crate::args::{ListArgs, ListFormat};
-use crate::settings;
 
 pub fn run(args: ListArgs) -> Result<()> {
-    let venv = Venv::open(&settings::venv_path(args.venv.venv.as_deref()))?;
+    let venv = super::list::open(&args.venv)?;
     let found = verify(&venv, 0)?;
     let text = match args.format {
         ListFormat::Text => text(&found),
