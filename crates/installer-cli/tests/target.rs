@@ -282,16 +282,20 @@ fn doctor_shows_the_interpreter_and_its_first_tags() {
     );
 }
 
-/// A directory for PATH holding `python3.12` from pyenv (CI has pyenv's CPythons).
-fn path_with_python312(dir: &Path) -> (String, String) {
-    let home = std::env::var("HOME").unwrap();
-    let versions = Path::new(&home).join(".pyenv/versions");
-    let found = std::fs::read_dir(&versions)
+/// pyenv's CPython `minor` (`3.12`): its installation directory (CI has pyenv's CPythons).
+fn pyenv_cpython(minor: &str) -> PathBuf {
+    let versions = Path::new(&std::env::var("HOME").unwrap()).join(".pyenv/versions");
+    std::fs::read_dir(&versions)
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("3.12."))
-        .expect("CPython 3.12 in ~/.pyenv/versions");
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{minor}.")))
+        .unwrap_or_else(|| panic!("CPython {minor} in {}", versions.display()))
+}
+
+/// A directory for PATH holding `python3.12` from pyenv (CI has pyenv's CPythons).
+fn path_with_python312(dir: &Path) -> (String, String) {
+    let found = pyenv_cpython("3.12");
     let bin = dir.join("pybin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(found.join("bin/python3.12"), bin.join("python3.12")).unwrap();
@@ -380,14 +384,7 @@ fn a_venv_s_python_selects_that_venv_and_a_failing_interpreter_shows_its_stderr(
 /// A private copy of pyenv's CPython 3.8 (its smallest) in `dir`, without its test suite and
 /// site-packages, so `--system` never touches the machine's own interpreters.
 fn copied_cpython(dir: &Path) -> PathBuf {
-    let home = std::env::var("HOME").unwrap();
-    let versions = Path::new(&home).join(".pyenv/versions");
-    let source = std::fs::read_dir(&versions)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("3.8."))
-        .expect("CPython 3.8 in ~/.pyenv/versions");
+    let source = pyenv_cpython("3.8");
     let copy = dir.join("cpython");
     std::fs::create_dir(&copy).unwrap();
     let status = std::process::Command::new("sh")

@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,72 +37,18 @@ pub(crate) struct Interpreter {
     pub magic: String,
 }
 
-/// What the cache remembers of an interpreter binary, so a warm install starts no Python.
-#[derive(Debug, Serialize, Deserialize)]
-struct InterpreterRecord {
-    path: PathBuf,
-    size: u64,
-    mtime_ns: u128,
-    /// `None`: the interpreter writes no bytecode (`sys.implementation.cache_tag` is None).
-    interpreter: Option<Interpreter>,
-}
-
 impl Interpreter {
-    /// The cache tag and magic number of `python`, remembered in `cache` by the resolved
-    /// binary's path, size and mtime (a reinstalled interpreter is asked again). `None` for an
+    /// The cache tag and magic number of `python`, from the facts the cache keeps about it
+    /// ([`crate::target::Interpreter::cached`]: asked once per binary). `None` for an
     /// interpreter without bytecode caching.
     pub fn identify(python: &Path, cache: &Cache) -> Result<Option<Interpreter>> {
-        let real = std::fs::canonicalize(python).map_err(|e| Error::io("resolve", python, e))?;
-        let meta = std::fs::metadata(&real).map_err(|e| Error::io("read", &real, e))?;
-        let mtime_ns =
-            meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-        let digest = Sha256::digest(real.as_os_str().as_encoded_bytes());
-        let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let record_path = cache.root().join("v1").join("interpreters").join(format!("{name}.json"));
-        let known = std::fs::read(&record_path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<InterpreterRecord>(&bytes).ok())
-            .filter(|r| r.path == real && r.size == meta.len() && r.mtime_ns == mtime_ns);
-        if let Some(record) = known {
-            return Ok(record.interpreter);
-        }
-        let interpreter = ask(python)?;
-        let record = InterpreterRecord { path: real, size: meta.len(), mtime_ns, interpreter };
-        // Best effort: failing to remember costs the next run one interpreter start.
-        if let Some(dir) = record_path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ =
-            crate::cache::write_atomically(&record_path, &serde_json::to_vec(&record).unwrap_or_default());
-        Ok(record.interpreter)
+        let facts = crate::target::Interpreter::cached(python, &cache.interpreters_dir())?;
+        Ok(facts.cache_tag.map(|cache_tag| Interpreter { cache_tag, magic: facts.magic }))
     }
 
     /// The directory name of this interpreter's bytecode in an entry.
     fn dir_name(&self) -> String {
         format!("pyc-{}-{}-v{FORMAT}", self.cache_tag, self.magic)
-    }
-}
-
-/// Runs `python` once for its cache tag and magic number.
-fn ask(python: &Path) -> Result<Option<Interpreter>> {
-    const SCRIPT: &str =
-        "import sys, importlib.util; print(sys.implementation.cache_tag); print(importlib.util.MAGIC_NUMBER.hex())";
-    let command = format!("{} -I -B -c <cache tag and magic>", python.display());
-    let output = std::process::Command::new(python)
-        .args(["-I", "-B", "-c", SCRIPT])
-        .output()
-        .map_err(|e| Error::Command { command: command.clone(), reason: e.to_string() })?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut lines = text.lines().map(str::trim);
-    match (output.status.success(), lines.next(), lines.next()) {
-        (true, Some("None"), _) => Ok(None),
-        (true, Some(tag), Some(magic)) if !tag.is_empty() && magic.len() == 8 => {
-            Ok(Some(Interpreter { cache_tag: tag.to_string(), magic: magic.to_string() }))
-        }
-        _ => Err(Error::Command {
-            command,
-            reason: format!("{} ({})", output.status, String::from_utf8_lossy(&output.stderr).trim()),
-        }),
     }
 }
 

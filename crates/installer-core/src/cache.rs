@@ -8,7 +8,6 @@
 //! <root>/v1/entries/<...>/tree/...                                    the verified files
 //! <root>/v1/entries/<...>/pyc-<cache tag>-<magic>/                     bytecode for one interpreter
 //!                                          (its manifest.json and tree/; see crate::bytecode)
-//! <root>/v1/interpreters/<sha256 of a python's real path>.json         its cache tag and magic
 //! <root>/v1/entries/<...>/.lock                                       its lease (see below)
 //! <root>/v1/index/<sha256 of the wheel's absolute path>.json          path, size, mtime → entry
 //! <root>/v1/tmp/entry-<random>/                                       entries being written

@@ -16,7 +16,7 @@ use crate::{Error, Result};
 /// Printed as one JSON object by the interpreter; runs on Python 3.6 and later, reads what
 /// `packaging.tags` reads (sysconfig, `sys.implementation`, the C library's version).
 const QUERY: &str = r#"
-import json, os, sys, sysconfig
+import importlib.util, json, os, sys, sysconfig
 def var(name):
     value = sysconfig.get_config_var(name)
     return None if value is None else bool(value)
@@ -66,6 +66,8 @@ json.dump({
     "prefix": sys.prefix,
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
     "paths": sysconfig.get_paths(),
+    "cache_tag": sys.implementation.cache_tag,
+    "magic": importlib.util.MAGIC_NUMBER.hex(),
 }, sys.stdout)
 "#;
 
@@ -95,6 +97,10 @@ pub struct Interpreter {
     pub base_prefix: PathBuf,
     /// `sysconfig.get_paths()`: the install scheme (`purelib`, `scripts`, `stdlib`, ...).
     pub paths: BTreeMap<String, PathBuf>,
+    /// `sys.implementation.cache_tag` (`cpython-311`), none when it writes no bytecode.
+    pub cache_tag: Option<String>,
+    /// `importlib.util.MAGIC_NUMBER` in hex: the header of the `.pyc` files it reads.
+    pub magic: String,
 }
 
 impl Interpreter {
@@ -103,9 +109,9 @@ impl Interpreter {
     pub fn query(python: &Path) -> Result<Interpreter> {
         let found = python.to_str().and_then(find_on_path).unwrap_or_else(|| python.to_path_buf());
         let python = found.as_path();
-        let command = format!("{} -I -c <query>", python.display());
+        let command = format!("{} -I -B -c <query>", python.display());
         let output = Command::new(python)
-            .args(["-I", "-c", QUERY])
+            .args(["-I", "-B", "-c", QUERY])
             .output()
             .map_err(|e| Error::Command { command: command.clone(), reason: e.to_string() })?;
         if !output.status.success() {
