@@ -128,6 +128,8 @@ pub fn install_into(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
+    // As the caller named it, for the announcement of its creation.
+    let named = venv_dir;
     let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
     let home = venv_dir.ancestors().skip(1).find(|a| a.is_dir()).unwrap_or(Path::new("/")).to_path_buf();
     let waiting = || {
@@ -151,7 +153,7 @@ pub fn install_into(
         return install(&Venv::open(&venv_dir)?, &wheels, cache, options, reporter);
     }
     let venv = Venv::create(&venv_dir, python)?;
-    reporter.venv_created(&venv_dir, &interpreter);
+    reporter.venv_created(named, &interpreter);
     crate::pause::point("venv-created");
     let result = in_pool(options.jobs, || install_in_pool(&venv, &wheels, cache, options, reporter));
     if result.is_err() {
