@@ -31,6 +31,8 @@ pub enum Command {
     Cache(CacheCommand),
     /// Show which link mode would be used for a cache and an environment, and why
     Doctor(DoctorArgs),
+    /// Print a shell completion script (e.g. `source <(installer completions bash)`)
+    Completions(CompletionsArgs),
 }
 
 /// Where the output goes and how much of it.
@@ -205,4 +207,11 @@ pub struct DoctorArgs {
     pub venv: VenvArg,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }

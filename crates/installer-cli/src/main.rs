@@ -8,11 +8,17 @@ mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
+
+use commands::completions;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
-    match commands::run(cli) {
+    let matches = completions::cli_with_packaging().get_matches();
+    let result = match completions::man_dir(&matches) {
+        Some(dir) => completions::write_man_pages(dir),
+        None => commands::run(args::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             print_error(&err);

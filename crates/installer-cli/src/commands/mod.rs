@@ -1,6 +1,7 @@
 //! One function per subcommand; each builds core inputs, calls the core, prints the outcome.
 
 mod cache;
+pub mod completions;
 mod doctor;
 mod install;
 mod list;
@@ -19,5 +20,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify::run(args),
         Command::Cache(command) => cache::run(command),
         Command::Doctor(args) => doctor::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }
