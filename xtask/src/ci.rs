@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::util::Cmd;
-use crate::{codegen, e2e};
+use crate::{codegen, dist, e2e};
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
@@ -21,6 +21,9 @@ pub fn run() -> Result<()> {
     step("header", || codegen::run(codegen::Mode::Check))?;
     step("test", test)?;
     step("e2e", || e2e::run(&e2e::Options::default()))?;
+    // The wheel, binary and C library as shipped, installed by pip and tested (README,
+    // Distribution: it costs a few minutes of a clean CI run, inside the budget).
+    step("dist", || dist::run(dist::Mode::Check))?;
     eprintln!("ci: all steps passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! ```text
-//! cargo xtask ci                       fmt, clippy, header freshness, tests, e2e
+//! cargo xtask ci                       fmt, clippy, header freshness, tests, e2e, dist --check
 //! cargo xtask e2e [--corpus DIR] [--only NAME]
 //!                                      release CLI and C library on real venvs and filesystems
 //! cargo xtask codegen [--check]        crates/installer-ffi/include/installer.h from cbindgen
+//! cargo xtask dist [--check]           target/dist/: the wheel, binary, C library, completions,
+//!                                      man pages; --check installs and tests them
 //! cargo xtask bench --corpus DIR [--runs N] [--json FILE] [--synthetic]
 //!                                      ours vs uv vs the filesystem's floor
 //! cargo xtask fuzz [--seconds N] [--target T]
@@ -17,6 +19,7 @@
 mod bench;
 mod ci;
 mod codegen;
+mod dist;
 mod e2e;
 mod fuzz;
 mod util;
@@ -59,6 +62,11 @@ fn run() -> Result<()> {
             args.finish()?;
             codegen::run(mode)
         }
+        "dist" => {
+            let mode = if args.flag("--check") { dist::Mode::Check } else { dist::Mode::Build };
+            args.finish()?;
+            dist::run(mode)
+        }
         "bench" => {
             let opts = bench::Options {
                 corpus: args.value("--corpus")?.map(PathBuf::from),
@@ -99,9 +107,11 @@ fn run() -> Result<()> {
 
 const HELP: &str = "\
 usage: cargo xtask <task>
-  ci                                   fmt, clippy, header check, tests, e2e (what CI runs)
+  ci                                   fmt, clippy, header check, tests, e2e, dist --check (CI)
   e2e [--corpus DIR] [--only NAME]     end-to-end checks on real venvs and filesystems
   codegen [--check]                    regenerate (or check) crates/installer-ffi/include/installer.h
+  dist [--check]                       target/dist/: wheel (pip, pipx, uv), binary, C library,
+                                       completions, man pages; --check installs and tests them
   bench --corpus DIR [--runs N] [--json FILE] [--synthetic]
                                        time installs: ours, uv 0.13.9, and the filesystem floor
   fuzz [--seconds N] [--target T]      seed from the fixtures, run each cargo-fuzz target N s (60)

@@ -75,6 +75,23 @@ pub fn python() -> Result<&'static Path> {
     Ok(PYTHON.get_or_init(|| PathBuf::from(out)))
 }
 
+/// A venv under `target/` holding pinned tools from PyPI (`uv==0.13.9`, `maturin==1.16.0`):
+/// made and filled with pip on first use, refilled when the pins change (a stamp file keeps
+/// them). Returns its `bin` directory.
+pub fn tool_venv(venv: &Path, pins: &[&str]) -> Result<PathBuf> {
+    let stamp = venv.join("installer-pins.txt");
+    let wanted = pins.join("\n");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        return Ok(venv.join("bin"));
+    }
+    if !venv.join("bin/pip").exists() {
+        Cmd::new(python()?).args(["-m", "venv"]).arg(venv).run()?;
+    }
+    Cmd::new(venv.join("bin/pip")).args(["install", "-q", "--disable-pip-version-check"]).args(pins).run()?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
+    Ok(venv.join("bin"))
+}
+
 #[derive(Clone, Debug)]
 pub struct Cmd {
     program: OsString,

@@ -95,10 +95,8 @@ fn man_pages_cover_every_command() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("man/man1");
     assert_ok(&installer(tmp.path(), &["generate-man", dir.to_str().unwrap()]));
-    let mut pages: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let mut pages: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     pages.sort();
     for page in ["installer.1", "installer-install.1", "installer-cache-prune.1", "installer-completions.1"] {
         assert!(pages.iter().any(|p| p == page), "{page} missing from {pages:?}");

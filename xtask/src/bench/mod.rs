@@ -97,15 +97,9 @@ struct Tools {
 fn ensure_uv(target: &Path) -> Result<PathBuf> {
     let venv = target.join("bench-tools");
     let uv = venv.join("bin/uv");
-    let version = |uv: &Path| Cmd::new(uv).arg("--version").read().unwrap_or_default();
-    if uv.exists() && version(&uv).contains(UV_VERSION) {
-        return Ok(uv);
-    }
-    if !venv.join("bin/pip").exists() {
-        Cmd::new(python()?).args(["-m", "venv"]).arg(&venv).run()?;
-    }
-    Cmd::new(venv.join("bin/pip")).args(["install", "-q", &format!("uv=={UV_VERSION}")]).run()?;
-    if !version(&uv).contains(UV_VERSION) {
+    crate::util::tool_venv(&venv, &[&format!("uv=={UV_VERSION}")])?;
+    let version = Cmd::new(&uv).arg("--version").read().unwrap_or_default();
+    if !version.contains(UV_VERSION) {
         bail!("{} is not uv {UV_VERSION}", uv.display());
     }
     Ok(uv)
