@@ -71,7 +71,7 @@ fn every_shell_gets_its_own_script() {
         let out = installer(tmp.path(), &["completions", shell]);
         assert_ok(&out);
         let script = String::from_utf8(out.stdout).unwrap();
-        assert!(script.contains(marker) && script.contains("--link-mode"), "{shell}:\n{script}");
+        assert!(script.contains(marker) && script.contains("link-mode"), "{shell}:\n{script}");
     }
     let out = installer(tmp.path(), &["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
