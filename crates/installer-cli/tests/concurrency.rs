@@ -111,7 +111,7 @@ fn no_install_starts_in_an_environment_that_its_creator_may_still_remove() {
         .unwrap();
     let mut b_err = std::io::BufReader::new(b.stderr.take().unwrap());
     let mut said = String::new();
-    while !said.contains("waiting for another installer process creating") {
+    while !said.contains("waiting for another installer process") {
         let mut line = String::new();
         assert_ne!(
             std::io::BufRead::read_line(&mut b_err, &mut line).unwrap(),

@@ -108,7 +108,7 @@ pub fn install(
 ) -> Result<InstallSummary> {
     let interpreter = target::Interpreter::cached(venv.python(), &cache.interpreters_dir())?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
-    in_pool(options.jobs, || install_in_pool(venv, &wheels, cache, options, reporter))
+    in_pool(options.jobs, || install_in_pool(venv, &wheels, cache, options, reporter, None))
 }
 
 /// Like [`install`], for an environment that may not exist yet: when `venv_dir` is missing,
@@ -136,10 +136,14 @@ pub fn install_into(
         reporter.warning(&format!("waiting for another installer process creating {}", venv_dir.display()))
     };
     if venv_dir.exists() {
+        // A creator holds this while it makes the environment and takes the environment's lock.
         drop(platform::lock_dir_shared(&home, waiting).map_err(|e| Error::io("lock", &home, e))?);
-        // Its creator may have removed it again (a failed install) while we waited.
         if venv_dir.exists() {
-            return install(&Venv::open(&venv_dir)?, wheels, cache, options, reporter);
+            match install(&Venv::open(&venv_dir)?, wheels, cache, options, reporter) {
+                // Its creator's install failed and removed it while we waited: create it anew.
+                Err(Error::NotAVenv { .. }) if !venv_dir.exists() => {}
+                result => return result,
+            }
         }
     }
     // Asked afresh, not from the cache: `python3` may be a shim (pyenv) whose target changes
@@ -147,18 +151,25 @@ pub fn install_into(
     let interpreter = target::Interpreter::query(python)?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
     in_pool(options.jobs, || wheels.par_iter().try_for_each(|wheel| cache.entry(wheel).map(drop)))?;
-    let _creating = platform::lock_dir(&home, waiting).map_err(|e| Error::io("lock", &home, e))?;
+    let creating = platform::lock_dir(&home, waiting).map_err(|e| Error::io("lock", &home, e))?;
     if venv_dir.exists() {
         // Another process created it while we verified the wheels.
+        drop(creating);
         return install(&Venv::open(&venv_dir)?, &wheels, cache, options, reporter);
     }
     let venv = Venv::create(&venv_dir, python)?;
     reporter.venv_created(named, &interpreter);
+    // Ours until the install is over (and, if it fails, the environment removed); other
+    // creators in the same directory need not wait for that.
+    let lock = venv.lock(reporter)?;
+    drop(creating);
     crate::pause::point("venv-created");
-    let result = in_pool(options.jobs, || install_in_pool(&venv, &wheels, cache, options, reporter));
+    let result =
+        in_pool(options.jobs, || install_in_pool(&venv, &wheels, cache, options, reporter, Some(&lock)));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&venv_dir);
     }
+    drop(lock);
     result
 }
 
@@ -188,12 +199,15 @@ pub(crate) fn in_pool<R: Send>(jobs: usize, work: impl FnOnce() -> Result<R> + S
         .map_err(|e| Error::InvalidArgument { what: "jobs", reason: e.to_string() })?
 }
 
+/// `held`: the environment's lock when the caller holds it already (it created the
+/// environment); otherwise it is taken once the wheels are cached.
 fn install_in_pool(
     venv: &Venv,
     wheels: &[PathBuf],
     cache: &Cache,
     options: &InstallOptions,
     reporter: &dyn Reporter,
+    held: Option<&platform::DirLock>,
 ) -> Result<InstallSummary> {
     let mut clock = Clock::new();
 
@@ -221,7 +235,21 @@ fn install_in_pool(
         .collect::<Result<_>>()?;
     clock.lap("cache");
     // From here on this process alone changes the environment.
-    let _lock = venv.lock(reporter)?;
+    let own_lock;
+    let _lock = match held {
+        Some(lock) => lock,
+        None => {
+            own_lock = venv.lock(reporter)?;
+            &own_lock
+        }
+    };
+    if !venv.root().join("pyvenv.cfg").is_file() {
+        // Removed while we waited for its lock: its creator's install failed.
+        return Err(Error::NotAVenv {
+            path: venv.root().to_path_buf(),
+            reason: "it was removed while this install waited for it".into(),
+        });
+    }
 
     // 2. Plan against what is installed.
     // By normalised name, each computed once: a lookup per wheel, not a scan.
