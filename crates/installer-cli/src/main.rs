@@ -23,7 +23,8 @@ fn main() -> ExitCode {
         Err(err) => {
             print_error(&err);
             // As a shell reports a process killed by SIGINT (128 + 2).
-            ExitCode::from(if matches!(err, installer_core::Error::Interrupted) { 130 } else { 1 })
+            let interrupted = matches!(err, commands::Failure::Core(installer_core::Error::Interrupted));
+            ExitCode::from(if interrupted { 130 } else { 1 })
         }
     }
 }
@@ -48,7 +49,7 @@ pub(crate) fn stop_on_ctrl_c() {
 }
 
 /// `error: <what>` then one `  cause: <why>` line per source, as DESIGN.md specifies.
-pub(crate) fn print_error(err: &installer_core::Error) {
+pub(crate) fn print_error(err: &(dyn std::error::Error + 'static)) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
     let mut causes = installer_core::error::causes(err);

@@ -132,7 +132,11 @@ fn verify_finds_an_edited_hardlinked_file_and_repair_makes_the_next_install_unpa
             entry.display()
         )
     );
-    assert!(stderr(&out).contains("run `installer cache verify --repair` to evict it"), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: 1 cache entry changed since unpacked (an edited hardlinked file edits the cache too); \
+         run `installer cache verify --repair` to evict it\n"
+    );
 
     let out = s.cache(&["verify", "--repair"]);
     assert_ok(&out);

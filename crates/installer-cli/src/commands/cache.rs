@@ -8,14 +8,15 @@ use installer_core::cache_admin::{self, CacheLocation, CleanOptions, PruneOption
 use installer_core::units::{human_bytes, thousands};
 use installer_core::Result;
 
+use super::Failure;
 use crate::args::{CacheArgs, CacheCleanArgs, CacheCommand, CacheDirArgs, CachePruneArgs, CacheVerifyArgs};
 use crate::settings;
 
-pub fn run(command: CacheCommand) -> Result<()> {
+pub fn run(command: CacheCommand) -> Result<(), Failure> {
     match command {
-        CacheCommand::Dir(args) => dir(args),
-        CacheCommand::Clean(args) => clean(args),
-        CacheCommand::Prune(args) => prune(args),
+        CacheCommand::Dir(args) => Ok(dir(args)?),
+        CacheCommand::Clean(args) => Ok(clean(args)?),
+        CacheCommand::Prune(args) => Ok(prune(args)?),
         CacheCommand::Verify(args) => verify(args),
     }
 }
@@ -123,7 +124,7 @@ fn print_removal(out: &mut impl Write, removal: &Removal, verbose: bool) {
     }
 }
 
-fn verify(args: CacheVerifyArgs) -> Result<()> {
+fn verify(args: CacheVerifyArgs) -> Result<(), Failure> {
     let caches = open(&args.cache)?;
     let report = cache_admin::verify(&caches)?;
     let mut out = std::io::stdout().lock();
@@ -158,13 +159,11 @@ fn verify(args: CacheVerifyArgs) -> Result<()> {
     let n = count(report.damaged.len() as u64, "cache entry", "cache entries");
     if !args.repair {
         let _ = out.flush();
-        drop(out);
-        eprintln!(
-            "error: {n} changed since unpacked (an edited hardlinked file edits the cache too); \
+        return Err(Failure::Found(format!(
+            "{n} changed since unpacked (an edited hardlinked file edits the cache too); \
              run `installer cache verify --repair` to evict {}",
             if report.damaged.len() == 1 { "it" } else { "them" }
-        );
-        std::process::exit(1);
+        )));
     }
     let evicted = cache_admin::evict(&caches, &report.damaged)?;
     if !args.output.quiet {
