@@ -15,7 +15,7 @@ use commands::completions;
 fn main() -> ExitCode {
     let matches = completions::cli_with_packaging().get_matches();
     let result = match completions::man_dir(&matches) {
-        Some(dir) => completions::write_man_pages(dir),
+        Some(dir) => completions::write_man_pages(dir).map_err(commands::Failure::from),
         None => commands::run(args::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())),
     };
     match result {
