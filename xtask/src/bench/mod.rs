@@ -1,8 +1,11 @@
-//! `cargo xtask bench --corpus DIR [--runs N] [--json FILE] [--synthetic]`: installs a corpus
-//! into fresh venvs with our release CLI, with uv 0.13.9 (set up in `target/bench-tools`), and
-//! with the floor (a manifest-driven mkdir + hardlink of an installed tree, and `cp -al`),
-//! the tools taking turns in every round, and reports medians, ranges, peak RSS and per-round
-//! ratios. Venvs, destinations and cold caches are made before the clock starts.
+//! `cargo xtask bench --corpus DIR [--runs N] [--json FILE] [--synthetic] [--only S,...]`:
+//! installs a corpus into fresh venvs with our release CLI, with uv 0.13.9 (set up in
+//! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an
+//! installed tree, and `cp -al`), the tools taking turns in every round, and reports medians,
+//! ranges, peak RSS and per-round ratios. Venvs, destinations and cold caches are made before
+//! the clock starts. The scenarios are listed in [`Scenario`]; the cross-filesystem and XFS
+//! ones run on loop-mounted images (root only). `--corpus` takes any directory of wheels: a
+//! large real environment is a `pip download` of its requirements into one directory.
 
 pub mod floor;
 pub mod synthetic;
@@ -13,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::e2e::mounts::fs_type;
-use crate::util::{project_root, python, Cmd};
+use crate::e2e::mounts::{fs_type, Fs, LoopMount};
+use crate::util::{project_root, python, Cmd, Log};
 use table::{Report, Series, OURS};
 
 pub struct Options {
@@ -22,6 +25,8 @@ pub struct Options {
     pub runs: usize,
     pub json: Option<PathBuf>,
     pub synthetic: bool,
+    /// Only these scenarios (by name); all when `None`.
+    pub only: Option<Vec<String>>,
 }
 
 const UV_VERSION: &str = "0.13.9";
@@ -63,11 +68,29 @@ pub fn run(opts: &Options) -> Result<()> {
         bail!("nothing to install: give --corpus DIR (e.g. target/corpus from ../shared/corpus/fetch.sh) or --synthetic");
     }
 
+    let scenarios: Vec<Scenario> = match &opts.only {
+        None => Scenario::ALL.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                Scenario::ALL.iter().copied().find(|s| s.name() == n).with_context(|| {
+                    let known: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+                    format!("unknown scenario `{n}` (known: {})", known.join(", "))
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
     let mut reports = Vec::new();
     for (name, wheels) in corpora {
-        let report = bench_corpus(&tools, &target.join("bench/work"), name, &wheels, opts.runs)?;
+        let work = target.join("bench/work");
+        let report = bench_corpus(&tools, &work, name, &wheels, opts.runs, &scenarios)?;
         println!("\n{}", report.table());
         reports.push(report);
+    }
+    for report in &reports {
+        if let Some(ratio) = report.ours_ratio("xfs-auto", "xfs-hardlink") {
+            println!("{}: ours xfs-auto / ours xfs-hardlink: {ratio:.2}", report.corpus);
+        }
     }
     if let [dev, synth] = &reports[..] {
         if let (Some(a), Some(b)) = (dev.per_file_us("warm-hardlink"), synth.per_file_us("warm-hardlink")) {
@@ -105,26 +128,126 @@ fn ensure_uv(target: &Path) -> Result<PathBuf> {
     Ok(uv)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Scenario {
+    /// Cache warm (ours and uv's), venv on the root disk, `--link-mode hardlink`.
     WarmHardlink,
+    /// As warm-hardlink, ours with `auto`.
     WarmAuto,
+    /// Empty caches: unpack, verify, install.
     Cold,
+    /// Warm, with bytecode (`--compile` / `--compile-bytecode`): ours links the cached
+    /// bytecode, uv compiles every time.
+    WarmBytecode,
+    /// Cold, with bytecode: both compile.
+    ColdBytecode,
+    /// Warm cache on the root disk, venv on a loop-mounted ext4: ours links from its shard
+    /// there (prepared), uv copies.
+    CrossFs,
+    /// Cache and venv on a loop-mounted XFS with reflink, both tools with hardlinks.
+    XfsHardlink,
+    /// The same with clones.
+    XfsClone,
+    /// The same, ours with `auto` and uv with its default mode.
+    XfsAuto,
+}
+
+/// Where a scenario's venvs (and, for XFS, caches) live.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Root,
+    Ext4,
+    Xfs,
 }
 
 impl Scenario {
+    const ALL: [Scenario; 9] = [
+        Scenario::WarmHardlink,
+        Scenario::WarmAuto,
+        Scenario::Cold,
+        Scenario::WarmBytecode,
+        Scenario::ColdBytecode,
+        Scenario::CrossFs,
+        Scenario::XfsHardlink,
+        Scenario::XfsClone,
+        Scenario::XfsAuto,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Scenario::WarmHardlink => "warm-hardlink",
             Scenario::WarmAuto => "warm-auto",
             Scenario::Cold => "cold",
+            Scenario::WarmBytecode => "warm-bytecode",
+            Scenario::ColdBytecode => "cold-bytecode",
+            Scenario::CrossFs => "cross-fs",
+            Scenario::XfsHardlink => "xfs-hardlink",
+            Scenario::XfsClone => "xfs-clone",
+            Scenario::XfsAuto => "xfs-auto",
         }
     }
 
     fn tools(self) -> &'static [Tool] {
         match self {
-            Scenario::Cold => &[Tool::Ours, Tool::Uv],
-            _ => &[Tool::Ours, Tool::Uv, Tool::Floor, Tool::CpAl],
+            Scenario::WarmHardlink | Scenario::WarmAuto => &[Tool::Ours, Tool::Uv, Tool::Floor, Tool::CpAl],
+            _ => &[Tool::Ours, Tool::Uv],
+        }
+    }
+
+    fn place(self) -> Place {
+        match self {
+            Scenario::CrossFs => Place::Ext4,
+            Scenario::XfsHardlink | Scenario::XfsClone | Scenario::XfsAuto => Place::Xfs,
+            _ => Place::Root,
+        }
+    }
+
+    fn cold(self) -> bool {
+        matches!(self, Scenario::Cold | Scenario::ColdBytecode)
+    }
+
+    /// Our `--link-mode` and uv's (`None`: uv's default).
+    fn modes(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Scenario::WarmAuto | Scenario::CrossFs => ("auto", Some("hardlink")),
+            Scenario::XfsClone => ("clone", Some("clone")),
+            Scenario::XfsAuto => ("auto", None),
+            _ => ("hardlink", Some("hardlink")),
+        }
+    }
+
+    fn bytecode(self) -> bool {
+        matches!(self, Scenario::WarmBytecode | Scenario::ColdBytecode)
+    }
+}
+
+/// The loop mounts a set of scenarios needs, and the caches on the XFS one.
+struct Mounts {
+    ext4: Option<LoopMount>,
+    xfs: Option<LoopMount>,
+}
+
+impl Mounts {
+    /// Big sparse images: uv copies the whole corpus into every cross-filesystem venv.
+    fn new(scenarios: &[Scenario], work: &Path, log: &Log) -> Result<Mounts> {
+        let mount = |place: Place, fs: Fs| -> Result<Option<LoopMount>> {
+            if !scenarios.iter().any(|s| s.place() == place) {
+                return Ok(None);
+            }
+            match LoopMount::with_size(log, fs, work, "6G")? {
+                Ok(m) => Ok(Some(m)),
+                Err(why) => bail!("{fs:?} for the bench: {why} (leave its scenarios out with --only)"),
+            }
+        };
+        Ok(Mounts { ext4: mount(Place::Ext4, Fs::Ext4)?, xfs: mount(Place::Xfs, Fs::XfsReflink)? })
+    }
+
+    /// The directory runs of `place` go under.
+    fn dir(&self, place: Place, work: &Path) -> PathBuf {
+        match place {
+            Place::Root => work.to_owned(),
+            Place::Ext4 => self.ext4.as_ref().expect("mounted for its scenarios").mnt.clone(),
+            Place::Xfs => self.xfs.as_ref().expect("mounted for its scenarios").mnt.clone(),
         }
     }
 }
@@ -148,23 +271,61 @@ impl Tool {
     }
 }
 
-fn bench_corpus(tools: &Tools, work: &Path, name: String, wheels: &[PathBuf], runs: usize) -> Result<Report> {
+/// The warm caches of one place: ours and uv's.
+struct Caches {
+    ours: PathBuf,
+    uv: PathBuf,
+}
+
+fn bench_corpus(
+    tools: &Tools,
+    work: &Path,
+    name: String,
+    wheels: &[PathBuf],
+    runs: usize,
+    scenarios: &[Scenario],
+) -> Result<Report> {
     let _ = std::fs::remove_dir_all(work);
     std::fs::create_dir_all(work)?;
     let work = work.canonicalize()?;
+    let log = Log::create(&work.join("../bench-mounts.log"))?;
+    let mounts = Mounts::new(scenarios, &work, &log)?;
     eprintln!("bench: {name}: preparing warm caches and the floor's tree");
-    let ours_cache = work.join("ours-cache");
-    let uv_cache = work.join("uv-cache");
+    let root = Caches { ours: work.join("ours-cache"), uv: work.join("uv-cache") };
     let prep = venv(&work.join("prep-ours"))?;
-    run_checked(&ours_cmd(tools, &prep, &ours_cache, "hardlink", wheels), true)?;
+    let mut prep_ours = ours_cmd(tools, &prep, &root.ours, "hardlink", wheels);
+    if scenarios.contains(&Scenario::WarmBytecode) {
+        // Our bytecode for this interpreter goes into the cache once, as a user's first
+        // `--compile` install would put it there.
+        prep_ours = prep_ours.arg("--compile");
+    }
+    run_checked(&prep_ours, true)?;
     let prep = venv(&work.join("prep-uv"))?;
-    run_checked(&uv_cmd(tools, &prep, &uv_cache, wheels), true)?;
+    run_checked(&uv_cmd(tools, &prep, &root.uv, Some("hardlink"), wheels), true)?;
     let tree = site_packages(&prep)?;
     let manifest = work.join("floor.manifest");
     let (_, files) = floor::write_manifest(&tree, &manifest)?;
+    if let Some(ext4) = &mounts.ext4 {
+        // Fills ours' automatic shard on that filesystem, as the first install there would.
+        run_checked(&ours_cmd(tools, &venv(&ext4.mnt.join("prep-ours"))?, &root.ours, "auto", wheels), true)?;
+    }
+    let xfs_caches = mounts
+        .xfs
+        .as_ref()
+        .map(|xfs| Caches { ours: xfs.mnt.join("ours-cache"), uv: xfs.mnt.join("uv-cache") });
+    if let (Some(xfs), Some(caches)) = (&mounts.xfs, &xfs_caches) {
+        run_checked(
+            &ours_cmd(tools, &venv(&xfs.mnt.join("prep-ours"))?, &caches.ours, "hardlink", wheels),
+            true,
+        )?;
+        run_checked(
+            &uv_cmd(tools, &venv(&xfs.mnt.join("prep-uv"))?, &caches.uv, Some("hardlink"), wheels),
+            true,
+        )?;
+    }
 
     let mut series = Vec::new();
-    for scenario in [Scenario::WarmHardlink, Scenario::WarmAuto, Scenario::Cold] {
+    for &scenario in scenarios {
         let tools_here = scenario.tools();
         let mut results: Vec<Series> = tools_here
             .iter()
@@ -184,18 +345,14 @@ fn bench_corpus(tools: &Tools, work: &Path, name: String, wheels: &[PathBuf], ru
                 // A directory per run, all deleted at the end: deleting 12,000 files right
                 // before a timed run (ext4 with `discard` here) slows that run by up to 10x.
                 let run = |attempt: &str| -> Result<(Cmd, Sample)> {
-                    let dir = work.join(format!("r-{}-{round}-{i}{attempt}", scenario.name()));
-                    let cmd = prepare(
-                        tools,
-                        scenario,
-                        tools_here[i],
-                        &dir,
-                        &ours_cache,
-                        &uv_cache,
-                        &tree,
-                        &manifest,
-                        wheels,
-                    )?;
+                    let base = mounts.dir(scenario.place(), &work);
+                    let dir = base.join(format!("r-{}-{round}-{i}{attempt}", scenario.name()));
+                    let caches = match scenario.place() {
+                        Place::Xfs => xfs_caches.as_ref().expect("mounted for its scenarios"),
+                        _ => &root,
+                    };
+                    let cmd =
+                        prepare(tools, scenario, tools_here[i], &dir, caches, &tree, &manifest, wheels)?;
                     // Flush this venv's creation (and the previous run's writes), so that no
                     // tool pays for another's writeback.
                     // SAFETY: sync has no preconditions.
@@ -222,6 +379,7 @@ fn bench_corpus(tools: &Tools, work: &Path, name: String, wheels: &[PathBuf], ru
         }
         series.extend(results);
     }
+    drop(mounts);
     let _ = std::fs::remove_dir_all(&work);
     Ok(Report { corpus: name, wheels: wheels.len(), files, runs, machine: machine(tools)?, series })
 }
@@ -234,26 +392,35 @@ fn prepare(
     scenario: Scenario,
     tool: Tool,
     dir: &Path,
-    ours_cache: &Path,
-    uv_cache: &Path,
+    caches: &Caches,
     tree: &Path,
     manifest: &Path,
     wheels: &[PathBuf],
 ) -> Result<Cmd> {
     std::fs::create_dir_all(dir)?;
     let cold_cache = dir.join("cache");
-    Ok(match (tool, scenario) {
-        (Tool::Ours, Scenario::Cold) => {
-            ours_cmd(tools, &venv(&dir.join("venv"))?, &cold_cache, "hardlink", wheels)
+    let (ours_cache, uv_cache) =
+        if scenario.cold() { (&cold_cache, &cold_cache) } else { (&caches.ours, &caches.uv) };
+    let (ours_mode, uv_mode) = scenario.modes();
+    Ok(match tool {
+        Tool::Ours => {
+            let cmd = ours_cmd(tools, &venv(&dir.join("venv"))?, ours_cache, ours_mode, wheels);
+            if scenario.bytecode() {
+                cmd.arg("--compile")
+            } else {
+                cmd
+            }
         }
-        (Tool::Ours, Scenario::WarmAuto) => {
-            ours_cmd(tools, &venv(&dir.join("venv"))?, ours_cache, "auto", wheels)
+        Tool::Uv => {
+            let cmd = uv_cmd(tools, &venv(&dir.join("venv"))?, uv_cache, uv_mode, wheels);
+            if scenario.bytecode() {
+                cmd.arg("--compile-bytecode")
+            } else {
+                cmd
+            }
         }
-        (Tool::Ours, _) => ours_cmd(tools, &venv(&dir.join("venv"))?, ours_cache, "hardlink", wheels),
-        (Tool::Uv, Scenario::Cold) => uv_cmd(tools, &venv(&dir.join("venv"))?, &cold_cache, wheels),
-        (Tool::Uv, _) => uv_cmd(tools, &venv(&dir.join("venv"))?, uv_cache, wheels),
-        (Tool::Floor, _) => Cmd::new(&tools.xtask).arg("floor").arg(manifest).arg(dir.join("site-packages")),
-        (Tool::CpAl, _) => Cmd::new("cp").arg("-al").arg(tree).arg(dir.join("site-packages")),
+        Tool::Floor => Cmd::new(&tools.xtask).arg("floor").arg(manifest).arg(dir.join("site-packages")),
+        Tool::CpAl => Cmd::new("cp").arg("-al").arg(tree).arg(dir.join("site-packages")),
     })
 }
 
@@ -285,17 +452,18 @@ fn ours_cmd(tools: &Tools, venv: &Path, cache: &Path, mode: &str, wheels: &[Path
         .without_installer_env()
 }
 
-fn uv_cmd(tools: &Tools, venv: &Path, cache: &Path, wheels: &[PathBuf]) -> Cmd {
-    Cmd::new(&tools.uv)
+/// `mode` `None`: uv's default link mode.
+fn uv_cmd(tools: &Tools, venv: &Path, cache: &Path, mode: Option<&str>, wheels: &[PathBuf]) -> Cmd {
+    let cmd = Cmd::new(&tools.uv)
         .args(["pip", "install", "--offline", "--no-deps", "--python"])
         .arg(venv.join("bin/python"))
         .arg("--cache-dir")
-        .arg(cache)
-        .args(["--link-mode", "hardlink"])
-        .args(wheels)
-        .cwd(&tools.home)
-        .env("UV_NO_CONFIG", "1")
-        .env_remove("VIRTUAL_ENV")
+        .arg(cache);
+    let cmd = match mode {
+        Some(mode) => cmd.args(["--link-mode", mode]),
+        None => cmd,
+    };
+    cmd.args(wheels).cwd(&tools.home).env("UV_NO_CONFIG", "1").env_remove("VIRTUAL_ENV")
 }
 
 /// An untimed run that must succeed (echoed when it sets something up).

@@ -43,6 +43,17 @@ impl LoopMount {
     /// A 300 MiB image under `parent`, formatted and mounted; `Ok(Err(why))` when this machine
     /// cannot (not root, no loop devices, no mkfs, the kernel refuses).
     pub fn new(log: &Log, fs: Fs, parent: &Path) -> Result<std::result::Result<LoopMount, Unavailable>> {
+        Self::with_size(log, fs, parent, "300M")
+    }
+
+    /// As [`LoopMount::new`], with an image of `size` (`truncate -s` spelling; sparse, so a
+    /// large one costs only what is written): the bench needs room for copies.
+    pub fn with_size(
+        log: &Log,
+        fs: Fs,
+        parent: &Path,
+        size: &str,
+    ) -> Result<std::result::Result<LoopMount, Unavailable>> {
         if !is_root() {
             return Ok(Err("loop mounts need root".into()));
         }
@@ -61,7 +72,7 @@ impl LoopMount {
         let image = dir.path().join("fs.img");
         let mnt = dir.path().join("mnt");
         std::fs::create_dir(&mnt)?;
-        log.run(&Cmd::new("truncate").args(["-s", "300M"]).arg(&image))?;
+        log.run(&Cmd::new("truncate").args(["-s", size]).arg(&image))?;
         let mkfs_args: &[&str] = match fs {
             Fs::Ext4 => &["-q", "-F"],
             Fs::XfsReflink => &["-q", "-f", "-m", "reflink=1"],
