@@ -402,23 +402,15 @@ fn prepare(
     let (ours_cache, uv_cache) =
         if scenario.cold() { (&cold_cache, &cold_cache) } else { (&caches.ours, &caches.uv) };
     let (ours_mode, uv_mode) = scenario.modes();
+    let compiling = |cmd: Cmd, flag: &str| if scenario.bytecode() { cmd.arg(flag) } else { cmd };
     Ok(match tool {
         Tool::Ours => {
-            let cmd = ours_cmd(tools, &venv(&dir.join("venv"))?, ours_cache, ours_mode, wheels);
-            if scenario.bytecode() {
-                cmd.arg("--compile")
-            } else {
-                cmd
-            }
+            compiling(ours_cmd(tools, &venv(&dir.join("venv"))?, ours_cache, ours_mode, wheels), "--compile")
         }
-        Tool::Uv => {
-            let cmd = uv_cmd(tools, &venv(&dir.join("venv"))?, uv_cache, uv_mode, wheels);
-            if scenario.bytecode() {
-                cmd.arg("--compile-bytecode")
-            } else {
-                cmd
-            }
-        }
+        Tool::Uv => compiling(
+            uv_cmd(tools, &venv(&dir.join("venv"))?, uv_cache, uv_mode, wheels),
+            "--compile-bytecode",
+        ),
         Tool::Floor => Cmd::new(&tools.xtask).arg("floor").arg(manifest).arg(dir.join("site-packages")),
         Tool::CpAl => Cmd::new("cp").arg("-al").arg(tree).arg(dir.join("site-packages")),
     })
