@@ -379,8 +379,10 @@ fn bench_corpus(
         }
         series.extend(results);
     }
+    // The run directories are deleted by the next bench (the first thing it does): deleting
+    // a few GB of copies and cold caches takes minutes on a disk with `discard`, and the
+    // report comes first.
     drop(mounts);
-    let _ = std::fs::remove_dir_all(&work);
     Ok(Report { corpus: name, wheels: wheels.len(), files, runs, machine: machine(tools)?, series })
 }
 
