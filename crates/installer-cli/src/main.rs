@@ -1,6 +1,8 @@
 //! `installer`: the command line. Glue only: parse flags (args), resolve settings (settings),
 //! call installer-core (commands), print results and errors in DESIGN.md's format.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod commands;
 mod reporter;

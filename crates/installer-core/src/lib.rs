@@ -3,6 +3,9 @@
 //!
 //! See ARCHITECTURE.md at the repository root for the map of the modules.
 
+// System calls go through safe wrappers (std, rustix); unsafe code lives only in installer-ffi.
+#![forbid(unsafe_code)]
+
 mod bytecode;
 pub mod cache;
 pub mod cache_admin;
