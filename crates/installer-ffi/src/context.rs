@@ -144,6 +144,7 @@ pub unsafe extern "C" fn installer_ctx_new(
         let cache_dir = if cache_dir.is_null() {
             None
         } else {
+            // SAFETY: the export documents `cache_dir` as NULL or a NUL-terminated string.
             match unsafe { str_arg(cache_dir, "cache_dir") } {
                 Ok("") | Err(_) => return installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
                 Ok(dir) => match std::path::absolute(dir) {
@@ -153,6 +154,8 @@ pub unsafe extern "C" fn installer_ctx_new(
             }
         };
         let ctx = ffi::to_boxed_mut_ptr::<installer_ctx>(Context::new(cache_dir));
+        // SAFETY: not NULL (checked above); the export documents `out` as valid for writing a
+        // pointer.
         unsafe { out.write(ctx) };
         installer_status::INSTALLER_OK
     }
@@ -167,6 +170,8 @@ pub unsafe extern "C" fn installer_ctx_new(
 #[no_mangle]
 pub unsafe extern "C" fn installer_ctx_free(ctx: *mut installer_ctx) {
     ffi_panic_boundary! {
+        // SAFETY: the export documents `ctx` as NULL or a context from `installer_ctx_new` not
+        // freed yet, which is `free_box`'s contract.
         unsafe { ffi::free_box(ctx) }
     }
 }
@@ -186,6 +191,7 @@ pub unsafe extern "C" fn installer_ctx_set_link_mode(
     ffi_panic_boundary! {
         let ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
+            // SAFETY: the export documents `mode` as NULL or a NUL-terminated string.
             let mode = unsafe { str_arg(mode, "link mode") }?;
             ctx.options.link_mode = mode.parse::<LinkMode>().map_err(|e| invalid("link mode", e))?;
             Ok(())
@@ -209,6 +215,7 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
     ffi_panic_boundary! {
         let ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
+            // SAFETY: the export documents `fallback` as NULL or a NUL-terminated string.
             let fallback = unsafe { str_arg(fallback, "link fallback") }?;
             ctx.options.link_fallback = fallback.parse::<LinkFallback>().map_err(|e| invalid("link fallback", e))?;
             Ok(())
@@ -299,6 +306,7 @@ pub unsafe extern "C" fn installer_ctx_set_warning_callback(
 #[no_mangle]
 pub unsafe extern "C" fn installer_last_error(ctx: *const installer_ctx) -> *const c_char {
     ffi_panic_boundary! {
+        // SAFETY: the export documents `ctx` as NULL or a live context, `cast_ref`'s contract.
         match unsafe { ffi::cast_ref(ctx) } {
             Some(ctx) => ctx.last_error.as_ptr(),
             None => c"".as_ptr(),
@@ -312,13 +320,16 @@ mod tests {
     use std::ffi::CStr;
 
     fn last_error(ctx: *const installer_ctx) -> String {
+        // SAFETY: `ctx` is NULL or a live context in these tests; the result is a NUL-terminated string.
         unsafe { CStr::from_ptr(installer_last_error(ctx)) }.to_str().unwrap().to_owned()
     }
 
     #[test]
     fn run_records_errors_and_panics() {
         let mut ctx: *mut installer_ctx = std::ptr::null_mut();
+        // SAFETY: `ctx` is a valid place for the new handle.
         assert_eq!(unsafe { installer_ctx_new(std::ptr::null(), &mut ctx) }, installer_status::INSTALLER_OK);
+        // SAFETY: `ctx` was just made by installer_ctx_new and is used by this thread only.
         let context = unsafe { ffi::cast_mut(ctx) }.unwrap();
 
         let status = context.run(|_| Err(invalid("jobs", "must be at least 1".to_owned())));
@@ -337,6 +348,7 @@ mod tests {
         assert_eq!(status, installer_status::INSTALLER_ERR_IO);
         assert_eq!(last_error(ctx), "cannot read /w/a b: entity not found");
 
+        // SAFETY: `ctx` is live and freed once, here.
         unsafe { installer_ctx_free(ctx) };
     }
 
@@ -344,29 +356,36 @@ mod tests {
     fn settings_are_validated_and_kept() {
         let mut ctx: *mut installer_ctx = std::ptr::null_mut();
         assert_eq!(
+            // SAFETY: a NUL-terminated literal and a valid place for the handle.
             unsafe { installer_ctx_new(c"rel/cache".as_ptr(), &mut ctx) },
             installer_status::INSTALLER_OK
         );
+        // SAFETY: `ctx` is live; `mode` is a NUL-terminated literal.
         let set_mode = |mode: &CStr| unsafe { installer_ctx_set_link_mode(ctx, mode.as_ptr()) };
         assert_eq!(set_mode(c"hardlink"), installer_status::INSTALLER_OK);
         assert_eq!(set_mode(c"bogus"), installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
         assert!(last_error(ctx).contains("`bogus`"), "{}", last_error(ctx));
         assert_eq!(
+            // SAFETY: `ctx` is live.
             unsafe { installer_ctx_set_jobs(ctx, 0) },
             installer_status::INSTALLER_ERR_INVALID_ARGUMENT
         );
+        // SAFETY: `ctx` is live.
         assert_eq!(unsafe { installer_ctx_set_jobs(ctx, 3) }, installer_status::INSTALLER_OK);
         assert_eq!(
+            // SAFETY: `ctx` is live; the fallback is a NUL-terminated literal.
             unsafe { installer_ctx_set_link_fallback(ctx, c"error".as_ptr()) },
             installer_status::INSTALLER_OK
         );
 
+        // SAFETY: `ctx` is live and used by this thread only.
         let context = unsafe { ffi::cast_mut(ctx) }.unwrap();
         assert_eq!(context.options.link_mode, LinkMode::Hardlink);
         assert_eq!(context.options.link_fallback, LinkFallback::Error);
         assert_eq!(context.options.jobs, 3);
         assert!(context.cache_dir.as_ref().unwrap().is_absolute());
         assert!(context.cache_dir.as_ref().unwrap().ends_with("rel/cache"));
+        // SAFETY: `ctx` is live and freed once, here.
         unsafe { installer_ctx_free(ctx) };
     }
 }

@@ -23,6 +23,8 @@ pub(crate) fn to_boxed_mut_ptr<C: Castable>(value: C::RustType) -> *mut C {
 /// `ptr` is NULL or came from `to_boxed_mut_ptr::<C>` and has not been freed.
 pub(crate) unsafe fn free_box<C: Castable>(ptr: *mut C) {
     if !ptr.is_null() {
+        // SAFETY: the caller guarantees `ptr` came from `Box::into_raw` of a `C::RustType` in
+        // `to_boxed_mut_ptr` and is freed once; it is not NULL.
         drop(unsafe { Box::from_raw(ptr.cast::<C::RustType>()) });
     }
 }
@@ -30,12 +32,16 @@ pub(crate) unsafe fn free_box<C: Castable>(ptr: *mut C) {
 /// # Safety
 /// `ptr` is NULL or a live handle from `to_boxed_mut_ptr::<C>`, not used elsewhere meanwhile.
 pub(crate) unsafe fn cast_mut<'a, C: Castable>(ptr: *mut C) -> Option<&'a mut C::RustType> {
+    // SAFETY: the caller guarantees NULL (gives None) or a live, unaliased handle whose pointee
+    // is the `C::RustType` that `to_boxed_mut_ptr` boxed.
     unsafe { ptr.cast::<C::RustType>().as_mut() }
 }
 
 /// # Safety
 /// `ptr` is NULL or a live handle from `to_boxed_mut_ptr::<C>`.
 pub(crate) unsafe fn cast_ref<'a, C: Castable>(ptr: *const C) -> Option<&'a C::RustType> {
+    // SAFETY: the caller guarantees NULL (gives None) or a live handle whose pointee is the
+    // `C::RustType` that `to_boxed_mut_ptr` boxed.
     unsafe { ptr.cast::<C::RustType>().as_ref() }
 }
 
@@ -43,6 +49,8 @@ pub(crate) unsafe fn cast_ref<'a, C: Castable>(ptr: *const C) -> Option<&'a C::R
 /// NULL (there is no context to record a message on), else evaluates to the Rust reference.
 macro_rules! try_mut_from_ptr {
     ($ptr:expr) => {
+        // SAFETY: every export documents that its handle is NULL or a live context used by one
+        // thread at a time, which is `cast_mut`'s contract.
         match unsafe { $crate::ffi::cast_mut($ptr) } {
             Some(value) => value,
             None => return $crate::status::installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
@@ -59,6 +67,8 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &'static str) -> Resu
     if ptr.is_null() {
         return Err(invalid(what, "NULL pointer".to_owned()));
     }
+    // SAFETY: not NULL (checked above); the caller guarantees a NUL-terminated string that
+    // outlives `'a`.
     let bytes = unsafe { CStr::from_ptr(ptr) };
     bytes.to_str().map_err(|e| invalid(what, format!("not valid UTF-8 ({e})")))
 }
@@ -79,11 +89,14 @@ pub(crate) unsafe fn str_array_arg<'a>(
     if ptr.is_null() {
         return Err(invalid(what, format!("NULL array of {len} strings")));
     }
+    // SAFETY: not NULL and `len > 0` (checked above); the caller guarantees `len` readable
+    // pointers that outlive `'a`.
     let items = unsafe { std::slice::from_raw_parts(ptr, len) };
     items
         .iter()
         .enumerate()
         .map(|(i, &item)| {
+            // SAFETY: the caller guarantees each element is valid for `str_arg`.
             unsafe { str_arg(item, what) }.map_err(|e| match e {
                 Error::InvalidArgument { what, reason } => invalid(what, format!("element {i}: {reason}")),
                 other => other,
@@ -103,20 +116,27 @@ mod tests {
     #[test]
     fn string_arguments_are_checked() {
         let bad = [0xffu8, 0];
+        // SAFETY: a NUL-terminated buffer that outlives the call.
         let err = unsafe { str_arg(bad.as_ptr().cast(), "venv") }.unwrap_err();
         assert!(err.one_line().starts_with("invalid venv: not valid UTF-8"), "{}", err.one_line());
+        // SAFETY: NULL is accepted.
         let err = unsafe { str_arg(std::ptr::null(), "venv") }.unwrap_err();
         assert_eq!(err.one_line(), "invalid venv: NULL pointer");
+        // SAFETY: a NUL-terminated literal.
         assert_eq!(unsafe { str_arg(c"ok".as_ptr(), "venv") }.unwrap(), "ok");
     }
 
     #[test]
     fn string_arrays_name_the_bad_element() {
         let items = [c"a.whl".as_ptr(), std::ptr::null()];
+        // SAFETY: two readable pointers, each NULL or a NUL-terminated literal.
         let err = unsafe { str_array_arg(items.as_ptr(), 2, "wheels") }.unwrap_err();
         assert_eq!(err.one_line(), "invalid wheels: element 1: NULL pointer");
+        // SAFETY: one readable pointer to a NUL-terminated literal.
         assert_eq!(unsafe { str_array_arg(items.as_ptr(), 1, "wheels") }.unwrap(), ["a.whl"]);
+        // SAFETY: a NULL array is accepted with length 0.
         assert!(unsafe { str_array_arg(std::ptr::null(), 0, "wheels") }.unwrap().is_empty());
+        // SAFETY: a NULL array with length 1 is refused before any read.
         assert!(unsafe { str_array_arg(std::ptr::null(), 1, "wheels") }.is_err());
     }
 }

@@ -17,6 +17,8 @@
 //! (the tests) must uphold the same contract as C callers, stated under "Safety".
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// Every unsafe block says why it is sound; clippy checks that the comment is there.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod context;
 mod ffi;

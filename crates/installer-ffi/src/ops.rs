@@ -17,7 +17,11 @@ use crate::status::installer_status;
 const PYTHON: &str = "python3";
 
 /// A path argument: UTF-8 and not empty.
+///
+/// # Safety
+/// As [`str_arg`]: `ptr` is NULL or a NUL-terminated string that outlives `'a`.
 unsafe fn path_arg<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a Path, Error> {
+    // SAFETY: our caller upholds `str_arg`'s contract (this function's own).
     match unsafe { str_arg(ptr, what) }? {
         "" => Err(invalid(what, "empty path".to_owned())),
         path => Ok(Path::new(path)),
@@ -50,7 +54,9 @@ pub unsafe extern "C" fn installer_install(
     ffi_panic_boundary! {
         let ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
+            // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = unsafe { path_arg(venv, "venv") }?;
+            // SAFETY: the export documents the array as NULL with count 0, or that many strings.
             let wheels: Vec<PathBuf> =
                 unsafe { str_array_arg(wheels, n_wheels, "wheels") }?.into_iter().map(PathBuf::from).collect();
             let reporter = ctx.reporter();
@@ -81,7 +87,9 @@ pub unsafe extern "C" fn installer_uninstall(
     ffi_panic_boundary! {
         let ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
+            // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = unsafe { path_arg(venv, "venv") }?;
+            // SAFETY: the export documents the array as NULL with count 0, or that many strings.
             let names: Vec<String> =
                 unsafe { str_array_arg(names, n_names, "names") }?.into_iter().map(str::to_owned).collect();
             let venv = Venv::open(venv)?;
@@ -105,6 +113,7 @@ pub unsafe extern "C" fn installer_verify(ctx: *mut installer_ctx, venv: *const 
     ffi_panic_boundary! {
         let ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
+            // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = Venv::open(unsafe { path_arg(venv, "venv") }?)?;
             let jobs = ctx.options.jobs;
             verify::verify(&venv, jobs)?.into_result(&venv)?;
@@ -134,6 +143,7 @@ pub unsafe extern "C" fn installer_probe_link_mode(
     ffi_panic_boundary! {
         let ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
+            // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = unsafe { path_arg(venv, "venv") }?;
             if mode_out.is_null() {
                 return Err(invalid("mode_out", "NULL pointer".to_owned()));
@@ -141,6 +151,8 @@ pub unsafe extern "C" fn installer_probe_link_mode(
             let target = nearest_existing_dir(venv)?;
             let (cache, _) = ctx.cache_and_options()?;
             let probe = probe_auto(cache, &target)?;
+            // SAFETY: not NULL (checked above); the export documents `mode_out` as valid for
+            // writing a pointer.
             unsafe { mode_out.write(static_name(probe.mode).as_ptr()) };
             Ok(())
         })

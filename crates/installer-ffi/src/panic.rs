@@ -76,6 +76,7 @@ mod tests {
     #[test]
     fn panics_become_values() {
         assert_eq!(panicking_status(), installer_status::INSTALLER_ERR_PANIC);
+        // SAFETY: panicking_string returns a static NUL-terminated string.
         assert_eq!(unsafe { CStr::from_ptr(panicking_string()) }, c"");
     }
 

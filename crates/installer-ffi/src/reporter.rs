@@ -26,6 +26,7 @@ pub(crate) struct Callback<F> {
 // `user_data` may be used from worker threads (one call at a time, which `CallbackReporter`
 // guarantees); the library never dereferences `user_data` itself.
 unsafe impl<F: Send> Send for Callback<F> {}
+// SAFETY: as for `Send`: shared references only copy the pointer, calls are serialised.
 unsafe impl<F: Sync> Sync for Callback<F> {}
 
 pub(crate) type ProgressFn = unsafe extern "C" fn(*mut c_void, u64, u64);
@@ -92,12 +93,16 @@ mod tests {
     use std::ffi::CStr;
 
     unsafe extern "C" fn record_progress(user_data: *mut c_void, done: u64, total: u64) {
+        // SAFETY: the test passes a `&mut Vec<(u64, u64)>` that outlives the install.
         let seen = unsafe { &mut *user_data.cast::<Vec<(u64, u64)>>() };
         seen.push((done, total));
     }
 
     unsafe extern "C" fn record_warning(user_data: *mut c_void, message: *const c_char) {
+        // SAFETY: the test passes a `&mut Vec<String>` that outlives the install, and the
+        // library passes a NUL-terminated message valid during the call.
         let seen = unsafe { &mut *user_data.cast::<Vec<String>>() };
+        // SAFETY: as above.
         seen.push(unsafe { CStr::from_ptr(message) }.to_str().unwrap().to_owned());
     }
 

@@ -128,6 +128,7 @@ mod tests {
 
     #[test]
     fn messages_are_static_text() {
+        // SAFETY: installer_status_message returns a static NUL-terminated string.
         let text = |n| unsafe { CStr::from_ptr(installer_status_message(n)) }.to_str().unwrap();
         assert_eq!(text(1), "invalid argument");
         assert_eq!(text(42), "unknown status");
