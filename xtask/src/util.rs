@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 /// The workspace root: the parent of this crate's manifest directory.
-/// The environment variables `installer` reads (DESIGN.md and docs/limits.md).
+/// The environment variables `installer` reads (docs/cli.md and docs/limits.md).
 const INSTALLER_ENV: [&str; 9] = [
     "VIRTUAL_ENV",
     "INSTALLER_LINK_MODE",

@@ -1,5 +1,5 @@
 //! The command line, defined once with clap (flag names, environment variables and help text
-//! are the contract of DESIGN.md).
+//! are the contract of docs/cli.md).
 
 use std::path::PathBuf;
 

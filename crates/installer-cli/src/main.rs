@@ -1,5 +1,5 @@
 //! `installer`: the command line. Glue only: parse flags (args), resolve settings (settings),
-//! call installer-core (commands), print results and errors in DESIGN.md's format.
+//! call installer-core (commands), print results and errors in the format of docs/cli.md.
 
 #![forbid(unsafe_code)]
 
@@ -50,7 +50,7 @@ pub(crate) fn stop_on_ctrl_c() {
     drop(result);
 }
 
-/// `error: <what>` then one `  cause: <why>` line per source, as DESIGN.md specifies.
+/// `error: <what>` then one `  cause: <why>` line per source, as docs/cli.md specifies.
 pub(crate) fn print_error(err: &(dyn std::error::Error + 'static)) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();

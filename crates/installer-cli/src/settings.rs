@@ -83,7 +83,7 @@ pub fn shards(config: &FileConfig) -> ShardPolicy {
 }
 
 /// The caps on what one wheel may unpack to (docs/limits.md), from the environment only
-/// (DESIGN.md fixes the configuration keys): `INSTALLER_MAX_UNPACKED_SIZE` (bytes, or with a
+/// (docs/cli.md lists the configuration keys; these have none): `INSTALLER_MAX_UNPACKED_SIZE` (bytes, or with a
 /// `K`, `M`, `G` or `T` suffix, powers of 1024), `INSTALLER_MAX_COMPRESSION_RATIO` and
 /// `INSTALLER_MAX_MEMBERS`. Unset or empty means the default; a bad value is an error that
 /// names the variable.

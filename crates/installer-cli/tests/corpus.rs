@@ -1,4 +1,4 @@
-//! Conformance with pip on the real-world corpus of `../shared/corpus` (fetched into
+//! Conformance with pip on the real-world corpus of `xtask/corpus` (fetched into
 //! `target/corpus` by its `fetch.sh`, or named by `INSTALLER_CORPUS`). Skipped, saying so, when
 //! the corpus is absent (CI has no network).
 //!
@@ -28,7 +28,7 @@ fn corpus() -> Option<Vec<PathBuf>> {
 #[test]
 fn corpus_matches_pip_file_for_file_and_every_package_imports_and_script_runs() {
     let Some(wheels) = corpus() else {
-        eprintln!("skipped: no corpus in target/corpus (run ../shared/corpus/fetch.sh target/corpus)");
+        eprintln!("skipped: no corpus in target/corpus (run xtask/corpus/fetch.sh target/corpus)");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

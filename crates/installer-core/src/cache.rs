@@ -161,7 +161,7 @@ impl Cache {
         Ok(cache)
     }
 
-    /// `$XDG_CACHE_HOME/installer`, else `~/.cache/installer` (DESIGN.md); `None` without a
+    /// `$XDG_CACHE_HOME/installer`, else `~/.cache/installer` (docs/cli.md); `None` without a
     /// home directory.
     pub fn default_root() -> Option<PathBuf> {
         if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {

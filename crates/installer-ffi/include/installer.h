@@ -1,4 +1,4 @@
-/* installer: C ABI of installer-core (DESIGN.md, "C ABI").
+/* installer: C ABI of installer-core (README, "Embedding from C").
  *
  * Conventions: every fallible function returns an installer_status; details of a failure are
  * in installer_last_error(ctx). NULL pointers and non-UTF-8 strings are
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /**
- * The result of an `installer_*` call. The numbers are part of the ABI (DESIGN.md, C ABI):
+ * The result of an `installer_*` call. The numbers are part of the ABI (README, "Embedding from C"):
  * never renumber or reuse one; a retired code stays reserved in a comment here.
  *
  * The variants carry their C names so that Rust and C code read (and grep) the same.
@@ -130,7 +130,7 @@ void installer_ctx_free(installer_ctx *ctx);
 
 /**
  * Sets the link mode for the following installs: "auto" (the default), "clone" (alias
- * "reflink"), "hardlink", "copy" or "symlink" (DESIGN.md, Link modes). An unknown mode is
+ * "reflink"), "hardlink", "copy" or "symlink" (docs/link-modes.md). An unknown mode is
  * INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. `mode` is only read during
  * the call. One thread at a time per context.
  *

@@ -177,7 +177,7 @@ pub unsafe extern "C" fn installer_ctx_free(ctx: *mut installer_ctx) {
 }
 
 /// Sets the link mode for the following installs: "auto" (the default), "clone" (alias
-/// "reflink"), "hardlink", "copy" or "symlink" (DESIGN.md, Link modes). An unknown mode is
+/// "reflink"), "hardlink", "copy" or "symlink" (docs/link-modes.md). An unknown mode is
 /// INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. `mode` is only read during
 /// the call. One thread at a time per context.
 ///

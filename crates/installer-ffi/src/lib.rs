@@ -1,4 +1,4 @@
-//! The C ABI of installer-core (DESIGN.md, "C ABI"): `include/installer.h`, generated from this
+//! The C ABI of installer-core (README, "Embedding from C"): `include/installer.h`, generated from this
 //! crate by cbindgen with `cbindgen.toml`, built as `libinstaller_ffi.so` and `.a`.
 //!
 //! This crate converts and forwards; all logic is in installer-core. Conventions, kept by

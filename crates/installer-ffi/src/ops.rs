@@ -13,7 +13,7 @@ use crate::ffi::{invalid, str_arg, str_array_arg, try_mut_from_ptr};
 use crate::panic::ffi_panic_boundary;
 use crate::status::installer_status;
 
-/// The interpreter that creates missing venvs, found on PATH (DESIGN.md, C ABI).
+/// The interpreter that creates missing venvs, found on PATH (README, "Embedding from C").
 const PYTHON: &str = "python3";
 
 /// A path argument: UTF-8 and not empty.

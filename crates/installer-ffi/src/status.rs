@@ -6,7 +6,7 @@ use installer_core::Error;
 
 use crate::panic::ffi_panic_boundary;
 
-/// The result of an `installer_*` call. The numbers are part of the ABI (DESIGN.md, C ABI):
+/// The result of an `installer_*` call. The numbers are part of the ABI (README, "Embedding from C"):
 /// never renumber or reuse one; a retired code stays reserved in a comment here.
 ///
 /// The variants carry their C names so that Rust and C code read (and grep) the same.
@@ -29,7 +29,7 @@ pub enum installer_status {
     INSTALLER_ERR_LINK_FALLBACK = 5,
     /// Uninstall of a name that is not installed; nothing was removed.
     INSTALLER_ERR_NOT_INSTALLED = 6,
-    // 7: reserved for INSTALLER_ERR_CANCELLED (DESIGN.md).
+    // 7: reserved for INSTALLER_ERR_CANCELLED.
     /// `installer_verify` found installed files that differ from their RECORD.
     INSTALLER_ERR_VERIFY = 8,
     // 9..=98: free. Codes once published are never reused.

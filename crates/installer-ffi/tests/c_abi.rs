@@ -352,7 +352,7 @@ fn header_declares_every_export() {
         }
     }
     exports.sort();
-    // DESIGN.md, C ABI: these names are the contract.
+    // README, "Embedding from C": these names are the contract.
     for name in [
         "installer_version",
         "installer_ctx_new",

@@ -65,7 +65,7 @@ pub fn run(opts: &Options) -> Result<()> {
         corpora.push(("synthetic, 10x the dev corpus's files".into(), wheels));
     }
     if corpora.is_empty() {
-        bail!("nothing to install: give --corpus DIR (e.g. target/corpus from ../shared/corpus/fetch.sh) or --synthetic");
+        bail!("nothing to install: give --corpus DIR (e.g. target/corpus from xtask/corpus/fetch.sh) or --synthetic");
     }
 
     let scenarios: Vec<Scenario> = match &opts.only {

@@ -173,7 +173,7 @@ fn no_warning(blocks: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Exactly one warning, which mentions each of `needles` and the fix DESIGN.md prescribes.
+/// Exactly one warning, which mentions each of `needles` and the fix docs/link-modes.md describes.
 fn one_fallback_warning(blocks: &[String], needles: &[&str]) -> Result<()> {
     if blocks.len() != 1 {
         bail!("{} warnings, expected exactly one: {:?}", blocks.len(), blocks);
