@@ -1,9 +1,10 @@
 //! `concurrent-stress`: what CI fleets and parallel test runners do to one cache. Rounds of six
-//! processes installing the same wheels into six venvs from one empty cache at once, alone,
-//! then with a seventh process running `cache prune` in a loop, then `cache clean --force` in
-//! a loop. Every install must succeed and every venv must equal pip's install.
+//! processes installing the same wheels into six venvs from one empty cache at once; the rounds
+//! take turns: alone, with a seventh process running `cache prune` in a loop, with one running
+//! `cache clean --force` in a loop. Every install must succeed and every venv must equal pip's
+//! install.
 //!
-//! `INSTALLER_E2E_STRESS_ROUNDS` sets the rounds per variant (default 20).
+//! `INSTALLER_E2E_STRESS_ROUNDS` sets the number of rounds (default 20, so 7, 7 and 6 of each).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,73 +26,84 @@ pub fn stress(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let wheels = stress_wheels(ctx, log)?;
     let pip = ctx.reference(log, "stress", &wheels)?;
     let dir = ctx.dir("stress");
-    let mut said = Vec::new();
-    for (variant, admin) in [
+    let variants: [(&str, Option<&[&str]>); 3] = [
         ("alone", None),
-        ("with prune", Some(&["cache", "prune"][..])),
+        ("with prune", Some(&["cache", "prune"])),
         ("with clean", Some(&["cache", "clean", "--force"])),
-    ] {
+    ];
+    let mut tally = [(0usize, 0usize); 3];
+    for round in 0..rounds {
+        let (variant, admin) = variants[round % variants.len()];
+        let round_dir = dir.join(format!("{round}-{}", variant.replace(' ', "-")));
+        let cache = round_dir.join("cache");
+        let venvs: Vec<Venv> = std::thread::scope(|scope| {
+            let made: Vec<_> = (0..PROCESSES)
+                .map(|i| {
+                    let root = round_dir.join(format!("venv-{i}"));
+                    scope.spawn(move || Venv::create(log, &root))
+                })
+                .collect();
+            made.into_iter().map(|h| h.join().expect("venv thread")).collect::<Result<_>>()
+        })?;
         let (admin_runs, admin_failures) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        for round in 0..rounds {
-            let round_dir = dir.join(format!("{}-{round}", variant.replace(' ', "-")));
-            let cache = round_dir.join("cache");
-            let venvs: Vec<Venv> = (0..PROCESSES)
-                .map(|i| Venv::create(log, &round_dir.join(format!("venv-{i}"))))
-                .collect::<Result<_>>()?;
-            let stop = AtomicBool::new(false);
-            let outputs = std::thread::scope(|scope| -> Result<_> {
-                if let Some(args) = admin {
-                    let installer = &ctx.installer;
-                    let counts = (&admin_runs, &admin_failures);
-                    let (cache, stop) = (&cache, &stop);
-                    scope.spawn(move || admin_loop(installer, log, cache, args, stop, counts));
-                }
-                let cmds: Vec<_> = venvs
-                    .iter()
-                    .map(|v| {
-                        ctx.installer.install(Install {
-                            venv: &v.root,
-                            cache: &cache,
-                            link_mode: "auto",
-                            wheels: &wheels,
-                            extra: &[],
-                        })
+        let stop = AtomicBool::new(false);
+        let outputs = std::thread::scope(|scope| -> Result<_> {
+            if let Some(args) = admin {
+                let installer = &ctx.installer;
+                let counts = (&admin_runs, &admin_failures);
+                let (cache, stop) = (&cache, &stop);
+                scope.spawn(move || admin_loop(installer, log, cache, args, stop, counts));
+            }
+            let cmds: Vec<_> = venvs
+                .iter()
+                .map(|v| {
+                    ctx.installer.install(Install {
+                        venv: &v.root,
+                        cache: &cache,
+                        link_mode: "auto",
+                        wheels: &wheels,
+                        extra: &[],
                     })
-                    .collect();
-                let running: Vec<_> = cmds.iter().map(|c| c.spawn()).collect::<Result<_>>()?;
-                let outputs: Vec<_> = running.into_iter().map(|r| r.wait()).collect();
-                stop.store(true, Ordering::SeqCst);
-                for (cmd, out) in cmds.iter().zip(&outputs) {
-                    log.record(cmd, out);
-                }
-                Ok(outputs)
-            })?;
-            for (i, out) in outputs.into_iter().enumerate() {
-                let out = out?;
-                if !out.success() {
-                    bail!("{variant}, round {round}: install {i} failed: {}: {}", out.exit, out.tail());
-                }
+                })
+                .collect();
+            let running: Vec<_> = cmds.iter().map(|c| c.spawn()).collect::<Result<_>>()?;
+            let outputs: Vec<_> = running.into_iter().map(|r| r.wait()).collect();
+            stop.store(true, Ordering::SeqCst);
+            for (cmd, out) in cmds.iter().zip(&outputs) {
+                log.record(cmd, out);
             }
-            for (i, venv) in venvs.iter().enumerate() {
-                let added = venv.added()?;
-                compare_with_pip(venv, &added, &pip)
-                    .and_then(|()| check_records(venv, &added).map(drop))
-                    .with_context(|| format!("{variant}, round {round}: venv {i}"))?;
+            Ok(outputs)
+        })?;
+        for (i, out) in outputs.into_iter().enumerate() {
+            let out = out?;
+            if !out.success() {
+                bail!("round {round} ({variant}): install {i} failed: {}: {}", out.exit, out.tail());
             }
-            // One venv per round runs the fixtures' imports and scripts; the others equal it.
-            fixtures::check_standard(log, &venvs[round % PROCESSES], "1.0")?;
-            let _ = std::fs::remove_dir_all(&round_dir);
         }
-        let runs = admin_runs.load(Ordering::SeqCst);
         let failures = admin_failures.load(Ordering::SeqCst);
         if failures > 0 {
-            bail!("{variant}: {failures} of {runs} cache commands beside the installs failed (see the log)");
+            bail!("round {round} ({variant}): {failures} cache commands beside the installs failed (see the log)");
         }
-        said.push(match admin {
-            None => format!("{rounds} rounds {variant}"),
-            Some(args) => format!("{rounds} rounds {variant} ({runs} `{}` runs)", args.join(" ")),
-        });
+        for (i, venv) in venvs.iter().enumerate() {
+            let added = venv.added()?;
+            compare_with_pip(venv, &added, &pip)
+                .and_then(|()| check_records(venv, &added).map(drop))
+                .with_context(|| format!("round {round} ({variant}): venv {i}"))?;
+        }
+        // One venv per round runs the fixtures' imports and scripts; the others equal it.
+        fixtures::check_standard(log, &venvs[round % PROCESSES], "1.0")?;
+        let _ = std::fs::remove_dir_all(&round_dir);
+        let t = &mut tally[round % variants.len()];
+        *t = (t.0 + 1, t.1 + admin_runs.load(Ordering::SeqCst));
     }
+    let said: Vec<String> = variants
+        .iter()
+        .zip(tally)
+        .map(|((variant, admin), (n, runs))| match admin {
+            None => format!("{n} rounds {variant}"),
+            Some(args) => format!("{n} rounds {variant} ({runs} `{}` runs)", args.join(" ")),
+        })
+        .collect();
     Ok(Outcome::Ok(format!("{PROCESSES} processes a round: {}", said.join(", "))))
 }
 

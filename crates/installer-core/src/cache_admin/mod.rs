@@ -84,7 +84,9 @@ fn is_cache(root: &Path) -> bool {
 
 /// Opens each location that holds a cache; the cache commands never create one.
 pub fn open_existing(locations: &[CacheLocation]) -> Result<Vec<Cache>> {
-    locations.iter().filter(|l| l.exists).map(|l| Cache::open(&l.root)).collect()
+    // Checked again: an automatic shard found a moment ago may be gone with its filesystem, and
+    // opening would create it anew.
+    locations.iter().filter(|l| l.exists && is_cache(&l.root)).map(|l| Cache::open(&l.root)).collect()
 }
 
 /// One entry of a cache as the cache commands see it.
@@ -122,7 +124,12 @@ impl EntryInfo {
 /// Every entry directory of `cache`, measured (in parallel), sorted by id.
 pub fn entries(cache: &Cache) -> Result<Vec<EntryInfo>> {
     let dir = cache.entries_dir();
-    let read = std::fs::read_dir(&dir).map_err(|e| Error::io("read", &dir, e))?;
+    let read = match std::fs::read_dir(&dir) {
+        Ok(read) => read,
+        // A shard on a filesystem unmounted since it was found: nothing there to act on.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", &dir, e)),
+    };
     let mut ids: Vec<String> = read
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
