@@ -1,5 +1,6 @@
 //! The command line, defined once with clap (flag names, environment variables and help text
-//! are the contract of docs/cli.md).
+//! are the contract of docs/cli.md). Help is grouped as uv groups it: `Installer options`,
+//! `Cache options`, `Python options`, `Global options`.
 
 use std::path::PathBuf;
 
@@ -7,29 +8,58 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use installer_core::target::{PythonPlatform, PythonVersion};
 use installer_core::{LinkFallback, LinkMode};
 
-/// Install Python wheels into virtual environments from a verified unpacked-wheel cache.
+const INSTALLER: &str = "Installer options";
+const CACHE: &str = "Cache options";
+const PYTHON: &str = "Python options";
+const GLOBAL: &str = "Global options";
+
+/// Install Python wheels into virtual environments, fast: each wheel is verified and unpacked
+/// once into a cache, then linked into every environment that needs it.
 #[derive(Debug, Parser)]
-#[command(name = "installer", version, about, max_term_width = 100)]
+#[command(name = "installer", version, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Color in the output: auto (when the output is a terminal and NO_COLOR is unset),
+    /// always, never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true, help_heading = GLOBAL)]
+    pub color: ColorChoice,
+}
+
+/// When to color the output, as `--color` and `NO_COLOR` ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Install wheel files into an environment (all of them, or nothing)
+    ///
+    /// Each wheel is verified (every RECORD hash and size) and unpacked once into the cache;
+    /// the environment then gets hardlinks, clones or copies of the cached files. The
+    /// environment is created when it does not exist. Installer installs built wheels only: it
+    /// never resolves dependencies or downloads.
     Install(InstallArgs),
-    /// Remove installed distributions by their RECORD
+    /// Remove installed distributions (files listed in their RECORD)
+    ///
+    /// A name that is not installed is a warning; the others are still removed.
     Uninstall(UninstallArgs),
-    /// List installed distributions
+    /// List the distributions installed in an environment
     List(ListArgs),
     /// Check every installed file against its RECORD (hash, size); exit 1 on any modified,
     /// missing or unrecorded file
+    #[command(mut_arg("venv", |a| a.help("The environment to check [env: VIRTUAL_ENV, else ./.venv]")))]
     Verify(ListArgs),
     /// Inspect and manage the unpacked-wheel cache
     #[command(subcommand)]
     Cache(CacheCommand),
-    /// Show which link mode would be used for a cache and an environment, and why
+    /// Show which link mode an install would use for a cache and an environment, and why
+    ///
+    /// Exits with 1 when it finds a problem (files would be copied where they could be linked,
+    /// the cache cannot be written).
     Doctor(DoctorArgs),
     /// Print a shell completion script (e.g. `source <(installer completions bash)`)
     Completions(CompletionsArgs),
@@ -38,22 +68,36 @@ pub enum Command {
 /// Where the output goes and how much of it.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct OutputArgs {
-    /// Errors only (no progress bar, no summary)
-    #[arg(short, long, global = true)]
+    /// Print errors only (no progress bar, no summary)
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
-    /// Say what is done and why (link mode chosen, cache hits)
-    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    /// Say what is done and why (link mode chosen, cache entries unpacked or found)
+    #[arg(short, long, global = true, conflicts_with = "quiet", help_heading = GLOBAL)]
     pub verbose: bool,
-    /// No progress bar (also off when stderr is not a terminal)
-    #[arg(long, global = true)]
+    /// Hide the progress bar (also hidden when stderr is not a terminal)
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_progress: bool,
 }
 
+/// `--format`: text for people, one JSON object (docs/json-output.md) for programs.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct FormatArg {
+    /// Output format: text, or json (one object on stdout; see docs/json-output.md)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text, help_heading = GLOBAL)]
+    pub format: Format,
+}
+
 #[derive(Debug, Args)]
+#[command(mut_arg("venv", |a| a.help(
+    "The environment to install into [env: VIRTUAL_ENV, else ./.venv]; created when missing"
+)))]
 pub struct InstallArgs {
-    /// Wheel files to install
-    #[arg(required = true, value_name = "WHEEL")]
+    /// Wheel files to install (`.whl`)
+    #[arg(value_name = "WHEEL", required_unless_present = "requirements")]
     pub wheels: Vec<PathBuf>,
+    /// Install the wheels listed in FILE: one path a line, `#` comments, paths relative to FILE
+    #[arg(short, long = "requirements", value_name = "FILE", help_heading = INSTALLER)]
+    pub requirements: Vec<PathBuf>,
     #[command(flatten)]
     pub venv: VenvArg,
     /// Install into the environment of the first python3 on PATH that is not a venv
@@ -64,47 +108,60 @@ pub struct InstallArgs {
     pub break_system_packages: bool,
     /// Install for this Python version instead of the interpreter's (wheels are checked
     /// against its tags) [config python-version]
-    #[arg(long, value_name = "X.Y", env = "INSTALLER_PYTHON_VERSION")]
+    #[arg(long, value_name = "X.Y", env = "INSTALLER_PYTHON_VERSION", help_heading = PYTHON)]
     pub python_version: Option<PythonVersion>,
     /// Install for this platform instead of this machine's, in uv's spellings:
     /// x86_64-manylinux_2_28, aarch64-unknown-linux-gnu, x86_64-unknown-linux-musl, macos,
     /// windows, ... [config python-platform]
-    #[arg(long, value_name = "PLATFORM", env = "INSTALLER_PYTHON_PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", env = "INSTALLER_PYTHON_PLATFORM", help_heading = PYTHON)]
     pub python_platform: Option<PythonPlatform>,
-    /// How files get from the cache into the environment
-    #[arg(long, value_enum, value_name = "MODE", env = "INSTALLER_LINK_MODE")]
+    /// How files get from the cache into the environment: auto, clone (reflink), hardlink,
+    /// copy, symlink [config: link-mode]
+    #[arg(long, value_enum, value_name = "MODE", env = "INSTALLER_LINK_MODE", help_heading = INSTALLER)]
     pub link_mode: Option<LinkMode>,
-    /// What to do when the link mode cannot be used: warn (copy and warn once), quiet (copy
-    /// silently), error (fail, nothing installed)
-    #[arg(long, value_enum, value_name = "F", env = "INSTALLER_LINK_FALLBACK")]
+    /// When the link mode cannot be used: warn (copy and warn once), quiet (copy silently),
+    /// error (fail, nothing installed) [config: link-fallback]
+    #[arg(long, value_enum, value_name = "F", env = "INSTALLER_LINK_FALLBACK", help_heading = INSTALLER)]
     pub link_fallback: Option<LinkFallback>,
+    /// Replace installed distributions even at the same version
+    #[arg(long, help_heading = INSTALLER)]
+    pub reinstall: bool,
+    /// Write .pyc files with the environment's interpreter [config: compile]
+    #[arg(long, visible_alias = "compile-bytecode", help_heading = INSTALLER)]
+    pub compile: bool,
+    /// Say what would be installed, replaced and skipped, and with which link mode; change
+    /// nothing in the environment
+    #[arg(long, help_heading = INSTALLER)]
+    pub dry_run: bool,
+    /// Accepted for uv and pip users; installer never resolves dependencies
+    #[arg(long, help_heading = INSTALLER)]
+    pub no_deps: bool,
+    /// Accepted for uv and pip users; installer never downloads
+    #[arg(long, help_heading = INSTALLER)]
+    pub offline: bool,
+    /// Worker threads [config: jobs] [default: CPUs]
+    #[arg(short, long, value_name = "N", env = "INSTALLER_JOBS", value_parser = clap::value_parser!(u32).range(1..), help_heading = INSTALLER)]
+    pub jobs: Option<u32>,
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Unpack into a temporary cache removed at exit
-    #[arg(long, conflicts_with = "cache_dir")]
+    #[arg(long, conflicts_with = "cache_dir", help_heading = CACHE)]
     pub no_cache: bool,
-    /// Worker threads [default: CPUs]
-    #[arg(short, long, value_name = "N", env = "INSTALLER_JOBS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub jobs: Option<u32>,
-    /// Replace installed distributions even at the same version
-    #[arg(long)]
-    pub reinstall: bool,
-    /// Write .pyc files with the environment's interpreter
-    #[arg(long)]
-    pub compile: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct VenvArg {
-    /// Environment to install into [env VIRTUAL_ENV, else ./.venv]
-    #[arg(long, value_name = "DIR")]
+    /// The environment [env: VIRTUAL_ENV, else ./.venv]
+    #[arg(long, value_name = "DIR", help_heading = PYTHON)]
     pub venv: Option<PathBuf>,
     /// The interpreter whose environment it is, as in uv: a venv's bin/python selects that
     /// venv; a version (3.12) finds python3.12 on PATH; with a --venv that does not exist,
     /// the interpreter it is created with [default: python3]
-    #[arg(short, long, value_name = "PATH|VERSION")]
+    #[arg(short, long, value_name = "PATH|VERSION", help_heading = PYTHON)]
     pub python: Option<String>,
     /// Install into DIR as pip --target does: every scheme in DIR, scripts in DIR/bin
     #[arg(long, value_name = "DIR", conflicts_with_all = ["venv", "prefix"])]
@@ -116,12 +173,16 @@ pub struct VenvArg {
 
 #[derive(Debug, Args)]
 pub struct CacheArgs {
-    /// Cache directory [default: $XDG_CACHE_HOME/installer, else ~/.cache/installer]
-    #[arg(long, value_name = "DIR", env = "INSTALLER_CACHE_DIR")]
+    /// The cache directory [env: INSTALLER_CACHE_DIR] [config: cache-dir] [default:
+    /// $XDG_CACHE_HOME/installer, else ~/.cache/installer]
+    #[arg(long, value_name = "DIR", env = "INSTALLER_CACHE_DIR", hide_env = true, help_heading = CACHE)]
     pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("venv", |a| a.help(
+    "The environment to remove them from [env: VIRTUAL_ENV, else ./.venv]"
+)))]
 pub struct UninstallArgs {
     /// Distribution names (any spelling: Foo_Bar = foo-bar)
     #[arg(required = true, value_name = "NAME")]
@@ -129,20 +190,23 @@ pub struct UninstallArgs {
     #[command(flatten)]
     pub venv: VenvArg,
     #[command(flatten)]
+    pub format: FormatArg,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("venv", |a| a.help("The environment to list [env: VIRTUAL_ENV, else ./.venv]")))]
 pub struct ListArgs {
     #[command(flatten)]
     pub venv: VenvArg,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-    pub format: ListFormat,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
+/// Text for people or one JSON object for programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
+pub enum Format {
     Text,
     Json,
 }
@@ -173,7 +237,7 @@ pub struct CacheCleanArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Remove entries even when symlinked environments use them (breaking those environments)
-    #[arg(long)]
+    #[arg(long, help_heading = CACHE)]
     pub force: bool,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -184,7 +248,7 @@ pub struct CachePruneArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Remove entries even when symlinked environments use them (breaking those environments)
-    #[arg(long)]
+    #[arg(long, help_heading = CACHE)]
     pub force: bool,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -195,13 +259,16 @@ pub struct CacheVerifyArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Evict entries whose files changed since they were unpacked
-    #[arg(long)]
+    #[arg(long, help_heading = CACHE)]
     pub repair: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("venv", |a| a.help(
+    "The environment to examine [env: VIRTUAL_ENV, else ./.venv]; it need not exist yet"
+)))]
 pub struct DoctorArgs {
     #[command(flatten)]
     pub venv: VenvArg,
@@ -214,4 +281,15 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

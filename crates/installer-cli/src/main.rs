@@ -7,21 +7,42 @@ mod args;
 mod commands;
 mod reporter;
 mod settings;
+mod style;
+mod summary;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use clap::FromArgMatches;
 
 use commands::completions;
 
+/// When the command started: summaries are timed from here, venv creation and unpacking
+/// included.
+static START: OnceLock<Instant> = OnceLock::new();
+
+/// Time since the command started.
+pub(crate) fn elapsed() -> Duration {
+    START.get_or_init(Instant::now).elapsed()
+}
+
 fn main() -> ExitCode {
-    let matches = completions::cli_with_packaging().get_matches();
+    START.get_or_init(Instant::now);
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = completions::cli_with_packaging().color(style::clap_choice(&argv)).get_matches_from(argv);
     let result = match completions::man_dir(&matches) {
-        Some(dir) => completions::write_man_pages(dir).map_err(commands::Failure::from),
-        None => commands::run(args::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())),
+        Some(dir) => {
+            completions::write_man_pages(dir).map(|()| ExitCode::SUCCESS).map_err(commands::Failure::from)
+        }
+        None => {
+            let cli = args::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+            style::init(cli.color);
+            commands::run(cli)
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             print_error(&err);
             // As a shell reports a process killed by SIGINT (128 + 2).
@@ -50,15 +71,44 @@ pub(crate) fn stop_on_ctrl_c() {
     drop(result);
 }
 
-/// `error: <what>` then one `  cause: <why>` line per source, as docs/cli.md specifies.
+/// `error: <what>` then one `  cause: <why>` line per source, as docs/cli.md specifies, and a
+/// `hint:` where a mistake of the core's kind has a usual fix.
 pub(crate) fn print_error(err: &(dyn std::error::Error + 'static)) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
     let mut causes = installer_core::error::causes(err);
     if let Some(first) = causes.next() {
-        let _ = writeln!(stderr, "error: {first}");
+        let _ = writeln!(stderr, "{} {first}", style::error_prefix());
     }
     for cause in causes {
         let _ = writeln!(stderr, "  cause: {cause}");
+    }
+    if let Some(hint) = err.downcast_ref::<commands::Failure>().and_then(|f| match f {
+        commands::Failure::Core(e) => hint(e),
+        commands::Failure::Found(_) => None,
+    }) {
+        let _ = writeln!(stderr, "{} {hint}", style::hint_prefix());
+    }
+}
+
+/// What to do about an error that is usually a mistake rather than a fault.
+fn hint(err: &installer_core::Error) -> Option<String> {
+    use installer_core::error::NotAWheel;
+    use installer_core::Error;
+    match err {
+        Error::NotAWheel { kind: NotAWheel::SourceDistribution, path } => Some(format!(
+            "installer installs built wheels (.whl); build one with `pip wheel --no-deps {0}` or \
+             `uv build --wheel {0}`, then install the .whl",
+            path.display()
+        )),
+        Error::NotAWheel { kind: NotAWheel::Directory, path } => {
+            Some(format!("to install the wheels in it, pass `{}/*.whl`", path.display()))
+        }
+        Error::NotAWheelPath { text, .. } => Some(format!(
+            "installer installs built wheels and never resolves or downloads; get the wheels with \
+             `pip download --only-binary=:all: --no-deps -d wheels '{text}'` (or build them with \
+             `pip wheel`), then list their paths"
+        )),
+        _ => None,
     }
 }

@@ -1,46 +1,69 @@
-//! Drawing the core's progress and warnings on the terminal: an indicatif bar on stderr, and
-//! `warning:` lines printed above it (through `suspend`, so they do not tear it), each once.
+//! Drawing the core's progress and warnings on the terminal: an indicatif bar on stderr, in
+//! phases (unpacking wheels, in archive bytes, with the wheel being unpacked; then placing
+//! files, in files, or in bytes with an ETA when copying), never shown before a phase has
+//! work; and `warning:` lines printed above it (through `suspend`, so they do not tear it),
+//! each once. The core's typed events are worded here.
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use installer_core::Reporter;
+use installer_core::install::Fallback;
+use installer_core::reporter::Event;
+use installer_core::units::thousands;
+use installer_core::{LinkMode, Reporter};
 
 use crate::args::OutputArgs;
+use crate::style;
 
-/// The CLI's reporter. Hidden bar with `-q`, `--no-progress`, or when stderr is not a terminal.
+/// What the bar is counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing yet: the bar is not drawn.
+    Idle,
+    /// Archive bytes of wheels being unpacked into the cache.
+    Unpacking,
+    /// Files placed (or removed).
+    Files,
+    /// Bytes copied into the environment, files counted in the prefix.
+    Copying,
+}
+
+/// The CLI's reporter. No bar with `-q`, `--no-progress`, or when stderr is not a terminal.
 pub struct TerminalReporter {
     bar: ProgressBar,
+    show: bool,
     verbose: bool,
     quiet: bool,
+    /// `Installing` or `Uninstalling`: the file phase's verb.
+    verb: &'static str,
+    phase: Mutex<Phase>,
+    wheels: (AtomicU64, AtomicU64),
+    files: (AtomicU64, AtomicU64),
     warned: Mutex<HashSet<String>>,
 }
 
 impl TerminalReporter {
-    pub fn new(output: OutputArgs, message: &'static str) -> TerminalReporter {
+    pub fn new(output: OutputArgs, verb: &'static str) -> TerminalReporter {
         let show = !output.quiet && !output.no_progress && std::io::stderr().is_terminal();
-        let bar = if show {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(20));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner:.green} {msg} [{bar:30.cyan/blue}] {human_pos}/{human_len} files",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            bar.set_message(message);
-            bar.enable_steady_tick(Duration::from_millis(100));
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        TerminalReporter::with_bar(output, verb, show)
+    }
+
+    fn with_bar(output: OutputArgs, verb: &'static str, show: bool) -> TerminalReporter {
+        // Hidden until a phase begins, so no empty `0/0` bar is ever drawn.
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         TerminalReporter {
             bar,
+            show,
             verbose: output.verbose,
             quiet: output.quiet,
+            verb,
+            phase: Mutex::new(Phase::Idle),
+            wheels: (AtomicU64::new(0), AtomicU64::new(0)),
+            files: (AtomicU64::new(0), AtomicU64::new(0)),
             warned: Mutex::new(HashSet::new()),
         }
     }
@@ -56,36 +79,219 @@ impl TerminalReporter {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
-}
 
-impl Reporter for TerminalReporter {
-    fn add_total(&self, files: u64) {
-        self.bar.inc_length(files);
+    /// Switches the bar to `phase` with `template`, counting to `length` from 0.
+    fn start(&self, phase: Phase, template: &str, length: u64) {
+        *self.phase.lock().expect("phase") = phase;
+        if !self.show {
+            return;
+        }
+        let style = ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ");
+        self.bar.set_style(style);
+        self.bar.set_length(length);
+        self.bar.set_position(0);
+        self.bar.reset_eta();
+        if self.bar.is_hidden() {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(20));
+            self.bar.enable_steady_tick(Duration::from_millis(100));
+        }
     }
 
-    fn advance(&self, files: u64) {
-        self.bar.inc(files);
+    fn phase(&self) -> Phase {
+        *self.phase.lock().expect("phase")
     }
 
-    fn warning(&self, message: &str) {
+    fn count_prefix(&self, (done, total): &(AtomicU64, AtomicU64)) {
+        if self.show {
+            let (done, total) = (done.load(Ordering::Relaxed), total.load(Ordering::Relaxed));
+            self.bar.set_prefix(format!("{}/{}", thousands(done), thousands(total)));
+        }
+    }
+
+    fn warn(&self, message: &str) {
         if self.quiet {
             return;
         }
         if self.warned.lock().expect("warned set").insert(message.to_string()) {
-            self.println(&format!("warning: {message}"));
+            self.println(&format!("{} {message}", style::warning_prefix()));
+        }
+    }
+}
+
+/// The fallback warning: the core's facts, then the fixes in this command line's terms.
+pub fn fallback_warning(fallback: &Fallback) -> String {
+    let mut text = fallback.to_string();
+    if fallback.cross_device() {
+        let dir = fallback.suggestion.display();
+        text.push_str(&format!(
+            "\n  To link instead, use a cache on the environment's filesystem: `--cache-dir {dir}` (or \
+             INSTALLER_CACHE_DIR), or keep this cache and add a shard there with `cache-shards = [\"{dir}\"]` \
+             in installer.toml."
+        ));
+    } else if fallback.failed == LinkMode::Clone {
+        text.push_str(
+            "\n  To link instead, use `--link-mode auto` or `--link-mode hardlink`: this filesystem cannot clone.",
+        );
+    }
+    text.push_str(
+        "\n  To copy on purpose without this warning: `--link-mode copy` (or INSTALLER_LINK_MODE=copy).",
+    );
+    text
+}
+
+/// A wheel's file name, shortened to `width` characters for the bar.
+fn short_name(wheel: &std::path::Path, width: usize) -> String {
+    let name = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.chars().count() <= width {
+        return name;
+    }
+    let kept: String = name.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+impl Reporter for TerminalReporter {
+    fn add_total(&self, files: u64) {
+        // Uninstall announces its files this way; an install announced `Placing` first.
+        if self.phase() == Phase::Idle {
+            let template = format!(
+                "{{spinner:.green}} {} [{{bar:30.cyan/blue}}] {{human_pos}}/{{human_len}} files",
+                self.verb
+            );
+            self.start(Phase::Files, &template, 0);
+        }
+        if self.phase() == Phase::Files {
+            self.bar.inc_length(files);
         }
     }
 
-    fn venv_created(&self, root: &std::path::Path, python: &installer_core::target::Interpreter) {
-        if !self.quiet {
-            let (name, version) = (python.implementation_name(), python.version_string());
-            self.println(&format!("Created virtual environment at {} ({name} {version})", root.display()));
+    fn advance(&self, files: u64) {
+        match self.phase() {
+            Phase::Files => self.bar.inc(files),
+            Phase::Copying => {
+                self.files.0.fetch_add(files, Ordering::Relaxed);
+                self.count_prefix(&self.files);
+            }
+            Phase::Idle | Phase::Unpacking => {}
         }
+    }
+
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Unpacking { wheels, bytes } => {
+                self.wheels.1.store(wheels, Ordering::Relaxed);
+                self.start(
+                    Phase::Unpacking,
+                    "{spinner:.green} Unpacking {prefix} wheels [{bar:30.cyan/blue}] \
+                     {binary_bytes}/{binary_total_bytes} {wide_msg}",
+                    bytes,
+                );
+                self.count_prefix(&self.wheels);
+            }
+            Event::UnpackingWheel { wheel, .. } => {
+                if self.show {
+                    self.bar.set_message(short_name(wheel, 60));
+                }
+            }
+            Event::UnpackedBytes { bytes } => self.bar.inc(bytes),
+            Event::UnpackedWheel { .. } => {
+                self.wheels.0.fetch_add(1, Ordering::Relaxed);
+                self.count_prefix(&self.wheels);
+            }
+            Event::CacheEntry { wheel, entry, unpacked } => {
+                if self.verbose {
+                    let what = if unpacked { "unpacked" } else { "cache hit" };
+                    self.println(&format!(
+                        "info: {what} {}: cache entry {}",
+                        wheel.display(),
+                        entry.display()
+                    ));
+                }
+            }
+            Event::CreatedVenv { path, python } => {
+                if !self.quiet {
+                    let (name, version) = (python.implementation_name(), python.version_string());
+                    self.println(&format!(
+                        "Created virtual environment at {} ({name} {version})",
+                        path.display()
+                    ));
+                }
+            }
+            Event::Placing { files, copy_bytes } => {
+                if copy_bytes > 0 {
+                    self.files.1.store(files, Ordering::Relaxed);
+                    self.start(
+                        Phase::Copying,
+                        "{spinner:.green} Copying {prefix} files [{bar:30.cyan/blue}] \
+                         {binary_bytes}/{binary_total_bytes}, ETA {eta}",
+                        copy_bytes,
+                    );
+                    self.count_prefix(&self.files);
+                } else {
+                    let template = format!(
+                        "{{spinner:.green}} {} [{{bar:30.cyan/blue}}] {{human_pos}}/{{human_len}} files",
+                        self.verb
+                    );
+                    self.start(Phase::Files, &template, files);
+                }
+            }
+            Event::Copied { bytes } => self.bar.inc(bytes),
+            Event::LinkFallback(fallback) => self.warn(&fallback_warning(fallback)),
+            Event::NotInstalled { name } => self.warn(&format!("skipping {name}: it is not installed")),
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        self.warn(message);
     }
 
     fn info(&self, message: &str) {
         if self.verbose {
             self.println(&format!("info: {message}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn reporter(show: bool) -> TerminalReporter {
+        let output = OutputArgs { quiet: false, verbose: false, no_progress: false };
+        TerminalReporter::with_bar(output, "Installing", show)
+    }
+
+    #[test]
+    fn phases_count_wheels_and_bytes_then_files() {
+        let r = reporter(true);
+        assert_eq!(r.phase(), Phase::Idle);
+        r.event(Event::Unpacking { wheels: 2, bytes: 300 });
+        r.event(Event::UnpackingWheel { wheel: Path::new("dist/a-1.0-py3-none-any.whl"), bytes: 100 });
+        r.event(Event::UnpackedBytes { bytes: 100 });
+        r.event(Event::UnpackedWheel { wheel: Path::new("dist/a-1.0-py3-none-any.whl") });
+        assert_eq!((r.bar.position(), r.bar.length()), (100, Some(300)));
+        assert_eq!(r.bar.prefix(), "1/2");
+        assert_eq!(r.bar.message(), "a-1.0-py3-none-any.whl");
+        r.event(Event::Placing { files: 7, copy_bytes: 0 });
+        r.advance(3);
+        assert_eq!((r.phase(), r.bar.position(), r.bar.length()), (Phase::Files, 3, Some(7)));
+        r.finish();
+    }
+
+    #[test]
+    fn copying_counts_bytes_and_files() {
+        let r = reporter(true);
+        r.event(Event::Placing { files: 4, copy_bytes: 4096 });
+        r.event(Event::Copied { bytes: 1024 });
+        r.advance(1);
+        assert_eq!((r.phase(), r.bar.position(), r.bar.length()), (Phase::Copying, 1024, Some(4096)));
+        assert_eq!(r.bar.prefix(), "1/4");
+        r.finish();
+    }
+
+    #[test]
+    fn long_wheel_names_are_cut() {
+        assert_eq!(short_name(Path::new("/x/abcdef.whl"), 6), "abcde…");
+        assert_eq!(short_name(Path::new("a.whl"), 6), "a.whl");
     }
 }

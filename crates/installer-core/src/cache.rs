@@ -125,6 +125,37 @@ impl CacheEntry {
     }
 }
 
+/// What [`Cache::lookup`] found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// The wheel's entry, found through the index: nothing to unpack.
+    Hit(CacheEntry),
+    /// Not in the cache (or changed since): to be unpacked with [`Cache::unpack`].
+    Miss(Miss),
+}
+
+/// A wheel that is not in the cache yet, with what its index record needs.
+#[derive(Debug)]
+pub struct Miss {
+    wheel: PathBuf,
+    wheel_abs: PathBuf,
+    size: u64,
+    mtime_ns: u128,
+    index_path: PathBuf,
+}
+
+impl Miss {
+    /// The wheel as given.
+    pub fn wheel(&self) -> &Path {
+        &self.wheel
+    }
+
+    /// The archive's size in bytes: the unit of unpacking progress.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 /// What the index remembers of a wheel file, so a warm run can find its entry with one `stat`.
 #[derive(Debug, Serialize, Deserialize)]
 struct IndexRecord {
@@ -242,19 +273,52 @@ impl Cache {
     /// The verified entry for `wheel`: found through the index when the file is unchanged
     /// (no read of the archive), otherwise hashed, verified, unpacked and published.
     pub fn entry(&self, wheel: &Path) -> Result<CacheEntry> {
+        match self.lookup(wheel)? {
+            Lookup::Hit(entry) => Ok(entry),
+            Lookup::Miss(miss) => self.unpack(miss, &|_| {}),
+        }
+    }
+
+    /// The first half of [`Cache::entry`]: one `stat` and the index. A miss carries what
+    /// [`Cache::unpack`] needs, so callers can count the work before doing it. Refuses what is
+    /// not a wheel file (a directory, a source distribution) before reading anything.
+    pub fn lookup(&self, wheel: &Path) -> Result<Lookup> {
+        crate::wheel::check_is_wheel_name(wheel)?;
         let wheel_abs = std::path::absolute(wheel).map_err(|e| Error::io("resolve", wheel, e))?;
         let meta = std::fs::metadata(&wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
+        if meta.is_dir() {
+            return Err(Error::NotAWheel {
+                path: wheel.to_path_buf(),
+                kind: crate::error::NotAWheel::Directory,
+            });
+        }
         let size = meta.len();
         let mtime_ns =
             meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         let index_path = self.index_path(&wheel_abs);
+        Ok(match self.lookup_index(&index_path, &wheel_abs, size, mtime_ns) {
+            Some(entry) => {
+                crate::pause::point("entry-leased");
+                Lookup::Hit(entry)
+            }
+            None => Lookup::Miss(Miss { wheel: wheel.to_path_buf(), wheel_abs, size, mtime_ns, index_path }),
+        })
+    }
 
-        if let Some(entry) = self.lookup_index(&index_path, &wheel_abs, size, mtime_ns) {
-            crate::pause::point("entry-leased");
-            return Ok(entry);
-        }
-        let entry = self.fill(wheel, &wheel_abs)?;
+    /// The second half of [`Cache::entry`]: hash, verify, unpack and publish a missed wheel.
+    /// `progress` receives archive bytes as they are done (from worker threads), adding up
+    /// to [`Miss::size`] on success.
+    pub fn unpack(&self, miss: Miss, progress: &(dyn Fn(u64) + Sync)) -> Result<CacheEntry> {
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let counted = |bytes: u64| {
+            done.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+            progress(bytes);
+        };
+        let entry = self.fill(&miss.wheel, &miss.wheel_abs, &counted)?;
         crate::pause::point("entry-leased");
+        // Headers and the central directory are read too: the rest of the archive.
+        progress(miss.size.saturating_sub(done.into_inner()));
+        let Miss { wheel_abs, size, mtime_ns, index_path, .. } = miss;
         let record = IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone() };
         // The index is an optimisation: failing to write it costs the next run a re-hash only.
         let _ = write_atomically(&index_path, &serde_json::to_vec(&record).unwrap_or_default());
@@ -360,7 +424,7 @@ impl Cache {
     }
 
     /// The cold path: hash the archive while unpacking and verifying it, then publish.
-    fn fill(&self, wheel: &Path, wheel_abs: &Path) -> Result<CacheEntry> {
+    fn fill(&self, wheel: &Path, wheel_abs: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<CacheEntry> {
         let wheel_err = |source| match source {
             wheel::WheelError::Interrupted => Error::Interrupted,
             wheel::WheelError::Io { .. } => Error::Unpack { wheel: wheel.to_path_buf(), source },
@@ -372,7 +436,7 @@ impl Cache {
         std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
         let (hash, unpacked) = rayon::join(
             || Sha256Digest::of_file(wheel_abs).map(|d| hex(&d.0)),
-            || wheel::unpack_verified(wheel_abs, &tree, &self.limits),
+            || wheel::unpack_verified_with_progress(wheel_abs, &tree, &self.limits, progress),
         );
         let hash = hash.map_err(|e| Error::io("read", wheel, e))?;
         let mut manifest = unpacked.map_err(wheel_err)?;

@@ -17,6 +17,12 @@ pub enum Error {
         #[source]
         source: WheelError,
     },
+    /// What was given as a wheel is something else; nothing was read from it.
+    #[error("{} is {kind}, not a wheel", path.display())]
+    NotAWheel { path: PathBuf, kind: NotAWheel },
+    /// A line of a wheel list (`-r FILE`) is not a path to a wheel.
+    #[error("{}:{line}: `{text}` is {kind}", file.display())]
+    NotAWheelPath { file: PathBuf, line: usize, text: String, kind: crate::requirements::NotAPath },
     /// A sound wheel could not be unpacked into the cache (disk full, permissions).
     #[error("cannot unpack {} into the cache", wheel.display())]
     Unpack {
@@ -87,6 +93,24 @@ pub enum Error {
     /// The operation was interrupted (Ctrl-C); everything was rolled back.
     #[error("interrupted; nothing was changed")]
     Interrupted,
+}
+
+/// What a path given as a wheel turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAWheel {
+    /// A directory (e.g. a wheelhouse given without `/*.whl`).
+    Directory,
+    /// An sdist (`.tar.gz`, `.zip`...): it must be built into a wheel first.
+    SourceDistribution,
+}
+
+impl std::fmt::Display for NotAWheel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotAWheel::Directory => "a directory",
+            NotAWheel::SourceDistribution => "a source distribution",
+        })
+    }
 }
 
 impl Error {

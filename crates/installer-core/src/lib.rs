@@ -20,6 +20,7 @@ pub mod manifest;
 mod pause;
 pub mod platform;
 pub mod reporter;
+pub mod requirements;
 pub mod script;
 pub mod target;
 mod transaction;

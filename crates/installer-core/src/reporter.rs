@@ -1,5 +1,43 @@
 //! The one way progress and warnings leave the core. The core never prints: the CLI draws a
 //! `Reporter` with indicatif, the FFI forwards it to C callbacks, tests record it.
+//!
+//! Progress comes in two phases, each announced before its first step, so a frontend never
+//! shows an empty bar: unpacking wheels that are not in the cache yet ([`Event::Unpacking`],
+//! counted in archive bytes), then placing files in the environment (`add_total`, then
+//! `advance` per file; [`Event::Copied`] bytes when files are copied).
+
+use std::path::Path;
+
+use crate::install::Fallback;
+
+/// A typed fact about an operation in progress. Frontends choose the words; nothing here is
+/// prose or names a flag.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// `wheels` archives, `bytes` in all, are not in the cache and will be unpacked now.
+    Unpacking { wheels: u64, bytes: u64 },
+    /// Unpacking of `wheel` (an archive of `bytes`) began.
+    UnpackingWheel { wheel: &'a Path, bytes: u64 },
+    /// `bytes` more archive bytes were read (decompressed, verified and written).
+    UnpackedBytes { bytes: u64 },
+    /// `wheel` is in the cache now (the `UnpackingWheel` before it has ended).
+    UnpackedWheel { wheel: &'a Path },
+    /// A wheel's verified cache entry: `unpacked` by this run, or found.
+    CacheEntry { wheel: &'a Path, entry: &'a Path, unpacked: bool },
+    /// The environment did not exist and was created (after every wheel was verified), at
+    /// `path` as the caller named it, with `python`.
+    CreatedVenv { path: &'a Path, python: &'a crate::target::Interpreter },
+    /// Files are about to be placed: `files` in all; `copy_bytes` is what will be copied when
+    /// the mode copies (0 otherwise).
+    Placing { files: u64, copy_bytes: u64 },
+    /// `bytes` more were copied into the environment (copy mode only).
+    Copied { bytes: u64 },
+    /// The link mode cannot be used and files will be copied: sent once, when decided,
+    /// before any file is placed, with the planned files and bytes.
+    LinkFallback(&'a Fallback),
+    /// A name given to uninstall is not installed; the others are still removed.
+    NotInstalled { name: &'a str },
+}
 
 /// Receives progress and warnings from any thread. Calls may come from rayon workers, so
 /// implementations must be cheap and thread-safe; they are never made twice at once for one
@@ -10,19 +48,19 @@ pub trait Reporter: Send + Sync {
     fn add_total(&self, files: u64) {
         let _ = files;
     }
-    /// `files` more files were installed (or unpacked into the cache).
+    /// `files` more files were installed (or removed).
     fn advance(&self, files: u64) {
         let _ = files;
+    }
+    /// A typed fact: phases, bytes, the link fallback (see [`Event`]).
+    fn event(&self, event: Event<'_>) {
+        let _ = event;
     }
     /// A warning for the user, already deduplicated: each is sent at most once per run.
     fn warning(&self, message: &str) {
         let _ = message;
     }
-    /// A virtual environment was created at `root` (as the caller named it) with `python`.
-    fn venv_created(&self, root: &std::path::Path, python: &crate::target::Interpreter) {
-        let _ = (root, python);
-    }
-    /// What was done and why (link mode chosen, cache hits), shown with `--verbose`.
+    /// What was done and why (link mode chosen), shown with `--verbose`.
     fn info(&self, message: &str) {
         let _ = message;
     }

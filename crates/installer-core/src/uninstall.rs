@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::install::DistVersion;
 use crate::installed::{self, InstalledDist};
-use crate::reporter::Reporter;
+use crate::reporter::{Event, Reporter};
 use crate::transaction::Transaction;
 use crate::venv::Venv;
 use crate::wheel::normalize_name;
@@ -26,24 +27,34 @@ use crate::{Error, Result};
 /// What an uninstall removed.
 #[derive(Debug, Clone, Default)]
 pub struct UninstallSummary {
-    /// `name version` of each removed distribution, the name as its METADATA spells it.
-    pub removed: Vec<String>,
+    /// Each removed distribution, the name as its METADATA spells it.
+    pub removed: Vec<DistVersion>,
+    /// Names given that are not installed (each also reported as [`Event::NotInstalled`]).
+    pub not_installed: Vec<String>,
     /// Files removed, bytecode included.
     pub files: u64,
 }
 
-/// Removes the distributions `names` (any spelling: `Foo_Bar` = `foo-bar`) from `venv`.
-/// Fails with [`crate::Error::NotInstalled`] naming every unknown name, removing nothing.
+/// Removes the distributions `names` (any spelling: `Foo_Bar` = `foo-bar`) from `venv`. A
+/// name that is not installed is reported ([`Event::NotInstalled`]) and the others are
+/// removed, as pip and uv do; only when none is installed does it fail, with
+/// [`crate::Error::NotInstalled`] naming them all.
 pub fn uninstall(venv: &Venv, names: &[String], reporter: &dyn Reporter) -> Result<UninstallSummary> {
     let _lock = venv.lock(reporter)?;
-    let dists = select(venv, names)?;
+    let (dists, not_installed) = select(venv, names)?;
+    if dists.is_empty() {
+        return Err(Error::NotInstalled { venv: venv.root().to_path_buf(), names: not_installed });
+    }
+    for name in &not_installed {
+        reporter.event(Event::NotInstalled { name });
+    }
 
     let mut files = BTreeSet::new();
     let mut removed = Vec::with_capacity(dists.len());
     for dist in &dists {
         files.extend(dist_files(dist, venv, reporter)?);
         let (name, version) = dist.metadata_name_version();
-        removed.push(format!("{name} {version}"));
+        removed.push(DistVersion { name, version });
     }
     let files: Vec<PathBuf> = files.into_iter().collect();
     reporter.add_total(files.len() as u64);
@@ -66,12 +77,12 @@ pub fn uninstall(venv: &Venv, names: &[String], reporter: &dyn Reporter) -> Resu
         }
     };
     txn.commit(emptied_dirs(&files, &dists, venv));
-    Ok(UninstallSummary { removed, files: moved.into_iter().filter(|&m| m).count() as u64 })
+    Ok(UninstallSummary { removed, not_installed, files: moved.into_iter().filter(|&m| m).count() as u64 })
 }
 
-/// The installed distributions `names` refer to, once each, in the order named; every unknown
-/// name in one error.
-fn select(venv: &Venv, names: &[String]) -> Result<Vec<InstalledDist>> {
+/// The installed distributions `names` refer to, once each, in the order named; and the
+/// names that match none.
+fn select(venv: &Venv, names: &[String]) -> Result<(Vec<InstalledDist>, Vec<String>)> {
     let installed = installed::scan(venv)?;
     let mut selected: Vec<InstalledDist> = Vec::with_capacity(names.len());
     let mut unknown = Vec::new();
@@ -80,7 +91,7 @@ fn select(venv: &Venv, names: &[String]) -> Result<Vec<InstalledDist>> {
         // Two `.dist-info` of one project (left by a broken tool) are both removed.
         let matches: Vec<&InstalledDist> =
             installed.iter().filter(|d| d.normalized_name() == wanted).collect();
-        if matches.is_empty() {
+        if matches.is_empty() && !unknown.contains(name) {
             unknown.push(name.clone());
         }
         for dist in matches {
@@ -89,10 +100,7 @@ fn select(venv: &Venv, names: &[String]) -> Result<Vec<InstalledDist>> {
             }
         }
     }
-    if !unknown.is_empty() {
-        return Err(Error::NotInstalled { venv: venv.root().to_path_buf(), names: unknown });
-    }
-    Ok(selected)
+    Ok((selected, unknown))
 }
 
 /// The files of `dist` to remove: RECORD's (those inside the environment), their bytecode, and
@@ -260,7 +268,7 @@ mod tests {
         std::fs::create_dir_all(&headers).unwrap();
         std::fs::write(headers.join("foo.h"), "").unwrap();
         let summary = uninstall(&venv, &["foo-bar".into()], &NoReporter).unwrap();
-        assert_eq!(summary.removed, ["Foo-Bar 1.0"]);
+        assert_eq!(summary.removed, [DistVersion { name: "Foo-Bar".into(), version: "1.0".into() }]);
         assert_eq!(summary.files, 9);
         assert_eq!(
             tree(dir.path()),
@@ -279,12 +287,35 @@ mod tests {
         );
     }
 
+    /// Records the names reported as not installed.
+    #[derive(Default)]
+    struct Missing(std::sync::Mutex<Vec<String>>);
+
+    impl Reporter for Missing {
+        fn event(&self, event: Event<'_>) {
+            if let Event::NotInstalled { name } = event {
+                self.0.lock().unwrap().push(name.to_string());
+            }
+        }
+    }
+
     #[test]
-    fn unknown_names_are_all_named_and_nothing_is_removed() {
+    fn unknown_names_are_reported_and_the_others_removed() {
+        let (dir, venv) = venv_with(&foo_bar());
+        let missing = Missing::default();
+        let names = ["FOO_BAR".into(), "nope".into(), "Other".into(), "nope".into()];
+        let summary = uninstall(&venv, &names, &missing).unwrap();
+        assert_eq!(summary.not_installed, ["nope", "Other"]);
+        assert_eq!(*missing.0.lock().unwrap(), ["nope", "Other"]);
+        assert_eq!(summary.removed.len(), 1);
+        assert!(!dir.path().join("lib/python3.12/site-packages/Foo_Bar-1.0.dist-info").exists());
+    }
+
+    #[test]
+    fn when_no_name_is_installed_it_fails_naming_them_all_and_removes_nothing() {
         let (dir, venv) = venv_with(&foo_bar());
         let before = tree(dir.path());
-        let err =
-            uninstall(&venv, &["FOO_BAR".into(), "nope".into(), "Other".into()], &NoReporter).unwrap_err();
+        let err = uninstall(&venv, &["nope".into(), "Other".into()], &NoReporter).unwrap_err();
         assert!(matches!(&err, Error::NotInstalled { names, .. } if names == &["nope", "Other"]), "{err}");
         assert_eq!(tree(dir.path()), before);
     }

@@ -13,6 +13,11 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `1 file`, `12,804 files`: a count with the noun that agrees with it.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 /// Bytes in the largest binary unit that keeps a number ≥ 1, one decimal.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -39,6 +44,8 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(count(1, "directory", "directories"), "1 directory");
+        assert_eq!(count(1200, "directory", "directories"), "1,200 directories");
         assert_eq!(human_bytes(73 * 1024 * 1024 + 100_000), "73.1 MiB");
     }
 }

@@ -37,7 +37,13 @@ impl Venv {
             Err(e)
                 if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) =>
             {
-                let reason = if root.is_dir() { "it has no pyvenv.cfg" } else { "it is not a directory" };
+                let reason = if root.is_dir() {
+                    "it has no pyvenv.cfg"
+                } else if root.exists() {
+                    "it is not a directory"
+                } else {
+                    "it does not exist"
+                };
                 return Err(Error::NotAVenv { path: root, reason: reason.into() });
             }
             Err(e) => return Err(Error::io("read", cfg_path, e)),

@@ -232,9 +232,10 @@ installer_status installer_install(installer_ctx *ctx,
 
 /**
  * Removes the distributions `names[0..n_names]` (any spelling: "Foo_Bar" = "foo-bar") from
- * the existing venv at `venv`, by their RECORD files. If any name is not installed, nothing
- * is removed and the result is INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in
- * `installer_last_error`. A `venv` that is missing or not a venv is INSTALLER_ERR_IO; NULL
+ * the existing venv at `venv`, by their RECORD files. A name that is not installed is passed
+ * to the warning callback (`not installed: <name>`) and the others are removed, as
+ * pip and uv do; when none of the names is installed, nothing is removed and the result is
+ * INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in `installer_last_error`. A `venv` that is missing or not a venv is INSTALLER_ERR_IO; NULL
  * or non-UTF-8 arguments are INSTALLER_ERR_INVALID_ARGUMENT. Reports progress like an
  * install. The strings stay the caller's. One thread at a time per context.
  *

@@ -4,7 +4,8 @@ use std::ffi::{c_char, c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use installer_core::Reporter;
+use installer_core::reporter::Event;
+use installer_core::{LinkMode, Reporter};
 
 /// Receives progress: `done` of `total` files. See `installer_ctx_set_progress_callback`.
 #[allow(non_camel_case_types)]
@@ -75,6 +76,39 @@ impl Reporter for CallbackReporter {
     fn advance(&self, files: u64) {
         self.done.fetch_add(files, Ordering::Relaxed);
         self.report_progress();
+    }
+
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::LinkFallback(fallback) => {
+                // The core's facts, then the fixes in the C ABI's terms.
+                let fix = if fallback.cross_device() {
+                    format!(
+                        "  To link instead, use a cache on the environment's filesystem: pass \"{}\" as the \
+                         cache_dir of installer_ctx_new.",
+                        fallback.suggestion.display()
+                    )
+                } else if fallback.failed == LinkMode::Clone {
+                    "  To link instead, use installer_ctx_set_link_mode(ctx, \"auto\"): this filesystem cannot clone."
+                        .to_string()
+                } else {
+                    String::new()
+                };
+                let mut message = fallback.to_string();
+                for line in [
+                    fix.as_str(),
+                    "  To copy on purpose without this warning: installer_ctx_set_link_mode(ctx, \"copy\").",
+                ] {
+                    if !line.is_empty() {
+                        message.push('\n');
+                        message.push_str(line);
+                    }
+                }
+                self.warning(&message);
+            }
+            Event::NotInstalled { name } => self.warning(&format!("not installed: {name}")),
+            _ => {}
+        }
     }
 
     fn warning(&self, message: &str) {

@@ -41,7 +41,7 @@ impl installer_status {
     /// The status C sees for a core error.
     pub(crate) fn from_error(err: &Error) -> Self {
         match err {
-            Error::Wheel { .. } => Self::INSTALLER_ERR_WHEEL,
+            Error::Wheel { .. } | Error::NotAWheel { .. } => Self::INSTALLER_ERR_WHEEL,
             Error::Conflict { .. } | Error::TwoVersions { .. } => Self::INSTALLER_ERR_CONFLICT,
             Error::LinkFallback { .. } => Self::INSTALLER_ERR_LINK_FALLBACK,
             Error::NotInstalled { .. } => Self::INSTALLER_ERR_NOT_INSTALLED,

@@ -1,5 +1,7 @@
-//! `installer doctor`: the diagnosis of `installer_core::doctor`, printed to stdout. Problems
-//! are findings, not failures: the exit code is 0 unless the settings cannot be read.
+//! `installer doctor`: the diagnosis of `installer_core::doctor`, printed to stdout. It exits
+//! with 1 when it lists a problem, so scripts and CI can act on it; 0 when there is none.
+
+use std::process::ExitCode;
 
 use installer_core::doctor::{diagnose, DoctorOptions};
 use installer_core::LinkMode;
@@ -7,7 +9,7 @@ use installer_core::LinkMode;
 use crate::args::DoctorArgs;
 use crate::settings;
 
-pub fn run(args: DoctorArgs) -> installer_core::Result<()> {
+pub fn run(args: DoctorArgs) -> installer_core::Result<ExitCode> {
     let config = settings::file_config()?;
     // The link mode an install would be asked for: environment, then config (doctor has no
     // --link-mode flag: it answers for the settings in force).
@@ -25,8 +27,9 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<()> {
                 .or_else(|| config.python_platform.clone()),
         },
     };
-    println!("{}", diagnose(&options));
-    Ok(())
+    let diagnosis = diagnose(&options);
+    println!("{diagnosis}");
+    Ok(if diagnosis.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// A setting from the environment variable `name`, if set (doctor has no flags for them).

@@ -1,21 +1,27 @@
-//! `installer install`.
+//! `installer install`: wheels from the command line and `-r` files, settings resolved, the
+//! core's install, then the summary (text on stderr, or `--format json` on stdout).
 
 use installer_core::cache::Cache;
 use installer_core::install::{install, install_into, InstallOptions};
 use installer_core::target::{externally_managed, find_system_python, TargetRequest};
-use installer_core::units::thousands;
 use installer_core::venv::Venv;
 use installer_core::Error;
 use installer_core::Result;
 
-use crate::args::InstallArgs;
+use crate::args::{Format, InstallArgs};
 use crate::reporter::TerminalReporter;
-use crate::settings;
+use crate::{settings, summary};
 
 pub fn run(args: InstallArgs) -> Result<()> {
     crate::stop_on_ctrl_c();
     let config = settings::file_config()?;
     let limits = settings::limits()?;
+    // `--no-deps` and `--offline` need nothing: installer never resolves or downloads.
+    let _ = (args.no_deps, args.offline);
+    let mut wheels = args.wheels.clone();
+    for file in &args.requirements {
+        wheels.extend(installer_core::requirements::read(file)?);
+    }
     let options = InstallOptions {
         link_mode: args.link_mode.or(config.link_mode).unwrap_or_default(),
         link_fallback: args.link_fallback.or(config.link_fallback).unwrap_or_default(),
@@ -27,6 +33,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
             python_version: args.python_version.or(config.python_version),
             python_platform: args.python_platform.or_else(|| config.python_platform.clone()),
         },
+        dry_run: args.dry_run,
     };
     let cache = if args.no_cache {
         Cache::temporary()?
@@ -35,44 +42,35 @@ pub fn run(args: InstallArgs) -> Result<()> {
     }
     .with_limits(limits);
     let reporter = TerminalReporter::new(args.output, "Installing");
-    let result = if args.system {
+    let (result, environment) = if args.system {
         let python = find_system_python()?;
         if let (Some(message), false) = (externally_managed(&python), args.break_system_packages) {
             return Err(Error::ExternallyManaged { python: python.executable, message });
         }
-        install(&Venv::of_interpreter(&python)?, &args.wheels, &cache, &options, &reporter)
+        let venv = Venv::of_interpreter(&python)?;
+        (install(&venv, &wheels, &cache, &options, &reporter), venv.root().to_path_buf())
     } else if args.venv.target.is_some() || args.venv.prefix.is_some() {
         let venv = settings::open_environment(&args.venv)?.expect("--target and --prefix always open");
         venv.create_dirs()?;
-        install(&venv, &args.wheels, &cache, &options, &reporter)
+        (install(&venv, &wheels, &cache, &options, &reporter), venv.root().to_path_buf())
     } else {
         let (venv, python) = settings::environment(&args.venv)?;
-        install_into(&venv, &python, &args.wheels, &cache, &options, &reporter)
+        (install_into(&venv, &python, &wheels, &cache, &options, &reporter), venv)
     };
     reporter.finish();
     let summary = result?;
-    if !args.output.quiet {
-        let mut line = format!(
-            "Installed {} wheel{} ({} files) in {:.2}s: {}",
-            summary.wheels,
-            if summary.wheels == 1 { "" } else { "s" },
-            thousands(summary.files),
-            summary.elapsed.as_secs_f64(),
-            summary.link_mode
-        );
-        if let Some(shard) = &summary.shard {
-            line.push_str(&format!(" from the cache shard {}", shard.display()));
+    let elapsed = crate::elapsed();
+    match args.format.format {
+        Format::Json => {
+            let environment = std::path::absolute(&environment).unwrap_or(environment);
+            crate::commands::print_json(&summary::install_json(&summary, &environment, elapsed))
         }
-        if !summary.replaced.is_empty() {
-            line.push_str(&format!("; replaced {}", summary.replaced.join(", ")));
+        Format::Text if args.output.quiet => Ok(()),
+        Format::Text => {
+            for line in summary::install_text(&summary, elapsed, args.output.verbose) {
+                eprintln!("{line}");
+            }
+            Ok(())
         }
-        if !summary.skipped.is_empty() {
-            line.push_str(&format!(
-                "; skipped {} (already installed; --reinstall to replace)",
-                summary.skipped.join(", ")
-            ));
-        }
-        eprintln!("{line}");
     }
-    Ok(())
 }

@@ -6,15 +6,15 @@ use installer_core::installed::{list, ListedDist};
 use installer_core::venv::Venv;
 use installer_core::{Error, Result};
 
-use crate::args::{ListArgs, ListFormat, VenvArg};
+use crate::args::{Format, ListArgs, VenvArg};
 use crate::settings;
 
 pub fn run(args: ListArgs) -> Result<()> {
     let venv = open(&args.venv)?;
     let dists = list(&venv)?;
-    let text = match args.format {
-        ListFormat::Text => text(&dists),
-        ListFormat::Json => json(&dists),
+    let text = match args.format.format {
+        Format::Text => text(&dists),
+        Format::Json => json(&dists),
     };
     print(&text)
 }

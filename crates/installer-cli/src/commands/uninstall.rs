@@ -1,13 +1,14 @@
-//! `installer uninstall`.
+//! `installer uninstall`: names that are not installed are warnings (the others are removed),
+//! as with pip and uv; only when none of them is installed is there nothing to do, which is
+//! still a success with a warning per name.
 
-use installer_core::uninstall::uninstall;
-use installer_core::units::thousands;
+use installer_core::uninstall::{uninstall, UninstallSummary};
 use installer_core::venv::Venv;
-use installer_core::Result;
+use installer_core::{Error, Result};
 
-use crate::args::UninstallArgs;
+use crate::args::{Format, UninstallArgs};
 use crate::reporter::TerminalReporter;
-use crate::settings;
+use crate::{settings, summary};
 
 pub fn run(args: UninstallArgs) -> Result<()> {
     // Never created: there is nothing to uninstall from an environment that does not exist.
@@ -18,15 +19,28 @@ pub fn run(args: UninstallArgs) -> Result<()> {
     let reporter = TerminalReporter::new(args.output, "Uninstalling");
     let result = uninstall(&venv, &args.names, &reporter);
     reporter.finish();
-    let summary = result?;
-    if !args.output.quiet {
-        eprintln!(
-            "Uninstalled {} distribution{} ({} files): {}",
-            summary.removed.len(),
-            if summary.removed.len() == 1 { "" } else { "s" },
-            thousands(summary.files),
-            summary.removed.join(", ")
-        );
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(Error::NotInstalled { names, .. }) => {
+            for name in &names {
+                installer_core::Reporter::event(
+                    &reporter,
+                    installer_core::reporter::Event::NotInstalled { name },
+                );
+            }
+            UninstallSummary { not_installed: names, ..UninstallSummary::default() }
+        }
+        Err(e) => return Err(e),
+    };
+    let elapsed = crate::elapsed();
+    match args.format.format {
+        Format::Json => crate::commands::print_json(&summary::uninstall_json(&summary, venv.root(), elapsed)),
+        Format::Text if args.output.quiet => Ok(()),
+        Format::Text => {
+            for line in summary::uninstall_text(&summary, elapsed) {
+                eprintln!("{line}");
+            }
+            Ok(())
+        }
     }
-    Ok(())
 }

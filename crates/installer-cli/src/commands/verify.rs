@@ -4,14 +4,14 @@
 use installer_core::verify::{verify, DistVerification, Verification};
 use installer_core::Result;
 
-use crate::args::{ListArgs, ListFormat};
+use crate::args::{Format, ListArgs};
 
 pub fn run(args: ListArgs) -> Result<()> {
     let venv = super::list::open(&args.venv)?;
     let found = verify(&venv, 0)?;
-    let text = match args.format {
-        ListFormat::Text => text(&found),
-        ListFormat::Json => json(&found),
+    let text = match args.format.format {
+        Format::Text => text(&found),
+        Format::Json => json(&found),
     };
     super::list::print(&text)?;
     found.into_result(&venv).map(drop)

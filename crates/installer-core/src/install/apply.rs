@@ -15,8 +15,9 @@ use super::tree::Tree;
 use super::{check_interrupted, Clock};
 use crate::linker::{materialize_at, LinkMode};
 use crate::platform::Dir;
-use crate::reporter::Reporter;
+use crate::reporter::{Event, Reporter};
 use crate::transaction::Transaction;
+use crate::units::count;
 use crate::venv::Venv;
 use crate::{Error, Result};
 
@@ -101,9 +102,10 @@ pub(super) fn apply<'a>(
         match result {
             Ok(()) => {
                 placed[job as usize].store(true, Ordering::Relaxed);
-                if let (LinkMode::Copy, Some(size)) = (mode, plan.cached_size(file)) {
+                if let (LinkMode::Copy, Some(bytes)) = (mode, plan.cached_size(file)) {
                     copied_files.fetch_add(1, Ordering::Relaxed);
-                    copied_bytes.fetch_add(size, Ordering::Relaxed);
+                    copied_bytes.fetch_add(bytes, Ordering::Relaxed);
+                    reporter.event(Event::Copied { bytes });
                 }
                 reporter.advance(1);
             }
@@ -113,9 +115,9 @@ pub(super) fn apply<'a>(
     tree.walk(&make_dir, &place_file);
     clock.lap("directories and files");
     reporter.info(&format!(
-        "made {} directories, placed {} files ({mode})",
-        crate::units::thousands(tree.new_count() as u64),
-        crate::units::thousands(jobs.len() as u64)
+        "made {}, placed {} ({mode})",
+        count(tree.new_count() as u64, "directory", "directories"),
+        count(jobs.len() as u64, "file", "files")
     ));
     let linked = match first_error.into_inner().expect("error slot") {
         Some(err) => Err(err),

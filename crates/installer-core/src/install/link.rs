@@ -40,7 +40,7 @@ pub(crate) struct LinkPlan {
     pub mode: LinkMode,
     /// Link from this shard's copies of the entries instead of the main cache.
     pub shard: Option<Cache>,
-    /// The mode could not be used and files are copied: the warning to give afterwards.
+    /// The mode could not be used and files are copied: the facts to report when decided.
     pub fallback: Option<Fallback>,
 }
 
@@ -184,54 +184,60 @@ fn verb(mode: LinkMode) -> &'static str {
     }
 }
 
-/// A fallback to copying, with what is needed to explain it once.
+/// A fallback to copying, with what is needed to explain it once: facts only. Its `Display`
+/// says what happens and why; each frontend adds the fixes in its own terms (CLI flags, C
+/// functions).
 #[derive(Debug)]
 pub struct Fallback {
     pub failed: LinkMode,
     pub error: io::Error,
     pub cache: PathBuf,
     pub target: PathBuf,
+    /// A cache directory on the target's filesystem, for the frontend's advice.
     pub suggestion: PathBuf,
-    /// Files and bytes copied instead of linked, filled in after the install.
+    /// Files and bytes that will be copied instead of linked, known when it is decided.
     pub files: u64,
     pub bytes: u64,
+}
+
+impl Fallback {
+    /// The cache and the environment are on different filesystems (rather than, say, a
+    /// filesystem that cannot clone).
+    pub fn cross_device(&self) -> bool {
+        platform::is_cross_device(&self.error)
+    }
 }
 
 impl fmt::Display for Fallback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fs_name = |p: &Path| platform::filesystem_type(p).map(|t| format!(" ({t})")).unwrap_or_default();
-        let verb = verb(self.failed);
         write!(
             f,
-            "copied {} files ({}) instead of {verb}ing them from the cache {}{} into {}{}: ",
+            "copying {} files ({}) instead of {} them from the cache {}{} into {}{}: ",
             thousands(self.files),
             human_bytes(self.bytes),
+            gerund(self.failed),
             self.cache.display(),
             fs_name(&self.cache),
             self.target.display(),
             fs_name(&self.target),
         )?;
-        if platform::is_cross_device(&self.error) {
+        if self.cross_device() {
             writeln!(f, "they are on different filesystems ({})", self.error)?;
         } else {
             writeln!(f, "{}", self.error)?;
         }
-        writeln!(f, "  The installed packages are complete and work the same; only this install's speed and disk use suffer.")?;
-        if platform::is_cross_device(&self.error) {
-            writeln!(
-                f,
-                "  To link instead, use a cache on the environment's filesystem: `--cache-dir {}` (or INSTALLER_CACHE_DIR), \
-                 or keep this cache and add a shard there with `cache-shards = [\"{}\"]` in installer.toml.",
-                self.suggestion.display(),
-                self.suggestion.display()
-            )?;
-        } else if self.failed == LinkMode::Clone {
-            writeln!(f, "  To link instead, use `--link-mode auto` or `--link-mode hardlink`: this filesystem cannot clone.")?;
-        }
-        write!(
-            f,
-            "  To copy on purpose without this warning: `--link-mode copy` (or INSTALLER_LINK_MODE=copy)."
-        )
+        write!(f, "  The installed packages are complete and work the same; only this install's speed and disk use suffer.")
+    }
+}
+
+/// `hardlinking`, `cloning`, `symlinking`: what the fallback did not do.
+fn gerund(mode: LinkMode) -> &'static str {
+    match mode {
+        LinkMode::Clone => "cloning",
+        LinkMode::Hardlink => "hardlinking",
+        LinkMode::Symlink => "symlinking",
+        LinkMode::Copy | LinkMode::Auto => "linking",
     }
 }
 
@@ -239,30 +245,42 @@ impl fmt::Display for Fallback {
 mod tests {
     use super::*;
 
-    #[test]
-    fn cross_device_warning_names_both_places_the_harmlessness_and_the_fixes() {
-        let warning = Fallback {
-            failed: LinkMode::Hardlink,
-            error: io::Error::from(io::ErrorKind::CrossesDevices),
+    fn fallback(failed: LinkMode, error: io::Error) -> Fallback {
+        Fallback {
+            failed,
+            error,
             cache: PathBuf::from("/dev/shm/cache"),
             target: PathBuf::from("/work/p/.venv"),
             suggestion: PathBuf::from("/work/p/.installer-cache"),
             files: 12804,
             bytes: 73 * 1024 * 1024,
         }
-        .to_string();
+    }
+
+    #[test]
+    fn cross_device_warning_names_both_places_and_the_harmlessness_but_no_flag() {
+        let warning =
+            fallback(LinkMode::Hardlink, io::Error::from(io::ErrorKind::CrossesDevices)).to_string();
         let first = warning.lines().next().unwrap();
         assert!(
             first.starts_with(
-                "copied 12,804 files (73.0 MiB) instead of hardlinking them from the cache /dev/shm/cache"
+                "copying 12,804 files (73.0 MiB) instead of hardlinking them from the cache /dev/shm/cache"
             ),
             "{first}"
         );
         assert!(first.contains("into /work/p/.venv"), "{first}");
         assert!(first.contains("they are on different filesystems"), "{first}");
         assert!(warning.contains("only this install's speed and disk use suffer"));
-        assert!(warning.contains("`--cache-dir /work/p/.installer-cache`"));
-        assert!(warning.contains("cache-shards"));
-        assert!(warning.contains("`--link-mode copy` (or INSTALLER_LINK_MODE=copy)"));
+        // Fixes are the frontends' words: the core names no flag.
+        assert!(!warning.contains("--"), "{warning}");
+    }
+
+    #[test]
+    fn every_mode_has_its_own_verb() {
+        let unsupported = || io::Error::from(io::ErrorKind::Unsupported);
+        assert!(fallback(LinkMode::Clone, unsupported()).to_string().contains("instead of cloning them"));
+        assert!(fallback(LinkMode::Symlink, unsupported())
+            .to_string()
+            .contains("instead of symlinking them"));
     }
 }

@@ -12,9 +12,13 @@
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
 mod apply;
+mod cached;
 mod link;
 mod plan;
 mod roots;
+mod summary;
+#[cfg(test)]
+mod tests;
 mod tree;
 
 use std::collections::HashMap;
@@ -22,17 +26,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
-
 pub(crate) use link::{shard_location, suggest_cache_dir};
 pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
+pub use summary::{DistVersion, InstallSummary};
 
 use crate::bytecode::{self, Interpreter};
 use crate::cache::{Cache, CacheEntry};
 use crate::installed::{self, InstalledDist};
 use crate::linker::{LinkFallback, LinkMode};
 use crate::platform;
-use crate::reporter::Reporter;
+use crate::reporter::{Event, Reporter};
 use crate::target::{self, select_wheels, Target, TargetRequest};
 use crate::transaction::Transaction;
 use crate::uninstall;
@@ -70,30 +73,15 @@ pub struct InstallOptions {
     pub jobs: usize,
     /// Replace installed distributions even at the same version.
     pub reinstall: bool,
-    /// Place `.pyc` files for the environment's interpreter, compiled once into the cache.
+    /// Write `.pyc` files with the environment's interpreter.
     pub compile: bool,
     /// Where cache shards on other filesystems may live.
     pub shards: ShardPolicy,
     /// Another Python version or platform than the interpreter's, to install for.
     pub target: TargetRequest,
-}
-
-/// What an install did, for the summary line.
-#[derive(Debug, Clone)]
-pub struct InstallSummary {
-    /// Wheels installed (not counting skipped ones).
-    pub wheels: usize,
-    /// Files placed in the environment.
-    pub files: u64,
-    /// `name version` of wheels skipped because that version is installed already.
-    pub skipped: Vec<String>,
-    /// `name old-version` of distributions replaced.
-    pub replaced: Vec<String>,
-    /// The mode files were placed with (Copy after a fallback).
-    pub link_mode: LinkMode,
-    /// The shard linked from, when the cache was on another filesystem.
-    pub shard: Option<PathBuf>,
-    pub elapsed: Duration,
+    /// Verify, cache and plan, then report what would change: the environment is left
+    /// alone (not even created).
+    pub dry_run: bool,
 }
 
 /// Verifies (and caches) every wheel, then installs them all into `venv`, or nothing. Only
@@ -106,15 +94,20 @@ pub fn install(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
+    let mut clock = Clock::new();
     let interpreter = target::Interpreter::cached(venv.python(), &cache.interpreters_dir())?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
-    in_pool(options.jobs, || install_in_pool(venv, &wheels, cache, options, reporter, None))
+    in_pool(options.jobs, || {
+        let entries = cached::cache_all(&wheels, cache, reporter)?;
+        clock.lap("cache");
+        install_entries(venv, &wheels, entries, cache, options, reporter, clock, None)
+    })
 }
 
 /// Like [`install`], for an environment that may not exist yet: when `venv_dir` is missing,
 /// every wheel is checked against `python` and verified and cached first, then the venv is
-/// created with `python`, and removed again if the install fails, so a refused wheel leaves
-/// no empty environment behind.
+/// created with `python` ([`Event::CreatedVenv`]), and removed again if the install fails, so
+/// a refused wheel leaves no empty environment behind.
 ///
 /// Creating is "create, then lock", so the directory holding the environment is locked
 /// exclusively from before the creation until the install is over, and every install into an
@@ -146,31 +139,48 @@ pub fn install_into(
             }
         }
     }
+    let mut clock = Clock::new();
     // Asked afresh, not from the cache: `python3` may be a shim (pyenv) whose target changes
     // while the file stays the same, and creating the venv starts it anyway.
     let interpreter = target::Interpreter::query(python)?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
-    in_pool(options.jobs, || wheels.par_iter().try_for_each(|wheel| cache.entry(wheel).map(drop)))?;
-    let creating = platform::lock_dir(&home, waiting).map_err(|e| Error::io("lock", &home, e))?;
-    if venv_dir.exists() {
-        // Another process created it while we verified the wheels.
+    in_pool(options.jobs, || {
+        // Held (leased) from here to the end of the install: verified once, never looked up
+        // twice, so `-v` says `unpacked` for what this run unpacked.
+        let entries = cached::cache_all(&wheels, cache, reporter)?;
+        clock.lap("cache");
+        if options.dry_run {
+            return dry_run_new_venv(&venv_dir, entries, cache, options, clock);
+        }
+        let creating = platform::lock_dir(&home, waiting).map_err(|e| Error::io("lock", &home, e))?;
+        if venv_dir.exists() {
+            // Another process created it while we verified the wheels.
+            drop(creating);
+            let venv = Venv::open(&venv_dir)?;
+            return install_entries(&venv, &wheels, entries, cache, options, reporter, clock, None);
+        }
+        let venv = Venv::create(&venv_dir, python)?;
+        reporter.event(Event::CreatedVenv { path: named, python: &interpreter });
+        // Ours until the install is over (and, if it fails, the environment removed); other
+        // creators in the same directory need not wait for that.
+        let lock = venv.lock(reporter)?;
         drop(creating);
-        return install(&Venv::open(&venv_dir)?, &wheels, cache, options, reporter);
-    }
-    let venv = Venv::create(&venv_dir, python)?;
-    reporter.venv_created(named, &interpreter);
-    // Ours until the install is over (and, if it fails, the environment removed); other
-    // creators in the same directory need not wait for that.
-    let lock = venv.lock(reporter)?;
-    drop(creating);
-    crate::pause::point("venv-created");
-    let result =
-        in_pool(options.jobs, || install_in_pool(&venv, &wheels, cache, options, reporter, Some(&lock)));
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&venv_dir);
-    }
-    drop(lock);
-    result
+        crate::pause::point("venv-created");
+        clock.lap("create venv");
+        let result = install_entries(&venv, &wheels, entries, cache, options, reporter, clock, Some(&lock));
+        let result = match result {
+            Ok(mut summary) => {
+                summary.created_venv = Some(venv.root().to_path_buf());
+                Ok(summary)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&venv_dir);
+                Err(e)
+            }
+        };
+        drop(lock);
+        result
+    })
 }
 
 /// The wheels of `wheels` to install for the target of `interpreter` (see
@@ -199,41 +209,54 @@ pub(crate) fn in_pool<R: Send>(jobs: usize, work: impl FnOnce() -> Result<R> + S
         .map_err(|e| Error::InvalidArgument { what: "jobs", reason: e.to_string() })?
 }
 
-/// `held`: the environment's lock when the caller holds it already (it created the
-/// environment); otherwise it is taken once the wheels are cached.
-fn install_in_pool(
+/// A dry run into an environment that does not exist: every wheel would be installed, with
+/// the link mode the probe finds between the cache and where the environment would be.
+fn dry_run_new_venv(
+    venv_dir: &Path,
+    entries: Vec<CacheEntry>,
+    cache: &Cache,
+    options: &InstallOptions,
+    mut clock: Clock,
+) -> Result<InstallSummary> {
+    let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
+    let existing = venv_dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/"));
+    let probe = crate::linker::probe(options.link_mode, &cache.scratch_dir(), existing)
+        .map_err(|e| Error::io("probe link modes into", existing, e))?;
+    clock.lap("link mode");
+    let installed: Vec<DistVersion> = entries.iter().map(|e| dist_version(e.manifest())).collect();
+    Ok(InstallSummary {
+        files: entries.iter().map(|e| e.manifest().files.len() as u64).sum(),
+        installed,
+        replaced: Vec::new(),
+        skipped: Vec::new(),
+        fell_back_from: probe.fell_back().then(|| probe.failures.last().map(|(mode, _)| *mode)).flatten(),
+        link_mode: probe.mode,
+        copied_files: 0,
+        copied_bytes: 0,
+        shard: None,
+        created_venv: Some(venv_dir),
+        dry_run: true,
+        timings: clock.laps,
+    })
+}
+
+fn dist_version(manifest: &crate::manifest::Manifest) -> DistVersion {
+    DistVersion { name: manifest.name.clone(), version: manifest.version.clone() }
+}
+
+/// Steps 2 to 5, for wheels whose entries are known. `held`: the environment's lock when the
+/// caller holds it already (it created the environment); otherwise it is taken here.
+#[allow(clippy::too_many_arguments)]
+fn install_entries(
     venv: &Venv,
     wheels: &[PathBuf],
+    entries: Vec<CacheEntry>,
     cache: &Cache,
     options: &InstallOptions,
     reporter: &dyn Reporter,
+    mut clock: Clock,
     held: Option<&platform::DirLock>,
 ) -> Result<InstallSummary> {
-    let mut clock = Clock::new();
-
-    // 1. Verify and cache every wheel.
-    let entries: Vec<CacheEntry> = wheels
-        .par_iter()
-        .map(|wheel| {
-            check_interrupted()?;
-            let entry = cache.entry(wheel)?;
-            reporter.info(&format!(
-                "{} {}: cache entry {}",
-                if entry.was_unpacked() { "unpacked" } else { "cache hit" },
-                wheel.display(),
-                entry.dir().display()
-            ));
-            if let Some(version) = &entry.manifest().newer_wheel_version {
-                reporter.warning(&format!(
-                    "{}: installing from a newer Wheel-Version ({version}) than this installer implements ({})",
-                    wheel.display(),
-                    crate::wheel::metadata::WHEEL_VERSION.map(|n| n.to_string()).join(".")
-                ));
-            }
-            Ok(entry)
-        })
-        .collect::<Result<_>>()?;
-    clock.lap("cache");
     // From here on this process alone changes the environment.
     let own_lock;
     let _lock = match held {
@@ -274,7 +297,7 @@ fn install_in_pool(
         seen.insert(name, wheel);
         if let Some(current) = &current {
             if current.version == manifest.version && !options.reinstall {
-                skipped.push(format!("{} {}", manifest.name, manifest.version));
+                skipped.push(dist_version(manifest));
                 continue;
             }
         }
@@ -283,9 +306,42 @@ fn install_in_pool(
     plan::check_conflicts(&plans, &roots)?;
     clock.lap("plan");
 
-    // 3. How files get there.
+    // 3. How files get there: decided once, and a fallback reported as soon as it is.
     let mut link =
         link::resolve(options.link_mode, options.link_fallback, &options.shards, cache, venv, reporter)?;
+    let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
+    let (entry_files, entry_bytes) = entry_files_and_bytes(&plans);
+    if let Some(fallback) = &mut link.fallback {
+        (fallback.files, fallback.bytes) = (entry_files, entry_bytes);
+        reporter.event(Event::LinkFallback(fallback));
+    }
+    let replaced_dists: Vec<DistVersion> = plans
+        .iter()
+        .filter_map(|p| p.replaces.as_ref())
+        .map(|d| DistVersion { name: d.name.clone(), version: d.version.clone() })
+        .collect();
+    let mut summary = InstallSummary {
+        installed: plans.iter().map(|p| dist_version(p.entry.manifest())).collect(),
+        replaced: replaced_dists,
+        skipped,
+        files: total,
+        link_mode: link.mode,
+        fell_back_from: link.fallback.as_ref().map(|f| f.failed),
+        copied_files: 0,
+        copied_bytes: 0,
+        shard: link.shard.as_ref().map(|s| s.root().to_path_buf()),
+        created_venv: None,
+        dry_run: options.dry_run,
+        timings: Vec::new(),
+    };
+    if options.dry_run {
+        if link.mode == LinkMode::Copy {
+            (summary.copied_files, summary.copied_bytes) = (entry_files, entry_bytes);
+        }
+        clock.lap("link mode");
+        summary.timings = clock.laps;
+        return Ok(summary);
+    }
     if let Some(shard) = &link.shard {
         for plan in &mut plans {
             plan.entry = shard.import_entry(&plan.entry)?;
@@ -300,6 +356,9 @@ fn install_in_pool(
 
     // 5. Apply.
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
+    summary.files = total;
+    let copy_bytes = if link.mode == LinkMode::Copy { entry_files_and_bytes(&plans).1 } else { 0 };
+    reporter.event(Event::Placing { files: total, copy_bytes });
     reporter.add_total(total);
     // What replaced distributions leave goes exactly as `uninstall` would remove it.
     let replaced: Vec<InstalledDist> = plans.iter().filter_map(|p| p.replaces.clone()).collect();
@@ -323,23 +382,15 @@ fn install_in_pool(
     if link.mode == LinkMode::Symlink {
         cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
     }
-    if let Some(mut fallback) = link.fallback.take() {
-        (fallback.files, fallback.bytes) = copied;
-        reporter.warning(&fallback.to_string());
-    }
-    Ok(InstallSummary {
-        wheels: plans.len(),
-        files: total,
-        replaced: plans
-            .iter()
-            .filter_map(|p| p.replaces.as_ref())
-            .map(|d| format!("{} {}", d.name, d.version))
-            .collect(),
-        skipped,
-        link_mode: link.mode,
-        shard: link.shard.as_ref().map(|s| s.root().to_path_buf()),
-        elapsed: clock.start.elapsed(),
-    })
+    (summary.copied_files, summary.copied_bytes) = copied;
+    summary.timings = clock.laps;
+    Ok(summary)
+}
+
+/// Files the plans take from the cache (linked or copied), and their bytes.
+fn entry_files_and_bytes(plans: &[plan::WheelPlan]) -> (u64, u64) {
+    let sizes = plans.iter().flat_map(|plan| plan.files.iter().filter_map(|file| plan.cached_size(file)));
+    sizes.fold((0, 0), |(files, bytes), size| (files + 1, bytes + size))
 }
 
 /// Adds the bytecode of every plan's entry for `venv`'s interpreter to the plans, compiling
@@ -375,7 +426,6 @@ fn plan_bytecode(
 
 /// Where an install's time went, for `--verbose`: the first place to look when one is slow.
 struct Clock {
-    start: Instant,
     last: Instant,
     laps: Vec<(&'static str, Duration)>,
 }
@@ -383,7 +433,7 @@ struct Clock {
 impl Clock {
     fn new() -> Clock {
         let now = Instant::now();
-        Clock { start: now, last: now, laps: Vec::new() }
+        Clock { last: now, laps: Vec::new() }
     }
 
     /// Ends the phase `name`.

@@ -16,8 +16,24 @@ use std::io;
 use std::path::PathBuf;
 
 pub use filename::{normalize_name, WheelFilename};
-pub use unpack::{unpack_verified, Limits};
+pub use unpack::{unpack_verified, unpack_verified_with_progress, Limits};
 pub(crate) use version::versions_match;
+
+/// Archive suffixes of source distributions (PEP 625 settles on `.tar.gz`; older ones vary).
+const SDIST_SUFFIXES: [&str; 6] = [".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"];
+
+/// Refuses a path that names a source distribution by its suffix, before anything is read:
+/// a typed [`crate::Error::NotAWheel`] the frontends can explain, not "invalid file name".
+pub(crate) fn check_is_wheel_name(path: &std::path::Path) -> crate::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if SDIST_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
+        return Err(crate::Error::NotAWheel {
+            path: path.to_path_buf(),
+            kind: crate::error::NotAWheel::SourceDistribution,
+        });
+    }
+    Ok(())
+}
 
 /// Why a wheel was refused. The caller wraps it in [`crate::Error::Wheel`], which names the
 /// wheel file; these messages name the member.

@@ -69,6 +69,17 @@ impl Default for Limits {
 /// the hash before unpacking, as a cache key). On error `dest` may hold part of the wheel;
 /// the caller removes it. Nothing is ever written outside `dest`.
 pub fn unpack_verified(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest, WheelError> {
+    unpack_verified_with_progress(archive, dest, limits, &|_| {})
+}
+
+/// [`unpack_verified`], calling `progress` with each member's compressed size once it is
+/// written (from worker threads), so a frontend can show how far a large wheel is.
+pub fn unpack_verified_with_progress(
+    archive: &Path,
+    dest: &Path,
+    limits: &Limits,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Manifest, WheelError> {
     let file_name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let filename = WheelFilename::parse(&file_name)
         .map_err(|reason| WheelError::BadFilename { name: file_name.clone(), reason })?;
@@ -89,7 +100,12 @@ pub fn unpack_verified(archive: &Path, dest: &Path, limits: &Limits) -> Result<M
         .into_par_iter()
         .map_init(
             || (reader.clone(), Vec::new()),
-            |(reader, chunk), job| unpacker.extract(reader, chunk, job),
+            |(reader, chunk), job| {
+                let compressed = job.member.compressed_size;
+                let file = unpacker.extract(reader, chunk, job)?;
+                progress(compressed);
+                Ok(file)
+            },
         )
         .collect::<Result<Vec<_>, _>>()?;
     files.sort_unstable_by(|a, b| a.path.cmp(&b.path));

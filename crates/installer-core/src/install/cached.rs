@@ -1,0 +1,65 @@
+//! Step 1 of an install: the verified cache entry of every wheel. Entries found through the
+//! index cost a `stat` and a manifest read; the rest are counted first (wheels and archive
+//! bytes, so a frontend can show a real bar from the start) and then unpacked in parallel.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::check_interrupted;
+use crate::cache::{Cache, CacheEntry, Lookup};
+use crate::reporter::{Event, Reporter};
+use crate::Result;
+
+/// The entry of each of `wheels`, in order. Reports [`Event::Unpacking`] once (only when
+/// something must be unpacked), the wheel and byte events of each unpack, and one
+/// [`Event::CacheEntry`] per wheel.
+pub(crate) fn cache_all(
+    wheels: &[PathBuf],
+    cache: &Cache,
+    reporter: &dyn Reporter,
+) -> Result<Vec<CacheEntry>> {
+    let lookups: Vec<Lookup> = wheels
+        .par_iter()
+        .map(|wheel| {
+            check_interrupted()?;
+            cache.lookup(wheel)
+        })
+        .collect::<Result<_>>()?;
+    let (count, bytes) = lookups
+        .iter()
+        .filter_map(|l| match l {
+            Lookup::Miss(miss) => Some(miss.size()),
+            Lookup::Hit(_) => None,
+        })
+        .fold((0, 0), |(n, total), size| (n + 1, total + size));
+    if count > 0 {
+        reporter.event(Event::Unpacking { wheels: count, bytes });
+    }
+    lookups
+        .into_par_iter()
+        .zip(wheels)
+        .map(|(lookup, wheel)| {
+            check_interrupted()?;
+            let entry = match lookup {
+                Lookup::Hit(entry) => entry,
+                Lookup::Miss(miss) => {
+                    reporter.event(Event::UnpackingWheel { wheel, bytes: miss.size() });
+                    let entry =
+                        cache.unpack(miss, &|bytes| reporter.event(Event::UnpackedBytes { bytes }))?;
+                    reporter.event(Event::UnpackedWheel { wheel });
+                    entry
+                }
+            };
+            reporter.event(Event::CacheEntry { wheel, entry: entry.dir(), unpacked: entry.was_unpacked() });
+            if let Some(version) = &entry.manifest().newer_wheel_version {
+                reporter.warning(&format!(
+                    "{}: installing from a newer Wheel-Version ({version}) than this installer implements ({})",
+                    wheel.display(),
+                    crate::wheel::metadata::WHEEL_VERSION.map(|n| n.to_string()).join(".")
+                ));
+            }
+            Ok(entry)
+        })
+        .collect()
+}

@@ -1,0 +1,43 @@
+//! What an install did (or, with `dry_run`, would do): typed, so each frontend words it (the
+//! CLI's summary lines and `--format json`, the C ABI's status).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::linker::LinkMode;
+
+/// A distribution and one version of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistVersion {
+    /// The name as its metadata spells it.
+    pub name: String,
+    pub version: String,
+}
+
+/// What an install did, for the summary and `--format json`.
+#[derive(Debug, Clone)]
+pub struct InstallSummary {
+    /// Distributions installed (or, in a dry run, that would be), in the order given.
+    pub installed: Vec<DistVersion>,
+    /// Installed versions removed because another version (or `reinstall`) replaced them.
+    pub replaced: Vec<DistVersion>,
+    /// Wheels skipped because that version is installed already.
+    pub skipped: Vec<DistVersion>,
+    /// Files placed in the environment (in a dry run: that would be).
+    pub files: u64,
+    /// The mode files were placed with (Copy after a fallback).
+    pub link_mode: LinkMode,
+    /// The mode that could not be used, when files were copied instead.
+    pub fell_back_from: Option<LinkMode>,
+    /// Files and bytes copied (whatever the reason: `copy` asked for, or a fallback).
+    pub copied_files: u64,
+    pub copied_bytes: u64,
+    /// The shard linked from, when the cache was on another filesystem.
+    pub shard: Option<PathBuf>,
+    /// The environment, when this install created it (or, in a dry run, would).
+    pub created_venv: Option<PathBuf>,
+    /// Nothing was changed in the environment: what was planned is reported.
+    pub dry_run: bool,
+    /// Where the core's time went, phase by phase (`cache`, `plan`, ...), in order.
+    pub timings: Vec<(&'static str, Duration)>,
+}
