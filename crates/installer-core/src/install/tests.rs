@@ -1,7 +1,6 @@
 //! The install's progress as the reporter sees it: phases announced before their work, bytes
 //! that add up, the fallback reported when decided, a created venv announced once, and a dry
-//! run that changes nothing. Real fixture wheels, real directories; the venv layout is made by
-//! hand (no interpreter needed) except where creation itself is tested.
+//! run that changes nothing. Real fixture wheels, real venvs, real directories.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -74,13 +73,10 @@ impl Reporter for Recorder {
     }
 }
 
-/// A venv's layout on disk under `dir` (no interpreter).
+/// A real venv under `dir` (`python3 -m venv --without-pip`): the install asks its
+/// interpreter which wheels it can run.
 fn venv_in(dir: &Path) -> Venv {
-    let root = dir.join("venv");
-    std::fs::create_dir_all(root.join("lib/python3.12/site-packages")).unwrap();
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::write(root.join("pyvenv.cfg"), "version = 3.12.1\n").unwrap();
-    Venv::open(&root).unwrap()
+    Venv::create(&dir.join("venv"), Path::new("python3")).unwrap()
 }
 
 fn options() -> InstallOptions {
