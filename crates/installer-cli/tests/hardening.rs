@@ -265,7 +265,12 @@ fn a_cache_owned_by_someone_else_is_refused() {
     };
     let work = workdir();
     let cache = work.path().join("cache");
-    let venv = venv_at(&work.path().join("venv"));
+    // An interpreter `nobody` may run (pyenv's live under root's home): the system's.
+    let system_python = Path::new("/usr/bin/python3");
+    assert!(system_python.is_file(), "this test needs /usr/bin/python3");
+    let venv = work.path().join("venv");
+    let made = Command::new(system_python).args(["-m", "venv", "--without-pip"]).arg(&venv).status().unwrap();
+    assert!(made.success(), "/usr/bin/python3 -m venv failed");
     // Root's cache, with its layout (as after root ran an install).
     for sub in ["entries", "index", "tmp", "envs"] {
         std::fs::create_dir_all(cache.join("v1").join(sub)).unwrap();

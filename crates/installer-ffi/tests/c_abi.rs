@@ -2,10 +2,9 @@
 //! `include/installer.h`, links them to `libinstaller_ffi.so` and to `libinstaller_ffi.a`, and
 //! runs them.
 //!
-//! The libraries come from this very `cargo test`: building the integration tests compiles the
-//! crate's lib target once with all its crate types (cdylib, staticlib, rlib) into
-//! `target/<profile>/deps/`, next to this test's executable. (If they are ever missing there,
-//! the test runs `cargo build -p installer-ffi` with the same target dir and profile.)
+//! The libraries come from `cargo build -p installer-ffi`, which the test runs once per process
+//! with the same target dir and profile (a no-op when they are fresh): a library that an earlier
+//! build left next to the test executable may lack functions added since.
 //!
 //! Under valgrind: `INSTALLER_FFI_VALGRIND=1 cargo test -p installer-ffi --test c_abi` runs
 //! every C program under `valgrind --leak-check=full --error-exitcode=1
@@ -35,13 +34,12 @@ fn workspace_root() -> PathBuf {
 fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // Built by cargo every time (a no-op when fresh): a library left in `deps/` by an earlier
+        // build may lack functions added since.
         let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
         let has_libs = |dir: &Path| {
             dir.join("libinstaller_ffi.so").is_file() && dir.join("libinstaller_ffi.a").is_file()
         };
-        if has_libs(&deps) {
-            return deps;
-        }
         let profile_dir = deps.parent().unwrap();
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "-p", "installer-ffi", "--target-dir"]).arg(profile_dir.parent().unwrap());

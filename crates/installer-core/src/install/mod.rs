@@ -266,7 +266,7 @@ fn install_entries(
             &own_lock
         }
     };
-    if !venv.root().join("pyvenv.cfg").is_file() {
+    if !venv.root().is_dir() {
         // Removed while we waited for its lock: its creator's install failed.
         return Err(Error::NotAVenv {
             path: venv.root().to_path_buf(),
