@@ -7,7 +7,7 @@
  * they come, the error on failure, and the link mode auto would use after a success. After the
  * install, installer_verify must find nothing; with bin/fixture-hello removed it must name it.
  * Exits with the installer_status of the first failing call (0 on success), 90 if progress
- * went backwards, 92 if verify missed the removed launcher. Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
+ * went backwards, 92 if verify missed the removed launcher, 93 if it could not be put back. Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,18 +94,28 @@ int main(int argc, char **argv) {
   if (status != INSTALLER_OK) {
     return fail(ctx, "verify after install", status);
   }
-  /* A launcher removed behind the installer's back: verify names it. */
-  char launcher[4096];
+  /* A launcher moved away behind the installer's back: verify names it. It is put back after,
+     so the environment still equals pip's (cargo xtask e2e compares them). */
+  char launcher[4096], aside[4096];
   snprintf(launcher, sizeof launcher, "%s/bin/fixture-hello", venv);
-  if (unlink(launcher) == 0) {
+  snprintf(aside, sizeof aside, "%s/fixture-hello.aside", venv);
+  if (rename(launcher, aside) == 0) {
     status = installer_verify(ctx, venv);
-    if (status != INSTALLER_ERR_VERIFY || strstr(installer_last_error(ctx), "missing bin/fixture-hello") == NULL) {
+    int named = strstr(installer_last_error(ctx), "missing bin/fixture-hello") != NULL;
+    if (status == INSTALLER_ERR_VERIFY && named) {
+      printf("verify: %s\n", installer_last_error(ctx));
+    }
+    if (rename(aside, launcher) != 0) {
+      perror("put bin/fixture-hello back");
+      installer_ctx_free(ctx);
+      return 93;
+    }
+    if (status != INSTALLER_ERR_VERIFY || !named) {
       fprintf(stderr, "error: verify without bin/fixture-hello gave %u: %s\n", (unsigned)status,
               installer_last_error(ctx));
       installer_ctx_free(ctx);
       return 92;
     }
-    printf("verify: %s\n", installer_last_error(ctx));
   }
 
   const char *mode = NULL;
