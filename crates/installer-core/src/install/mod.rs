@@ -110,9 +110,10 @@ pub fn install(
 /// a refused wheel leaves no empty environment behind.
 ///
 /// Creating is "create, then lock", so the directory holding the environment is locked
-/// exclusively from before the creation until the install is over, and every install into an
-/// existing environment passes through that lock shared first: no process can start
-/// installing into an environment that its creator may still remove.
+/// exclusively from before the creation until the creator holds the new environment's own
+/// lock (kept until its install is over), and every install into an existing environment
+/// passes through the directory's lock shared first: no process can start installing into an
+/// environment that its creator may still remove (ARCHITECTURE.md, "Cache protocol").
 pub fn install_into(
     venv_dir: &Path,
     python: &Path,
