@@ -104,7 +104,7 @@ pub(crate) fn resolve(
     };
     match fallback {
         LinkFallback::Error => Err(Error::LinkFallback {
-            mode: verb(details.failed),
+            mode: details.failed.as_str(),
             cache: details.cache,
             target: details.target,
             source: details.error,
@@ -172,15 +172,6 @@ pub(crate) fn suggest_cache_dir(target: &Path) -> PathBuf {
     match platform::mount_point(target) {
         Ok(mount) if mount.parent().is_some() => mount.join(AUTO_SHARD_NAME),
         _ => target.parent().unwrap_or(target).join(AUTO_SHARD_NAME),
-    }
-}
-
-fn verb(mode: LinkMode) -> &'static str {
-    match mode {
-        LinkMode::Clone => "clone",
-        LinkMode::Hardlink => "hardlink",
-        LinkMode::Symlink => "symlink",
-        LinkMode::Copy | LinkMode::Auto => "link",
     }
 }
 
