@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use installer_core::cache::{Untrusted, UntrustedEntry};
 use installer_core::install::Fallback;
 use installer_core::reporter::Event;
 use installer_core::units::thousands;
@@ -139,6 +140,29 @@ pub fn fallback_warning(fallback: &Fallback) -> String {
     text
 }
 
+/// A cache layer's entry that was not used, and why.
+pub fn untrusted_warning(wheel: &std::path::Path, entry: &UntrustedEntry) -> String {
+    let why = match &entry.reason {
+        Untrusted::UnreadableManifest => "its manifest is missing or unreadable".to_string(),
+        Untrusted::OtherArchive => "its manifest describes another archive".to_string(),
+        Untrusted::ChangedFiles { changed, missing } => {
+            let mut parts = Vec::new();
+            if !changed.is_empty() {
+                parts.push(format!("{} changed file(s), e.g. {}", changed.len(), changed[0]));
+            }
+            if !missing.is_empty() {
+                parts.push(format!("{} missing file(s), e.g. {}", missing.len(), missing[0]));
+            }
+            format!("it does not match its manifest ({})", parts.join("; "))
+        }
+    };
+    format!(
+        "not using the cache layer entry {} for {}: {why}; unpacking the wheel instead",
+        entry.entry.display(),
+        wheel.display()
+    )
+}
+
 /// A wheel's file name, shortened to `width` characters for the bar.
 fn short_name(wheel: &std::path::Path, width: usize) -> String {
     let name = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -237,6 +261,16 @@ impl Reporter for TerminalReporter {
             Event::Copied { bytes } => self.bar.inc(bytes),
             Event::LinkFallback(fallback) => self.warn(&fallback_warning(fallback)),
             Event::NotInstalled { name } => self.warn(&format!("skipping {name}: it is not installed")),
+            Event::UntrustedLayerEntry { wheel, entry } => self.warn(&untrusted_warning(wheel, entry)),
+            Event::ReadOnlyCache { cache, error } => {
+                if !self.quiet {
+                    self.println(&format!(
+                        "note: the cache {} is not writable by this user ({error}); using it read-only, \
+                         and unpacking wheels it lacks into a temporary cache",
+                        cache.display()
+                    ));
+                }
+            }
         }
     }
 

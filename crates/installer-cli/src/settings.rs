@@ -82,6 +82,15 @@ pub fn shards(config: &FileConfig) -> ShardPolicy {
     config.cache_shards.clone().unwrap_or_default()
 }
 
+/// Read-only cache layers: `INSTALLER_CACHE_LAYERS` (`:`-separated; empty for none), else
+/// `cache-layers`, else none.
+pub fn cache_layers(config: &FileConfig) -> Vec<PathBuf> {
+    match std::env::var_os("INSTALLER_CACHE_LAYERS") {
+        Some(value) => std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()).collect(),
+        None => config.cache_layers.clone().unwrap_or_default(),
+    }
+}
+
 /// The caps on what one wheel may unpack to (docs/limits.md), from the environment only
 /// (docs/cli.md lists the configuration keys; these have none): `INSTALLER_MAX_UNPACKED_SIZE` (bytes, or with a
 /// `K`, `M`, `G` or `T` suffix, powers of 1024), `INSTALLER_MAX_COMPRESSION_RATIO` and

@@ -47,11 +47,14 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod layers;
 mod staging;
 
 use crate::manifest::{Manifest, Sha256Digest, MANIFEST_FORMAT};
+use crate::reporter::{Event, Reporter};
 use crate::wheel::{self, Limits};
 use crate::{Error, Result};
+pub use layers::{Untrusted, UntrustedEntry};
 pub(crate) use staging::Staging;
 
 const LAYOUT: &str = "v1";
@@ -68,6 +71,11 @@ pub struct Cache {
     root: PathBuf,
     limits: Limits,
     cleaned_staging: Once,
+    /// Read-only caches searched after this one (`cache-layers`; see `cache/layers.rs`).
+    layers: Vec<PathBuf>,
+    /// The root is a group's (setgid) directory: what we create is made usable by the group,
+    /// and entries are published read-only ([`crate::platform::is_group_shared`]).
+    shared: bool,
     /// Keeps a `--no-cache` directory alive; removed on drop.
     _temporary: Option<tempfile::TempDir>,
 }
@@ -79,6 +87,8 @@ pub struct CacheEntry {
     dir: PathBuf,
     manifest: Arc<Manifest>,
     unpacked: bool,
+    /// It lives in a read-only layer, not in this cache: never written, never removed by us.
+    from_layer: bool,
     /// The entry's `.lock`, held shared while this entry (or a clone) lives, so `cache prune`,
     /// `cache clean` and eviction leave it alone; `None` for entries opened only to be read
     /// by the cache commands.
@@ -119,6 +129,12 @@ impl CacheEntry {
     pub fn was_unpacked(&self) -> bool {
         self.unpacked
     }
+
+    /// Whether it was found in a read-only cache layer: an install imports it into a cache it
+    /// can write when it cannot link from where it is (or must add bytecode to it).
+    pub fn is_from_layer(&self) -> bool {
+        self.from_layer
+    }
 }
 
 /// What [`Cache::lookup`] found.
@@ -138,9 +154,15 @@ pub struct Miss {
     size: u64,
     mtime_ns: u128,
     index_path: PathBuf,
+    untrusted: Vec<UntrustedEntry>,
 }
 
 impl Miss {
+    /// Entries of the cache layers for this wheel that failed the checks, so were not used.
+    pub fn untrusted(&self) -> &[UntrustedEntry] {
+        &self.untrusted
+    }
+
     /// The wheel as given.
     pub fn wheel(&self) -> &Path {
         &self.wheel
@@ -159,6 +181,9 @@ struct IndexRecord {
     size: u64,
     mtime_ns: u128,
     entry: String,
+    /// The read-only layer holding the entry (checked when it was recorded), if not this cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    layer: Option<PathBuf>,
 }
 
 /// An environment installed with `--link-mode symlink` from this cache.
@@ -173,8 +198,35 @@ impl Cache {
     /// Opens (creating if needed) the cache at `root`.
     pub fn open(root: &Path) -> Result<Cache> {
         let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
-        init_layout(&root)?;
-        Ok(Cache { root, limits: Limits::default(), cleaned_staging: Once::new(), _temporary: None })
+        let shared = std::fs::metadata(&root).is_ok_and(|m| crate::platform::is_group_shared(&m));
+        init_layout(&root, shared)?;
+        Ok(Cache {
+            root,
+            limits: Limits::default(),
+            cleaned_staging: Once::new(),
+            layers: Vec::new(),
+            shared,
+            _temporary: None,
+        })
+    }
+
+    /// Opens the cache at `root` for an install, searching `layers` after it. A cache this
+    /// user cannot write (another user's, a read-only mount) is not an error: it is used
+    /// read-only, as the first layer of a temporary cache that receives what must be unpacked,
+    /// and [`Event::ReadOnlyCache`](crate::reporter::Event::ReadOnlyCache) says so once.
+    pub fn open_for_install(root: &Path, layers: Vec<PathBuf>, reporter: &dyn Reporter) -> Result<Cache> {
+        let not_writable = match Cache::open(root) {
+            Ok(cache) => match crate::platform::check_writable(&cache.scratch_dir()) {
+                Ok(()) => return Ok(cache.with_layers(layers)),
+                Err(e) => e,
+            },
+            Err(Error::Io { source, .. }) if crate::platform::is_not_writable(&source) => source,
+            Err(e) => return Err(e),
+        };
+        let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
+        reporter.event(Event::ReadOnlyCache { cache: &root, error: &not_writable });
+        let layers = std::iter::once(root).chain(layers).collect();
+        Ok(Cache::temporary()?.with_layers(layers))
     }
 
     /// A cache in a temporary directory, removed when dropped (`--no-cache`).
@@ -201,6 +253,17 @@ impl Cache {
     pub fn with_limits(mut self, limits: Limits) -> Cache {
         self.limits = limits;
         self
+    }
+
+    /// Searches these read-only caches, in order, after this one (`cache-layers`).
+    pub fn with_layers(mut self, layers: Vec<PathBuf>) -> Cache {
+        self.layers = layers.into_iter().map(|l| std::path::absolute(&l).unwrap_or(l)).collect();
+        self
+    }
+
+    /// The read-only layers searched after this cache.
+    pub fn layers(&self) -> &[PathBuf] {
+        &self.layers
     }
 
     /// Where interpreters' answers about themselves are kept ([`crate::target::Interpreter`]).
@@ -259,7 +322,7 @@ impl Cache {
             Err(e) => return Err(Error::io("move out of the cache", dir, e)),
         }
         drop(lease);
-        match std::fs::remove_dir_all(&path) {
+        match crate::platform::remove_dir_all_forced(&path) {
             Ok(()) => Ok(EntryRemoval::Removed),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(EntryRemoval::Removed),
             Err(e) => Err(Error::io("delete", path, e)),
@@ -292,13 +355,26 @@ impl Cache {
         let mtime_ns =
             meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         let index_path = self.index_path(&wheel_abs);
-        Ok(match self.lookup_index(&index_path, &wheel_abs, size, mtime_ns) {
-            Some(entry) => {
-                crate::pause::point("entry-leased");
-                Lookup::Hit(entry)
-            }
-            None => Lookup::Miss(Miss { wheel: wheel.to_path_buf(), wheel_abs, size, mtime_ns, index_path }),
-        })
+        if let Some(entry) = self.lookup_index(&index_path, &wheel_abs, size, mtime_ns) {
+            crate::pause::point("entry-leased");
+            return Ok(Lookup::Hit(entry));
+        }
+        let search = layers::search(&self.layers, &wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
+        if let Some((layer, entry)) = search.found {
+            let record =
+                IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer: Some(layer) };
+            let _ = write_atomically(&index_path, &serde_json::to_vec(&record).unwrap_or_default());
+            return Ok(Lookup::Hit(entry));
+        }
+        let untrusted = search.untrusted;
+        Ok(Lookup::Miss(Miss {
+            wheel: wheel.to_path_buf(),
+            wheel_abs,
+            size,
+            mtime_ns,
+            index_path,
+            untrusted,
+        }))
     }
 
     /// The second half of [`Cache::entry`]: hash, verify, unpack and publish a missed wheel.
@@ -315,7 +391,7 @@ impl Cache {
         // Headers and the central directory are read too: the rest of the archive.
         progress(miss.size.saturating_sub(done.into_inner()));
         let Miss { wheel_abs, size, mtime_ns, index_path, .. } = miss;
-        let record = IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone() };
+        let record = IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer: None };
         // The index is an optimisation: failing to write it costs the next run a re-hash only.
         let _ = write_atomically(&index_path, &serde_json::to_vec(&record).unwrap_or_default());
         Ok(entry)
@@ -335,6 +411,7 @@ impl Cache {
             dir,
             manifest: Arc::new(manifest),
             unpacked: false,
+            from_layer: false,
             _lease: None,
         })
     }
@@ -416,7 +493,11 @@ impl Cache {
         if record.path != wheel_abs || record.size != size || record.mtime_ns != mtime_ns {
             return None;
         }
-        self.lease_entry(&record.entry)
+        match &record.layer {
+            // Only while that layer is still configured.
+            Some(layer) => self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?,
+            None => self.lease_entry(&record.entry),
+        }
     }
 
     /// The cold path: hash the archive while unpacking and verifying it, then publish.
@@ -437,8 +518,7 @@ impl Cache {
         let hash = hash.map_err(|e| Error::io("read", wheel, e))?;
         let mut manifest = unpacked.map_err(wheel_err)?;
         manifest.archive_sha256 = hash;
-        let stem = file_name.strip_suffix(".whl").unwrap_or(file_name);
-        let id = format!("{stem}-{}", &manifest.archive_sha256[..16]);
+        let id = layers::entry_id(file_name, &manifest.archive_sha256);
         if let Some(existing) = self.lease_entry(&id) {
             // Same archive under another path: it was published already.
             return Ok(existing);
@@ -455,6 +535,9 @@ impl Cache {
     /// meantime, publish ours after all).
     fn publish(&self, staging: Staging, id: &str) -> Result<CacheEntry> {
         let dest = self.entries_dir().join(id);
+        if self.shared {
+            seal(staging.path());
+        }
         for _ in 0..3 {
             match std::fs::rename(staging.path(), &dest) {
                 Ok(()) => {
@@ -490,6 +573,9 @@ impl Cache {
         name: &str,
     ) -> Result<bool> {
         let dest = entry.dir().join(name);
+        if self.shared {
+            seal(staging.path());
+        }
         match std::fs::rename(staging.path(), &dest) {
             Ok(()) => {
                 staging.published();
@@ -509,7 +595,7 @@ impl Cache {
         let tmp = self.scratch_dir();
         let gate = self.root.join(LAYOUT).join(staging::GATE);
         self.cleaned_staging.call_once(|| staging::remove_stale(&gate, &tmp));
-        Staging::create(&gate, &tmp)
+        Staging::create(&gate, &tmp, self.shared)
     }
 }
 
@@ -517,15 +603,22 @@ fn unreadable_manifest(dir: &Path) -> Error {
     Error::io("read manifest of", dir, io::Error::new(io::ErrorKind::InvalidData, "missing or unreadable"))
 }
 
-/// Creates the layout directories and CACHEDIR.TAG (so backup tools skip the cache).
-fn init_layout(root: &Path) -> Result<()> {
+/// Creates the layout directories and CACHEDIR.TAG (so backup tools skip the cache); in a
+/// `shared` cache, writable by the group.
+fn init_layout(root: &Path, shared: bool) -> Result<()> {
     let layout = root.join(LAYOUT);
     if layout.join("tmp").is_dir() {
         return Ok(());
     }
-    for sub in ["entries", "index", "tmp", "envs"] {
+    for sub in ["entries", "index", "tmp", "envs", "interpreters"] {
         let dir = layout.join(sub);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e))?;
+        if shared {
+            crate::platform::share_dir_with_group(&dir);
+        }
+    }
+    if shared {
+        crate::platform::share_dir_with_group(&layout);
     }
     let tag = root.join("CACHEDIR.TAG");
     let _ = std::fs::write(
@@ -541,6 +634,22 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// Makes a complete staging directory of a shared cache read-only before it is published:
+/// files `0444` (`0555` when executable), so no environment hardlinked to them can change
+/// another's; directories `2775`, so any member of the group can publish bytecode into the
+/// entry and remove it. Its lock stays group-writable.
+fn seal(dir: &Path) {
+    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_dir() {
+            crate::platform::share_dir_with_group(path);
+        } else if entry.file_type().is_file() && entry.file_name() != ENTRY_LOCK {
+            let executable = entry.metadata().is_ok_and(|m| crate::platform::is_executable(&m));
+            let _ = crate::platform::make_read_only(path, executable);
+        }
+    }
 }
 
 /// Copies an entry's tree (reflink where the filesystem can) following its manifest.
@@ -564,6 +673,12 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
+    // Readable by every user of a shared cache (a temporary file is made `0600`).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -18,6 +18,8 @@ pub struct FileConfig {
     /// Relative paths are resolved against the file's directory.
     pub cache_dir: Option<PathBuf>,
     pub cache_shards: Option<ShardPolicy>,
+    /// `cache-layers`: read-only caches searched after the cache (relative to the file).
+    pub cache_layers: Option<Vec<PathBuf>>,
     pub jobs: Option<usize>,
     pub compile: Option<bool>,
     /// `python-version`: install for this Python version instead of the interpreter's.
@@ -52,6 +54,7 @@ impl FileConfig {
             link_fallback: self.link_fallback.or(lower.link_fallback),
             cache_dir: self.cache_dir.or(lower.cache_dir),
             cache_shards: self.cache_shards.or(lower.cache_shards),
+            cache_layers: self.cache_layers.or(lower.cache_layers),
             jobs: self.jobs.or(lower.jobs),
             compile: self.compile.or(lower.compile),
             python_version: self.python_version.or(lower.python_version),
@@ -118,6 +121,17 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
                 }
                 config.cache_shards = Some(policy);
             }
+            "cache-layers" => {
+                let list = value.as_array().ok_or_else(|| {
+                    bad(&full, format!("expected a list of directories, found {}", value.type_str()))
+                })?;
+                let dirs = list
+                    .iter()
+                    .map(|item| item.as_str().map(|s| dir.join(s)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| bad(&full, "expected a list of strings".into()))?;
+                config.cache_layers = Some(dirs);
+            }
             "jobs" => {
                 let n = value
                     .as_integer()
@@ -134,7 +148,7 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
             }
             _ => return Err(bad(
                 &full,
-                "unknown key (expected link-mode, link-fallback, cache-dir, cache-shards, jobs, compile, \
+                "unknown key (expected link-mode, link-fallback, cache-dir, cache-shards, cache-layers, jobs, compile, \
                  python-version or python-platform)"
                     .into(),
             )),
@@ -160,6 +174,11 @@ mod tests {
         assert_eq!(c.jobs, Some(3));
         assert_eq!(c.compile, Some(true));
         assert_eq!(c.cache_shards, Some(ShardPolicy { dirs: vec![PathBuf::from("/mnt/x")], auto: true }));
+        let c = check("cache-layers = [\"/opt/layer\", \"rel\"]\n", false).unwrap();
+        assert_eq!(c.cache_layers, Some(vec![PathBuf::from("/opt/layer"), PathBuf::from("/p/rel")]));
+        assert!(check("cache-layers = \"/opt/layer\"\n", false)
+            .unwrap_err()
+            .contains("expected a list of directories"));
     }
 
     #[test]

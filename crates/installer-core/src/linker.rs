@@ -198,6 +198,18 @@ pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::R
     Ok(Probe { mode: LinkMode::Copy, failures })
 }
 
+/// Tries `mode` (a concrete one) with a real file: `file_rel` of `source_dir` materialised into
+/// `target_dir` under a fresh name, then removed. For a read-only cache layer, where no probe
+/// sample can be written.
+pub fn try_file(mode: LinkMode, source_dir: &Path, file_rel: &str, target_dir: &Path) -> io::Result<()> {
+    let (source, target) = (Dir::open(source_dir)?, Dir::open(target_dir)?);
+    let dst = unique_sibling(target_dir, ".installer-probe-");
+    let dst = dst.file_name().and_then(|n| n.to_str()).expect("an ASCII name");
+    materialize_at(mode, &source, file_rel, &target, dst)?;
+    let _ = target.remove_file(dst);
+    Ok(())
+}
+
 /// The mode `auto` picks for `cache` and `target_dir` (a directory that exists), and why: for
 /// `doctor` and embedders. Shards are not considered here; see `install::resolve_link`.
 pub fn probe_auto(cache: &crate::cache::Cache, target_dir: &Path) -> crate::Result<Probe> {

@@ -37,6 +37,13 @@ pub enum Event<'a> {
     LinkFallback(&'a Fallback),
     /// A name given to uninstall is not installed; the others are still removed.
     NotInstalled { name: &'a str },
+    /// A cache layer's entry for `wheel` failed the checks (see [`crate::cache::Untrusted`])
+    /// and was not used; the wheel is unpacked instead.
+    UntrustedLayerEntry { wheel: &'a Path, entry: &'a crate::cache::UntrustedEntry },
+    /// The cache at `cache` cannot be written by this user (another user's, a read-only
+    /// mount): it is used read-only, as the first cache layer, and wheels not in it are
+    /// unpacked into a temporary cache. Sent once, when the cache is opened.
+    ReadOnlyCache { cache: &'a Path, error: &'a std::io::Error },
 }
 
 /// Receives progress and warnings from any thread. Calls may come from rayon workers, so

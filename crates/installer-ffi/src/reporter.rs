@@ -107,6 +107,12 @@ impl Reporter for CallbackReporter {
                 self.warning(&message);
             }
             Event::NotInstalled { name } => self.warning(&format!("not installed: {name}")),
+            Event::UntrustedLayerEntry { wheel, entry } => self.warning(&format!(
+                "not using the cache layer entry {} for {}: it failed its checks ({:?}); unpacking the wheel instead",
+                entry.entry.display(),
+                wheel.display(),
+                entry.reason
+            )),
             _ => {}
         }
     }

@@ -35,13 +35,15 @@ pub fn run(args: InstallArgs) -> Result<()> {
         },
         dry_run: args.dry_run,
     };
+    let reporter = TerminalReporter::new(args.output, "Installing");
+    let layers = settings::cache_layers(&config);
     let cache = if args.no_cache {
-        Cache::temporary()?
+        Cache::temporary()?.with_layers(layers)
     } else {
-        Cache::open(&settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?)?
+        let dir = settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?;
+        Cache::open_for_install(&dir, layers, &reporter)?
     }
     .with_limits(limits);
-    let reporter = TerminalReporter::new(args.output, "Installing");
     let (result, environment) = if args.system {
         let python = find_system_python()?;
         if let (Some(message), false) = (externally_managed(&python), args.break_system_packages) {

@@ -61,6 +61,7 @@ pub fn installer_command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
         "INSTALLER_CACHE_DIR",
         "INSTALLER_JOBS",
         "INSTALLER_CACHE_SHARDS",
+        "INSTALLER_CACHE_LAYERS",
         "INSTALLER_PYTHON_VERSION",
         "INSTALLER_PYTHON_PLATFORM",
         "VIRTUAL_ENV",

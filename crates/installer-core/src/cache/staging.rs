@@ -48,7 +48,9 @@ pub(crate) struct Staging {
 
 impl Staging {
     /// Makes and locks a new staging directory in `tmp` under the gate (see the module docs).
-    pub(super) fn create(gate_path: &Path, tmp: &Path) -> Result<Staging> {
+    /// In a `shared` cache the directory and its lock are made usable by the group first, so
+    /// any member can judge it stale and remove it; elsewhere it is made readable by all.
+    pub(super) fn create(gate_path: &Path, tmp: &Path, shared: bool) -> Result<Staging> {
         let make = || tempfile::Builder::new().prefix(PREFIX).tempdir_in(tmp);
         let gate = match open_gate(gate_path) {
             Ok(gate) => gate,
@@ -63,6 +65,14 @@ impl Staging {
         let dir = make().map_err(|e| Error::io("create directory in", tmp, e))?;
         let lock_path = dir.path().join(ENTRY_LOCK);
         let lock = File::create(&lock_path).map_err(|e| Error::io("create", &lock_path, e))?;
+        if shared {
+            crate::platform::share_dir_with_group(dir.path());
+            crate::platform::share_file_with_group(&lock_path);
+        } else {
+            // Readable by everyone once published (a temporary directory is `0700`), so other
+            // users can use this cache read-only, as a layer.
+            crate::platform::make_dir_readable(dir.path());
+        }
         crate::pause::point("staging-locking");
         lock.lock_shared().or_else(ignore_unsupported).map_err(|e| Error::io("lock", &lock_path, e))?;
         drop(gate);
@@ -129,6 +139,6 @@ pub(super) fn remove_stale(gate_path: &Path, tmp: &Path) {
     }
     drop(gate);
     for path in doomed {
-        let _ = std::fs::remove_dir_all(&path);
+        let _ = crate::platform::remove_dir_all_forced(&path);
     }
 }

@@ -13,7 +13,7 @@
 //!   still hardlinks (link count 1), since removing the others frees nothing.
 
 mod envs;
-mod verify;
+pub(crate) mod verify;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -137,13 +137,14 @@ pub fn evict(caches: &[Cache], damaged: &[DamagedEntry]) -> Result<usize> {
     Ok(removed)
 }
 
-enum Check {
+pub(crate) enum Check {
     Intact,
     Changed,
     Missing,
 }
 
-fn check(path: &Path, expected: &ManifestFile) -> Check {
+/// Whether the file at `path` is the manifest's `expected` file (size, then SHA-256).
+pub(crate) fn check(path: &Path, expected: &ManifestFile) -> Check {
     match hash_file(path, expected) {
         Ok(true) => Check::Intact,
         Ok(false) => Check::Changed,

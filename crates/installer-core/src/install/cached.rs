@@ -44,6 +44,9 @@ pub(crate) fn cache_all(
             let entry = match lookup {
                 Lookup::Hit(entry) => entry,
                 Lookup::Miss(miss) => {
+                    for entry in miss.untrusted() {
+                        reporter.event(Event::UntrustedLayerEntry { wheel, entry });
+                    }
                     reporter.event(Event::UnpackingWheel { wheel, bytes: miss.size() });
                     let entry =
                         cache.unpack(miss, &|bytes| reporter.event(Event::UnpackedBytes { bytes }))?;

@@ -114,6 +114,38 @@ pub(crate) fn resolve(
     }
 }
 
+/// Whether an entry found in a read-only cache layer can be used where it is with `mode`:
+/// copies always can; hardlinks and clones when a real file of it links into the environment;
+/// symlinks never (an environment would depend on a layer we cannot protect) and neither can an
+/// install that compiles (the bytecode is published into the entry). Otherwise the caller
+/// imports it, once, into the cache or shard the install links from.
+pub(crate) fn layer_entry_usable(
+    entry: &crate::cache::CacheEntry,
+    mode: LinkMode,
+    compile: bool,
+    venv: &Venv,
+    reporter: &dyn Reporter,
+) -> bool {
+    let tried = match mode {
+        _ if compile => Err("bytecode is compiled into the entry".to_string()),
+        LinkMode::Copy => Ok(()),
+        LinkMode::Symlink => Err("symlinks must point into a cache this user manages".into()),
+        mode => match entry.manifest().files.first() {
+            None => Ok(()),
+            Some(file) => linker::try_file(mode, &entry.tree(), &file.path, venv.site_packages())
+                .map_err(|e| format!("{mode} from there fails: {e}")),
+        },
+    };
+    match &tried {
+        Ok(()) => reporter.info(&format!("{mode} from the cache layer entry {}", entry.dir().display())),
+        Err(why) => reporter.info(&format!(
+            "importing the cache layer entry {} into a writable cache: {why}",
+            entry.dir().display()
+        )),
+    }
+    tried.is_ok()
+}
+
 /// The shard for the environment's filesystem (see [`shard_location`]), opened (created if
 /// needed). `None` when there is none and none can be made.
 fn open_shard(policy: &ShardPolicy, venv: &Venv, reporter: &dyn Reporter) -> Option<Cache> {

@@ -348,6 +348,14 @@ fn install_entries(
             plan.entry = shard.import_entry(&plan.entry)?;
         }
     }
+    let source = link.shard.as_ref().unwrap_or(cache);
+    for plan in &mut plans {
+        if plan.entry.is_from_layer()
+            && !link::layer_entry_usable(&plan.entry, link.mode, options.compile, venv, reporter)
+        {
+            plan.entry = source.import_entry(&plan.entry)?;
+        }
+    }
 
     // 4. Bytecode, from the cache the files are linked from.
     if options.compile {

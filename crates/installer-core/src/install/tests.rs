@@ -69,6 +69,8 @@ impl Reporter for Recorder {
             Event::Placing { files, copy_bytes } => self.push(format!("placing {files} {copy_bytes}")),
             Event::LinkFallback(f) => self.push(format!("fallback {} {} {}", f.failed, f.files, f.bytes)),
             Event::NotInstalled { name } => self.push(format!("not installed {name}")),
+            Event::UntrustedLayerEntry { wheel, .. } => self.push(format!("untrusted {}", name(wheel))),
+            Event::ReadOnlyCache { cache, .. } => self.push(format!("read-only {}", name(cache))),
         }
     }
 }

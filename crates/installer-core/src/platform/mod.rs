@@ -5,8 +5,10 @@
 //! reflinks, symlinks, positional reads and directory-relative file operations ([`Dir`]).
 
 mod dir;
+mod perms;
 
 pub use dir::Dir;
+pub use perms::*;
 
 use std::fs::{File, Metadata};
 use std::io;
