@@ -19,11 +19,16 @@ pub fn run() -> Result<()> {
         Cmd::new("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]).run()
     })?;
     step("header", || codegen::run(codegen::Mode::Check))?;
+    // Before the tests: the wheel reader's corpus test reads it too.
+    step("corpus", fetch_corpus)?;
     step("test", test)?;
-    step("e2e", || e2e::run(&e2e::Options::default()))?;
-    // The wheel, binary and C library as shipped, installed by pip and tested (README,
-    // Distribution: it costs a few minutes of a clean CI run, inside the budget).
-    step("dist", || dist::run(dist::Mode::Check))?;
+    // The dev build the tests just made: a release build of everything would cost a clean
+    // 2-core runner minutes and test nothing the dev build does not (it adds overflow checks).
+    step("e2e", || e2e::run(&e2e::Options { corpus: Some(CORPUS.into()), dev: true, ..Default::default() }))?;
+    // The wheel, binary and C library as packaged, installed by pip and tested (README,
+    // Distribution), linked with thin LTO: the shipped profile's fat LTO in one codegen unit
+    // costs a clean runner minutes more per artifact and changes no check of this step.
+    step("dist", || dist::run(dist::Mode::Check, dist::Lto::Thin))?;
     eprintln!("ci: all steps passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -34,6 +39,18 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
     f().with_context(|| format!("ci step `{name}` failed"))?;
     eprintln!("ci: {name} ok ({:.0}s)", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Where `ci` keeps the real wheels of `xtask/corpus/dev-wheels.txt` (not committed).
+const CORPUS: &str = "target/corpus";
+
+/// The real PyPI wheels e2e's `corpus-vs-pip` installs beside pip (downloaded once, kept in
+/// `target/`; pip skips files it already has).
+fn fetch_corpus() -> Result<()> {
+    Cmd::new("bash")
+        .args(["xtask/corpus/fetch.sh", CORPUS])
+        .run()
+        .context("cannot download the corpus of real wheels from PyPI (xtask/corpus/fetch.sh)")
 }
 
 /// Doc tests with cargo (nextest does not run them), then every other test with nextest when it

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! cargo xtask ci                       fmt, clippy, header freshness, tests, e2e, dist --check
-//! cargo xtask e2e [--corpus DIR] [--only NAME]
-//!                                      release CLI and C library on real venvs and filesystems
+//! cargo xtask e2e [--corpus DIR] [--only NAME] [--dev]
+//!                                      release (or dev) CLI and C library on real venvs and
+//!                                      filesystems
 //! cargo xtask codegen [--check]        crates/installer-ffi/include/installer.h from cbindgen
 //! cargo xtask dist [--check]           target/dist/: the wheel, binary, C library, completions,
 //!                                      man pages; --check installs and tests them
@@ -53,6 +54,7 @@ fn run() -> Result<()> {
             let opts = e2e::Options {
                 corpus: args.value("--corpus")?.map(PathBuf::from),
                 only: args.value("--only")?,
+                dev: args.flag("--dev"),
             };
             args.finish()?;
             e2e::run(&opts)
@@ -65,7 +67,7 @@ fn run() -> Result<()> {
         "dist" => {
             let mode = if args.flag("--check") { dist::Mode::Check } else { dist::Mode::Build };
             args.finish()?;
-            dist::run(mode)
+            dist::run(mode, dist::Lto::Shipped)
         }
         "bench" => {
             let opts = bench::Options {
@@ -109,7 +111,9 @@ fn run() -> Result<()> {
 const HELP: &str = "\
 usage: cargo xtask <task>
   ci                                   fmt, clippy, header check, tests, e2e, dist --check (CI)
-  e2e [--corpus DIR] [--only NAME]     end-to-end checks on real venvs and filesystems
+  e2e [--corpus DIR] [--only NAME] [--dev]
+                                       end-to-end checks on real venvs and filesystems (--dev:
+                                       of the dev build, as ci runs them)
   codegen [--check]                    regenerate (or check) crates/installer-ffi/include/installer.h
   dist [--check]                       target/dist/: wheel (pip, pipx, uv), binary, C library,
                                        completions, man pages; --check installs and tests them

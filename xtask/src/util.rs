@@ -172,6 +172,10 @@ impl Cmd {
         self
     }
 
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(self, vars: &[(K, V)]) -> Cmd {
+        vars.iter().fold(self, |cmd, (k, v)| cmd.env(k, v))
+    }
+
     /// Without the variables that configure `installer`, so runs see only their flags.
     pub fn without_installer_env(mut self) -> Cmd {
         for var in INSTALLER_ENV {

@@ -1,5 +1,5 @@
 //! The C programs of installer-ffi (`crates/installer-ffi/tests/c/*.c`, documented in their
-//! headers), built here against the release `libinstaller_ffi.so` and `.a`, run on fresh venvs,
+//! headers), built here against the `libinstaller_ffi.so` and `.a`, run on fresh venvs,
 //! and under valgrind when it is installed.
 
 use std::path::{Path, PathBuf};
@@ -95,17 +95,17 @@ fn compile(ctx: &Ctx, log: &Log, cc: &str, source: &Path, link: Link, out_dir: &
         .arg(&exe);
     cmd = match link {
         Link::Shared => {
-            let so = ctx.release.join("libinstaller_ffi.so");
+            let so = ctx.build_dir.join("libinstaller_ffi.so");
             if !so.exists() {
                 bail!("{} was not built", so.display());
             }
             cmd.arg("-L")
-                .arg(&ctx.release)
+                .arg(&ctx.build_dir)
                 .arg("-linstaller_ffi")
-                .arg(format!("-Wl,-rpath,{}", ctx.release.display()))
+                .arg(format!("-Wl,-rpath,{}", ctx.build_dir.display()))
         }
         Link::Static => {
-            let a = ctx.release.join("libinstaller_ffi.a");
+            let a = ctx.build_dir.join("libinstaller_ffi.a");
             if !a.exists() {
                 bail!("{} was not built", a.display());
             }

@@ -105,7 +105,7 @@ fn site_packages(root: &Path) -> Result<PathBuf> {
     bail!("no lib/python*/site-packages in {}", root.display())
 }
 
-/// The release CLI, run in an empty working directory with no configuration or `INSTALLER_*`
+/// The CLI under test, run in an empty working directory with no configuration or `INSTALLER_*`
 /// variables leaking in from the caller.
 pub struct Installer {
     pub exe: PathBuf,
