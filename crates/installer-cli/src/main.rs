@@ -43,28 +43,33 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(commands::Failure::Core(installer_core::Error::Cancelled)) => {
+            // Only Ctrl-C cancels on the command line; exit as a shell reports a process
+            // killed by SIGINT (128 + 2).
+            eprintln!("{} interrupted; nothing was changed", style::error_prefix());
+            ExitCode::from(130)
+        }
         Err(err) => {
             print_error(&err);
-            // As a shell reports a process killed by SIGINT (128 + 2).
-            let interrupted = matches!(err, commands::Failure::Core(installer_core::Error::Interrupted));
-            ExitCode::from(if interrupted { 130 } else { 1 })
+            ExitCode::from(1)
         }
     }
 }
 
-/// Ctrl-C asks the running install to stop and roll back ([`installer_core::interrupt`]); the
-/// command then fails with `error: interrupted; nothing was changed` and exit code 130. A
+/// Ctrl-C cancels the running operation through `cancel`, its token: it stops and rolls back,
+/// and the command fails with `error: interrupted; nothing was changed` and exit code 130. A
 /// second Ctrl-C exits at once with 130: what a killed run leaves (a locked staging directory
 /// in the cache, a backup directory in the environment) is cleaned up by the next run.
-pub(crate) fn stop_on_ctrl_c() {
+pub(crate) fn cancel_on_ctrl_c(cancel: &installer_core::Cancel) {
     use std::sync::atomic::{AtomicBool, Ordering};
     static PRESSED: AtomicBool = AtomicBool::new(false);
+    let cancel = cancel.clone();
     // ctrlc runs this on a thread of its own, not in the signal handler: printing is fine.
-    let result = ctrlc::set_handler(|| {
+    let result = ctrlc::set_handler(move || {
         if PRESSED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        installer_core::interrupt();
+        cancel.cancel();
         eprintln!("interrupted: rolling back (press Ctrl-C again to exit now)");
     });
     // Without a handler Ctrl-C kills the process, which the next run recovers from.

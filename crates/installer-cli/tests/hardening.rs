@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -408,15 +408,15 @@ fn the_compression_ratio_limit_is_configurable() {
 
 /// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
 /// and then until `ready()` holds (polled; given up when the process has exited), then sends
-/// `signal` (0: none; negative: twice). Returns the output and how long the process took to
-/// exit after the signal.
+/// `signal` (0: none; negative: twice, the second once the first was handled). Returns the
+/// output.
 fn signal_after_first(
     cwd: &Path,
     args: &[&str],
     prefixes: &[&str],
     ready: &dyn Fn() -> bool,
     signal: i32,
-) -> (Output, Duration) {
+) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
         .current_dir(cwd)
         .args(args)
@@ -442,48 +442,70 @@ fn signal_after_first(
         std::thread::sleep(Duration::from_millis(1));
     }
     // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
-    // A negative signal means: that signal twice (apart, or the kernel merges them).
     unsafe { libc::kill(child.id() as i32, signal.abs()) };
     if signal < 0 {
-        std::thread::sleep(Duration::from_millis(2));
+        // The second one once the first was handled (it says so), or the kernel merges them.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let handled = line.starts_with("interrupted: rolling back");
+            seen.push(line);
+            if handled {
+                break;
+            }
+        }
+        // SAFETY: as above; the child is not reaped before `wait_with_output` below.
         unsafe { libc::kill(child.id() as i32, -signal) };
     }
-    let sent = Instant::now();
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let mut out = child.wait_with_output().unwrap();
-    let elapsed = sent.elapsed();
     seen.extend(rest);
     out.stderr = seen.join("\n").into_bytes();
-    (out, elapsed)
+    out
 }
 
-/// Ctrl-C during a cold install of three large wheels, after the first is cached: the others
-/// stop within a member, exit 130 with the documented message, no staging left, venv as
-/// before; the same command then succeeds.
+/// Ctrl-C during a cold install of three large wheels, once the first is cached (paused
+/// there): the others are not unpacked, exit 130 with the documented message, no staging
+/// left, venv as before; the same command then succeeds.
 #[test]
-fn ctrl_c_stops_a_cold_install_promptly_and_removes_its_temporary_files() {
+fn ctrl_c_stops_a_cold_install_and_removes_its_temporary_files() {
     let work = workdir();
     let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
     let wheels: Vec<PathBuf> =
         ["alpha", "beta", "gamma"].iter().map(|n| big_wheel(work.path(), n, "1.0", 24, 2 << 20)).collect();
     let wheel_refs: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
     let before = snapshot(&venv);
-    let args = install_args(&venv, &cache, &wheel_refs, &[]);
+    let args = install_args(&venv, &cache, &wheel_refs, &["-j", "1"]);
 
-    let (out, elapsed) = signal_after_first(work.path(), &args, &["unpacked"], &|| true, libc::SIGINT);
+    let out = Paused::start(work.path(), &args, "entry-leased").interrupt();
     assert_failed(&out, 130, &["error: interrupted; nothing was changed"]);
-    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?} to stop");
     assert_eq!(snapshot(&venv), before, "venv unchanged");
     assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new(), "no staging directory left");
-    let entries = names(&cache.join("v1/entries"));
-    eprintln!("stopped {elapsed:?} after SIGINT; entries: {entries:?}");
-    assert!(!entries.is_empty() && entries.len() < 3, "stopped before the last wheel: {entries:?}");
+    assert_eq!(names(&cache.join("v1/entries")).len(), 1, "only the first wheel was unpacked");
 
     assert_ok(&installer(work.path(), &args));
     assert_eq!(names(&cache.join("v1/entries")).len(), 3);
     for name in ["alpha", "beta", "gamma"] {
         assert!(site_packages(&venv).join(format!("{name}-1.0.dist-info/RECORD")).is_file());
     }
+}
+
+/// Ctrl-C during an upgrade, paused once the old version's files are moved aside: the
+/// rollback puts them back, so the venv is exactly as before, and the command exits 130.
+#[test]
+fn ctrl_c_mid_upgrade_rolls_back() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let old = big_wheel(work.path(), "grow", "1.0", 30, 4 << 10);
+    let new_dir = work.path().join("new");
+    std::fs::create_dir(&new_dir).unwrap();
+    let new = big_wheel(&new_dir, "grow", "2.0", 60, 4 << 10);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&old], &[])));
+    let before = snapshot(&venv);
+
+    let args = install_args(&venv, &cache, &[&new], &[]);
+    let out = Paused::start(work.path(), &args, "moved-aside").interrupt();
+    assert_failed(&out, 130, &["error: interrupted; nothing was changed"]);
+    assert_eq!(snapshot(&venv), before, "venv as before the upgrade");
 }
 
 /// SIGKILL while upgrading (cache warm, copy mode), as soon as the transaction has made its
@@ -512,7 +534,7 @@ fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
             .iter()
             .any(|n| n.starts_with(".installer-backup-") && venv.join(n).join(".lock").exists())
     };
-    let (out, _) = signal_after_first(work.path(), &args, &["cache hit"], &backup_exists, libc::SIGKILL);
+    let out = signal_after_first(work.path(), &args, &["cache hit"], &backup_exists, libc::SIGKILL);
     let killed_mid_transaction = names(&venv).iter().any(|n| n.starts_with(".installer-backup-"));
     eprintln!(
         "killed: {:?}; backup left: {killed_mid_transaction}; site-packages: {:?}",
@@ -538,7 +560,7 @@ fn a_second_ctrl_c_or_a_kill_while_unpacking_is_cleaned_up_by_the_next_run() {
     let before = snapshot(&venv);
     let args = install_args(&venv, &cache, &wheel_refs, &[]);
 
-    let (out, _) = signal_after_first(work.path(), &args, &["unpacked"], &|| true, -libc::SIGINT);
+    let out = signal_after_first(work.path(), &args, &["unpacked"], &|| true, -libc::SIGINT);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(snapshot(&venv), before, "venv unchanged");
 
@@ -549,7 +571,7 @@ fn a_second_ctrl_c_or_a_kill_while_unpacking_is_cleaned_up_by_the_next_run() {
     let left_before = names(&tmp);
     let staging =
         || names(&tmp).iter().any(|n| !left_before.contains(n) && tmp.join(n).join(".lock").exists());
-    let (out, _) = signal_after_first(work.path(), &args, &first, &staging, libc::SIGKILL);
+    let out = signal_after_first(work.path(), &args, &first, &staging, libc::SIGKILL);
     assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
     assert_eq!(snapshot(&venv), before, "venv unchanged");
     assert_eq!(names(&cache.join("v1/tmp")).len(), 1, "the killed unpack left its staging directory");

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cache::{Cache, CacheEntry};
+use crate::cancel::Cancel;
 use crate::compile::{self, Job, Outcome};
 use crate::manifest::{ManifestFile, Sha256Digest};
 use crate::reporter::Reporter;
@@ -38,12 +39,10 @@ pub(crate) struct Interpreter {
 }
 
 impl Interpreter {
-    /// The cache tag and magic number of `python`, from the facts the cache keeps about it
-    /// ([`crate::target::Interpreter::cached`]: asked once per binary). `None` for an
-    /// interpreter without bytecode caching.
-    pub fn identify(python: &Path, cache: &Cache) -> Result<Option<Interpreter>> {
-        let facts = crate::target::Interpreter::cached(python, &cache.interpreters_dir())?;
-        Ok(facts.cache_tag.map(|cache_tag| Interpreter { cache_tag, magic: facts.magic }))
+    /// The cache tag and magic number among the facts an install already holds about its
+    /// interpreter. `None` for an interpreter without bytecode caching.
+    pub fn of(facts: &crate::target::Interpreter) -> Option<Interpreter> {
+        facts.cache_tag.clone().map(|cache_tag| Interpreter { cache_tag, magic: facts.magic.clone() })
     }
 
     /// The directory name of this interpreter's bytecode in an entry.
@@ -114,13 +113,14 @@ pub(crate) struct Sources<'a> {
 
 /// The bytecode set of every entry for `interpreter`: found in `cache` (the cache or shard the
 /// entries are in), or compiled now for all entries that lack one, in one run of worker
-/// processes, and published there.
+/// processes, and published there. Compiling stops with [`Error::Cancelled`] once `cancel` is.
 pub(crate) fn ensure(
     cache: &Cache,
     python: &Path,
     interpreter: &Interpreter,
     sources: &[Sources],
     reporter: &dyn Reporter,
+    cancel: &Cancel,
 ) -> Result<Vec<Arc<BytecodeSet>>> {
     let mut sets: Vec<Option<BytecodeSet>> =
         sources.iter().map(|s| BytecodeSet::open(s.entry, interpreter)).collect();
@@ -159,7 +159,7 @@ pub(crate) fn ensure(
             missing.len(),
             python.display()
         ));
-        let outcomes = compile::compile(python, &jobs, workers, &crate::install::interrupted)?;
+        let outcomes = compile::compile(python, &jobs, workers, cancel)?;
         let mut manifests: Vec<BytecodeManifest> = missing
             .iter()
             .map(|_| BytecodeManifest {
@@ -229,15 +229,13 @@ mod tests {
     }
 
     #[test]
-    fn the_interpreter_is_asked_once_and_remembered() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path()).unwrap();
-        let python = which_python3();
-        let first = Interpreter::identify(&python, &cache).unwrap().unwrap();
-        assert!(first.cache_tag.starts_with("cpython-"), "{first:?}");
-        let records = dir.path().join("v1/interpreters");
-        assert_eq!(std::fs::read_dir(&records).unwrap().count(), 1);
-        assert_eq!(Interpreter::identify(&python, &cache).unwrap(), Some(first));
+    fn the_tag_and_magic_come_from_the_interpreter_facts() {
+        let mut facts = crate::target::Interpreter::query(&which_python3()).unwrap();
+        let found = Interpreter::of(&facts).unwrap();
+        assert!(found.cache_tag.starts_with("cpython-"), "{found:?}");
+        assert_eq!(found.magic.len(), 8, "{found:?}");
+        facts.cache_tag = None;
+        assert_eq!(Interpreter::of(&facts), None);
     }
 
     fn which_python3() -> PathBuf {

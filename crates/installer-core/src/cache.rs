@@ -50,7 +50,8 @@ use sha2::{Digest, Sha256};
 mod layers;
 mod staging;
 
-use crate::manifest::{Manifest, Sha256Digest, MANIFEST_FORMAT};
+use crate::cancel::Cancel;
+use crate::manifest::{Manifest, MANIFEST_FORMAT};
 use crate::reporter::{Event, Reporter};
 use crate::wheel::{self, Limits};
 use crate::{Error, Result};
@@ -334,7 +335,7 @@ impl Cache {
     pub fn entry(&self, wheel: &Path) -> Result<CacheEntry> {
         match self.lookup(wheel)? {
             Lookup::Hit(entry) => Ok(entry),
-            Lookup::Miss(miss) => self.unpack(miss, &|_| {}),
+            Lookup::Miss(miss) => self.unpack(miss, &|_| {}, &Cancel::new()),
         }
     }
 
@@ -379,14 +380,15 @@ impl Cache {
 
     /// The second half of [`Cache::entry`]: hash, verify, unpack and publish a missed wheel.
     /// `progress` receives archive bytes as they are done (from worker threads), adding up
-    /// to [`Miss::size`] on success.
-    pub fn unpack(&self, miss: Miss, progress: &(dyn Fn(u64) + Sync)) -> Result<CacheEntry> {
+    /// to [`Miss::size`] on success. A cancelled `cancel` stops it with [`Error::Cancelled`],
+    /// leaving no staging directory.
+    pub fn unpack(&self, miss: Miss, progress: &(dyn Fn(u64) + Sync), cancel: &Cancel) -> Result<CacheEntry> {
         let done = std::sync::atomic::AtomicU64::new(0);
         let counted = |bytes: u64| {
             done.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
             progress(bytes);
         };
-        let entry = self.fill(&miss.wheel, &miss.wheel_abs, &counted)?;
+        let entry = self.fill(&miss.wheel, &miss.wheel_abs, &counted, cancel)?;
         crate::pause::point("entry-leased");
         // Headers and the central directory are read too: the rest of the archive.
         progress(miss.size.saturating_sub(done.into_inner()));
@@ -501,9 +503,15 @@ impl Cache {
     }
 
     /// The cold path: hash the archive while unpacking and verifying it, then publish.
-    fn fill(&self, wheel: &Path, wheel_abs: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<CacheEntry> {
+    fn fill(
+        &self,
+        wheel: &Path,
+        wheel_abs: &Path,
+        progress: &(dyn Fn(u64) + Sync),
+        cancel: &Cancel,
+    ) -> Result<CacheEntry> {
         let wheel_err = |source| match source {
-            wheel::WheelError::Interrupted => Error::Interrupted,
+            wheel::WheelError::Cancelled => Error::Cancelled,
             wheel::WheelError::Io { .. } => Error::Unpack { wheel: wheel.to_path_buf(), source },
             source => Error::Wheel { wheel: wheel.to_path_buf(), source },
         };
@@ -511,13 +519,8 @@ impl Cache {
         let staging = self.staging_dir()?;
         let tree = staging.path().join(TREE);
         std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
-        let (hash, unpacked) = rayon::join(
-            || Sha256Digest::of_file(wheel_abs).map(|d| hex(&d.0)),
-            || wheel::unpack_verified_with_progress(wheel_abs, &tree, &self.limits, progress),
-        );
-        let hash = hash.map_err(|e| Error::io("read", wheel, e))?;
-        let mut manifest = unpacked.map_err(wheel_err)?;
-        manifest.archive_sha256 = hash;
+        let options = wheel::UnpackOptions { limits: &self.limits, progress, cancel };
+        let manifest = wheel::unpack_verified_with(wheel_abs, &tree, &options).map_err(wheel_err)?;
         let id = layers::entry_id(file_name, &manifest.archive_sha256);
         if let Some(existing) = self.lease_entry(&id) {
             // Same archive under another path: it was published already.

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+use crate::cancel::Cancel;
 use crate::{Error, Result};
 
 /// The worker: reads jobs (`<length>\n<source>\0<pyc>\0<name in tracebacks>`), compiles each
@@ -76,13 +77,8 @@ pub(crate) enum Outcome {
 
 /// Compiles every job with `python` in up to `workers` processes; returns one outcome per job,
 /// in order. An interpreter that cannot run or stops answering is an error; so is
-/// `interrupted()` becoming true between files.
-pub(crate) fn compile(
-    python: &Path,
-    jobs: &[Job],
-    workers: usize,
-    interrupted: &(dyn Fn() -> bool + Sync),
-) -> Result<Vec<Outcome>> {
+/// `cancel` being cancelled between files ([`Error::Cancelled`]).
+pub(crate) fn compile(python: &Path, jobs: &[Job], workers: usize, cancel: &Cancel) -> Result<Vec<Outcome>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -93,7 +89,7 @@ pub(crate) fn compile(
     let outcomes: Vec<Mutex<Option<Outcome>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| run_worker(python, jobs, &queue, &outcomes, interrupted)))
+            .map(|_| scope.spawn(|| run_worker(python, jobs, &queue, &outcomes, cancel)))
             .collect();
         handles.into_iter().map(|h| h.join().expect("compile worker thread panicked")).collect()
     });
@@ -111,7 +107,7 @@ fn run_worker(
     jobs: &[Job],
     queue: &Mutex<std::vec::IntoIter<usize>>,
     outcomes: &[Mutex<Option<Outcome>>],
-    interrupted: &(dyn Fn() -> bool + Sync),
+    cancel: &Cancel,
 ) -> Result<()> {
     let command = format!("{} -I -B -c <compile worker>", python.display());
     let failed = |reason: String| Error::Command { command: command.clone(), reason };
@@ -129,7 +125,7 @@ fn run_worker(
     let mut answer = Vec::new();
     let mut broken = None;
     loop {
-        while in_flight.len() < IN_FLIGHT && !interrupted() {
+        while in_flight.len() < IN_FLIGHT && !cancel.is_cancelled() {
             let Some(job) = next() else { break };
             if let Err(e) = stdin.write_all(&encode(&jobs[job])).and_then(|()| stdin.flush()) {
                 broken = Some(e.to_string());
@@ -164,9 +160,7 @@ fn run_worker(
     }
     drop(stdin);
     let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
-    if interrupted() {
-        return Err(Error::Interrupted);
-    }
+    cancel.check()?;
     if broken.is_some() || !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim();
@@ -216,7 +210,7 @@ mod tests {
             let pyc = dir.path().join("out/__pycache__").join(format!("{name}c"));
             jobs.push(Job { source, pyc, display: name.into(), size: text.len() as u64 });
         }
-        let outcomes = compile(Path::new("python3"), &jobs, 2, &|| false).unwrap();
+        let outcomes = compile(Path::new("python3"), &jobs, 2, &Cancel::new()).unwrap();
         assert_eq!(outcomes[0], Outcome::Written);
         assert!(matches!(&outcomes[1], Outcome::Failed(m) if m.starts_with("SyntaxError: ")), "{outcomes:?}");
         assert_eq!(outcomes[2], Outcome::Written);
@@ -226,7 +220,7 @@ mod tests {
     #[test]
     fn an_interpreter_that_cannot_run_is_an_error() {
         let job = Job { source: "a.py".into(), pyc: "a.pyc".into(), display: "a.py".into(), size: 1 };
-        let err = compile(Path::new("/nonexistent/python"), &[job], 1, &|| false).unwrap_err();
+        let err = compile(Path::new("/nonexistent/python"), &[job], 1, &Cancel::new()).unwrap_err();
         assert!(matches!(err, Error::Command { .. }), "{err:?}");
     }
 }

@@ -90,9 +90,10 @@ pub enum Error {
     /// `verify` found installed files that differ from their RECORD; `first` names a few.
     #[error("{differences} installed files differ from their RECORD in {}: {first}", venv.display())]
     Verify { venv: PathBuf, differences: usize, first: String },
-    /// The operation was interrupted (Ctrl-C); everything was rolled back.
-    #[error("interrupted; nothing was changed")]
-    Interrupted,
+    /// The operation's [`crate::Cancel`] token was cancelled (Ctrl-C in the CLI,
+    /// `installer_ctx_cancel` in C); everything was rolled back.
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
 }
 
 /// What a path given as a wheel turned out to be.

@@ -9,6 +9,7 @@
 mod bytecode;
 pub mod cache;
 pub mod cache_admin;
+pub mod cancel;
 mod compile;
 pub mod config;
 pub mod doctor;
@@ -30,7 +31,8 @@ pub mod venv;
 pub mod verify;
 pub mod wheel;
 
+pub use cancel::Cancel;
 pub use error::{Error, Result};
-pub use install::{install, install_into, interrupt, InstallOptions, InstallSummary};
+pub use install::{install, install_into, InstallOptions, InstallSummary};
 pub use linker::{LinkFallback, LinkMode};
 pub use reporter::{NoReporter, Reporter};

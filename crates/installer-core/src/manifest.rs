@@ -78,6 +78,15 @@ impl Sha256Digest {
         Ok(Sha256Digest(hasher.finalize().into()))
     }
 
+    /// Lower-case hex, as `sha256sum` prints it and cache entry ids are named.
+    pub fn hex(&self) -> String {
+        use std::fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
     /// Parses RECORD's spelling; `None` for another algorithm or a malformed digest.
     pub fn from_record(text: &str) -> Option<Sha256Digest> {
         use base64::Engine;

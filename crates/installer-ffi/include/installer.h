@@ -3,7 +3,8 @@
  * Conventions: every fallible function returns an installer_status; details of a failure are
  * in installer_last_error(ctx). NULL pointers and non-UTF-8 strings are
  * INSTALLER_ERR_INVALID_ARGUMENT. Outputs are written only on success. A context is used by
- * one thread at a time. Link with -linstaller_ffi (and, for the static library,
+ * one thread at a time; only installer_ctx_cancel may be called from another thread while it
+ * is in use. Link with -linstaller_ffi (and, for the static library,
  * -lpthread -ldl -lm). */
 
 #ifndef INSTALLER_H
@@ -56,6 +57,10 @@ enum installer_status
    */
   INSTALLER_ERR_NOT_INSTALLED = 6,
   /**
+   * `installer_ctx_cancel` cancelled the operation; nothing was changed.
+   */
+  INSTALLER_ERR_CANCELLED = 7,
+  /**
    * `installer_verify` found installed files that differ from their RECORD.
    */
   INSTALLER_ERR_VERIFY = 8,
@@ -75,7 +80,8 @@ typedef uint32_t installer_status;
 /**
  * An installer context: the cache location, install options, callbacks and the last error.
  * Opaque; created by `installer_ctx_new`, freed by `installer_ctx_free`. A context may be
- * moved between threads but used by one thread at a time; use one context per thread to
+ * moved between threads but used by one thread at a time, except for `installer_ctx_cancel`,
+ * which any thread may call while another uses the context; use one context per thread to
  * install concurrently (any number of processes and threads may share one cache directory).
  */
 typedef struct installer_ctx installer_ctx;
@@ -196,6 +202,23 @@ installer_status installer_ctx_set_warning_callback(installer_ctx *ctx,
                                                     void *user_data);
 
 /**
+ * Cancels the operation running on `ctx`, if any, as Ctrl-C does on the command line: an
+ * `installer_install` stops at its next check (each wheel, each unpacked chunk, each file
+ * placed), rolls back, and returns INSTALLER_ERR_CANCELLED (7), leaving the venv as it was
+ * (wheels already verified stay in the cache, complete). The other operations are short and
+ * run to their end. Each operation starts uncancelled: a cancel made while no operation runs
+ * has no effect, and the context works again for the next call.
+ *
+ * The one function that may be called from another thread while `ctx` is in use: it sets a
+ * flag (one atomic store) and returns, without waiting for the operation to stop and without
+ * touching the last error. NULL is INSTALLER_ERR_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context (not freed before this call returns).
+ */
+installer_status installer_ctx_cancel(installer_ctx *ctx);
+
+/**
  * The error of the last call on `ctx`: one line naming the wheel or path and the cause,
  * e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
  * call was made yet) and for a NULL `ctx`. Never NULL. The string is owned by `ctx`: valid
@@ -217,9 +240,11 @@ const char *installer_last_error(const installer_ctx *ctx);
  *
  * Returns INSTALLER_OK, or: INSTALLER_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 `venv`, a NULL
  * `wheels` array with `n_wheels` > 0 or a NULL/non-UTF-8 element), INSTALLER_ERR_WHEEL,
- * INSTALLER_ERR_CONFLICT, INSTALLER_ERR_LINK_FALLBACK, INSTALLER_ERR_IO; details in
- * `installer_last_error`. The strings are only read during the call and stay the caller's.
- * One thread at a time per context; blocks until done.
+ * INSTALLER_ERR_CONFLICT, INSTALLER_ERR_LINK_FALLBACK, INSTALLER_ERR_IO,
+ * INSTALLER_ERR_CANCELLED (`installer_ctx_cancel` from another thread: rolled back, the venv
+ * as it was, a venv this call created removed); details in `installer_last_error`. The
+ * strings are only read during the call and stay the caller's. One thread at a time per
+ * context (another may call `installer_ctx_cancel`); blocks until done.
  *
  * # Safety
  * `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `wheels` is

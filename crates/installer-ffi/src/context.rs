@@ -1,12 +1,13 @@
 //! `installer_ctx`: settings, callbacks and the last error shared by the calls of one caller.
 
+use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use installer_core::cache::Cache;
 use installer_core::install::InstallOptions;
-use installer_core::{Error, LinkFallback, LinkMode};
+use installer_core::{Cancel, Error, LinkFallback, LinkMode};
 
 use crate::ffi::{self, invalid, str_arg, try_mut_from_ptr, Castable};
 use crate::panic::{ffi_panic_boundary, panic_message};
@@ -17,7 +18,8 @@ use crate::status::installer_status;
 
 /// An installer context: the cache location, install options, callbacks and the last error.
 /// Opaque; created by `installer_ctx_new`, freed by `installer_ctx_free`. A context may be
-/// moved between threads but used by one thread at a time; use one context per thread to
+/// moved between threads but used by one thread at a time, except for `installer_ctx_cancel`,
+/// which any thread may call while another uses the context; use one context per thread to
 /// install concurrently (any number of processes and threads may share one cache directory).
 #[allow(non_camel_case_types)]
 pub struct installer_ctx {
@@ -25,7 +27,30 @@ pub struct installer_ctx {
 }
 
 impl Castable for installer_ctx {
-    type RustType = Context;
+    type RustType = Handle;
+}
+
+/// What an `installer_ctx` points to: the cancellation token, which any thread may reach, and
+/// the context proper, which only the one thread using the context touches. The two are apart
+/// so that `installer_ctx_cancel` never makes a reference to a context another thread is
+/// changing.
+pub(crate) struct Handle {
+    cancel: Cancel,
+    context: UnsafeCell<Context>,
+}
+
+/// The context behind `ptr`, for the one thread using it.
+///
+/// # Safety
+/// `ptr` is NULL or a live context from `installer_ctx_new`, which no other thread uses
+/// meanwhile except through `installer_ctx_cancel`.
+pub(crate) unsafe fn context_mut<'a>(ptr: *mut installer_ctx) -> Option<&'a mut Context> {
+    // SAFETY: the caller guarantees NULL or a live handle, `cast_ref`'s contract; other threads
+    // only ever make shared references to the handle.
+    let handle = unsafe { ffi::cast_ref(ptr.cast_const()) }?;
+    // SAFETY: the caller's thread is the only one using the context; `installer_ctx_cancel`
+    // reads only `handle.cancel`, outside the cell, so this is the only reference into it.
+    Some(unsafe { &mut *handle.context.get() })
 }
 
 /// What an `installer_ctx` points to.
@@ -47,12 +72,20 @@ const _: () = {
     assert_send::<Context>();
 };
 
-impl Context {
+impl Handle {
     fn new(cache_dir: Option<PathBuf>) -> Self {
+        let cancel = Cancel::new();
+        let options = InstallOptions { cancel: cancel.clone(), ..InstallOptions::default() };
+        Handle { cancel, context: UnsafeCell::new(Context::new(cache_dir, options)) }
+    }
+}
+
+impl Context {
+    fn new(cache_dir: Option<PathBuf>, options: InstallOptions) -> Self {
         Context {
             cache_dir,
             cache: None,
-            options: InstallOptions::default(),
+            options,
             progress: None,
             warning: None,
             last_error: CString::default(),
@@ -153,7 +186,7 @@ pub unsafe extern "C" fn installer_ctx_new(
                 },
             }
         };
-        let ctx = ffi::to_boxed_mut_ptr::<installer_ctx>(Context::new(cache_dir));
+        let ctx = ffi::to_boxed_mut_ptr::<installer_ctx>(Handle::new(cache_dir));
         // SAFETY: not NULL (checked above); the export documents `out` as valid for writing a
         // pointer.
         unsafe { out.write(ctx) };
@@ -295,6 +328,34 @@ pub unsafe extern "C" fn installer_ctx_set_warning_callback(
     }
 }
 
+/// Cancels the operation running on `ctx`, if any, as Ctrl-C does on the command line: an
+/// `installer_install` stops at its next check (each wheel, each unpacked chunk, each file
+/// placed), rolls back, and returns INSTALLER_ERR_CANCELLED (7), leaving the venv as it was
+/// (wheels already verified stay in the cache, complete). The other operations are short and
+/// run to their end. Each operation starts uncancelled: a cancel made while no operation runs
+/// has no effect, and the context works again for the next call.
+///
+/// The one function that may be called from another thread while `ctx` is in use: it sets a
+/// flag (one atomic store) and returns, without waiting for the operation to stop and without
+/// touching the last error. NULL is INSTALLER_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `ctx` is NULL or a live context (not freed before this call returns).
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_cancel(ctx: *mut installer_ctx) -> installer_status {
+    ffi_panic_boundary! {
+        // SAFETY: the export documents `ctx` as NULL or a live context, `cast_ref`'s contract;
+        // another thread may be using the context, so only the token outside it is read.
+        match unsafe { ffi::cast_ref(ctx.cast_const()) } {
+            Some(handle) => {
+                handle.cancel.cancel();
+                installer_status::INSTALLER_OK
+            }
+            None => installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
+        }
+    }
+}
+
 /// The error of the last call on `ctx`: one line naming the wheel or path and the cause,
 /// e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
 /// call was made yet) and for a NULL `ctx`. Never NULL. The string is owned by `ctx`: valid
@@ -306,8 +367,9 @@ pub unsafe extern "C" fn installer_ctx_set_warning_callback(
 #[no_mangle]
 pub unsafe extern "C" fn installer_last_error(ctx: *const installer_ctx) -> *const c_char {
     ffi_panic_boundary! {
-        // SAFETY: the export documents `ctx` as NULL or a live context, `cast_ref`'s contract.
-        match unsafe { ffi::cast_ref(ctx) } {
+        // SAFETY: the export documents `ctx` as NULL or a live context not used by another
+        // thread, `context_mut`'s contract.
+        match unsafe { context_mut(ctx.cast_mut()) } {
             Some(ctx) => ctx.last_error.as_ptr(),
             None => c"".as_ptr(),
         }
@@ -330,7 +392,7 @@ mod tests {
         // SAFETY: `ctx` is a valid place for the new handle.
         assert_eq!(unsafe { installer_ctx_new(std::ptr::null(), &mut ctx) }, installer_status::INSTALLER_OK);
         // SAFETY: `ctx` was just made by installer_ctx_new and is used by this thread only.
-        let context = unsafe { ffi::cast_mut(ctx) }.unwrap();
+        let context = unsafe { context_mut(ctx) }.unwrap();
 
         let status = context.run(|_| Err(invalid("jobs", "must be at least 1".to_owned())));
         assert_eq!(status, installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
@@ -379,7 +441,7 @@ mod tests {
         );
 
         // SAFETY: `ctx` is live and used by this thread only.
-        let context = unsafe { ffi::cast_mut(ctx) }.unwrap();
+        let context = unsafe { context_mut(ctx) }.unwrap();
         assert_eq!(context.options.link_mode, LinkMode::Hardlink);
         assert_eq!(context.options.link_fallback, LinkFallback::Error);
         assert_eq!(context.options.jobs, 3);

@@ -30,14 +30,6 @@ pub(crate) unsafe fn free_box<C: Castable>(ptr: *mut C) {
 }
 
 /// # Safety
-/// `ptr` is NULL or a live handle from `to_boxed_mut_ptr::<C>`, not used elsewhere meanwhile.
-pub(crate) unsafe fn cast_mut<'a, C: Castable>(ptr: *mut C) -> Option<&'a mut C::RustType> {
-    // SAFETY: the caller guarantees NULL (gives None) or a live, unaliased handle whose pointee
-    // is the `C::RustType` that `to_boxed_mut_ptr` boxed.
-    unsafe { ptr.cast::<C::RustType>().as_mut() }
-}
-
-/// # Safety
 /// `ptr` is NULL or a live handle from `to_boxed_mut_ptr::<C>`.
 pub(crate) unsafe fn cast_ref<'a, C: Castable>(ptr: *const C) -> Option<&'a C::RustType> {
     // SAFETY: the caller guarantees NULL (gives None) or a live handle whose pointee is the
@@ -45,13 +37,13 @@ pub(crate) unsafe fn cast_ref<'a, C: Castable>(ptr: *const C) -> Option<&'a C::R
     unsafe { ptr.cast::<C::RustType>().as_ref() }
 }
 
-/// Returns `INSTALLER_ERR_INVALID_ARGUMENT` from the enclosing function when the handle is
-/// NULL (there is no context to record a message on), else evaluates to the Rust reference.
+/// Returns `INSTALLER_ERR_INVALID_ARGUMENT` from the enclosing function when the context is
+/// NULL (there is no context to record a message on), else evaluates to the context.
 macro_rules! try_mut_from_ptr {
     ($ptr:expr) => {
-        // SAFETY: every export documents that its handle is NULL or a live context used by one
-        // thread at a time, which is `cast_mut`'s contract.
-        match unsafe { $crate::ffi::cast_mut($ptr) } {
+        // SAFETY: every export documents that its context is NULL or a live context used by one
+        // thread at a time (others may only cancel), which is `context_mut`'s contract.
+        match unsafe { $crate::context::context_mut($ptr) } {
             Some(value) => value,
             None => return $crate::status::installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
         }

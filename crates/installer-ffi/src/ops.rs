@@ -37,9 +37,11 @@ unsafe fn path_arg<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a Pat
 ///
 /// Returns INSTALLER_OK, or: INSTALLER_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 `venv`, a NULL
 /// `wheels` array with `n_wheels` > 0 or a NULL/non-UTF-8 element), INSTALLER_ERR_WHEEL,
-/// INSTALLER_ERR_CONFLICT, INSTALLER_ERR_LINK_FALLBACK, INSTALLER_ERR_IO; details in
-/// `installer_last_error`. The strings are only read during the call and stay the caller's.
-/// One thread at a time per context; blocks until done.
+/// INSTALLER_ERR_CONFLICT, INSTALLER_ERR_LINK_FALLBACK, INSTALLER_ERR_IO,
+/// INSTALLER_ERR_CANCELLED (`installer_ctx_cancel` from another thread: rolled back, the venv
+/// as it was, a venv this call created removed); details in `installer_last_error`. The
+/// strings are only read during the call and stay the caller's. One thread at a time per
+/// context (another may call `installer_ctx_cancel`); blocks until done.
 ///
 /// # Safety
 /// `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `wheels` is
@@ -60,6 +62,8 @@ pub unsafe extern "C" fn installer_install(
             let wheels: Vec<PathBuf> =
                 unsafe { str_array_arg(wheels, n_wheels, "wheels") }?.into_iter().map(PathBuf::from).collect();
             let reporter = ctx.reporter();
+            // Each install starts uncancelled, whatever a cancel of an earlier one left.
+            ctx.options.cancel.reset();
             let (cache, options) = ctx.cache_and_options()?;
             install::install_into(venv, Path::new(PYTHON), &wheels, cache, options, &reporter)?;
             Ok(())

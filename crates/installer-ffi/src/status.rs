@@ -29,7 +29,8 @@ pub enum installer_status {
     INSTALLER_ERR_LINK_FALLBACK = 5,
     /// Uninstall of a name that is not installed; nothing was removed.
     INSTALLER_ERR_NOT_INSTALLED = 6,
-    // 7: reserved for INSTALLER_ERR_CANCELLED.
+    /// `installer_ctx_cancel` cancelled the operation; nothing was changed.
+    INSTALLER_ERR_CANCELLED = 7,
     /// `installer_verify` found installed files that differ from their RECORD.
     INSTALLER_ERR_VERIFY = 8,
     // 9..=98: free. Codes once published are never reused.
@@ -47,7 +48,8 @@ impl installer_status {
             Error::NotInstalled { .. } => Self::INSTALLER_ERR_NOT_INSTALLED,
             Error::InvalidArgument { .. } => Self::INSTALLER_ERR_INVALID_ARGUMENT,
             Error::Verify { .. } => Self::INSTALLER_ERR_VERIFY,
-            // Io, NotAVenv, Command, Config, Interrupted, ... and any variant added later:
+            Error::Cancelled => Self::INSTALLER_ERR_CANCELLED,
+            // Io, NotAVenv, Command, Config, ... and any variant added later:
             // the environment, not the input, is at fault.
             _ => Self::INSTALLER_ERR_IO,
         }
@@ -64,6 +66,7 @@ impl installer_status {
             INSTALLER_ERR_CONFLICT,
             INSTALLER_ERR_LINK_FALLBACK,
             INSTALLER_ERR_NOT_INSTALLED,
+            INSTALLER_ERR_CANCELLED,
             INSTALLER_ERR_VERIFY,
             INSTALLER_ERR_PANIC,
         ]
@@ -82,6 +85,7 @@ impl installer_status {
                 c"the link mode cannot be used and link fallback is error; nothing was installed"
             }
             Self::INSTALLER_ERR_NOT_INSTALLED => c"not installed; nothing was removed",
+            Self::INSTALLER_ERR_CANCELLED => c"cancelled; nothing was changed",
             Self::INSTALLER_ERR_VERIFY => c"installed files differ from their RECORD",
             Self::INSTALLER_ERR_PANIC => c"internal error (panic) in the installer library",
         }
@@ -113,7 +117,7 @@ mod tests {
     #[test]
     fn numbers_are_the_abi() {
         let numbers: Vec<u32> = (0..200).filter_map(installer_status::from_u32).map(|s| s as u32).collect();
-        assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 8, 99]);
+        assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 7, 8, 99]);
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn compile(name: &str, link: Link, out_dir: &Path) -> PathBuf {
     let exe = out_dir.join(format!("{name}-{link:?}").to_lowercase());
     let lib = lib_dir();
     let mut cc = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()));
-    cc.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-I"])
+    cc.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-pthread", "-I"])
         .arg(crate_dir().join("include"))
         .arg(&source)
         .arg("-o")
@@ -280,6 +280,66 @@ fn hardlink_across_filesystems_fallback_error() {
     assert!(!install.imports("fixture_pkg"));
 }
 
+/// Every file, directory and symlink under `dir`: relative path, mode, and content or target.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let content = if meta.is_symlink() {
+            std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes()
+        } else if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            Vec::new()
+        } else {
+            std::fs::read(&path).unwrap()
+        };
+        out.push((path.strip_prefix(dir).unwrap().to_path_buf(), meta.permissions().mode(), content));
+    }
+    out.sort();
+    out
+}
+
+/// `installer_ctx_cancel` from the main thread of a C program while another thread's upgrade
+/// is stopped at the pause point `moved-aside` (the old version's files moved aside): the
+/// install returns INSTALLER_ERR_CANCELLED, the venv is byte for byte as before, and the same
+/// context verifies and installs again.
+#[test]
+fn cancel_from_another_thread_leaves_the_venv_as_it_was() {
+    let Some(old) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let Some(new) = fixture_wheel("fixture_pkg-2.0-py3-none-any.whl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let [venv, fresh, cache, pause] = ["venv", "fresh", "cache", "pause"].map(|name| tmp.path().join(name));
+    std::fs::create_dir(&pause).unwrap();
+    let options = installer_core::InstallOptions::default();
+    installer_core::install_into(
+        &venv,
+        Path::new("python3"),
+        &[old],
+        &installer_core::cache::Cache::open(&cache).unwrap(),
+        &options,
+        &installer_core::NoReporter,
+    )
+    .unwrap();
+    let before = snapshot(&venv);
+
+    let exe = compile("cancel_install", Link::Shared, tmp.path());
+    let mut command = Command::new(&exe);
+    command
+        .args([&venv, &cache, &pause, &new, &fresh])
+        .env("INSTALLER_TEST_PAUSE", "moved-aside")
+        .env("INSTALLER_TEST_PAUSE_DIR", &pause);
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "failed checks:\n{}", failed_lines(&stdout));
+    assert!(pause.join("moved-aside.reached").exists(), "the install never reached its pause point");
+    assert_eq!(snapshot(&venv), before, "the cancelled upgrade left the venv as it was");
+    let site = std::fs::read_dir(fresh.join("lib")).unwrap().next().unwrap().unwrap().path();
+    assert!(site.join("site-packages/fixture_pkg-2.0.dist-info/RECORD").is_file());
+}
+
 /// The same exports called from Rust (through the rlib): install, then uninstall, with a
 /// progress callback that checks it is never entered twice at once.
 #[test]
@@ -364,6 +424,7 @@ fn header_declares_every_export() {
         "installer_uninstall",
         "installer_probe_link_mode",
         "installer_last_error",
+        "installer_ctx_cancel",
     ] {
         assert!(exports.iter().any(|e| e == name), "{name} is not exported");
     }
@@ -379,6 +440,7 @@ fn header_declares_every_export() {
         "INSTALLER_ERR_CONFLICT = 4,",
         "INSTALLER_ERR_LINK_FALLBACK = 5,",
         "INSTALLER_ERR_NOT_INSTALLED = 6,",
+        "INSTALLER_ERR_CANCELLED = 7,",
         "INSTALLER_ERR_PANIC = 99,",
         "typedef struct installer_ctx installer_ctx;",
         "typedef void (*installer_progress_cb)(void *user_data, uint64_t done, uint64_t total);",

@@ -45,6 +45,10 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
             bail!("{link:?}: install_fixtures reported no progress");
         }
         check_venv(log, &venv, &pip, "1.0")?;
+        if let Link::Shared = link {
+            cancel_mid_upgrade(ctx, log, &cc, &venv, &dir.join(format!("cache-{link:?}")), &dir)?;
+            notes.push("cancelled mid-upgrade, venv unchanged".to_owned());
+        }
         if errors_c.exists() {
             let errors = compile(ctx, log, &cc, &errors_c, link, &dir)?;
             let work = dir.join(format!("errors-{link:?}"));
@@ -82,13 +86,45 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     Ok(Outcome::Ok(format!("shared and static; {}", notes.join(", "))))
 }
 
+/// `cancel_install.c`: the upgrade of `venv` (holding fixture_pkg 1.0) to 2.0, cancelled from
+/// another thread at the pause point `moved-aside`, must return INSTALLER_ERR_CANCELLED and
+/// leave `venv` exactly as it was; the context then installs again.
+fn cancel_mid_upgrade(ctx: &Ctx, log: &Log, cc: &str, venv: &Venv, cache: &Path, dir: &Path) -> Result<()> {
+    let source = ctx.root.join("crates/installer-ffi/tests/c/cancel_install.c");
+    let exe = compile(ctx, log, cc, &source, Link::Shared, dir)?;
+    let pause = dir.join("cancel-pause");
+    let fresh = dir.join("cancel-fresh-venv");
+    std::fs::create_dir_all(&pause)?;
+    let before = venv.snapshot()?;
+    let program = c_program(&exe)
+        .arg(&venv.root)
+        .arg(cache)
+        .arg(&pause)
+        .arg(ctx.fixtures.get("fixture_pkg", "2.0")?)
+        .arg(&fresh)
+        .env("INSTALLER_TEST_PAUSE", "moved-aside")
+        .env("INSTALLER_TEST_PAUSE_DIR", &pause);
+    checks_pass(log, &program).context("cancel_install")?;
+    let after = venv.snapshot()?;
+    if after.entries != before.entries {
+        let changed: Vec<&String> = after
+            .entries
+            .keys()
+            .chain(before.entries.keys())
+            .filter(|k| after.entries.get(*k) != before.entries.get(*k))
+            .collect();
+        bail!("the cancelled upgrade changed {}: {changed:?}", venv.root.display());
+    }
+    Ok(())
+}
+
 /// `cc` as tests/c_abi.rs does it: strict warnings, the checked-in header, one library kind.
 fn compile(ctx: &Ctx, log: &Log, cc: &str, source: &Path, link: Link, out_dir: &Path) -> Result<PathBuf> {
     let name = source.file_stem().unwrap().to_string_lossy();
     let exe = out_dir.join(format!("{name}-{link:?}").to_lowercase());
     let include = ctx.root.join("crates/installer-ffi/include");
     let mut cmd = Cmd::new(cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-I"])
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-pthread", "-I"])
         .arg(include)
         .arg(source)
         .arg("-o")
@@ -130,7 +166,7 @@ fn checks_pass(log: &Log, cmd: &Cmd) -> Result<()> {
         if failed.is_empty() {
             bail!("`{}`: {}: {}", crate::util::short(cmd), out.exit, out.tail());
         }
-        bail!("error_paths: {} check(s) failed: {}", failed.len(), failed.join("; "));
+        bail!("{} check(s) failed: {}", failed.len(), failed.join("; "));
     }
     Ok(())
 }

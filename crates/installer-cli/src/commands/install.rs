@@ -13,7 +13,8 @@ use crate::reporter::TerminalReporter;
 use crate::{settings, summary};
 
 pub fn run(args: InstallArgs) -> Result<()> {
-    crate::stop_on_ctrl_c();
+    let cancel = installer_core::Cancel::new();
+    crate::cancel_on_ctrl_c(&cancel);
     let config = settings::file_config()?;
     let limits = settings::limits()?;
     // `--no-deps` and `--offline` need nothing: installer never resolves or downloads.
@@ -34,6 +35,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
             python_platform: args.python_platform.or_else(|| config.python_platform.clone()),
         },
         dry_run: args.dry_run,
+        cancel,
     };
     let reporter = TerminalReporter::new(args.output, "Installing");
     let layers = settings::cache_layers(&config);

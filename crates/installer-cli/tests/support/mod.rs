@@ -387,6 +387,30 @@ impl Paused {
         paused
     }
 
+    /// Presses Ctrl-C: sends SIGINT, waits until the process says it is rolling back (its
+    /// handler has cancelled the operation: a state, not a delay), then lets it go on and
+    /// waits for it.
+    pub fn interrupt(mut self) -> Output {
+        use std::io::{BufRead, Read};
+        // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let mut err = std::io::BufReader::new(self.child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let start = seen.len();
+            if err.read_line(&mut seen).unwrap() == 0
+                || seen[start..].starts_with("interrupted: rolling back")
+            {
+                break;
+            }
+        }
+        std::fs::write(self.dir.path().join(format!("{}.go", self.point)), "").unwrap();
+        err.read_to_string(&mut seen).unwrap();
+        let mut out = self.child.wait_with_output_ref();
+        out.stderr = seen.into_bytes();
+        out
+    }
+
     /// Lets the process go on and waits for it.
     pub fn resume(mut self) -> Output {
         std::fs::write(self.dir.path().join(format!("{}.go", self.point)), "").unwrap();

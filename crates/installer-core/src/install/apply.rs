@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use super::plan::{self, PlannedFile, Source, WheelPlan};
 use super::roots::{self, RootId, Roots};
 use super::tree::Tree;
-use super::{check_interrupted, Clock};
+use super::Clock;
+use crate::cancel::Cancel;
 use crate::linker::{materialize_at, LinkMode};
 use crate::platform::Dir;
 use crate::reporter::{Event, Reporter};
@@ -21,21 +22,31 @@ use crate::units::count;
 use crate::venv::Venv;
 use crate::{Error, Result};
 
-/// Makes the changes of all plans inside `txn`. Returns the files and bytes copied.
-#[allow(clippy::too_many_arguments)]
+/// Where and how plans are applied: one value for what every part of [`apply`] reads.
+pub(super) struct Apply<'a> {
+    pub roots: &'a Roots,
+    pub venv: &'a Venv,
+    /// How entry files get into the environment (decided once, before).
+    pub mode: LinkMode,
+    pub txn: &'a Transaction,
+    pub reporter: &'a dyn Reporter,
+    /// Checked per directory and per file: a cancel fails the walk, and the caller rolls back.
+    pub cancel: &'a Cancel,
+}
+
+/// Makes the changes of all plans inside `how.txn`, after moving `old_files` (of replaced
+/// distributions) aside. Returns the files and bytes copied.
 pub(super) fn apply<'a>(
     plans: &'a [WheelPlan],
-    roots: &Roots,
     old_files: &[PathBuf],
-    venv: &Venv,
-    mode: LinkMode,
-    txn: &Transaction,
-    reporter: &dyn Reporter,
+    how: &Apply<'_>,
     clock: &mut Clock,
 ) -> Result<(u64, u64)> {
+    let Apply { roots, venv, mode, txn, reporter, cancel } = *how;
     // Replaced distributions go first, so a file moving between versions is not lost.
     old_files.par_iter().try_for_each(|path| txn.remove(path))?;
     clock.lap("move aside");
+    crate::pause::point("moved-aside");
 
     // Every path below is resolved against an open root (and an open cache tree): the kernel
     // walks only the part inside it.
@@ -80,7 +91,7 @@ pub(super) fn apply<'a>(
     };
     let (copied_files, copied_bytes) = (AtomicU64::new(0), AtomicU64::new(0));
     let make_dir = |root: usize, rel: &str| {
-        let made = check_interrupted().and_then(|()| txn.create_dir(&root_dirs[root], rel));
+        let made = cancel.check().and_then(|()| txn.create_dir(&root_dirs[root], rel));
         match made {
             Ok(()) => !failed.load(Ordering::Relaxed),
             Err(e) => {
@@ -95,7 +106,7 @@ pub(super) fn apply<'a>(
         }
         let (i, file) = jobs[job as usize];
         let plan = &plans[i];
-        let result = check_interrupted().and_then(|()| {
+        let result = cancel.check().and_then(|()| {
             place(plan, &trees[i], file, &root_dirs[file.root as usize], mode, txn)
                 .map_err(|e| Error::Install { wheel: plan.wheel.clone(), source: Box::new(e) })
         });

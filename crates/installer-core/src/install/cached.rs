@@ -6,23 +6,24 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::check_interrupted;
 use crate::cache::{Cache, CacheEntry, Lookup};
+use crate::cancel::Cancel;
 use crate::reporter::{Event, Reporter};
 use crate::Result;
 
 /// The entry of each of `wheels`, in order. Reports [`Event::Unpacking`] once (only when
 /// something must be unpacked), the wheel and byte events of each unpack, and one
-/// [`Event::CacheEntry`] per wheel.
+/// [`Event::CacheEntry`] per wheel. Stops with [`crate::Error::Cancelled`] once `cancel` is.
 pub(crate) fn cache_all(
     wheels: &[PathBuf],
     cache: &Cache,
     reporter: &dyn Reporter,
+    cancel: &Cancel,
 ) -> Result<Vec<CacheEntry>> {
     let lookups: Vec<Lookup> = wheels
         .par_iter()
         .map(|wheel| {
-            check_interrupted()?;
+            cancel.check()?;
             cache.lookup(wheel)
         })
         .collect::<Result<_>>()?;
@@ -40,7 +41,7 @@ pub(crate) fn cache_all(
         .into_par_iter()
         .zip(wheels)
         .map(|(lookup, wheel)| {
-            check_interrupted()?;
+            cancel.check()?;
             let entry = match lookup {
                 Lookup::Hit(entry) => entry,
                 Lookup::Miss(miss) => {
@@ -49,7 +50,7 @@ pub(crate) fn cache_all(
                     }
                     reporter.event(Event::UnpackingWheel { wheel, bytes: miss.size() });
                     let entry =
-                        cache.unpack(miss, &|bytes| reporter.event(Event::UnpackedBytes { bytes }))?;
+                        cache.unpack(miss, &|bytes| reporter.event(Event::UnpackedBytes { bytes }), cancel)?;
                     reporter.event(Event::UnpackedWheel { wheel });
                     entry
                 }

@@ -23,7 +23,6 @@ mod tree;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub(crate) use link::{shard_location, suggest_cache_dir};
@@ -32,6 +31,7 @@ pub use summary::{DistVersion, InstallSummary};
 
 use crate::bytecode::{self, Interpreter};
 use crate::cache::{Cache, CacheEntry};
+use crate::cancel::Cancel;
 use crate::installed::{self, InstalledDist};
 use crate::linker::{LinkFallback, LinkMode};
 use crate::platform;
@@ -43,26 +43,6 @@ use crate::venv::Venv;
 use crate::wheel::normalize_name;
 use crate::{Error, Result};
 use roots::Roots;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Asks running installs to stop and roll back (from a Ctrl-C handler: async-signal-safe).
-pub fn interrupt() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Whether [`interrupt`] was called; long loops outside this module (unpacking) check it too.
-pub(crate) fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::Relaxed)
-}
-
-fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::Relaxed) {
-        Err(Error::Interrupted)
-    } else {
-        Ok(())
-    }
-}
 
 /// Everything an install can be asked to do differently; built by the frontends.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +62,19 @@ pub struct InstallOptions {
     /// Verify, cache and plan, then report what would change: the environment is left
     /// alone (not even created).
     pub dry_run: bool,
+    /// Cancels the install (checked per wheel, per unpacked chunk, per file placed): it
+    /// stops, rolls back, and returns [`Error::Cancelled`]. Never reset by the install.
+    pub cancel: Cancel,
+}
+
+/// What every step of one install reads, passed as one value rather than a parameter each.
+struct Run<'a> {
+    venv: &'a Venv,
+    /// The facts of the environment's interpreter, read once: bytecode takes its tag from them.
+    interpreter: &'a target::Interpreter,
+    cache: &'a Cache,
+    options: &'a InstallOptions,
+    reporter: &'a dyn Reporter,
 }
 
 /// Verifies (and caches) every wheel, then installs them all into `venv`, or nothing. Only
@@ -97,10 +90,11 @@ pub fn install(
     let mut clock = Clock::new();
     let interpreter = target::Interpreter::cached(venv.python(), &cache.interpreters_dir())?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
+    let run = Run { venv, interpreter: &interpreter, cache, options, reporter };
     in_pool(options.jobs, || {
-        let entries = cached::cache_all(&wheels, cache, reporter)?;
+        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)?;
         clock.lap("cache");
-        install_entries(venv, &wheels, entries, cache, options, reporter, clock, None)
+        install_entries(&run, &wheels, entries, clock, None)
     })
 }
 
@@ -148,7 +142,7 @@ pub fn install_into(
     in_pool(options.jobs, || {
         // Held (leased) from here to the end of the install: verified once, never looked up
         // twice, so `-v` says `unpacked` for what this run unpacked.
-        let entries = cached::cache_all(&wheels, cache, reporter)?;
+        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)?;
         clock.lap("cache");
         if options.dry_run {
             return dry_run_new_venv(&venv_dir, entries, cache, options, clock);
@@ -158,7 +152,8 @@ pub fn install_into(
             // Another process created it while we verified the wheels.
             drop(creating);
             let venv = Venv::open(&venv_dir)?;
-            return install_entries(&venv, &wheels, entries, cache, options, reporter, clock, None);
+            let run = Run { venv: &venv, interpreter: &interpreter, cache, options, reporter };
+            return install_entries(&run, &wheels, entries, clock, None);
         }
         let venv = Venv::create(&venv_dir, python)?;
         reporter.event(Event::CreatedVenv { path: named, python: &interpreter });
@@ -168,7 +163,8 @@ pub fn install_into(
         drop(creating);
         crate::pause::point("venv-created");
         clock.lap("create venv");
-        let result = install_entries(&venv, &wheels, entries, cache, options, reporter, clock, Some(&lock));
+        let run = Run { venv: &venv, interpreter: &interpreter, cache, options, reporter };
+        let result = install_entries(&run, &wheels, entries, clock, Some(&lock));
         let result = match result {
             Ok(mut summary) => {
                 summary.created_venv = Some(venv.root().to_path_buf());
@@ -247,17 +243,14 @@ fn dist_version(manifest: &crate::manifest::Manifest) -> DistVersion {
 
 /// Steps 2 to 5, for wheels whose entries are known. `held`: the environment's lock when the
 /// caller holds it already (it created the environment); otherwise it is taken here.
-#[allow(clippy::too_many_arguments)]
 fn install_entries(
-    venv: &Venv,
+    run: &Run,
     wheels: &[PathBuf],
     entries: Vec<CacheEntry>,
-    cache: &Cache,
-    options: &InstallOptions,
-    reporter: &dyn Reporter,
     mut clock: Clock,
     held: Option<&platform::DirLock>,
 ) -> Result<InstallSummary> {
+    let Run { venv, cache, options, reporter, .. } = *run;
     // From here on this process alone changes the environment.
     let own_lock;
     let _lock = match held {
@@ -359,7 +352,7 @@ fn install_entries(
 
     // 4. Bytecode, from the cache the files are linked from.
     if options.compile {
-        plan_bytecode(&mut plans, venv, cache, link.shard.as_ref().unwrap_or(cache), &roots, reporter)?;
+        plan_bytecode(run, &mut plans, link.shard.as_ref().unwrap_or(cache), &roots)?;
         clock.lap("bytecode");
     }
 
@@ -377,7 +370,9 @@ fn install_entries(
     }
     let txn = Transaction::new(venv.root());
     clock.lap("link mode");
-    let copied = match apply::apply(&plans, &roots, &old_files, venv, link.mode, &txn, reporter, &mut clock) {
+    let applying =
+        apply::Apply { roots: &roots, venv, mode: link.mode, txn: &txn, reporter, cancel: &options.cancel };
+    let copied = match apply::apply(&plans, &old_files, &applying, &mut clock) {
         Ok(copied) => copied,
         Err(e) => {
             txn.rollback();
@@ -404,15 +399,9 @@ fn entry_files_and_bytes(plans: &[plan::WheelPlan]) -> (u64, u64) {
 
 /// Adds the bytecode of every plan's entry for `venv`'s interpreter to the plans, compiling
 /// into `source` (the cache or shard the entries are linked from) what is not there yet.
-fn plan_bytecode(
-    plans: &mut [plan::WheelPlan],
-    venv: &Venv,
-    cache: &Cache,
-    source: &Cache,
-    roots: &Roots,
-    reporter: &dyn Reporter,
-) -> Result<()> {
-    let Some(interpreter) = Interpreter::identify(venv.python(), cache)? else {
+fn plan_bytecode(run: &Run, plans: &mut [plan::WheelPlan], source: &Cache, roots: &Roots) -> Result<()> {
+    let Run { venv, reporter, .. } = *run;
+    let Some(interpreter) = Interpreter::of(run.interpreter) else {
         reporter.info(&format!(
             "{} writes no bytecode (no cache tag): nothing to compile",
             venv.python().display()
@@ -421,7 +410,8 @@ fn plan_bytecode(
     };
     let sources: Vec<bytecode::Sources> =
         plans.iter().map(|p| bytecode::Sources { entry: &p.entry, files: p.compile_sources() }).collect();
-    let sets = bytecode::ensure(source, venv.python(), &interpreter, &sources, reporter)?;
+    let sets =
+        bytecode::ensure(source, venv.python(), &interpreter, &sources, reporter, &run.options.cancel)?;
     drop(sources);
     for (plan, set) in plans.iter_mut().zip(sets) {
         for (rel, message) in &set.manifest.failed {

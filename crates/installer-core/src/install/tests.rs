@@ -4,6 +4,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::*;
@@ -24,8 +25,6 @@ struct Recorder {
     copied_bytes: AtomicU64,
     advanced: AtomicU64,
 }
-
-use std::sync::atomic::AtomicU64;
 
 impl Recorder {
     fn push(&self, line: String) {

@@ -16,7 +16,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use filename::{normalize_name, WheelFilename};
-pub use unpack::{unpack_verified, unpack_verified_with_progress, Limits};
+pub use unpack::{unpack_verified, unpack_verified_with, Limits, UnpackOptions};
 pub(crate) use version::versions_match;
 
 /// Archive suffixes of source distributions (PEP 625 settles on `.tar.gz`; older ones vary).
@@ -114,9 +114,9 @@ pub enum WheelError {
     /// files: its interpreter, `pyvenv.cfg` or an `activate` script.
     #[error("{member} would replace the environment's own {}", path.display())]
     EnvironmentFile { member: String, path: PathBuf },
-    /// [`crate::interrupt`] was called while unpacking; the caller removes what was written.
-    #[error("interrupted")]
-    Interrupted,
+    /// The unpack's [`crate::Cancel`] token was cancelled; the caller removes what was written.
+    #[error("cancelled")]
+    Cancelled,
     /// A filesystem operation on the destination failed (`action` says which).
     #[error("cannot {action} {}", path.display())]
     Io {

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use zip::{ZipArchive, ZipReadOptions};
 
+use crate::cancel::Cancel;
 use crate::manifest::{Manifest, ManifestFile, Sha256Digest, MANIFEST_FORMAT};
 use crate::wheel::archive::ArchiveReader;
 use crate::wheel::layout::{read_layout, Layout, Member, RATIO_THRESHOLD};
@@ -61,25 +62,44 @@ impl Default for Limits {
     }
 }
 
-/// Verifies `archive` and unpacks it into the existing empty directory `dest`, member `a/b`
-/// at `dest/a/b`, except RECORD (installs write their own) and RECORD signatures (they sign
-/// the RECORD that is not kept).
-///
-/// Returns the manifest with `archive_sha256` empty: the caller hashes the archive (it needs
-/// the hash before unpacking, as a cache key). On error `dest` may hold part of the wheel;
-/// the caller removes it. Nothing is ever written outside `dest`.
-pub fn unpack_verified(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest, WheelError> {
-    unpack_verified_with_progress(archive, dest, limits, &|_| {})
+/// What an unpack can be given besides the archive: its limits, where to report progress,
+/// and the token that cancels it.
+#[derive(Clone, Copy)]
+pub struct UnpackOptions<'a> {
+    pub limits: &'a Limits,
+    /// Called with each member's compressed size once it is written (from worker threads),
+    /// so a frontend can show how far a large wheel is.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Checked per member and per chunk, so a cancel stops even a large wheel promptly.
+    pub cancel: &'a Cancel,
 }
 
-/// [`unpack_verified`], calling `progress` with each member's compressed size once it is
-/// written (from worker threads), so a frontend can show how far a large wheel is.
-pub fn unpack_verified_with_progress(
+/// Verifies `archive` and unpacks it into the existing empty directory `dest`, member `a/b`
+/// at `dest/a/b`, except RECORD (installs write their own) and RECORD signatures (they sign
+/// the RECORD that is not kept), with no progress and no way to cancel; see
+/// [`unpack_verified_with`].
+pub fn unpack_verified(archive: &Path, dest: &Path, limits: &Limits) -> Result<Manifest, WheelError> {
+    let cancel = Cancel::new();
+    unpack_verified_with(archive, dest, &UnpackOptions { limits, progress: &|_| {}, cancel: &cancel })
+}
+
+/// [`unpack_verified`] with progress and a cancellation token. Returns the whole manifest,
+/// the archive's SHA-256 included (hashed while the members are unpacked). On error `dest`
+/// may hold part of the wheel; the caller removes it. Nothing is ever written outside `dest`.
+pub fn unpack_verified_with(
     archive: &Path,
     dest: &Path,
-    limits: &Limits,
-    progress: &(dyn Fn(u64) + Sync),
+    options: &UnpackOptions<'_>,
 ) -> Result<Manifest, WheelError> {
+    let (hash, manifest) =
+        rayon::join(|| Sha256Digest::of_file(archive), || unpack_members(archive, dest, options));
+    let hash = hash.map_err(|e| WheelError::io("read", archive, e))?;
+    Ok(Manifest { archive_sha256: hash.hex(), ..manifest? })
+}
+
+/// Everything but the archive's hash, which is left empty.
+fn unpack_members(archive: &Path, dest: &Path, options: &UnpackOptions<'_>) -> Result<Manifest, WheelError> {
+    let UnpackOptions { limits, progress, cancel } = *options;
     let file_name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let filename = WheelFilename::parse(&file_name)
         .map_err(|reason| WheelError::BadFilename { name: file_name.clone(), reason })?;
@@ -87,7 +107,7 @@ pub fn unpack_verified_with_progress(
     let reader = ArchiveReader::new(file).map_err(|e| WheelError::io("read", archive, e))?;
     let zip = ZipArchive::new(reader).map_err(WheelError::Zip)?;
     let layout = read_layout(&zip, &filename, limits)?;
-    let unpacker = Unpacker { zip: &zip, layout: &layout, limits, dest };
+    let unpacker = Unpacker { zip: &zip, layout: &layout, limits, dest, cancel };
     let checked = unpacker.check_metadata(&filename)?;
 
     for dir in &layout.dirs {
@@ -131,6 +151,7 @@ struct Unpacker<'a> {
     layout: &'a Layout,
     limits: &'a Limits,
     dest: &'a Path,
+    cancel: &'a Cancel,
 }
 
 /// A file to write, with what RECORD says it must be.
@@ -277,6 +298,14 @@ impl<'a> Unpacker<'a> {
         Ok(content)
     }
 
+    fn check_cancelled(&self) -> Result<(), WheelError> {
+        if self.cancel.is_cancelled() {
+            Err(WheelError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
     fn extract(
         &self,
         reader: &mut ArchiveReader,
@@ -284,7 +313,7 @@ impl<'a> Unpacker<'a> {
         job: Job<'_>,
     ) -> Result<ManifestFile, WheelError> {
         // Checked per member and per chunk, so Ctrl-C stops even a large wheel promptly.
-        check_interrupted()?;
+        self.check_cancelled()?;
         let member = job.member;
         let out = self.dest.join(&member.path);
         let mut state = Verify::new(job.hasher);
@@ -314,7 +343,7 @@ impl<'a> Unpacker<'a> {
             if n == 0 {
                 break;
             }
-            check_interrupted()?;
+            self.check_cancelled()?;
             state.update(&chunk[..n]);
             if state.size > member.size {
                 return Err(WheelError::Oversized { path: member.path.clone(), expected: member.size });
@@ -350,14 +379,6 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-fn check_interrupted() -> Result<(), WheelError> {
-    if crate::install::interrupted() {
-        Err(WheelError::Interrupted)
-    } else {
-        Ok(())
-    }
 }
 
 fn missing(path: &str) -> WheelError {

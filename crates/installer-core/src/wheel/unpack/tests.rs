@@ -245,7 +245,10 @@ fn unpacks_a_valid_wheel() {
     assert_eq!((manifest.name.as_str(), manifest.version.as_str()), ("demo", "1.0"));
     assert_eq!((manifest.dist_info.as_str(), manifest.data_dir.as_str()), (DI, "demo-1.0.data"));
     assert!(manifest.root_is_purelib);
-    assert_eq!(manifest.archive_sha256, "");
+    // The manifest is whole: the archive's own hash, as `sha256sum` prints it.
+    let archive = std::fs::read(tmp.path().join(&wheel.file_name)).unwrap();
+    let digest = crate::manifest::Sha256Digest(sha2::Sha256::digest(&archive).into());
+    assert_eq!(manifest.archive_sha256, digest.hex());
     assert_eq!(manifest.wheel, "demo-1.0-py3-none-any.whl");
 }
 
