@@ -232,7 +232,11 @@ fn the_environment_s_own_files_are_never_replaced() {
         ("demo-1.0.data/scripts/activate", "evil", bin.join("activate")),
     ];
     let before = snapshot(&venv);
+    // A dry run makes the cache (its layout, the interpreter's facts) without touching the venv.
+    let good = fixture("fixture_ns_a");
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &["--dry-run", good.to_str().unwrap()])));
     for (member, content, replaced) in cases {
+        let cache_before = snapshot(&cache);
         let dir = tempfile::tempdir_in(tmp.path()).unwrap();
         let wheel = WheelBuilder::new("demo", "1.0").file(member, content.as_bytes()).write(dir.path(), None);
         let out = installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()]));
@@ -251,6 +255,7 @@ fn the_environment_s_own_files_are_never_replaced() {
             )
         );
         assert_eq!(snapshot(&venv), before, "{member}");
+        assert_eq!(snapshot(&cache), cache_before, "{member}: refused before it is cached");
     }
 }
 

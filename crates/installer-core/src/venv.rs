@@ -179,6 +179,19 @@ impl Venv {
     }
 }
 
+/// Whether `name`, a file directly in the scripts directory, is one of the environment's own:
+/// its interpreter (`python*`) or an `activate*` script. No wheel may replace these.
+pub(crate) fn is_own_script(name: &str) -> bool {
+    !name.contains('/') && (name.starts_with("python") || name.to_ascii_lowercase().starts_with("activate"))
+}
+
+/// Whether `rel`, a path under the environment's prefix (`bin/python3`, `pyvenv.cfg`), is one
+/// of the environment's own files. The one rule for the wheel reader (which refuses such a
+/// wheel before it is cached) and the install plan (which places files).
+pub(crate) fn is_own_file(rel: &str) -> bool {
+    rel == "pyvenv.cfg" || rel.strip_prefix("bin/").is_some_and(is_own_script)
+}
+
 /// Finds `lib/pythonX.Y/site-packages`, preferring the version `pyvenv.cfg` names.
 fn find_site_packages(root: &Path, cfg: &str) -> Result<(PathBuf, (u32, u32))> {
     let from_cfg = cfg.lines().find_map(|line| {
@@ -261,6 +274,16 @@ pub(crate) mod tests {
         assert_eq!(parse_version("3.11.7"), Some((3, 11)));
         assert_eq!(parse_version("3.13"), Some((3, 13)));
         assert_eq!(parse_version("three"), None);
+    }
+
+    #[test]
+    fn own_files_are_the_interpreter_the_configuration_and_activate() {
+        for own in ["pyvenv.cfg", "bin/python", "bin/python3.11", "bin/Activate.ps1", "bin/activate"] {
+            assert!(is_own_file(own), "{own}");
+        }
+        for other in ["share/pyvenv.cfg", "bin/pip", "bin/tools/python", "lib/python3.11/x.py"] {
+            assert!(!is_own_file(other), "{other}");
+        }
     }
 
     #[test]

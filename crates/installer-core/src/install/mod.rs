@@ -40,7 +40,7 @@ use crate::target::{self, select_wheels, Target, TargetRequest};
 use crate::transaction::Transaction;
 use crate::uninstall;
 use crate::venv::Venv;
-use crate::wheel::normalize_name;
+use crate::wheel::{normalize_name, WheelError};
 use crate::{Error, Result};
 use roots::Roots;
 
@@ -92,7 +92,8 @@ pub fn install(
     let wheels = select(&interpreter, wheels, options, reporter)?;
     let run = Run { venv, interpreter: &interpreter, cache, options, reporter };
     in_pool(options.jobs, || {
-        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)?;
+        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)
+            .map_err(|e| in_environment(e, venv.data()))?;
         clock.lap("cache");
         install_entries(&run, &wheels, entries, clock, None)
     })
@@ -142,7 +143,8 @@ pub fn install_into(
     in_pool(options.jobs, || {
         // Held (leased) from here to the end of the install: verified once, never looked up
         // twice, so `-v` says `unpacked` for what this run unpacked.
-        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)?;
+        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)
+            .map_err(|e| in_environment(e, &venv_dir))?;
         clock.lap("cache");
         if options.dry_run {
             return dry_run_new_venv(&venv_dir, entries, cache, options, clock);
@@ -195,6 +197,19 @@ fn select(
         reporter.info(note);
     }
     Ok(selection.wheels)
+}
+
+/// Names the environment (its prefix) in a refusal of the wheel reader, which finds a wheel
+/// that would replace the environment's own files before caching it, knowing no environment.
+fn in_environment(error: Error, prefix: &Path) -> Error {
+    match error {
+        Error::Wheel { wheel, source: WheelError::EnvironmentFile { member, path } }
+            if path.is_relative() =>
+        {
+            Error::Wheel { wheel, source: WheelError::EnvironmentFile { member, path: prefix.join(path) } }
+        }
+        error => error,
+    }
 }
 
 /// Runs `work` on a pool of `jobs` threads (0: one per CPU) whose threads have all exited when

@@ -219,13 +219,7 @@ pub(crate) fn plan_wheel(
                 ),
             },
         })?;
-        refuse_environment_file(roots, SCRIPTS, &entry_point.name, wheel, || {
-            format!(
-                "entry point `{}` ({})",
-                entry_point.name,
-                if entry_point.gui { "gui_scripts" } else { "console_scripts" }
-            )
-        })?;
+        refuse_environment_file(roots, SCRIPTS, &entry_point.name, wheel, || entry_point.describe())?;
         files.push(generate(SCRIPTS, Generated { rel: entry_point.name.clone(), content, executable: true }));
     }
     let metadata = [
@@ -244,7 +238,8 @@ pub(crate) fn plan_wheel(
 /// Refuses a wheel that would write one of the environment's own files: its interpreter
 /// (`bin/python*`), `pyvenv.cfg` or its `activate*` scripts, whether by an entry point,
 /// `.data/scripts` or `.data/data` (whose `bin/` and prefix are these roots). `what` names
-/// the file of the wheel.
+/// the file of the wheel. The wheel reader refuses these before a wheel is cached; this
+/// covers entries cached before it did.
 fn refuse_environment_file(
     roots: &Roots,
     root: RootId,
@@ -253,11 +248,8 @@ fn refuse_environment_file(
     what: impl FnOnce() -> String,
 ) -> Result<()> {
     let own = match root {
-        SCRIPTS => {
-            let lower = rel.to_ascii_lowercase();
-            !rel.contains('/') && (rel.starts_with("python") || lower.starts_with("activate"))
-        }
-        DATA => rel == "pyvenv.cfg",
+        SCRIPTS => crate::venv::is_own_script(rel),
+        DATA => crate::venv::is_own_file(rel),
         _ => false,
     };
     if !own {

@@ -115,6 +115,14 @@ fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
+impl EntryPoint {
+    /// The entry point as messages name it: ``entry point `name` (console_scripts)``.
+    pub fn describe(&self) -> String {
+        let section = if self.gui { "gui_scripts" } else { "console_scripts" };
+        format!("entry point `{}` ({section})", self.name)
+    }
+}
+
 /// The `console_scripts` and `gui_scripts` sections of `entry_points.txt`; other sections
 /// (plugins for other tools) are not read, so their syntax cannot make a wheel uninstallable.
 pub fn parse_entry_points(text: &str) -> Result<Vec<EntryPoint>, String> {

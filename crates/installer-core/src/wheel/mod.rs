@@ -111,7 +111,9 @@ pub enum WheelError {
         candidates: Vec<String>,
     },
     /// A file of the wheel (or an entry point) would replace one of the environment's own
-    /// files: its interpreter, `pyvenv.cfg` or an `activate` script.
+    /// files: its interpreter, `pyvenv.cfg` or an `activate` script. `path` is relative to
+    /// the environment's prefix when the wheel reader found it (it knows no environment);
+    /// installs make it absolute.
     #[error("{member} would replace the environment's own {}", path.display())]
     EnvironmentFile { member: String, path: PathBuf },
     /// The unpack's [`crate::Cancel`] token was cancelled; the caller removes what was written.

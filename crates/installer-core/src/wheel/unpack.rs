@@ -21,7 +21,7 @@ use crate::cancel::Cancel;
 use crate::manifest::{Manifest, ManifestFile, Sha256Digest, MANIFEST_FORMAT};
 use crate::wheel::archive::ArchiveReader;
 use crate::wheel::layout::{read_layout, Layout, Member, RATIO_THRESHOLD};
-use crate::wheel::metadata::{parse_entry_points, parse_metadata_name_version, parse_wheel_file};
+use crate::wheel::metadata::{parse_entry_points, parse_metadata_name_version, parse_wheel_file, EntryPoint};
 use crate::wheel::record::{hashes_equal, parse_record, RecordHasher};
 use crate::wheel::version::versions_match;
 use crate::wheel::{WheelError, WheelFilename};
@@ -109,6 +109,7 @@ fn unpack_members(archive: &Path, dest: &Path, options: &UnpackOptions<'_>) -> R
     let layout = read_layout(&zip, &filename, limits)?;
     let unpacker = Unpacker { zip: &zip, layout: &layout, limits, dest, cancel };
     let checked = unpacker.check_metadata(&filename)?;
+    refuse_environment_files(&layout, &checked.entry_points)?;
 
     for dir in &layout.dirs {
         let path = dest.join(dir);
@@ -144,6 +145,32 @@ fn unpack_members(archive: &Path, dest: &Path, options: &UnpackOptions<'_>) -> R
         files,
         entry_points: checked.entry_points,
     })
+}
+
+/// Refuses, before anything is written, a wheel that would replace one of an environment's
+/// own files ([`crate::venv::is_own_file`]) through `.data/scripts`, `.data/data` or an entry
+/// point: such a wheel never gets a cache entry. The error's path is relative to the
+/// environment's prefix (`bin/python3`); the install joins the environment it names.
+fn refuse_environment_files(layout: &Layout, entry_points: &[EntryPoint]) -> Result<(), WheelError> {
+    let (scripts, data) = (format!("{}/scripts/", layout.data_dir), format!("{}/data/", layout.data_dir));
+    let refuse = |member: String, rel: String| {
+        Err(WheelError::EnvironmentFile { member, path: std::path::PathBuf::from(rel) })
+    };
+    for member in &layout.files {
+        if let Some(name) = member.path.strip_prefix(&scripts) {
+            if crate::venv::is_own_script(name) {
+                return refuse(member.path.clone(), format!("bin/{name}"));
+            }
+        } else if let Some(rel) = member.path.strip_prefix(&data) {
+            if crate::venv::is_own_file(rel) {
+                return refuse(member.path.clone(), rel.to_string());
+            }
+        }
+    }
+    match entry_points.iter().find(|e| crate::venv::is_own_script(&e.name)) {
+        Some(entry_point) => refuse(entry_point.describe(), format!("bin/{}", entry_point.name)),
+        None => Ok(()),
+    }
 }
 
 struct Unpacker<'a> {
