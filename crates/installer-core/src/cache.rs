@@ -343,7 +343,7 @@ impl Cache {
     /// [`Cache::unpack`] needs, so callers can count the work before doing it. Refuses what is
     /// not a wheel file (a directory, a source distribution) before reading anything.
     pub fn lookup(&self, wheel: &Path) -> Result<Lookup> {
-        crate::wheel::check_is_wheel_name(wheel)?;
+        crate::wheel::check_is_wheel(wheel)?;
         let wheel_abs = std::path::absolute(wheel).map_err(|e| Error::io("resolve", wheel, e))?;
         let meta = std::fs::metadata(&wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
         if meta.is_dir() {

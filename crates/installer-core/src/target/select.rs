@@ -34,6 +34,8 @@ pub fn select_wheels(wheels: &[PathBuf], target: &Target) -> Result<Selection> {
     let mut seen_files: Vec<(u64, u64)> = Vec::with_capacity(wheels.len());
     let mut groups: Vec<Group> = Vec::new();
     for (position, wheel) in wheels.iter().enumerate() {
+        // An sdist or a directory is named as such, not as a bad wheel file name.
+        crate::wheel::check_is_wheel(wheel)?;
         // A file that cannot be read is refused when the cache reads it, naming it.
         if let Ok(identity) = crate::platform::file_id(wheel) {
             if seen_files.contains(&identity) {

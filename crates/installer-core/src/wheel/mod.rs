@@ -22,17 +22,19 @@ pub(crate) use version::versions_match;
 /// Archive suffixes of source distributions (PEP 625 settles on `.tar.gz`; older ones vary).
 const SDIST_SUFFIXES: [&str; 6] = [".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"];
 
-/// Refuses a path that names a source distribution by its suffix, before anything is read:
-/// a typed [`crate::Error::NotAWheel`] the frontends can explain, not "invalid file name".
-pub(crate) fn check_is_wheel_name(path: &std::path::Path) -> crate::Result<()> {
+/// Refuses a path that names a source distribution by its suffix, or a directory, before
+/// anything is read: a typed [`crate::Error::NotAWheel`] the frontends can explain, not
+/// "invalid file name". Only a name without `.whl` costs a `stat` (it is refused either way).
+pub(crate) fn check_is_wheel(path: &std::path::Path) -> crate::Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    if SDIST_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
-        return Err(crate::Error::NotAWheel {
-            path: path.to_path_buf(),
-            kind: crate::error::NotAWheel::SourceDistribution,
-        });
-    }
-    Ok(())
+    let kind = if SDIST_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
+        crate::error::NotAWheel::SourceDistribution
+    } else if !name.ends_with(".whl") && path.is_dir() {
+        crate::error::NotAWheel::Directory
+    } else {
+        return Ok(());
+    };
+    Err(crate::Error::NotAWheel { path: path.to_path_buf(), kind })
 }
 
 /// Why a wheel was refused. The caller wraps it in [`crate::Error::Wheel`], which names the
