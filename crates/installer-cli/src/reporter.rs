@@ -83,19 +83,35 @@ impl TerminalReporter {
 
     /// Switches the bar to `phase` with `template`, counting to `length` from 0.
     fn start(&self, phase: Phase, template: &str, length: u64) {
-        *self.phase.lock().expect("phase") = phase;
+        let previous = std::mem::replace(&mut *self.phase.lock().expect("phase"), phase);
         if !self.show {
             return;
         }
+        // Switched while hidden (its line cleared), so that no frame mixes the last phase's
+        // style with the new numbers or the other way round (`3,146,852/8 files`).
+        if previous != Phase::Idle {
+            self.bar.set_draw_target(ProgressDrawTarget::hidden());
+            let term = console::Term::stderr();
+            if term.is_term() {
+                let _ = term.clear_line();
+            }
+        }
         let style = ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ");
         self.bar.set_style(style);
-        self.bar.set_length(length);
-        self.bar.set_position(0);
+        self.bar.update(|state| {
+            state.set_pos(0);
+            state.set_len(length);
+        });
         self.bar.reset_eta();
-        if self.bar.is_hidden() {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(20));
+        self.bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(20));
+        if previous == Phase::Idle {
             self.bar.enable_steady_tick(Duration::from_millis(100));
         }
+    }
+
+    /// The bar of the files phase: `Installing [===   ] 120/480 files`.
+    fn files_template(&self) -> String {
+        format!("{{spinner:.green}} {} [{{bar:30.cyan/blue}}] {{human_pos}}/{{human_len}} files", self.verb)
     }
 
     fn phase(&self) -> Phase {
@@ -175,16 +191,10 @@ fn short_name(wheel: &std::path::Path, width: usize) -> String {
 
 impl Reporter for TerminalReporter {
     fn add_total(&self, files: u64) {
-        // Uninstall announces its files this way; an install announced `Placing` first.
+        // Uninstall announces its files this way. An install announced them with `Placing`
+        // already (and repeats the total here for the C ABI's callback): not counted twice.
         if self.phase() == Phase::Idle {
-            let template = format!(
-                "{{spinner:.green}} {} [{{bar:30.cyan/blue}}] {{human_pos}}/{{human_len}} files",
-                self.verb
-            );
-            self.start(Phase::Files, &template, 0);
-        }
-        if self.phase() == Phase::Files {
-            self.bar.inc_length(files);
+            self.start(Phase::Files, &self.files_template(), files);
         }
     }
 
@@ -251,11 +261,7 @@ impl Reporter for TerminalReporter {
                     );
                     self.count_prefix(&self.files);
                 } else {
-                    let template = format!(
-                        "{{spinner:.green}} {} [{{bar:30.cyan/blue}}] {{human_pos}}/{{human_len}} files",
-                        self.verb
-                    );
-                    self.start(Phase::Files, &template, files);
+                    self.start(Phase::Files, &self.files_template(), files);
                 }
             }
             Event::Copied { bytes } => self.bar.inc(bytes),
@@ -307,6 +313,7 @@ mod tests {
         assert_eq!(r.bar.prefix(), "1/2");
         assert_eq!(r.bar.message(), "a-1.0-py3-none-any.whl");
         r.event(Event::Placing { files: 7, copy_bytes: 0 });
+        r.add_total(7);
         r.advance(3);
         assert_eq!((r.phase(), r.bar.position(), r.bar.length()), (Phase::Files, 3, Some(7)));
         r.finish();

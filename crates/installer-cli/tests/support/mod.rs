@@ -365,16 +365,17 @@ impl Paused {
     /// Spawns `installer args` and returns once it has reached `point`; panics (with its
     /// stderr) if it exits first.
     pub fn start(cwd: &Path, args: &[&str], point: &str) -> Paused {
+        let mut command = installer_command(cwd, args, &[]);
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        Paused::start_command(command, point)
+    }
+
+    /// [`Paused::start`] for a command whose output the caller has set up (a terminal).
+    pub fn start_command(mut command: Command, point: &str) -> Paused {
         let dir = tempfile::tempdir().unwrap();
-        let child = installer_command(
-            cwd,
-            args,
-            &[("INSTALLER_TEST_PAUSE", point), ("INSTALLER_TEST_PAUSE_DIR", dir.path().to_str().unwrap())],
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        command.env("INSTALLER_TEST_PAUSE", point).env("INSTALLER_TEST_PAUSE_DIR", dir.path());
+        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let child = command.spawn().unwrap();
         let mut paused = Paused { child, dir, point: point.to_string() };
         let reached = paused.dir.path().join(format!("{point}.reached"));
         while !reached.exists() {
