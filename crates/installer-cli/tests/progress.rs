@@ -16,10 +16,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
 use support::*;
 
+/// The bytes a terminal received so far, and whether the writing side has closed it.
+type Received = Mutex<(Vec<u8>, bool)>;
+
 /// Everything written to a pseudo-terminal's slave side, read by a thread so the writer never
 /// blocks on a full terminal buffer.
 struct Terminal {
-    output: Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>,
+    output: Arc<(Received, Condvar)>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
