@@ -15,7 +15,7 @@ use installer_core::cache::{Untrusted, UntrustedEntry};
 use installer_core::install::Fallback;
 use installer_core::reporter::Event;
 use installer_core::units::thousands;
-use installer_core::{LinkMode, Reporter};
+use installer_core::{ConcreteLinkMode, Reporter};
 
 use crate::args::OutputArgs;
 use crate::style;
@@ -145,7 +145,7 @@ pub fn fallback_warning(fallback: &Fallback) -> String {
              INSTALLER_CACHE_DIR), or keep this cache and add a shard there with `cache-shards = [\"{dir}\"]` \
              in installer.toml."
         ));
-    } else if fallback.failed == LinkMode::Clone {
+    } else if fallback.failed == ConcreteLinkMode::Clone {
         text.push_str(
             "\n  To link instead, use `--link-mode auto` or `--link-mode hardlink`: this filesystem cannot clone.",
         );

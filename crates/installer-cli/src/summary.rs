@@ -139,7 +139,7 @@ fn millis(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use installer_core::LinkMode;
+    use installer_core::ConcreteLinkMode;
 
     fn dv(name: &str, version: &str) -> DistVersion {
         DistVersion { name: name.into(), version: version.into() }
@@ -151,7 +151,7 @@ mod tests {
             replaced: vec![dv("urllib3", "2.8.0")],
             skipped: vec![dv("six", "1.17.0"), dv("idna", "3.10")],
             files: 1234,
-            link_mode: LinkMode::Hardlink,
+            link_mode: ConcreteLinkMode::Hardlink,
             fell_back_from: None,
             copied_files: 0,
             copied_bytes: 0,

@@ -6,8 +6,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::install::{shard_location, suggest_cache_dir, ShardPolicy};
-use crate::linker::{self, LinkMode};
+use crate::install::{decide, suggest_cache_dir, LinkDecision, LinkSource, ShardPolicy, ShardProbe};
+use crate::linker::{self, ConcreteLinkMode, LinkMode};
 use crate::platform;
 use crate::target::{Interpreter, Target, TargetRequest};
 use crate::venv::Venv;
@@ -68,13 +68,14 @@ impl Place {
     }
 }
 
-/// The outcome of probing one (source, target) pair.
+/// The outcome of probing one (source, target) pair, as the report shows it: a
+/// [`linker::Probe`] of the install's [`LinkDecision`] in words.
 #[derive(Debug, Clone)]
 pub struct Verdict {
-    /// The mode that works: clone, hardlink, symlink or copy.
-    pub mode: LinkMode,
+    /// The mode that works.
+    pub mode: ConcreteLinkMode,
     /// Each better mode that failed, with the OS error.
-    pub failures: Vec<(LinkMode, String)>,
+    pub failures: Vec<(ConcreteLinkMode, String)>,
     /// The first failure was "different filesystems" (EXDEV).
     pub cross_device: bool,
     /// Why this mode, in a few words (see [`linker::Probe::why`]).
@@ -82,8 +83,13 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn fell_back(&self) -> bool {
-        self.mode == LinkMode::Copy && !self.failures.is_empty()
+    fn of(probe: &linker::Probe, requested: LinkMode) -> Verdict {
+        Verdict {
+            mode: probe.mode,
+            why: probe.why(requested),
+            cross_device: probe.reason().is_some_and(|(_, e)| platform::is_cross_device(e)),
+            failures: probe.failures.iter().map(|(m, e)| (*m, e.to_string())).collect(),
+        }
     }
 }
 
@@ -109,7 +115,7 @@ pub struct Diagnosis {
     /// Only when the direct probe fell back across filesystems: the shard, or why there is none.
     pub shard: Option<Result<ShardDiagnosis, String>>,
     /// What an install would do: the mode, and the shard it would link from.
-    pub outcome: (LinkMode, Option<PathBuf>),
+    pub outcome: (ConcreteLinkMode, Option<PathBuf>),
     pub python: TargetDiagnosis,
     /// Things to fix, one sentence each.
     pub problems: Vec<String>,
@@ -136,57 +142,56 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
     let python = TargetDiagnosis { python, found };
     let scratch = options.cache_dir.join("v1").join("tmp");
     let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
-    let direct = probe(options.link_mode, &source, &target.examined);
-
-    let mut shard = None;
-    let outcome = match &direct {
+    // Where an install would probe a shard from, creating nothing: its scratch directory when
+    // it exists, else the nearest existing directory, where it would be created.
+    let mut shard_source = |dir: &Path| {
+        let scratch = dir.join("v1").join("tmp");
+        Ok(if scratch.is_dir() { scratch } else { nearest_existing(dir) })
+    };
+    let decided = decide(options.link_mode, &options.shards, &source, &target.examined, &mut shard_source);
+    let (direct, shard, outcome) = match decided {
         Err(e) => {
             problems.push(format!("the cache cannot be written in {}: {e}", source.display()));
-            (LinkMode::Copy, None)
+            (Err(e.to_string()), None, (ConcreteLinkMode::Copy, None))
         }
-        Ok(verdict) if !verdict.fell_back() => (verdict.mode, None),
-        Ok(verdict) => {
-            let mut outcome = (LinkMode::Copy, None);
-            if verdict.cross_device && options.link_mode != LinkMode::Symlink {
-                let found = diagnose_shard(options, &target);
-                if let Ok(ShardDiagnosis { dir, verdict: Ok(v), .. }) = &found {
-                    if !v.fell_back() {
-                        outcome = (v.mode, Some(dir.clone()));
-                    }
-                }
-                shard = Some(found);
-            }
-            if outcome.1.is_none() {
-                let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
-                problems.push(fallback_problem(verdict, &shard, &venv, options.link_mode));
-            }
-            outcome
+        Ok(decision) => {
+            let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
+            report(&decision, options.link_mode, &venv, &mut problems)
         }
     };
     Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, python, problems }
 }
 
-fn probe(mode: LinkMode, source: &Path, target: &Path) -> Result<Verdict, String> {
-    let probe = linker::probe(mode, source, target).map_err(|e| e.to_string())?;
-    Ok(Verdict {
-        mode: probe.mode,
-        why: probe.why(mode),
-        cross_device: probe.reason().is_some_and(|(_, e)| platform::is_cross_device(e)),
-        failures: probe.failures.into_iter().map(|(m, e)| (m, e.to_string())).collect(),
-    })
+/// The parts of the report that come from the install's link decision; a fallback to
+/// copying is a problem.
+#[allow(clippy::type_complexity)]
+fn report(
+    decision: &LinkDecision,
+    requested: LinkMode,
+    venv: &Path,
+    problems: &mut Vec<String>,
+) -> (Result<Verdict, String>, Option<Result<ShardDiagnosis, String>>, (ConcreteLinkMode, Option<PathBuf>)) {
+    let direct = Verdict::of(&decision.direct, requested);
+    let shard = decision.shard.as_ref().map(|found| match found {
+        Err(why) => Err(why.clone()),
+        Ok(ShardProbe { dir, probe }) => Ok(ShardDiagnosis {
+            dir: dir.clone(),
+            exists: dir.join("v1").join("tmp").is_dir(),
+            verdict: probe.as_ref().map(|p| Verdict::of(p, requested)).map_err(String::clone),
+        }),
+    });
+    let outcome = match &decision.source {
+        LinkSource::Shard(dir) => (decision.mode, Some(dir.clone())),
+        LinkSource::Cache => (decision.mode, None),
+    };
+    if decision.fell_back() {
+        problems.push(fallback_problem(&direct, &shard, venv, requested));
+    }
+    (Ok(direct), shard, outcome)
 }
 
-fn diagnose_shard(options: &DoctorOptions, target: &Place) -> Result<ShardDiagnosis, String> {
-    let dir = shard_location(&options.shards, &target.examined)?;
-    let scratch = dir.join("v1").join("tmp");
-    let exists = scratch.is_dir();
-    let source = if exists {
-        scratch
-    } else {
-        dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
-    };
-    let verdict = probe(options.link_mode, &source, &target.examined);
-    Ok(ShardDiagnosis { dir, exists, verdict })
+fn nearest_existing(dir: &Path) -> PathBuf {
+    dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
 }
 
 fn fallback_problem(
@@ -195,7 +200,10 @@ fn fallback_problem(
     venv: &Path,
     mode: LinkMode,
 ) -> String {
-    let (failed, error) = verdict.failures.first().map(|(m, e)| (*m, e.as_str())).unwrap_or((mode, ""));
+    let (failed, error) = match verdict.failures.first() {
+        Some((failed, error)) => (LinkMode::from(*failed), error.as_str()),
+        None => (mode, ""),
+    };
     if !verdict.cross_device {
         return format!(
             "{failed} does not work from the cache into the target ({error}): installs copy every file"
@@ -336,7 +344,7 @@ mod tests {
         let (cache, venv) = (dir.path().join("cache"), dir.path().join("venv"));
         let diagnosis = diagnose(&options(&cache, &venv));
         assert!(diagnosis.problems.is_empty(), "{diagnosis}");
-        assert!(matches!(diagnosis.outcome, (LinkMode::Hardlink, None)), "{diagnosis}");
+        assert!(matches!(diagnosis.outcome, (ConcreteLinkMode::Hardlink, None)), "{diagnosis}");
         assert!(!diagnosis.cache.exists() && !cache.exists() && !venv.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the probe leaves nothing");
         let text = diagnosis.to_string();
@@ -377,7 +385,7 @@ mod tests {
         let mut options = options(cache.path(), dir.path());
         options.shards = ShardPolicy { dirs: Vec::new(), auto: false };
         let diagnosis = diagnose(&options);
-        assert_eq!(diagnosis.outcome, (LinkMode::Copy, None));
+        assert_eq!(diagnosis.outcome, (ConcreteLinkMode::Copy, None));
         assert_eq!(diagnosis.problems.len(), 1, "{diagnosis}");
         assert!(diagnosis.problems[0].contains("different filesystems"), "{diagnosis}");
         assert!(diagnosis.problems[0].contains("automatic shards are off"), "{diagnosis}");

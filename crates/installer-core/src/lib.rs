@@ -34,5 +34,5 @@ pub mod wheel;
 pub use cancel::Cancel;
 pub use error::{Error, Result};
 pub use install::{install, install_into, InstallOptions, InstallSummary};
-pub use linker::{LinkFallback, LinkMode};
+pub use linker::{ConcreteLinkMode, LinkFallback, LinkMode};
 pub use reporter::{NoReporter, Reporter};

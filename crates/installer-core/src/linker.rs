@@ -68,6 +68,61 @@ impl FromStr for LinkMode {
     }
 }
 
+/// A link mode as used: what a probe found to work, and what every file of an install is
+/// placed with. [`LinkMode`] is what was asked for (`auto` among them); this has no `auto`,
+/// so code that places files never has to decide what `auto` would mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConcreteLinkMode {
+    Clone,
+    Hardlink,
+    Copy,
+    Symlink,
+}
+
+impl ConcreteLinkMode {
+    /// The name used in messages, in `--format json` and by `installer_probe_link_mode`.
+    pub fn as_str(self) -> &'static str {
+        LinkMode::from(self).as_str()
+    }
+
+    /// `hardlinking`, `cloning`, ...: what a fallback to copying did not do.
+    pub fn gerund(self) -> &'static str {
+        match self {
+            ConcreteLinkMode::Clone => "cloning",
+            ConcreteLinkMode::Hardlink => "hardlinking",
+            ConcreteLinkMode::Symlink => "symlinking",
+            ConcreteLinkMode::Copy => "copying",
+        }
+    }
+
+    /// What placing a file was doing when it failed: `cannot hardlink into <path>`.
+    pub fn io_action(self) -> &'static str {
+        match self {
+            ConcreteLinkMode::Clone => "clone into",
+            ConcreteLinkMode::Hardlink => "hardlink into",
+            ConcreteLinkMode::Symlink => "symlink into",
+            ConcreteLinkMode::Copy => "copy into",
+        }
+    }
+}
+
+impl From<ConcreteLinkMode> for LinkMode {
+    fn from(mode: ConcreteLinkMode) -> LinkMode {
+        match mode {
+            ConcreteLinkMode::Clone => LinkMode::Clone,
+            ConcreteLinkMode::Hardlink => LinkMode::Hardlink,
+            ConcreteLinkMode::Copy => LinkMode::Copy,
+            ConcreteLinkMode::Symlink => LinkMode::Symlink,
+        }
+    }
+}
+
+impl fmt::Display for ConcreteLinkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What to do when the chosen link mode cannot be used between the cache and the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -115,33 +170,39 @@ impl FromStr for LinkFallback {
 /// concrete mode, resolving both against the open directories. `dst_rel` must not exist (an
 /// existing one is an `AlreadyExists` error in every mode, never overwritten, so the
 /// transaction moves it aside first and a rollback can put it back).
-pub fn materialize_at(mode: LinkMode, src: &Dir, src_rel: &str, dst: &Dir, dst_rel: &str) -> io::Result<()> {
+pub fn materialize_at(
+    mode: ConcreteLinkMode,
+    src: &Dir,
+    src_rel: &str,
+    dst: &Dir,
+    dst_rel: &str,
+) -> io::Result<()> {
     match mode {
-        LinkMode::Clone => src.reflink(src_rel, dst, dst_rel),
-        LinkMode::Hardlink => src.hard_link(src_rel, dst, dst_rel),
-        LinkMode::Symlink => src.symlink(src_rel, dst, dst_rel),
-        LinkMode::Copy | LinkMode::Auto => src.copy(src_rel, dst, dst_rel),
+        ConcreteLinkMode::Clone => src.reflink(src_rel, dst, dst_rel),
+        ConcreteLinkMode::Hardlink => src.hard_link(src_rel, dst, dst_rel),
+        ConcreteLinkMode::Symlink => src.symlink(src_rel, dst, dst_rel),
+        ConcreteLinkMode::Copy => src.copy(src_rel, dst, dst_rel),
     }
 }
 
 /// What probing a (cache, target) pair found for a requested mode.
 #[derive(Debug)]
 pub struct Probe {
-    /// The concrete mode that works: Clone, Hardlink, Symlink or Copy.
-    pub mode: LinkMode,
+    /// The mode that works.
+    pub mode: ConcreteLinkMode,
     /// Each better mode that failed, with the OS error, best first.
-    pub failures: Vec<(LinkMode, io::Error)>,
+    pub failures: Vec<(ConcreteLinkMode, io::Error)>,
 }
 
 impl Probe {
     /// Whether the result is a fallback to copy from something better that was asked for.
     pub fn fell_back(&self) -> bool {
-        self.mode == LinkMode::Copy && !self.failures.is_empty()
+        self.mode == ConcreteLinkMode::Copy && !self.failures.is_empty()
     }
 
     /// The failure to explain to the user: the first mode tried (for `auto`, hardlink's error
     /// is the telling one; clone failing on ext4 is expected).
-    pub fn reason(&self) -> Option<&(LinkMode, io::Error)> {
+    pub fn reason(&self) -> Option<&(ConcreteLinkMode, io::Error)> {
         self.failures.first()
     }
 
@@ -150,14 +211,14 @@ impl Probe {
     pub fn why(&self, requested: LinkMode) -> String {
         let first_error = || self.reason().map(|(_, e)| e.to_string()).unwrap_or_default();
         match (requested, self.mode) {
-            (LinkMode::Auto, LinkMode::Hardlink) => {
+            (LinkMode::Auto, ConcreteLinkMode::Hardlink) => {
                 "auto prefers hardlinks: one directory entry per file, no data written".into()
             }
-            (LinkMode::Auto, LinkMode::Clone) => {
+            (LinkMode::Auto, ConcreteLinkMode::Clone) => {
                 format!("hardlinks cannot be made here ({}); clones are the next fastest", first_error())
             }
             (LinkMode::Auto, _) => "neither hardlinks nor clones work here".into(),
-            (requested, mode) if requested == mode => format!("{mode} was asked for"),
+            (requested, mode) if requested == mode.into() => format!("{mode} was asked for"),
             (requested, _) => format!("{requested} was asked for and does not work here ({})", first_error()),
         }
     }
@@ -167,17 +228,17 @@ impl Probe {
 /// `source_dir` (on the cache's filesystem) into `target_dir`. Run once per pair of
 /// filesystems, not per file. Leaves nothing behind in either directory.
 pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::Result<Probe> {
-    let candidates: &[LinkMode] = match requested {
+    let candidates: &[ConcreteLinkMode] = match requested {
         // Hardlink first: no data is written at all, where a clone writes an inode and its
         // extent map (3-4 times the cost of a hardlink on XFS).
-        LinkMode::Auto => &[LinkMode::Hardlink, LinkMode::Clone],
-        LinkMode::Clone => &[LinkMode::Clone],
-        LinkMode::Hardlink => &[LinkMode::Hardlink],
-        LinkMode::Symlink => &[LinkMode::Symlink],
+        LinkMode::Auto => &[ConcreteLinkMode::Hardlink, ConcreteLinkMode::Clone],
+        LinkMode::Clone => &[ConcreteLinkMode::Clone],
+        LinkMode::Hardlink => &[ConcreteLinkMode::Hardlink],
+        LinkMode::Symlink => &[ConcreteLinkMode::Symlink],
         LinkMode::Copy => &[],
     };
     if candidates.is_empty() {
-        return Ok(Probe { mode: LinkMode::Copy, failures: Vec::new() });
+        return Ok(Probe { mode: ConcreteLinkMode::Copy, failures: Vec::new() });
     }
     let sample = tempfile::Builder::new().prefix(".installer-probe-").tempfile_in(source_dir)?;
     std::fs::write(sample.path(), b"installer link probe\n")?;
@@ -195,13 +256,18 @@ pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::R
             Err(e) => failures.push((mode, e)),
         }
     }
-    Ok(Probe { mode: LinkMode::Copy, failures })
+    Ok(Probe { mode: ConcreteLinkMode::Copy, failures })
 }
 
 /// Tries `mode` (a concrete one) with a real file: `file_rel` of `source_dir` materialised into
 /// `target_dir` under a fresh name, then removed. For a read-only cache layer, where no probe
 /// sample can be written.
-pub fn try_file(mode: LinkMode, source_dir: &Path, file_rel: &str, target_dir: &Path) -> io::Result<()> {
+pub fn try_file(
+    mode: ConcreteLinkMode,
+    source_dir: &Path,
+    file_rel: &str,
+    target_dir: &Path,
+) -> io::Result<()> {
     let (source, target) = (Dir::open(source_dir)?, Dir::open(target_dir)?);
     let dst = unique_sibling(target_dir, ".installer-probe-");
     let dst = dst.file_name().and_then(|n| n.to_str()).expect("an ASCII name");
@@ -242,7 +308,7 @@ mod tests {
     fn hardlink_probe_on_one_filesystem_succeeds_and_leaves_nothing() {
         let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let probe = probe(LinkMode::Hardlink, src.path(), dst.path()).unwrap();
-        assert_eq!(probe.mode, LinkMode::Hardlink);
+        assert_eq!(probe.mode, ConcreteLinkMode::Hardlink);
         assert!(!probe.fell_back());
         assert_eq!(std::fs::read_dir(src.path()).unwrap().count(), 0);
         assert_eq!(std::fs::read_dir(dst.path()).unwrap().count(), 0);
@@ -252,7 +318,7 @@ mod tests {
     fn auto_prefers_hardlinks_where_they_work_and_says_why() {
         let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let probe = probe(LinkMode::Auto, src.path(), dst.path()).unwrap();
-        assert_eq!(probe.mode, LinkMode::Hardlink);
+        assert_eq!(probe.mode, ConcreteLinkMode::Hardlink);
         assert!(probe.failures.is_empty());
         assert!(
             probe.why(LinkMode::Auto).starts_with("auto prefers hardlinks"),
@@ -274,7 +340,7 @@ mod tests {
         let probe = probe(LinkMode::Hardlink, src.path(), dst.path()).unwrap();
         assert!(probe.fell_back());
         let (mode, err) = probe.reason().unwrap();
-        assert_eq!(*mode, LinkMode::Hardlink);
+        assert_eq!(*mode, ConcreteLinkMode::Hardlink);
         assert!(crate::platform::is_cross_device(err), "{err}");
     }
 }

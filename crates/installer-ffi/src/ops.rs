@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use installer_core::linker::probe_auto;
 use installer_core::venv::Venv;
-use installer_core::{install, uninstall, verify, Error, LinkMode};
+use installer_core::{install, uninstall, verify, ConcreteLinkMode, Error};
 
 use crate::context::installer_ctx;
 use crate::ffi::{invalid, str_arg, str_array_arg, try_mut_from_ptr};
@@ -176,13 +176,12 @@ fn nearest_existing_dir(path: &Path) -> Result<PathBuf, Error> {
     })
 }
 
-fn static_name(mode: LinkMode) -> &'static CStr {
+fn static_name(mode: ConcreteLinkMode) -> &'static CStr {
     match mode {
-        LinkMode::Auto => c"auto",
-        LinkMode::Clone => c"clone",
-        LinkMode::Hardlink => c"hardlink",
-        LinkMode::Copy => c"copy",
-        LinkMode::Symlink => c"symlink",
+        ConcreteLinkMode::Clone => c"clone",
+        ConcreteLinkMode::Hardlink => c"hardlink",
+        ConcreteLinkMode::Copy => c"copy",
+        ConcreteLinkMode::Symlink => c"symlink",
     }
 }
 
@@ -203,7 +202,8 @@ mod tests {
 
     #[test]
     fn mode_names_match_the_core() {
-        for mode in [LinkMode::Auto, LinkMode::Clone, LinkMode::Hardlink, LinkMode::Copy, LinkMode::Symlink] {
+        use ConcreteLinkMode::*;
+        for mode in [Clone, Hardlink, Copy, Symlink] {
             assert_eq!(static_name(mode).to_str().unwrap(), mode.as_str());
         }
     }

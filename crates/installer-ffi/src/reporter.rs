@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use installer_core::reporter::Event;
-use installer_core::{LinkMode, Reporter};
+use installer_core::{ConcreteLinkMode, Reporter};
 
 /// Receives progress: `done` of `total` files. See `installer_ctx_set_progress_callback`.
 #[allow(non_camel_case_types)]
@@ -88,7 +88,7 @@ impl Reporter for CallbackReporter {
                          cache_dir of installer_ctx_new.",
                         fallback.suggestion.display()
                     )
-                } else if fallback.failed == LinkMode::Clone {
+                } else if fallback.failed == ConcreteLinkMode::Clone {
                     "  To link instead, use installer_ctx_set_link_mode(ctx, \"auto\"): this filesystem cannot clone."
                         .to_string()
                 } else {

@@ -14,7 +14,7 @@ use super::roots::{self, RootId, Roots};
 use super::tree::Tree;
 use super::Clock;
 use crate::cancel::Cancel;
-use crate::linker::{materialize_at, LinkMode};
+use crate::linker::{materialize_at, ConcreteLinkMode};
 use crate::platform::Dir;
 use crate::reporter::{Event, Reporter};
 use crate::transaction::Transaction;
@@ -27,7 +27,7 @@ pub(super) struct Apply<'a> {
     pub roots: &'a Roots,
     pub venv: &'a Venv,
     /// How entry files get into the environment (decided once, before).
-    pub mode: LinkMode,
+    pub mode: ConcreteLinkMode,
     pub txn: &'a Transaction,
     pub reporter: &'a dyn Reporter,
     /// Checked per directory and per file: a cancel fails the walk, and the caller rolls back.
@@ -113,7 +113,7 @@ pub(super) fn apply<'a>(
         match result {
             Ok(()) => {
                 placed[job as usize].store(true, Ordering::Relaxed);
-                if let (LinkMode::Copy, Some(bytes)) = (mode, plan.cached_size(file)) {
+                if let (ConcreteLinkMode::Copy, Some(bytes)) = (mode, plan.cached_size(file)) {
                     copied_files.fetch_add(1, Ordering::Relaxed);
                     copied_bytes.fetch_add(bytes, Ordering::Relaxed);
                     reporter.event(Event::Copied { bytes });
@@ -189,7 +189,7 @@ fn place(
     trees: &(Dir, Option<Dir>),
     file: &PlannedFile,
     root: &Dir,
-    mode: LinkMode,
+    mode: ConcreteLinkMode,
     txn: &Transaction,
 ) -> Result<()> {
     let (_, rel) = plan.destination(file);
@@ -197,26 +197,17 @@ fn place(
         Source::Entry { index, .. } => {
             let src = &plan.entry.manifest().files[*index as usize].path;
             txn.create_file(root, rel, || materialize_at(mode, &trees.0, src, root, rel))
-                .map_err(|e| Error::io(io_action(mode), root.join(rel), e))
+                .map_err(|e| Error::io(mode.io_action(), root.join(rel), e))
         }
         Source::Bytecode(_) => {
             let tree = trees.1.as_ref().expect("a plan with bytecode has its tree open");
             txn.create_file(root, rel, || materialize_at(mode, tree, rel, root, rel))
-                .map_err(|e| Error::io(io_action(mode), root.join(rel), e))
+                .map_err(|e| Error::io(mode.io_action(), root.join(rel), e))
         }
         Source::Generated(index) => {
             let generated = &plan.generated[*index as usize];
             write_new(txn, root, rel, &generated.content, generated.executable)
         }
-    }
-}
-
-fn io_action(mode: LinkMode) -> &'static str {
-    match mode {
-        LinkMode::Clone => "clone into",
-        LinkMode::Hardlink => "hardlink into",
-        LinkMode::Symlink => "symlink into",
-        LinkMode::Copy | LinkMode::Auto => "copy into",
     }
 }
 

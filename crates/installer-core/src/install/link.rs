@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cache::Cache;
-use crate::linker::{self, LinkFallback, LinkMode};
+use crate::linker::{self, ConcreteLinkMode, LinkFallback, LinkMode};
 use crate::platform;
 use crate::reporter::Reporter;
 use crate::units::{human_bytes, thousands};
@@ -36,16 +36,88 @@ pub const AUTO_SHARD_NAME: &str = ".installer-cache";
 
 /// How this install will materialise files.
 pub(crate) struct LinkPlan {
-    /// Clone, Hardlink, Symlink or Copy.
-    pub mode: LinkMode,
+    pub mode: ConcreteLinkMode,
     /// Link from this shard's copies of the entries instead of the main cache.
     pub shard: Option<Cache>,
     /// The mode could not be used and files are copied: the facts to report when decided.
     pub fallback: Option<Fallback>,
 }
 
-/// Decides the link plan for installing from `cache` into `venv`. With `LinkFallback::Error`
-/// a fallback is an error, returned before the environment is touched.
+/// Where files are linked from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkSource {
+    /// The cache itself.
+    Cache,
+    /// The cache shard in this directory, on the environment's filesystem, filled from the
+    /// cache (the cache is on another filesystem).
+    Shard(PathBuf),
+}
+
+/// Probing from a cache shard: where it is, and what was found (`Err`: it could not be
+/// opened or probed from, and why).
+#[derive(Debug)]
+pub struct ShardProbe {
+    pub dir: PathBuf,
+    pub probe: std::result::Result<linker::Probe, String>,
+}
+
+/// How files get from the cache into an environment, and why: decided by [`decide`], the one
+/// place that decides, for installs and for `doctor` alike.
+#[derive(Debug)]
+pub struct LinkDecision {
+    /// What every file is placed with.
+    pub mode: ConcreteLinkMode,
+    pub source: LinkSource,
+    /// Probing from the cache into the target.
+    pub direct: linker::Probe,
+    /// Only when the direct probe fell back across filesystems (never for symlinks, which
+    /// must point into the cache itself): the shard tried, or why there is none.
+    pub shard: Option<std::result::Result<ShardProbe, String>>,
+}
+
+impl LinkDecision {
+    /// Files are copied though a better mode was asked for.
+    pub fn fell_back(&self) -> bool {
+        self.mode == ConcreteLinkMode::Copy && self.direct.fell_back()
+    }
+}
+
+/// Decides how files get from a cache into `target` (an existing directory) for the
+/// `requested` mode: probed once from `cache_source` (a directory on the cache's filesystem);
+/// when that falls back to copying because the two are on different filesystems, from the
+/// cache shard `policy` names for the target's filesystem, whose directory to probe from
+/// `shard_source` gives (an install opens, and creates, the shard; `doctor` names the nearest
+/// existing directory and creates nothing). An error of the direct probe is returned.
+pub(crate) fn decide(
+    requested: LinkMode,
+    policy: &ShardPolicy,
+    cache_source: &Path,
+    target: &Path,
+    shard_source: &mut dyn FnMut(&Path) -> std::result::Result<PathBuf, String>,
+) -> io::Result<LinkDecision> {
+    let direct = linker::probe(requested, cache_source, target)?;
+    let mut decision = LinkDecision { mode: direct.mode, source: LinkSource::Cache, direct, shard: None };
+    let cross_device = decision.direct.reason().is_some_and(|(_, e)| platform::is_cross_device(e));
+    if !decision.direct.fell_back() || !cross_device || requested == LinkMode::Symlink {
+        return Ok(decision);
+    }
+    let shard = shard_location(policy, target).map(|dir| {
+        let probe = shard_source(&dir)
+            .and_then(|source| linker::probe(requested, &source, target).map_err(|e| e.to_string()));
+        ShardProbe { dir, probe }
+    });
+    if let Ok(ShardProbe { dir, probe: Ok(probe) }) = &shard {
+        if !probe.fell_back() {
+            (decision.mode, decision.source) = (probe.mode, LinkSource::Shard(dir.clone()));
+        }
+    }
+    decision.shard = Some(shard);
+    Ok(decision)
+}
+
+/// Decides the link plan for installing from `cache` into `venv` ([`decide`]), saying what it
+/// found to `-v`. With `LinkFallback::Error` a fallback is an error, returned before the
+/// environment is touched.
 pub(crate) fn resolve(
     requested: LinkMode,
     fallback: LinkFallback,
@@ -55,44 +127,54 @@ pub(crate) fn resolve(
     reporter: &dyn Reporter,
 ) -> Result<LinkPlan> {
     let target = venv.site_packages();
-    let probe = linker::probe(requested, &cache.scratch_dir(), target)
+    let mut opened = None;
+    let mut open_shard = |dir: &Path| {
+        let shard = Cache::open(dir)
+            .map_err(|e| format!("cannot use the cache shard {}: {}", dir.display(), e.one_line()))?;
+        let scratch = shard.scratch_dir();
+        opened = Some(shard);
+        Ok(scratch)
+    };
+    let decision = decide(requested, shards, &cache.scratch_dir(), target, &mut open_shard)
         .map_err(|e| Error::io("probe link modes into", target, e))?;
-    for (mode, err) in &probe.failures {
+    for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(
             "{mode} from {} into {} failed: {err}",
             cache.root().display(),
             target.display()
         ));
     }
-    if !probe.fell_back() {
-        reporter.info(&format!(
-            "link mode: {} (cache {}, target {}): {}",
-            probe.mode,
-            cache.root().display(),
-            target.display(),
-            probe.why(requested)
-        ));
-        return Ok(LinkPlan { mode: probe.mode, shard: None, fallback: None });
+    match &decision.shard {
+        Some(Err(why)) | Some(Ok(ShardProbe { probe: Err(why), .. })) => reporter.info(why),
+        _ => {}
     }
-    let (failed, error) = probe.failures.into_iter().next().expect("a fallback has a failure");
-
-    if requested != LinkMode::Symlink && platform::is_cross_device(&error) {
-        if let Some(shard) = open_shard(shards, venv, reporter) {
-            let shard_probe = linker::probe(requested, &shard.scratch_dir(), target)
-                .map_err(|e| Error::io("probe link modes into", target, e))?;
-            if !shard_probe.fell_back() {
-                reporter.info(&format!(
-                    "link mode: {} from the cache shard {} (the cache {} is on another filesystem): {}",
-                    shard_probe.mode,
-                    shard.root().display(),
-                    cache.root().display(),
-                    shard_probe.why(requested)
-                ));
-                return Ok(LinkPlan { mode: shard_probe.mode, shard: Some(shard), fallback: None });
-            }
+    match &decision.source {
+        LinkSource::Shard(dir) => {
+            let why = match &decision.shard {
+                Some(Ok(ShardProbe { probe: Ok(probe), .. })) => probe.why(requested),
+                _ => String::new(),
+            };
+            reporter.info(&format!(
+                "link mode: {} from the cache shard {} (the cache {} is on another filesystem): {why}",
+                decision.mode,
+                dir.display(),
+                cache.root().display(),
+            ));
+            return Ok(LinkPlan { mode: decision.mode, shard: opened, fallback: None });
         }
+        LinkSource::Cache if !decision.fell_back() => {
+            reporter.info(&format!(
+                "link mode: {} (cache {}, target {}): {}",
+                decision.mode,
+                cache.root().display(),
+                target.display(),
+                decision.direct.why(requested)
+            ));
+            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None });
+        }
+        LinkSource::Cache => {}
     }
-
+    let (failed, error) = decision.direct.failures.into_iter().next().expect("a fallback has a failure");
     let details = Fallback {
         failed,
         error,
@@ -102,6 +184,7 @@ pub(crate) fn resolve(
         files: 0,
         bytes: 0,
     };
+    let copy = ConcreteLinkMode::Copy;
     match fallback {
         LinkFallback::Error => Err(Error::LinkFallback {
             mode: details.failed.as_str(),
@@ -109,8 +192,8 @@ pub(crate) fn resolve(
             target: details.target,
             source: details.error,
         }),
-        LinkFallback::Warn => Ok(LinkPlan { mode: LinkMode::Copy, shard: None, fallback: Some(details) }),
-        LinkFallback::Quiet => Ok(LinkPlan { mode: LinkMode::Copy, shard: None, fallback: None }),
+        LinkFallback::Warn => Ok(LinkPlan { mode: copy, shard: None, fallback: Some(details) }),
+        LinkFallback::Quiet => Ok(LinkPlan { mode: copy, shard: None, fallback: None }),
     }
 }
 
@@ -121,15 +204,15 @@ pub(crate) fn resolve(
 /// imports it, once, into the cache or shard the install links from.
 pub(crate) fn layer_entry_usable(
     entry: &crate::cache::CacheEntry,
-    mode: LinkMode,
+    mode: ConcreteLinkMode,
     compile: bool,
     venv: &Venv,
     reporter: &dyn Reporter,
 ) -> bool {
     let tried = match mode {
         _ if compile => Err("bytecode is compiled into the entry".to_string()),
-        LinkMode::Copy => Ok(()),
-        LinkMode::Symlink => Err("symlinks must point into a cache this user manages".into()),
+        ConcreteLinkMode::Copy => Ok(()),
+        ConcreteLinkMode::Symlink => Err("symlinks must point into a cache this user manages".into()),
         mode => match entry.manifest().files.first() {
             None => Ok(()),
             Some(file) => linker::try_file(mode, &entry.tree(), &file.path, venv.site_packages())
@@ -144,25 +227,6 @@ pub(crate) fn layer_entry_usable(
         )),
     }
     tried.is_ok()
-}
-
-/// The shard for the environment's filesystem (see [`shard_location`]), opened (created if
-/// needed). `None` when there is none and none can be made.
-fn open_shard(policy: &ShardPolicy, venv: &Venv, reporter: &dyn Reporter) -> Option<Cache> {
-    let dir = match shard_location(policy, venv.root()) {
-        Ok(dir) => dir,
-        Err(why) => {
-            reporter.info(&why);
-            return None;
-        }
-    };
-    match Cache::open(&dir) {
-        Ok(shard) => Some(shard),
-        Err(e) => {
-            reporter.info(&format!("cannot use the cache shard {}: {}", dir.display(), e.one_line()));
-            None
-        }
-    }
 }
 
 /// Where the shard for the filesystem holding `target` (an existing path) is, or would be
@@ -212,7 +276,7 @@ pub(crate) fn suggest_cache_dir(target: &Path) -> PathBuf {
 /// functions).
 #[derive(Debug)]
 pub struct Fallback {
-    pub failed: LinkMode,
+    pub failed: ConcreteLinkMode,
     pub error: io::Error,
     pub cache: PathBuf,
     pub target: PathBuf,
@@ -239,7 +303,7 @@ impl fmt::Display for Fallback {
             "copying {} files ({}) instead of {} them from the cache {}{} into {}{}: ",
             thousands(self.files),
             human_bytes(self.bytes),
-            gerund(self.failed),
+            self.failed.gerund(),
             self.cache.display(),
             fs_name(&self.cache),
             self.target.display(),
@@ -254,21 +318,11 @@ impl fmt::Display for Fallback {
     }
 }
 
-/// `hardlinking`, `cloning`, `symlinking`: what the fallback did not do.
-fn gerund(mode: LinkMode) -> &'static str {
-    match mode {
-        LinkMode::Clone => "cloning",
-        LinkMode::Hardlink => "hardlinking",
-        LinkMode::Symlink => "symlinking",
-        LinkMode::Copy | LinkMode::Auto => "linking",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn fallback(failed: LinkMode, error: io::Error) -> Fallback {
+    fn fallback(failed: ConcreteLinkMode, error: io::Error) -> Fallback {
         Fallback {
             failed,
             error,
@@ -283,7 +337,7 @@ mod tests {
     #[test]
     fn cross_device_warning_names_both_places_and_the_harmlessness_but_no_flag() {
         let warning =
-            fallback(LinkMode::Hardlink, io::Error::from(io::ErrorKind::CrossesDevices)).to_string();
+            fallback(ConcreteLinkMode::Hardlink, io::Error::from(io::ErrorKind::CrossesDevices)).to_string();
         let first = warning.lines().next().unwrap();
         assert!(
             first.starts_with(
@@ -301,8 +355,10 @@ mod tests {
     #[test]
     fn every_mode_has_its_own_verb() {
         let unsupported = || io::Error::from(io::ErrorKind::Unsupported);
-        assert!(fallback(LinkMode::Clone, unsupported()).to_string().contains("instead of cloning them"));
-        assert!(fallback(LinkMode::Symlink, unsupported())
+        assert!(fallback(ConcreteLinkMode::Clone, unsupported())
+            .to_string()
+            .contains("instead of cloning them"));
+        assert!(fallback(ConcreteLinkMode::Symlink, unsupported())
             .to_string()
             .contains("instead of symlinking them"));
     }

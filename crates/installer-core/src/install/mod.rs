@@ -25,15 +25,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub(crate) use link::{shard_location, suggest_cache_dir};
-pub use link::{Fallback, ShardPolicy, AUTO_SHARD_NAME};
+pub(crate) use link::{decide, suggest_cache_dir};
+pub use link::{Fallback, LinkDecision, LinkSource, ShardPolicy, ShardProbe, AUTO_SHARD_NAME};
 pub use summary::{DistVersion, InstallSummary};
 
 use crate::bytecode::{self, Interpreter};
 use crate::cache::{Cache, CacheEntry};
 use crate::cancel::Cancel;
 use crate::installed::{self, InstalledDist};
-use crate::linker::{LinkFallback, LinkMode};
+use crate::linker::{ConcreteLinkMode, LinkFallback, LinkMode};
 use crate::platform;
 use crate::reporter::{Event, Reporter};
 use crate::target::{self, select_wheels, Target, TargetRequest};
@@ -344,7 +344,7 @@ fn install_entries(
         timings: Vec::new(),
     };
     if options.dry_run {
-        if link.mode == LinkMode::Copy {
+        if link.mode == ConcreteLinkMode::Copy {
             (summary.copied_files, summary.copied_bytes) = (entry_files, entry_bytes);
         }
         clock.lap("link mode");
@@ -374,7 +374,7 @@ fn install_entries(
     // 5. Apply.
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     summary.files = total;
-    let copy_bytes = if link.mode == LinkMode::Copy { entry_files_and_bytes(&plans).1 } else { 0 };
+    let copy_bytes = if link.mode == ConcreteLinkMode::Copy { entry_files_and_bytes(&plans).1 } else { 0 };
     reporter.event(Event::Placing { files: total, copy_bytes });
     reporter.add_total(total);
     // What replaced distributions leave goes exactly as `uninstall` would remove it.
@@ -398,7 +398,7 @@ fn install_entries(
     clock.lap("commit");
     reporter.info(&clock.summary());
 
-    if link.mode == LinkMode::Symlink {
+    if link.mode == ConcreteLinkMode::Symlink {
         cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
     }
     (summary.copied_files, summary.copied_bytes) = copied;

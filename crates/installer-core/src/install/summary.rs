@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::linker::LinkMode;
+use crate::linker::ConcreteLinkMode;
 
 /// A distribution and one version of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,9 +26,9 @@ pub struct InstallSummary {
     /// Files placed in the environment (in a dry run: that would be).
     pub files: u64,
     /// The mode files were placed with (Copy after a fallback).
-    pub link_mode: LinkMode,
+    pub link_mode: ConcreteLinkMode,
     /// The mode that could not be used, when files were copied instead.
-    pub fell_back_from: Option<LinkMode>,
+    pub fell_back_from: Option<ConcreteLinkMode>,
     /// Files and bytes copied (whatever the reason: `copy` asked for, or a fallback).
     pub copied_files: u64,
     pub copied_bytes: u64,

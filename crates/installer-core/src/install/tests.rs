@@ -169,7 +169,10 @@ fn the_fallback_is_reported_when_decided_before_any_file_is_placed() {
         format!("fallback hardlink {} {}", summary.copied_files, summary.copied_bytes),
         "the planned counts are what was copied"
     );
-    assert_eq!((summary.link_mode, summary.fell_back_from), (LinkMode::Copy, Some(LinkMode::Hardlink)));
+    assert_eq!(
+        (summary.link_mode, summary.fell_back_from),
+        (ConcreteLinkMode::Copy, Some(ConcreteLinkMode::Hardlink))
+    );
 }
 
 #[test]
