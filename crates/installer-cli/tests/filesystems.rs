@@ -180,7 +180,7 @@ fn loop_mount_or_skip(fs: &str) -> Option<LoopMount> {
     match LoopMount::new(fs) {
         Ok(mount) => Some(mount),
         Err(why) => {
-            eprintln!("skipped: cannot loop-mount {fs}: {why}");
+            skip(&format!("cannot loop-mount {fs}: {why}"));
             None
         }
     }

@@ -46,12 +46,12 @@ impl Mount {
 
     fn run(path: &Path, args: &[&str]) -> Option<Mount> {
         if !is_root() {
-            eprintln!("skipped: mounting needs root");
+            skip("mounting needs root");
             return None;
         }
         let out = Command::new("mount").args(args).arg(path).output().unwrap();
         if !out.status.success() {
-            eprintln!("skipped: mount {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            skip(&format!("mount {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
             return None;
         }
         Some(Mount { path: path.to_path_buf() })
@@ -273,12 +273,12 @@ fn a_read_only_cache_is_used_read_only_with_one_note() {
 #[test]
 fn a_cache_owned_by_someone_else_is_used_read_only_with_one_note() {
     if !is_root() {
-        eprintln!("skipped: running as nobody needs root");
+        skip("running as nobody needs root");
         return;
     }
     let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"].into_iter().find(|p| Path::new(p).exists())
     else {
-        eprintln!("skipped: setpriv not found");
+        skip("setpriv not found");
         return;
     };
     let work = workdir();
@@ -309,7 +309,7 @@ fn a_cache_owned_by_someone_else_is_used_read_only_with_one_note() {
         .output()
         .unwrap();
     if String::from_utf8_lossy(&out.stderr).contains("setpriv:") {
-        eprintln!("skipped: setpriv cannot switch users here: {}", stderr(&out));
+        skip(&format!("setpriv cannot switch users here: {}", stderr(&out)));
         return;
     }
     assert_ok(&out);

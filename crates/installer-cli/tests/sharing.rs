@@ -14,14 +14,6 @@ use std::sync::OnceLock;
 
 use support::*;
 
-/// Why a test cannot run here: a failure under CI, a printed skip elsewhere.
-fn skip(why: &str) {
-    if std::env::var_os("CI").is_some_and(|v| v == "true") {
-        panic!("cannot set up under CI: {why}");
-    }
-    eprintln!("skipped: {why}");
-}
-
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }

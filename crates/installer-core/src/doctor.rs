@@ -378,7 +378,7 @@ mod tests {
         let shm = Path::new("/dev/shm");
         let dir = tempfile::tempdir().unwrap();
         if !shm.is_dir() || platform::device_id(shm).ok() == platform::device_id(dir.path()).ok() {
-            eprintln!("skipped: /dev/shm is not a separate filesystem here");
+            crate::testing::skip("/dev/shm is not a separate filesystem here");
             return;
         }
         let cache = tempfile::tempdir_in(shm).unwrap();

@@ -24,6 +24,8 @@ pub mod reporter;
 pub mod requirements;
 pub mod script;
 pub mod target;
+#[cfg(test)]
+mod testing;
 mod transaction;
 pub mod uninstall;
 pub mod units;

@@ -333,7 +333,7 @@ mod tests {
         if !shm.is_dir()
             || crate::platform::device_id(shm).ok() == crate::platform::device_id(&std::env::temp_dir()).ok()
         {
-            eprintln!("skipped: /dev/shm is not a separate filesystem here");
+            crate::testing::skip("/dev/shm is not a separate filesystem here");
             return;
         }
         let (src, dst) = (tempfile::tempdir_in(shm).unwrap(), tempfile::tempdir().unwrap());

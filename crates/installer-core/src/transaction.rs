@@ -399,6 +399,24 @@ mod tests {
         out
     }
 
+    /// Returns once an inode changed now gets a later ctime than `last`'s (the last file made
+    /// "before"): a state the filesystem's clock reaches, not a delay that may be too short.
+    fn wait_for_a_later_ctime(dir: &Path, last: &Path) {
+        let ctime = |p: &Path| {
+            let meta = std::fs::symlink_metadata(p).unwrap();
+            (meta.ctime(), meta.ctime_nsec())
+        };
+        let (seen, tick) = (ctime(last), dir.join(".tick"));
+        loop {
+            std::fs::write(&tick, "").unwrap();
+            let now = ctime(&tick);
+            std::fs::remove_file(&tick).unwrap();
+            if now > seen {
+                return;
+            }
+        }
+    }
+
     #[test]
     fn rollback_restores_replaced_and_removed_files_and_drops_new_ones() {
         let dir = tempfile::tempdir().unwrap();
@@ -440,7 +458,7 @@ mod tests {
         std::fs::write(root.join("unowned.py"), "there before").unwrap();
         let before = snapshot(root);
         // Inode times have clock-tick granularity: keep "before" and "during" apart.
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        wait_for_a_later_ctime(root, &root.join("unowned.py"));
 
         let txn = Transaction::new(root);
         txn.remove(&root.join("pkg/old.py")).unwrap();

@@ -199,14 +199,15 @@ pub fn concurrent(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     Ok(Outcome::Ok(format!("{shared}/{} files share one inode across the two venvs", linked[0].len())))
 }
 
-/// A cold install killed with SIGKILL part-way, then run again into the same venv and cache:
-/// it succeeds, the venv is right and the cache verifies.
+/// A cold install killed with SIGKILL at each of its windows, then run again into the same
+/// venv and cache: it succeeds, the venv is right and the cache verifies. The kill lands at a
+/// pause point (`INSTALLER_TEST_PAUSE`): a staging directory made but not locked yet, the
+/// first entry published, the transaction begun; a known state, not a fraction of a timed
+/// run, which a fast or a loaded machine moves.
 pub fn sigkill(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let wheels = stress_wheels(ctx, log)?;
     let pip = ctx.reference(log, "stress", &wheels)?;
     let dir = ctx.dir("sigkill");
-    let probe = Venv::create(log, &dir.join("probe"))?;
-    let probe_cache = dir.join("probe-cache");
     let install = |venv: &Venv, cache: &std::path::Path| {
         ctx.installer.install(Install {
             venv: &venv.root,
@@ -216,46 +217,38 @@ pub fn sigkill(ctx: &Ctx, log: &Log) -> Result<Outcome> {
             extra: &[],
         })
     };
-    let full = log.run(&install(&probe, &probe_cache))?.elapsed;
-    for (i, fraction) in [0.5, 0.25, 0.75, 0.1, 0.03].into_iter().enumerate() {
-        let venv = Venv::create(log, &dir.join(format!("venv-{i}")))?;
-        let cache = dir.join(format!("cache-{i}"));
-        let cmd = install(&venv, &cache);
+    let points = ["staging-locking", "entry-leased", "moved-aside"];
+    for point in points {
+        let venv = Venv::create(log, &dir.join(format!("venv-{point}")))?;
+        let cache = dir.join(format!("cache-{point}"));
+        let pause = dir.join(format!("pause-{point}"));
+        std::fs::create_dir_all(&pause)?;
+        let cmd =
+            install(&venv, &cache).env("INSTALLER_TEST_PAUSE", point).env("INSTALLER_TEST_PAUSE_DIR", &pause);
         let mut running = cmd.spawn()?;
-        std::thread::sleep(full.mul_f64(fraction));
-        if running.has_exited() {
-            log.note(&format!("finished before the kill at {fraction} of {full:?}"));
-            continue;
+        let reached = pause.join(format!("{point}.reached"));
+        // Polling a state, not timing: the process waits there until killed.
+        while !reached.exists() {
+            if running.has_exited() {
+                let out = running.wait();
+                log.record(&cmd, &out);
+                bail!("the install exited before reaching the pause point {point}");
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
         running.kill();
         let killed = running.wait();
         log.record(&cmd, &killed);
         if killed?.exit != Exit::Signal(libc::SIGKILL) {
-            continue;
+            bail!("the install paused at {point} was not killed by SIGKILL");
         }
-        ctx.installer
-            .run(
-                log,
-                Install {
-                    venv: &venv.root,
-                    cache: &cache,
-                    link_mode: "hardlink",
-                    wheels: &wheels,
-                    extra: &[],
-                },
-            )
-            .context("the rerun after SIGKILL")?;
-        check_venv(log, &venv, &pip, "1.0").context("after the rerun")?;
+        log.run(&install(&venv, &cache)).with_context(|| format!("the rerun after SIGKILL at {point}"))?;
+        check_venv(log, &venv, &pip, "1.0")
+            .with_context(|| format!("after the rerun (killed at {point})"))?;
         let verify = ctx.installer.cmd().args(["cache", "verify", "--cache-dir"]).arg(&cache);
-        log.run(&verify).context("`cache verify` after the rerun")?;
-        let at = full.mul_f64(fraction);
-        return Ok(Outcome::Ok(format!("killed at {} of a {} ms install", ms(at), ms(full))));
+        log.run(&verify).with_context(|| format!("`cache verify` after the rerun (killed at {point})"))?;
     }
-    bail!("every install finished before it could be killed (a cold install takes {} ms)", ms(full))
-}
-
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
+    Ok(Outcome::Ok(format!("killed at {}; each rerun right", points.join(", "))))
 }
 
 #[cfg(test)]

@@ -17,8 +17,7 @@ fn unpacks_the_real_corpus() {
     let Ok(entries) = std::fs::read_dir(&dir) else {
         let why =
             format!("no corpus at {} (set INSTALLER_CORPUS or run xtask/corpus/fetch.sh)", dir.display());
-        assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false"), "under CI: {why}");
-        eprintln!("skipped: {why}");
+        crate::testing::skip(&why);
         return;
     };
     let mut wheels: Vec<PathBuf> =
