@@ -189,3 +189,167 @@ fn a_layer_entry_that_does_not_match_its_manifest_is_not_used() {
         inode(&only_entry(&cache).join("tree").join(MODULE))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A cache shared by a group
+
+/// A group and two users in it, made for one test and deleted when dropped.
+struct Users {
+    group: String,
+    a: String,
+    b: String,
+}
+
+impl Users {
+    /// `None` (after [`skip`]) without root or the tools.
+    fn new() -> Option<Users> {
+        if !is_root() {
+            skip("making users needs root");
+            return None;
+        }
+        if !Path::new("/usr/bin/setpriv").exists() || !Path::new("/usr/sbin/useradd").exists() {
+            skip("setpriv or useradd is missing");
+            return None;
+        }
+        let tag =
+            format!("{}{}", std::process::id(), std::time::UNIX_EPOCH.elapsed().unwrap().subsec_micros());
+        let users = Users { group: format!("ig{tag}"), a: format!("ia{tag}"), b: format!("ib{tag}") };
+        run("groupadd", &[&users.group]);
+        for user in [&users.a, &users.b] {
+            run("useradd", &["-M", "-N", "-g", &users.group, "-s", "/usr/sbin/nologin", user]);
+        }
+        Some(users)
+    }
+
+    /// `program args` run as `user` with the group as its only group, in `cwd`.
+    fn command<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        user: &str,
+        cwd: &Path,
+        program: &Path,
+        args: &[S],
+    ) -> Command {
+        let mut cmd = Command::new("/usr/bin/setpriv");
+        cmd.args([&format!("--reuid={user}"), &format!("--regid={}", self.group), "--clear-groups", "--"])
+            .arg(program)
+            .args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", cwd)
+            .env("XDG_CONFIG_HOME", cwd.join(".no-user-config"));
+        cmd
+    }
+
+    fn installer<S: AsRef<std::ffi::OsStr>>(&self, user: &str, cwd: &Path, args: &[S]) -> Output {
+        self.command(user, cwd, Path::new(env!("CARGO_BIN_EXE_installer")), args).output().unwrap()
+    }
+
+    /// A venv of the system's interpreter (one every user may run), owned by `user`.
+    fn venv(&self, user: &str, path: &Path) -> PathBuf {
+        let python = Path::new("/usr/bin/python3");
+        assert!(python.is_file(), "this test needs /usr/bin/python3");
+        let made = Command::new(python).args(["-m", "venv", "--without-pip"]).arg(path).status().unwrap();
+        assert!(made.success());
+        run("chown", &["-R", &format!("{user}:{}", self.group), path.to_str().unwrap()]);
+        path.to_path_buf()
+    }
+}
+
+impl Drop for Users {
+    fn drop(&mut self) {
+        for user in [&self.a, &self.b] {
+            let _ = Command::new("userdel").arg(user).status();
+        }
+        let _ = Command::new("groupdel").arg(&self.group).status();
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_environments() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(users) = Users::new() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cache = cwd.join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    run("chown", &[&format!("root:{}", users.group), cache.to_str().unwrap()]);
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let (one, two) =
+        (cwd.join("fixture_pkg-1.0-py3-none-any.whl"), cwd.join("fixture_pkg-2.0-py3-none-any.whl"));
+    std::fs::copy(fixture("fixture_pkg-1.0"), &one).unwrap();
+    std::fs::copy(fixture("fixture_pkg-2.0"), &two).unwrap();
+    let (venv_a, venv_b) = (users.venv(&users.a, &cwd.join("a")), users.venv(&users.b, &cwd.join("b")));
+    let args = |venv: &Path, wheel: &Path| -> Vec<String> {
+        ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([wheel.to_str().unwrap().to_string()])
+            .collect()
+    };
+
+    // A fills the cache; its entry is published read-only, directories usable by the group.
+    let out = users.installer(&users.a, cwd, &args(&venv_a, &one));
+    assert_ok(&out);
+    let entry = only_entry(&cache);
+    assert_eq!(mode(&entry.join("tree").join(MODULE)), 0o444);
+    assert_eq!(mode(&entry.join("tree/fixture_pkg/bin/run.sh")), 0o555, "exec bits are kept");
+    assert_eq!(mode(&entry) & 0o2070, 0o2070, "{:o}", mode(&entry));
+    assert_eq!(mode(&entry) & 0o002, 0, "not writable by others");
+
+    // B installs from it (a hit). Hardlinks to A's read-only files are refused to B
+    // (protected_hardlinks), so B's files are clones or copies, said under -v, not warned.
+    let out = users.installer(&users.b, cwd, &args(&venv_b, &one));
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("cache hit"), "{err}");
+    assert!(err.contains("in this shared cache, and hardlinks to it are refused"), "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+    let (file_a, file_b) = (site_packages(&venv_a).join(MODULE), site_packages(&venv_b).join(MODULE));
+    let shared = entry.join("tree").join(MODULE);
+    assert_eq!(inode(&file_a), inode(&shared));
+    assert_ne!(inode(&file_b), inode(&shared));
+    assert_eq!(std::fs::read(&file_b).unwrap(), std::fs::read(&file_a).unwrap());
+    // Nor can B change A's environment through the cache's copy of A's file.
+    let before = std::fs::read(&file_a).unwrap();
+    let sh = Path::new("/bin/sh");
+    let script = format!("echo 'import os' >> {}", shared.display());
+    let edit = users.command(&users.b, cwd, sh, &["-c", &script]).output().unwrap();
+    assert!(!edit.status.success(), "B could write the shared file");
+    assert_eq!(std::fs::read(&file_a).unwrap(), before);
+
+    // A staging directory A's killed process left is removed by B's next unpack.
+    let pause = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(pause.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let program = Path::new(env!("CARGO_BIN_EXE_installer"));
+    let mut killed = users
+        .command(&users.a, cwd, program, &args(&venv_a, &two))
+        .env("INSTALLER_TEST_PAUSE", "staging-locking")
+        .env("INSTALLER_TEST_PAUSE_DIR", pause.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let reached = pause.path().join("staging-locking.reached");
+    while !reached.exists() {
+        assert!(killed.try_wait().unwrap().is_none(), "A's install ended before its pause point");
+        std::thread::sleep(std::time::Duration::from_millis(2)); // polling a state, not timing
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let staged =
+        |cache: &Path| names(&cache.join("v1/tmp")).into_iter().filter(|n| n.starts_with("entry-")).count();
+    assert_eq!(staged(&cache), 1, "A left its staging directory");
+    assert_ok(&users.installer(&users.b, cwd, &args(&venv_b, &two)));
+    assert_eq!(staged(&cache), 0, "{:?}", names(&cache.join("v1/tmp")));
+
+    // B removes entries A published read-only.
+    let out = users.installer(&users.b, cwd, &["cache", "clean", "--cache-dir", cache.to_str().unwrap()]);
+    assert_ok(&out);
+    assert_eq!(names(&cache.join("v1/entries")), Vec::<String>::new());
+    assert_eq!(std::fs::read(&file_a).unwrap(), before, "environments keep their files");
+}

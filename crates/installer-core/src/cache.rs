@@ -262,6 +262,11 @@ impl Cache {
         self
     }
 
+    /// Whether the root is a group's shared (setgid) directory, whose entries are read-only.
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
     /// The read-only layers searched after this cache.
     pub fn layers(&self) -> &[PathBuf] {
         &self.layers

@@ -41,6 +41,8 @@ pub(crate) struct LinkPlan {
     pub shard: Option<Cache>,
     /// The mode could not be used and files are copied: the facts to report when decided.
     pub fallback: Option<Fallback>,
+    /// Why `auto` chose a slower mode on purpose, without a warning (said under `-v`).
+    pub quiet: Option<QuietReason>,
 }
 
 /// Where files are linked from.
@@ -160,7 +162,7 @@ pub(crate) fn resolve(
                 dir.display(),
                 cache.root().display(),
             ));
-            return Ok(LinkPlan { mode: decision.mode, shard: opened, fallback: None });
+            return Ok(LinkPlan { mode: decision.mode, shard: opened, fallback: None, quiet: None });
         }
         LinkSource::Cache if !decision.fell_back() => {
             reporter.info(&format!(
@@ -170,7 +172,7 @@ pub(crate) fn resolve(
                 target.display(),
                 decision.direct.why(requested)
             ));
-            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None });
+            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None, quiet: None });
         }
         LinkSource::Cache => {}
     }
@@ -192,8 +194,8 @@ pub(crate) fn resolve(
             target: details.target,
             source: details.error,
         }),
-        LinkFallback::Warn => Ok(LinkPlan { mode: copy, shard: None, fallback: Some(details) }),
-        LinkFallback::Quiet => Ok(LinkPlan { mode: copy, shard: None, fallback: None }),
+        LinkFallback::Warn => Ok(LinkPlan { mode: copy, shard: None, fallback: Some(details), quiet: None }),
+        LinkFallback::Quiet => Ok(LinkPlan { mode: copy, shard: None, fallback: None, quiet: None }),
     }
 }
 
@@ -227,6 +229,87 @@ pub(crate) fn layer_entry_usable(
         )),
     }
     tried.is_ok()
+}
+
+/// Hardlinks into a shared cache's entries that another user published: Linux's
+/// `protected_hardlinks` lets nobody hardlink a file they may not write, and those entries are
+/// read-only (so nobody changes another's environment through them). Tried on a file of the
+/// first such entry; where refused, `auto` clones (or copies) without a warning, saying why
+/// under `-v`, and an explicit `hardlink` falls back as `link-fallback` says.
+pub(crate) fn respect_others_entries<'a>(
+    plan: &mut LinkPlan,
+    requested: LinkMode,
+    fallback: LinkFallback,
+    cache: &Cache,
+    mut entries: impl Iterator<Item = &'a crate::cache::CacheEntry>,
+    venv: &Venv,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    if plan.mode != ConcreteLinkMode::Hardlink || plan.shard.is_some() || !cache.is_shared() {
+        return Ok(());
+    }
+    let target = venv.site_packages();
+    let others = entries.find_map(|entry| {
+        let file = entry.manifest().files.first()?;
+        let meta = std::fs::metadata(entry.tree().join(&file.path)).ok()?;
+        (!entry.is_from_layer() && !platform::is_owned_by_us(&meta)).then_some((entry, file.path.as_str()))
+    });
+    let Some((entry, file)) = others else { return Ok(()) };
+    let Err(error) = linker::try_file(ConcreteLinkMode::Hardlink, &entry.tree(), file, target) else {
+        return Ok(());
+    };
+    if requested == LinkMode::Auto {
+        let clones = linker::try_file(ConcreteLinkMode::Clone, &entry.tree(), file, target).is_ok();
+        plan.mode = if clones { ConcreteLinkMode::Clone } else { ConcreteLinkMode::Copy };
+        let reason = QuietReason::OthersReadOnlyEntries { entry: entry.dir().to_path_buf(), error };
+        reporter.info(&format!("link mode: {} (cache {}): {reason}", plan.mode, cache.root().display()));
+        plan.quiet = Some(reason);
+        return Ok(());
+    }
+    let details = Fallback {
+        failed: ConcreteLinkMode::Hardlink,
+        error,
+        cache: cache.root().to_path_buf(),
+        target: venv.root().to_path_buf(),
+        suggestion: suggest_cache_dir(venv.root()),
+        files: 0,
+        bytes: 0,
+    };
+    match fallback {
+        LinkFallback::Error => {
+            return Err(Error::LinkFallback {
+                mode: details.failed.as_str(),
+                cache: details.cache,
+                target: details.target,
+                source: details.error,
+            })
+        }
+        LinkFallback::Warn => plan.fallback = Some(details),
+        LinkFallback::Quiet => {}
+    }
+    plan.mode = ConcreteLinkMode::Copy;
+    Ok(())
+}
+
+/// Why `auto` chose a slower mode than the probe allowed, on purpose and without a warning:
+/// facts for `-v` and `doctor` (the `Display` is the reason in a few words).
+#[derive(Debug)]
+pub enum QuietReason {
+    /// The entries were published read-only by another user of a shared cache, and hardlinks
+    /// to them are refused (`protected_hardlinks`).
+    OthersReadOnlyEntries { entry: PathBuf, error: io::Error },
+}
+
+impl fmt::Display for QuietReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QuietReason::OthersReadOnlyEntries { entry, error } => write!(
+                f,
+                "another user published {} read-only in this shared cache, and hardlinks to it are refused ({error})",
+                entry.display()
+            ),
+        }
+    }
 }
 
 /// Where the shard for the filesystem holding `target` (an existing path) is, or would be

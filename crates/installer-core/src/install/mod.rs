@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub(crate) use link::{decide, suggest_cache_dir};
-pub use link::{Fallback, LinkDecision, LinkSource, ShardPolicy, ShardProbe, AUTO_SHARD_NAME};
+pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardPolicy, ShardProbe, AUTO_SHARD_NAME};
 pub use summary::{DistVersion, InstallSummary};
 
 use crate::bytecode::{self, Interpreter};
@@ -318,6 +318,16 @@ fn install_entries(
     // 3. How files get there: decided once, and a fallback reported as soon as it is.
     let mut link =
         link::resolve(options.link_mode, options.link_fallback, &options.shards, cache, venv, reporter)?;
+    let entries = plans.iter().map(|p| &p.entry);
+    link::respect_others_entries(
+        &mut link,
+        options.link_mode,
+        options.link_fallback,
+        cache,
+        entries,
+        venv,
+        reporter,
+    )?;
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     let (entry_files, entry_bytes) = entry_files_and_bytes(&plans);
     if let Some(fallback) = &mut link.fallback {

@@ -43,6 +43,18 @@ pub fn is_group_shared(_meta: &Metadata) -> bool {
     false
 }
 
+/// Whether this process's effective user owns the file.
+#[cfg(unix)]
+pub fn is_owned_by_us(meta: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.uid() == rustix::process::geteuid().as_raw()
+}
+
+#[cfg(not(unix))]
+pub fn is_owned_by_us(_meta: &Metadata) -> bool {
+    true
+}
+
 /// Makes a directory of a shared cache usable by its group: `rwxrwsr-x` (the setgid bit keeps
 /// what is made inside in the group). Best effort: only the owner may, and another member's
 /// directory already is.
