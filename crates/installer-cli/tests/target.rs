@@ -216,6 +216,38 @@ fn a_warm_install_starts_no_interpreter() {
 }
 
 #[test]
+fn a_new_venv_of_a_known_interpreter_starts_no_interpreter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    // A private interpreter: a copy of pyenv's small `python3.11` launcher beside a link to
+    // its library, so it can be made unrunnable without touching the machine's.
+    let source = pyenv_cpython("3.11");
+    let cpython = tmp.path().join("cpython");
+    std::fs::create_dir_all(cpython.join("bin")).unwrap();
+    let binary = cpython.join("bin/python3.11");
+    std::fs::copy(source.join("bin/python3.11"), &binary).unwrap();
+    std::os::unix::fs::symlink(source.join("lib"), cpython.join("lib")).unwrap();
+    let venv = |name: &str| {
+        let path = tmp.path().join(name);
+        let status =
+            std::process::Command::new(&binary).args(["-m", "venv", "--without-pip"]).arg(&path).status();
+        assert!(status.unwrap().success());
+        path
+    };
+    let (first, second) = (venv("first"), venv("second"));
+    let pkg = fixture("fixture_pkg-1.0");
+    assert_ok(&installer(tmp.path(), &args(&first, &cache, &[pkg.to_str().unwrap()])));
+    // Same size and modification time, but nobody can start it now (not even root).
+    std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = installer(tmp.path(), &args(&second, &cache, &["-v", pkg.to_str().unwrap()]));
+    assert_ok(&out);
+    assert!(stderr(&out).contains("info: target: CPython 3.11 on Linux"), "{}", stderr(&out));
+    assert!(site_packages(&second).join("fixture_pkg-1.0.dist-info/RECORD").is_file());
+    let launcher = std::fs::read_to_string(second.join("bin/fixture-hello")).unwrap();
+    assert!(launcher.starts_with(&format!("#!{}\n", second.join("bin/python").display())), "{launcher}");
+}
+
+#[test]
 fn the_environment_s_own_files_are_never_replaced() {
     let tmp = tempfile::tempdir().unwrap();
     let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));

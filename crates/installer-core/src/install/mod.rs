@@ -90,6 +90,8 @@ pub fn install(
     let mut clock = Clock::new();
     let interpreter = target::Interpreter::cached(venv.python(), &cache.interpreters_dir())?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
+    // The interpreter's facts (from the cache: no interpreter started), its tags, the choice.
+    clock.lap("target");
     let run = Run { venv, interpreter: &interpreter, cache, options, reporter };
     in_pool(options.jobs, || {
         let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)
@@ -140,6 +142,7 @@ pub fn install_into(
     // while the file stays the same, and creating the venv starts it anyway.
     let interpreter = target::Interpreter::query(python)?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
+    clock.lap("target");
     in_pool(options.jobs, || {
         // Held (leased) from here to the end of the install: verified once, never looked up
         // twice, so `-v` says `unpacked` for what this run unpacked.

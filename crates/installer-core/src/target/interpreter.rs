@@ -1,6 +1,7 @@
 //! Facts about an interpreter (version, ABI flags, platform, C library, scheme paths), asked
 //! of the interpreter itself once and then kept in the cache, keyed by the interpreter's path,
-//! size and modification time, so a warm install starts no interpreter.
+//! size and modification time, so a warm install starts no interpreter; and a venv's answer
+//! also by the binary its interpreter resolves to, so that a new venv of it starts none either.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -147,14 +148,55 @@ impl Interpreter {
                 }
             }
         }
-        let interpreter = Interpreter::query(&python)?;
+        // A new venv of an interpreter that some venv asked before: its answer, moved to this
+        // venv, so a fresh environment from a warm cache starts no interpreter either.
+        let shared = dir.join(format!(
+            "venv-of-{}.json",
+            hex(&Sha256::digest(key.resolved.as_os_str().as_encoded_bytes()))
+        ));
+        let moved = std::fs::read(&shared)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
+            .filter(|stored| {
+                (&stored.key.resolved, stored.key.size, stored.key.mtime_ns)
+                    == (&key.resolved, key.size, key.mtime_ns)
+            })
+            .and_then(|stored| stored.interpreter.moved_to_venv_of(&python));
+        let interpreter = match moved {
+            Some(interpreter) => interpreter,
+            None => Interpreter::query(&python)?,
+        };
         let stored = Stored { key, interpreter };
         if std::fs::create_dir_all(dir).is_ok() {
             if let Ok(bytes) = serde_json::to_vec(&stored) {
                 let _ = crate::cache::write_atomically(&file, &bytes);
+                if stored.interpreter.is_venv() {
+                    let _ = crate::cache::write_atomically(&shared, &bytes);
+                }
             }
         }
         Ok(stored.interpreter)
+    }
+
+    /// This answer of a venv's interpreter, for the same interpreter (binary) in the venv that
+    /// `python` (`<venv>/bin/python`) belongs to: only the places differ (`sys.executable`,
+    /// `sys.prefix` and the scheme paths under it, as the `venv` scheme derives them).
+    /// `None` when either is not a venv.
+    fn moved_to_venv_of(mut self, python: &Path) -> Option<Interpreter> {
+        let root = python.parent()?.parent()?;
+        if !self.is_venv() || !root.join("pyvenv.cfg").is_file() {
+            return None;
+        }
+        let old = std::mem::replace(&mut self.prefix, root.to_path_buf());
+        let rebase = |path: &mut PathBuf| {
+            if let Ok(rest) = path.strip_prefix(&old) {
+                // `join("")` would add a trailing `/` that sysconfig does not write.
+                *path = if rest.as_os_str().is_empty() { root.to_path_buf() } else { root.join(rest) };
+            }
+        };
+        self.paths.values_mut().for_each(rebase);
+        self.executable = python.to_path_buf();
+        Some(self)
     }
 
     /// `3.11.7`.
