@@ -3,7 +3,7 @@
 //! cache in the lower directory of a real overlay mount.
 //!
 //! Mounts and users need root. Without it these tests print why and pass without checking;
-//! under CI (`CI=true`) what cannot be set up fails the test instead.
+//! under CI what cannot be set up fails the test instead (`support::skip`).
 
 mod support;
 
@@ -352,4 +352,55 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     assert_ok(&out);
     assert_eq!(names(&cache.join("v1/entries")), Vec::<String>::new());
     assert_eq!(std::fs::read(&file_a).unwrap(), before, "environments keep their files");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers: an overlay whose lower directory holds the cache
+
+#[test]
+fn a_cache_in_an_overlays_lower_layer_is_copied_from_without_a_warning() {
+    let work = tempfile::tempdir().unwrap();
+    let lower = work.path().join("lower");
+    // The image layer: a cache filled by an install, as an earlier build step leaves it.
+    assert_ok(&install(work.path(), &venv_at(&work.path().join("filler")), &lower.join("cache"), None, &[]));
+    let Some(_tmpfs) = Mount::new(&work.path().join("rw"), &["-t", "tmpfs", "tmpfs"]) else { return };
+    let (upper, scratch) = (work.path().join("rw/upper"), work.path().join("rw/work"));
+    std::fs::create_dir(&upper).unwrap();
+    std::fs::create_dir(&scratch).unwrap();
+    let options =
+        format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), scratch.display());
+    let merged = work.path().join("merged");
+    let Some(_overlay) = Mount::new(&merged, &["-t", "overlay", "overlay", "-o", &options]) else { return };
+    let cache = merged.join("cache");
+
+    let venv = venv_at(&merged.join("venv"));
+    let out = install(work.path(), &venv, &cache, None, &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:"), "{err}");
+    let why = format!(
+        "the cache {} is in a lower layer of an overlay filesystem ({})",
+        cache.display(),
+        lower.display()
+    );
+    assert!(
+        err.contains(&format!("info: link mode: copy (target {}", site_packages(&venv).display())),
+        "{err}"
+    );
+    assert!(err.contains(&why), "{err}");
+    assert!(err.contains("Installed 1 wheel"), "{err}");
+    assert_eq!(nlink(&site_packages(&venv).join(MODULE)), 1, "copied, not linked");
+
+    // doctor says the same, and lists no problem.
+    let args = ["doctor", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    let out = installer(work.path(), &args);
+    assert_ok(&out);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("an install would use: copy\n  because ") && report.contains(&why), "{report}");
+
+    // A cache made in the upper layer is hardlinked from as usual.
+    let fresh = venv_at(&merged.join("fresh"));
+    let out = install(work.path(), &fresh, &merged.join("new-cache"), None, &[]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("info: link mode: hardlink"), "{}", stderr(&out));
 }

@@ -116,6 +116,9 @@ pub struct Diagnosis {
     pub shard: Option<Result<ShardDiagnosis, String>>,
     /// What an install would do: the mode, and the shard it would link from.
     pub outcome: (ConcreteLinkMode, Option<PathBuf>),
+    /// Why `auto` would copy on purpose, without a warning (an overlay's lower layer, a
+    /// container's cache mount): [`crate::install::QuietReason`] in words.
+    pub quiet: Option<String>,
     pub python: TargetDiagnosis,
     /// Things to fix, one sentence each.
     pub problems: Vec<String>,
@@ -149,6 +152,7 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
         Ok(if scratch.is_dir() { scratch } else { nearest_existing(dir) })
     };
     let decided = decide(options.link_mode, &options.shards, &source, &target.examined, &mut shard_source);
+    let quiet = decided.as_ref().ok().and_then(|d| d.quiet.as_ref()).map(ToString::to_string);
     let (direct, shard, outcome) = match decided {
         Err(e) => {
             problems.push(format!("the cache cannot be written in {}: {e}", source.display()));
@@ -159,7 +163,7 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
             report(&decision, options.link_mode, &venv, &mut problems)
         }
     };
-    Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, python, problems }
+    Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, quiet, python, problems }
 }
 
 /// The parts of the report that come from the install's link decision; a fallback to
@@ -309,6 +313,9 @@ impl fmt::Display for Diagnosis {
                 writeln!(f, "an install would use: {mode}, from the shard {}", shard.display())?
             }
             (mode, None) => writeln!(f, "an install would use: {mode}")?,
+        }
+        if let Some(why) = &self.quiet {
+            writeln!(f, "  because {why}")?;
         }
         writeln!(f, "{}", self.python)?;
         if self.problems.is_empty() {

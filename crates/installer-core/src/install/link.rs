@@ -75,12 +75,14 @@ pub struct LinkDecision {
     /// Only when the direct probe fell back across filesystems (never for symlinks, which
     /// must point into the cache itself): the shard tried, or why there is none.
     pub shard: Option<std::result::Result<ShardProbe, String>>,
+    /// `auto` copies on purpose, without a warning: why.
+    pub quiet: Option<QuietReason>,
 }
 
 impl LinkDecision {
-    /// Files are copied though a better mode was asked for.
+    /// Files are copied though a better mode was asked for (and not on purpose).
     pub fn fell_back(&self) -> bool {
-        self.mode == ConcreteLinkMode::Copy && self.direct.fell_back()
+        self.mode == ConcreteLinkMode::Copy && self.direct.fell_back() && self.quiet.is_none()
     }
 }
 
@@ -98,7 +100,16 @@ pub(crate) fn decide(
     shard_source: &mut dyn FnMut(&Path) -> std::result::Result<PathBuf, String>,
 ) -> io::Result<LinkDecision> {
     let direct = linker::probe(requested, cache_source, target)?;
-    let mut decision = LinkDecision { mode: direct.mode, source: LinkSource::Cache, direct, shard: None };
+    let mut decision =
+        LinkDecision { mode: direct.mode, source: LinkSource::Cache, direct, shard: None, quiet: None };
+    let auto = requested == LinkMode::Auto;
+    if auto && decision.mode == ConcreteLinkMode::Hardlink {
+        if let Some(lower) = platform::overlay_lower_holding(cache_source) {
+            let cache = cache_root_of(cache_source);
+            (decision.mode, decision.quiet) =
+                (ConcreteLinkMode::Copy, Some(QuietReason::OverlayLowerLayer { cache, lower }));
+        }
+    }
     let cross_device = decision.direct.reason().is_some_and(|(_, e)| platform::is_cross_device(e));
     if !decision.direct.fell_back() || !cross_device || requested == LinkMode::Symlink {
         return Ok(decision);
@@ -114,7 +125,19 @@ pub(crate) fn decide(
         }
     }
     decision.shard = Some(shard);
+    if auto && decision.mode == ConcreteLinkMode::Copy && platform::is_container_root(target) {
+        let cache = cache_root_of(cache_source);
+        decision.quiet = Some(QuietReason::ContainerCacheMount { cache });
+    }
     Ok(decision)
+}
+
+/// The cache root of a probe's source directory (`<root>/v1/tmp`), for messages.
+fn cache_root_of(source: &Path) -> PathBuf {
+    match source.ends_with("v1/tmp") {
+        true => source.ancestors().nth(2).unwrap_or(source).to_path_buf(),
+        false => source.to_path_buf(),
+    }
 }
 
 /// Decides the link plan for installing from `cache` into `venv` ([`decide`]), saying what it
@@ -163,6 +186,11 @@ pub(crate) fn resolve(
                 cache.root().display(),
             ));
             return Ok(LinkPlan { mode: decision.mode, shard: opened, fallback: None, quiet: None });
+        }
+        LinkSource::Cache if decision.quiet.is_some() => {
+            let reason = decision.quiet.expect("matched");
+            reporter.info(&format!("link mode: {} (target {}): {reason}", decision.mode, target.display()));
+            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None, quiet: Some(reason) });
         }
         LinkSource::Cache if !decision.fell_back() => {
             reporter.info(&format!(
@@ -298,6 +326,13 @@ pub enum QuietReason {
     /// The entries were published read-only by another user of a shared cache, and hardlinks
     /// to them are refused (`protected_hardlinks`).
     OthersReadOnlyEntries { entry: PathBuf, error: io::Error },
+    /// The cache (`cache`, a directory of it) exists in `lower`, a lower layer of an overlay
+    /// filesystem (an image layer): a hardlink would copy each file up first, slower than a copy.
+    OverlayLowerLayer { cache: PathBuf, lower: PathBuf },
+    /// The target is on a container's root filesystem (an overlay at `/`) and the cache
+    /// (`cache`, a directory of it) on a separate mount, as a build's cache mount is: nothing
+    /// can hold a shard, so copying is expected.
+    ContainerCacheMount { cache: PathBuf },
 }
 
 impl fmt::Display for QuietReason {
@@ -307,6 +342,20 @@ impl fmt::Display for QuietReason {
                 f,
                 "another user published {} read-only in this shared cache, and hardlinks to it are refused ({error})",
                 entry.display()
+            ),
+            QuietReason::OverlayLowerLayer { cache, lower } => write!(
+                f,
+                "the cache {} is in a lower layer of an overlay filesystem ({}): a hardlink would first copy \
+                 each file up into the upper layer, which is slower than copying",
+                cache.display(),
+                lower.display()
+            ),
+            QuietReason::ContainerCacheMount { cache } => write!(
+                f,
+                "the target is on a container's root filesystem (an overlay at `/`) and the cache {} on a \
+                 separate mount, such as a build's cache mount: no cache shard can be made there, so files \
+                 are copied",
+                cache.display()
             ),
         }
     }

@@ -5,9 +5,11 @@
 //! reflinks, symlinks, positional reads and directory-relative file operations ([`Dir`]).
 
 mod dir;
+mod overlay;
 mod perms;
 
 pub use dir::Dir;
+pub use overlay::*;
 pub use perms::*;
 
 use std::fs::{File, Metadata};
