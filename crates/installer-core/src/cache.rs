@@ -36,6 +36,10 @@
 //!   lease just before the rename notices (the lease path no longer names its file) and treats
 //!   the entry as missing.
 //!
+//! - Read-only layers (`cache/layers.rs`) are searched after the cache and never written; a
+//!   root with the setgid bit is shared by its group: what we create is group-usable and
+//!   entries are sealed read-only before they are published (ARCHITECTURE.md, "Cache protocol").
+//!
 //! Listing, cleaning, pruning and verifying the cache live in [`crate::cache_admin`].
 
 use std::fs::File;
