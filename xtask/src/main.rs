@@ -8,7 +8,7 @@
 //! cargo xtask codegen [--check]        crates/installer-ffi/include/installer.h from cbindgen
 //! cargo xtask dist [--check]           target/dist/: the wheel, binary, C library, completions,
 //!                                      man pages; --check installs and tests them
-//! cargo xtask bench --corpus DIR [--runs N] [--json FILE] [--synthetic] [--only SCENARIO,...]
+//! cargo xtask bench --corpus DIR [--corpus-list NAME] [--runs N] [--json FILE] [--synthetic] [--only SCENARIO,...]
 //!                                      ours vs uv vs the filesystem's floor
 //! cargo xtask fuzz [--seconds N] [--target T]
 //!                                      cargo-fuzz targets of fuzz/, seeded from the fixtures
@@ -72,6 +72,7 @@ fn run() -> Result<()> {
         "bench" => {
             let opts = bench::Options {
                 corpus: args.value("--corpus")?.map(PathBuf::from),
+                corpus_list: args.value("--corpus-list")?,
                 runs: args.value("--runs")?.map(|n| n.parse()).transpose().context("--runs")?.unwrap_or(5),
                 json: args.value("--json")?.map(PathBuf::from),
                 synthetic: args.flag("--synthetic"),
@@ -117,7 +118,7 @@ usage: cargo xtask <task>
   codegen [--check]                    regenerate (or check) crates/installer-ffi/include/installer.h
   dist [--check]                       target/dist/: wheel (pip, pipx, uv), binary, C library,
                                        completions, man pages; --check installs and tests them
-  bench --corpus DIR [--runs N] [--json FILE] [--synthetic] [--only SCENARIO,...]
+  bench --corpus DIR [--corpus-list NAME] [--runs N] [--json FILE] [--synthetic] [--only SCENARIO,...]
                                        time installs: ours, uv 0.13.9, and the filesystem floor
   fuzz [--seconds N] [--target T]      seed from the fixtures, run each cargo-fuzz target N s (60)
 ";

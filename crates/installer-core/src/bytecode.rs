@@ -10,15 +10,18 @@
 //! its path inside site-packages; importlib replaces that with the path a module is imported
 //! from, so tracebacks name the environment's file.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::cache::Staging;
 use crate::cache::{Cache, CacheEntry};
 use crate::cancel::Cancel;
-use crate::compile::{self, Job, Outcome};
+use crate::compile::{Job, JobId, Outcome, Pool};
+use crate::install::WheelPlan;
 use crate::manifest::{ManifestFile, Sha256Digest};
 use crate::reporter::Reporter;
 use crate::{Error, Result};
@@ -81,9 +84,9 @@ impl BytecodeSet {
         self.dir.join(TREE)
     }
 
-    /// The published set of `entry` for `interpreter`, if there is one.
-    fn open(entry: &CacheEntry, interpreter: &Interpreter) -> Option<BytecodeSet> {
-        let dir = entry.dir().join(interpreter.dir_name());
+    /// The published set of the entry at `entry_dir` for `interpreter`, if there is one.
+    fn open(entry_dir: &Path, interpreter: &Interpreter) -> Option<BytecodeSet> {
+        let dir = entry_dir.join(interpreter.dir_name());
         let bytes = std::fs::read(dir.join(MANIFEST)).ok()?;
         let manifest: BytecodeManifest = serde_json::from_slice(&bytes).ok()?;
         (manifest.format == FORMAT && &manifest.interpreter == interpreter)
@@ -104,106 +107,335 @@ pub(crate) fn sets_of(entry: &CacheEntry) -> Vec<BytecodeSet> {
         .collect()
 }
 
-/// What to compile of one entry: each source by its index in the manifest, with the path it
-/// has under site-packages.
-pub(crate) struct Sources<'a> {
-    pub entry: &'a CacheEntry,
-    pub files: Vec<(u32, &'a str)>,
+/// The bytecode of an install's entries, compiled while the install goes on: each entry's
+/// sources are queued to the worker processes as soon as the entry is ready (unpacked or found),
+/// so compiling overlaps the unpacking of the other wheels, planning and linking. Entries that
+/// have a published set for the interpreter compile nothing. Everything is compiled into the
+/// cache the entries were found or unpacked in, and published there by [`Compiler::finish`].
+pub(crate) struct Compiler<'a> {
+    cache: &'a Cache,
+    python: PathBuf,
+    interpreter: Interpreter,
+    pool: Pool,
+    workers: usize,
+    /// By entry id.
+    entries: Mutex<HashMap<String, Pending>>,
 }
 
-/// The bytecode set of every entry for `interpreter`: found in `cache` (the cache or shard the
-/// entries are in), or compiled now for all entries that lack one, in one run of worker
-/// processes, and published there. Compiling stops with [`Error::Cancelled`] once `cancel` is.
-pub(crate) fn ensure(
-    cache: &Cache,
-    python: &Path,
-    interpreter: &Interpreter,
-    sources: &[Sources],
-    reporter: &dyn Reporter,
-    cancel: &Cancel,
-) -> Result<Vec<Arc<BytecodeSet>>> {
-    let mut sets: Vec<Option<BytecodeSet>> =
-        sources.iter().map(|s| BytecodeSet::open(s.entry, interpreter)).collect();
-    let missing: Vec<usize> = (0..sources.len()).filter(|&i| sets[i].is_none()).collect();
-    let hits = sources.len() - missing.len();
-    if hits > 0 {
-        reporter.info(&format!(
-            "bytecode for {}: cache hit for {hits} of {} wheels",
-            interpreter.cache_tag,
-            sources.len()
-        ));
-    }
-    if !missing.is_empty() {
-        let stagings = missing.iter().map(|_| cache.staging_dir()).collect::<Result<Vec<_>>>()?;
-        let mut jobs = Vec::new();
-        let mut owner = Vec::new();
-        for (slot, &i) in missing.iter().enumerate() {
-            let (entry, tree) = (sources[i].entry, stagings[slot].path().join(TREE));
-            std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
-            let entry_tree = entry.tree();
-            for &(index, rel) in &sources[i].files {
-                let file = &entry.manifest().files[index as usize];
-                jobs.push(Job {
-                    source: entry_tree.join(&file.path),
-                    pyc: tree.join(pyc_path(rel, &interpreter.cache_tag)),
-                    display: rel.to_string(),
-                    size: file.size,
-                });
-                owner.push((slot, rel));
-            }
+enum Pending {
+    /// Published by an earlier install.
+    Found(BytecodeSet),
+    Compiling(Batch),
+}
+
+/// The compilation of one entry's sources into a staging directory.
+struct Batch {
+    staging: Staging,
+    entry_dir: PathBuf,
+    from_layer: bool,
+    /// Each queued job with its source's path under site-packages.
+    jobs: Vec<(JobId, String)>,
+}
+
+impl<'a> Compiler<'a> {
+    /// Compiles with `python` (whose tag and magic are `interpreter`) into `cache`, in up to
+    /// `workers` processes, started only when something must be compiled; compiling stops with
+    /// [`Error::Cancelled`] once `cancel` is.
+    pub fn new(
+        cache: &'a Cache,
+        python: &Path,
+        interpreter: Interpreter,
+        workers: usize,
+        cancel: Cancel,
+    ) -> Compiler<'a> {
+        Compiler {
+            cache,
+            python: python.to_path_buf(),
+            interpreter,
+            pool: Pool::new(python, workers, cancel),
+            workers,
+            entries: Mutex::new(HashMap::new()),
         }
-        let workers = rayon::current_num_threads();
-        reporter.info(&format!(
-            "compiling {} files of {} wheels with {} in up to {workers} worker processes",
-            jobs.len(),
-            missing.len(),
-            python.display()
-        ));
-        let outcomes = compile::compile(python, &jobs, workers, cancel)?;
-        let mut manifests: Vec<BytecodeManifest> = missing
-            .iter()
-            .map(|_| BytecodeManifest {
-                format: FORMAT,
-                interpreter: interpreter.clone(),
-                files: Vec::new(),
-                failed: Vec::new(),
-            })
-            .collect();
-        for ((job, outcome), &(slot, rel)) in jobs.iter().zip(outcomes).zip(&owner) {
-            match outcome {
-                Outcome::Written => {
-                    let bytes = std::fs::read(&job.pyc).map_err(|e| Error::io("read", &job.pyc, e))?;
-                    manifests[slot].files.push(ManifestFile {
-                        path: pyc_path(rel, &interpreter.cache_tag),
-                        size: bytes.len() as u64,
-                        hash: Sha256Digest(Sha256::digest(&bytes).into()),
-                        executable: false,
-                        python_shebang: false,
-                    });
+    }
+
+    /// The entry is ready: its published set is looked up, or its sources (those every
+    /// environment puts in site-packages, [`crate::install::site_packages_sources`]) are queued.
+    /// Called from the unpacking threads.
+    pub fn entry_ready(&self, entry: &CacheEntry) -> Result<()> {
+        let pending = match BytecodeSet::open(entry.dir(), &self.interpreter) {
+            Some(set) => Pending::Found(set),
+            None => {
+                let mut batch = self.batch(entry)?;
+                for (index, rel) in crate::install::site_packages_sources(entry.manifest()) {
+                    self.queue(&mut batch, entry, index, rel);
                 }
-                Outcome::Failed(message) => manifests[slot].failed.push((rel.to_string(), message)),
+                Pending::Compiling(batch)
+            }
+        };
+        self.entries.lock().expect("bytecode entries").insert(entry.id().to_string(), pending);
+        Ok(())
+    }
+
+    fn batch(&self, entry: &CacheEntry) -> Result<Batch> {
+        let staging = self.cache.staging_dir()?;
+        let tree = staging.path().join(TREE);
+        std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
+        Ok(Batch {
+            staging,
+            entry_dir: entry.dir().to_path_buf(),
+            from_layer: entry.is_from_layer(),
+            jobs: Vec::new(),
+        })
+    }
+
+    fn queue(&self, batch: &mut Batch, entry: &CacheEntry, index: u32, rel: &str) {
+        let file = &entry.manifest().files[index as usize];
+        let id = self.pool.submit(&Job {
+            source: entry.tree().join(&file.path),
+            pyc: batch.staging.path().join(TREE).join(pyc_path(rel, &self.interpreter.cache_tag)),
+            display: rel.to_string(),
+            size: file.size,
+        });
+        batch.jobs.push((id, rel.to_string()));
+    }
+
+    /// The plans are made: entries no plan installs (already installed) compile no further, and
+    /// what a plan puts in site-packages beyond what [`Compiler::entry_ready`] queued (a
+    /// `.data/data` path into it) is queued now. Says what was found and what is compiled.
+    pub fn plans_made(&self, plans: &[WheelPlan], reporter: &dyn Reporter) {
+        let mut entries = self.entries.lock().expect("bytecode entries");
+        let planned: HashMap<&str, &WheelPlan> = plans.iter().map(|p| (p.entry.id(), p)).collect();
+        let mut withdrawn = HashSet::new();
+        entries.retain(|id, pending| match (planned.get(id.as_str()), pending) {
+            (None, Pending::Compiling(batch)) => {
+                withdrawn.extend(batch.jobs.iter().map(|(job, _)| *job));
+                false
+            }
+            (None, Pending::Found(_)) => false,
+            (Some(_), _) => true,
+        });
+        self.pool.withdraw(&withdrawn);
+        let (mut hits, mut files, mut wheels) = (0, 0, 0);
+        for plan in plans {
+            match entries.get_mut(plan.entry.id()) {
+                Some(Pending::Found(_)) => hits += 1,
+                Some(Pending::Compiling(batch)) => {
+                    let queued: HashSet<String> = batch.jobs.iter().map(|(_, rel)| rel.clone()).collect();
+                    for (index, rel) in plan.compile_sources() {
+                        if !queued.contains(rel) {
+                            self.queue(batch, &plan.entry, index, rel);
+                        }
+                    }
+                    (files, wheels) = (files + batch.jobs.len(), wheels + 1);
+                }
+                None => {}
             }
         }
-        for ((staging, manifest), &i) in stagings.into_iter().zip(manifests).zip(&missing) {
-            let path = staging.path().join(MANIFEST);
-            let json = serde_json::to_vec(&manifest).expect("bytecode manifest serialises");
-            std::fs::write(&path, json).map_err(|e| Error::io("write", &path, e))?;
-            cache.publish_beside_entry(staging, sources[i].entry, &interpreter.dir_name())?;
-            sets[i] = BytecodeSet::open(sources[i].entry, interpreter);
+        if hits > 0 {
+            let tag = &self.interpreter.cache_tag;
+            reporter.info(&format!("bytecode for {tag}: cache hit for {hits} of {} wheels", plans.len()));
+        }
+        if wheels > 0 {
+            reporter.info(&format!(
+                "compiling {files} files of {wheels} wheels with {} in up to {} worker processes, while installing",
+                self.python.display(),
+                self.workers
+            ));
         }
     }
-    sets.into_iter()
-        .zip(sources)
-        .map(|(set, s)| {
-            set.map(Arc::new).ok_or_else(|| {
-                Error::io(
-                    "read bytecode manifest in",
-                    s.entry.dir().join(interpreter.dir_name()),
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, "missing or unreadable"),
-                )
-            })
-        })
-        .collect()
+
+    /// Waits for the compilation; what each planned entry found or got, by entry id, for
+    /// [`Compiled::set_for`].
+    pub fn finish(self) -> Result<Compiled<'a>> {
+        let outcomes = self.pool.finish()?;
+        let entries = self.entries.into_inner().expect("bytecode entries");
+        let mut ready = HashMap::with_capacity(entries.len());
+        for (id, pending) in entries {
+            let done = match pending {
+                Pending::Found(set) => Ready::Found(set),
+                Pending::Compiling(batch) => Ready::Staged(stage(&self.interpreter, batch, &outcomes)?),
+            };
+            ready.insert(id, done);
+        }
+        Ok(Compiled { cache: self.cache, interpreter: self.interpreter, ready })
+    }
+}
+
+/// The bytecode of an install's entries once compiled: published, or staged in the cache.
+pub(crate) struct Compiled<'a> {
+    cache: &'a Cache,
+    interpreter: Interpreter,
+    ready: HashMap<String, Ready>,
+}
+
+enum Ready {
+    Found(BytecodeSet),
+    Staged(Staged),
+}
+
+/// A compiled set with its manifest, in its staging directory of the cache.
+struct Staged {
+    staging: Staging,
+    /// Readable where it is staged.
+    set: BytecodeSet,
+    /// The entry it was compiled from, and whether that is in a read-only cache layer.
+    entry_dir: PathBuf,
+    from_layer: bool,
+}
+
+impl Compiled<'_> {
+    /// The set of `entry`, the entry a plan links from (in `home`: the cache, or the shard it
+    /// was imported into), for the entry of that id found or compiled since step 1: the set
+    /// `entry` has, or the one compiled from it published beside it, or else one of another
+    /// copy of the entry (the main cache's, a layer's) imported ([`import`]); a set compiled
+    /// from a cache entry is published there too, for later installs.
+    pub fn set_for(
+        &mut self,
+        entry: &CacheEntry,
+        home: &Cache,
+        sources: &[(u32, &str)],
+    ) -> Result<Option<BytecodeSet>> {
+        let Some(ready) = self.ready.remove(entry.id()) else { return Ok(None) };
+        if let Some(set) = BytecodeSet::open(entry.dir(), &self.interpreter) {
+            return Ok(Some(set));
+        }
+        let set = match ready {
+            Ready::Found(set) => import(home, entry, &set, sources)?,
+            Ready::Staged(staged) if staged.entry_dir == entry.dir() => {
+                publish(self.cache, &self.interpreter, staged.staging, entry.dir())?
+            }
+            Ready::Staged(staged) if !staged.from_layer => {
+                let published = publish(self.cache, &self.interpreter, staged.staging, &staged.entry_dir)?;
+                import(home, entry, &published, sources)?
+            }
+            Ready::Staged(staged) => import(home, entry, &staged.set, sources)?,
+        };
+        Ok(Some(set))
+    }
+}
+
+/// Writes the manifest of `batch` from the outcomes of its jobs into its staging directory.
+fn stage(interpreter: &Interpreter, batch: Batch, outcomes: &[Option<Outcome>]) -> Result<Staged> {
+    let mut manifest = BytecodeManifest {
+        format: FORMAT,
+        interpreter: interpreter.clone(),
+        files: Vec::new(),
+        failed: Vec::new(),
+    };
+    let tree = batch.staging.path().join(TREE);
+    for (job, rel) in batch.jobs {
+        match &outcomes[job] {
+            Some(Outcome::Written) => {
+                let path = pyc_path(&rel, &interpreter.cache_tag);
+                manifest.files.push(manifest_file(&tree, path)?);
+            }
+            Some(Outcome::Failed(message)) => manifest.failed.push((rel, message.clone())),
+            None => unreachable!("a planned entry's jobs are never withdrawn"),
+        }
+    }
+    write_manifest(batch.staging.path(), &manifest)?;
+    let set = BytecodeSet { dir: batch.staging.path().to_path_buf(), manifest };
+    Ok(Staged { staging: batch.staging, set, entry_dir: batch.entry_dir, from_layer: batch.from_layer })
+}
+
+fn write_manifest(dir: &Path, manifest: &BytecodeManifest) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let json = serde_json::to_vec(manifest).expect("bytecode manifest serialises");
+    std::fs::write(&path, json).map_err(|e| Error::io("write", &path, e))
+}
+
+/// Publishes the set staged in `staging` (manifest written) beside the entry at `entry_dir` of
+/// `cache`, or takes the one another process published first.
+fn publish(
+    cache: &Cache,
+    interpreter: &Interpreter,
+    staging: Staging,
+    entry_dir: &Path,
+) -> Result<BytecodeSet> {
+    cache.publish_beside_entry(staging, entry_dir, &interpreter.dir_name())?;
+    BytecodeSet::open(entry_dir, interpreter).ok_or_else(|| {
+        Error::io(
+            "read bytecode manifest in",
+            entry_dir.join(interpreter.dir_name()),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "missing or unreadable"),
+        )
+    })
+}
+
+/// The manifest row of the `.pyc` at `path` under `tree`.
+fn manifest_file(tree: &Path, path: String) -> Result<ManifestFile> {
+    let file = tree.join(&path);
+    let bytes = std::fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
+    Ok(ManifestFile {
+        path,
+        size: bytes.len() as u64,
+        hash: Sha256Digest(Sha256::digest(&bytes).into()),
+        executable: false,
+        python_shebang: false,
+    })
+}
+
+/// The set of `entry` (in `shard`: a cache shard, or the cache a layer's entry was imported
+/// into) for the interpreter of `from`, the set of another copy of the entry: its own if it
+/// has one, else `from` copied. A copied `.pyc` gets the modification time of `entry`'s source
+/// in its header (a copy of a source may have another than the original's), so it is valid
+/// there; `sources` are the plan's (manifest index, path under site-packages).
+fn import(
+    shard: &Cache,
+    entry: &CacheEntry,
+    from: &BytecodeSet,
+    sources: &[(u32, &str)],
+) -> Result<BytecodeSet> {
+    let interpreter = &from.manifest.interpreter;
+    if let Some(set) = BytecodeSet::open(entry.dir(), interpreter) {
+        return Ok(set);
+    }
+    let by_pyc: HashMap<String, u32> =
+        sources.iter().map(|&(index, rel)| (pyc_path(rel, &interpreter.cache_tag), index)).collect();
+    let staging = shard.staging_dir()?;
+    let tree = staging.path().join(TREE);
+    let mut manifest = BytecodeManifest {
+        format: FORMAT,
+        interpreter: interpreter.clone(),
+        files: Vec::with_capacity(from.manifest.files.len()),
+        failed: from.manifest.failed.clone(),
+    };
+    for file in &from.manifest.files {
+        let src = from.tree().join(&file.path);
+        let mut bytes = std::fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
+        if let Some(&index) = by_pyc.get(&file.path) {
+            let source = entry.tree().join(&entry.manifest().files[index as usize].path);
+            let meta = std::fs::metadata(&source).map_err(|e| Error::io("read", &source, e))?;
+            stamp_source_mtime(&mut bytes, &meta);
+        }
+        let dst = tree.join(&file.path);
+        if let Some(dir) = dst.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        std::fs::write(&dst, &bytes).map_err(|e| Error::io("write", &dst, e))?;
+        manifest.files.push(ManifestFile {
+            path: file.path.clone(),
+            size: bytes.len() as u64,
+            hash: Sha256Digest(Sha256::digest(&bytes).into()),
+            executable: false,
+            python_shebang: false,
+        });
+    }
+    write_manifest(staging.path(), &manifest)?;
+    publish(shard, interpreter, staging, entry.dir())
+}
+
+/// Puts the source's modification time into a timestamp-based `.pyc` header (PEP 552: magic,
+/// flags 0, mtime and size as little-endian 32-bit numbers); other headers are left alone.
+fn stamp_source_mtime(pyc: &mut [u8], source: &std::fs::Metadata) {
+    let mtime = source
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as u32);
+    if pyc.len() >= 16 && pyc[4..8] == [0; 4] {
+        pyc[8..12].copy_from_slice(&mtime.to_le_bytes());
+    }
 }
 
 /// `<dir>/__pycache__/<stem>.<tag>.pyc` for the source `<dir>/<stem>.py` (PEP 3147), as

@@ -581,10 +581,10 @@ impl Cache {
     pub(crate) fn publish_beside_entry(
         &self,
         staging: Staging,
-        entry: &CacheEntry,
+        entry_dir: &Path,
         name: &str,
     ) -> Result<bool> {
-        let dest = entry.dir().join(name);
+        let dest = entry_dir.join(name);
         if self.shared {
             seal(staging.path());
         }

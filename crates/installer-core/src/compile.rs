@@ -2,18 +2,22 @@
 //! cache tag (`cpython-311`) are the ones that will read the files. Used by [`crate::bytecode`]
 //! to fill the cache; nothing here knows about environments.
 //!
-//! Starting the interpreter costs tens of milliseconds, so it is not done per file: one worker
-//! process per thread of the pool is started once and fed jobs over stdin as it answers,
-//! biggest sources first, so that no worker is left with a long file at the end while the
-//! others idle. Each `.pyc` is written by `py_compile` (a temporary file renamed into place).
+//! Starting the interpreter costs tens of milliseconds, so it is not done per file: a [`Pool`]
+//! starts worker processes (up to one per thread of the install's pool) as jobs arrive, and
+//! feeds them over stdin as they answer, biggest queued source first, so that no worker is left
+//! with a long file at the end while the others idle. Jobs may be added while the workers run:
+//! an install queues each wheel's sources as soon as its cache entry is ready, and the
+//! compilation overlaps the unpacking of the other wheels, planning and linking. Each `.pyc` is
+//! written by `py_compile` (a temporary file renamed into place).
 //!
 //! The protocol is length-prefixed, not line-based: a file name may hold a newline.
 
-use std::collections::VecDeque;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
 use crate::cancel::Cancel;
 use crate::{Error, Result};
@@ -48,7 +52,7 @@ while True:
     out.flush()
 "#;
 
-/// Files per worker process below which another process does not pay for its start-up.
+/// Jobs queued per worker process below which another process does not pay for its start-up.
 const FILES_PER_WORKER: usize = 50;
 
 /// Jobs written ahead of the answers, so a worker never waits for the next path.
@@ -68,47 +72,166 @@ pub(crate) struct Job {
 }
 
 /// What became of one job.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Clone)]
 pub(crate) enum Outcome {
     Written,
     /// It does not compile (a syntax error...): a warning, as with pip.
     Failed(String),
 }
 
+/// Identifies a job of a [`Pool`]: its position in the order of [`Pool::submit`].
+pub(crate) type JobId = usize;
+
 /// Compiles every job with `python` in up to `workers` processes; returns one outcome per job,
 /// in order. An interpreter that cannot run or stops answering is an error; so is
 /// `cancel` being cancelled between files ([`Error::Cancelled`]).
+#[cfg(test)]
 pub(crate) fn compile(python: &Path, jobs: &[Job], workers: usize, cancel: &Cancel) -> Result<Vec<Outcome>> {
-    if jobs.is_empty() {
-        return Ok(Vec::new());
+    let pool = Pool::new(python, workers, cancel.clone());
+    for job in jobs {
+        pool.submit(job);
     }
-    let workers = workers.min(jobs.len().div_ceil(FILES_PER_WORKER)).max(1);
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].size));
-    let queue = Mutex::new(order.into_iter());
-    let outcomes: Vec<Mutex<Option<Outcome>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    let results: Vec<Result<()>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| run_worker(python, jobs, &queue, &outcomes, cancel)))
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("compile worker thread panicked")).collect()
-    });
-    results.into_iter().collect::<Result<()>>()?;
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.into_inner().expect("outcome slot").expect("every job answered"))
-        .collect())
+    let mut outcomes = pool.finish()?;
+    Ok(outcomes.iter_mut().map(|o| o.take().expect("every job answered")).collect())
 }
 
-/// One worker process: takes jobs from `queue` until it is empty, keeping [`IN_FLIGHT`] of
-/// them written ahead, and records each answer.
-fn run_worker(
-    python: &Path,
-    jobs: &[Job],
-    queue: &Mutex<std::vec::IntoIter<usize>>,
-    outcomes: &[Mutex<Option<Outcome>>],
-    cancel: &Cancel,
-) -> Result<()> {
+/// Worker processes of one interpreter fed from a queue that may grow while they run. Dropped
+/// without [`Pool::finish`] (an install failed elsewhere), it stops its workers after the files
+/// they are compiling and waits for them: no process or thread outlives it.
+pub(crate) struct Pool {
+    python: PathBuf,
+    max_workers: usize,
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<Result<()>>>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when a job is queued and when the pool closes or is abandoned.
+    wake: Condvar,
+    cancel: Cancel,
+}
+
+#[derive(Default)]
+struct State {
+    queue: BinaryHeap<Queued>,
+    /// Jobs submitted so far (the next [`JobId`]).
+    submitted: usize,
+    outcomes: Vec<Option<Outcome>>,
+    /// No more jobs come: a worker finding the queue empty exits.
+    closed: bool,
+    /// Stop after the files in flight.
+    abandoned: bool,
+}
+
+/// A queued job, ordered by its source's size (the heap gives the biggest first).
+struct Queued {
+    size: u64,
+    id: JobId,
+    message: Vec<u8>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.size, self.id) == (other.size, other.id)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    /// Bigger first; among equals, the first submitted.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.size.cmp(&other.size).then(other.id.cmp(&self.id))
+    }
+}
+
+impl Pool {
+    /// A pool of up to `max_workers` processes of `python`, started as jobs arrive; none is
+    /// started until the first [`Pool::submit`]. `cancel` is checked between files.
+    pub fn new(python: &Path, max_workers: usize, cancel: Cancel) -> Pool {
+        Pool {
+            python: python.to_path_buf(),
+            max_workers: max_workers.max(1),
+            shared: Arc::new(Shared { state: Mutex::default(), wake: Condvar::new(), cancel }),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Queues `job`, starting another worker when the queue has grown enough to pay for it.
+    pub fn submit(&self, job: &Job) -> JobId {
+        let (id, queued) = {
+            let mut state = self.shared.state.lock().expect("compile queue");
+            let id = state.submitted;
+            state.submitted += 1;
+            state.outcomes.push(None);
+            state.queue.push(Queued { size: job.size, id, message: encode(job) });
+            (id, state.submitted)
+        };
+        self.shared.wake.notify_one();
+        let mut threads = self.threads.lock().expect("compile workers");
+        if threads.len() < self.max_workers && queued > threads.len() * FILES_PER_WORKER {
+            let (python, shared) = (self.python.clone(), Arc::clone(&self.shared));
+            threads.push(std::thread::spawn(move || run_worker(&python, &shared)));
+        }
+        id
+    }
+
+    /// Takes back the jobs of `ids` that no worker has started; they get no outcome.
+    pub fn withdraw(&self, ids: &std::collections::HashSet<JobId>) {
+        let mut state = self.shared.state.lock().expect("compile queue");
+        state.queue.retain(|q| !ids.contains(&q.id));
+    }
+
+    /// Waits for every queued job; returns the outcome of each, by [`JobId`] (`None` for a
+    /// withdrawn one). The first worker error (an interpreter that stopped answering, or
+    /// [`Error::Cancelled`]) is returned instead.
+    pub fn finish(self) -> Result<Vec<Option<Outcome>>> {
+        self.shared.state.lock().expect("compile queue").closed = true;
+        self.shared.wake.notify_all();
+        let threads = std::mem::take(&mut *self.threads.lock().expect("compile workers"));
+        let results: Vec<Result<()>> =
+            threads.into_iter().map(|t| t.join().expect("compile worker thread panicked")).collect();
+        results.into_iter().collect::<Result<()>>()?;
+        self.shared.cancel.check()?;
+        Ok(std::mem::take(&mut self.shared.state.lock().expect("compile queue").outcomes))
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.state.lock().expect("compile queue").abandoned = true;
+        self.shared.wake.notify_all();
+        for thread in std::mem::take(&mut *self.threads.lock().expect("compile workers")) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The next job for a worker with `in_flight` jobs unanswered: it waits for one only when it
+/// has nothing to read.
+fn next_job(shared: &Shared, in_flight: usize) -> Option<Queued> {
+    let mut state = shared.state.lock().expect("compile queue");
+    loop {
+        if state.abandoned || shared.cancel.is_cancelled() {
+            return None;
+        }
+        if let Some(job) = state.queue.pop() {
+            return Some(job);
+        }
+        if state.closed || in_flight > 0 {
+            return None;
+        }
+        state = shared.wake.wait(state).expect("compile queue");
+    }
+}
+
+/// One worker process: takes jobs until the pool closes with an empty queue, keeping
+/// [`IN_FLIGHT`] of them written ahead, and records each answer.
+fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
     let command = format!("{} -I -B -c <compile worker>", python.display());
     let failed = |reason: String| Error::Command { command: command.clone(), reason };
     let mut child = Command::new(python)
@@ -120,18 +243,17 @@ fn run_worker(
         .map_err(|e| failed(e.to_string()))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let next = || queue.lock().expect("job queue").next();
     let mut in_flight = VecDeque::with_capacity(IN_FLIGHT);
     let mut answer = Vec::new();
     let mut broken = None;
     loop {
-        while in_flight.len() < IN_FLIGHT && !cancel.is_cancelled() {
-            let Some(job) = next() else { break };
-            if let Err(e) = stdin.write_all(&encode(&jobs[job])).and_then(|()| stdin.flush()) {
+        while in_flight.len() < IN_FLIGHT {
+            let Some(job) = next_job(shared, in_flight.len()) else { break };
+            if let Err(e) = stdin.write_all(&job.message).and_then(|()| stdin.flush()) {
                 broken = Some(e.to_string());
                 break;
             }
-            in_flight.push_back(job);
+            in_flight.push_back(job.id);
         }
         let Some(job) = in_flight.pop_front() else { break };
         answer.clear();
@@ -156,11 +278,14 @@ fn run_worker(
                 break;
             }
         };
-        *outcomes[job].lock().expect("outcome slot") = Some(outcome);
+        shared.state.lock().expect("compile queue").outcomes[job] = Some(outcome);
     }
     drop(stdin);
     let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
-    cancel.check()?;
+    shared.cancel.check()?;
+    if shared.state.lock().expect("compile queue").abandoned {
+        return Ok(());
+    }
     if broken.is_some() || !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim();

@@ -1,4 +1,5 @@
-//! `cargo xtask bench --corpus DIR [--runs N] [--json FILE] [--synthetic] [--only S,...]`:
+//! `cargo xtask bench --corpus DIR [--corpus-list NAME] [--runs N] [--json FILE] [--synthetic]
+//! [--only S,...]`:
 //! installs a corpus into fresh venvs with our release CLI, with uv 0.13.9 (set up in
 //! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an
 //! installed tree, and `cp -al`), the tools taking turns in every round, and reports medians,
@@ -6,6 +7,8 @@
 //! the clock starts. The scenarios are listed in [`Scenario`]; the cross-filesystem and XFS
 //! ones run on loop-mounted images (root only). `--corpus` takes any directory of wheels: a
 //! large real environment is a `pip download` of its requirements into one directory.
+//! `--corpus-list NAME` benches the pinned list `xtask/corpus/NAME-wheels.txt` (`large`: 339
+//! wheels), fetched into `target/corpus-NAME` by `xtask/corpus/fetch.sh` (only what is missing).
 
 pub mod floor;
 pub mod synthetic;
@@ -22,6 +25,8 @@ use table::{Report, Series, OURS};
 
 pub struct Options {
     pub corpus: Option<PathBuf>,
+    /// A pinned list of `xtask/corpus/` (`large` for `large-wheels.txt`), fetched and benched.
+    pub corpus_list: Option<String>,
     pub runs: usize,
     pub json: Option<PathBuf>,
     pub synthetic: bool,
@@ -52,6 +57,15 @@ pub fn run(opts: &Options) -> Result<()> {
     if let Some(dir) = &opts.corpus {
         corpora.push((format!("{}", dir.display()), crate::util::wheels_in(dir)?));
     }
+    if let Some(name) = &opts.corpus_list {
+        let list = root.join(format!("xtask/corpus/{name}-wheels.txt"));
+        if !list.is_file() {
+            bail!("--corpus-list {name}: no {}", list.display());
+        }
+        let dir = target.join(format!("corpus-{name}"));
+        Cmd::new("bash").arg(root.join("xtask/corpus/fetch.sh")).arg(&dir).arg(&list).run()?;
+        corpora.push((format!("{} ({name} list)", dir.display()), crate::util::wheels_in(&dir)?));
+    }
     if opts.synthetic {
         let dev_files = match corpora.first() {
             Some((_, wheels)) => synthetic::count_files(wheels)?,
@@ -65,7 +79,7 @@ pub fn run(opts: &Options) -> Result<()> {
         corpora.push(("synthetic, 10x the dev corpus's files".into(), wheels));
     }
     if corpora.is_empty() {
-        bail!("nothing to install: give --corpus DIR (e.g. target/corpus from xtask/corpus/fetch.sh) or --synthetic");
+        bail!("nothing to install: give --corpus DIR (e.g. target/corpus from xtask/corpus/fetch.sh), --corpus-list large or --synthetic");
     }
 
     let scenarios: Vec<Scenario> = match &opts.only {

@@ -14,11 +14,14 @@ use crate::Result;
 /// The entry of each of `wheels`, in order. Reports [`Event::Unpacking`] once (only when
 /// something must be unpacked), the wheel and byte events of each unpack, and one
 /// [`Event::CacheEntry`] per wheel. Stops with [`crate::Error::Cancelled`] once `cancel` is.
+/// `ready` is called with each entry as soon as it is found or unpacked (on the thread that
+/// did it), so work on it can start while others unpack.
 pub(crate) fn cache_all(
     wheels: &[PathBuf],
     cache: &Cache,
     reporter: &dyn Reporter,
     cancel: &Cancel,
+    ready: &(dyn Fn(&CacheEntry) -> Result<()> + Sync),
 ) -> Result<Vec<CacheEntry>> {
     let lookups: Vec<Lookup> = wheels
         .par_iter()
@@ -56,6 +59,7 @@ pub(crate) fn cache_all(
                 }
             };
             reporter.event(Event::CacheEntry { wheel, entry: entry.dir(), unpacked: entry.was_unpacked() });
+            ready(&entry)?;
             if let Some(version) = &entry.manifest().newer_wheel_version {
                 reporter.warning(&format!(
                     "{}: installing from a newer Wheel-Version ({version}) than this installer implements ({})",

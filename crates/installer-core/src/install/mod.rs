@@ -7,7 +7,8 @@
 //! 2. Plan: where each file goes, what replaces what, conflicts between wheels.
 //! 3. Choose the link mode for the (cache, environment) pair, once.
 //! 4. With `--compile`: the entries' bytecode for the environment's interpreter, found in the
-//!    cache or compiled into it now ([`crate::bytecode`]), planned like every other file.
+//!    cache or compiled into it ([`crate::bytecode`]: queued from step 1 on, as each entry is
+//!    ready, so it overlaps steps 1 to 3), planned like every other file.
 //! 5. In a [`crate::transaction`]: move replaced files aside, create directories, link files in
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
@@ -29,7 +30,9 @@ pub(crate) use link::{decide, suggest_cache_dir};
 pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardPolicy, ShardProbe, AUTO_SHARD_NAME};
 pub use summary::{DistVersion, InstallSummary};
 
-use crate::bytecode::{self, Interpreter};
+pub(crate) use plan::{site_packages_sources, WheelPlan};
+
+use crate::bytecode::{Compiler, Interpreter};
 use crate::cache::{Cache, CacheEntry};
 use crate::cancel::Cancel;
 use crate::installed::{self, InstalledDist};
@@ -70,8 +73,6 @@ pub struct InstallOptions {
 /// What every step of one install reads, passed as one value rather than a parameter each.
 struct Run<'a> {
     venv: &'a Venv,
-    /// The facts of the environment's interpreter, read once: bytecode takes its tag from them.
-    interpreter: &'a target::Interpreter,
     cache: &'a Cache,
     options: &'a InstallOptions,
     reporter: &'a dyn Reporter,
@@ -92,12 +93,13 @@ pub fn install(
     let wheels = select(&interpreter, wheels, options, reporter)?;
     // The interpreter's facts (from the cache: no interpreter started), its tags, the choice.
     clock.lap("target");
-    let run = Run { venv, interpreter: &interpreter, cache, options, reporter };
+    let run = Run { venv, cache, options, reporter };
     in_pool(options.jobs, || {
-        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)
+        let compiler = compiler(options, cache, venv.python(), &interpreter, reporter);
+        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel, &|e| ready(&compiler, e))
             .map_err(|e| in_environment(e, venv.data()))?;
         clock.lap("cache");
-        install_entries(&run, &wheels, entries, clock, None)
+        install_entries(&run, &wheels, entries, clock, None, compiler)
     })
 }
 
@@ -144,9 +146,10 @@ pub fn install_into(
     let wheels = select(&interpreter, wheels, options, reporter)?;
     clock.lap("target");
     in_pool(options.jobs, || {
+        let compiler = compiler(options, cache, python, &interpreter, reporter);
         // Held (leased) from here to the end of the install: verified once, never looked up
         // twice, so `-v` says `unpacked` for what this run unpacked.
-        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel)
+        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel, &|e| ready(&compiler, e))
             .map_err(|e| in_environment(e, &venv_dir))?;
         clock.lap("cache");
         if options.dry_run {
@@ -157,8 +160,8 @@ pub fn install_into(
             // Another process created it while we verified the wheels.
             drop(creating);
             let venv = Venv::open(&venv_dir)?;
-            let run = Run { venv: &venv, interpreter: &interpreter, cache, options, reporter };
-            return install_entries(&run, &wheels, entries, clock, None);
+            let run = Run { venv: &venv, cache, options, reporter };
+            return install_entries(&run, &wheels, entries, clock, None, compiler);
         }
         let venv = Venv::create(&venv_dir, python)?;
         reporter.event(Event::CreatedVenv { path: named, python: &interpreter });
@@ -168,8 +171,8 @@ pub fn install_into(
         drop(creating);
         crate::pause::point("venv-created");
         clock.lap("create venv");
-        let run = Run { venv: &venv, interpreter: &interpreter, cache, options, reporter };
-        let result = install_entries(&run, &wheels, entries, clock, Some(&lock));
+        let run = Run { venv: &venv, cache, options, reporter };
+        let result = install_entries(&run, &wheels, entries, clock, Some(&lock), compiler);
         let result = match result {
             Ok(mut summary) => {
                 summary.created_venv = Some(venv.root().to_path_buf());
@@ -183,6 +186,30 @@ pub fn install_into(
         drop(lock);
         result
     })
+}
+
+/// With `--compile` (and not a dry run), the compiler of this install's bytecode with `python`,
+/// whose facts are `interpreter`; its worker processes start only once something needs them.
+fn compiler<'a>(
+    options: &InstallOptions,
+    cache: &'a Cache,
+    python: &Path,
+    interpreter: &target::Interpreter,
+    reporter: &dyn Reporter,
+) -> Option<Compiler<'a>> {
+    if !options.compile || options.dry_run {
+        return None;
+    }
+    let Some(bytecode) = Interpreter::of(interpreter) else {
+        reporter.info(&format!("{} writes no bytecode (no cache tag): nothing to compile", python.display()));
+        return None;
+    };
+    Some(Compiler::new(cache, python, bytecode, rayon::current_num_threads(), options.cancel.clone()))
+}
+
+/// Starts compiling the bytecode of an entry that is ready, if this install compiles.
+fn ready(compiler: &Option<Compiler>, entry: &CacheEntry) -> Result<()> {
+    compiler.as_ref().map_or(Ok(()), |c| c.entry_ready(entry))
 }
 
 /// The wheels of `wheels` to install for the target of `interpreter` (see
@@ -261,12 +288,14 @@ fn dist_version(manifest: &crate::manifest::Manifest) -> DistVersion {
 
 /// Steps 2 to 5, for wheels whose entries are known. `held`: the environment's lock when the
 /// caller holds it already (it created the environment); otherwise it is taken here.
+/// `compiler`: with `--compile`, compiling what the entries lack since step 1.
 fn install_entries(
     run: &Run,
     wheels: &[PathBuf],
     entries: Vec<CacheEntry>,
     mut clock: Clock,
     held: Option<&platform::DirLock>,
+    compiler: Option<Compiler>,
 ) -> Result<InstallSummary> {
     let Run { venv, cache, options, reporter, .. } = *run;
     // From here on this process alone changes the environment.
@@ -316,6 +345,9 @@ fn install_entries(
         plans.push(plan::plan_wheel(venv, &roots, headers, wheel, entry, current)?);
     }
     plan::check_conflicts(&plans, &roots)?;
+    if let Some(compiler) = &compiler {
+        compiler.plans_made(&plans, reporter);
+    }
     clock.lap("plan");
 
     // 3. How files get there: decided once, and a fallback reported as soon as it is.
@@ -364,9 +396,12 @@ fn install_entries(
         summary.timings = clock.laps;
         return Ok(summary);
     }
+    // The main cache's entries stay leased until the end: their bytecode is published there.
+    let mut main_entries = Vec::new();
     if let Some(shard) = &link.shard {
         for plan in &mut plans {
-            plan.entry = shard.import_entry(&plan.entry)?;
+            let imported = shard.import_entry(&plan.entry)?;
+            main_entries.push(std::mem::replace(&mut plan.entry, imported));
         }
     }
     let source = link.shard.as_ref().unwrap_or(cache);
@@ -379,8 +414,8 @@ fn install_entries(
     }
 
     // 4. Bytecode, from the cache the files are linked from.
-    if options.compile {
-        plan_bytecode(run, &mut plans, link.shard.as_ref().unwrap_or(cache), &roots)?;
+    if let Some(compiler) = compiler {
+        plan_bytecode(&mut plans, compiler, source, &roots, reporter)?;
         clock.lap("bytecode");
     }
 
@@ -425,23 +460,19 @@ fn entry_files_and_bytes(plans: &[plan::WheelPlan]) -> (u64, u64) {
     sizes.fold((0, 0), |(files, bytes), size| (files + 1, bytes + size))
 }
 
-/// Adds the bytecode of every plan's entry for `venv`'s interpreter to the plans, compiling
-/// into `source` (the cache or shard the entries are linked from) what is not there yet.
-fn plan_bytecode(run: &Run, plans: &mut [plan::WheelPlan], source: &Cache, roots: &Roots) -> Result<()> {
-    let Run { venv, reporter, .. } = *run;
-    let Some(interpreter) = Interpreter::of(run.interpreter) else {
-        reporter.info(&format!(
-            "{} writes no bytecode (no cache tag): nothing to compile",
-            venv.python().display()
-        ));
-        return Ok(());
-    };
-    let sources: Vec<bytecode::Sources> =
-        plans.iter().map(|p| bytecode::Sources { entry: &p.entry, files: p.compile_sources() }).collect();
-    let sets =
-        bytecode::ensure(source, venv.python(), &interpreter, &sources, reporter, &run.options.cancel)?;
-    drop(sources);
-    for (plan, set) in plans.iter_mut().zip(sets) {
+/// Adds the bytecode of every plan's entry to the plans, once `compiler` has finished; `source`
+/// is the cache or shard the plans' entries are in.
+fn plan_bytecode(
+    plans: &mut [plan::WheelPlan],
+    compiler: Compiler,
+    source: &Cache,
+    roots: &Roots,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let mut compiled = compiler.finish()?;
+    for plan in plans.iter_mut() {
+        let Some(set) = compiled.set_for(&plan.entry, source, &plan.compile_sources())? else { continue };
+        let set = std::sync::Arc::new(set);
         for (rel, message) in &set.manifest.failed {
             let path = roots.join(roots::SITE_PACKAGES, rel);
             reporter.warning(&format!("failed to compile {}: {message}", path.display()));

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 use crate::bytecode::BytecodeSet;
 use crate::cache::CacheEntry;
 use crate::installed::InstalledDist;
-use crate::manifest::ManifestFile;
+use crate::manifest::{Manifest, ManifestFile};
 use crate::venv::Venv;
 use crate::wheel::record::hash_bytes_sha256;
 use crate::{script, Error, Result};
@@ -101,9 +101,7 @@ impl WheelPlan {
                 Source::Entry { index, .. } => Some((index, self.destination(file))),
                 _ => None,
             })
-            .filter(|&(_, (root, rel))| {
-                root == SITE_PACKAGES && rel.ends_with(".py") && !rel.ends_with("/.py") && rel != ".py"
-            })
+            .filter(|&(_, (root, rel))| root == SITE_PACKAGES && compiles(rel))
             .map(|(index, (_, rel))| (index, rel))
             .collect()
     }
@@ -125,6 +123,28 @@ impl WheelPlan {
         self.files.extend(new);
         self.bytecode = Some(set);
     }
+}
+
+/// Whether a file at `rel` in site-packages is a module `--compile` compiles.
+fn compiles(rel: &str) -> bool {
+    rel.ends_with(".py") && !rel.ends_with("/.py") && rel != ".py"
+}
+
+/// The `.py` files of an entry that every environment puts in site-packages (manifest index,
+/// path there): the top level and `.data/purelib` and `.data/platlib`, whatever the layout.
+/// Known as soon as the entry is, so that compiling can start before anything is planned; a
+/// plan may add `.data/data` files that its layout puts in site-packages
+/// ([`WheelPlan::compile_sources`]).
+pub(crate) fn site_packages_sources(manifest: &Manifest) -> impl Iterator<Item = (u32, &str)> {
+    // The installer's own metadata files (RECORD...) are no `.py` files.
+    let data_prefix = format!("{}/", manifest.data_dir);
+    manifest.files.iter().enumerate().filter_map(move |(index, file)| {
+        let rel = match file.path.strip_prefix(&data_prefix) {
+            Some(rest) => rest.strip_prefix("purelib/").or_else(|| rest.strip_prefix("platlib/"))?,
+            None => &file.path,
+        };
+        compiles(rel).then_some((index as u32, rel))
+    })
 }
 
 /// Where each part of a wheel goes in this environment (the "install scheme").
