@@ -324,3 +324,147 @@ fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
     assert!(report.ends_with("problems: none"), "{report}");
     assert!(!shard.exists(), "doctor creates nothing");
 }
+
+/// The `.pyc` files under `dir` with their inode and bytes: what Python rewriting one changes.
+fn bytecode(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Vec<u8>)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pyc"))
+        .map(|p| {
+            let state = (std::fs::metadata(&p).unwrap().ino(), std::fs::read(&p).unwrap());
+            (p, state)
+        })
+        .collect()
+}
+
+/// Checks that every `.py` of the fixture in `venv` has its `.pyc` for the venv's interpreter,
+/// that importing all of them (as a user would, bytecode writing allowed) loads each `.pyc` and
+/// writes none, and that no `.pyc` changed (bytes and inodes). Returns the `.pyc` files.
+fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
+    let site = site_packages(venv);
+    let tag = python(venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();
+    let mut modules = Vec::new();
+    let mut pycs = Vec::new();
+    for entry in walkdir::WalkDir::new(&site) {
+        let path = entry.unwrap().into_path();
+        let Ok(rel) = path.strip_prefix(&site) else { continue };
+        let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(".py")) else { continue };
+        if !rel.starts_with("fixture_pkg") {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        pycs.push(path.parent().unwrap().join(format!("__pycache__/{stem}.{tag}.pyc")));
+        modules.push(rel.trim_end_matches("/__init__").replace('/', "."));
+    }
+    assert_eq!(modules.len(), 9, "{modules:?}");
+    let before = bytecode(&site);
+    assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {
+        pycs.sort();
+        pycs.clone()
+    });
+
+    let code = format!("import importlib\nfor m in {modules:?}: importlib.import_module(m)");
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-v", "-c", &code])
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("PYTHONPYCACHEPREFIX")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    for pyc in &pycs {
+        assert!(
+            log.contains(&format!("# code object from '{}'", pyc.display())),
+            "{} not loaded:\n{log}",
+            pyc.display()
+        );
+    }
+    assert!(!log.contains("# created '"), "Python wrote bytecode:\n{log}");
+    assert!(bytecode(&site) == before, "Python rewrote bytecode");
+    pycs
+}
+
+/// The bytecode directory (`pyc-<tag>-<magic>-v1/tree`) of the one entry under `cache`.
+fn cached_bytecode_tree(cache: &Path) -> PathBuf {
+    let entries: Vec<PathBuf> =
+        std::fs::read_dir(cache.join("v1/entries")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let sets: Vec<PathBuf> = std::fs::read_dir(&entries[0])
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("pyc-"))
+        .collect();
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    sets[0].join("tree")
+}
+
+#[test]
+fn clone_with_compile_on_a_loop_mounted_xfs_places_bytecode_python_uses_as_is() {
+    let Some(fs) = loop_mount_or_skip("xfs") else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let venv = make_venv(&fs.mount.join("p/.venv"));
+
+    let out = install(work.path(), &venv, &cache, &["-v", "--link-mode", "clone", "--compile"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:"), "{err}");
+    assert!(err.contains("link mode: clone"), "{err}");
+    assert!(err.contains("compiling 9 files of 1 wheels"), "{err}");
+
+    let pycs = assert_bytecode_loads_as_placed(&venv);
+    // Clones of the shard's bytecode: their own files, the same bytes.
+    let shard = cached_bytecode_tree(&fs.mount.join(".installer-cache"));
+    let site = site_packages(&venv);
+    for pyc in &pycs {
+        assert_eq!(nlink(pyc), 1, "a clone is its own file: {}", pyc.display());
+        let cached = shard.join(pyc.strip_prefix(&site).unwrap());
+        assert_eq!(std::fs::read(pyc).unwrap(), std::fs::read(&cached).unwrap(), "{}", pyc.display());
+    }
+}
+
+#[test]
+fn a_venv_on_another_filesystem_than_the_cache_hardlinks_bytecode_from_the_shard() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(shm) = separate_tmpfs(work.path()) else { return };
+    let cache = tempfile::tempdir_in(shm).unwrap();
+    let shard = work.path().join("shard");
+    let shards = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
+    // The shard's copies of the sources get another modification time than the main cache's:
+    // the bytecode compiled from those must be restamped for the shard's.
+    let first = make_venv(&work.path().join("plain"));
+    assert_ok(&install(work.path(), &first, cache.path(), &[], &shards));
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir::WalkDir::new(cache.path().join("v1/entries")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "py") {
+            std::fs::File::options().write(true).open(entry.path()).unwrap().set_modified(hour_ago).unwrap();
+        }
+    }
+
+    let (a, b) = (make_venv(&work.path().join("a")), make_venv(&work.path().join("b")));
+    for (venv, cold) in [(&a, true), (&b, false)] {
+        let out = install(work.path(), venv, cache.path(), &["-v", "--compile"], &shards);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert!(!err.contains("warning:"), "{err}");
+        assert!(err.contains(&format!("hardlink from the cache shard {}", shard.display())), "{err}");
+        assert_eq!(err.contains("compiling 9 files"), cold, "{err}");
+        assert_eq!(err.contains("bytecode for cpython-"), !cold, "{err}");
+    }
+    let in_shard = cached_bytecode_tree(&shard);
+    let in_cache = cached_bytecode_tree(cache.path());
+    for venv in [&a, &b] {
+        let site = site_packages(venv);
+        for pyc in assert_bytecode_loads_as_placed(venv) {
+            let rel = pyc.strip_prefix(&site).unwrap();
+            assert_eq!(inode(&pyc), inode(&in_shard.join(rel)), "linked from the shard: {}", pyc.display());
+            assert!(in_cache.join(rel).is_file(), "compiled in the main cache first");
+        }
+    }
+    assert_eq!(
+        nlink(&in_shard.join("fixture_pkg/__pycache__").read_dir().unwrap().next().unwrap().unwrap().path()),
+        3
+    );
+}
