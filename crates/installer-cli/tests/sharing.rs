@@ -404,3 +404,43 @@ fn a_cache_in_an_overlays_lower_layer_is_copied_from_without_a_warning() {
     assert_ok(&out);
     assert!(stderr(&out).contains("info: link mode: hardlink"), "{}", stderr(&out));
 }
+
+/// A container build, for real: a chroot into an overlay (the host's root as its lower
+/// directory, the upper on tmpfs) mounted as `/`, with the cache on a tmpfs mounted inside, as
+/// a build's cache mount is.
+#[test]
+fn a_build_cache_mount_in_a_container_is_copied_from_without_a_warning() {
+    let work = tempfile::tempdir_in("/dev/shm").unwrap();
+    let (upper, scratch) = (work.path().join("upper"), work.path().join("work"));
+    std::fs::create_dir(&upper).unwrap();
+    std::fs::create_dir(&scratch).unwrap();
+    let options = format!("lowerdir=/,upperdir={},workdir={}", upper.display(), scratch.display());
+    let root = work.path().join("root");
+    // Declared first, dropped (unmounted) last.
+    let Some(_overlay) = Mount::new(&root, &["-t", "overlay", "overlay", "-o", &options]) else { return };
+    let Some(_proc) = Mount::new(&root.join("proc"), &["-t", "proc", "proc"]) else { return };
+    let Some(_dev) = Mount::new(&root.join("dev"), &["--bind", "/dev"]) else { return };
+    let Some(_cache) = Mount::new(&root.join("cache-mount"), &["-t", "tmpfs", "tmpfs"]) else { return };
+    let inside = root.join("build");
+    std::fs::create_dir_all(&inside).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_installer"), inside.join("installer")).unwrap();
+    let wheel = fixture("fixture_pkg-1.0");
+    let wheel_name = wheel.file_name().unwrap().to_str().unwrap();
+    std::fs::copy(&wheel, inside.join(wheel_name)).unwrap();
+
+    let out = Command::new("chroot")
+        .arg(&root)
+        .args(["/build/installer", "install", "-v", "--venv", "/build/venv", "--cache-dir", "/cache-mount/c"])
+        .arg(format!("/build/{wheel_name}"))
+        .env_remove("INSTALLER_CACHE_SHARDS")
+        .env_remove("INSTALLER_LINK_MODE")
+        .env("XDG_CONFIG_HOME", "/build/.no-user-config")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:"), "{err}");
+    assert!(err.contains("the target is on a container's root filesystem (an overlay at `/`)"), "{err}");
+    assert!(err.contains("Installed 1 wheel (24 files)") && err.contains(": copy"), "{err}");
+    assert!(inside.join("venv/lib").is_dir());
+}

@@ -123,9 +123,14 @@ impl Context {
         CallbackReporter::new(self.progress, self.warning)
     }
 
-    /// The context's cache, opened (and created) on first use. Takes the fields rather than
-    /// `&mut self` so callers can borrow `options` at the same time.
-    pub(crate) fn cache<'a>(slot: &'a mut Option<Cache>, dir: Option<&Path>) -> Result<&'a Cache, Error> {
+    /// The context's cache, opened (and created) on first use; one this user cannot write is
+    /// used read-only, said once through `reporter` (the warning callback). Takes the fields
+    /// rather than `&mut self` so callers can borrow `options` at the same time.
+    pub(crate) fn cache<'a>(
+        slot: &'a mut Option<Cache>,
+        dir: Option<&Path>,
+        reporter: &dyn installer_core::Reporter,
+    ) -> Result<&'a Cache, Error> {
         if slot.is_none() {
             let root = match dir {
                 Some(dir) => dir.to_path_buf(),
@@ -140,14 +145,15 @@ impl Context {
                     )
                 })?,
             };
-            *slot = Some(Cache::open(&root)?);
+            *slot = Some(Cache::open_for_install(&root, Vec::new(), reporter)?);
         }
         Ok(slot.as_ref().expect("opened above"))
     }
 
     /// Splits the borrow: the cache slot and directory, plus everything else read-only.
     pub(crate) fn cache_and_options(&mut self) -> Result<(&Cache, &InstallOptions), Error> {
-        let cache = Self::cache(&mut self.cache, self.cache_dir.as_deref())?;
+        let reporter = self.reporter();
+        let cache = Self::cache(&mut self.cache, self.cache_dir.as_deref(), &reporter)?;
         Ok((cache, &self.options))
     }
 }

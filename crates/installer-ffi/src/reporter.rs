@@ -113,6 +113,11 @@ impl Reporter for CallbackReporter {
                 wheel.display(),
                 entry.reason
             )),
+            Event::ReadOnlyCache { cache, error } => self.warning(&format!(
+                "the cache {} is not writable by this user ({error}); using it read-only, and unpacking \
+                 wheels it lacks into a temporary cache",
+                cache.display()
+            )),
             _ => {}
         }
     }
