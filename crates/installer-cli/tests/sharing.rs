@@ -323,6 +323,17 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     assert!(!edit.status.success(), "B could write the shared file");
     assert_eq!(std::fs::read(&file_a).unwrap(), before);
 
+    // B compiles bytecode into A's read-only entry: published beside its tree, sealed too.
+    let mut compile = args(&venv_b, &one);
+    compile.splice(1..1, ["--compile".to_string(), "--reinstall".to_string()]);
+    let out = users.installer(&users.b, cwd, &compile);
+    assert_ok(&out);
+    let pyc: Vec<String> = names(&entry).into_iter().filter(|n| n.starts_with("pyc-")).collect();
+    assert_eq!(pyc.len(), 1, "{:?}", names(&entry));
+    let helpers = entry.join(&pyc[0]).join("tree/fixture_pkg/sub/__pycache__");
+    let compiled = std::fs::read_dir(&helpers).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(mode(&compiled), 0o444, "{}", compiled.display());
+
     // A staging directory A's killed process left is removed by B's next unpack.
     let pause = tempfile::tempdir().unwrap();
     std::fs::set_permissions(pause.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
