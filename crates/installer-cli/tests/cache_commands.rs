@@ -51,7 +51,7 @@ impl Setup {
     }
 
     fn entries(&self) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(self.cache.join("v1/entries"))
+        let mut ids: Vec<String> = std::fs::read_dir(cache_entries_dir(&self.cache))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -121,7 +121,7 @@ fn verify_finds_an_edited_hardlinked_file_and_repair_makes_the_next_install_unpa
     std::fs::OpenOptions::new().append(true).open(module(&a)).unwrap().write_all(b"DEBUG = 1\n").unwrap();
     let out = s.cache(&["verify"]);
     assert_eq!(out.status.code(), Some(1));
-    let entry = s.cache.join("v1/entries").join(&s.entries()[0]);
+    let entry = cache_entries_dir(&s.cache).join(&s.entries()[0]);
     assert_eq!(
         stdout(&out),
         format!(

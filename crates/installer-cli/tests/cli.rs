@@ -237,7 +237,7 @@ fn sdists_and_directories_are_named_for_what_they_are() {
     for (given, expected) in cases {
         let out = installer(tmp.path(), &install_args(&venv, &cache, &[good.to_str().unwrap(), given]));
         assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(1), expected), "{given}");
-        let entries = std::fs::read_dir(cache.join("v1/entries")).map_or(0, |d| d.count());
+        let entries = std::fs::read_dir(cache_entries_dir(&cache)).map_or(0, |d| d.count());
         assert!(!venv.exists() && entries == 0, "{given}: refused before anything is read or made");
     }
 }

@@ -128,3 +128,49 @@ fn no_install_starts_in_an_environment_that_its_creator_may_still_remove() {
     // B created the environment anew and its install is there.
     assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "1.0\n");
 }
+
+/// Whether process `pid` is waiting for an `flock` (a `->` line of `/proc/locks`): the state
+/// a reader is in once it has opened an entry's lease that a remover holds.
+fn waits_for_a_lock(pid: u32) -> bool {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    locks.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&"->") && fields.get(5) == Some(&pid.to_string().as_str())
+    })
+}
+
+#[test]
+fn a_reader_that_opened_a_lease_being_removed_unpacks_the_wheel_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let pkg = [fixture("fixture_pkg-1.0")];
+    // A warm entry that no environment hardlinks: prune's to remove.
+    let first = make_venv(&dir.path().join("first"));
+    let mut args = install_args(&first, &cache, &pkg);
+    args.extend(["--link-mode", "copy"]);
+    assert_ok(&installer(dir.path(), &args));
+
+    // The remover holds the entry's lease exclusively, before its rename.
+    let prune = ["cache", "prune", "--cache-dir", cache.to_str().unwrap()];
+    let remover = Paused::start(dir.path(), &prune, "entry-removing");
+    // The reader finds the entry through the index, opens its lease and waits for it.
+    let venv = make_venv(&dir.path().join("venv"));
+    let mut args = install_args(&venv, &cache, &pkg);
+    args.push("-v");
+    let mut reader = installer_command(dir.path(), &args, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !waits_for_a_lock(reader.id()) {
+        assert!(reader.try_wait().unwrap().is_none(), "the reader exited before waiting for the lease");
+        std::thread::yield_now(); // polling a state, not timing
+    }
+    assert_ok(&remover.resume());
+
+    // The lease it then holds names a removed entry: it unpacks the wheel again.
+    let out = reader.wait_with_output().unwrap();
+    assert_ok(&out);
+    assert!(stderr(&out).contains("info: unpacked "), "{}", stderr(&out));
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}

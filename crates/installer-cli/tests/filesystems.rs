@@ -214,7 +214,7 @@ fn two_environments_on_a_loop_mounted_ext4_hardlink_one_shard_copy() {
     let dirs = String::from_utf8(out.stdout).unwrap();
     assert!(dirs.lines().any(|l| Path::new(l) == shard), "{dirs}");
     assert_ok(&installer(work.path(), &["cache", "clean", "--cache-dir", cache_arg]));
-    assert_eq!(std::fs::read_dir(shard.join("v1/entries")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(cache_entries_dir(&shard)).unwrap().count(), 0);
     assert_eq!(nlink(&module(&a)), 2, "the environments keep their files");
 }
 
@@ -232,7 +232,7 @@ fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     assert!(!err.contains("warning:"), "{err}");
     assert!(err.contains("link mode: hardlink from the cache shard"), "{err}");
     assert!(err.contains("auto prefers hardlinks"), "{err}");
-    let entries = fs.mount.join(".installer-cache/v1/entries");
+    let entries = cache_entries_dir(&fs.mount.join(".installer-cache"));
     let entry = std::fs::read_dir(&entries).unwrap().next().unwrap().unwrap().path();
     let cached = entry.join("tree/fixture_pkg/sub/helpers.py");
     assert_eq!(inode(&module(&linked)), inode(&cached));

@@ -141,8 +141,8 @@ fn assert_failed(out: &Output, code: i32, needles: &[&str]) {
 /// The cache holds no entry and nothing being written.
 #[track_caller]
 fn assert_cache_empty(cache: &Path) {
-    assert_eq!(names(&cache.join("v1/entries")), Vec::<String>::new(), "entries");
-    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new(), "staging");
+    assert_eq!(names(&cache_entries_dir(cache)), Vec::<String>::new(), "entries");
+    assert_eq!(names(&cache_staging_dir(cache)), Vec::<String>::new(), "staging");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ fn a_wheel_that_does_not_fit_in_the_cache_fails_cleanly_and_succeeds_once_there_
     let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
     assert_ok(&out);
     assert_eq!(std::fs::metadata(site_packages(&venv).join("huge/blob5.bin")).unwrap().len(), 4 << 20);
-    assert_eq!(names(&cache.join("v1/entries")).len(), 1);
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 1);
 }
 
 /// The cache fits (on disk) but the copy into the venv (a tmpfs with 20 MB) does not: the
@@ -193,8 +193,8 @@ fn a_copy_that_does_not_fit_in_the_venv_rolls_back() {
     let first = format!("error: cannot install {} into the environment", wheel.display());
     assert_failed(&out, 1, &[&first, "  cause: cannot copy into ", "No space left on device"]);
     assert_eq!(snapshot(&venv), before, "venv unchanged");
-    assert_eq!(names(&cache.join("v1/entries")).len(), 1, "the verified entry stays");
-    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new());
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 1, "the verified entry stays");
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new());
 
     std::fs::remove_file(small.join("filler")).unwrap();
     assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--link-mode", "copy"])));
@@ -221,7 +221,7 @@ fn a_read_only_venv_is_refused_and_left_alone() {
     );
     assert_eq!(snapshot(&venv), before);
     // The wheel was sound: its verified entry is kept for the next try, nothing half-written.
-    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new());
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new());
 }
 
 /// The one `note:` a cache that cannot be written gets, naming it and the OS error.
@@ -260,9 +260,9 @@ fn a_read_only_cache_is_used_read_only_with_one_note() {
     assert_ok(&out);
     assert_one_read_only_note(&out, &cache, "Read-only file system");
     assert!(stderr(&out).contains(&format!(
-        "cache hit {}: cache entry {}/v1/entries/",
+        "cache hit {}: cache entry {}/",
         wheel.display(),
-        cache.display()
+        cache_entries_dir(&cache).display()
     )));
     assert!(site_packages(&third).join("fixture_pkg/__init__.py").is_file());
     assert_eq!(snapshot(&cache), cache_before);
@@ -314,7 +314,7 @@ fn a_cache_owned_by_someone_else_is_used_read_only_with_one_note() {
     }
     assert_ok(&out);
     assert_one_read_only_note(&out, &cache, "Permission denied");
-    let hit = format!("cache hit {}: cache entry {}/v1/entries/", wheel.display(), cache.display());
+    let hit = format!("cache hit {}: cache entry {}/", wheel.display(), cache_entries_dir(&cache).display());
     assert!(stderr(&out).contains(&hit), "{}", stderr(&out));
     assert!(site_packages(&venv).join("fixture_pkg/__init__.py").is_file());
     assert_eq!(snapshot(&cache), cache_before);
@@ -479,11 +479,11 @@ fn ctrl_c_stops_a_cold_install_and_removes_its_temporary_files() {
     let out = Paused::start(work.path(), &args, "entry-leased").interrupt();
     assert_failed(&out, 130, &["error: interrupted; nothing was changed"]);
     assert_eq!(snapshot(&venv), before, "venv unchanged");
-    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new(), "no staging directory left");
-    assert_eq!(names(&cache.join("v1/entries")).len(), 1, "only the first wheel was unpacked");
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "no staging directory left");
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 1, "only the first wheel was unpacked");
 
     assert_ok(&installer(work.path(), &args));
-    assert_eq!(names(&cache.join("v1/entries")).len(), 3);
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 3);
     for name in ["alpha", "beta", "gamma"] {
         assert!(site_packages(&venv).join(format!("{name}-1.0.dist-info/RECORD")).is_file());
     }
@@ -567,16 +567,16 @@ fn a_second_ctrl_c_or_a_kill_while_unpacking_is_cleaned_up_by_the_next_run() {
     // Killed while the second wheel is being unpacked: once a staging directory of this run
     // (not one the interrupted run left) holds its lock file.
     let first = ["unpacked", "cache hit"];
-    let tmp = cache.join("v1/tmp");
+    let tmp = cache_staging_dir(&cache);
     let left_before = names(&tmp);
     let staging =
         || names(&tmp).iter().any(|n| !left_before.contains(n) && tmp.join(n).join(".lock").exists());
     let out = signal_after_first(work.path(), &args, &first, &staging, libc::SIGKILL);
     assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
     assert_eq!(snapshot(&venv), before, "venv unchanged");
-    assert_eq!(names(&cache.join("v1/tmp")).len(), 1, "the killed unpack left its staging directory");
+    assert_eq!(names(&cache_staging_dir(&cache)).len(), 1, "the killed unpack left its staging directory");
 
     assert_ok(&installer(work.path(), &args));
-    assert_eq!(names(&cache.join("v1/tmp")), Vec::<String>::new(), "stale staging removed");
-    assert_eq!(names(&cache.join("v1/entries")).len(), 2);
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "stale staging removed");
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 2);
 }

@@ -131,8 +131,8 @@ fn two_versions_of_one_distribution_in_one_command_are_refused() {
     );
     assert_eq!(snapshot(&venv), before);
     assert!(
-        !cache.join("v1/entries").exists()
-            || std::fs::read_dir(cache.join("v1/entries")).unwrap().count() == 0
+        !cache_entries_dir(&cache).exists()
+            || std::fs::read_dir(cache_entries_dir(&cache)).unwrap().count() == 0
     );
 }
 
@@ -188,7 +188,7 @@ fn check_refused(make: impl FnOnce(&Path) -> std::path::PathBuf, expected_cause:
     let good = fixture("fixture_ns_a");
     assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[fixture("fixture_ns_b").to_str().unwrap()])));
     let before = snapshot(&venv);
-    let entries_before = snapshot(&cache.join("v1/entries"));
+    let entries_before = snapshot(&cache_entries_dir(&cache));
     let bad = make(tmp.path());
     let out = installer(tmp.path(), &args(&venv, &cache, &[good.to_str().unwrap(), bad.to_str().unwrap()]));
     let err = stderr(&out);
@@ -202,7 +202,7 @@ fn check_refused(make: impl FnOnce(&Path) -> std::path::PathBuf, expected_cause:
     );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(snapshot(&venv), before, "the environment is untouched");
-    let entries_after = snapshot(&cache.join("v1/entries"));
+    let entries_after = snapshot(&cache_entries_dir(&cache));
     assert!(
         entries_after.keys().all(|k| entries_before.contains_key(k)
             || k.starts_with(
@@ -211,7 +211,7 @@ fn check_refused(make: impl FnOnce(&Path) -> std::path::PathBuf, expected_cause:
         "no entry for the refused wheel"
     );
     assert_eq!(
-        std::fs::read_dir(cache.join("v1/tmp"))
+        std::fs::read_dir(cache_staging_dir(&cache))
             .unwrap()
             .filter(|e| !e.as_ref().unwrap().file_name().to_str().unwrap().starts_with(".installer-probe"))
             .count(),
@@ -405,7 +405,7 @@ fn a_killed_staging_directory_is_cleaned_and_never_mistaken_for_an_entry() {
     let wheel = fixture("fixture_ns_a");
     assert_ok(&installer(tmp.path(), &args(&tmp.path().join("v1"), &cache, &[wheel.to_str().unwrap()])));
     // What a process killed mid-unpack leaves: a staging directory with a free lock.
-    let stale = cache.join("v1/tmp/entry-killed");
+    let stale = cache_staging_dir(&cache).join("entry-killed");
     std::fs::create_dir_all(stale.join("tree/pkg")).unwrap();
     std::fs::write(stale.join(".lock"), "").unwrap();
     std::fs::write(stale.join("tree/pkg/half.py"), "x").unwrap();

@@ -96,9 +96,9 @@ fn names(dir: &Path) -> Vec<String> {
 
 /// The one entry directory of a cache.
 fn only_entry(cache: &Path) -> PathBuf {
-    let entries = names(&cache.join("v1/entries"));
+    let entries = names(&cache_entries_dir(cache));
     assert_eq!(entries.len(), 1, "{entries:?}");
-    cache.join("v1/entries").join(&entries[0])
+    cache_entries_dir(cache).join(&entries[0])
 }
 
 const MODULE: &str = "fixture_pkg/sub/helpers.py";
@@ -131,7 +131,7 @@ fn a_read_only_layer_serves_a_cold_cache_is_never_written_and_is_imported_once()
     let out = install(work.path(), &one, &cache, Some(&layer), &[]);
     assert_ok(&out);
     let err = stderr(&out);
-    let hit = format!("cache hit {}: cache entry {}/v1/entries/", wheel.display(), layer.display());
+    let hit = format!("cache hit {}: cache entry {}/", wheel.display(), cache_entries_dir(&layer).display());
     assert!(err.contains(&hit), "{err}");
     // A read-only bind mount is another mount: hardlinks from it fail, so it is imported.
     assert!(err.contains("importing the cache layer entry"), "{err}");
@@ -161,7 +161,7 @@ fn a_layer_on_the_environments_filesystem_is_linked_from_where_it_is() {
     assert!(stderr(&out).contains("hardlink from the cache layer entry"), "{}", stderr(&out));
     let entry = only_entry(&layer);
     assert_eq!(inode(&site_packages(&venv).join(MODULE)), inode(&entry.join("tree").join(MODULE)));
-    assert_eq!(names(&cache.join("v1/entries")), Vec::<String>::new(), "nothing imported");
+    assert_eq!(names(&cache_entries_dir(&cache)), Vec::<String>::new(), "nothing imported");
 }
 
 #[test]

@@ -31,7 +31,7 @@ fn environment_words(venv: &Path) -> String {
 }
 
 fn entries(cache: &Path) -> usize {
-    std::fs::read_dir(cache.join("v1/entries")).map_or(0, |d| d.count())
+    std::fs::read_dir(cache_entries_dir(cache)).map_or(0, |d| d.count())
 }
 
 #[test]

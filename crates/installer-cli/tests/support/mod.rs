@@ -335,6 +335,17 @@ pub fn site_packages(venv: &Path) -> PathBuf {
     found[0].clone()
 }
 
+/// Where a cache keeps its published entries: the cache's internal layout, spelled here once
+/// for the tests that count or inspect what a run left in it.
+pub fn cache_entries_dir(cache: &Path) -> PathBuf {
+    cache.join("v1/entries")
+}
+
+/// Where a cache stages entries being written (empty once every writer is done).
+pub fn cache_staging_dir(cache: &Path) -> PathBuf {
+    cache.join("v1/tmp")
+}
+
 /// A test that cannot set up what it needs here (root, a loop mount, a second filesystem):
 /// under CI (`CI` set and not `false`/`0`) that is a failure, since a skipped test would pass
 /// unrun; elsewhere it says so and the test returns.
