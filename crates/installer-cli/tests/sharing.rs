@@ -353,15 +353,15 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     killed.kill().unwrap();
     killed.wait().unwrap();
     let staged =
-        |cache: &Path| names(&cache.join("v1/tmp")).into_iter().filter(|n| n.starts_with("entry-")).count();
+        |cache: &Path| names(&cache_staging_dir(cache)).into_iter().filter(|n| n.starts_with("entry-")).count();
     assert_eq!(staged(&cache), 1, "A left its staging directory");
     assert_ok(&users.installer(&users.b, cwd, &args(&venv_b, &two)));
-    assert_eq!(staged(&cache), 0, "{:?}", names(&cache.join("v1/tmp")));
+    assert_eq!(staged(&cache), 0, "{:?}", names(&cache_staging_dir(&cache)));
 
     // B removes entries A published read-only.
     let out = users.installer(&users.b, cwd, &["cache", "clean", "--cache-dir", cache.to_str().unwrap()]);
     assert_ok(&out);
-    assert_eq!(names(&cache.join("v1/entries")), Vec::<String>::new());
+    assert_eq!(names(&cache_entries_dir(&cache)), Vec::<String>::new());
     assert_eq!(std::fs::read(&file_a).unwrap(), before, "environments keep their files");
 }
 
