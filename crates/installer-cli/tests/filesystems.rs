@@ -388,7 +388,7 @@ fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
 /// The bytecode directory (`pyc-<tag>-<magic>-v1/tree`) of the one entry under `cache`.
 fn cached_bytecode_tree(cache: &Path) -> PathBuf {
     let entries: Vec<PathBuf> =
-        std::fs::read_dir(cache.join("v1/entries")).unwrap().map(|e| e.unwrap().path()).collect();
+        std::fs::read_dir(cache_entries_dir(&cache)).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     let sets: Vec<PathBuf> = std::fs::read_dir(&entries[0])
         .unwrap()
@@ -436,7 +436,7 @@ fn a_venv_on_another_filesystem_than_the_cache_hardlinks_bytecode_from_the_shard
     let first = make_venv(&work.path().join("plain"));
     assert_ok(&install(work.path(), &first, cache.path(), &[], &shards));
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for entry in walkdir::WalkDir::new(cache.path().join("v1/entries")) {
+    for entry in walkdir::WalkDir::new(cache_entries_dir(cache.path())) {
         let entry = entry.unwrap();
         if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "py") {
             std::fs::File::options().write(true).open(entry.path()).unwrap().set_modified(hour_ago).unwrap();
