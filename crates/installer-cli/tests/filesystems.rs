@@ -388,7 +388,7 @@ fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
 /// The bytecode directory (`pyc-<tag>-<magic>-v1/tree`) of the one entry under `cache`.
 fn cached_bytecode_tree(cache: &Path) -> PathBuf {
     let entries: Vec<PathBuf> =
-        std::fs::read_dir(cache_entries_dir(&cache)).unwrap().map(|e| e.unwrap().path()).collect();
+        std::fs::read_dir(cache_entries_dir(cache)).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     let sets: Vec<PathBuf> = std::fs::read_dir(&entries[0])
         .unwrap()
