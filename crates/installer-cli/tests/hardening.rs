@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::*;
@@ -69,33 +68,11 @@ impl Drop for Mount {
     }
 }
 
-/// A venv copied from one made once per test binary (`python -m venv` costs a second or two).
-fn venv_at(path: &Path) -> PathBuf {
-    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, template) = TEMPLATE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let venv = make_venv(&dir.path().join("venv"));
-        (dir, venv)
-    });
-    let status = Command::new("cp").arg("-a").arg(template).arg(path).status().unwrap();
-    assert!(status.success());
-    path.to_path_buf()
-}
-
 /// A work directory that `nobody` can enter.
 fn workdir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
-}
-
-/// What a directory holds, by name (empty when it does not exist).
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 /// Bytes that no compressor can shrink (xorshift64), quickly.

@@ -10,7 +10,6 @@ mod support;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use support::*;
 
@@ -58,20 +57,6 @@ impl Drop for Mount {
     }
 }
 
-/// A venv copied from one made once per test binary.
-fn venv_at(path: &Path) -> PathBuf {
-    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, template) = TEMPLATE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let venv = make_venv(&dir.path().join("venv"));
-        (dir, venv)
-    });
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let status = Command::new("cp").arg("-a").arg(template).arg(path).status().unwrap();
-    assert!(status.success());
-    path.to_path_buf()
-}
-
 /// `installer install -v --venv V --cache-dir C <fixture_pkg> [extra]`, with `layers` as
 /// `INSTALLER_CACHE_LAYERS` when given.
 fn install(cwd: &Path, venv: &Path, cache: &Path, layers: Option<&Path>, extra: &[&str]) -> Output {
@@ -83,15 +68,6 @@ fn install(cwd: &Path, venv: &Path, cache: &Path, layers: Option<&Path>, extra: 
     let env: Vec<(&str, &str)> =
         layers.map(|l| ("INSTALLER_CACHE_LAYERS", l.to_str().unwrap())).into_iter().collect();
     installer_with_env(cwd, &args, &env)
-}
-
-/// The names in a directory, sorted (empty when it does not exist).
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 /// The one entry directory of a cache.

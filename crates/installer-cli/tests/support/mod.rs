@@ -35,6 +35,30 @@ pub fn make_venv(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
+/// A venv at `path` (its parent made if needed), copied from one made once per test binary
+/// (`python -m venv` costs a second or two).
+pub fn venv_at(path: &Path) -> PathBuf {
+    static TEMPLATE: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, template) = TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = make_venv(&dir.path().join("venv"));
+        (dir, venv)
+    });
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = Command::new("cp").arg("-a").arg(template).arg(path).status().unwrap();
+    assert!(status.success());
+    path.to_path_buf()
+}
+
+/// What a directory holds, by name, sorted (empty when it does not exist).
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// `python -c code` in the venv; returns stdout, asserting success.
 pub fn python(venv: &Path, code: &str) -> String {
     let out = Command::new(venv.join("bin/python")).args(["-c", code]).output().unwrap();

@@ -205,6 +205,19 @@ pub(crate) fn resolve(
         LinkSource::Cache => {}
     }
     let (failed, error) = decision.direct.failures.into_iter().next().expect("a fallback has a failure");
+    copy_instead(failed, error, fallback, cache, venv)
+}
+
+/// Copies because `failed` cannot be used (`error`): the plan `link-fallback` asks for, with
+/// the facts of the one warning, or the error that stops the install before it touches
+/// anything.
+fn copy_instead(
+    failed: ConcreteLinkMode,
+    error: io::Error,
+    fallback: LinkFallback,
+    cache: &Cache,
+    venv: &Venv,
+) -> Result<LinkPlan> {
     let details = Fallback {
         failed,
         error,
@@ -294,28 +307,8 @@ pub(crate) fn respect_others_entries<'a>(
         plan.quiet = Some(reason);
         return Ok(());
     }
-    let details = Fallback {
-        failed: ConcreteLinkMode::Hardlink,
-        error,
-        cache: cache.root().to_path_buf(),
-        target: venv.root().to_path_buf(),
-        suggestion: suggest_cache_dir(venv.root()),
-        files: 0,
-        bytes: 0,
-    };
-    match fallback {
-        LinkFallback::Error => {
-            return Err(Error::LinkFallback {
-                mode: details.failed.as_str(),
-                cache: details.cache,
-                target: details.target,
-                source: details.error,
-            })
-        }
-        LinkFallback::Warn => plan.fallback = Some(details),
-        LinkFallback::Quiet => {}
-    }
-    plan.mode = ConcreteLinkMode::Copy;
+    let copied = copy_instead(ConcreteLinkMode::Hardlink, error, fallback, cache, venv)?;
+    (plan.mode, plan.fallback) = (copied.mode, copied.fallback);
     Ok(())
 }
 
