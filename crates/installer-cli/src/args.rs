@@ -215,9 +215,13 @@ pub enum Format {
 pub enum CacheCommand {
     /// Print the cache location and every shard
     Dir(CacheDirArgs),
+    /// Show entries, space on disk (hardlinked files once) and least recent use, per cache
+    /// and shard
+    Info(CacheInfoArgs),
     /// Remove the cache, or the entries of the named distributions
     Clean(CacheCleanArgs),
-    /// Remove entries that no environment uses
+    /// Remove entries that no environment uses; then, with --older-than and --max-size, old
+    /// and least recently used ones
     Prune(CachePruneArgs),
     /// Re-hash every entry against its manifest
     Verify(CacheVerifyArgs),
@@ -227,6 +231,16 @@ pub enum CacheCommand {
 pub struct CacheDirArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheInfoArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    #[command(flatten)]
+    pub format: FormatArg,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +264,14 @@ pub struct CachePruneArgs {
     /// Remove entries even when symlinked environments use them (breaking those environments)
     #[arg(long, help_heading = CACHE)]
     pub force: bool,
+    /// Then remove the least recently used entries until the cache and its shards together
+    /// take at most SIZE on disk: 10G, 2GB (powers of 1000), 500MiB (powers of 1024)
+    /// [env: INSTALLER_CACHE_MAX_SIZE] [config: cache-max-size]
+    #[arg(long, value_name = "SIZE", value_parser = installer_core::units::parse_size, help_heading = CACHE)]
+    pub max_size: Option<u64>,
+    /// Then remove entries not used for DURATION: 30d, 2w, 12h, 1y 6months
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, help_heading = CACHE)]
+    pub older_than: Option<std::time::Duration>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use installer_core::cache::{Untrusted, UntrustedEntry};
 use installer_core::install::Fallback;
 use installer_core::reporter::Event;
-use installer_core::units::thousands;
+use installer_core::units::{human_bytes, thousands};
 use installer_core::{ConcreteLinkMode, Reporter};
 
 use crate::args::OutputArgs;
@@ -122,6 +122,42 @@ impl TerminalReporter {
         if self.show {
             let (done, total) = (done.load(Ordering::Relaxed), total.load(Ordering::Relaxed));
             self.bar.set_prefix(format!("{}/{}", thousands(done), thousands(total)));
+        }
+    }
+
+    /// `cache-max-size` made room after the install: a line (names under `-v`), and a warning
+    /// when what is left still does not fit.
+    fn evicted(&self, eviction: &installer_core::cache_admin::Eviction) {
+        if self.quiet {
+            return;
+        }
+        let freed: u64 = eviction.removed.iter().map(|e| e.disk_bytes).sum();
+        if !eviction.removed.is_empty() {
+            self.println(&format!(
+                "Evicted {} least recently used ({}) to keep the cache within cache-max-size ({}; now {})",
+                installer_core::units::count(eviction.removed.len() as u64, "cache entry", "cache entries"),
+                human_bytes(freed),
+                human_bytes(eviction.max_size),
+                human_bytes(eviction.size_after)
+            ));
+        }
+        if self.verbose {
+            for entry in &eviction.removed {
+                self.println(&format!(
+                    "info: evicted {} ({}, last used {})",
+                    entry.label(),
+                    human_bytes(entry.disk_bytes),
+                    crate::commands::cache::ago(entry.last_used)
+                ));
+            }
+        }
+        if eviction.still_over() {
+            self.warn(&format!(
+                "the cache takes {}, more than cache-max-size ({}): the rest is used by this install{}, or by symlinked environments",
+                human_bytes(eviction.size_after),
+                human_bytes(eviction.max_size),
+                if eviction.in_use > 0 { ", by running installs" } else { "" }
+            ));
         }
     }
 
@@ -277,6 +313,7 @@ impl Reporter for TerminalReporter {
                     ));
                 }
             }
+            Event::Evicted(eviction) => self.evicted(eviction),
         }
     }
 

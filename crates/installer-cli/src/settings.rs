@@ -91,6 +91,22 @@ pub fn cache_layers(config: &FileConfig) -> Vec<PathBuf> {
     }
 }
 
+/// `cache-max-size`: `flag` (`cache prune --max-size`), else `INSTALLER_CACHE_MAX_SIZE`, else the
+/// config key; `None` (no cap) when none is set. A bad environment value names the variable.
+pub fn cache_max_size(flag: Option<u64>, config: &FileConfig) -> Result<Option<u64>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match std::env::var("INSTALLER_CACHE_MAX_SIZE") {
+        Ok(value) if !value.trim().is_empty() => {
+            installer_core::units::parse_size(&value).map(Some).map_err(|reason| {
+                installer_core::Error::InvalidArgument { what: "INSTALLER_CACHE_MAX_SIZE", reason }
+            })
+        }
+        _ => Ok(config.cache_max_size),
+    }
+}
+
 /// The caps on what one wheel may unpack to (docs/limits.md), from the environment only
 /// (docs/cli.md lists the configuration keys; these have none): `INSTALLER_MAX_UNPACKED_SIZE` (bytes, or with a
 /// `K`, `M`, `G` or `T` suffix, powers of 1024), `INSTALLER_MAX_COMPRESSION_RATIO` and

@@ -175,3 +175,149 @@ fn prune_removes_entries_of_deleted_environments_and_keeps_those_in_use() {
     assert_eq!(kept, ["fixture_data", "fixture_ns_a"]);
     assert_eq!(python(&b, "import fixture_data; print('ok')").trim(), "ok");
 }
+
+impl Setup {
+    /// `cache info --format json`.
+    fn info(&self) -> serde_json::Value {
+        let out = self.cache(&["info", "--format", "json"]);
+        assert_ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Names of the main cache's entries, least recently used first, as `cache info` orders them.
+    fn by_last_use(&self) -> Vec<String> {
+        self.info()["caches"][0]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Space the files under `dir` take on disk, each (device, inode) once: what `du` counts.
+fn du(dir: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap().metadata().unwrap())
+        .filter(|m| m.is_file() && seen.insert((m.dev(), m.ino())))
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
+#[test]
+fn cache_max_size_evicts_least_recently_used_entries_never_this_installs_or_a_symlinked_environments() {
+    let s = Setup::new();
+    let (a, _) = s.install("a", &["fixture_pkg-1.0"], &["--link-mode", "hardlink"]);
+    let (linked, _) = s.install("linked", &["fixture_data"], &["--link-mode", "symlink"]);
+    let (c, _) = s.install("c", &["fixture_ns_a"], &["--link-mode", "hardlink"]);
+    // A warm install uses fixture_pkg again: it is now more recent than fixture_ns_a.
+    s.install("a2", &["fixture_pkg-1.0"], &["--link-mode", "hardlink"]);
+    assert_eq!(s.by_last_use(), ["fixture_data", "fixture_ns_a", "fixture_pkg"]);
+
+    // Hardlinked twice, counted once: the same as du.
+    let info = s.info();
+    let total = info["disk_bytes"].as_u64().unwrap();
+    assert_eq!(total, du(&s.cache.join("v1/entries")));
+    assert_eq!(info["entries"], 3);
+
+    // Capped at what the cache holds now, the next install must make room for its own entry
+    // (fixture_ns_b takes as much as fixture_ns_a): the least recently used that may go is
+    // fixture_ns_a (fixture_data's environment symlinks into it), not fixture_pkg, the first
+    // one unpacked.
+    let cap = total.to_string();
+    let venv = s.path("d");
+    make_venv(&venv);
+    let args = ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", s.cache.to_str().unwrap()];
+    let ns_b = fixture("fixture_ns_b");
+    let out = installer_with_env(
+        s.work.path(),
+        &[&args[..], &[ns_b.to_str().unwrap()]].concat(),
+        &[("INSTALLER_CACHE_MAX_SIZE", &cap), ("INSTALLER_CACHE_SHARDS", "")],
+    );
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("Evicted 1 cache entry least recently used ("), "{err}");
+    assert!(err.contains("info: evicted fixture_ns_a 1.0 ("), "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+    assert_eq!(s.by_last_use(), ["fixture_data", "fixture_pkg", "fixture_ns_b"]);
+    assert!(s.info()["disk_bytes"].as_u64().unwrap() <= total);
+    // A hardlinked environment keeps its files; the symlinked one was never touched.
+    assert_eq!(python(&c, "import fixture_ns.a; print('ok')").trim(), "ok");
+    assert_eq!(python(&linked, "import fixture_data; print('ok')").trim(), "ok");
+
+    // With a cap nothing fits under, everything that may go goes, and the rest is named.
+    let out = installer_with_env(
+        s.work.path(),
+        &[&args[..], &[fixture("fixture_ns_a").to_str().unwrap()]].concat(),
+        &[("INSTALLER_CACHE_MAX_SIZE", "1"), ("INSTALLER_CACHE_SHARDS", "")],
+    );
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("Evicted 2 cache entries least recently used ("), "{err}");
+    assert!(err.contains("warning: the cache takes "), "{err}");
+    assert_eq!(s.by_last_use(), ["fixture_data", "fixture_ns_a"], "this install's entry stays");
+    assert_eq!(python(&a, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+}
+
+#[test]
+fn prune_by_age_and_size_after_unused_entries_with_bytecode_counted_and_removed_with_its_entry() {
+    let s = Setup::new();
+    let (a, _) = s.install("a", &["fixture_pkg-1.0"], &["--link-mode", "hardlink", "--compile"]);
+    s.install("linked", &["fixture_data"], &["--link-mode", "symlink"]);
+    let (c, _) = s.install("c", &["fixture_ns_a"], &["--link-mode", "hardlink"]);
+    s.install("copied", &["fixture_ns_b"], &["--link-mode", "copy"]);
+    s.install("a2", &["fixture_pkg-1.0"], &["--link-mode", "hardlink"]);
+
+    // The bytecode beside fixture_pkg's tree is part of its entry.
+    let info = s.info();
+    let pkg =
+        info["caches"][0]["entries"].as_array().unwrap().iter().find(|e| e["name"] == "fixture_pkg").unwrap();
+    let pkg_dir = s.cache.join("v1/entries").join(pkg["id"].as_str().unwrap());
+    let pyc: Vec<_> = std::fs::read_dir(&pkg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("pyc-"))
+        .collect();
+    assert_eq!(pyc.len(), 1, "{pyc:?}");
+    assert_eq!(pkg["disk_bytes"].as_u64().unwrap(), du(&pkg_dir));
+    assert!(du(&pkg_dir.join(&pyc[0])) > 0);
+    assert!(du(&pkg_dir) >= du(&pkg_dir.join("tree")) + du(&pkg_dir.join(&pyc[0])));
+
+    // Unused entries go first, as a plain prune removes them; nothing here is 100 years old.
+    let out = s.cache(&["prune", "--older-than", "100y", "-v"]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("removed 1 entry, freed "), "{}", stdout(&out));
+    assert!(stdout(&out).contains("  removed fixture_ns_b 1.0 ("), "{}", stdout(&out));
+    assert_eq!(s.by_last_use(), ["fixture_data", "fixture_ns_a", "fixture_pkg"]);
+
+    // One byte less than everything: the least recently used entry that may go.
+    let total = s.info()["disk_bytes"].as_u64().unwrap();
+    let out = s.cache(&["prune", "--max-size", &(total - 1).to_string()]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("removed 1 entry (of which 1 least recently used, to fit --max-size), freed "),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(s.by_last_use(), ["fixture_data", "fixture_pkg"]);
+
+    // Everything is older than 0s, but a symlinked environment's entry stays.
+    let out = s.cache(&["prune", "--older-than", "0s"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("removed 1 entry (of which 1 not used within --older-than), freed "),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(s.by_last_use(), ["fixture_data"]);
+    assert!(!pkg_dir.exists(), "the entry and its bytecode are gone");
+    assert_eq!(python(&a, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+    assert_eq!(python(&c, "import fixture_ns.a; print('ok')").trim(), "ok");
+
+    let out = s.cache(&["info"]);
+    assert_ok(&out);
+    assert!(stdout(&out).starts_with(&format!("{}: 1 entry, ", s.cache.display())), "{}", stdout(&out));
+    assert!(stdout(&out).contains(" on disk, least recently used "), "{}", stdout(&out));
+}

@@ -112,6 +112,34 @@ fn cache_on_tmpfs_with_a_shard_on_the_disk_hardlinks_from_the_shard_without_warn
     assert_ok(&out);
     let dirs = String::from_utf8(out.stdout).unwrap();
     assert_eq!(dirs.lines().take(2).collect::<Vec<_>>(), [cache.path().to_str().unwrap(), shards]);
+
+    // Each root keeps its own last uses and size; `--max-size` counts them together.
+    let cache_command = |args: &[&str]| {
+        let args = [&["cache"], args, &["--cache-dir", cache.path().to_str().unwrap()]].concat();
+        let out = installer_with_env(work.path(), &args, &[("INSTALLER_CACHE_SHARDS", shards)]);
+        assert_ok(&out);
+        out
+    };
+    let info: serde_json::Value =
+        serde_json::from_slice(&cache_command(&["info", "--format", "json"]).stdout).unwrap();
+    let roots: Vec<&str> =
+        info["caches"].as_array().unwrap().iter().map(|c| c["root"].as_str().unwrap()).collect();
+    assert_eq!(roots[..2], [cache.path().to_str().unwrap(), shards]);
+    for root in &info["caches"].as_array().unwrap()[..2] {
+        assert_eq!(root["entries"].as_array().unwrap().len(), 1, "{root}");
+        assert!(root["oldest_use"].is_string(), "{root}");
+    }
+    assert!(std::fs::read_to_string(shard.join("v1/used.log")).unwrap().contains("fixture_pkg-1.0-"));
+    let out = cache_command(&["prune", "--max-size", "0"]);
+    let report = String::from_utf8(out.stdout).unwrap();
+    // The main cache's copy is unused (the environments link the shard's); the shard's goes for size.
+    assert!(
+        report.contains(&format!(
+            "{shards}: removed 1 entry (of which 1 least recently used, to fit --max-size), freed "
+        )),
+        "{report}"
+    );
+    assert_eq!(python(&b, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
 }
 
 /// A filesystem image on the main disk, loop-mounted; unmounted and detached on drop (also

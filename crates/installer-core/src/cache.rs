@@ -15,6 +15,7 @@
 //! <root>/v1/staging.lock                                              the staging gate
 //! <root>/v1/envs/<sha256 of a venv path>.json                         symlinked environments
 //! <root>/v1/interpreters/<sha256 of its path>.json                    an interpreter's facts
+//! <root>/v1/used.log                                                  last use of each entry
 //! ```
 //!
 //! Invariants (ARCHITECTURE.md, "Cache protocol", says why each holds under concurrency and
@@ -53,6 +54,7 @@ use sha2::{Digest, Sha256};
 
 mod layers;
 mod staging;
+mod usage;
 
 use crate::cancel::Cancel;
 use crate::manifest::{Manifest, MANIFEST_FORMAT};
@@ -279,6 +281,11 @@ impl Cache {
     /// Where interpreters' answers about themselves are kept ([`crate::target::Interpreter`]).
     pub fn interpreters_dir(&self) -> PathBuf {
         self.root.join(LAYOUT).join("interpreters")
+    }
+
+    /// Whether this is a `--no-cache` directory (removed at exit: no size to keep in check).
+    pub fn is_temporary(&self) -> bool {
+        self._temporary.is_some()
     }
 
     /// The cache's root directory.

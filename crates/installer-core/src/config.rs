@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub cache_shards: Option<ShardPolicy>,
     /// `cache-layers`: read-only caches searched after the cache (relative to the file).
     pub cache_layers: Option<Vec<PathBuf>>,
+    /// `cache-max-size`, in bytes: a size string (`10G`, `500MiB`) or a number of bytes.
+    pub cache_max_size: Option<u64>,
     pub jobs: Option<usize>,
     pub compile: Option<bool>,
     /// `python-version`: install for this Python version instead of the interpreter's.
@@ -55,6 +57,7 @@ impl FileConfig {
             cache_dir: self.cache_dir.or(lower.cache_dir),
             cache_shards: self.cache_shards.or(lower.cache_shards),
             cache_layers: self.cache_layers.or(lower.cache_layers),
+            cache_max_size: self.cache_max_size.or(lower.cache_max_size),
             jobs: self.jobs.or(lower.jobs),
             compile: self.compile.or(lower.compile),
             python_version: self.python_version.or(lower.python_version),
@@ -132,6 +135,13 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
                     .ok_or_else(|| bad(&full, "expected a list of strings".into()))?;
                 config.cache_layers = Some(dirs);
             }
+            "cache-max-size" => {
+                config.cache_max_size = Some(match value {
+                    toml::Value::Integer(n) if *n >= 0 => *n as u64,
+                    toml::Value::String(s) => crate::units::parse_size(s).map_err(|e| bad(&full, e))?,
+                    _ => return Err(bad(&full, format!("expected a size such as \"10G\", found {value}"))),
+                })
+            }
             "jobs" => {
                 let n = value
                     .as_integer()
@@ -146,12 +156,14 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
                     bad(&full, format!("expected true or false, found {}", value.type_str()))
                 })?)
             }
-            _ => return Err(bad(
-                &full,
-                "unknown key (expected link-mode, link-fallback, cache-dir, cache-shards, cache-layers, jobs, compile, \
-                 python-version or python-platform)"
-                    .into(),
-            )),
+            _ => {
+                return Err(bad(
+                    &full,
+                    "unknown key (expected link-mode, link-fallback, cache-dir, cache-shards, cache-layers, \
+                 cache-max-size, jobs, compile, python-version or python-platform)"
+                        .into(),
+                ))
+            }
         }
     }
     Ok(config)
@@ -179,6 +191,18 @@ mod tests {
         assert!(check("cache-layers = \"/opt/layer\"\n", false)
             .unwrap_err()
             .contains("expected a list of directories"));
+    }
+
+    #[test]
+    fn cache_max_size_is_a_size_or_bytes() {
+        assert_eq!(check("cache-max-size = \"10G\"", false).unwrap().cache_max_size, Some(10_000_000_000));
+        assert_eq!(check("cache-max-size = 4096", false).unwrap().cache_max_size, Some(4096));
+        assert!(check("cache-max-size = \"lots\"", false)
+            .unwrap_err()
+            .starts_with("/p/installer.toml: key `cache-max-size`: "));
+        assert!(check("cache-max-size = -1", false)
+            .unwrap_err()
+            .contains("expected a size such as \"10G\", found -1"));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Event<'a> {
     /// mount): it is used read-only, as the first cache layer, and wheels not in it are
     /// unpacked into a temporary cache. Sent once, when the cache is opened.
     ReadOnlyCache { cache: &'a Path, error: &'a std::io::Error },
+    /// After an install, the caches took more than `cache-max-size`: least recently used
+    /// entries were evicted (sent only when the cap was exceeded).
+    Evicted(&'a crate::cache_admin::Eviction),
 }
 
 /// Receives progress and warnings from any thread. Calls may come from rayon workers, so

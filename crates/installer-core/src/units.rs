@@ -34,9 +34,28 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// A size as people write it: `10G`, `2GB` (powers of 1000), `500MiB`, `1Gi` (powers of
+/// 1024), or plain bytes; case and a space before the unit do not matter. For
+/// `cache-max-size` and `cache prune --max-size`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    parse_size::parse_size(text.trim()).map_err(|e| {
+        format!("{e}: expected a size such as 10G, 2GB, 500MiB or a number of bytes, found `{text}`")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_decimal_and_binary_units() {
+        assert_eq!(parse_size("10G"), Ok(10_000_000_000));
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("500MiB"), Ok(500 << 20));
+        assert_eq!(parse_size(" 1 gib "), Ok(1 << 30));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert!(parse_size("ten").unwrap_err().ends_with("found `ten`"));
+    }
 
     #[test]
     fn numbers_are_readable() {

@@ -1,20 +1,26 @@
-//! `installer cache dir|clean|prune|verify`: each acts on the main cache and on every shard
+//! `installer cache dir|info|clean|prune|verify`: each acts on the main cache and on every shard
 //! (`installer_core::cache_admin::locations`). Reports go to stdout, errors to stderr.
 
 use std::io::Write;
+use std::time::{Duration, SystemTime};
 
 use installer_core::cache::Cache;
-use installer_core::cache_admin::{self, CacheLocation, CleanOptions, PruneOptions, Removal};
+use installer_core::cache_admin::{self, CacheLocation, CleanOptions, LocationInfo, PruneOptions, Removal};
 use installer_core::units::{human_bytes, thousands};
 use installer_core::Result;
+use serde_json::json;
 
 use super::Failure;
-use crate::args::{CacheArgs, CacheCleanArgs, CacheCommand, CacheDirArgs, CachePruneArgs, CacheVerifyArgs};
+use crate::args::{
+    CacheArgs, CacheCleanArgs, CacheCommand, CacheDirArgs, CacheInfoArgs, CachePruneArgs, CacheVerifyArgs,
+    Format,
+};
 use crate::settings;
 
 pub fn run(command: CacheCommand) -> Result<(), Failure> {
     match command {
         CacheCommand::Dir(args) => Ok(dir(args)?),
+        CacheCommand::Info(args) => Ok(info(args)?),
         CacheCommand::Clean(args) => Ok(clean(args)?),
         CacheCommand::Prune(args) => Ok(prune(args)?),
         CacheCommand::Verify(args) => verify(args),
@@ -39,6 +45,86 @@ fn dir(args: CacheDirArgs) -> Result<()> {
 
 fn open(args: &CacheArgs) -> Result<Vec<Cache>> {
     cache_admin::open_existing(&locations(args)?)
+}
+
+/// One line per cache root (entries, space, least recent use), a total when there are several
+/// or a cap is set; `-v` lists the entries, least recently used first.
+fn info(args: CacheInfoArgs) -> Result<()> {
+    let config = settings::file_config()?;
+    let max_size = settings::cache_max_size(None, &config)?;
+    let infos = cache_admin::info(&open(&args.cache)?)?;
+    let entries: usize = infos.iter().map(|i| i.entries.len()).sum();
+    let bytes: u64 = infos.iter().map(|i| i.disk_bytes).sum();
+    if args.format.format == Format::Json {
+        return super::print_json(&json!({
+            "command": "cache info",
+            "caches": infos.iter().map(info_json).collect::<Vec<_>>(),
+            "entries": entries,
+            "disk_bytes": bytes,
+            "max_size": max_size,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    if infos.is_empty() {
+        let _ = writeln!(out, "No cache yet (nothing has been installed with it).");
+        return Ok(());
+    }
+    for info in &infos {
+        let mut line = format!(
+            "{}: {}, {} on disk",
+            info.root.display(),
+            count(info.entries.len() as u64, "entry", "entries"),
+            human_bytes(info.disk_bytes)
+        );
+        if let Some(oldest) = info.oldest_use() {
+            line.push_str(&format!(", least recently used {}", ago(oldest)));
+        }
+        let _ = writeln!(out, "{line}");
+        if args.output.verbose {
+            for entry in &info.entries {
+                let _ = writeln!(
+                    out,
+                    "  {} ({}, used {})",
+                    entry.label(),
+                    human_bytes(entry.disk_bytes),
+                    ago(entry.last_used)
+                );
+            }
+        }
+    }
+    if infos.len() > 1 || max_size.is_some() {
+        let mut line =
+            format!("Total: {}, {} on disk", count(entries as u64, "entry", "entries"), human_bytes(bytes));
+        if let Some(max) = max_size {
+            line.push_str(&format!(" (cache-max-size {})", human_bytes(max)));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    Ok(())
+}
+
+fn info_json(info: &LocationInfo) -> serde_json::Value {
+    let time = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+    json!({
+        "root": info.root,
+        "disk_bytes": info.disk_bytes,
+        "oldest_use": info.oldest_use().map(time),
+        "newest_use": info.newest_use().map(time),
+        "entries": info.entries.iter().map(|e| json!({
+            "id": e.id,
+            "name": e.name,
+            "version": e.version,
+            "disk_bytes": e.disk_bytes,
+            "last_used": time(e.last_used),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `3d ago`, `5m ago`: how long ago, in its largest unit only.
+pub(crate) fn ago(when: SystemTime) -> String {
+    let secs = SystemTime::now().duration_since(when).unwrap_or_default().as_secs();
+    let unit = [86_400, 3_600, 60, 1].into_iter().find(|u| secs >= *u).unwrap_or(1);
+    format!("{} ago", humantime::format_duration(Duration::from_secs(secs - secs % unit)))
 }
 
 fn clean(args: CacheCleanArgs) -> Result<()> {
@@ -68,8 +154,16 @@ fn clean(args: CacheCleanArgs) -> Result<()> {
 }
 
 fn prune(args: CachePruneArgs) -> Result<()> {
+    let config = settings::file_config()?;
+    let options = PruneOptions {
+        force: args.force,
+        used_before: args
+            .older_than
+            .map(|age| SystemTime::now().checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH)),
+        max_size: settings::cache_max_size(args.max_size, &config)?,
+    };
     let caches = open(&args.cache)?;
-    let removals = cache_admin::prune(&caches, PruneOptions { force: args.force })?;
+    let removals = cache_admin::prune(&caches, options)?;
     if args.output.quiet {
         return Ok(());
     }
@@ -97,8 +191,18 @@ fn prune(args: CachePruneArgs) -> Result<()> {
 
 /// `<root>: removed N entries (X freed), kept M`, plus each entry with `-v`.
 fn print_removal(out: &mut impl Write, removal: &Removal, verbose: bool) {
+    let reasons: Vec<String> = [
+        (removal.by_age, "not used within --older-than"),
+        (removal.by_size, "least recently used, to fit --max-size"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, why)| format!("{} {why}", thousands(n as u64)))
+    .collect();
+    let reasons =
+        if reasons.is_empty() { String::new() } else { format!(" (of which {})", reasons.join("; ")) };
     let mut line = format!(
-        "{}: removed {}, freed {}",
+        "{}: removed {}{reasons}, freed {}",
         removal.root.display(),
         count(removal.removed.len() as u64, "entry", "entries"),
         human_bytes(removal.bytes_freed())

@@ -36,6 +36,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
         },
         dry_run: args.dry_run,
         cancel,
+        cache_max_size: settings::cache_max_size(None, &config)?,
     };
     let reporter = TerminalReporter::new(args.output, "Installing");
     let layers = settings::cache_layers(&config);

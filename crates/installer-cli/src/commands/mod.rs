@@ -1,7 +1,7 @@
 //! One function per subcommand; each builds core inputs, calls the core, prints the outcome,
 //! and says how the process exits (a finding such as a doctor's problem is exit 1, not an error).
 
-mod cache;
+pub(crate) mod cache;
 pub mod completions;
 mod doctor;
 mod install;

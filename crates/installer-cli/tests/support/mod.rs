@@ -86,6 +86,7 @@ pub fn installer_command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
         "INSTALLER_JOBS",
         "INSTALLER_CACHE_SHARDS",
         "INSTALLER_CACHE_LAYERS",
+        "INSTALLER_CACHE_MAX_SIZE",
         "INSTALLER_PYTHON_VERSION",
         "INSTALLER_PYTHON_PLATFORM",
         "VIRTUAL_ENV",

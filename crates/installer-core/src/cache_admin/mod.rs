@@ -13,10 +13,12 @@
 //!   still hardlinks (link count 1), since removing the others frees nothing.
 
 mod envs;
+mod size;
 pub(crate) mod verify;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
@@ -26,6 +28,7 @@ use crate::wheel::normalize_name;
 use crate::{platform, Error, Result};
 
 pub use envs::{symlinked_environments, LiveSymlinkedEnv};
+pub use size::{enforce_max_size, info, Eviction, LocationInfo};
 pub use verify::{evict, verify, DamagedEntry, VerifyReport};
 
 /// What a cache directory is to the cache commands.
@@ -104,6 +107,11 @@ pub struct EntryInfo {
     pub linked_files: u64,
     /// Space of the files with a link count of 1: what removing the entry frees.
     pub unlinked_bytes: u64,
+    /// The latest install that used it (see [`crate::cache::Cache::last_uses`]).
+    pub last_used: SystemTime,
+    /// Identity and size of each file with a link count above 1, so space shared by hardlinks
+    /// is counted once.
+    pub(crate) linked: Vec<((u64, u64), u64)>,
 }
 
 impl EntryInfo {
@@ -121,7 +129,7 @@ impl EntryInfo {
     }
 }
 
-/// Every entry directory of `cache`, measured (in parallel), sorted by id.
+/// Every entry directory of `cache`, measured (in parallel), with its last use, sorted by id.
 pub fn entries(cache: &Cache) -> Result<Vec<EntryInfo>> {
     let dir = cache.entries_dir();
     let read = match std::fs::read_dir(&dir) {
@@ -136,11 +144,16 @@ pub fn entries(cache: &Cache) -> Result<Vec<EntryInfo>> {
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();
-    Ok(ids.par_iter().map(|id| measure(cache, id)).collect())
+    let uses = cache.last_uses();
+    cache.compact_usage(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+    Ok(ids.par_iter().map(|id| measure(cache, id, uses.get(id).copied())).collect())
 }
 
-fn measure(cache: &Cache, id: &str) -> EntryInfo {
+fn measure(cache: &Cache, id: &str, last_use: Option<SystemTime>) -> EntryInfo {
     let manifest = cache.open_entry(id).map(|e| e.manifest().clone());
+    let dir = cache.entries_dir().join(id);
+    // Never recorded (unpacked before uses were kept): when the entry last changed.
+    let last_used = last_use.or_else(|| dir.metadata().and_then(|m| m.modified()).ok()).unwrap_or(UNIX_EPOCH);
     let mut info = EntryInfo {
         id: id.to_string(),
         name: manifest.as_ref().map(|m| m.name.clone()),
@@ -149,8 +162,11 @@ fn measure(cache: &Cache, id: &str) -> EntryInfo {
         disk_bytes: 0,
         linked_files: 0,
         unlinked_bytes: 0,
+        last_used,
+        linked: Vec::new(),
     };
-    for file in walkdir::WalkDir::new(cache.entries_dir().join(id)).into_iter().flatten() {
+    // The whole directory: the tree, the manifest and every bytecode directory beside them.
+    for file in walkdir::WalkDir::new(&dir).into_iter().flatten() {
         let Ok(meta) = file.metadata() else { continue };
         if !meta.is_file() {
             continue;
@@ -160,6 +176,7 @@ fn measure(cache: &Cache, id: &str) -> EntryInfo {
         info.disk_bytes += usage;
         if platform::link_count(&meta) > 1 {
             info.linked_files += 1;
+            info.linked.push((platform::file_key(&meta), usage));
         } else {
             info.unlinked_bytes += usage;
         }
@@ -179,6 +196,10 @@ pub struct Removal {
     /// Symlinked environments whose entries were kept because of them (prune), or that were
     /// broken because `force` was given.
     pub symlinked_envs: Vec<PathBuf>,
+    /// Of `removed`: entries hardlinked environments still used, removed by prune for being
+    /// last used before `--older-than`, and to fit `--max-size`.
+    pub by_age: usize,
+    pub by_size: usize,
 }
 
 impl Removal {
@@ -230,6 +251,7 @@ pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
     let mut out = Vec::with_capacity(plans.len());
     for (cache, doomed, kept, broken) in plans {
         let (removed, in_use) = remove_all(cache, doomed)?;
+        let in_use = in_use.len();
         if names.is_empty() {
             clear_dir(&cache.index_dir())?;
             clear_dir(&cache.envs_dir())?;
@@ -242,6 +264,8 @@ pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
             kept: kept + in_use,
             in_use,
             symlinked_envs: broken,
+            by_age: 0,
+            by_size: 0,
         });
     }
     Ok(out)
@@ -252,56 +276,108 @@ pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
 pub struct PruneOptions {
     /// Also remove entries that live symlinked environments point into (breaking them).
     pub force: bool,
+    /// Then also remove entries last used before this time (`--older-than`).
+    pub used_before: Option<SystemTime>,
+    /// Then remove the least recently used entries until all caches together take at most
+    /// this many bytes on disk (`--max-size`, `cache-max-size`).
+    pub max_size: Option<u64>,
 }
 
-/// Removes the entries no environment uses: no file has a second hardlink, and no live
-/// symlinked environment points into it. Entries kept only for symlinked environments are
-/// reported with those environments; `force` removes them too. Environments made with clone or
-/// copy do not use the cache after installing, so their entries count as unused.
+/// Removes, in every cache, the entries no environment uses: no file has a second hardlink,
+/// and no live symlinked environment points into it. Entries kept only for symlinked
+/// environments are reported with those environments; `force` removes them too. Environments
+/// made with clone or copy do not use the cache after installing, so their entries count as
+/// unused. Then, of what is left (entries hardlinked environments share, which removing does
+/// not break), those last used before `used_before`, then the least recently used of all caches
+/// together until they fit in `max_size`; entries symlinked environments use stay unless `force`.
 pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
     let mut out = Vec::with_capacity(caches.len());
+    let mut left = Vec::with_capacity(caches.len());
     for cache in caches {
         envs::forget_stale(cache);
         let envs = symlinked_environments(cache);
         let mut doomed = Vec::new();
-        let mut kept = 0;
+        let mut kept = Vec::new();
         let mut for_envs = BTreeSet::new();
+        let mut protected = BTreeSet::new();
         for entry in entries(cache)? {
-            if entry.is_hardlinked() {
-                kept += 1;
-                continue;
-            }
             let users: Vec<&LiveSymlinkedEnv> =
                 envs.iter().filter(|env| env.entries.contains(&entry.id)).collect();
+            if !users.is_empty() && !options.force {
+                protected.insert(entry.id.clone());
+            }
+            if entry.is_hardlinked() {
+                kept.push(entry);
+                continue;
+            }
             for_envs.extend(users.iter().map(|env| env.venv.clone()));
             if users.is_empty() || options.force {
                 doomed.push(entry);
             } else {
-                kept += 1;
+                kept.push(entry);
             }
         }
         let (removed, in_use) = remove_all(cache, doomed)?;
-        forget_missing_index_records(cache);
-        out.push(Removal {
+        let mut removal = Removal {
             root: cache.root().to_path_buf(),
             removed,
-            kept: kept + in_use,
-            in_use,
+            kept: 0,
+            in_use: in_use.len(),
             symlinked_envs: for_envs.into_iter().collect(),
-        });
+            by_age: 0,
+            by_size: 0,
+        };
+        // Judged for age and size: what may go. Entries in use stay, and count, as they are.
+        let (mut candidates, mut stays): (Vec<EntryInfo>, Vec<EntryInfo>) =
+            kept.into_iter().partition(|e| !protected.contains(&e.id));
+        stays.extend(in_use);
+        if let Some(cutoff) = options.used_before {
+            let (old, recent): (Vec<EntryInfo>, Vec<EntryInfo>) =
+                candidates.into_iter().partition(|e| e.last_used < cutoff);
+            let (removed, in_use) = remove_all(cache, old)?;
+            removal.by_age = removed.len();
+            removal.in_use += in_use.len();
+            removal.removed.extend(removed);
+            stays.extend(in_use);
+            candidates = recent;
+        }
+        out.push(removal);
+        left.push((candidates, stays));
+    }
+    if let Some(max) = options.max_size {
+        let lru = size::evict_lru(caches, &left, max)?;
+        for ((removal, (removed, in_use)), (candidates, _)) in
+            out.iter_mut().zip(lru.per_cache).zip(&mut left)
+        {
+            removal.by_size = removed.len();
+            removal.in_use += in_use;
+            let gone: BTreeSet<&str> = removed.iter().map(|e| e.id.as_str()).collect();
+            candidates.retain(|e| !gone.contains(e.id.as_str()));
+            removal.removed.extend(removed);
+        }
+    }
+    for ((cache, removal), (candidates, stays)) in caches.iter().zip(&mut out).zip(&left) {
+        removal.kept = candidates.len() + stays.len();
+        forget_missing_index_records(cache);
     }
     Ok(out)
 }
 
-/// Removes the entries (in parallel); returns those removed, and how many a running install
-/// was using (those stay).
-fn remove_all(cache: &Cache, doomed: Vec<EntryInfo>) -> Result<(Vec<EntryInfo>, usize)> {
+/// Removes the entries (in parallel); returns those removed, and those a running install was
+/// using (they stay).
+fn remove_all(cache: &Cache, doomed: Vec<EntryInfo>) -> Result<(Vec<EntryInfo>, Vec<EntryInfo>)> {
     let outcomes: Vec<(EntryInfo, EntryRemoval)> = doomed
         .into_par_iter()
         .map(|entry| cache.remove_entry(&entry.id).map(|removal| (entry, removal)))
         .collect::<Result<_>>()?;
-    let in_use = outcomes.iter().filter(|(_, r)| *r == EntryRemoval::InUse).count();
-    let removed = outcomes.into_iter().filter(|(_, r)| *r == EntryRemoval::Removed).map(|(e, _)| e).collect();
+    let (mut removed, mut in_use) = (Vec::new(), Vec::new());
+    for (entry, outcome) in outcomes {
+        match outcome {
+            EntryRemoval::Removed => removed.push(entry),
+            EntryRemoval::InUse => in_use.push(entry),
+            EntryRemoval::Absent => {}
+        }
+    }
     Ok((removed, in_use))
 }
 

@@ -16,6 +16,7 @@ use crate::Result;
 /// [`Event::CacheEntry`] per wheel. Stops with [`crate::Error::Cancelled`] once `cancel` is.
 /// `ready` is called with each entry as soon as it is found or unpacked (on the thread that
 /// did it), so work on it can start while others unpack.
+/// Records the use of every entry, found or unpacked, in one append to the cache's usage log.
 pub(crate) fn cache_all(
     wheels: &[PathBuf],
     cache: &Cache,
@@ -40,7 +41,7 @@ pub(crate) fn cache_all(
     if count > 0 {
         reporter.event(Event::Unpacking { wheels: count, bytes });
     }
-    lookups
+    let entries: Vec<CacheEntry> = lookups
         .into_par_iter()
         .zip(wheels)
         .map(|(lookup, wheel)| {
@@ -69,5 +70,7 @@ pub(crate) fn cache_all(
             }
             Ok(entry)
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    cache.record_use(entries.iter().map(CacheEntry::id));
+    Ok(entries)
 }

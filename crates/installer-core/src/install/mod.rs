@@ -68,6 +68,9 @@ pub struct InstallOptions {
     /// Cancels the install (checked per wheel, per unpacked chunk, per file placed): it
     /// stops, rolls back, and returns [`Error::Cancelled`]. Never reset by the install.
     pub cancel: Cancel,
+    /// `cache-max-size`: after the install, least recently used entries of the cache and its
+    /// shards are evicted until they take at most this many bytes ([`Event::Evicted`]).
+    pub cache_max_size: Option<u64>,
 }
 
 /// What every step of one install reads, passed as one value rather than a parameter each.
@@ -315,6 +318,9 @@ fn install_entries(
         });
     }
 
+    // Every entry this command used, skipped wheels' too: never evicted by it.
+    let used: Vec<String> = entries.iter().map(|e| e.id().to_string()).collect();
+
     // 2. Plan against what is installed.
     // By normalised name, each computed once: a lookup per wheel, not a scan.
     let installed: HashMap<String, InstalledDist> =
@@ -403,6 +409,7 @@ fn install_entries(
             let imported = shard.import_entry(&plan.entry)?;
             main_entries.push(std::mem::replace(&mut plan.entry, imported));
         }
+        shard.record_use(plans.iter().map(|p| p.entry.id()));
     }
     let source = link.shard.as_ref().unwrap_or(cache);
     for plan in &mut plans {
@@ -449,9 +456,25 @@ fn install_entries(
     if link.mode == ConcreteLinkMode::Symlink {
         cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
     }
+    if let Some(max) = options.cache_max_size {
+        // While this install still holds its entries' leases.
+        keep_under(max, cache, &options.shards, &used, reporter);
+        clock.lap("evict");
+    }
     (summary.copied_files, summary.copied_bytes) = copied;
     summary.timings = clock.laps;
     Ok(summary)
+}
+
+/// Evicts least recently used entries until the cache and its shards fit in `max` bytes (see
+/// [`crate::cache_admin::enforce_max_size`]). The install is done: a failure here is a warning.
+fn keep_under(max: u64, cache: &Cache, shards: &ShardPolicy, used: &[String], reporter: &dyn Reporter) {
+    let used = used.iter().map(String::as_str).collect();
+    match crate::cache_admin::enforce_max_size(cache, shards, max, &used) {
+        Ok(Some(eviction)) => reporter.event(Event::Evicted(&eviction)),
+        Ok(None) => {}
+        Err(e) => reporter.warning(&format!("evicting least recently used cache entries failed: {e}")),
+    }
 }
 
 /// Files the plans take from the cache (linked or copied), and their bytes.

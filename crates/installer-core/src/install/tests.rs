@@ -70,6 +70,7 @@ impl Reporter for Recorder {
             Event::NotInstalled { name } => self.push(format!("not installed {name}")),
             Event::UntrustedLayerEntry { wheel, .. } => self.push(format!("untrusted {}", name(wheel))),
             Event::ReadOnlyCache { cache, .. } => self.push(format!("read-only {}", name(cache))),
+            Event::Evicted(e) => self.push(format!("evicted {}", e.removed.len())),
         }
     }
 }

@@ -175,6 +175,21 @@ pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
     a.dev() == b.dev() && a.ino() == b.ino()
 }
 
+/// A file's identity on this machine, (device, inode): hardlinks share it, so sizes add up
+/// once per identity.
+#[cfg(unix)]
+pub fn file_key(meta: &Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+pub fn file_key(_meta: &Metadata) -> (u64, u64) {
+    // No hardlinks to tell apart: each file counts.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    (0, NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 #[cfg(not(unix))]
 pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
     a.len() == b.len() && a.modified().ok() == b.modified().ok() && a.created().ok() == b.created().ok()
