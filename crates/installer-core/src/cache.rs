@@ -63,6 +63,7 @@ use crate::wheel::{self, Limits};
 use crate::{Error, Result};
 pub use layers::{Untrusted, UntrustedEntry};
 pub(crate) use staging::Staging;
+pub(crate) use usage::EntrySize;
 
 const LAYOUT: &str = "v1";
 const MANIFEST: &str = "manifest.json";

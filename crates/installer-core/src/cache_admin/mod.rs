@@ -28,7 +28,7 @@ use crate::wheel::normalize_name;
 use crate::{platform, Error, Result};
 
 pub use envs::{symlinked_environments, LiveSymlinkedEnv};
-pub use size::{enforce_max_size, info, Eviction, LocationInfo};
+pub use size::{enforce_max_size, info, Evicted, Eviction, LocationInfo};
 pub use verify::{evict, verify, DamagedEntry, VerifyReport};
 
 /// What a cache directory is to the cache commands.
@@ -131,6 +131,14 @@ impl EntryInfo {
 
 /// Every entry directory of `cache`, measured (in parallel), with its last use, sorted by id.
 pub fn entries(cache: &Cache) -> Result<Vec<EntryInfo>> {
+    let ids = entry_ids(cache)?;
+    let uses = cache.last_uses();
+    cache.compact_usage(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+    Ok(ids.par_iter().map(|id| measure(cache, id, uses.get(id).copied())).collect())
+}
+
+/// The ids of `cache`'s entry directories, sorted.
+fn entry_ids(cache: &Cache) -> Result<Vec<String>> {
     let dir = cache.entries_dir();
     let read = match std::fs::read_dir(&dir) {
         Ok(read) => read,
@@ -144,9 +152,7 @@ pub fn entries(cache: &Cache) -> Result<Vec<EntryInfo>> {
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();
-    let uses = cache.last_uses();
-    cache.compact_usage(&ids.iter().map(String::as_str).collect::<Vec<_>>());
-    Ok(ids.par_iter().map(|id| measure(cache, id, uses.get(id).copied())).collect())
+    Ok(ids)
 }
 
 fn measure(cache: &Cache, id: &str, last_use: Option<SystemTime>) -> EntryInfo {
@@ -345,14 +351,23 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
         left.push((candidates, stays));
     }
     if let Some(max) = options.max_size {
-        let lru = size::evict_lru(caches, &left, max)?;
-        for ((removal, (removed, in_use)), (candidates, _)) in
-            out.iter_mut().zip(lru.per_cache).zip(&mut left)
+        let mut seen = std::collections::HashSet::new();
+        let size: u64 =
+            left.iter().map(|(may, stay)| size::deduped_bytes(may.iter().chain(stay), &mut seen)).sum();
+        let candidates = left
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (may, _))| may.iter().map(move |e| size::Candidate::of(i, e)));
+        let lru = size::evict_lru(caches, candidates.collect(), size, max)?;
+        for (((removal, gone), in_use), (candidates, _)) in
+            out.iter_mut().zip(lru.removed).zip(lru.in_use).zip(&mut left)
         {
+            let gone: BTreeSet<String> = gone.into_iter().map(|c| c.id).collect();
+            let (removed, kept): (Vec<EntryInfo>, Vec<EntryInfo>) =
+                std::mem::take(candidates).into_iter().partition(|e| gone.contains(&e.id));
+            *candidates = kept;
             removal.by_size = removed.len();
             removal.in_use += in_use;
-            let gone: BTreeSet<&str> = removed.iter().map(|e| e.id.as_str()).collect();
-            candidates.retain(|e| !gone.contains(e.id.as_str()));
             removal.removed.extend(removed);
         }
     }

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::{
-    entries, forget_missing_index_records, locations, open_existing, symlinked_environments, EntryInfo,
+    entries, entry_ids, forget_missing_index_records, locations, open_existing, symlinked_environments,
+    EntryInfo,
 };
-use crate::cache::{Cache, EntryRemoval};
+use crate::cache::{Cache, EntryRemoval, EntrySize};
 use crate::install::ShardPolicy;
 use crate::Result;
 
@@ -62,7 +63,7 @@ pub struct Eviction {
     pub size_before: u64,
     pub size_after: u64,
     /// Removed, least recently used first.
-    pub removed: Vec<EntryInfo>,
+    pub removed: Vec<Evicted>,
     /// Entries that would have gone but a running install holds them.
     pub in_use: usize,
 }
@@ -75,10 +76,32 @@ impl Eviction {
     }
 }
 
+/// An entry removed to keep the caches under `cache-max-size`.
+#[derive(Debug, Clone)]
+pub struct Evicted {
+    /// `<wheel stem>-<archive hash prefix>`.
+    pub id: String,
+    pub disk_bytes: u64,
+    pub last_used: SystemTime,
+}
+
+impl Evicted {
+    /// `name version`, from the wheel file name the id starts with (no manifest is read).
+    pub fn label(&self) -> String {
+        let mut parts = self.id.split('-');
+        match (parts.next(), parts.next()) {
+            (Some(name), Some(version)) => format!("{name} {version}"),
+            _ => self.id.clone(),
+        }
+    }
+}
+
 /// After an install from `main`: when the main cache and every shard of `policy` together take
 /// more than `max` bytes, removes least recently used entries until they fit, never one of
 /// `used` (this command's) nor one a live symlinked environment points into, and never one a
 /// running install holds. `None` when they fit already (or `main` is a `--no-cache` directory).
+/// Sizes come from the caches' remembered sizes, so when nothing must go this costs a `stat`
+/// per entry, not per file.
 pub fn enforce_max_size(
     main: &Cache,
     policy: &ShardPolicy,
@@ -89,83 +112,100 @@ pub fn enforce_max_size(
         return Ok(None);
     }
     let caches = open_existing(&locations(main.root(), policy))?;
-    let all: Vec<Vec<EntryInfo>> = caches.iter().map(entries).collect::<Result<_>>()?;
-    let mut seen = HashSet::new();
-    if all.iter().map(|e| deduped_bytes(e, &mut seen)).sum::<u64>() <= max {
+    let sizes: Vec<Vec<EntrySize>> =
+        caches.iter().map(|cache| Ok(cache.entry_sizes(&entry_ids(cache)?))).collect::<Result<_>>()?;
+    let size_before: u64 = sizes.iter().flatten().map(|e| e.disk_bytes).sum();
+    if size_before <= max {
         return Ok(None);
     }
-    // Only now, when something must go, walk the symlinked environments.
-    let left: Vec<(Vec<EntryInfo>, Vec<EntryInfo>)> = caches
-        .iter()
-        .zip(all)
-        .map(|(cache, entries)| {
-            let protected: BTreeSet<String> =
-                symlinked_environments(cache).into_iter().flat_map(|env| env.entries).collect();
-            entries.into_iter().partition(|e| !used.contains(e.id.as_str()) && !protected.contains(&e.id))
-        })
-        .collect();
-    let lru = evict_lru(&caches, &left, max)?;
+    // Only now, when something must go, read the last uses and walk the symlinked environments.
+    let mut candidates = Vec::new();
+    for (i, (cache, entries)) in caches.iter().zip(sizes).enumerate() {
+        let uses = cache.last_uses();
+        let protected: BTreeSet<String> =
+            symlinked_environments(cache).into_iter().flat_map(|env| env.entries).collect();
+        candidates.extend(
+            entries.into_iter().filter(|e| !used.contains(e.id.as_str()) && !protected.contains(&e.id)).map(
+                |e| Candidate {
+                    cache: i,
+                    last_used: uses.get(&e.id).copied().unwrap_or(e.changed),
+                    id: e.id,
+                    disk_bytes: e.disk_bytes,
+                },
+            ),
+        );
+    }
+    let lru = evict_lru(&caches, candidates, size_before, max)?;
     let mut removed = Vec::new();
-    let mut in_use = 0;
-    for (cache, (gone, busy)) in caches.iter().zip(lru.per_cache) {
+    for (cache, gone) in caches.iter().zip(&lru.removed) {
         if !gone.is_empty() {
             forget_missing_index_records(cache);
         }
-        removed.extend(gone);
-        in_use += busy;
+        removed.extend(gone.iter().map(|c| Evicted {
+            id: c.id.clone(),
+            disk_bytes: c.disk_bytes,
+            last_used: c.last_used,
+        }));
     }
-    removed.sort_by(lru_order);
-    Ok(Some(Eviction {
-        max_size: max,
-        size_before: lru.size_before,
-        size_after: lru.size_after,
-        removed,
-        in_use,
-    }))
+    removed.sort_by(|a, b| (a.last_used, &a.id).cmp(&(b.last_used, &b.id)));
+    let in_use = lru.in_use.iter().sum();
+    Ok(Some(Eviction { max_size: max, size_before, size_after: lru.size_after, removed, in_use }))
 }
 
-/// What [`evict_lru`] did: per cache, the entries removed and how many were in use.
+/// An entry that eviction may remove.
+#[derive(Debug, Clone)]
+pub(super) struct Candidate {
+    /// Index of its cache.
+    pub cache: usize,
+    pub id: String,
+    pub disk_bytes: u64,
+    pub last_used: SystemTime,
+}
+
+impl Candidate {
+    pub(super) fn of(cache: usize, entry: &EntryInfo) -> Candidate {
+        Candidate { cache, id: entry.id.clone(), disk_bytes: entry.disk_bytes, last_used: entry.last_used }
+    }
+}
+
+/// What [`evict_lru`] did, per cache: the candidates removed and how many were in use.
 pub(super) struct Lru {
-    pub per_cache: Vec<(Vec<EntryInfo>, usize)>,
-    pub size_before: u64,
+    pub removed: Vec<Vec<Candidate>>,
+    pub in_use: Vec<usize>,
     pub size_after: u64,
 }
 
-/// For each cache of `caches`, `left` holds (entries that may go, entries that stay). Removes
-/// those that may go, least recently used first across all caches, until everything left
-/// takes at most `max` bytes.
+/// Removes `candidates` of `caches`, least recently used first across all caches (ties by id),
+/// from a total of `size` bytes until it is at most `max`.
 pub(super) fn evict_lru(
     caches: &[Cache],
-    left: &[(Vec<EntryInfo>, Vec<EntryInfo>)],
+    mut candidates: Vec<Candidate>,
+    mut size: u64,
     max: u64,
 ) -> Result<Lru> {
-    let mut seen = HashSet::new();
-    let size_before: u64 =
-        left.iter().map(|(may, stay)| deduped_bytes(may.iter().chain(stay), &mut seen)).sum();
-    let mut order: Vec<(usize, &EntryInfo)> =
-        left.iter().enumerate().flat_map(|(i, (may, _))| may.iter().map(move |e| (i, e))).collect();
-    order.sort_by(|a, b| lru_order(a.1, b.1));
-    let mut size = size_before;
-    let mut per_cache: Vec<(Vec<EntryInfo>, usize)> = vec![(Vec::new(), 0); caches.len()];
-    for (i, entry) in order {
+    candidates.sort_by(|a, b| (a.last_used, &a.id).cmp(&(b.last_used, &b.id)));
+    let mut lru =
+        Lru { removed: vec![Vec::new(); caches.len()], in_use: vec![0; caches.len()], size_after: 0 };
+    for candidate in candidates {
         if size <= max {
             break;
         }
-        match caches[i].remove_entry(&entry.id)? {
+        match caches[candidate.cache].remove_entry(&candidate.id)? {
             EntryRemoval::Removed => {
-                size = size.saturating_sub(entry.disk_bytes);
-                per_cache[i].0.push(entry.clone());
+                size = size.saturating_sub(candidate.disk_bytes);
+                lru.removed[candidate.cache].push(candidate);
             }
-            EntryRemoval::InUse => per_cache[i].1 += 1,
+            EntryRemoval::InUse => lru.in_use[candidate.cache] += 1,
             // Removed by someone else meanwhile: its space is free all the same.
-            EntryRemoval::Absent => size = size.saturating_sub(entry.disk_bytes),
+            EntryRemoval::Absent => size = size.saturating_sub(candidate.disk_bytes),
         }
     }
-    Ok(Lru { per_cache, size_before, size_after: size })
+    lru.size_after = size;
+    Ok(lru)
 }
 
 /// Space of `entries`, counting each hardlinked file once across calls sharing `seen`.
-fn deduped_bytes<'a>(
+pub(super) fn deduped_bytes<'a>(
     entries: impl IntoIterator<Item = &'a EntryInfo>,
     seen: &mut HashSet<(u64, u64)>,
 ) -> u64 {
