@@ -162,7 +162,12 @@ fn prune(args: CachePruneArgs) -> Result<()> {
             .map(|age| SystemTime::now().checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH)),
         max_size: settings::cache_max_size(args.max_size, &config)?,
     };
-    let caches = open(&args.cache)?;
+    // A size or an age limit applies to this configuration's shards (see `size_scope`).
+    let mut locations = locations(&args.cache)?;
+    if options.max_size.is_some() || options.used_before.is_some() {
+        locations = cache_admin::size_scope(locations, &settings::shards(&config));
+    }
+    let caches = cache_admin::open_existing(&locations)?;
     let removals = cache_admin::prune(&caches, options)?;
     if args.output.quiet {
         return Ok(());

@@ -85,6 +85,13 @@ fn is_cache(root: &Path) -> bool {
     root.join("v1").join("entries").is_dir()
 }
 
+/// The locations a size cap and an age limit apply to: the main cache, the configured shards,
+/// and the automatic shards unless `policy` turns them off (then they are not this
+/// configuration's shards, though `clean`, plain `prune` and `verify` still look after them).
+pub fn size_scope(locations: Vec<CacheLocation>, policy: &ShardPolicy) -> Vec<CacheLocation> {
+    locations.into_iter().filter(|l| policy.auto || l.kind != LocationKind::AutoShard).collect()
+}
+
 /// Opens each location that holds a cache; the cache commands never create one.
 pub fn open_existing(locations: &[CacheLocation]) -> Result<Vec<Cache>> {
     // Checked again: an automatic shard found a moment ago may be gone with its filesystem, and

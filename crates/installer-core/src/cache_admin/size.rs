@@ -96,7 +96,8 @@ impl Evicted {
     }
 }
 
-/// After an install from `main`: when the main cache and every shard of `policy` together take
+/// After an install from `main`: when the main cache and the shards of `policy` (see
+/// [`super::size_scope`]) together take
 /// more than `max` bytes, removes least recently used entries until they fit, never one of
 /// `used` (this command's) nor one a live symlinked environment points into, and never one a
 /// running install holds. `None` when they fit already (or `main` is a `--no-cache` directory).
@@ -111,7 +112,7 @@ pub fn enforce_max_size(
     if main.is_temporary() {
         return Ok(None);
     }
-    let caches = open_existing(&locations(main.root(), policy))?;
+    let caches = open_existing(&super::size_scope(locations(main.root(), policy), policy))?;
     let sizes: Vec<Vec<EntrySize>> =
         caches.iter().map(|cache| Ok(cache.entry_sizes(&entry_ids(cache)?))).collect::<Result<_>>()?;
     let size_before: u64 = sizes.iter().flatten().map(|e| e.disk_bytes).sum();
