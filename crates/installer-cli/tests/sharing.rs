@@ -328,8 +328,9 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     }
     killed.kill().unwrap();
     killed.wait().unwrap();
-    let staged =
-        |cache: &Path| names(&cache_staging_dir(cache)).into_iter().filter(|n| n.starts_with("entry-")).count();
+    let staged = |cache: &Path| {
+        names(&cache_staging_dir(cache)).into_iter().filter(|n| n.starts_with("entry-")).count()
+    };
     assert_eq!(staged(&cache), 1, "A left its staging directory");
     assert_ok(&users.installer(&users.b, cwd, &args(&venv_b, &two)));
     assert_eq!(staged(&cache), 0, "{:?}", names(&cache_staging_dir(&cache)));
