@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use installer_core::config::FileConfig;
-use installer_core::install::ShardPolicy;
+use installer_core::shards::ShardPolicy;
 use installer_core::wheel::Limits;
 use installer_core::Result;
 

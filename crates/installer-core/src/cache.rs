@@ -53,6 +53,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod layers;
+mod layout;
 mod staging;
 mod usage;
 
@@ -62,10 +63,10 @@ use crate::reporter::{Event, Reporter};
 use crate::wheel::{self, Limits};
 use crate::{Error, Result};
 pub use layers::{Untrusted, UntrustedEntry};
+pub use layout::Layout;
 pub(crate) use staging::Staging;
 pub(crate) use usage::EntrySize;
 
-const LAYOUT: &str = "v1";
 const MANIFEST: &str = "manifest.json";
 const TREE: &str = "tree";
 /// In a staging directory its writer's lock; in a published entry, the entry's lease.
@@ -281,7 +282,12 @@ impl Cache {
 
     /// Where interpreters' answers about themselves are kept ([`crate::target::Interpreter`]).
     pub fn interpreters_dir(&self) -> PathBuf {
-        self.root.join(LAYOUT).join("interpreters")
+        self.layout().interpreters()
+    }
+
+    /// Every path of this cache ([`Layout`]).
+    pub fn layout(&self) -> Layout {
+        Layout::new(&self.root)
     }
 
     /// Whether this is a `--no-cache` directory (removed at exit: no size to keep in check).
@@ -296,22 +302,22 @@ impl Cache {
 
     /// Where published entries live.
     pub fn entries_dir(&self) -> PathBuf {
-        self.root.join(LAYOUT).join("entries")
+        self.layout().entries()
     }
 
     /// A directory on the cache's filesystem for short-lived files (link probes).
     pub fn scratch_dir(&self) -> PathBuf {
-        self.root.join(LAYOUT).join("tmp")
+        self.layout().scratch()
     }
 
     /// Where symlinked environments are recorded.
     pub fn envs_dir(&self) -> PathBuf {
-        self.root.join(LAYOUT).join("envs")
+        self.layout().envs()
     }
 
     /// Where the index maps wheel paths to entries; a record whose entry is gone is ignored.
     pub fn index_dir(&self) -> PathBuf {
-        self.root.join(LAYOUT).join("index")
+        self.layout().index()
     }
 
     /// Unpublishes entry `id` and deletes it, unless an install holds its lease: a rename into
@@ -497,7 +503,7 @@ impl Cache {
     fn index_path(&self, wheel_abs: &Path) -> PathBuf {
         let digest = Sha256::digest(wheel_abs.as_os_str().as_encoded_bytes());
         let name = format!("{}.json", &hex(&digest)[..32]);
-        self.root.join(LAYOUT).join("index").join(name)
+        self.layout().index().join(name)
     }
 
     fn lookup_index(
@@ -613,7 +619,7 @@ impl Cache {
     /// processes.
     pub(crate) fn staging_dir(&self) -> Result<Staging> {
         let tmp = self.scratch_dir();
-        let gate = self.root.join(LAYOUT).join(staging::GATE);
+        let gate = self.layout().staging_gate(staging::GATE);
         self.cleaned_staging.call_once(|| staging::remove_stale(&gate, &tmp));
         Staging::create(&gate, &tmp, self.shared)
     }
@@ -626,11 +632,11 @@ fn unreadable_manifest(dir: &Path) -> Error {
 /// Creates the layout directories and CACHEDIR.TAG (so backup tools skip the cache); in a
 /// `shared` cache, writable by the group.
 fn init_layout(root: &Path, shared: bool) -> Result<()> {
-    let layout = root.join(LAYOUT);
-    if layout.join("tmp").is_dir() {
+    let layout = Layout::new(root).version_dir();
+    if Layout::new(root).scratch().is_dir() {
         return Ok(());
     }
-    for sub in ["entries", "index", "tmp", "envs", "interpreters"] {
+    for sub in layout::DIRS {
         let dir = layout.join(sub);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e))?;
         if shared {

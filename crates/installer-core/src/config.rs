@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::install::ShardPolicy;
 use crate::linker::{LinkFallback, LinkMode};
+use crate::shards::ShardPolicy;
 use crate::target::{PythonPlatform, PythonVersion};
 use crate::{Error, Result};
 

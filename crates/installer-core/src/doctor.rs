@@ -6,9 +6,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::install::{decide, suggest_cache_dir, LinkDecision, LinkSource, ShardPolicy, ShardProbe};
+use crate::cache::Layout;
+use crate::install::{decide, LinkDecision, LinkSource, ShardProbe};
 use crate::linker::{self, ConcreteLinkMode, LinkMode};
 use crate::platform;
+use crate::shards::{suggest_cache_dir, ShardPolicy};
 use crate::target::{Interpreter, Target, TargetRequest};
 use crate::venv::Venv;
 
@@ -143,12 +145,12 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
         problems.push(format!("the interpreter cannot be asked what it supports: {e}"));
     }
     let python = TargetDiagnosis { python, found };
-    let scratch = options.cache_dir.join("v1").join("tmp");
+    let scratch = Layout::new(&options.cache_dir).scratch();
     let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
     // Where an install would probe a shard from, creating nothing: its scratch directory when
     // it exists, else the nearest existing directory, where it would be created.
     let mut shard_source = |dir: &Path| {
-        let scratch = dir.join("v1").join("tmp");
+        let scratch = Layout::new(dir).scratch();
         Ok(if scratch.is_dir() { scratch } else { nearest_existing(dir) })
     };
     let decided = decide(options.link_mode, &options.shards, &source, &target.examined, &mut shard_source);
@@ -180,7 +182,7 @@ fn report(
         Err(why) => Err(why.clone()),
         Ok(ShardProbe { dir, probe }) => Ok(ShardDiagnosis {
             dir: dir.clone(),
-            exists: dir.join("v1").join("tmp").is_dir(),
+            exists: Layout::new(dir).scratch().is_dir(),
             verdict: probe.as_ref().map(|p| Verdict::of(p, requested)).map_err(String::clone),
         }),
     });

@@ -23,6 +23,7 @@ pub mod platform;
 pub mod reporter;
 pub mod requirements;
 pub mod script;
+pub mod shards;
 pub mod target;
 #[cfg(test)]
 mod testing;

@@ -249,7 +249,7 @@ fn verify(args: CacheVerifyArgs) -> Result<(), Failure> {
         );
     }
     for damaged in &report.damaged {
-        let dir = damaged.root.join("v1").join("entries").join(&damaged.id);
+        let dir = installer_core::cache::Layout::new(&damaged.root).entry(&damaged.id);
         if damaged.unreadable_manifest {
             let _ = writeln!(out, "damaged: {}: its manifest is missing or unreadable", dir.display());
             continue;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{CacheEntry, ENTRY_LOCK, LAYOUT, MANIFEST};
+use super::{CacheEntry, Layout, ENTRY_LOCK, MANIFEST};
 use crate::cache_admin::verify::{check, Check};
 use crate::manifest::{Manifest, Sha256Digest, MANIFEST_FORMAT};
 
@@ -96,7 +96,7 @@ pub(super) fn open(layer: &Path, id: &str) -> Option<CacheEntry> {
 }
 
 fn entry_dir(layer: &Path, id: &str) -> PathBuf {
-    layer.join(LAYOUT).join("entries").join(id)
+    Layout::new(layer).entry(id)
 }
 
 fn read_manifest(dir: &Path) -> Option<Manifest> {

@@ -23,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 
 use crate::cache::{Cache, EntryRemoval};
-use crate::install::{ShardPolicy, AUTO_SHARD_NAME};
+use crate::shards::{ShardPolicy, AUTO_SHARD_NAME};
 use crate::wheel::normalize_name;
 use crate::{platform, Error, Result};
 
@@ -82,7 +82,7 @@ pub fn locations(main: &Path, policy: &ShardPolicy) -> Vec<CacheLocation> {
 /// Whether `root` holds an `installer` cache (so a stray `.installer-cache` of something else is
 /// never touched).
 fn is_cache(root: &Path) -> bool {
-    root.join("v1").join("entries").is_dir()
+    crate::cache::Layout::new(root).exists()
 }
 
 /// The locations a size cap and an age limit apply to: the main cache, the configured shards,

@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub(crate) use link::{decide, suggest_cache_dir};
-pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardPolicy, ShardProbe, AUTO_SHARD_NAME};
+pub(crate) use link::decide;
+pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
 pub use summary::{DistVersion, InstallSummary};
 
 pub(crate) use plan::{site_packages_sources, WheelPlan};
@@ -39,6 +39,7 @@ use crate::installed::{self, InstalledDist};
 use crate::linker::{ConcreteLinkMode, LinkFallback, LinkMode};
 use crate::platform;
 use crate::reporter::{Event, Reporter};
+use crate::shards::ShardPolicy;
 use crate::target::{self, select_wheels, Target, TargetRequest};
 use crate::transaction::Transaction;
 use crate::uninstall;
