@@ -61,6 +61,16 @@ impl Layout {
         self.version_dir().join("interpreters")
     }
 
+    /// The log of entry uses, for eviction by last use ([`crate::cache`]'s `usage`).
+    pub(crate) fn usage_log(&self) -> PathBuf {
+        self.version_dir().join("used.log")
+    }
+
+    /// The remembered sizes of entries, so a size check costs a stat per entry.
+    pub(crate) fn sizes(&self) -> PathBuf {
+        self.version_dir().join("sizes.json")
+    }
+
     /// The staging gate (see "Cache protocol" in ARCHITECTURE.md).
     pub(crate) fn staging_gate(&self, name: &str) -> PathBuf {
         self.version_dir().join(name)

@@ -28,12 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{write_atomically, Cache, LAYOUT};
-
-/// The usage log's file name, in `v1/`.
-const USAGE_LOG: &str = "used.log";
-/// Remembered entry sizes, in `v1/`.
-const SIZES: &str = "sizes.json";
+use super::{write_atomically, Cache};
 
 /// An entry's space on disk, as measured when its directory had this mtime and link count
 /// (2 + its subdirectories: the link count tells a new bytecode directory even within one
@@ -61,7 +56,7 @@ const MIN_LINES_TO_COMPACT: usize = 1024;
 
 impl Cache {
     fn usage_log(&self) -> std::path::PathBuf {
-        self.root.join(LAYOUT).join(USAGE_LOG)
+        self.layout().usage_log()
     }
 
     /// Records that entries `ids` were used now: one appended `write`. Best effort: a cache
@@ -110,7 +105,7 @@ impl Cache {
     /// entry's directory, the others measured (a walk) and remembered.
     pub(crate) fn entry_sizes(&self, ids: &[String]) -> Vec<EntrySize> {
         use rayon::prelude::*;
-        let path = self.root.join(LAYOUT).join(SIZES);
+        let path = self.layout().sizes();
         let known: HashMap<String, SizeRecord> =
             std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         let found: Vec<(EntrySize, SizeRecord, bool)> = ids

@@ -16,7 +16,7 @@ use super::{
     EntryInfo,
 };
 use crate::cache::{Cache, EntryRemoval, EntrySize};
-use crate::install::ShardPolicy;
+use crate::shards::ShardPolicy;
 use crate::Result;
 
 /// One cache root as `cache info` shows it.
