@@ -366,13 +366,18 @@ fn publish(
 fn manifest_file(tree: &Path, path: String) -> Result<ManifestFile> {
     let file = tree.join(&path);
     let bytes = std::fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
-    Ok(ManifestFile {
+    Ok(manifest_row(path, &bytes))
+}
+
+/// The manifest row of a `.pyc` at `path` holding `bytes`.
+fn manifest_row(path: String, bytes: &[u8]) -> ManifestFile {
+    ManifestFile {
         path,
         size: bytes.len() as u64,
-        hash: Sha256Digest(Sha256::digest(&bytes).into()),
+        hash: Sha256Digest(Sha256::digest(bytes).into()),
         executable: false,
         python_shebang: false,
-    })
+    }
 }
 
 /// The set of `entry` (in `shard`: a cache shard, or the cache a layer's entry was imported
@@ -413,13 +418,7 @@ fn import(
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         }
         std::fs::write(&dst, &bytes).map_err(|e| Error::io("write", &dst, e))?;
-        manifest.files.push(ManifestFile {
-            path: file.path.clone(),
-            size: bytes.len() as u64,
-            hash: Sha256Digest(Sha256::digest(&bytes).into()),
-            executable: false,
-            python_shebang: false,
-        });
+        manifest.files.push(manifest_row(file.path.clone(), &bytes));
     }
     write_manifest(staging.path(), &manifest)?;
     publish(shard, interpreter, staging, entry.dir())

@@ -398,4 +398,41 @@ mod tests {
     fn a_planned_file_stays_small() {
         assert_eq!(std::mem::size_of::<PlannedFile>(), 16);
     }
+
+    #[test]
+    fn the_sources_every_layout_puts_in_site_packages_are_known_from_the_manifest() {
+        let paths = [
+            "pkg/a.py",
+            "pkg/b.txt",
+            "x-1.0.data/purelib/p.py",
+            "x-1.0.data/platlib/q/r.py",
+            "x-1.0.data/scripts/s.py",
+            "x-1.0.data/data/lib/python3.11/site-packages/d.py",
+            "x-1.0.dist-info/METADATA",
+            "odd/.py",
+        ];
+        let file = |path: &str| ManifestFile {
+            path: path.into(),
+            size: 1,
+            hash: crate::manifest::Sha256Digest([0; 32]),
+            executable: false,
+            python_shebang: false,
+        };
+        let manifest = Manifest {
+            format: 1,
+            wheel: "x-1.0-py3-none-any.whl".into(),
+            name: "x".into(),
+            version: "1.0".into(),
+            archive_sha256: String::new(),
+            dist_info: "x-1.0.dist-info".into(),
+            data_dir: "x-1.0.data".into(),
+            root_is_purelib: true,
+            newer_wheel_version: None,
+            dirs: Vec::new(),
+            files: paths.iter().map(|p| file(p)).collect(),
+            entry_points: Vec::new(),
+        };
+        let sources: Vec<(u32, &str)> = site_packages_sources(&manifest).collect();
+        assert_eq!(sources, [(0, "pkg/a.py"), (2, "p.py"), (3, "q/r.py")]);
+    }
 }
