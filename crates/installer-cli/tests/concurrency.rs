@@ -30,17 +30,24 @@ fn another_process_never_removes_a_staging_directory_before_its_writer_locks_it(
     assert_eq!(python(&venv_a, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
 }
 
+/// A directory with a cache holding fixture_pkg's entry, which no environment hardlinks (it was
+/// installed by copying): `cache prune`'s and `cache clean`'s to remove. Returns the
+/// directory, the cache and the wheel.
+fn warm_unused_entry() -> (tempfile::TempDir, PathBuf, [PathBuf; 1]) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let pkg = [fixture("fixture_pkg-1.0")];
+    let first = make_venv(&dir.path().join("first"));
+    let mut args = install_args(&first, &cache, &pkg);
+    args.extend(["--link-mode", "copy"]);
+    assert_ok(&installer(dir.path(), &args));
+    (dir, cache, pkg)
+}
+
 #[test]
 fn prune_and_clean_keep_an_entry_that_an_install_is_about_to_use() {
     for command in [&["cache", "prune"][..], &["cache", "clean"]] {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("cache");
-        let pkg = [fixture("fixture_pkg-1.0")];
-        // A warm entry that no environment hardlinks: prune's and clean's to remove.
-        let first = make_venv(&dir.path().join("first"));
-        let mut args = install_args(&first, &cache, &pkg);
-        args.extend(["--link-mode", "copy"]);
-        assert_ok(&installer(dir.path(), &args));
+        let (dir, cache, pkg) = warm_unused_entry();
 
         let venv = make_venv(&dir.path().join("venv"));
         let a = Paused::start(dir.path(), &install_args(&venv, &cache, &pkg), "entry-leased");
@@ -141,14 +148,7 @@ fn waits_for_a_lock(pid: u32) -> bool {
 
 #[test]
 fn a_reader_that_opened_a_lease_being_removed_unpacks_the_wheel_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let pkg = [fixture("fixture_pkg-1.0")];
-    // A warm entry that no environment hardlinks: prune's to remove.
-    let first = make_venv(&dir.path().join("first"));
-    let mut args = install_args(&first, &cache, &pkg);
-    args.extend(["--link-mode", "copy"]);
-    assert_ok(&installer(dir.path(), &args));
+    let (dir, cache, pkg) = warm_unused_entry();
 
     // The remover holds the entry's lease exclusively, before its rename.
     let prune = ["cache", "prune", "--cache-dir", cache.to_str().unwrap()];
