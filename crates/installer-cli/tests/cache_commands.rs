@@ -220,7 +220,7 @@ fn cache_max_size_evicts_least_recently_used_entries_never_this_installs_or_a_sy
     let info = s.info();
     // The main cache only: automatic shards elsewhere on the machine are listed too.
     let total = info["caches"][0]["disk_bytes"].as_u64().unwrap();
-    assert_eq!(total, du(&s.cache.join("v1/entries")));
+    assert_eq!(total, du(&cache_entries_dir(&s.cache)));
     assert_eq!(info["caches"][0]["entries"].as_array().unwrap().len(), 3);
 
     // Capped at what the cache holds now, the next install must make room for its own entry
@@ -275,7 +275,7 @@ fn prune_by_age_and_size_after_unused_entries_with_bytecode_counted_and_removed_
     let info = s.info();
     let pkg =
         info["caches"][0]["entries"].as_array().unwrap().iter().find(|e| e["name"] == "fixture_pkg").unwrap();
-    let pkg_dir = s.cache.join("v1/entries").join(pkg["id"].as_str().unwrap());
+    let pkg_dir = cache_entries_dir(&s.cache).join(pkg["id"].as_str().unwrap());
     let pyc: Vec<_> = std::fs::read_dir(&pkg_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

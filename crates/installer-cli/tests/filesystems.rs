@@ -129,7 +129,7 @@ fn cache_on_tmpfs_with_a_shard_on_the_disk_hardlinks_from_the_shard_without_warn
         assert_eq!(root["entries"].as_array().unwrap().len(), 1, "{root}");
         assert!(root["oldest_use"].is_string(), "{root}");
     }
-    assert!(std::fs::read_to_string(shard.join("v1/used.log")).unwrap().contains("fixture_pkg-1.0-"));
+    assert!(std::fs::read_to_string(cache_usage_log(&shard)).unwrap().contains("fixture_pkg-1.0-"));
     let out = cache_command(&["prune", "--max-size", "0"]);
     let report = String::from_utf8(out.stdout).unwrap();
     // The main cache's copy is unused (the environments link the shard's); the shard's goes for size.

@@ -366,6 +366,11 @@ pub fn cache_entries_dir(cache: &Path) -> PathBuf {
     cache.join("v1/entries")
 }
 
+/// The log of entry uses that eviction by last use reads.
+pub fn cache_usage_log(cache: &Path) -> PathBuf {
+    cache.join("v1/used.log")
+}
+
 /// Where a cache stages entries being written (empty once every writer is done).
 pub fn cache_staging_dir(cache: &Path) -> PathBuf {
     cache.join("v1/tmp")
