@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::Layout;
-use crate::install::{decide, LinkDecision, LinkSource, ShardProbe};
+use crate::install::{decide, shard_source_creating_nothing, LinkDecision, LinkSource, ShardProbe};
 use crate::linker::{self, ConcreteLinkMode, LinkMode};
 use crate::platform;
 use crate::shards::{suggest_cache_dir, ShardPolicy};
@@ -55,7 +55,7 @@ pub struct Place {
 impl Place {
     fn new(path: &Path) -> Place {
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let examined = path.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf();
+        let examined = crate::install::nearest_existing(&path).to_path_buf();
         Place {
             fs_type: platform::filesystem_type(&examined),
             device: platform::device_name(&examined).ok(),
@@ -104,7 +104,24 @@ pub struct ShardDiagnosis {
     pub verdict: Result<Verdict, String>,
 }
 
-/// Everything `doctor` found. `Display` is the CLI's report.
+/// A thing to fix: one sentence of facts. The fix in a frontend's terms (a flag, a C
+/// argument) is the frontend's to word, from the facts here: the core holds no flag names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub text: String,
+    /// For a copy across filesystems: the directory on the target's filesystem where a cache,
+    /// or a cache shard, would let installs link.
+    pub cache_that_links: Option<PathBuf>,
+}
+
+impl Problem {
+    fn new(text: String) -> Problem {
+        Problem { text, cache_that_links: None }
+    }
+}
+
+/// Everything `doctor` found. `Display` is the report in facts; [`Diagnosis::report`] adds a
+/// frontend's words for the fixes.
 #[derive(Debug, Clone)]
 pub struct Diagnosis {
     pub cache: Place,
@@ -122,8 +139,8 @@ pub struct Diagnosis {
     /// container's cache mount): [`crate::install::QuietReason`] in words.
     pub quiet: Option<String>,
     pub python: TargetDiagnosis,
-    /// Things to fix, one sentence each.
-    pub problems: Vec<String>,
+    /// Things to fix.
+    pub problems: Vec<Problem>,
 }
 
 /// Examines the pair of places; never fails (what goes wrong is a finding).
@@ -142,22 +159,22 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
         .map_err(|e| e.to_string());
     let mut problems = Vec::new();
     if let Err(e) = &found {
-        problems.push(format!("the interpreter cannot be asked what it supports: {e}"));
+        problems.push(Problem::new(format!("the interpreter cannot be asked what it supports: {e}")));
     }
     let python = TargetDiagnosis { python, found };
     let scratch = Layout::new(&options.cache_dir).scratch();
     let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
-    // Where an install would probe a shard from, creating nothing: its scratch directory when
-    // it exists, else the nearest existing directory, where it would be created.
-    let mut shard_source = |dir: &Path| {
-        let scratch = Layout::new(dir).scratch();
-        Ok(if scratch.is_dir() { scratch } else { nearest_existing(dir) })
-    };
-    let decided = decide(options.link_mode, &options.shards, &source, &target.examined, &mut shard_source);
+    let decided = decide(
+        options.link_mode,
+        &options.shards,
+        &source,
+        &target.examined,
+        &mut shard_source_creating_nothing,
+    );
     let quiet = decided.as_ref().ok().and_then(|d| d.quiet.as_ref()).map(ToString::to_string);
     let (direct, shard, outcome) = match decided {
         Err(e) => {
-            problems.push(format!("the cache cannot be written in {}: {e}", source.display()));
+            problems.push(Problem::new(format!("the cache cannot be written in {}: {e}", source.display())));
             (Err(e.to_string()), None, (ConcreteLinkMode::Copy, None))
         }
         Ok(decision) => {
@@ -175,7 +192,7 @@ fn report(
     decision: &LinkDecision,
     requested: LinkMode,
     venv: &Path,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> (Result<Verdict, String>, Option<Result<ShardDiagnosis, String>>, (ConcreteLinkMode, Option<PathBuf>)) {
     let direct = Verdict::of(&decision.direct, requested);
     let shard = decision.shard.as_ref().map(|found| match found {
@@ -196,24 +213,20 @@ fn report(
     (Ok(direct), shard, outcome)
 }
 
-fn nearest_existing(dir: &Path) -> PathBuf {
-    dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
-}
-
 fn fallback_problem(
     verdict: &Verdict,
     shard: &Option<Result<ShardDiagnosis, String>>,
     venv: &Path,
     mode: LinkMode,
-) -> String {
+) -> Problem {
     let (failed, error) = match verdict.failures.first() {
         Some((failed, error)) => (LinkMode::from(*failed), error.as_str()),
         None => (mode, ""),
     };
     if !verdict.cross_device {
-        return format!(
+        return Problem::new(format!(
             "{failed} does not work from the cache into the target ({error}): installs copy every file"
-        );
+        ));
     }
     let why = match shard {
         Some(Err(why)) => why.clone(),
@@ -227,13 +240,13 @@ fn fallback_problem(
         ),
         None => "symlink mode does not use shards".into(),
     };
-    let suggestion = suggest_cache_dir(venv);
-    format!(
-        "the cache and the target are on different filesystems and no cache shard can be used ({why}): \
-         installs copy every file; use `--cache-dir {}` or `cache-shards = [\"{}\"]`",
-        suggestion.display(),
-        suggestion.display()
-    )
+    Problem {
+        text: format!(
+            "the cache and the target are on different filesystems and no cache shard can be used ({why}): \
+             installs copy every file"
+        ),
+        cache_that_links: Some(suggest_cache_dir(venv)),
+    }
 }
 
 impl fmt::Display for Place {
@@ -276,22 +289,46 @@ impl fmt::Display for TargetDiagnosis {
     }
 }
 
+/// The words a frontend adds after a problem's facts for its fix: given the directory where a
+/// cache would let installs link, e.g. "; use `--cache-dir DIR`".
+pub type FixWords<'a> = &'a dyn Fn(&Path) -> String;
+
+impl Diagnosis {
+    /// The report, each problem followed by `fix`'s words where it has a fix.
+    pub fn report<'a>(&'a self, fix: FixWords<'a>) -> impl fmt::Display + 'a {
+        Report { diagnosis: self, fix: Some(fix) }
+    }
+}
+
+/// [`Diagnosis`] as text, with or without a frontend's words for the fixes.
+struct Report<'a> {
+    diagnosis: &'a Diagnosis,
+    fix: Option<FixWords<'a>>,
+}
+
 impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "cache:   {}", self.cache)?;
-        writeln!(f, "target:  {}", self.target)?;
-        match &self.direct {
+        Report { diagnosis: self, fix: None }.fmt(f)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let this = self.diagnosis;
+        writeln!(f, "cache:   {}", this.cache)?;
+        writeln!(f, "target:  {}", this.target)?;
+        match &this.direct {
             Ok(verdict) => {
                 writeln!(
                     f,
                     "link mode {} from the cache: {} ({})",
-                    self.link_mode, verdict.mode, verdict.why
+                    this.link_mode, verdict.mode, verdict.why
                 )?;
                 write_verdict(f, verdict)?;
             }
-            Err(e) => writeln!(f, "link mode {} from the cache: not probed ({e})", self.link_mode)?,
+            Err(e) => writeln!(f, "link mode {} from the cache: not probed ({e})", this.link_mode)?,
         }
-        match &self.shard {
+        match &this.shard {
             None => {}
             Some(Err(why)) => writeln!(f, "cache shard: none ({why})")?,
             Some(Ok(shard)) => {
@@ -302,30 +339,33 @@ impl fmt::Display for Diagnosis {
                         writeln!(
                             f,
                             "link mode {} from the shard: {} ({})",
-                            self.link_mode, verdict.mode, verdict.why
+                            this.link_mode, verdict.mode, verdict.why
                         )?;
                         write_verdict(f, verdict)?;
                     }
-                    Err(e) => writeln!(f, "link mode {} from the shard: not probed ({e})", self.link_mode)?,
+                    Err(e) => writeln!(f, "link mode {} from the shard: not probed ({e})", this.link_mode)?,
                 }
             }
         }
-        match &self.outcome {
+        match &this.outcome {
             (mode, Some(shard)) => {
                 writeln!(f, "an install would use: {mode}, from the shard {}", shard.display())?
             }
             (mode, None) => writeln!(f, "an install would use: {mode}")?,
         }
-        if let Some(why) = &self.quiet {
+        if let Some(why) = &this.quiet {
             writeln!(f, "  because {why}")?;
         }
-        writeln!(f, "{}", self.python)?;
-        if self.problems.is_empty() {
+        writeln!(f, "{}", this.python)?;
+        if this.problems.is_empty() {
             write!(f, "problems: none")
         } else {
             write!(f, "problems:")?;
-            for problem in &self.problems {
-                write!(f, "\n  - {problem}")?;
+            for problem in &this.problems {
+                write!(f, "\n  - {}", problem.text)?;
+                if let (Some(fix), Some(dir)) = (self.fix, &problem.cache_that_links) {
+                    write!(f, "{}", fix(dir))?;
+                }
             }
             Ok(())
         }
@@ -377,7 +417,7 @@ mod tests {
         let diagnosis = diagnose(&options);
         assert_eq!(diagnosis.problems.len(), 1, "{diagnosis}");
         assert!(
-            diagnosis.problems[0].starts_with("the interpreter cannot be asked what it supports: "),
+            diagnosis.problems[0].text.starts_with("the interpreter cannot be asked what it supports: "),
             "{diagnosis}"
         );
     }
@@ -396,8 +436,11 @@ mod tests {
         let diagnosis = diagnose(&options);
         assert_eq!(diagnosis.outcome, (ConcreteLinkMode::Copy, None));
         assert_eq!(diagnosis.problems.len(), 1, "{diagnosis}");
-        assert!(diagnosis.problems[0].contains("different filesystems"), "{diagnosis}");
-        assert!(diagnosis.problems[0].contains("automatic shards are off"), "{diagnosis}");
+        assert!(diagnosis.problems[0].text.contains("different filesystems"), "{diagnosis}");
+        assert!(diagnosis.problems[0].text.contains("automatic shards are off"), "{diagnosis}");
+        // The fix is a fact (where a cache would link), worded by the frontend.
+        assert!(diagnosis.problems[0].cache_that_links.is_some(), "{diagnosis:?}");
+        assert!(!diagnosis.problems[0].text.contains("--"), "{diagnosis}");
 
         // A configured shard on the target's filesystem fixes it.
         options.shards.dirs.push(dir.path().join("shard"));

@@ -9,13 +9,15 @@
 //! and their parents), even when empty.
 //!
 //! All or nothing: files are moved aside in a [`Transaction`] and deleted only once every one
-//! of every distribution has been moved; any failure puts them all back.
+//! of every distribution has been moved; any failure, or a cancel of the [`Cancel`] token
+//! (checked before each file), puts them all back and the environment is as it was.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::cancel::Cancel;
 use crate::install::DistVersion;
 use crate::installed::{self, InstalledDist};
 use crate::reporter::{Event, Reporter};
@@ -38,8 +40,15 @@ pub struct UninstallSummary {
 /// Removes the distributions `names` (any spelling: `Foo_Bar` = `foo-bar`) from `venv`. A
 /// name that is not installed is reported ([`Event::NotInstalled`]) and the others are
 /// removed, as pip and uv do; only when none is installed does it fail, with
-/// [`crate::Error::NotInstalled`] naming them all.
-pub fn uninstall(venv: &Venv, names: &[String], reporter: &dyn Reporter) -> Result<UninstallSummary> {
+/// [`crate::Error::NotInstalled`] naming them all. Cancelling `cancel` stops it, restores
+/// every file moved so far and returns [`Error::Cancelled`].
+pub fn uninstall(
+    venv: &Venv,
+    names: &[String],
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<UninstallSummary> {
+    cancel.check()?;
     let _lock = venv.lock(reporter)?;
     let (dists, not_installed) = select(venv, names)?;
     if dists.is_empty() {
@@ -63,13 +72,15 @@ pub fn uninstall(venv: &Venv, names: &[String], reporter: &dyn Reporter) -> Resu
     let moved: Result<Vec<bool>> = files
         .par_iter()
         .map(|path| {
+            cancel.check()?;
             let existed = std::fs::symlink_metadata(path).is_ok();
             txn.remove(path)?;
             reporter.advance(1);
             Ok(existed)
         })
         .collect();
-    let moved = match moved {
+    // A cancel after the last file was moved changes nothing: the moves are undone too.
+    let moved = match moved.and_then(|moved| cancel.check().map(|()| moved)) {
         Ok(moved) => moved,
         Err(err) => {
             txn.rollback();
@@ -267,7 +278,7 @@ mod tests {
         let headers = venv.headers("Foo-Bar");
         std::fs::create_dir_all(&headers).unwrap();
         std::fs::write(headers.join("foo.h"), "").unwrap();
-        let summary = uninstall(&venv, &["foo-bar".into()], &NoReporter).unwrap();
+        let summary = uninstall(&venv, &["foo-bar".into()], &NoReporter, &Cancel::new()).unwrap();
         assert_eq!(summary.removed, [DistVersion { name: "Foo-Bar".into(), version: "1.0".into() }]);
         assert_eq!(summary.files, 9);
         assert_eq!(
@@ -304,7 +315,7 @@ mod tests {
         let (dir, venv) = venv_with(&foo_bar());
         let missing = Missing::default();
         let names = ["FOO_BAR".into(), "nope".into(), "Other".into(), "nope".into()];
-        let summary = uninstall(&venv, &names, &missing).unwrap();
+        let summary = uninstall(&venv, &names, &missing, &Cancel::new()).unwrap();
         assert_eq!(summary.not_installed, ["nope", "Other"]);
         assert_eq!(*missing.0.lock().unwrap(), ["nope", "Other"]);
         assert_eq!(summary.removed.len(), 1);
@@ -315,9 +326,42 @@ mod tests {
     fn when_no_name_is_installed_it_fails_naming_them_all_and_removes_nothing() {
         let (dir, venv) = venv_with(&foo_bar());
         let before = tree(dir.path());
-        let err = uninstall(&venv, &["nope".into(), "Other".into()], &NoReporter).unwrap_err();
+        let err =
+            uninstall(&venv, &["nope".into(), "Other".into()], &NoReporter, &Cancel::new()).unwrap_err();
         assert!(matches!(&err, Error::NotInstalled { names, .. } if names == &["nope", "Other"]), "{err}");
         assert_eq!(tree(dir.path()), before);
+    }
+
+    /// Cancels its token when the first file has been moved aside: a deterministic point
+    /// in the middle of an uninstall.
+    struct CancelAfterFirst(Cancel);
+
+    impl Reporter for CancelAfterFirst {
+        fn event(&self, _: Event<'_>) {}
+        fn advance(&self, _: u64) {
+            self.0.cancel();
+        }
+    }
+
+    #[test]
+    fn a_cancelled_uninstall_returns_cancelled_and_changes_nothing() {
+        let (dir, venv) = venv_with(&foo_bar());
+        let before = tree(dir.path());
+        let names = ["foo-bar".to_string()];
+        // Cancelled before the call: nothing is even looked at.
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let err = uninstall(&venv, &names, &NoReporter, &cancel).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
+        assert_eq!(tree(dir.path()), before);
+        // Cancelled after files were moved aside: they are all put back.
+        let reporter = CancelAfterFirst(Cancel::new());
+        let err = uninstall(&venv, &names, &reporter, &reporter.0).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
+        assert_eq!(tree(dir.path()), before);
+        // With an uncancelled token the same call removes the distribution.
+        uninstall(&venv, &names, &NoReporter, &Cancel::new()).unwrap();
+        assert_ne!(tree(dir.path()), before);
     }
 
     #[test]
@@ -325,7 +369,7 @@ mod tests {
         let record = "../../../bin,,\n../../../../outside.txt,,\n../../..,,\nX-1.dist-info/RECORD,,\n";
         let (dir, venv) = venv_with(&[("X-1.dist-info/RECORD", record)]);
         std::fs::write(venv.scripts().join("python"), "").unwrap();
-        uninstall(&venv, &["x".into()], &NoReporter).unwrap();
+        uninstall(&venv, &["x".into()], &NoReporter, &Cancel::new()).unwrap();
         assert_eq!(
             tree(dir.path()),
             [

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::cancel::Cancel;
 use crate::installed::{resolve_inside, scan, InstalledDist};
 use crate::venv::Venv;
 use crate::wheel::record::{self, hashes_equal, RecordHasher};
@@ -71,12 +72,14 @@ impl Verification {
 }
 
 /// Checks every distribution of `venv` against its RECORD, hashing files on `jobs` threads
-/// (0: one per CPU) that have all exited when it returns.
-pub fn verify(venv: &Venv, jobs: usize) -> Result<Verification> {
-    crate::install::in_pool(jobs, || verify_in_pool(venv))
+/// (0: one per CPU) that have all exited when it returns. Cancelling `cancel` stops it between
+/// files with [`Error::Cancelled`] (it changes nothing, so there is nothing to undo).
+pub fn verify(venv: &Venv, jobs: usize, cancel: &Cancel) -> Result<Verification> {
+    crate::install::in_pool(jobs, || verify_in_pool(venv, cancel))
 }
 
-fn verify_in_pool(venv: &Venv) -> Result<Verification> {
+fn verify_in_pool(venv: &Venv, cancel: &Cancel) -> Result<Verification> {
+    cancel.check()?;
     let dists = scan(venv)?;
     let mut recorded: Vec<Vec<Row>> = Vec::with_capacity(dists.len());
     for dist in &dists {
@@ -89,7 +92,8 @@ fn verify_in_pool(venv: &Venv) -> Result<Verification> {
     for (dist, rows) in dists.iter().zip(&recorded) {
         let (name, version) = dist.metadata_name_version();
         let mut found = DistVerification { name, version, ..Default::default() };
-        let states: Vec<State> = rows.par_iter().map(check).collect();
+        let states: Vec<State> =
+            rows.par_iter().map(|row| cancel.check().map(|()| check(row))).collect::<Result<_>>()?;
         for (row, state) in rows.iter().zip(states) {
             match state {
                 State::Ok => {}

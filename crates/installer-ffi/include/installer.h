@@ -205,9 +205,11 @@ installer_status installer_ctx_set_warning_callback(installer_ctx *ctx,
  * Cancels the operation running on `ctx`, if any, as Ctrl-C does on the command line: an
  * `installer_install` stops at its next check (each wheel, each unpacked chunk, each file
  * placed), rolls back, and returns INSTALLER_ERR_CANCELLED (7), leaving the venv as it was
- * (wheels already verified stay in the cache, complete). The other operations are short and
- * run to their end. Each operation starts uncancelled: a cancel made while no operation runs
- * has no effect, and the context works again for the next call.
+ * (wheels already verified stay in the cache, complete). `installer_uninstall` stops before
+ * its next file, puts back the files it moved and returns INSTALLER_ERR_CANCELLED, the venv
+ * as it was; `installer_verify` stops before its next file with INSTALLER_ERR_CANCELLED.
+ * `installer_probe` is short and runs to its end. Each operation starts uncancelled: a cancel
+ * made while no operation runs has no effect, and the context works again for the next call.
  *
  * The one function that may be called from another thread while `ctx` is in use: it sets a
  * flag (one atomic store) and returns, without waiting for the operation to stop and without
@@ -262,7 +264,9 @@ installer_status installer_install(installer_ctx *ctx,
  * pip and uv do; when none of the names is installed, nothing is removed and the result is
  * INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in `installer_last_error`. A `venv` that is missing or not a venv is INSTALLER_ERR_IO; NULL
  * or non-UTF-8 arguments are INSTALLER_ERR_INVALID_ARGUMENT. Reports progress like an
- * install. The strings stay the caller's. One thread at a time per context.
+ * install. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel` stopped it: every file is
+ * back, the venv as it was. The strings stay the caller's. One thread at a time per context
+ * (another may call `installer_ctx_cancel`).
  *
  * # Safety
  * `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `names` is
@@ -278,8 +282,9 @@ installer_status installer_uninstall(installer_ctx *ctx,
  * RECORD (hash and size), as `installer verify` does. INSTALLER_OK when everything matches;
  * INSTALLER_ERR_VERIFY when a file is modified, missing or unrecorded, with the count and the
  * first differences in `installer_last_error`. Changes nothing. A `venv` that is missing or
- * not a venv is INSTALLER_ERR_IO; NULL or non-UTF-8 is INSTALLER_ERR_INVALID_ARGUMENT. Uses the
- * context's jobs. One thread at a time per context.
+ * not a venv is INSTALLER_ERR_IO; NULL or non-UTF-8 is INSTALLER_ERR_INVALID_ARGUMENT;
+ * INSTALLER_ERR_CANCELLED when `installer_ctx_cancel` stopped it. Uses the context's jobs.
+ * One thread at a time per context (another may call `installer_ctx_cancel`).
  *
  * # Safety
  * `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string.

@@ -337,9 +337,11 @@ pub unsafe extern "C" fn installer_ctx_set_warning_callback(
 /// Cancels the operation running on `ctx`, if any, as Ctrl-C does on the command line: an
 /// `installer_install` stops at its next check (each wheel, each unpacked chunk, each file
 /// placed), rolls back, and returns INSTALLER_ERR_CANCELLED (7), leaving the venv as it was
-/// (wheels already verified stay in the cache, complete). The other operations are short and
-/// run to their end. Each operation starts uncancelled: a cancel made while no operation runs
-/// has no effect, and the context works again for the next call.
+/// (wheels already verified stay in the cache, complete). `installer_uninstall` stops before
+/// its next file, puts back the files it moved and returns INSTALLER_ERR_CANCELLED, the venv
+/// as it was; `installer_verify` stops before its next file with INSTALLER_ERR_CANCELLED.
+/// `installer_probe` is short and runs to its end. Each operation starts uncancelled: a cancel
+/// made while no operation runs has no effect, and the context works again for the next call.
 ///
 /// The one function that may be called from another thread while `ctx` is in use: it sets a
 /// flag (one atomic store) and returns, without waiting for the operation to stop and without

@@ -77,7 +77,9 @@ pub unsafe extern "C" fn installer_install(
 /// pip and uv do; when none of the names is installed, nothing is removed and the result is
 /// INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in `installer_last_error`. A `venv` that is missing or not a venv is INSTALLER_ERR_IO; NULL
 /// or non-UTF-8 arguments are INSTALLER_ERR_INVALID_ARGUMENT. Reports progress like an
-/// install. The strings stay the caller's. One thread at a time per context.
+/// install. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel` stopped it: every file is
+/// back, the venv as it was. The strings stay the caller's. One thread at a time per context
+/// (another may call `installer_ctx_cancel`).
 ///
 /// # Safety
 /// `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `names` is
@@ -98,7 +100,9 @@ pub unsafe extern "C" fn installer_uninstall(
             let names: Vec<String> =
                 unsafe { str_array_arg(names, n_names, "names") }?.into_iter().map(str::to_owned).collect();
             let venv = Venv::open(venv)?;
-            uninstall::uninstall(&venv, &names, &ctx.reporter())?;
+            // Each operation starts uncancelled, whatever a cancel of an earlier one left.
+            ctx.options.cancel.reset();
+            uninstall::uninstall(&venv, &names, &ctx.reporter(), &ctx.options.cancel)?;
             Ok(())
         })
     }
@@ -108,8 +112,9 @@ pub unsafe extern "C" fn installer_uninstall(
 /// RECORD (hash and size), as `installer verify` does. INSTALLER_OK when everything matches;
 /// INSTALLER_ERR_VERIFY when a file is modified, missing or unrecorded, with the count and the
 /// first differences in `installer_last_error`. Changes nothing. A `venv` that is missing or
-/// not a venv is INSTALLER_ERR_IO; NULL or non-UTF-8 is INSTALLER_ERR_INVALID_ARGUMENT. Uses the
-/// context's jobs. One thread at a time per context.
+/// not a venv is INSTALLER_ERR_IO; NULL or non-UTF-8 is INSTALLER_ERR_INVALID_ARGUMENT;
+/// INSTALLER_ERR_CANCELLED when `installer_ctx_cancel` stopped it. Uses the context's jobs.
+/// One thread at a time per context (another may call `installer_ctx_cancel`).
 ///
 /// # Safety
 /// `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string.
@@ -120,8 +125,8 @@ pub unsafe extern "C" fn installer_verify(ctx: *mut installer_ctx, venv: *const 
         ctx.run(|ctx| {
             // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = Venv::open(unsafe { path_arg(venv, "venv") }?)?;
-            let jobs = ctx.options.jobs;
-            verify::verify(&venv, jobs)?.into_result(&venv)?;
+            ctx.options.cancel.reset();
+            verify::verify(&venv, ctx.options.jobs, &ctx.options.cancel)?.into_result(&venv)?;
             Ok(())
         })
     }

@@ -1,6 +1,7 @@
 //! `installer doctor`: the diagnosis of `installer_core::doctor`, printed to stdout. It exits
 //! with 1 when it lists a problem, so scripts and CI can act on it; 0 when there is none.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use installer_core::doctor::{diagnose, DoctorOptions};
@@ -28,8 +29,14 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<ExitCode> {
         },
     };
     let diagnosis = diagnose(&options);
-    println!("{diagnosis}");
+    println!("{}", diagnosis.report(&fix_words));
     Ok(if diagnosis.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The fix of a copy across filesystems in this command line's terms.
+fn fix_words(dir: &Path) -> String {
+    let dir = dir.display();
+    format!("; use `--cache-dir {dir}` or `cache-shards = [\"{dir}\"]`")
 }
 
 /// A setting from the environment variable `name`, if set (doctor has no flags for them).

@@ -17,7 +17,9 @@ pub fn run(args: UninstallArgs) -> Result<()> {
         None => Venv::open(&settings::environment(&args.venv)?.0)?,
     };
     let reporter = TerminalReporter::new(args.output, "Uninstalling");
-    let result = uninstall(&venv, &args.names, &reporter);
+    let cancel = installer_core::Cancel::new();
+    crate::cancel_on_ctrl_c(&cancel);
+    let result = uninstall(&venv, &args.names, &reporter, &cancel);
     reporter.finish();
     let summary = match result {
         Ok(summary) => summary,

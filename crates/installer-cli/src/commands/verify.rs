@@ -8,7 +8,9 @@ use crate::args::{Format, ListArgs};
 
 pub fn run(args: ListArgs) -> Result<()> {
     let venv = super::list::open(&args.venv)?;
-    let found = verify(&venv, 0)?;
+    let cancel = installer_core::Cancel::new();
+    crate::cancel_on_ctrl_c(&cancel);
+    let found = verify(&venv, 0, &cancel)?;
     let text = match args.format.format {
         Format::Text => text(&found),
         Format::Json => json(&found),

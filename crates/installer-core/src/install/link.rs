@@ -113,6 +113,19 @@ pub(crate) fn decide(
     Ok(decision)
 }
 
+/// Where [`decide`] probes a shard from when nothing may be created (`doctor`, a dry run):
+/// the shard's scratch directory when it exists, else the nearest existing directory, where
+/// it would be created.
+pub(crate) fn shard_source_creating_nothing(dir: &Path) -> std::result::Result<PathBuf, String> {
+    let scratch = crate::cache::Layout::new(dir).scratch();
+    Ok(if scratch.is_dir() { scratch } else { nearest_existing(dir).to_path_buf() })
+}
+
+/// `dir` or its nearest existing ancestor: the directory whose filesystem it is (or would be) on.
+pub(crate) fn nearest_existing(dir: &Path) -> &Path {
+    dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/"))
+}
+
 /// The cache root of a probe's source directory (a cache's scratch directory), for messages.
 fn cache_root_of(source: &Path) -> PathBuf {
     crate::cache::Layout::root_of_scratch(source).unwrap_or_else(|| source.to_path_buf())

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub(crate) use link::decide;
+pub(crate) use link::{decide, nearest_existing, shard_source_creating_nothing};
 pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
 pub use summary::{DistVersion, InstallSummary};
 
@@ -256,7 +256,8 @@ pub(crate) fn in_pool<R: Send>(jobs: usize, work: impl FnOnce() -> Result<R> + S
 }
 
 /// A dry run into an environment that does not exist: every wheel would be installed, with
-/// the link mode the probe finds between the cache and where the environment would be.
+/// the link mode [`decide`] finds between the cache and where the environment would be (its
+/// nearest existing directory), a shard included, creating nothing, as `doctor` does.
 fn dry_run_new_venv(
     venv_dir: &Path,
     entries: Vec<CacheEntry>,
@@ -265,9 +266,15 @@ fn dry_run_new_venv(
     mut clock: Clock,
 ) -> Result<InstallSummary> {
     let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
-    let existing = venv_dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/"));
-    let probe = crate::linker::probe(options.link_mode, &cache.scratch_dir(), existing)
-        .map_err(|e| Error::io("probe link modes into", existing, e))?;
+    let existing = nearest_existing(&venv_dir);
+    let decision = decide(
+        options.link_mode,
+        &options.shards,
+        &cache.scratch_dir(),
+        existing,
+        &mut shard_source_creating_nothing,
+    )
+    .map_err(|e| Error::io("probe link modes into", existing, e))?;
     clock.lap("link mode");
     let installed: Vec<DistVersion> = entries.iter().map(|e| dist_version(e.manifest())).collect();
     Ok(InstallSummary {
@@ -275,11 +282,18 @@ fn dry_run_new_venv(
         installed,
         replaced: Vec::new(),
         skipped: Vec::new(),
-        fell_back_from: probe.fell_back().then(|| probe.failures.last().map(|(mode, _)| *mode)).flatten(),
-        link_mode: probe.mode,
+        // As an install reports it: the first mode that failed.
+        fell_back_from: decision
+            .fell_back()
+            .then(|| decision.direct.failures.first().map(|(m, _)| *m))
+            .flatten(),
+        link_mode: decision.mode,
         copied_files: 0,
         copied_bytes: 0,
-        shard: None,
+        shard: match decision.source {
+            LinkSource::Shard(dir) => Some(dir),
+            LinkSource::Cache => None,
+        },
         created_venv: Some(venv_dir),
         dry_run: true,
         timings: clock.laps,
