@@ -351,6 +351,27 @@ fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
     assert!(report.contains("an install would use: hardlink, from the shard [WORK]/shard\n"), "{report}");
     assert!(report.ends_with("problems: none"), "{report}");
     assert!(!shard.exists(), "doctor creates nothing");
+
+    // A dry run into an environment that does not exist yet decides as doctor does: the shard.
+    let missing = work.path().join("not-yet");
+    let wheel = fixture("fixture_pkg-1.0");
+    let dry = [
+        "install",
+        "--dry-run",
+        "--format",
+        "json",
+        "--venv",
+        missing.to_str().unwrap(),
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+        wheel.to_str().unwrap(),
+    ];
+    let out = installer_with_env(work.path(), &dry, &[("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())]);
+    assert_ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["link_mode"], "hardlink", "{report}");
+    assert_eq!(report["shard"], shard.to_str().unwrap(), "{report}");
+    assert!(!missing.exists() && !shard.exists(), "a dry run creates nothing");
 }
 
 /// The `.pyc` files under `dir` with their inode and bytes: what Python rewriting one changes.
