@@ -41,7 +41,11 @@
 //!   root with the setgid bit is shared by its group: what we create is group-usable and
 //!   entries are sealed read-only before they are published (ARCHITECTURE.md, "Cache protocol").
 //!
-//! Listing, cleaning, pruning and verifying the cache live in [`crate::cache_admin`].
+//! This file holds the types, opening, and the lookup/unpack/remove API. Beside it:
+//! `cache/index.rs` the index records, `cache/publish.rs` filling, publishing, importing and
+//! sealing entries, `cache/staging.rs` staging directories, `cache/layers.rs` read-only layers,
+//! `cache/usage.rs` the usage log and entry sizes, `cache/layout.rs` every path. Listing,
+//! cleaning, pruning and verifying the cache live in [`crate::cache_admin`].
 
 use std::fs::File;
 use std::io;
@@ -52,18 +56,22 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod index;
 mod layers;
 mod layout;
+mod publish;
 mod staging;
 mod usage;
 
 use crate::cancel::Cancel;
 use crate::manifest::{Manifest, MANIFEST_FORMAT};
 use crate::reporter::{Event, Reporter};
-use crate::wheel::{self, Limits};
+use crate::wheel::Limits;
 use crate::{Error, Result};
+use index::IndexRecord;
 pub use layers::{Untrusted, UntrustedEntry};
 pub use layout::Layout;
+pub(crate) use publish::write_atomically;
 pub(crate) use staging::Staging;
 pub(crate) use usage::EntrySize;
 
@@ -181,18 +189,6 @@ impl Miss {
     pub fn size(&self) -> u64 {
         self.size
     }
-}
-
-/// What the index remembers of a wheel file, so a warm run can find its entry with one `stat`.
-#[derive(Debug, Serialize, Deserialize)]
-struct IndexRecord {
-    path: PathBuf,
-    size: u64,
-    mtime_ns: u128,
-    entry: String,
-    /// The read-only layer holding the entry (checked when it was recorded), if not this cache.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    layer: Option<PathBuf>,
 }
 
 /// An environment installed with `--link-mode symlink` from this cache.
@@ -385,9 +381,8 @@ impl Cache {
         }
         let search = layers::search(&self.layers, &wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
         if let Some((layer, entry)) = search.found {
-            let record =
-                IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer: Some(layer) };
-            let _ = write_atomically(&index_path, &serde_json::to_vec(&record).unwrap_or_default());
+            IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer: Some(layer) }
+                .write(&index_path);
             return Ok(Lookup::Hit(entry));
         }
         let untrusted = search.untrusted;
@@ -416,9 +411,8 @@ impl Cache {
         // Headers and the central directory are read too: the rest of the archive.
         progress(miss.size.saturating_sub(done.into_inner()));
         let Miss { wheel_abs, size, mtime_ns, index_path, .. } = miss;
-        let record = IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer: None };
-        // The index is an optimisation: failing to write it costs the next run a re-hash only.
-        let _ = write_atomically(&index_path, &serde_json::to_vec(&record).unwrap_or_default());
+        IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer: None }
+            .write(&index_path);
         Ok(entry)
     }
 
@@ -469,21 +463,6 @@ impl Cache {
         Some(entry)
     }
 
-    /// Publishes a copy of `entry` (from another cache root) in this one, unless present:
-    /// how a shard on another filesystem gets its copy, without unzipping or hashing again.
-    pub fn import_entry(&self, entry: &CacheEntry) -> Result<CacheEntry> {
-        if let Some(existing) = self.lease_entry(&entry.id) {
-            return Ok(existing);
-        }
-        let staging = self.staging_dir()?;
-        let tree = staging.path().join(TREE);
-        copy_tree(&entry.tree(), &tree, entry.manifest())?;
-        let manifest = serde_json::to_vec(entry.manifest()).expect("manifest serialises");
-        let manifest_path = staging.path().join(MANIFEST);
-        std::fs::write(&manifest_path, manifest).map_err(|e| Error::io("write", manifest_path, e))?;
-        self.publish(staging, &entry.id)
-    }
-
     /// Remembers that the environment at `venv` symlinks into these entries, so `cache clean`
     /// and `cache prune` can refuse to break it. Best effort: a failure only loses the warning.
     pub fn record_symlinked_env<'a>(&self, venv: &Path, entries: impl Iterator<Item = &'a str>) {
@@ -499,134 +478,6 @@ impl Cache {
         record.entries.dedup();
         let _ = write_atomically(&path, &serde_json::to_vec_pretty(&record).unwrap_or_default());
     }
-
-    fn index_path(&self, wheel_abs: &Path) -> PathBuf {
-        let digest = Sha256::digest(wheel_abs.as_os_str().as_encoded_bytes());
-        let name = format!("{}.json", &hex(&digest)[..32]);
-        self.layout().index().join(name)
-    }
-
-    fn lookup_index(
-        &self,
-        index_path: &Path,
-        wheel_abs: &Path,
-        size: u64,
-        mtime_ns: u128,
-    ) -> Option<CacheEntry> {
-        let bytes = std::fs::read(index_path).ok()?;
-        let record: IndexRecord = serde_json::from_slice(&bytes).ok()?;
-        if record.path != wheel_abs || record.size != size || record.mtime_ns != mtime_ns {
-            return None;
-        }
-        match &record.layer {
-            // Only while that layer is still configured.
-            Some(layer) => self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?,
-            None => self.lease_entry(&record.entry),
-        }
-    }
-
-    /// The cold path: hash the archive while unpacking and verifying it, then publish.
-    fn fill(
-        &self,
-        wheel: &Path,
-        wheel_abs: &Path,
-        progress: &(dyn Fn(u64) + Sync),
-        cancel: &Cancel,
-    ) -> Result<CacheEntry> {
-        let wheel_err = |source| match source {
-            wheel::WheelError::Cancelled => Error::Cancelled,
-            wheel::WheelError::Io { .. } => Error::Unpack { wheel: wheel.to_path_buf(), source },
-            source => Error::Wheel { wheel: wheel.to_path_buf(), source },
-        };
-        let file_name = wheel_abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let staging = self.staging_dir()?;
-        let tree = staging.path().join(TREE);
-        std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
-        let options = wheel::UnpackOptions { limits: &self.limits, progress, cancel };
-        let manifest = wheel::unpack_verified_with(wheel_abs, &tree, &options).map_err(wheel_err)?;
-        let id = layers::entry_id(file_name, &manifest.archive_sha256);
-        if let Some(existing) = self.lease_entry(&id) {
-            // Same archive under another path: it was published already.
-            return Ok(existing);
-        }
-        let manifest_path = staging.path().join(MANIFEST);
-        let json = serde_json::to_vec(&manifest).expect("manifest serialises");
-        std::fs::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e))?;
-        self.publish(staging, &id)
-    }
-
-    /// Renames a complete staging directory into place; its lock becomes the entry's lease,
-    /// held without a gap. Losing the race to another process that published the same entry
-    /// is fine: its entry is identical, and we lease it instead (or, if it was removed in the
-    /// meantime, publish ours after all).
-    fn publish(&self, staging: Staging, id: &str) -> Result<CacheEntry> {
-        let dest = self.entries_dir().join(id);
-        if self.shared {
-            seal(staging.path());
-        }
-        for _ in 0..3 {
-            match std::fs::rename(staging.path(), &dest) {
-                Ok(()) => {
-                    let lease = staging.published();
-                    let mut entry = self.open_entry(id).ok_or_else(|| unreadable_manifest(&dest))?;
-                    entry._lease = Some(Arc::new(lease));
-                    entry.unpacked = true;
-                    return Ok(entry);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty
-                    ) =>
-                {
-                    if let Some(entry) = self.lease_entry(id) {
-                        return Ok(entry);
-                    }
-                }
-                Err(e) => return Err(Error::io("publish cache entry", dest, e)),
-            }
-        }
-        Err(unreadable_manifest(&dest))
-    }
-
-    /// Publishes the complete directory `staging` as `name` inside the published `entry` of
-    /// this cache (its bytecode for one interpreter), by one rename: readers find all of it or
-    /// nothing. `false` when another process published it first (its copy is as good).
-    pub(crate) fn publish_beside_entry(
-        &self,
-        staging: Staging,
-        entry_dir: &Path,
-        name: &str,
-    ) -> Result<bool> {
-        let dest = entry_dir.join(name);
-        if self.shared {
-            seal(staging.path());
-        }
-        match std::fs::rename(staging.path(), &dest) {
-            Ok(()) => {
-                staging.published();
-                Ok(true)
-            }
-            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty) => {
-                Ok(false)
-            }
-            Err(e) => Err(Error::io("publish into cache entry", dest, e)),
-        }
-    }
-
-    /// A fresh staging directory under `tmp/`, locked by us from before anyone can judge it
-    /// (see the module docs); the first call also removes staging directories left by killed
-    /// processes.
-    pub(crate) fn staging_dir(&self) -> Result<Staging> {
-        let tmp = self.scratch_dir();
-        let gate = self.layout().staging_gate(staging::GATE);
-        self.cleaned_staging.call_once(|| staging::remove_stale(&gate, &tmp));
-        Staging::create(&gate, &tmp, self.shared)
-    }
-}
-
-fn unreadable_manifest(dir: &Path) -> Error {
-    Error::io("read manifest of", dir, io::Error::new(io::ErrorKind::InvalidData, "missing or unreadable"))
 }
 
 /// Creates the layout directories and CACHEDIR.TAG (so backup tools skip the cache); in a
@@ -660,51 +511,4 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
-}
-
-/// Makes a complete staging directory of a shared cache read-only before it is published:
-/// files `0444` (`0555` when executable), so no environment hardlinked to them can change
-/// another's; directories `2775`, so any member of the group can publish bytecode into the
-/// entry and remove it. Its lock stays group-writable.
-fn seal(dir: &Path) {
-    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
-        let path = entry.path();
-        if entry.file_type().is_dir() {
-            crate::platform::share_dir_with_group(path);
-        } else if entry.file_type().is_file() && entry.file_name() != ENTRY_LOCK {
-            let executable = entry.metadata().is_ok_and(|m| crate::platform::is_executable(&m));
-            let _ = crate::platform::make_read_only(path, executable);
-        }
-    }
-}
-
-/// Copies an entry's tree (reflink where the filesystem can) following its manifest.
-fn copy_tree(from: &Path, to: &Path, manifest: &Manifest) -> Result<()> {
-    use rayon::prelude::*;
-    std::fs::create_dir(to).map_err(|e| Error::io("create directory", to, e))?;
-    for dir in &manifest.dirs {
-        let path = to.join(dir);
-        std::fs::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e))?;
-    }
-    manifest.files.par_iter().try_for_each(|file| {
-        let (src, dst) = (from.join(&file.path), to.join(&file.path));
-        std::fs::copy(&src, &dst).map(|_| ()).map_err(|e| Error::io("copy into cache shard", dst, e))
-    })
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename, so readers never see a
-/// partial file.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    // Readable by every user of a shared cache (a temporary file is made `0600`).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

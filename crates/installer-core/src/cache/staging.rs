@@ -6,12 +6,12 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use super::{ENTRY_LOCK, REMOVING_PREFIX};
+use super::{Cache, ENTRY_LOCK, REMOVING_PREFIX};
 use crate::{Error, Result};
 
 /// Held shared by writers while they make and lock a staging directory, exclusively by the
 /// stale-staging cleanup while it judges.
-pub(super) const GATE: &str = "staging.lock";
+const GATE: &str = "staging.lock";
 /// Prefix of link probes' sample files under `tmp/` ([`crate::linker::probe`]).
 const PROBE_PREFIX: &str = ".installer-probe-";
 /// Prefix of staging directories under `tmp/`.
@@ -105,7 +105,7 @@ impl Drop for Staging {
 /// exclusively (no writer is between `mkdir` and `flock` then), a staging directory whose lock
 /// can be taken, or that has no lock file, is provably stale. Skipped when the gate is busy:
 /// best effort, the next process cleans up. `removing-*` directories are always stale.
-pub(super) fn remove_stale(gate_path: &Path, tmp: &Path) {
+fn remove_stale(gate_path: &Path, tmp: &Path) {
     let Ok(gate) = open_gate(gate_path) else { return };
     if gate.try_lock().is_err() {
         return;
@@ -140,5 +140,17 @@ pub(super) fn remove_stale(gate_path: &Path, tmp: &Path) {
     drop(gate);
     for path in doomed {
         let _ = crate::platform::remove_dir_all_forced(&path);
+    }
+}
+
+impl Cache {
+    /// A fresh staging directory under `tmp/`, locked by us from before anyone can judge it
+    /// (see the module docs); the first call also removes staging directories left by killed
+    /// processes.
+    pub(crate) fn staging_dir(&self) -> Result<Staging> {
+        let tmp = self.scratch_dir();
+        let gate = self.layout().staging_gate(GATE);
+        self.cleaned_staging.call_once(|| remove_stale(&gate, &tmp));
+        Staging::create(&gate, &tmp, self.shared)
     }
 }

@@ -1,0 +1,61 @@
+//! The index `v1/index/`: one small JSON record per wheel path (its size and mtime, and the
+//! entry it was found or unpacked as), so a warm run finds the entry with one `stat` and one
+//! read, without opening the archive. A record that no longer matches the file, or whose entry
+//! is gone, is ignored.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{hex, layers, write_atomically, Cache, CacheEntry};
+
+/// What the index remembers of a wheel file, so a warm run can find its entry with one `stat`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct IndexRecord {
+    pub(super) path: PathBuf,
+    pub(super) size: u64,
+    pub(super) mtime_ns: u128,
+    pub(super) entry: String,
+    /// The read-only layer holding the entry (checked when it was recorded), if not this cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) layer: Option<PathBuf>,
+}
+
+impl IndexRecord {
+    /// Writes this record to `index_path`. The index is an optimisation: failing to write it
+    /// costs the next run a re-hash only.
+    pub(super) fn write(&self, index_path: &Path) {
+        let _ = write_atomically(index_path, &serde_json::to_vec(self).unwrap_or_default());
+    }
+}
+
+impl Cache {
+    /// Where the index record of the wheel at `wheel_abs` lives.
+    pub(super) fn index_path(&self, wheel_abs: &Path) -> PathBuf {
+        let digest = Sha256::digest(wheel_abs.as_os_str().as_encoded_bytes());
+        let name = format!("{}.json", &hex(&digest)[..32]);
+        self.layout().index().join(name)
+    }
+
+    /// The entry the record at `index_path` names, if it still describes the wheel (same path,
+    /// size and mtime) and the entry can be leased (or its layer is still configured).
+    pub(super) fn lookup_index(
+        &self,
+        index_path: &Path,
+        wheel_abs: &Path,
+        size: u64,
+        mtime_ns: u128,
+    ) -> Option<CacheEntry> {
+        let bytes = std::fs::read(index_path).ok()?;
+        let record: IndexRecord = serde_json::from_slice(&bytes).ok()?;
+        if record.path != wheel_abs || record.size != size || record.mtime_ns != mtime_ns {
+            return None;
+        }
+        match &record.layer {
+            // Only while that layer is still configured.
+            Some(layer) => self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?,
+            None => self.lease_entry(&record.entry),
+        }
+    }
+}
