@@ -24,10 +24,10 @@ mod tree;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 pub(crate) use link::{decide, nearest_existing, shard_source_creating_nothing};
 pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
+use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
 
 pub(crate) use plan::{site_packages_sources, WheelPlan};
@@ -518,31 +518,4 @@ fn plan_bytecode(
         plan.add_bytecode(set);
     }
     Ok(())
-}
-
-/// Where an install's time went, for `--verbose`: the first place to look when one is slow.
-struct Clock {
-    last: Instant,
-    laps: Vec<(&'static str, Duration)>,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let now = Instant::now();
-        Clock { last: now, laps: Vec::new() }
-    }
-
-    /// Ends the phase `name`.
-    fn lap(&mut self, name: &'static str) {
-        let now = Instant::now();
-        self.laps.push((name, now - self.last));
-        self.last = now;
-    }
-
-    /// `time: cache 4.1 ms, plan 5.0 ms, ...`
-    fn summary(&self) -> String {
-        let laps: Vec<String> =
-            self.laps.iter().map(|(name, d)| format!("{name} {:.1} ms", d.as_secs_f64() * 1e3)).collect();
-        format!("time: {}", laps.join(", "))
-    }
 }

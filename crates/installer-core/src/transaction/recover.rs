@@ -1,0 +1,126 @@
+//! Recovery of transactions a killed process left behind: the next process finds their
+//! backup directories (lock free), undoes what the journal says they made, and puts moved
+//! files back (the module docs of [`super`] describe the backup layout).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::{BACKUP_PREFIX, JOURNAL, LOCK, MIRROR, TRASH_PREFIX};
+
+/// Rolls back the transactions that died in the environment at `root`: backup directories
+/// whose lock is free. Best effort and silent: what cannot be undone now (a read-only
+/// environment) stays for a later run. Returns how many were rolled back.
+pub(crate) fn recover(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else { return 0 };
+    let mut recovered = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        let path = entry.path();
+        if name.starts_with(TRASH_PREFIX.as_bytes()) {
+            // A committed transaction's backup, or one whose recovery finished: just delete.
+            if lock_if_dead(&path).is_some() {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            continue;
+        }
+        if !name.starts_with(BACKUP_PREFIX.as_bytes()) {
+            continue;
+        }
+        let Some(_lock) = lock_if_dead(&path) else { continue };
+        if roll_back_dead(root, &path).is_ok() {
+            recovered += 1;
+            let trash = root.join(format!("{TRASH_PREFIX}recovered-{}", std::process::id()));
+            let dir = if std::fs::rename(&path, &trash).is_ok() { trash } else { path };
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    recovered
+}
+
+/// The lock of a backup directory, taken, if its owner is gone; a directory without a lock
+/// file is its owner's for ten minutes (the lock comes right after the directory).
+fn lock_if_dead(dir: &Path) -> Option<File> {
+    match File::open(dir.join(LOCK)) {
+        Ok(lock) => lock.try_lock().is_ok().then_some(lock),
+        Err(_) => {
+            let age = dir.symlink_metadata().and_then(|m| m.modified()).ok()?.elapsed().ok()?;
+            (age.as_secs() > 600).then(|| File::open(dir)).and_then(std::result::Result::ok)
+        }
+    }
+}
+
+/// Undoes what the dead transaction of `backup` did: removes what it created (per the
+/// journal), puts moved files back, removes the directories it made once empty.
+fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
+    let journal_path = backup.join(JOURNAL);
+    let (mut files, mut dirs, mut not_ours) = (Vec::new(), Vec::new(), HashSet::new());
+    let mut since = None;
+    if let Ok(bytes) = std::fs::read(&journal_path) {
+        let meta = std::fs::metadata(&journal_path)?;
+        since = Some((meta.mtime(), meta.mtime_nsec()));
+        for record in bytes.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let path = PathBuf::from(std::ffi::OsStr::from_bytes(&record[1..]));
+            if !path.starts_with(root) {
+                continue;
+            }
+            match record[0] {
+                b'F' => files.push(path),
+                b'D' => dirs.push(path),
+                b'K' => drop(not_ours.insert(path)),
+                _ => {}
+            }
+        }
+    }
+    dirs.retain(|dir| !not_ours.contains(dir));
+    if let Some(since) = since {
+        let made_since =
+            |meta: &std::fs::Metadata| !meta.is_dir() && (meta.ctime(), meta.ctime_nsec()) >= since;
+        for file in &files {
+            let Ok(meta) = file.symlink_metadata() else { continue };
+            if made_since(&meta) {
+                std::fs::remove_file(file)?;
+            }
+        }
+        // Nothing under the directories it made is listed (only the topmost ones are): the
+        // same test there, in every directory below but those someone else made.
+        let mut below = Vec::new();
+        for dir in &dirs {
+            let walk = walkdir::WalkDir::new(dir).min_depth(1).into_iter();
+            for entry in walk.filter_entry(|e| !not_ours.contains(e.path())).flatten() {
+                if entry.file_type().is_dir() {
+                    below.push(entry.into_path());
+                } else if entry.metadata().is_ok_and(|meta| made_since(&meta)) {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+        }
+        dirs.extend(below);
+        // Restored files below get a new ctime: the journal has served.
+        std::fs::remove_file(&journal_path)?;
+    }
+    let mirror = backup.join(MIRROR);
+    if mirror.is_dir() {
+        for entry in walkdir::WalkDir::new(&mirror).min_depth(1) {
+            let entry = entry.map_err(io::Error::other)?;
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(&mirror).map_err(io::Error::other)?;
+            let original = root.join(rel);
+            if let Some(parent) = original.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(entry.path(), &original)?;
+        }
+    }
+    dirs.sort();
+    for dir in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(())
+}
