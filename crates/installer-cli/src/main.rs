@@ -114,6 +114,14 @@ fn hint(err: &installer_core::Error) -> Option<String> {
              `pip download --only-binary=:all: --no-deps -d wheels '{text}'` (or build them with \
              `pip wheel`), then list their paths"
         )),
+        Error::SymlinkedEnvironments { .. } => Some(
+            "pass --force to remove it anyway; reinstall those environments afterwards (or install \
+             them with another link mode, which survives a cache clean)"
+                .into(),
+        ),
+        Error::ExternallyManaged { .. } => {
+            Some("pass --break-system-packages to install into it anyway".into())
+        }
         _ => None,
     }
 }

@@ -83,7 +83,9 @@ fn clean_refuses_to_break_a_symlinked_environment_and_names_it_until_forced() {
     assert_eq!(
         stderr(&out).trim_end(),
         format!(
-            "error: the cache is used by symlinked environments: {}; pass --force to remove it anyway",
+            "error: the cache is used by symlinked environments: {}; removing it would break them\n\
+             hint: pass --force to remove it anyway; reinstall those environments afterwards (or \
+             install them with another link mode, which survives a cache clean)",
             linked.display()
         )
     );

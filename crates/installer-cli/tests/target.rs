@@ -471,9 +471,9 @@ fn system_installs_into_the_first_python3_that_is_not_a_venv_unless_externally_m
     assert_eq!(
         stderr(&out),
         format!(
-            "error: the environment of {} is externally managed (PEP 668); install into a virtual environment, \
-             or pass --break-system-packages to install anyway:\nTo install Python packages system-wide, try apt \
-             install\npython3-xyz, where xyz is the package.\n",
+            "error: the environment of {} is externally managed (PEP 668); install into a virtual \
+             environment:\nTo install Python packages system-wide, try apt install\npython3-xyz, where xyz is \
+             the package.\nhint: pass --break-system-packages to install into it anyway\n",
             cpython.join("bin/python3").display()
         )
     );

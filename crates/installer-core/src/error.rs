@@ -71,9 +71,10 @@ pub enum Error {
     /// The target exists but is not a virtual environment we can install into.
     #[error("{} is not a virtual environment: {reason}", path.display())]
     NotAVenv { path: PathBuf, reason: String },
-    /// `--system` into an interpreter its distributor marked `EXTERNALLY-MANAGED` (PEP 668),
-    /// without `--break-system-packages`. `message` is the distributor's.
-    #[error("the environment of {} is externally managed (PEP 668); install into a virtual environment, or pass --break-system-packages to install anyway:\n{message}", python.display())]
+    /// An install into an interpreter's own environment that its distributor marked
+    /// `EXTERNALLY-MANAGED` (PEP 668), not overridden by the caller. `message` is the
+    /// distributor's; how to override it is the frontend's to say.
+    #[error("the environment of {} is externally managed (PEP 668); install into a virtual environment:\n{message}", python.display())]
     ExternallyManaged { python: PathBuf, message: String },
     /// A configuration file has an unknown key or a bad value.
     #[error("{}: key `{key}`: {reason}", file.display())]
@@ -84,8 +85,9 @@ pub enum Error {
     /// An external command (python for venv creation or bytecode compilation) failed.
     #[error("{command} failed: {reason}")]
     Command { command: String, reason: String },
-    /// A cache operation would break environments that symlink into the cache.
-    #[error("the cache is used by symlinked environments: {}; pass --force to remove it anyway", envs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    /// A cache operation would break environments that symlink into the cache; how to
+    /// proceed anyway is the frontend's to say.
+    #[error("the cache is used by symlinked environments: {}; removing it would break them", envs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     SymlinkedEnvironments { envs: Vec<PathBuf> },
     /// `verify` found installed files that differ from their RECORD; `first` names a few.
     #[error("{differences} installed files differ from their RECORD in {}: {first}", venv.display())]

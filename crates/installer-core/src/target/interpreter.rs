@@ -263,7 +263,8 @@ pub fn find_python(spec: &str) -> Result<PathBuf> {
     }
 }
 
-/// `--system`: the first `python3` on `PATH` that is not a virtual environment's.
+/// The system interpreter (the CLI's `--system`): the first `python3` on `PATH` that is not a
+/// virtual environment's.
 pub fn find_system_python() -> Result<Interpreter> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     for candidate in std::env::split_paths(&path).map(|dir| dir.join("python3")).filter(|p| is_executable(p))
@@ -274,7 +275,7 @@ pub fn find_system_python() -> Result<Interpreter> {
         }
     }
     Err(Error::InvalidArgument {
-        what: "--system",
+        what: "system interpreter",
         reason: "no python3 on PATH outside a virtual environment".into(),
     })
 }
