@@ -100,7 +100,7 @@ fn a_touched_wheel_makes_its_index_record_stale_but_keeps_its_entry_id() {
     set_mtime(&wheel, later);
     let again = unpack(&cache, miss(&cache, &wheel));
     assert_eq!(again.id(), id, "the same bytes are the same entry");
-    assert_eq!(entries(&cache), [id.clone()]);
+    assert_eq!(entries(&cache), [id.as_str()]);
     // The record now describes the touched file.
     assert_eq!(hit(&cache, &wheel).id(), id);
 }
@@ -121,7 +121,7 @@ fn remove_entry_removes_refuses_while_leased_and_reports_absent() {
     // A later install's hit leases it too.
     let leased = hit(&cache, &wheel);
     assert_eq!(cache.remove_entry(&id).unwrap(), EntryRemoval::InUse);
-    assert_eq!(entries(&cache), [id.clone()]);
+    assert_eq!(entries(&cache), [id.as_str()]);
     drop(leased);
 
     assert_eq!(cache.remove_entry(&id).unwrap(), EntryRemoval::Removed);
