@@ -215,3 +215,6 @@ fn write_new(txn: &Transaction, dir: &Dir, rel: &str, content: &[u8], executable
     txn.create_file(dir, rel, || dir.create_new_file(rel, executable)?.write_all(content))
         .map_err(|e| Error::io("write", dir.join(rel), e))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! `apply` on a real plan of a real fixture wheel, from a real cache into a venv layout in a
+//! temp dir (no interpreter needed): every concrete link mode places each file with its bytes
+//! and executable bit, copies keep mtimes, hardlinks share inodes, and a failure names the file
+//! and rolls back to the environment as it was.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::cache::Cache;
+use crate::install::plan::plan_wheel;
+use crate::reporter::NoReporter;
+use crate::venv::tests::fake_venv;
+
+const PKG: &str = "fixture_pkg-1.0-py3-none-any.whl";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    venv: Venv,
+    cache: Cache,
+    wheel: PathBuf,
+}
+
+/// A venv layout and a cache on the same filesystem (so every link mode is possible).
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("venv");
+    std::fs::create_dir(&root).unwrap();
+    let venv = fake_venv(&root);
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let wheel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/wheels").join(PKG);
+    Env { _dir: dir, venv, cache, wheel }
+}
+
+/// Where each file of the plan lands: (destination, its source in the cache or `None` for a
+/// generated file, whether it must be executable).
+type Placement = (PathBuf, Option<PathBuf>, bool);
+
+/// Plans the fixture wheel and applies it in `mode`; commits on success, rolls back on error.
+fn apply_in(env: &Env, mode: ConcreteLinkMode) -> (Result<(u64, u64)>, Vec<Placement>) {
+    let entry = env.cache.entry(&env.wheel).unwrap();
+    let mut roots = Roots::new(&env.venv);
+    let headers = plan::header_roots(&mut roots, &env.venv, std::slice::from_ref(&entry));
+    let plan = plan_wheel(&env.venv, &roots, headers[0], &env.wheel, entry, None).unwrap();
+    let placements = plan
+        .files
+        .iter()
+        .map(|file| {
+            let (root, rel) = plan.destination(file);
+            let dest = roots.join(root, rel);
+            match &file.source {
+                Source::Entry { index, .. } => {
+                    let src = plan.entry.tree().join(&plan.entry.manifest().files[*index as usize].path);
+                    let executable = std::fs::metadata(&src).unwrap().permissions().mode() & 0o111 != 0;
+                    (dest, Some(src), executable)
+                }
+                Source::Generated(i) => (dest, None, plan.generated[*i as usize].executable),
+                Source::Bytecode(_) => unreachable!("no bytecode planned"),
+            }
+        })
+        .collect();
+    let txn = Transaction::new(env.venv.root());
+    let cancel = Cancel::new();
+    let how =
+        Apply { roots: &roots, venv: &env.venv, mode, txn: &txn, reporter: &NoReporter, cancel: &cancel };
+    let result = apply(std::slice::from_ref(&plan), &[], &how, &mut Clock::new());
+    match result {
+        Ok(_) => txn.commit(BTreeSet::new()),
+        Err(_) => txn.rollback(),
+    }
+    (result, placements)
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o111 != 0
+}
+
+/// Every planned file is there with its source's bytes (read through a symlink too) and the
+/// planned executable bit; the RECORD is written.
+fn assert_placed(placements: &[Placement]) {
+    assert!(placements.iter().any(|(_, src, x)| src.is_some() && *x), "the fixture has an executable file");
+    assert!(placements.iter().any(|(_, src, x)| src.is_none() && *x), "and a generated script");
+    for (dest, src, executable) in placements {
+        if let Some(src) = src {
+            assert_eq!(std::fs::read(dest).unwrap(), std::fs::read(src).unwrap(), "{}", dest.display());
+        }
+        assert_eq!(is_executable(dest), *executable, "{}", dest.display());
+    }
+}
+
+fn site_packages(env: &Env) -> Vec<String> {
+    let root = env.venv.site_packages();
+    let mut out: Vec<String> = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| e.unwrap().path().strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn copy_places_every_file_with_its_bytes_bits_and_mtime() {
+    let env = env();
+    let (result, placements) = apply_in(&env, ConcreteLinkMode::Copy);
+    let (files, bytes) = result.unwrap();
+    let from_cache = placements.iter().filter(|(_, src, _)| src.is_some()).count() as u64;
+    assert_eq!(files, from_cache, "every cache file counted as copied");
+    assert!(bytes > 0);
+    assert_placed(&placements);
+    for (dest, src, _) in &placements {
+        let Some(src) = src else { continue };
+        let (d, s) = (std::fs::symlink_metadata(dest).unwrap(), std::fs::metadata(src).unwrap());
+        assert!(d.file_type().is_file(), "{} is a real file", dest.display());
+        assert_ne!(d.ino(), s.ino(), "{} is a copy", dest.display());
+        // A timestamp-based .pyc compiled from the cache's file stays valid for the copy.
+        assert_eq!(d.modified().unwrap(), s.modified().unwrap(), "{}", dest.display());
+    }
+    assert!(site_packages(&env).contains(&"fixture_pkg-1.0.dist-info/RECORD".to_string()));
+}
+
+#[test]
+fn hardlink_places_every_file_sharing_the_cache_inode() {
+    let env = env();
+    let (result, placements) = apply_in(&env, ConcreteLinkMode::Hardlink);
+    assert_eq!(result.unwrap(), (0, 0), "links copy nothing");
+    assert_placed(&placements);
+    for (dest, src, _) in &placements {
+        let Some(src) = src else { continue };
+        let (d, s) = (std::fs::symlink_metadata(dest).unwrap(), std::fs::metadata(src).unwrap());
+        assert_eq!((d.dev(), d.ino()), (s.dev(), s.ino()), "{}", dest.display());
+    }
+}
+
+#[test]
+fn symlink_places_links_into_the_cache() {
+    let env = env();
+    let (result, placements) = apply_in(&env, ConcreteLinkMode::Symlink);
+    assert_eq!(result.unwrap(), (0, 0));
+    assert_placed(&placements);
+    for (dest, src, _) in &placements {
+        let Some(src) = src else { continue };
+        assert!(std::fs::symlink_metadata(dest).unwrap().file_type().is_symlink(), "{}", dest.display());
+        assert_eq!(std::fs::canonicalize(dest).unwrap(), std::fs::canonicalize(src).unwrap());
+    }
+}
+
+#[test]
+fn clone_places_copies_where_the_filesystem_shares_extents_and_names_the_file_where_not() {
+    let env = env();
+    let (result, placements) = apply_in(&env, ConcreteLinkMode::Clone);
+    match result {
+        Ok(_) => {
+            assert_placed(&placements);
+            for (dest, src, _) in &placements {
+                let Some(src) = src else { continue };
+                let (d, s) = (std::fs::metadata(dest).unwrap(), std::fs::metadata(src).unwrap());
+                assert_ne!(d.ino(), s.ino(), "{}", dest.display());
+                assert_eq!(d.modified().unwrap(), s.modified().unwrap(), "{}", dest.display());
+            }
+        }
+        // ext4, tmpfs: no reflink. The error names a file of the plan and nothing stays.
+        Err(e) => {
+            let chain = chain(&e);
+            assert!(chain.contains(PKG), "{chain}");
+            assert!(
+                placements.iter().any(|(dest, _, _)| chain.contains(&dest.display().to_string())),
+                "{chain}"
+            );
+            assert!(site_packages(&env).is_empty(), "rolled back: {:?}", site_packages(&env));
+        }
+    }
+}
+
+#[test]
+fn a_failure_midway_names_the_wheel_and_file_and_the_rollback_leaves_the_environment_as_it_was() {
+    let env = env();
+    // A file where the plan needs a directory: the files planned under it cannot be made
+    // (an existing *file* would be moved aside, as pip overwrites, so it is no failure).
+    let in_the_way = env.venv.site_packages().join("fixture_pkg/data");
+    std::fs::create_dir_all(in_the_way.parent().unwrap()).unwrap();
+    std::fs::write(&in_the_way, b"mine").unwrap();
+    let before = site_packages(&env);
+
+    let (result, _) = apply_in(&env, ConcreteLinkMode::Copy);
+    let e = result.unwrap_err();
+    assert!(matches!(&e, Error::Install { wheel, .. } if wheel.ends_with(PKG)), "{e:?}");
+    let chain = chain(&e);
+    assert!(chain.contains(&format!("{}/", in_the_way.display())), "names a file under it: {chain}");
+    assert_eq!(site_packages(&env), before, "rolled back");
+    assert_eq!(std::fs::read(&in_the_way).unwrap(), b"mine");
+}
+
+/// The error and its causes, as one line.
+fn chain(e: &Error) -> String {
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
