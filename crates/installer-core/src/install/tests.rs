@@ -86,7 +86,8 @@ fn options() -> InstallOptions {
     InstallOptions { shards: ShardPolicy { dirs: Vec::new(), auto: false }, ..InstallOptions::default() }
 }
 
-fn tree(root: &Path) -> Vec<String> {
+/// Every path under `root` (itself as ""), sorted: an environment to compare before and after.
+pub(super) fn tree(root: &Path) -> Vec<String> {
     let mut out: Vec<String> = walkdir::WalkDir::new(root)
         .into_iter()
         .map(|e| e.unwrap().path().strip_prefix(root).unwrap().display().to_string())
