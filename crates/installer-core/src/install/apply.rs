@@ -90,8 +90,20 @@ pub(super) fn apply<'a>(
         first_error.lock().expect("error slot").get_or_insert(e);
     };
     let (copied_files, copied_bytes) = (AtomicU64::new(0), AtomicU64::new(0));
+    // A directory is made for the files below it: a failure names the wheel of the first one.
+    let in_wheel_of_dir = |root: usize, rel: &str, e: Error| -> Error {
+        let below = |(r, path): (usize, &str)| {
+            r == root && path.strip_prefix(rel).is_some_and(|rest| rest.starts_with('/'))
+        };
+        match jobs.iter().find(|job| below(destination(job))) {
+            Some(&(i, _)) => Error::Install { wheel: plans[i].wheel.clone(), source: Box::new(e) },
+            None => e,
+        }
+    };
     let make_dir = |root: usize, rel: &str| {
-        let made = cancel.check().and_then(|()| txn.create_dir(&root_dirs[root], rel));
+        let made = cancel
+            .check()
+            .and_then(|()| txn.create_dir(&root_dirs[root], rel).map_err(|e| in_wheel_of_dir(root, rel, e)));
         match made {
             Ok(()) => !failed.load(Ordering::Relaxed),
             Err(e) => {

@@ -185,6 +185,24 @@ fn a_failure_midway_names_the_wheel_and_file_and_the_rollback_leaves_the_environ
     assert_eq!(std::fs::read(&in_the_way).unwrap(), b"mine");
 }
 
+#[test]
+fn a_directory_that_cannot_be_made_names_the_wheel_whose_files_it_holds() {
+    let env = env();
+    // A file where a directory below a new one must be made: `fixture_pkg/sub` is planned and
+    // exists as a file, so making `fixture_pkg/sub/...` fails in the directory pass.
+    let in_the_way = env.venv.site_packages().join("fixture_pkg/sub");
+    std::fs::create_dir_all(in_the_way.parent().unwrap()).unwrap();
+    std::fs::write(&in_the_way, b"mine").unwrap();
+    let before = site_packages(&env);
+
+    let (result, _) = apply_in(&env, ConcreteLinkMode::Copy);
+    let e = result.unwrap_err();
+    assert!(matches!(&e, Error::Install { wheel, .. } if wheel.ends_with(PKG)), "{e:?}");
+    assert!(chain(&e).contains(&in_the_way.display().to_string()), "names the path: {}", chain(&e));
+    assert_eq!(site_packages(&env), before, "rolled back");
+    assert_eq!(std::fs::read(&in_the_way).unwrap(), b"mine");
+}
+
 /// The error and its causes, as one line.
 fn chain(e: &Error) -> String {
     let mut out = e.to_string();
