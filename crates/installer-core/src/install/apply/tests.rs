@@ -168,29 +168,26 @@ fn clone_places_copies_where_the_filesystem_shares_extents_and_names_the_file_wh
 
 #[test]
 fn a_failure_midway_names_the_wheel_and_file_and_the_rollback_leaves_the_environment_as_it_was() {
-    let env = env();
     // A file where the plan needs a directory: the files planned under it cannot be made
     // (an existing *file* would be moved aside, as pip overwrites, so it is no failure).
-    let in_the_way = env.venv.site_packages().join("fixture_pkg/data");
-    std::fs::create_dir_all(in_the_way.parent().unwrap()).unwrap();
-    std::fs::write(&in_the_way, b"mine").unwrap();
-    let before = site_packages(&env);
-
-    let (result, _) = apply_in(&env, ConcreteLinkMode::Copy);
-    let e = result.unwrap_err();
-    assert!(matches!(&e, Error::Install { wheel, .. } if wheel.ends_with(PKG)), "{e:?}");
-    let chain = chain(&e);
+    let (in_the_way, chain) = refused_with_a_file_at("fixture_pkg/data");
     assert!(chain.contains(&format!("{}/", in_the_way.display())), "names a file under it: {chain}");
-    assert_eq!(site_packages(&env), before, "rolled back");
-    assert_eq!(std::fs::read(&in_the_way).unwrap(), b"mine");
 }
 
 #[test]
 fn a_directory_that_cannot_be_made_names_the_wheel_whose_files_it_holds() {
+    // `fixture_pkg/sub` is planned as a directory with directories below it: making those
+    // fails in the directory pass, before any file.
+    let (in_the_way, chain) = refused_with_a_file_at("fixture_pkg/sub");
+    assert!(chain.contains(&in_the_way.display().to_string()), "names the path: {chain}");
+}
+
+/// Applies fixture_pkg with a file of ours at `rel`, where the plan needs a directory: the
+/// error names the wheel, the rollback leaves the environment (our file too) as it was.
+/// Returns our file's path and the error's chain.
+fn refused_with_a_file_at(rel: &str) -> (std::path::PathBuf, String) {
     let env = env();
-    // A file where a directory below a new one must be made: `fixture_pkg/sub` is planned and
-    // exists as a file, so making `fixture_pkg/sub/...` fails in the directory pass.
-    let in_the_way = env.venv.site_packages().join("fixture_pkg/sub");
+    let in_the_way = env.venv.site_packages().join(rel);
     std::fs::create_dir_all(in_the_way.parent().unwrap()).unwrap();
     std::fs::write(&in_the_way, b"mine").unwrap();
     let before = site_packages(&env);
@@ -198,9 +195,9 @@ fn a_directory_that_cannot_be_made_names_the_wheel_whose_files_it_holds() {
     let (result, _) = apply_in(&env, ConcreteLinkMode::Copy);
     let e = result.unwrap_err();
     assert!(matches!(&e, Error::Install { wheel, .. } if wheel.ends_with(PKG)), "{e:?}");
-    assert!(chain(&e).contains(&in_the_way.display().to_string()), "names the path: {}", chain(&e));
     assert_eq!(site_packages(&env), before, "rolled back");
     assert_eq!(std::fs::read(&in_the_way).unwrap(), b"mine");
+    (in_the_way, chain(&e))
 }
 
 /// The error and its causes, as one line.
