@@ -374,19 +374,6 @@ fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
     assert!(!missing.exists() && !shard.exists(), "a dry run creates nothing");
 }
 
-/// The `.pyc` files under `dir` with their inode and bytes: what Python rewriting one changes.
-fn bytecode(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Vec<u8>)> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap().into_path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pyc"))
-        .map(|p| {
-            let state = (std::fs::metadata(&p).unwrap().ino(), std::fs::read(&p).unwrap());
-            (p, state)
-        })
-        .collect()
-}
-
 /// Checks that every `.py` of the fixture in `venv` has its `.pyc` for the venv's interpreter,
 /// that importing all of them (as a user would, bytecode writing allowed) loads each `.pyc` and
 /// writes none, and that no `.pyc` changed (bytes and inodes). Returns the `.pyc` files.
@@ -407,7 +394,7 @@ fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
         modules.push(rel.trim_end_matches("/__init__").replace('/', "."));
     }
     assert_eq!(modules.len(), 9, "{modules:?}");
-    let before = bytecode(&site);
+    let before = bytecode_state(&site);
     assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {
         pycs.sort();
         pycs.clone()
@@ -430,7 +417,7 @@ fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
         );
     }
     assert!(!log.contains("# created '"), "Python wrote bytecode:\n{log}");
-    assert!(bytecode(&site) == before, "Python rewrote bytecode");
+    assert!(bytecode_state(&site) == before, "Python rewrote bytecode");
     pycs
 }
 

@@ -419,24 +419,6 @@ fn compile_writes_bytecode_for_every_module_that_python_then_uses() {
     assert_same_tree(&compiled, &snapshot(&venv));
 }
 
-/// The `.pyc` files under `dir` with their inode and content hash: what Python rewriting one
-/// would change.
-fn bytecode_state(dir: &Path) -> BTreeMap<PathBuf, (u64, String)> {
-    use sha2::{Digest, Sha256};
-    use std::os::unix::fs::MetadataExt;
-    python_files(dir)
-        .1
-        .into_iter()
-        .map(|pyc| {
-            let state = (
-                std::fs::metadata(&pyc).unwrap().ino(),
-                format!("{:x}", Sha256::digest(std::fs::read(&pyc).unwrap())),
-            );
-            (pyc, state)
-        })
-        .collect()
-}
-
 #[test]
 fn bytecode_is_compiled_once_into_the_cache_and_valid_in_every_mode() {
     let env = Env::new();

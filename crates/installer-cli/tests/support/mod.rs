@@ -487,3 +487,18 @@ impl WaitRef for std::process::Child {
         Output { status: self.wait().unwrap(), stdout, stderr }
     }
 }
+
+/// The `.pyc` files under `dir` with their inode and bytes: what Python rewriting one would
+/// change.
+pub fn bytecode_state(dir: &Path) -> BTreeMap<PathBuf, (u64, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pyc"))
+        .map(|p| {
+            let state = (std::fs::metadata(&p).unwrap().ino(), std::fs::read(&p).unwrap());
+            (p, state)
+        })
+        .collect()
+}
