@@ -373,4 +373,54 @@ mod tests {
         let err = Interpreter::cached(&wrapper, &dir).unwrap_err().to_string();
         assert!(err.contains("first line\nno such thing"), "{err}");
     }
+
+    #[test]
+    fn a_new_venv_of_a_known_binary_gets_the_answer_moved_without_starting_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        // The binary fails if started: an answer can only come from the cache.
+        let binary = tmp.path().join("python3.12");
+        std::fs::write(&binary, "#!/bin/sh\nexit 3\n").unwrap();
+        std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let venv = |name: &str| {
+            let root = tmp.path().join(name);
+            std::fs::create_dir_all(root.join("bin")).unwrap();
+            std::fs::write(root.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+            std::os::unix::fs::symlink(&binary, root.join("bin/python")).unwrap();
+            root
+        };
+        let (old, new) = (venv("old"), venv("new"));
+        let answer = |root: &Path| -> Interpreter {
+            serde_json::from_value(serde_json::json!({
+                "executable": root.join("bin/python"), "implementation": "cpython",
+                "version": [3, 12, 1], "version_nodot": "312", "soabi": null,
+                "abi_flags": AbiFlags::default(), "platform": "linux-x86_64", "is_64bit": true,
+                "glibc": [2, 36], "musl": null, "prefix": root, "base_prefix": "/usr",
+                "paths": { "data": root, "purelib": root.join("lib/python3.12/site-packages"),
+                           "stdlib": "/usr/lib/python3.12" },
+                "cache_tag": "cpython-312", "magic": "cb0d0d0a",
+            }))
+            .unwrap()
+        };
+        let dir = tmp.path().join("facts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = Key::of(&old.join("bin/python")).unwrap();
+        let shared = dir.join(format!(
+            "venv-of-{}.json",
+            hex(&Sha256::digest(key.resolved.as_os_str().as_encoded_bytes()))
+        ));
+        std::fs::write(&shared, serde_json::to_vec(&Stored { key, interpreter: answer(&old) }).unwrap())
+            .unwrap();
+
+        let moved = Interpreter::cached(&new.join("bin/python"), &dir).unwrap();
+        assert_eq!(
+            moved,
+            answer(&new),
+            "prefix, executable and the paths under the prefix move; the rest stays"
+        );
+
+        // Another binary (another size): the stored answer no longer fits, so it is asked.
+        std::fs::write(&binary, "#!/bin/sh\necho changed >&2\nexit 3\n").unwrap();
+        let err = Interpreter::cached(&venv("third").join("bin/python"), &dir).unwrap_err().to_string();
+        assert!(err.contains("changed"), "{err}");
+    }
 }
