@@ -162,6 +162,7 @@ impl Interpreter {
                     == (&key.resolved, key.size, key.mtime_ns)
             })
             .and_then(|stored| stored.interpreter.moved_to_venv_of(&python));
+        let asked = moved.is_none();
         let interpreter = match moved {
             Some(interpreter) => interpreter,
             None => Interpreter::query(&python)?,
@@ -170,7 +171,8 @@ impl Interpreter {
         if std::fs::create_dir_all(dir).is_ok() {
             if let Ok(bytes) = serde_json::to_vec(&stored) {
                 let _ = crate::cache::write_atomically(&file, &bytes);
-                if stored.interpreter.is_venv() {
+                // A moved answer came from `shared`, which needs no second copy of it.
+                if asked && stored.interpreter.is_venv() {
                     let _ = crate::cache::write_atomically(&shared, &bytes);
                 }
             }
@@ -417,6 +419,8 @@ mod tests {
             answer(&new),
             "prefix, executable and the paths under the prefix move; the rest stays"
         );
+        let kept: Stored = serde_json::from_slice(&std::fs::read(&shared).unwrap()).unwrap();
+        assert_eq!(kept.interpreter, answer(&old), "a moved answer is not written back to the shared one");
 
         // Another binary (another size): the stored answer no longer fits, so it is asked.
         std::fs::write(&binary, "#!/bin/sh\necho changed >&2\nexit 3\n").unwrap();
