@@ -197,9 +197,12 @@ mod tests {
     fn cache_max_size_is_a_size_or_bytes() {
         assert_eq!(check("cache-max-size = \"10G\"", false).unwrap().cache_max_size, Some(10_000_000_000));
         assert_eq!(check("cache-max-size = 4096", false).unwrap().cache_max_size, Some(4096));
-        assert!(check("cache-max-size = \"lots\"", false)
-            .unwrap_err()
-            .starts_with("/p/installer.toml: key `cache-max-size`: "));
+        let lots = check("cache-max-size = \"lots\"", false).unwrap_err();
+        assert!(lots.starts_with("/p/installer.toml: key `cache-max-size`: "), "{lots}");
+        assert!(
+            lots.ends_with("expected a size such as 10G, 2GB, 500MiB or a number of bytes, found `lots`"),
+            "{lots}"
+        );
         assert!(check("cache-max-size = -1", false)
             .unwrap_err()
             .contains("expected a size such as \"10G\", found -1"));
