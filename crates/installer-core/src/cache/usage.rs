@@ -82,12 +82,13 @@ impl Cache {
         parse(&text).0
     }
 
-    /// Rewrites the log with one line per entry of `live` when it has grown well past that.
-    pub(crate) fn compact_usage(&self, live: &[&str]) {
-        let Ok(text) = std::fs::read_to_string(self.usage_log()) else { return };
+    /// [`Cache::last_uses`], from the same read of the log that then rewrites it with one line
+    /// per entry of `live` when it has grown well past that.
+    pub(crate) fn compact_usage(&self, live: &[&str]) -> HashMap<String, SystemTime> {
+        let Ok(text) = std::fs::read_to_string(self.usage_log()) else { return HashMap::new() };
         let (uses, lines) = parse(&text);
         if lines <= MIN_LINES_TO_COMPACT.max(LINES_PER_ENTRY * live.len()) {
-            return;
+            return uses;
         }
         let mut out = String::new();
         for id in live {
@@ -97,6 +98,7 @@ impl Cache {
             }
         }
         let _ = write_atomically(&self.usage_log(), out.as_bytes());
+        uses
     }
 }
 
@@ -186,7 +188,8 @@ mod tests {
         for _ in 0..MIN_LINES_TO_COMPACT {
             cache.record_use(["gone-1"]);
         }
-        cache.compact_usage(&["a-1", "b-1"]);
+        let before = cache.last_uses();
+        assert_eq!(cache.compact_usage(&["a-1", "b-1"]), before, "it returns what it read");
         let text = std::fs::read_to_string(cache.usage_log()).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert_eq!(cache.last_uses(), uses);

@@ -139,8 +139,7 @@ impl EntryInfo {
 /// Every entry directory of `cache`, measured (in parallel), with its last use, sorted by id.
 pub fn entries(cache: &Cache) -> Result<Vec<EntryInfo>> {
     let ids = entry_ids(cache)?;
-    let uses = cache.last_uses();
-    cache.compact_usage(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let uses = cache.compact_usage(&ids.iter().map(String::as_str).collect::<Vec<_>>());
     Ok(ids.par_iter().map(|id| measure(cache, id, uses.get(id).copied())).collect())
 }
 
