@@ -333,8 +333,12 @@ fn install_entries(
         });
     }
 
-    // Every entry this command used, skipped wheels' too: never evicted by it.
-    let used: Vec<String> = entries.iter().map(|e| e.id().to_string()).collect();
+    // Every entry this command used, skipped wheels' too: never evicted by it (collected only
+    // when there is a size to keep under).
+    let used: Vec<String> = match options.cache_max_size {
+        Some(_) => entries.iter().map(|e| e.id().to_string()).collect(),
+        None => Vec::new(),
+    };
 
     // 2. Plan against what is installed.
     // By normalised name, each computed once: a lookup per wheel, not a scan.
