@@ -389,9 +389,8 @@ fn install_entries(
         reporter,
     )?;
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
-    let (entry_files, entry_bytes) = entry_files_and_bytes(&plans);
     if let Some(fallback) = &mut link.fallback {
-        (fallback.files, fallback.bytes) = (entry_files, entry_bytes);
+        (fallback.files, fallback.bytes) = entry_files_and_bytes(&plans);
         reporter.event(Event::LinkFallback(fallback));
     }
     let replaced_dists: Vec<DistVersion> = plans
@@ -415,7 +414,7 @@ fn install_entries(
     };
     if options.dry_run {
         if link.mode == ConcreteLinkMode::Copy {
-            (summary.copied_files, summary.copied_bytes) = (entry_files, entry_bytes);
+            (summary.copied_files, summary.copied_bytes) = entry_files_and_bytes(&plans);
         }
         clock.lap("link mode");
         summary.timings = clock.laps;
