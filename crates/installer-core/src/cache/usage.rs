@@ -11,8 +11,8 @@
 //! its directory last changed (its publication, or its latest bytecode).
 //!
 //! The log is rewritten, keeping the latest line of each entry that still exists, by whoever
-//! measures the cache (eviction, `cache prune`, `cache info`) once it holds many more lines than
-//! entries. An append racing that rewrite may be lost: the entry then looks older than it is,
+//! measures the cache (the `cache-max-size` check after an install, `cache prune`, `cache info`)
+//! once it holds many more lines than entries. An append racing that rewrite may be lost: the entry then looks older than it is,
 //! which can only get it evicted sooner (a running install's entries are leased, so never while
 //! it is in use). The log is a hint for ordering; nothing depends on it for safety.
 //!
@@ -99,6 +99,18 @@ impl Cache {
         }
         let _ = write_atomically(&self.usage_log(), out.as_bytes());
         uses
+    }
+
+    /// Compacts the log when it may have grown well past `live`, at the cost of one `stat`
+    /// otherwise: the `cache-max-size` check calls it after every capped install, so the log
+    /// stays bounded even when nothing has to be evicted and nobody runs `cache info`.
+    pub(crate) fn bound_usage_log(&self, live: &[String]) {
+        // A line is at least 20 bytes (19 digits of nanoseconds and a space before the id),
+        // so a log this short cannot hold more lines than compaction waits for.
+        let most_lines = MIN_LINES_TO_COMPACT.max(LINES_PER_ENTRY * live.len()) as u64;
+        if std::fs::metadata(self.usage_log()).is_ok_and(|m| m.len() > most_lines * 20) {
+            self.compact_usage(&live.iter().map(String::as_str).collect::<Vec<_>>());
+        }
     }
 }
 
@@ -193,6 +205,27 @@ mod tests {
         let text = std::fs::read_to_string(cache.usage_log()).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert_eq!(cache.last_uses(), uses);
+    }
+
+    #[test]
+    fn a_long_log_is_bounded_and_a_short_one_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let live = vec!["a-1".to_string()];
+        cache.record_use(["a-1", "gone-1"]);
+        cache.bound_usage_log(&live);
+        assert_eq!(
+            std::fs::read_to_string(cache.usage_log()).unwrap().lines().count(),
+            2,
+            "short: untouched"
+        );
+        for _ in 0..MIN_LINES_TO_COMPACT {
+            cache.record_use(["gone-1"]);
+        }
+        cache.bound_usage_log(&live);
+        let text = std::fs::read_to_string(cache.usage_log()).unwrap();
+        assert_eq!(text.lines().collect::<Vec<_>>().len(), 1, "{text}");
+        assert!(text.ends_with(" a-1\n"), "{text}");
     }
 
     #[test]

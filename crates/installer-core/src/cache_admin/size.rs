@@ -113,8 +113,15 @@ pub fn enforce_max_size(
         return Ok(None);
     }
     let caches = open_existing(&super::size_scope(locations(main.root(), policy), policy))?;
-    let sizes: Vec<Vec<EntrySize>> =
-        caches.iter().map(|cache| Ok(cache.entry_sizes(&entry_ids(cache)?))).collect::<Result<_>>()?;
+    let ids: Vec<Vec<String>> = caches.iter().map(entry_ids).collect::<Result<_>>()?;
+    let sizes: Vec<Vec<EntrySize>> = caches
+        .iter()
+        .zip(&ids)
+        .map(|(cache, ids)| {
+            cache.bound_usage_log(ids);
+            cache.entry_sizes(ids)
+        })
+        .collect();
     let size_before: u64 = sizes.iter().flatten().map(|e| e.disk_bytes).sum();
     if size_before <= max {
         return Ok(None);
