@@ -381,7 +381,12 @@ impl Cache {
         }
         let search = layers::search(&self.layers, &wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
         if let Some((layer, entry)) = search.found {
-            IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer: Some(layer) }
+            // This cache's own copy (imported from the layer for another path) comes first.
+            let (entry, layer) = match self.lease_entry(&entry.id) {
+                Some(local) => (local, None),
+                None => (entry, Some(layer)),
+            };
+            IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer }
                 .write(&index_path);
             return Ok(Lookup::Hit(entry));
         }

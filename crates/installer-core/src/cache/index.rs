@@ -39,7 +39,8 @@ impl Cache {
     }
 
     /// The entry the record at `index_path` names, if it still describes the wheel (same path,
-    /// size and mtime) and the entry can be leased (or its layer is still configured).
+    /// size and mtime) and the entry can be leased (or its layer is still configured and this
+    /// cache has no copy of it).
     pub(super) fn lookup_index(
         &self,
         index_path: &Path,
@@ -52,10 +53,14 @@ impl Cache {
         if record.path != wheel_abs || record.size != size || record.mtime_ns != mtime_ns {
             return None;
         }
-        match &record.layer {
-            // Only while that layer is still configured.
-            Some(layer) => self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?,
-            None => self.lease_entry(&record.entry),
+        let Some(layer) = &record.layer else { return self.lease_entry(&record.entry) };
+        // The cache is searched before its layers: a copy imported since (with the bytecode
+        // compiled for it) is used, and remembered as this cache's from now on.
+        if let Some(local) = self.lease_entry(&record.entry) {
+            IndexRecord { layer: None, ..record }.write(index_path);
+            return Some(local);
         }
+        // Only while that layer is still configured.
+        self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?
     }
 }

@@ -7,7 +7,8 @@
 //! freshly unpacked entry passed: its manifest is of this format and names this archive (its
 //! SHA-256 and file name), and every file of its tree has the manifest's size and hash. The
 //! local index then remembers the layer's entry, so later installs find it as they find a
-//! local one (one `stat`, the index, the manifest). Someone who can write a layer can forge a
+//! local one (one `stat`, the index, the manifest), until the entry is imported into the cache:
+//! from then on the cache's copy is found first. Someone who can write a layer can forge a
 //! manifest and its files together, as someone who can write the cache can: a layer is
 //! trusted as much as whoever writes it.
 //!
