@@ -374,53 +374,6 @@ fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
     assert!(!missing.exists() && !shard.exists(), "a dry run creates nothing");
 }
 
-/// Checks that every `.py` of the fixture in `venv` has its `.pyc` for the venv's interpreter,
-/// that importing all of them (as a user would, bytecode writing allowed) loads each `.pyc` and
-/// writes none, and that no `.pyc` changed (bytes and inodes). Returns the `.pyc` files.
-fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
-    let site = site_packages(venv);
-    let tag = python(venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();
-    let mut modules = Vec::new();
-    let mut pycs = Vec::new();
-    for entry in walkdir::WalkDir::new(&site) {
-        let path = entry.unwrap().into_path();
-        let Ok(rel) = path.strip_prefix(&site) else { continue };
-        let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(".py")) else { continue };
-        if !rel.starts_with("fixture_pkg") {
-            continue;
-        }
-        let stem = path.file_stem().unwrap().to_str().unwrap();
-        pycs.push(path.parent().unwrap().join(format!("__pycache__/{stem}.{tag}.pyc")));
-        modules.push(rel.trim_end_matches("/__init__").replace('/', "."));
-    }
-    assert_eq!(modules.len(), 9, "{modules:?}");
-    let before = bytecode_state(&site);
-    assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {
-        pycs.sort();
-        pycs.clone()
-    });
-
-    let code = format!("import importlib\nfor m in {modules:?}: importlib.import_module(m)");
-    let out = Command::new(venv.join("bin/python"))
-        .args(["-v", "-c", &code])
-        .env_remove("PYTHONDONTWRITEBYTECODE")
-        .env_remove("PYTHONPYCACHEPREFIX")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    for pyc in &pycs {
-        assert!(
-            log.contains(&format!("# code object from '{}'", pyc.display())),
-            "{} not loaded:\n{log}",
-            pyc.display()
-        );
-    }
-    assert!(!log.contains("# created '"), "Python wrote bytecode:\n{log}");
-    assert!(bytecode_state(&site) == before, "Python rewrote bytecode");
-    pycs
-}
-
 /// The bytecode directory (`pyc-<tag>-<magic>-v1/tree`) of the one entry under `cache`.
 fn cached_bytecode_tree(cache: &Path) -> PathBuf {
     let entries: Vec<PathBuf> =

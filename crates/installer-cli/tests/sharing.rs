@@ -87,17 +87,18 @@ fn inode(path: &Path) -> (u64, u64) {
 // ---------------------------------------------------------------------------------------------
 // Read-only cache layers
 
-/// A layer filled by an install (as an image build fills one), in `work/layer`.
-fn filled_layer(work: &Path) -> PathBuf {
+/// A layer filled by an install with `extra` arguments (as an image build fills one), in
+/// `work/layer`.
+fn filled_layer(work: &Path, extra: &[&str]) -> PathBuf {
     let layer = work.join("layer");
-    assert_ok(&install(work, &venv_at(&work.join("filler")), &layer, None, &[]));
+    assert_ok(&install(work, &venv_at(&work.join("filler")), &layer, None, extra));
     layer
 }
 
 #[test]
 fn a_read_only_layer_serves_a_cold_cache_is_never_written_and_is_imported_once() {
     let work = tempfile::tempdir().unwrap();
-    let layer = filled_layer(work.path());
+    let layer = filled_layer(work.path(), &[]);
     let Some(_ro) = Mount::read_only(&layer) else { return };
     let before = snapshot(&layer);
     let cache = work.path().join("cache");
@@ -128,7 +129,7 @@ fn a_read_only_layer_serves_a_cold_cache_is_never_written_and_is_imported_once()
 #[test]
 fn a_layer_on_the_environments_filesystem_is_linked_from_where_it_is() {
     let work = tempfile::tempdir().unwrap();
-    let layer = filled_layer(work.path());
+    let layer = filled_layer(work.path(), &[]);
     let cache = work.path().join("cache");
     let venv = venv_at(&work.path().join("venv"));
 
@@ -143,7 +144,7 @@ fn a_layer_on_the_environments_filesystem_is_linked_from_where_it_is() {
 #[test]
 fn a_layer_entry_that_does_not_match_its_manifest_is_not_used() {
     let work = tempfile::tempdir().unwrap();
-    let layer = filled_layer(work.path());
+    let layer = filled_layer(work.path(), &[]);
     let tampered = only_entry(&layer).join("tree").join(MODULE);
     std::fs::write(&tampered, "print('tampered')\n").unwrap();
     let cache = work.path().join("cache");
@@ -164,6 +165,74 @@ fn a_layer_entry_that_does_not_match_its_manifest_is_not_used() {
         inode(&site_packages(&venv).join(MODULE)),
         inode(&only_entry(&cache).join("tree").join(MODULE))
     );
+}
+
+/// Dates every file of the layer's entries back to 2001, as in a layer built long ago: a copy
+/// made today gets another mtime, which the bytecode placed beside it must name.
+fn backdate(layer: &Path) {
+    let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    for file in walkdir::WalkDir::new(cache_entries_dir(layer)).into_iter().map(|e| e.unwrap()) {
+        if file.file_type().is_file() {
+            std::fs::File::open(file.path()).unwrap().set_modified(then).unwrap();
+        }
+    }
+}
+
+/// The `pyc-*` bytecode sets published in a cache entry.
+fn bytecode_sets(entry: &Path) -> Vec<String> {
+    names(entry).into_iter().filter(|n| n.starts_with("pyc-")).collect()
+}
+
+#[test]
+fn compiling_a_read_only_layers_entry_imports_it_and_compiles_once_into_the_cache() {
+    let work = tempfile::tempdir().unwrap();
+    let layer = filled_layer(work.path(), &[]);
+    backdate(&layer);
+    let Some(_ro) = Mount::read_only(&layer) else { return };
+    let before = snapshot(&layer);
+    let cache = work.path().join("cache");
+
+    let (one, two) = (venv_at(&work.path().join("one")), venv_at(&work.path().join("two")));
+    let out = install(work.path(), &one, &cache, Some(&layer), &["--compile"]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("importing the cache layer entry"), "{err}");
+    assert!(err.contains("compiling "), "{err}");
+    let local = only_entry(&cache);
+    assert_eq!(bytecode_sets(&local).len(), 1, "{:?}", names(&local));
+    assert_eq!(bytecode_sets(&only_entry(&layer)), Vec::<String>::new());
+    assert_bytecode_loads_as_placed(&one);
+
+    // Once: the second environment gets the imported entry's bytecode, compiling nothing.
+    let out = install(work.path(), &two, &cache, Some(&layer), &["--compile"]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+    assert_eq!(only_entry(&cache), local);
+    assert_bytecode_loads_as_placed(&two);
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "nothing left staged");
+    assert_eq!(snapshot(&layer), before, "the layer was written");
+}
+
+#[test]
+fn a_read_only_layers_bytecode_is_placed_without_compiling() {
+    let work = tempfile::tempdir().unwrap();
+    let layer = filled_layer(work.path(), &[]);
+    backdate(&layer);
+    let filler = work.path().join("filler");
+    assert_ok(&install(work.path(), &filler, &layer, None, &["--compile", "--reinstall"]));
+    assert_eq!(bytecode_sets(&only_entry(&layer)).len(), 1, "the filler compiled");
+    let Some(_ro) = Mount::read_only(&layer) else { return };
+    let before = snapshot(&layer);
+    let cache = work.path().join("cache");
+
+    let venv = venv_at(&work.path().join("venv"));
+    let out = install(work.path(), &venv, &cache, Some(&layer), &["--compile"]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+    assert_bytecode_loads_as_placed(&venv);
+    assert_eq!(snapshot(&layer), before, "the layer was written");
 }
 
 // ---------------------------------------------------------------------------------------------
