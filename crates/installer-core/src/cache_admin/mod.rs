@@ -52,9 +52,10 @@ pub struct CacheLocation {
 }
 
 /// The main cache, then every shard: the configured ones (existing or not) and every existing
-/// automatic shard, `<mount point>/.installer-cache` of each mounted filesystem. Automatic shards
-/// are found even when automatic shards are turned off now: they still hold copies. Creates
-/// nothing.
+/// automatic shard, `<mount point>/.installer-cache` of each mounted filesystem, that this user
+/// may write (another user's, or one on a read-only mount, is not this user's to clean, prune
+/// or cap). Automatic shards are found even when automatic shards are turned off now: they
+/// still hold copies. Creates nothing.
 pub fn locations(main: &Path, policy: &ShardPolicy) -> Vec<CacheLocation> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
@@ -72,7 +73,8 @@ pub fn locations(main: &Path, policy: &ShardPolicy) -> Vec<CacheLocation> {
     }
     for mount in platform::mounts().unwrap_or_default() {
         let candidate = mount.mount_point.join(AUTO_SHARD_NAME);
-        if is_cache(&candidate) {
+        let entries = crate::cache::Layout::new(&candidate).entries();
+        if is_cache(&candidate) && platform::check_writable(&entries).is_ok() {
             add(candidate, LocationKind::AutoShard);
         }
     }
