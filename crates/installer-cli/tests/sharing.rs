@@ -11,51 +11,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::privileged::{run, Mount, Users};
 use support::*;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Runs a command that must succeed.
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A mount made by a test, lazily unmounted when dropped (also when the test panics).
-struct Mount(PathBuf);
-
-impl Mount {
-    /// `mount ARGS PATH`; `None` (after [`skip`]) without root.
-    fn new(path: &Path, args: &[&str]) -> Option<Mount> {
-        if !is_root() {
-            skip("mounting needs root");
-            return None;
-        }
-        std::fs::create_dir_all(path).unwrap();
-        let out = Command::new("mount").args(args).arg(path).output().unwrap();
-        if !out.status.success() {
-            skip(&format!("mount {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
-            return None;
-        }
-        Some(Mount(path.to_path_buf()))
-    }
-
-    /// `path` bind-mounted read-only onto itself.
-    fn read_only(path: &Path) -> Option<Mount> {
-        let mount = Mount::new(path, &["--bind", path.to_str().unwrap()])?;
-        run("mount", &["-o", "remount,bind,ro", path.to_str().unwrap()]);
-        Some(mount)
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 /// `installer install -v --venv V --cache-dir C <fixture_pkg> [extra]`, with `layers` as
 /// `INSTALLER_CACHE_LAYERS` when given.
@@ -238,80 +195,12 @@ fn a_read_only_layers_bytecode_is_placed_without_compiling() {
 // ---------------------------------------------------------------------------------------------
 // A cache shared by a group
 
-/// A group and two users in it, made for one test and deleted when dropped.
-struct Users {
-    group: String,
-    a: String,
-    b: String,
-}
-
-impl Users {
-    /// `None` (after [`skip`]) without root or the tools.
-    fn new() -> Option<Users> {
-        if !is_root() {
-            skip("making users needs root");
-            return None;
-        }
-        if !Path::new("/usr/bin/setpriv").exists() || !Path::new("/usr/sbin/useradd").exists() {
-            skip("setpriv or useradd is missing");
-            return None;
-        }
-        let tag =
-            format!("{}{}", std::process::id(), std::time::UNIX_EPOCH.elapsed().unwrap().subsec_micros());
-        let users = Users { group: format!("ig{tag}"), a: format!("ia{tag}"), b: format!("ib{tag}") };
-        run("groupadd", &[&users.group]);
-        for user in [&users.a, &users.b] {
-            run("useradd", &["-M", "-N", "-g", &users.group, "-s", "/usr/sbin/nologin", user]);
-        }
-        Some(users)
-    }
-
-    /// `program args` run as `user` with the group as its only group, in `cwd`.
-    fn command<S: AsRef<std::ffi::OsStr>>(
-        &self,
-        user: &str,
-        cwd: &Path,
-        program: &Path,
-        args: &[S],
-    ) -> Command {
-        let mut cmd = Command::new("/usr/bin/setpriv");
-        cmd.args([&format!("--reuid={user}"), &format!("--regid={}", self.group), "--clear-groups", "--"])
-            .arg(program)
-            .args(args)
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", cwd)
-            .env("XDG_CONFIG_HOME", cwd.join(".no-user-config"));
-        cmd
-    }
-
-    fn installer<S: AsRef<std::ffi::OsStr>>(&self, user: &str, cwd: &Path, args: &[S]) -> Output {
-        self.command(user, cwd, Path::new(env!("CARGO_BIN_EXE_installer")), args).output().unwrap()
-    }
-
-    /// A venv of the system's interpreter (one every user may run), owned by `user`.
-    fn venv(&self, user: &str, path: &Path) -> PathBuf {
-        let python = Path::new("/usr/bin/python3");
-        assert!(python.is_file(), "this test needs /usr/bin/python3");
-        let made = Command::new(python).args(["-m", "venv", "--without-pip"]).arg(path).status().unwrap();
-        assert!(made.success());
-        run("chown", &["-R", &format!("{user}:{}", self.group), path.to_str().unwrap()]);
-        path.to_path_buf()
-    }
-}
-
-impl Drop for Users {
-    fn drop(&mut self) {
-        for user in [&self.a, &self.b] {
-            let _ = Command::new("userdel").arg(user).status();
-        }
-        let _ = Command::new("groupdel").arg(&self.group).status();
-    }
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().mode() & 0o7777
+}
+
+fn owner(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().uid()
 }
 
 #[test]
@@ -380,23 +269,10 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     assert_eq!(mode(&compiled), 0o444, "{}", compiled.display());
 
     // A staging directory A's killed process left is removed by B's next unpack.
-    let pause = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(pause.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let program = Path::new(env!("CARGO_BIN_EXE_installer"));
-    let mut killed = users
-        .command(&users.a, cwd, program, &args(&venv_a, &two))
-        .env("INSTALLER_TEST_PAUSE", "staging-locking")
-        .env("INSTALLER_TEST_PAUSE_DIR", pause.path())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let reached = pause.path().join("staging-locking.reached");
-    while !reached.exists() {
-        assert!(killed.try_wait().unwrap().is_none(), "A's install ended before its pause point");
-        std::thread::sleep(std::time::Duration::from_millis(2)); // polling a state, not timing
-    }
-    killed.kill().unwrap();
-    killed.wait().unwrap();
+    let mut command = users.command(&users.a, cwd, program, &args(&venv_a, &two));
+    command.stderr(std::process::Stdio::null());
+    Paused::start_command(command, "staging-locking").kill();
     let staged = |cache: &Path| {
         names(&cache_staging_dir(cache)).into_iter().filter(|n| n.starts_with("entry-")).count()
     };
@@ -404,8 +280,45 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     assert_ok(&users.installer(&users.b, cwd, &args(&venv_b, &two)));
     assert_eq!(staged(&cache), 0, "{:?}", names(&cache_staging_dir(&cache)));
 
+    // B evicts and prunes entries A published read-only, with the bytecode A compiled sealed
+    // beside them, but never one a running install of A holds; nor does B touch root's
+    // automatic shard on another filesystem (not B's to clean).
+    let Some(_tmpfs) = Mount::new(&cwd.join("other-fs"), &["-t", "tmpfs", "tmpfs"]) else { return };
+    let roots_shard = cwd.join("other-fs/.installer-cache");
+    assert_ok(&install(cwd, &venv_at(&cwd.join("other-fs/venv")), &roots_shard, None, &[]));
+    let cache_arg = cache.to_str().unwrap();
+    let compiled_by_a = |name: &str| {
+        let wheel = cwd.join(fixture(name).file_name().unwrap());
+        std::fs::copy(fixture(name), &wheel).unwrap();
+        let mut compile = args(&venv_a, &wheel);
+        compile.insert(1, "--compile".to_string());
+        assert_ok(&users.installer(&users.a, cwd, &compile));
+        let entry = names(&cache_entries_dir(&cache)).into_iter().find(|n| n.starts_with(name)).unwrap();
+        let entry = cache_entries_dir(&cache).join(entry);
+        let pycs = bytecode_state(&entry.join(&bytecode_sets(&entry)[0]));
+        let pyc = pycs.keys().next().unwrap();
+        assert_eq!((mode(pyc), owner(pyc)), (0o444, owner(&file_a)), "sealed by A: {}", pyc.display());
+        entry
+    };
+    let data = compiled_by_a("fixture_data");
+    let mut reinstall = args(&venv_a, &one);
+    reinstall.insert(1, "--reinstall".to_string());
+    let holding = Paused::start_command(users.command(&users.a, cwd, program, &reinstall), "entry-leased");
+    let out =
+        users.installer(&users.b, cwd, &["cache", "prune", "--max-size", "0", "--cache-dir", cache_arg]);
+    assert_ok(&out);
+    assert!(!data.exists() && entry.exists(), "{:?}", names(&cache_entries_dir(&cache)));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("in use by a running install"), "{out:?}");
+    let unicode = compiled_by_a("fixture_unicode");
+    let out =
+        users.installer(&users.b, cwd, &["cache", "prune", "--older-than", "0s", "--cache-dir", cache_arg]);
+    assert_ok(&out);
+    assert!(!unicode.exists() && entry.exists(), "{:?}", names(&cache_entries_dir(&cache)));
+    assert_ok(&holding.resume());
+    assert_eq!(names(&cache_entries_dir(&roots_shard)).len(), 1, "root's shard was left alone");
+
     // B removes entries A published read-only.
-    let out = users.installer(&users.b, cwd, &["cache", "clean", "--cache-dir", cache.to_str().unwrap()]);
+    let out = users.installer(&users.b, cwd, &["cache", "clean", "--cache-dir", cache_arg]);
     assert_ok(&out);
     assert_eq!(names(&cache_entries_dir(&cache)), Vec::<String>::new());
     assert_eq!(std::fs::read(&file_a).unwrap(), before, "environments keep their files");
