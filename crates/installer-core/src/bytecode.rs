@@ -301,11 +301,17 @@ impl Compiled<'_> {
         }
         let set = match ready {
             Ready::Found(set) => import(home, entry, &set, sources)?,
-            Ready::Staged(staged) if staged.entry_dir == entry.dir() => {
-                publish(self.cache, &self.interpreter, staged.staging, entry.dir())?
-            }
+            Ready::Staged(staged) if staged.entry_dir == entry.dir() => publish(
+                self.cache,
+                &self.interpreter,
+                staged.staging,
+                entry.dir(),
+                &staged.set.manifest.files,
+            )?,
             Ready::Staged(staged) if !staged.from_layer => {
-                let published = publish(self.cache, &self.interpreter, staged.staging, &staged.entry_dir)?;
+                let files = &staged.set.manifest.files;
+                let published =
+                    publish(self.cache, &self.interpreter, staged.staging, &staged.entry_dir, files)?;
                 import(home, entry, &published, sources)?
             }
             Ready::Staged(staged) => import(home, entry, &staged.set, sources)?,
@@ -344,15 +350,16 @@ fn write_manifest(dir: &Path, manifest: &BytecodeManifest) -> Result<()> {
     std::fs::write(&path, json).map_err(|e| Error::io("write", &path, e))
 }
 
-/// Publishes the set staged in `staging` (manifest written) beside the entry at `entry_dir` of
-/// `cache`, or takes the one another process published first.
+/// Publishes the set staged in `staging` (manifest written, its files `files`) beside the entry
+/// at `entry_dir` of `cache`, or takes the one another process published first.
 fn publish(
     cache: &Cache,
     interpreter: &Interpreter,
     staging: Staging,
     entry_dir: &Path,
+    files: &[ManifestFile],
 ) -> Result<BytecodeSet> {
-    cache.publish_beside_entry(staging, entry_dir, &interpreter.dir_name())?;
+    cache.publish_beside_entry(staging, entry_dir, &interpreter.dir_name(), files)?;
     BytecodeSet::open(entry_dir, interpreter).ok_or_else(|| {
         Error::io(
             "read bytecode manifest in",
@@ -421,7 +428,7 @@ fn import(
         manifest.files.push(manifest_row(file.path.clone(), &bytes));
     }
     write_manifest(staging.path(), &manifest)?;
-    publish(shard, interpreter, staging, entry.dir())
+    publish(shard, interpreter, staging, entry.dir(), &manifest.files)
 }
 
 /// Puts the source's modification time into a timestamp-based `.pyc` header (PEP 552: magic,

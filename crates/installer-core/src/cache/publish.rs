@@ -3,13 +3,14 @@
 //! an entry, and sealing entries of a shared cache (the module docs of [`super`] and
 //! ARCHITECTURE.md, "Cache protocol").
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{layers, Cache, CacheEntry, Staging, ENTRY_LOCK, MANIFEST, TREE};
+use super::{layers, Cache, CacheEntry, Staging, MANIFEST, TREE};
 use crate::cancel::Cancel;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, ManifestFile};
 use crate::wheel;
 use crate::{Error, Result};
 
@@ -26,7 +27,7 @@ impl Cache {
         let manifest = serde_json::to_vec(entry.manifest()).expect("manifest serialises");
         let manifest_path = staging.path().join(MANIFEST);
         std::fs::write(&manifest_path, manifest).map_err(|e| Error::io("write", manifest_path, e))?;
-        self.publish(staging, &entry.id)
+        self.publish(staging, &entry.id, entry.manifest())
     }
 
     /// The cold path: hash the archive while unpacking and verifying it, then publish.
@@ -56,17 +57,18 @@ impl Cache {
         let manifest_path = staging.path().join(MANIFEST);
         let json = serde_json::to_vec(&manifest).expect("manifest serialises");
         std::fs::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e))?;
-        self.publish(staging, &id)
+        self.publish(staging, &id, &manifest)
     }
 
     /// Renames a complete staging directory into place; its lock becomes the entry's lease,
     /// held without a gap. Losing the race to another process that published the same entry
     /// is fine: its entry is identical, and we lease it instead (or, if it was removed in the
-    /// meantime, publish ours after all).
-    fn publish(&self, staging: Staging, id: &str) -> Result<CacheEntry> {
+    /// meantime, publish ours after all). `manifest` is the one written into the staging
+    /// directory.
+    fn publish(&self, staging: Staging, id: &str, manifest: &Manifest) -> Result<CacheEntry> {
         let dest = self.entries_dir().join(id);
         if self.shared {
-            seal(staging.path());
+            seal(staging.path(), manifest.dirs.iter().map(String::as_str), &manifest.files);
         }
         for _ in 0..3 {
             match std::fs::rename(staging.path(), &dest) {
@@ -96,15 +98,18 @@ impl Cache {
     /// Publishes the complete directory `staging` as `name` inside the published `entry` of
     /// this cache (its bytecode for one interpreter), by one rename: readers find all of it or
     /// nothing. `false` when another process published it first (its copy is as good).
+    /// `files` are those of its manifest (the files under its `tree/`).
     pub(crate) fn publish_beside_entry(
         &self,
         staging: Staging,
         entry_dir: &Path,
         name: &str,
+        files: &[ManifestFile],
     ) -> Result<bool> {
         let dest = entry_dir.join(name);
         if self.shared {
-            seal(staging.path());
+            let dirs: BTreeSet<&str> = files.iter().flat_map(|f| parents(&f.path)).collect();
+            seal(staging.path(), dirs.into_iter(), files);
         }
         match std::fs::rename(staging.path(), &dest) {
             Ok(()) => {
@@ -126,17 +131,26 @@ fn unreadable_manifest(dir: &Path) -> Error {
 /// Makes a complete staging directory of a shared cache read-only before it is published:
 /// files `0444` (`0555` when executable), so no environment hardlinked to them can change
 /// another's; directories `2775`, so any member of the group can publish bytecode into the
-/// entry and remove it. Its lock stays group-writable.
-fn seal(dir: &Path) {
-    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
-        let path = entry.path();
-        if entry.file_type().is_dir() {
-            crate::platform::share_dir_with_group(path);
-        } else if entry.file_type().is_file() && entry.file_name() != ENTRY_LOCK {
-            let executable = entry.metadata().is_ok_and(|m| crate::platform::is_executable(&m));
-            let _ = crate::platform::make_read_only(path, executable);
-        }
+/// entry and remove it. What is there comes from its manifest, which holds every directory
+/// (`dirs`) and file (`files`, with its execute bit) under `tree/`: one `chmod` each, no `stat`
+/// and no directory read. The directory itself is group-usable since its creation, and its
+/// lock stays group-writable.
+fn seal<'a>(dir: &Path, dirs: impl Iterator<Item = &'a str>, files: &[ManifestFile]) {
+    use crate::platform::{make_read_only, share_dir_with_group};
+    let tree = dir.join(TREE);
+    share_dir_with_group(&tree);
+    for sub in dirs {
+        share_dir_with_group(&tree.join(sub));
     }
+    for file in files {
+        let _ = make_read_only(&tree.join(&file.path), file.executable);
+    }
+    let _ = make_read_only(&dir.join(MANIFEST), false);
+}
+
+/// The directories `path` (`/`-separated, relative) is in: `a`, `a/b` for `a/b/c.pyc`.
+fn parents(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').map(move |(i, _)| &path[..i])
 }
 
 /// Copies an entry's tree (reflink where the filesystem can) following its manifest.
