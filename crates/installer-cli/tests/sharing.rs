@@ -199,6 +199,22 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().mode() & 0o7777
 }
 
+/// Every directory of a published entry (its bytecode sets included) is the group's (`2775`)
+/// and every file read-only (`0555` the executable ones, `0444` the others), but the leases
+/// (`.lock`), which stay group-writable (`0664`).
+#[track_caller]
+fn assert_sealed(entry: &Path, executable: &[&str]) {
+    for file in walkdir::WalkDir::new(entry).into_iter().map(|e| e.unwrap()) {
+        let want = match file.path() {
+            _ if file.file_type().is_dir() => 0o2775,
+            _ if file.file_name() == ".lock" => 0o664,
+            path if executable.iter().any(|x| path.ends_with(x)) => 0o555,
+            _ => 0o444,
+        };
+        assert_eq!(mode(file.path()), want, "{}", file.path().display());
+    }
+}
+
 fn owner(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().uid()
 }
@@ -265,8 +281,8 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     let pyc: Vec<String> = names(&entry).into_iter().filter(|n| n.starts_with("pyc-")).collect();
     assert_eq!(pyc.len(), 1, "{:?}", names(&entry));
     let helpers = entry.join(&pyc[0]).join("tree/fixture_pkg/sub/__pycache__");
-    let compiled = std::fs::read_dir(&helpers).unwrap().next().unwrap().unwrap().path();
-    assert_eq!(mode(&compiled), 0o444, "{}", compiled.display());
+    assert!(helpers.is_dir(), "{}", helpers.display());
+    assert_sealed(&entry, &["fixture_pkg/bin/run.sh"]);
 
     // A staging directory A's killed process left is removed by B's next unpack.
     let program = Path::new(env!("CARGO_BIN_EXE_installer"));
@@ -287,7 +303,7 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     let roots_shard = cwd.join("other-fs/.installer-cache");
     assert_ok(&install(cwd, &venv_at(&cwd.join("other-fs/venv")), &roots_shard, None, &[]));
     let cache_arg = cache.to_str().unwrap();
-    let compiled_by_a = |name: &str| {
+    let compiled_by_a = |name: &str, executable: &[&str]| {
         let wheel = cwd.join(fixture(name).file_name().unwrap());
         std::fs::copy(fixture(name), &wheel).unwrap();
         let mut compile = args(&venv_a, &wheel);
@@ -297,10 +313,11 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
         let entry = cache_entries_dir(&cache).join(entry);
         let pycs = bytecode_state(&entry.join(&bytecode_sets(&entry)[0]));
         let pyc = pycs.keys().next().unwrap();
-        assert_eq!((mode(pyc), owner(pyc)), (0o444, owner(&file_a)), "sealed by A: {}", pyc.display());
+        assert_eq!(owner(pyc), owner(&file_a), "compiled by A: {}", pyc.display());
+        assert_sealed(&entry, executable);
         entry
     };
-    let data = compiled_by_a("fixture_data");
+    let data = compiled_by_a("fixture_data", &["scripts/fixture-data-py", "scripts/fixture-data-sh"]);
     let mut reinstall = args(&venv_a, &one);
     reinstall.insert(1, "--reinstall".to_string());
     let holding = Paused::start_command(users.command(&users.a, cwd, program, &reinstall), "entry-leased");
@@ -309,7 +326,7 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     assert_ok(&out);
     assert!(!data.exists() && entry.exists(), "{:?}", names(&cache_entries_dir(&cache)));
     assert!(String::from_utf8_lossy(&out.stdout).contains("in use by a running install"), "{out:?}");
-    let unicode = compiled_by_a("fixture_unicode");
+    let unicode = compiled_by_a("fixture_unicode", &[]);
     let out =
         users.installer(&users.b, cwd, &["cache", "prune", "--older-than", "0s", "--cache-dir", cache_arg]);
     assert_ok(&out);
