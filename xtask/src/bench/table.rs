@@ -44,13 +44,6 @@ impl Report {
         self.series.iter().find(|s| s.scenario == scenario && s.tool == OURS)
     }
 
-    /// Median over rounds of ours in scenario `a` / ours in scenario `b` (rounds paired by
-    /// index): e.g. how close `auto` comes to `hardlink` on XFS.
-    pub fn ours_ratio(&self, a: &str, b: &str) -> Option<f64> {
-        let (a, b) = (self.ours(a)?, self.ours(b)?);
-        Some(median(&a.secs.iter().zip(&b.secs).map(|(x, y)| x / y).collect::<Vec<_>>()))
-    }
-
     /// Median over rounds of ours/this, each round's pair measured back to back.
     pub fn ratio(&self, s: &Series) -> Option<f64> {
         let ours = self.ours(&s.scenario)?;
