@@ -4,22 +4,24 @@
 //! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an
 //! installed tree, and `cp -al`), the tools taking turns in every round, and reports medians,
 //! ranges, peak RSS and per-round ratios. Venvs, destinations and cold caches are made before
-//! the clock starts. The scenarios are listed in [`Scenario`]; the cross-filesystem and XFS
-//! ones run on loop-mounted images (root only). `--corpus` takes any directory of wheels: a
+//! the clock starts (the container scenarios time a Dockerfile's whole RUN step). The scenarios are listed in [`Scenario`]; the cross-filesystem and XFS
+//! ones run on loop-mounted images, the container ones in a reproduced container build
+//! (container.rs; both root only). `--corpus` takes any directory of wheels: a
 //! large real environment is a `pip download` of its requirements into one directory.
 //! `--corpus-list NAME` benches the pinned list `xtask/corpus/NAME-wheels.txt` (`large`: 339
 //! wheels), fetched into `target/corpus-NAME` by `xtask/corpus/fetch.sh` (only what is missing).
 
+mod container;
 pub mod floor;
+mod measure;
 pub mod synthetic;
 mod table;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::e2e::mounts::{fs_type, Fs, LoopMount};
+use crate::e2e::mounts::{Fs, LoopMount};
 use crate::util::{project_root, python, Cmd, Log};
 use table::{Report, Series, OURS};
 
@@ -159,6 +161,11 @@ enum Scenario {
     XfsClone,
     /// The same, ours with `auto` and uv with its default mode.
     XfsAuto,
+    /// The Dockerfile's RUN step in a reproduced container build, warm cache mounts
+    /// (container.rs).
+    Container,
+    /// The same with empty cache mounts.
+    ContainerCold,
 }
 
 /// Where a scenario's venvs (and, for XFS, caches) live.
@@ -170,7 +177,7 @@ enum Place {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 9] = [
+    const ALL: [Scenario; 11] = [
         Scenario::WarmHardlink,
         Scenario::WarmAuto,
         Scenario::Cold,
@@ -180,6 +187,8 @@ impl Scenario {
         Scenario::XfsHardlink,
         Scenario::XfsClone,
         Scenario::XfsAuto,
+        Scenario::Container,
+        Scenario::ContainerCold,
     ];
 
     fn name(self) -> &'static str {
@@ -193,6 +202,8 @@ impl Scenario {
             Scenario::XfsHardlink => "xfs-hardlink",
             Scenario::XfsClone => "xfs-clone",
             Scenario::XfsAuto => "xfs-auto",
+            Scenario::Container => "container",
+            Scenario::ContainerCold => "container-cold",
         }
     }
 
@@ -215,7 +226,11 @@ impl Scenario {
     }
 
     fn cold(self) -> bool {
-        matches!(self, Scenario::Cold | Scenario::ColdBytecode)
+        matches!(self, Scenario::Cold | Scenario::ColdBytecode | Scenario::ContainerCold)
+    }
+
+    fn in_container(self) -> bool {
+        matches!(self, Scenario::Container | Scenario::ContainerCold)
     }
 
     /// Our `--link-mode` and uv's (`None`: uv's default).
@@ -339,8 +354,22 @@ fn bench_corpus(
         )?;
     }
 
+    let build = if scenarios.iter().any(|s| s.in_container()) {
+        container::Build::new(tools, wheels)?
+            .map_err(|why| eprintln!("bench: container scenarios skipped: {why}"))
+            .ok()
+    } else {
+        None
+    };
+    if let Some(build) = &build {
+        build.check()?;
+    }
+
     let mut series = Vec::new();
     for &scenario in scenarios {
+        if scenario.in_container() && build.is_none() {
+            continue;
+        }
         let tools_here = scenario.tools();
         let mut results: Vec<Series> = tools_here
             .iter()
@@ -359,20 +388,24 @@ fn bench_corpus(
                 let i = (round + k) % tools_here.len();
                 // A directory per run, all deleted at the end: deleting 12,000 files right
                 // before a timed run (ext4 with `discard` here) slows that run by up to 10x.
-                let run = |attempt: &str| -> Result<(Cmd, Sample)> {
+                let run = |attempt: &str| -> Result<(Cmd, measure::Sample)> {
                     let base = mounts.dir(scenario.place(), &work);
                     let dir = base.join(format!("r-{}-{round}-{i}{attempt}", scenario.name()));
                     let caches = match scenario.place() {
                         Place::Xfs => xfs_caches.as_ref().expect("mounted for its scenarios"),
                         _ => &root,
                     };
-                    let cmd =
-                        prepare(tools, scenario, tools_here[i], &dir, caches, &tree, &manifest, wheels)?;
+                    let cmd = match &build {
+                        Some(build) if scenario.in_container() => {
+                            build.prepare(tools_here[i], scenario.cold())?
+                        }
+                        _ => prepare(tools, scenario, tools_here[i], &dir, caches, &tree, &manifest, wheels)?,
+                    };
                     // Flush this venv's creation (and the previous run's writes), so that no
                     // tool pays for another's writeback.
                     // SAFETY: sync has no preconditions.
                     unsafe { libc::sync() };
-                    let sample = measure(&cmd)
+                    let sample = measure::measure(&cmd)
                         .with_context(|| format!("{} {}", scenario.name(), tools_here[i].label()))?;
                     Ok((cmd, sample))
                 };
@@ -398,7 +431,12 @@ fn bench_corpus(
     // a few GB of copies and cold caches takes minutes on a disk with `discard`, and the
     // report comes first.
     drop(mounts);
-    Ok(Report { corpus: name, wheels: wheels.len(), files, runs, machine: machine(tools)?, series })
+    let notes = match build {
+        Some(_) => vec![container::NOTE.to_owned()],
+        None => vec![],
+    };
+    let machine = measure::machine(&tools.home)?;
+    Ok(Report { corpus: name, wheels: wheels.len(), files, runs, machine, notes, series })
 }
 
 /// Everything outside the clock: a fresh venv (or destination) and, for cold runs, an empty
@@ -476,8 +514,8 @@ fn uv_cmd(tools: &Tools, venv: &Path, cache: &Path, mode: Option<&str>, wheels: 
     cmd.args(wheels).cwd(&tools.home).env("UV_NO_CONFIG", "1").env_remove("VIRTUAL_ENV")
 }
 
-/// An untimed run that must succeed (echoed when it sets something up).
-fn run_checked(cmd: &Cmd, echo: bool) -> Result<()> {
+/// An untimed run that must succeed (echoed when it sets something up); its output.
+fn run_checked(cmd: &Cmd, echo: bool) -> Result<crate::util::Output> {
     if echo {
         eprintln!("{}", cmd.display_short());
     }
@@ -485,63 +523,5 @@ fn run_checked(cmd: &Cmd, echo: bool) -> Result<()> {
     if !out.success() {
         bail!("`{}`: {}: {}", crate::util::short(cmd), out.exit, out.tail());
     }
-    Ok(())
-}
-
-struct Sample {
-    wall: Duration,
-    max_rss_kib: u64,
-}
-
-/// Wall time from spawn to reap, and the child's peak RSS (its own or its largest reaped
-/// descendant's) from wait4's rusage. Output goes to /dev/null, stderr to a file for errors.
-fn measure(cmd: &Cmd) -> Result<Sample> {
-    use std::process::Stdio;
-    let err = tempfile::tempfile()?;
-    let mut command = cmd.std_command();
-    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err.try_clone()?);
-    let start = Instant::now();
-    let child = command.spawn().with_context(|| format!("cannot start `{}`", crate::util::short(cmd)))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data, written by wait4 before it is read.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our unreaped child; the pointers are valid for the call.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e).context("wait4");
-        }
-    }
-    let wall = start.elapsed();
-    drop(child);
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let mut err = err;
-        let mut text = String::new();
-        use std::io::{Read, Seek};
-        err.rewind()?;
-        err.read_to_string(&mut text)?;
-        bail!("`{}` failed (wait status {status}): {}", crate::util::short(cmd), text.trim());
-    }
-    Ok(Sample { wall, max_rss_kib: usage.ru_maxrss as u64 })
-}
-
-/// CPUs, CPU model, kernel, filesystem of target/: what a reader needs to weigh the numbers.
-fn machine(tools: &Tools) -> Result<String> {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find_map(|l| {
-                l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
-            })
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let fs = fs_type(&tools.home)?;
-    Ok(format!("{cpus} CPUs ({model}), Linux {}, {fs}", kernel.trim()))
+    Ok(out)
 }

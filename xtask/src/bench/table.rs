@@ -20,6 +20,8 @@ pub struct Report {
     pub files: usize,
     pub runs: usize,
     pub machine: String,
+    /// What some scenarios time, printed under the header line.
+    pub notes: Vec<String>,
     pub series: Vec<Series>,
 }
 
@@ -63,6 +65,9 @@ impl Report {
             self.runs,
             self.machine
         );
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
         let header = ["scenario", "tool", "median", "min–max", "peak MiB", "ours/tool"];
         let mut rows = vec![header.map(String::from).to_vec()];
         for s in &self.series {
@@ -118,6 +123,7 @@ impl Report {
             "installed_files": self.files,
             "runs": self.runs,
             "machine": self.machine,
+            "notes": self.notes,
             "series": series,
         })
     }
@@ -161,6 +167,7 @@ mod tests {
             files: 12804,
             runs: 3,
             machine: "2 CPUs".into(),
+            notes: vec!["what one scenario times".into()],
             series: vec![
                 series(OURS, &[0.10, 0.12, 0.30], 10240),
                 series("uv 0.13.9", &[0.20, 0.40, 0.30], 40960),
@@ -188,6 +195,7 @@ mod tests {
     fn table_layout() {
         let expect = "\
 corpus: dev (67 wheels, 12,804 installed files), 3 runs; 2 CPUs
+note: what one scenario times
 scenario       tool        median        min–max  peak MiB  ours/tool
 warm-hardlink  ours       0.120 s  0.100–0.300 s      10.0          -
 warm-hardlink  uv 0.13.9  0.300 s  0.200–0.400 s      40.0       0.50
