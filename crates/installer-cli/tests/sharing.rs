@@ -192,6 +192,42 @@ fn a_read_only_layers_bytecode_is_placed_without_compiling() {
     assert_eq!(snapshot(&layer), before, "the layer was written");
 }
 
+#[test]
+fn compiling_a_read_only_layers_entry_for_another_filesystem_compiles_once_into_its_shard() {
+    let work = tempfile::tempdir().unwrap();
+    let layer = filled_layer(work.path(), &[]);
+    backdate(&layer);
+    let Some(_ro) = Mount::read_only(&layer) else { return };
+    let before = snapshot(&layer);
+    // The environments on a filesystem of their own: the layer's entry goes to its automatic shard.
+    let elsewhere = work.path().join("elsewhere");
+    let Some(_tmpfs) = Mount::new(&elsewhere, &["-t", "tmpfs", "tmpfs"]) else { return };
+    let (cache, shard) = (work.path().join("cache"), elsewhere.join(".installer-cache"));
+
+    let (one, two) = (venv_at(&elsewhere.join("one")), venv_at(&elsewhere.join("two")));
+    let out = install(work.path(), &one, &cache, Some(&layer), &["--compile"]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("compiling "), "{}", stderr(&out));
+    let imported = only_entry(&shard);
+    assert_eq!(bytecode_sets(&imported).len(), 1, "{:?}", names(&imported));
+    assert_bytecode_loads_as_placed(&one);
+
+    // Once: the second environment gets the shard's bytecode, compiling nothing.
+    let out = install(work.path(), &two, &cache, Some(&layer), &["--compile"]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+    assert_eq!((only_entry(&shard), bytecode_sets(&imported).len()), (imported.clone(), 1));
+    let set = imported.join(&bytecode_sets(&imported)[0]).join("tree");
+    for pyc in assert_bytecode_loads_as_placed(&two) {
+        let placed = pyc.strip_prefix(site_packages(&two)).unwrap();
+        assert_eq!(inode(&pyc), inode(&set.join(placed)), "{}", pyc.display());
+    }
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "nothing left staged");
+    assert_eq!(names(&cache_staging_dir(&shard)), Vec::<String>::new(), "nothing left staged");
+    assert_eq!(snapshot(&layer), before, "the layer was written");
+}
+
 // ---------------------------------------------------------------------------------------------
 // A cache shared by a group
 

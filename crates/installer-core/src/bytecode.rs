@@ -111,7 +111,10 @@ pub(crate) fn sets_of(entry: &CacheEntry) -> Vec<BytecodeSet> {
 /// sources are queued to the worker processes as soon as the entry is ready (unpacked or found),
 /// so compiling overlaps the unpacking of the other wheels, planning and linking. Entries that
 /// have a published set for the interpreter compile nothing. Everything is compiled into the
-/// cache the entries were found or unpacked in, and published there by [`Compiler::finish`].
+/// cache the entries were found or unpacked in, and published there by [`Compiled::set_for`];
+/// except an entry of a read-only cache layer without a set: it waits until the install has
+/// imported it where it links from (the cache or a shard, [`Compiler::entries_placed`]), whose
+/// copy may have one already, and is compiled there.
 pub(crate) struct Compiler<'a> {
     cache: &'a Cache,
     python: PathBuf,
@@ -126,13 +129,14 @@ enum Pending {
     /// Published by an earlier install.
     Found(BytecodeSet),
     Compiling(Batch),
+    /// A layer's entry without a set, until it is imported.
+    Deferred,
 }
 
 /// The compilation of one entry's sources into a staging directory.
 struct Batch {
     staging: Staging,
     entry_dir: PathBuf,
-    from_layer: bool,
     /// Each queued job with its source's path under site-packages.
     jobs: Vec<(JobId, String)>,
 }
@@ -164,8 +168,9 @@ impl<'a> Compiler<'a> {
     pub fn entry_ready(&self, entry: &CacheEntry) -> Result<()> {
         let pending = match BytecodeSet::open(entry.dir(), &self.interpreter) {
             Some(set) => Pending::Found(set),
+            None if entry.is_from_layer() => Pending::Deferred,
             None => {
-                let mut batch = self.batch(entry)?;
+                let mut batch = self.batch(self.cache, entry)?;
                 for (index, rel) in crate::install::site_packages_sources(entry.manifest()) {
                     self.queue(&mut batch, entry, index, rel);
                 }
@@ -176,16 +181,12 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
-    fn batch(&self, entry: &CacheEntry) -> Result<Batch> {
-        let staging = self.cache.staging_dir()?;
+    /// A batch compiling `entry` into a staging directory of `cache`, the one it is in.
+    fn batch(&self, cache: &Cache, entry: &CacheEntry) -> Result<Batch> {
+        let staging = cache.staging_dir()?;
         let tree = staging.path().join(TREE);
         std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
-        Ok(Batch {
-            staging,
-            entry_dir: entry.dir().to_path_buf(),
-            from_layer: entry.is_from_layer(),
-            jobs: Vec::new(),
-        })
+        Ok(Batch { staging, entry_dir: entry.dir().to_path_buf(), jobs: Vec::new() })
     }
 
     fn queue(&self, batch: &mut Batch, entry: &CacheEntry, index: u32, rel: &str) {
@@ -201,8 +202,8 @@ impl<'a> Compiler<'a> {
 
     /// The plans are made: entries no plan installs (already installed) compile no further, and
     /// what a plan puts in site-packages beyond what [`Compiler::entry_ready`] queued (a
-    /// `.data/data` path into it) is queued now. Says what was found and what is compiled.
-    pub fn plans_made(&self, plans: &[WheelPlan], reporter: &dyn Reporter) {
+    /// `.data/data` path into it) is queued now.
+    pub fn plans_made(&self, plans: &[WheelPlan]) {
         let mut entries = self.entries.lock().expect("bytecode entries");
         let planned: HashMap<&str, &WheelPlan> = plans.iter().map(|p| (p.entry.id(), p)).collect();
         let mut withdrawn = HashSet::new();
@@ -211,24 +212,48 @@ impl<'a> Compiler<'a> {
                 withdrawn.extend(batch.jobs.iter().map(|(job, _)| *job));
                 false
             }
-            (None, Pending::Found(_)) => false,
+            (None, _) => false,
             (Some(_), _) => true,
         });
         self.pool.withdraw(&withdrawn);
+        for plan in plans {
+            if let Some(Pending::Compiling(batch)) = entries.get_mut(plan.entry.id()) {
+                let queued: HashSet<String> = batch.jobs.iter().map(|(_, rel)| rel.clone()).collect();
+                for (index, rel) in plan.compile_sources() {
+                    if !queued.contains(rel) {
+                        self.queue(batch, &plan.entry, index, rel);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The plans' entries are where the install links them from, in `home` (the cache or a
+    /// shard): a layer's entry waiting since [`Compiler::entry_ready`] takes the set of its
+    /// copy there, or its sources are queued, compiled into `home`. Says what was found and what
+    /// is compiled.
+    pub fn entries_placed(&self, plans: &[WheelPlan], home: &Cache, reporter: &dyn Reporter) -> Result<()> {
+        let mut entries = self.entries.lock().expect("bytecode entries");
         let (mut hits, mut files, mut wheels) = (0, 0, 0);
         for plan in plans {
-            match entries.get_mut(plan.entry.id()) {
-                Some(Pending::Found(_)) => hits += 1,
-                Some(Pending::Compiling(batch)) => {
-                    let queued: HashSet<String> = batch.jobs.iter().map(|(_, rel)| rel.clone()).collect();
-                    for (index, rel) in plan.compile_sources() {
-                        if !queued.contains(rel) {
-                            self.queue(batch, &plan.entry, index, rel);
+            let Some(pending) = entries.get_mut(plan.entry.id()) else { continue };
+            if let Pending::Deferred = pending {
+                // With `--compile` a layer's entry is always imported (`layer_entry_usable`).
+                *pending = match BytecodeSet::open(plan.entry.dir(), &self.interpreter) {
+                    Some(set) => Pending::Found(set),
+                    None => {
+                        let mut batch = self.batch(home, &plan.entry)?;
+                        for (index, rel) in plan.compile_sources() {
+                            self.queue(&mut batch, &plan.entry, index, rel);
                         }
+                        Pending::Compiling(batch)
                     }
-                    (files, wheels) = (files + batch.jobs.len(), wheels + 1);
-                }
-                None => {}
+                };
+            }
+            match pending {
+                Pending::Found(_) => hits += 1,
+                Pending::Compiling(batch) => (files, wheels) = (files + batch.jobs.len(), wheels + 1),
+                Pending::Deferred => {}
             }
         }
         if hits > 0 {
@@ -242,6 +267,7 @@ impl<'a> Compiler<'a> {
                 self.workers
             ));
         }
+        Ok(())
     }
 
     /// Waits for the compilation; what each planned entry found or got, by entry id, for
@@ -254,6 +280,7 @@ impl<'a> Compiler<'a> {
             let done = match pending {
                 Pending::Found(set) => Ready::Found(set),
                 Pending::Compiling(batch) => Ready::Staged(stage(&self.interpreter, batch, &outcomes)?),
+                Pending::Deferred => continue,
             };
             ready.insert(id, done);
         }
@@ -273,14 +300,14 @@ enum Ready {
     Staged(Staged),
 }
 
-/// A compiled set with its manifest, in its staging directory of the cache.
+/// A compiled set with its manifest, in a staging directory of the cache (or shard) of the
+/// entry it was compiled from.
 struct Staged {
     staging: Staging,
     /// Readable where it is staged.
     set: BytecodeSet,
-    /// The entry it was compiled from, and whether that is in a read-only cache layer.
+    /// The entry it was compiled from.
     entry_dir: PathBuf,
-    from_layer: bool,
 }
 
 impl Compiled<'_> {
@@ -288,7 +315,7 @@ impl Compiled<'_> {
     /// was imported into), for the entry of that id found or compiled since step 1: the set
     /// `entry` has, or the one compiled from it published beside it, or else one of another
     /// copy of the entry (the main cache's, a layer's) imported ([`import`]); a set compiled
-    /// from a cache entry is published there too, for later installs.
+    /// from the main cache's entry is published there too, for later installs.
     pub fn set_for(
         &mut self,
         entry: &CacheEntry,
@@ -301,20 +328,15 @@ impl Compiled<'_> {
         }
         let set = match ready {
             Ready::Found(set) => import(home, entry, &set, sources)?,
-            Ready::Staged(staged) if staged.entry_dir == entry.dir() => publish(
-                self.cache,
-                &self.interpreter,
-                staged.staging,
-                entry.dir(),
-                &staged.set.manifest.files,
-            )?,
-            Ready::Staged(staged) if !staged.from_layer => {
+            Ready::Staged(staged) if staged.entry_dir == entry.dir() => {
+                publish(home, &self.interpreter, staged.staging, entry.dir(), &staged.set.manifest.files)?
+            }
+            Ready::Staged(staged) => {
                 let files = &staged.set.manifest.files;
                 let published =
                     publish(self.cache, &self.interpreter, staged.staging, &staged.entry_dir, files)?;
                 import(home, entry, &published, sources)?
             }
-            Ready::Staged(staged) => import(home, entry, &staged.set, sources)?,
         };
         Ok(Some(set))
     }
@@ -341,7 +363,7 @@ fn stage(interpreter: &Interpreter, batch: Batch, outcomes: &[Option<Outcome>]) 
     }
     write_manifest(batch.staging.path(), &manifest)?;
     let set = BytecodeSet { dir: batch.staging.path().to_path_buf(), manifest };
-    Ok(Staged { staging: batch.staging, set, entry_dir: batch.entry_dir, from_layer: batch.from_layer })
+    Ok(Staged { staging: batch.staging, set, entry_dir: batch.entry_dir })
 }
 
 fn write_manifest(dir: &Path, manifest: &BytecodeManifest) -> Result<()> {
@@ -351,7 +373,8 @@ fn write_manifest(dir: &Path, manifest: &BytecodeManifest) -> Result<()> {
 }
 
 /// Publishes the set staged in `staging` (manifest written, its files `files`) beside the entry
-/// at `entry_dir` of `cache`, or takes the one another process published first.
+/// at `entry_dir` of `cache` (the staging's cache too), or takes the one another process
+/// published first.
 fn publish(
     cache: &Cache,
     interpreter: &Interpreter,

@@ -8,7 +8,8 @@
 //! SHA-256 and file name), and every file of its tree has the manifest's size and hash. The
 //! local index then remembers the layer's entry, so later installs find it as they find a
 //! local one (one `stat`, the index, the manifest), until the entry is imported into the cache:
-//! from then on the cache's copy is found first. Someone who can write a layer can forge a
+//! from then on the cache's copy is found first (a copy in a shard is the one an install linking
+//! from that shard takes, with its bytecode). Someone who can write a layer can forge a
 //! manifest and its files together, as someone who can write the cache can: a layer is
 //! trusted as much as whoever writes it.
 //!

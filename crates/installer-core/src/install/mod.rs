@@ -8,7 +8,8 @@
 //! 3. Choose the link mode for the (cache, environment) pair, once.
 //! 4. With `--compile`: the entries' bytecode for the environment's interpreter, found in the
 //!    cache or compiled into it ([`crate::bytecode`]: queued from step 1 on, as each entry is
-//!    ready, so it overlaps steps 1 to 3), planned like every other file.
+//!    ready, so it overlaps steps 1 to 3; a read-only layer's entry once it is imported where
+//!    it is linked from), planned like every other file.
 //! 5. In a [`crate::transaction`]: move replaced files aside, create directories, link files in
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
@@ -371,7 +372,7 @@ fn install_entries(
     }
     plan::check_conflicts(&plans, &roots)?;
     if let Some(compiler) = &compiler {
-        compiler.plans_made(&plans, reporter);
+        compiler.plans_made(&plans);
     }
     clock.lap("plan");
 
@@ -502,7 +503,7 @@ fn entry_files_and_bytes(plans: &[plan::WheelPlan]) -> (u64, u64) {
 }
 
 /// Adds the bytecode of every plan's entry to the plans, once `compiler` has finished; `source`
-/// is the cache or shard the plans' entries are in.
+/// is the cache or shard the plans' entries are in (a layer's entry imported there).
 fn plan_bytecode(
     plans: &mut [plan::WheelPlan],
     compiler: Compiler,
@@ -510,6 +511,7 @@ fn plan_bytecode(
     roots: &Roots,
     reporter: &dyn Reporter,
 ) -> Result<()> {
+    compiler.entries_placed(plans, source, reporter)?;
     let mut compiled = compiler.finish()?;
     for plan in plans.iter_mut() {
         let Some(set) = compiled.set_for(&plan.entry, source, &plan.compile_sources())? else { continue };
