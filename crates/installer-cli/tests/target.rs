@@ -289,6 +289,19 @@ fn the_environment_s_own_files_are_never_replaced() {
         assert_eq!(snapshot(&venv), before, "{member}");
         assert_eq!(snapshot(&cache), cache_before, "{member}: refused before it is cached");
     }
+    // Names that only start like them are any wheel's (argcomplete 3 ships the first; pip installs it).
+    let dir = tempfile::tempdir_in(tmp.path()).unwrap();
+    let entry_points = "[console_scripts]\nactivate-global-python-argcomplete = demo_cli:main\n";
+    let wheel = WheelBuilder::new("demo", "1.0")
+        .file("demo_cli.py", b"def main():\n    print('demo')\n")
+        .file("demo-1.0.dist-info/entry_points.txt", entry_points.as_bytes())
+        .file("demo-1.0.data/scripts/python-demo", b"#!python\nprint('demo')\n")
+        .write(dir.path(), None);
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()])));
+    let out = std::process::Command::new(bin.join("activate-global-python-argcomplete")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "demo\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let script = std::fs::read_to_string(bin.join("python-demo")).unwrap();
+    assert_eq!(script, format!("#!{}\nprint('demo')\n", bin.join("python").display()));
 }
 
 #[test]

@@ -180,9 +180,26 @@ impl Venv {
 }
 
 /// Whether `name`, a file directly in the scripts directory, is one of the environment's own:
-/// its interpreter (`python*`) or an `activate*` script. No wheel may replace these.
+/// its interpreter (`python`, `python3`, `python3.11`, `python3.13t`, `pythonw`, `𝜋thon`) or
+/// an activation script (`activate`, `activate.fish`, `Activate.ps1`, `activate_this.py`). No
+/// wheel may replace these. Exact names, not prefixes: real wheels ship scripts such as
+/// argcomplete's `activate-global-python-argcomplete`, which pip installs.
 pub(crate) fn is_own_script(name: &str) -> bool {
-    !name.contains('/') && (name.starts_with("python") || name.to_ascii_lowercase().starts_with("activate"))
+    let lower = name.to_ascii_lowercase();
+    is_interpreter_name(name)
+        || lower == "activate"
+        || lower == "activate_this.py"
+        || lower.strip_prefix("activate.").is_some_and(|ext| !ext.is_empty() && !ext.contains('/'))
+}
+
+/// `python`, `pythonw`, `python3`, `python3.11`, `python3.13t`: the names `venv` and
+/// virtualenv give the interpreter (and 3.13's `𝜋thon`).
+fn is_interpreter_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("python") else { return name == "𝜋thon" };
+    let version = rest.strip_suffix(['t', 'w']).unwrap_or(rest);
+    version.is_empty()
+        || (version.split('.').count() <= 2
+            && version.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
 /// Whether `rel`, a path under the environment's prefix (`bin/python3`, `pyvenv.cfg`), is one
@@ -278,10 +295,18 @@ pub(crate) mod tests {
 
     #[test]
     fn own_files_are_the_interpreter_the_configuration_and_activate() {
-        for own in ["pyvenv.cfg", "bin/python", "bin/python3.11", "bin/Activate.ps1", "bin/activate"] {
+        let own = ["bin/python3", "bin/python3.13t", "bin/pythonw", "bin/𝜋thon", "bin/activate.fish"];
+        for own in own.into_iter().chain(["pyvenv.cfg", "bin/python", "bin/python3.11", "bin/Activate.ps1"]) {
             assert!(is_own_file(own), "{own}");
         }
-        for other in ["share/pyvenv.cfg", "bin/pip", "bin/tools/python", "lib/python3.11/x.py"] {
+        for own in ["bin/activate", "bin/activate.csh", "bin/activate.nu", "bin/activate_this.py"] {
+            assert!(is_own_file(own), "{own}");
+        }
+        // Real scripts that only start like the environment's own (argcomplete's, pip installs it).
+        let scripts = ["bin/activate-global-python-argcomplete", "bin/python-argcomplete-tcsh"];
+        let scripts = scripts.into_iter().chain(["bin/python3-config", "bin/pythonista", "bin/activate."]);
+        for other in scripts.chain(["share/pyvenv.cfg", "bin/pip", "bin/tools/python", "lib/python3.11/x.py"])
+        {
             assert!(!is_own_file(other), "{other}");
         }
     }

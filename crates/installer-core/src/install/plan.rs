@@ -255,8 +255,8 @@ pub(crate) fn plan_wheel(
     Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, generated, replaces, record, bytecode: None })
 }
 
-/// Refuses a wheel that would write one of the environment's own files: its interpreter
-/// (`bin/python*`), `pyvenv.cfg` or its `activate*` scripts, whether by an entry point,
+/// Refuses a wheel that would write one of the environment's own files
+/// ([`crate::venv::is_own_file`]: its interpreter, `pyvenv.cfg`, its activation scripts), whether by an entry point,
 /// `.data/scripts` or `.data/data` (whose `bin/` and prefix are these roots). `what` names
 /// the file of the wheel. The wheel reader refuses these before a wheel is cached; this
 /// covers entries cached before it did.
