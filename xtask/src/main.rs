@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask ci                       fmt, clippy, header freshness, tests, e2e, dist --check
-//! cargo xtask e2e [--corpus DIR] [--only NAME] [--dev]
+//! cargo xtask e2e [--corpus DIR [--compile]] [--only NAME] [--dev]
 //!                                      release (or dev) CLI and C library on real venvs and
 //!                                      filesystems
 //! cargo xtask codegen [--check]        crates/installer-ffi/include/installer.h from cbindgen
@@ -55,6 +55,7 @@ fn run() -> Result<()> {
                 corpus: args.value("--corpus")?.map(PathBuf::from),
                 only: args.value("--only")?,
                 dev: args.flag("--dev"),
+                compile: args.flag("--compile"),
             };
             args.finish()?;
             e2e::run(&opts)
@@ -112,7 +113,7 @@ fn run() -> Result<()> {
 const HELP: &str = "\
 usage: cargo xtask <task>
   ci                                   fmt, clippy, header check, tests, e2e, dist --check (CI)
-  e2e [--corpus DIR] [--only NAME] [--dev]
+  e2e [--corpus DIR [--compile]] [--only NAME] [--dev]
                                        end-to-end checks on real venvs and filesystems (--dev:
                                        of the dev build, as ci runs them)
   codegen [--check]                    regenerate (or check) crates/installer-ffi/include/installer.h

@@ -1,7 +1,8 @@
 //! `--corpus DIR`: real wheels, installed by us and by pip, compared file for file; then every
 //! top-level module imported and every console script started in both venvs. A module or a
 //! script that fails under pip too (a missing optional dependency) is not ours to fix; one
-//! that works under pip and not under ours is a failure.
+//! that works under pip and not under ours is a failure. With `--compile` both write bytecode
+//! (pip's default, our `--compile`): the same `.pyc` files, listed by the RECORDs, all current.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,8 +11,10 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 
 use super::record::{self, dist_infos, import_names, parse_record};
+use super::snapshot::Snapshot;
 use super::venv::{
-    check_records, compare_with_pip, import_failures, linkable_files, Install, Reference, Venv,
+    check_bytecode, check_records, compare_records_with_pip, compare_with_pip, import_failures,
+    linkable_files, Bytecode, Install, Reference, Venv,
 };
 use super::{Ctx, Outcome};
 use crate::util::{Cmd, Exit, Log};
@@ -19,12 +22,13 @@ use crate::util::{Cmd, Exit, Log};
 pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let Some(dir) = &ctx.corpus else { return Ok(Outcome::Skip("no --corpus DIR given".into())) };
     let wheels = crate::util::wheels_in(dir)?;
-    let pip = Reference::build(log, &ctx.dir("pip-corpus"), &wheels)?;
+    let bytecode = if ctx.compile { Bytecode::Compile } else { Bytecode::Skip };
+    let pip = Reference::build_with(log, &ctx.dir("pip-corpus"), &wheels, bytecode)?;
     let run = ctx.dir("corpus");
     let cache = run.join("cache");
     let venv = Venv::create(log, &run.join("venv"))?;
-    let install =
-        Install { venv: &venv.root, cache: &cache, link_mode: "hardlink", wheels: &wheels, extra: &[] };
+    let extra: &[&str] = if ctx.compile { &["--compile"] } else { &[] };
+    let install = Install { venv: &venv.root, cache: &cache, link_mode: "hardlink", wheels: &wheels, extra };
     ctx.installer.run(log, install)?;
     // Every check runs; the problems are reported together.
     let mut problems = Vec::new();
@@ -36,6 +40,26 @@ pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
         problems.push(format!("{e:#}"));
         0
     });
+    if let Err(e) = compare_records_with_pip(&venv, &pip.venv) {
+        problems.push(format!("{e:#}"));
+    }
+    let (pycs, pip_pycs) = (pycs(&added), pycs(&pip.added));
+    if pycs != pip_pycs {
+        let only_ours: Vec<_> = pycs.difference(&pip_pycs).collect();
+        let only_pip: Vec<_> = pip_pycs.difference(&pycs).collect();
+        problems.push(format!(
+            "bytecode: {} .pyc files only ours (e.g. {:?}), {} only pip's (e.g. {:?})",
+            only_ours.len(),
+            &only_ours[..only_ours.len().min(3)],
+            only_pip.len(),
+            &only_pip[..only_pip.len().min(3)],
+        ));
+    }
+    if ctx.compile {
+        if let Err(e) = check_bytecode(log, &venv) {
+            problems.push(format!("{e:#}"));
+        }
+    }
 
     // A second venv from the warm cache: every file a hardlink.
     let warm = Venv::create(log, &run.join("warm"))?;
@@ -73,9 +97,10 @@ pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
         bail!("{} problem(s): {}", problems.len(), problems.join("; "));
     }
     Ok(Outcome::Ok(format!(
-        "{} wheels, {files} files as pip; {} modules import ({} fail under pip too); \
+        "{} wheels, {files} files as pip ({} .pyc); {} modules import ({} fail under pip too); \
          {} scripts start ({broken} fail under pip too)",
         wheels.len(),
+        pycs.len(),
         names.len() - ours.len(),
         theirs.len(),
         scripts.len() - broken,
@@ -86,6 +111,11 @@ pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
 /// on import, or was still running after the timeout (a server).
 fn started(exit: &Exit) -> bool {
     matches!(exit, Exit::Code(0) | Exit::Code(2) | Exit::TimedOut)
+}
+
+/// The bytecode files an install added.
+fn pycs(added: &Snapshot) -> BTreeSet<&str> {
+    added.entries.keys().map(String::as_str).filter(|p| p.contains("/__pycache__/")).collect()
 }
 
 /// The modules to import, from the RECORDs of everything installed.

@@ -1,4 +1,4 @@
-//! `cargo xtask e2e [--corpus DIR] [--only NAME] [--dev]`: the release CLI and C library (or,
+//! `cargo xtask e2e [--corpus DIR [--compile]] [--only NAME] [--dev]`: the release CLI and C library (or,
 //! with `--dev`, the dev build the tests just made: what `ci` runs, to spare a clean runner a
 //! second optimised build of everything) on real venvs and real filesystems. Each step prints one line (`e2e NAME ... ok|skip (why)|FAIL: what`)
 //! and logs every command it ran, with its output, to `target/e2e/logs/NAME.log`.
@@ -38,6 +38,8 @@ pub struct Options {
     pub only: Option<String>,
     /// Test the dev build rather than the release build.
     pub dev: bool,
+    /// corpus-vs-pip with bytecode: pip compiles (its default), ours with `--compile`.
+    pub compile: bool,
 }
 
 pub enum Outcome {
@@ -83,6 +85,8 @@ pub struct Ctx {
     pub installer: Installer,
     pub fixtures: Fixtures,
     pub corpus: Option<PathBuf>,
+    /// See [`Options::compile`].
+    pub compile: bool,
     references: RefCell<HashMap<String, Rc<Reference>>>,
     counter: Cell<u32>,
 }
@@ -138,6 +142,7 @@ pub fn run(opts: &Options) -> Result<()> {
             .as_ref()
             .map(|c| c.canonicalize().with_context(|| format!("{}", c.display())))
             .transpose()?,
+        compile: opts.compile,
         references: RefCell::default(),
         counter: Cell::new(0),
     };

@@ -107,6 +107,20 @@ pub fn verify_records(site_packages: &Path) -> Result<BTreeSet<PathBuf>> {
     Ok(listed)
 }
 
+/// The files the RECORDs of `site_packages` list (unchecked), relative to `root` (the venv's):
+/// `bin/x` for `../../../bin/x`.
+pub fn listed_paths(site_packages: &Path, root: &Path) -> Result<BTreeSet<String>> {
+    let mut listed = BTreeSet::new();
+    for dist_info in dist_infos(site_packages)? {
+        let record = dist_info.join("RECORD");
+        let text = std::fs::read_to_string(&record).with_context(|| format!("{}", record.display()))?;
+        for row in parse_record(&text).with_context(|| format!("{}", record.display()))? {
+            listed.insert(rel(&normalize(&site_packages.join(&row.path)), root));
+        }
+    }
+    Ok(listed)
+}
+
 fn rel(path: &Path, base: &Path) -> String {
     path.strip_prefix(base).unwrap_or(path).display().to_string()
 }

@@ -1,7 +1,7 @@
 //! Virtual environments as the checks meet them: made by `python -m venv`, filled by our CLI or
 //! by pip, compared as snapshots of what the install added, imported from and scripts run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -66,10 +66,18 @@ impl Venv {
     /// pointing here: the venv itself holds no pip, so wheels of pip or setuptools (real
     /// corpora have them) are installed like any other.
     pub fn pip_install(&self, log: &Log, wheels: &[PathBuf]) -> Result<()> {
+        self.pip(log, wheels, Bytecode::Skip)
+    }
+
+    fn pip(&self, log: &Log, wheels: &[PathBuf], bytecode: Bytecode) -> Result<()> {
+        let compile = match bytecode {
+            Bytecode::Skip => "--no-compile",
+            Bytecode::Compile => "--compile",
+        };
         let cmd = Cmd::new(python()?)
             .args(["-m", "pip", "--python"])
             .arg(self.python())
-            .args(["install", "--no-deps", "--no-compile", "--no-index"])
+            .args(["install", "--no-deps", compile, "--no-index"])
             .args(["--disable-pip-version-check", "--no-input", "-q"])
             .args(wheels)
             .env("PIP_NO_CACHE_DIR", "1")
@@ -78,6 +86,13 @@ impl Venv {
         log.run(&cmd)?;
         Ok(())
     }
+}
+
+/// Whether an install writes `.pyc` files (pip's default, our `--compile`) or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bytecode {
+    Skip,
+    Compile,
 }
 
 pub fn secs(n: u64) -> Duration {
@@ -157,8 +172,12 @@ pub struct Reference {
 
 impl Reference {
     pub fn build(log: &Log, dir: &Path, wheels: &[PathBuf]) -> Result<Reference> {
+        Self::build_with(log, dir, wheels, Bytecode::Skip)
+    }
+
+    pub fn build_with(log: &Log, dir: &Path, wheels: &[PathBuf], bytecode: Bytecode) -> Result<Reference> {
         let venv = Venv::create(log, dir)?;
-        venv.pip_install(log, wheels).context("pip install (the reference) failed")?;
+        venv.pip(log, wheels, bytecode).context("pip install (the reference) failed")?;
         let added = venv.added()?;
         Ok(Reference { venv, added })
     }
@@ -190,6 +209,76 @@ fn mask_launchers(venv: &Venv, added: &Snapshot) -> Result<Snapshot> {
         }
     }
     Ok(out)
+}
+
+/// The metadata files that say who installed a distribution and how (PEP 610).
+const WHO_INSTALLED: &[&str] =
+    &["*.dist-info/INSTALLER", "*.dist-info/REQUESTED", "*.dist-info/direct_url.json"];
+
+/// The RECORDs of both venvs list the same files (`.pyc` files included), but for
+/// [`WHO_INSTALLED`]: what an uninstaller would remove is what pip's would. Returns how
+/// many files they list.
+pub fn compare_records_with_pip(ours: &Venv, pip: &Venv) -> Result<usize> {
+    let listed = |v: &Venv| -> Result<BTreeSet<String>> {
+        let all = record::listed_paths(&v.site_packages, &v.root)?;
+        Ok(all.into_iter().filter(|p| !super::snapshot::ignored(p, WHO_INSTALLED)).collect())
+    };
+    let (ours, theirs) = (listed(ours)?, listed(pip)?);
+    let only =
+        |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> { a.difference(b).cloned().collect() };
+    let (only_ours, only_pip) = (only(&ours, &theirs), only(&theirs, &ours));
+    if !only_ours.is_empty() || !only_pip.is_empty() {
+        bail!(
+            "RECORDs differ: {} listed only by ours (e.g. {:?}), {} only by pip's (e.g. {:?})",
+            only_ours.len(),
+            &only_ours[..only_ours.len().min(5)],
+            only_pip.len(),
+            &only_pip[..only_pip.len().min(5)]
+        );
+    }
+    Ok(ours.len())
+}
+
+/// Every `__pycache__/*.pyc` of the venv is readable by its interpreter and current: its
+/// magic number, a timestamp-based header, the mtime and size of the source beside it (else
+/// Python ignores it and compiles again). Returns how many there are.
+pub fn check_bytecode(log: &Log, venv: &Venv) -> Result<usize> {
+    const CODE: &str = "\
+import importlib.util, json, os, sys
+count, bad = 0, []
+for top, dirs, files in os.walk(sys.argv[1]):
+    if os.path.basename(top) != '__pycache__':
+        continue
+    for name in files:
+        pyc = os.path.join(top, name)
+        count += 1
+        try:
+            source = importlib.util.source_from_cache(pyc)
+            with open(pyc, 'rb') as f:
+                head = f.read(16)
+            st = os.stat(source)
+        except (OSError, ValueError) as e:
+            bad.append('%s: %s' % (pyc, e))
+            continue
+        word = lambda i: int.from_bytes(head[i:i + 4], 'little')
+        if head[:4] != importlib.util.MAGIC_NUMBER or word(4) != 0:
+            bad.append('%s: header %s' % (pyc, head[:8].hex()))
+        elif (word(8), word(12)) != (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF):
+            bad.append('%s: stale (mtime, size) %s for %s' % (pyc, (word(8), word(12)), source))
+print('XTASK-PYC ' + json.dumps([count, bad]))
+";
+    let out =
+        log.run(&Cmd::new(venv.python()).args(["-I", "-c", CODE]).arg(&venv.root).timeout(secs(600)))?;
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("XTASK-PYC "))
+        .context("bytecode check printed no result")?;
+    let (count, bad): (usize, Vec<String>) = serde_json::from_str(line)?;
+    if !bad.is_empty() {
+        bail!("{} of {count} .pyc files unusable, e.g. {}", bad.len(), bad[..bad.len().min(3)].join("; "));
+    }
+    Ok(count)
 }
 
 /// Every installed RECORD is true, and lists every file the install added.
