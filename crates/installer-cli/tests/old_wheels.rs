@@ -185,3 +185,38 @@ fn run(venv: &Path, name: &str) -> String {
 fn rows(rows: &[&str]) -> BTreeSet<String> {
     rows.iter().map(|r| r.to_string()).collect()
 }
+
+/// pip compiles every `.py` file it installs, wherever it goes (docutils' `rst2html.py`,
+/// jmespath's `jp.py` in `bin/`), and lists the `.pyc` in RECORD; `--compile` does the same,
+/// with a header Python accepts for the source as installed (its `#!python` line rewritten).
+#[test]
+fn compile_also_compiles_scripts_and_data_files_as_pip_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let wheel = WheelBuilder::new("tools", "1.0")
+        .file("tools-1.0.data/scripts/tool.py", b"#!python\nprint('tool')\n")
+        .file("tools-1.0.data/scripts/plain.py", b"#!/usr/bin/env python\nprint('plain')\n")
+        .file("tools-1.0.data/data/share/tools/helper.py", b"X = 1\n")
+        .write(tmp.path(), None);
+    let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
+    let out = installer(
+        tmp.path(),
+        &["install", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
+    );
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let sources = ["bin/tool.py", "bin/plain.py", "share/tools/helper.py"].map(|s| venv.join(s));
+    let check = format!(
+        "import importlib.util as u\n\
+         for src in {:?}:\n    \
+             head = open(u.cache_from_source(src), 'rb').read(16)\n    \
+             print(head[:8] == u.MAGIC_NUMBER + bytes([3, 0, 0, 0]) and head[8:] == u.source_hash(open(src, 'rb').read()))",
+        sources.iter().map(|s| s.to_str().unwrap()).collect::<Vec<_>>()
+    );
+    assert_eq!(python(&venv, &check), "True\nTrue\nTrue\n", "each .pyc is valid for its installed source");
+    let tag = python(&venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();
+    let record = std::fs::read_to_string(site_packages(&venv).join("tools-1.0.dist-info/RECORD")).unwrap();
+    for pyc in ["bin/__pycache__/tool", "bin/__pycache__/plain", "share/tools/__pycache__/helper"] {
+        assert!(record.contains(&format!("\n../../../{pyc}.{tag}.pyc,sha256=")), "{pyc} in:\n{record}");
+    }
+}

@@ -162,6 +162,12 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The interpreter that compiles, and its cache tag: for what is compiled outside the cache
+    /// (`install::bytecode_elsewhere`).
+    pub fn python(&self) -> (PathBuf, String) {
+        (self.python.clone(), self.interpreter.cache_tag.clone())
+    }
+
     /// The entry is ready: its published set is looked up, or its sources (those every
     /// environment puts in site-packages, [`crate::install::site_packages_sources`]) are queued.
     /// Called from the unpacking threads.
@@ -196,6 +202,7 @@ impl<'a> Compiler<'a> {
             pyc: batch.staging.path().join(TREE).join(pyc_path(rel, &self.interpreter.cache_tag)),
             display: rel.to_string(),
             size: file.size,
+            checked_hash: false,
         });
         batch.jobs.push((id, rel.to_string()));
     }

@@ -22,8 +22,8 @@ use std::thread::JoinHandle;
 use crate::cancel::Cancel;
 use crate::{Error, Result};
 
-/// The worker: reads jobs (`<length>\n<source>\0<pyc>\0<name in tracebacks>`), compiles each
-/// with a timestamp-based header, and answers `K\n` or `E<message>\n` per job, in order.
+/// The worker: reads jobs (`<length>\n<T|H>\0<source>\0<pyc>\0<name in tracebacks>`), compiles
+/// each with a timestamp-based (`T`) or checked hash-based (`H`, PEP 552) header, and answers `K\n` or `E<message>\n` per job, in order.
 /// Warnings (invalid escape sequences...) are silenced as pip does; they are the package
 /// author's business.
 const WORKER: &str = r#"
@@ -34,10 +34,10 @@ while True:
     line = inp.readline()
     if not line:
         break
-    source, cfile, dfile = (os.fsdecode(p) for p in inp.read(int(line)).split(b"\0"))
+    mode, source, cfile, dfile = (os.fsdecode(p) for p in inp.read(int(line)).split(b"\0"))
+    mode = py_compile.PycInvalidationMode.CHECKED_HASH if mode == "H" else py_compile.PycInvalidationMode.TIMESTAMP
     try:
-        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True,
-                           invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, invalidation_mode=mode)
         out.write(b"K\n")
     except Exception as e:
         if isinstance(e, py_compile.PyCompileError):
@@ -69,6 +69,10 @@ pub(crate) struct Job {
     pub display: String,
     /// The source's size: the biggest are compiled first.
     pub size: u64,
+    /// A hash-based header, checked against the source on import, instead of the source's
+    /// modification time: for a source the install writes itself (a rewritten script), whose
+    /// time is not known when it is compiled.
+    pub checked_hash: bool,
 }
 
 /// What became of one job.
@@ -295,9 +299,10 @@ fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
     Ok(())
 }
 
-/// `<length>\n<source>\0<pyc>\0<display>`.
+/// `<length>\n<T|H>\0<source>\0<pyc>\0<display>`.
 fn encode(job: &Job) -> Vec<u8> {
     let mut body = Vec::with_capacity(256);
+    body.extend_from_slice(if job.checked_hash { b"H\0" } else { b"T\0" });
     body.extend_from_slice(path_bytes(&job.source));
     body.push(0);
     body.extend_from_slice(path_bytes(&job.pyc));
@@ -333,18 +338,28 @@ mod tests {
             let source = dir.path().join(name);
             std::fs::write(&source, text).unwrap();
             let pyc = dir.path().join("out/__pycache__").join(format!("{name}c"));
-            jobs.push(Job { source, pyc, display: name.into(), size: text.len() as u64 });
+            let checked_hash = name.contains('\n');
+            jobs.push(Job { source, pyc, display: name.into(), size: text.len() as u64, checked_hash });
         }
         let outcomes = compile(Path::new("python3"), &jobs, 2, &Cancel::new()).unwrap();
         assert_eq!(outcomes[0], Outcome::Written);
         assert!(matches!(&outcomes[1], Outcome::Failed(m) if m.starts_with("SyntaxError: ")), "{outcomes:?}");
         assert_eq!(outcomes[2], Outcome::Written);
         assert!(jobs[0].pyc.is_file() && !jobs[1].pyc.exists() && jobs[2].pyc.is_file());
+        // The header's flags (PEP 552): 0 for a timestamp, 3 for a checked source hash.
+        let flags = |pyc: &Path| std::fs::read(pyc).unwrap()[4..8].to_vec();
+        assert_eq!((flags(&jobs[0].pyc), flags(&jobs[2].pyc)), (vec![0; 4], vec![3, 0, 0, 0]));
     }
 
     #[test]
     fn an_interpreter_that_cannot_run_is_an_error() {
-        let job = Job { source: "a.py".into(), pyc: "a.pyc".into(), display: "a.py".into(), size: 1 };
+        let job = Job {
+            source: "a.py".into(),
+            pyc: "a.pyc".into(),
+            display: "a.py".into(),
+            size: 1,
+            checked_hash: false,
+        };
         let err = compile(Path::new("/nonexistent/python"), &[job], 1, &Cancel::new()).unwrap_err();
         assert!(matches!(err, Error::Command { .. }), "{err:?}");
     }

@@ -240,8 +240,8 @@ pub fn compare_records_with_pip(ours: &Venv, pip: &Venv) -> Result<usize> {
 }
 
 /// Every `__pycache__/*.pyc` of the venv is readable by its interpreter and current: its
-/// magic number, a timestamp-based header, the mtime and size of the source beside it (else
-/// Python ignores it and compiles again). Returns how many there are.
+/// magic number, and a timestamp-based header with the mtime and size of the source beside it
+/// or a checked hash-based one with its hash (else Python ignores it and compiles again). Returns how many there are.
 pub fn check_bytecode(log: &Log, venv: &Venv) -> Result<usize> {
     const CODE: &str = "\
 import importlib.util, json, os, sys
@@ -261,8 +261,12 @@ for top, dirs, files in os.walk(sys.argv[1]):
             bad.append('%s: %s' % (pyc, e))
             continue
         word = lambda i: int.from_bytes(head[i:i + 4], 'little')
-        if head[:4] != importlib.util.MAGIC_NUMBER or word(4) != 0:
+        if head[:4] != importlib.util.MAGIC_NUMBER or word(4) not in (0, 3):
             bad.append('%s: header %s' % (pyc, head[:8].hex()))
+        elif word(4) == 3:
+            with open(source, 'rb') as f:
+                if head[8:] != importlib.util.source_hash(f.read()):
+                    bad.append('%s: stale hash for %s' % (pyc, source))
         elif (word(8), word(12)) != (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF):
             bad.append('%s: stale (mtime, size) %s for %s' % (pyc, (word(8), word(12)), source))
 print('XTASK-PYC ' + json.dumps([count, bad]))

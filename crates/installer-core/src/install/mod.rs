@@ -14,6 +14,7 @@
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
 mod apply;
+mod bytecode_elsewhere;
 mod cached;
 mod link;
 mod plan;
@@ -441,7 +442,10 @@ fn install_entries(
 
     // 4. Bytecode, from the cache the files are linked from.
     if let Some(compiler) = compiler {
+        let (python, tag) = compiler.python();
         plan_bytecode(&mut plans, compiler, source, &roots, reporter)?;
+        let python = (python.as_path(), tag.as_str());
+        bytecode_elsewhere::add_to_plans(&mut plans, python, source, &roots, &options.cancel, reporter)?;
         clock.lap("bytecode");
     }
 

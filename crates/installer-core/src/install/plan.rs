@@ -126,7 +126,7 @@ impl WheelPlan {
 }
 
 /// Whether a file at `rel` in site-packages is a module `--compile` compiles.
-fn compiles(rel: &str) -> bool {
+pub(super) fn compiles(rel: &str) -> bool {
     rel.ends_with(".py") && !rel.ends_with("/.py") && rel != ".py"
 }
 
