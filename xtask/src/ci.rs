@@ -24,7 +24,10 @@ pub fn run() -> Result<()> {
     step("test", test)?;
     // The dev build the tests just made: a release build of everything would cost a clean
     // 2-core runner minutes and test nothing the dev build does not (it adds overflow checks).
-    step("e2e", || e2e::run(&e2e::Options { corpus: Some(CORPUS.into()), dev: true, ..Default::default() }))?;
+    // corpus-vs-pip with bytecode, pip's default: every file as pip's, the `.pyc` files too.
+    let e2e_options =
+        e2e::Options { corpus: Some(CORPUS.into()), dev: true, compile: true, ..Default::default() };
+    step("e2e", || e2e::run(&e2e_options))?;
     // The wheel, binary and C library as packaged, installed by pip and tested (README,
     // Distribution), linked with thin LTO: the shipped profile's fat LTO in one codegen unit
     // costs a clean runner minutes more per artifact and changes no check of this step.
