@@ -94,7 +94,9 @@ impl Context {
 
     /// Runs one call's work: records its error (or "") as the last error and turns it into a
     /// status. A panic in `work` (a bug, or an unfinished core) is recorded with its message.
+    /// Every call starts uncancelled, whatever a cancel made between calls left behind.
     pub(crate) fn run(&mut self, work: impl FnOnce(&mut Context) -> Result<(), Error>) -> installer_status {
+        self.options.cancel.reset();
         let result = catch_unwind(AssertUnwindSafe(|| work(self)));
         match result {
             Ok(Ok(())) => {

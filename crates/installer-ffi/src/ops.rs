@@ -62,8 +62,6 @@ pub unsafe extern "C" fn installer_install(
             let wheels: Vec<PathBuf> =
                 unsafe { str_array_arg(wheels, n_wheels, "wheels") }?.into_iter().map(PathBuf::from).collect();
             let reporter = ctx.reporter();
-            // Each install starts uncancelled, whatever a cancel of an earlier one left.
-            ctx.options.cancel.reset();
             let (cache, options) = ctx.cache_and_options()?;
             install::install_into(venv, Path::new(PYTHON), &wheels, cache, options, &reporter)?;
             Ok(())
@@ -100,8 +98,6 @@ pub unsafe extern "C" fn installer_uninstall(
             let names: Vec<String> =
                 unsafe { str_array_arg(names, n_names, "names") }?.into_iter().map(str::to_owned).collect();
             let venv = Venv::open(venv)?;
-            // Each operation starts uncancelled, whatever a cancel of an earlier one left.
-            ctx.options.cancel.reset();
             uninstall::uninstall(&venv, &names, &ctx.reporter(), &ctx.options.cancel)?;
             Ok(())
         })
@@ -125,7 +121,6 @@ pub unsafe extern "C" fn installer_verify(ctx: *mut installer_ctx, venv: *const 
         ctx.run(|ctx| {
             // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = Venv::open(unsafe { path_arg(venv, "venv") }?)?;
-            ctx.options.cancel.reset();
             verify::verify(&venv, ctx.options.jobs, &ctx.options.cancel)?.into_result(&venv)?;
             Ok(())
         })
