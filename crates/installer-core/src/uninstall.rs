@@ -39,8 +39,8 @@ pub struct UninstallSummary {
 
 /// Removes the distributions `names` (any spelling: `Foo_Bar` = `foo-bar`) from `venv`. A
 /// name that is not installed is reported ([`Event::NotInstalled`]) and the others are
-/// removed, as pip and uv do; only when none is installed does it fail, with
-/// [`crate::Error::NotInstalled`] naming them all. Cancelling `cancel` stops it, restores
+/// removed, as pip and uv do; only when none is installed does it fail (after the same
+/// events), with [`crate::Error::NotInstalled`] naming them all. Cancelling `cancel` stops it, restores
 /// every file moved so far and returns [`Error::Cancelled`].
 pub fn uninstall(
     venv: &Venv,
@@ -51,11 +51,11 @@ pub fn uninstall(
     cancel.check()?;
     let _lock = venv.lock(reporter)?;
     let (dists, not_installed) = select(venv, names)?;
-    if dists.is_empty() {
-        return Err(Error::NotInstalled { venv: venv.root().to_path_buf(), names: not_installed });
-    }
     for name in &not_installed {
         reporter.event(Event::NotInstalled { name });
+    }
+    if dists.is_empty() {
+        return Err(Error::NotInstalled { venv: venv.root().to_path_buf(), names: not_installed });
     }
 
     let mut files = BTreeSet::new();
@@ -326,9 +326,11 @@ mod tests {
     fn when_no_name_is_installed_it_fails_naming_them_all_and_removes_nothing() {
         let (dir, venv) = venv_with(&foo_bar());
         let before = tree(dir.path());
-        let err =
-            uninstall(&venv, &["nope".into(), "Other".into()], &NoReporter, &Cancel::new()).unwrap_err();
+        let missing = Missing::default();
+        let err = uninstall(&venv, &["nope".into(), "Other".into()], &missing, &Cancel::new()).unwrap_err();
         assert!(matches!(&err, Error::NotInstalled { names, .. } if names == &["nope", "Other"]), "{err}");
+        // Reported by the core, so every frontend warns for them alike.
+        assert_eq!(*missing.0.lock().unwrap(), ["nope", "Other"]);
         assert_eq!(tree(dir.path()), before);
     }
 

@@ -23,13 +23,8 @@ pub fn run(args: UninstallArgs) -> Result<()> {
     reporter.finish();
     let summary = match result {
         Ok(summary) => summary,
+        // Each name was reported already; nothing to do is a success here, as with pip.
         Err(Error::NotInstalled { names, .. }) => {
-            for name in &names {
-                installer_core::Reporter::event(
-                    &reporter,
-                    installer_core::reporter::Event::NotInstalled { name },
-                );
-            }
             UninstallSummary { not_installed: names, ..UninstallSummary::default() }
         }
         Err(e) => return Err(e),
