@@ -61,11 +61,13 @@ pub fn read(file: &Path) -> Result<Vec<PathBuf>> {
     Ok(wheels)
 }
 
-/// A line naming a file: a path separator or a distribution file suffix. Anything else that
+/// A line naming a file: a path separator (either kind on Windows) or a distribution file
+/// suffix (an sdist too, so it is refused later as "not a wheel"). Anything else that
 /// does not exist is taken for a specifier (`requests`, `numpy>=2`, `foo[bar]; python_version<"3.13"`).
 fn looks_like_a_path(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
-    line.contains('/') || [".whl", ".tar.gz", ".zip", ".tgz"].iter().any(|s| lower.ends_with(s))
+    line.chars().any(std::path::is_separator)
+        || [".whl", ".tar.gz", ".zip", ".tgz"].iter().any(|s| lower.ends_with(s))
 }
 
 #[cfg(test)]
