@@ -10,27 +10,22 @@
 //! its path inside site-packages; importlib replaces that with the path a module is imported
 //! from, so tracebacks name the environment's file.
 
+mod set;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::cache::Staging;
-use crate::cache::{Cache, CacheEntry};
+use crate::cache::{Cache, CacheEntry, Staging};
 use crate::cancel::Cancel;
 use crate::compile::{Job, JobId, Outcome, Pool};
 use crate::install::WheelPlan;
-use crate::manifest::{ManifestFile, Sha256Digest};
 use crate::reporter::Reporter;
 use crate::{Error, Result};
-
-/// Bumped when a bytecode manifest's meaning changes; others are ignored (compiled again
-/// under another name is not possible, so the format is part of the directory name).
-const FORMAT: u32 = 1;
-const MANIFEST: &str = "manifest.json";
-const TREE: &str = "tree";
+use set::{import, manifest_file, publish, write_manifest, FORMAT, TREE};
+pub(crate) use set::{sets_of, BytecodeManifest, BytecodeSet};
 
 /// What makes a `.pyc` readable by an interpreter: its cache tag (`cpython-312`, the file
 /// name part) and magic number (the header).
@@ -52,59 +47,6 @@ impl Interpreter {
     fn dir_name(&self) -> String {
         format!("pyc-{}-{}-v{FORMAT}", self.cache_tag, self.magic)
     }
-}
-
-/// The bytecode of one entry for one interpreter, as published in the cache.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct BytecodeManifest {
-    format: u32,
-    interpreter: Interpreter,
-    /// Each `.pyc`, by its path under site-packages (and under the set's `tree/`).
-    pub files: Vec<ManifestFile>,
-    /// Sources that do not compile (path under site-packages) and why: warned about on every
-    /// install, as a fresh compilation would.
-    pub failed: Vec<(String, String)>,
-}
-
-/// A published bytecode directory of an entry.
-#[derive(Debug)]
-pub(crate) struct BytecodeSet {
-    dir: PathBuf,
-    pub manifest: BytecodeManifest,
-}
-
-impl BytecodeSet {
-    /// The directory's name in its entry (`pyc-<tag>-<magic>-v<format>`).
-    pub fn name(&self) -> String {
-        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    }
-
-    /// The root of the `.pyc` files: a file of the manifest is at `tree().join(path)`.
-    pub fn tree(&self) -> PathBuf {
-        self.dir.join(TREE)
-    }
-
-    /// The published set of the entry at `entry_dir` for `interpreter`, if there is one.
-    fn open(entry_dir: &Path, interpreter: &Interpreter) -> Option<BytecodeSet> {
-        let dir = entry_dir.join(interpreter.dir_name());
-        let bytes = std::fs::read(dir.join(MANIFEST)).ok()?;
-        let manifest: BytecodeManifest = serde_json::from_slice(&bytes).ok()?;
-        (manifest.format == FORMAT && &manifest.interpreter == interpreter)
-            .then_some(BytecodeSet { dir, manifest })
-    }
-}
-
-/// Every bytecode set published in `entry` (for `cache verify`), with its directory.
-pub(crate) fn sets_of(entry: &CacheEntry) -> Vec<BytecodeSet> {
-    let Ok(dir) = std::fs::read_dir(entry.dir()) else { return Vec::new() };
-    dir.flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("pyc-")))
-        .filter_map(|e| {
-            let bytes = std::fs::read(e.path().join(MANIFEST)).ok()?;
-            let manifest = serde_json::from_slice(&bytes).ok()?;
-            Some(BytecodeSet { dir: e.path(), manifest })
-        })
-        .collect()
 }
 
 /// The bytecode of an install's entries, compiled while the install goes on: each entry's
@@ -371,107 +313,6 @@ fn stage(interpreter: &Interpreter, batch: Batch, outcomes: &[Option<Outcome>]) 
     write_manifest(batch.staging.path(), &manifest)?;
     let set = BytecodeSet { dir: batch.staging.path().to_path_buf(), manifest };
     Ok(Staged { staging: batch.staging, set, entry_dir: batch.entry_dir })
-}
-
-fn write_manifest(dir: &Path, manifest: &BytecodeManifest) -> Result<()> {
-    let path = dir.join(MANIFEST);
-    let json = serde_json::to_vec(manifest).expect("bytecode manifest serialises");
-    std::fs::write(&path, json).map_err(|e| Error::io("write", &path, e))
-}
-
-/// Publishes the set staged in `staging` (manifest written, its files `files`) beside the entry
-/// at `entry_dir` of `cache` (the staging's cache too), or takes the one another process
-/// published first.
-fn publish(
-    cache: &Cache,
-    interpreter: &Interpreter,
-    staging: Staging,
-    entry_dir: &Path,
-    files: &[ManifestFile],
-) -> Result<BytecodeSet> {
-    cache.publish_beside_entry(staging, entry_dir, &interpreter.dir_name(), files)?;
-    BytecodeSet::open(entry_dir, interpreter).ok_or_else(|| {
-        Error::io(
-            "read bytecode manifest in",
-            entry_dir.join(interpreter.dir_name()),
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "missing or unreadable"),
-        )
-    })
-}
-
-/// The manifest row of the `.pyc` at `path` under `tree`.
-fn manifest_file(tree: &Path, path: String) -> Result<ManifestFile> {
-    let file = tree.join(&path);
-    let bytes = std::fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
-    Ok(manifest_row(path, &bytes))
-}
-
-/// The manifest row of a `.pyc` at `path` holding `bytes`.
-fn manifest_row(path: String, bytes: &[u8]) -> ManifestFile {
-    ManifestFile {
-        path,
-        size: bytes.len() as u64,
-        hash: Sha256Digest(Sha256::digest(bytes).into()),
-        executable: false,
-        python_shebang: false,
-    }
-}
-
-/// The set of `entry` (in `shard`: a cache shard, or the cache a layer's entry was imported
-/// into) for the interpreter of `from`, the set of another copy of the entry: its own if it
-/// has one, else `from` copied. A copied `.pyc` gets the modification time of `entry`'s source
-/// in its header (a copy of a source may have another than the original's), so it is valid
-/// there; `sources` are the plan's (manifest index, path under site-packages).
-fn import(
-    shard: &Cache,
-    entry: &CacheEntry,
-    from: &BytecodeSet,
-    sources: &[(u32, &str)],
-) -> Result<BytecodeSet> {
-    let interpreter = &from.manifest.interpreter;
-    if let Some(set) = BytecodeSet::open(entry.dir(), interpreter) {
-        return Ok(set);
-    }
-    let by_pyc: HashMap<String, u32> =
-        sources.iter().map(|&(index, rel)| (pyc_path(rel, &interpreter.cache_tag), index)).collect();
-    let staging = shard.staging_dir()?;
-    let tree = staging.path().join(TREE);
-    let mut manifest = BytecodeManifest {
-        format: FORMAT,
-        interpreter: interpreter.clone(),
-        files: Vec::with_capacity(from.manifest.files.len()),
-        failed: from.manifest.failed.clone(),
-    };
-    for file in &from.manifest.files {
-        let src = from.tree().join(&file.path);
-        let mut bytes = std::fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
-        if let Some(&index) = by_pyc.get(&file.path) {
-            let source = entry.tree().join(&entry.manifest().files[index as usize].path);
-            let meta = std::fs::metadata(&source).map_err(|e| Error::io("read", &source, e))?;
-            stamp_source_mtime(&mut bytes, &meta);
-        }
-        let dst = tree.join(&file.path);
-        if let Some(dir) = dst.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-        }
-        std::fs::write(&dst, &bytes).map_err(|e| Error::io("write", &dst, e))?;
-        manifest.files.push(manifest_row(file.path.clone(), &bytes));
-    }
-    write_manifest(staging.path(), &manifest)?;
-    publish(shard, interpreter, staging, entry.dir(), &manifest.files)
-}
-
-/// Puts the source's modification time into a timestamp-based `.pyc` header (PEP 552: magic,
-/// flags 0, mtime and size as little-endian 32-bit numbers); other headers are left alone.
-fn stamp_source_mtime(pyc: &mut [u8], source: &std::fs::Metadata) {
-    let mtime = source
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as u32);
-    if pyc.len() >= 16 && pyc[4..8] == [0; 4] {
-        pyc[8..12].copy_from_slice(&mtime.to_le_bytes());
-    }
 }
 
 /// `<dir>/__pycache__/<stem>.<tag>.pyc` for the source `<dir>/<stem>.py` (PEP 3147), as

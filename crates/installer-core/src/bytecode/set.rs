@@ -1,0 +1,174 @@
+//! A published bytecode set: its directory beside the entry (`pyc-<tag>-<magic>-v<format>/`
+//! holding `manifest.json` and `tree/`), how a staged one is published, and how one is copied
+//! to another copy of the entry (a shard's, an imported layer entry's) with headers that stay
+//! valid there.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{pyc_path, Interpreter};
+use crate::cache::{Cache, CacheEntry, Staging};
+use crate::manifest::{ManifestFile, Sha256Digest};
+use crate::{Error, Result};
+
+/// Bumped when a bytecode manifest's meaning changes; others are ignored (compiled again
+/// under another name is not possible, so the format is part of the directory name).
+pub(super) const FORMAT: u32 = 1;
+pub(super) const MANIFEST: &str = "manifest.json";
+pub(super) const TREE: &str = "tree";
+
+/// The bytecode of one entry for one interpreter, as published in the cache.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct BytecodeManifest {
+    pub(super) format: u32,
+    pub(super) interpreter: Interpreter,
+    /// Each `.pyc`, by its path under site-packages (and under the set's `tree/`).
+    pub files: Vec<ManifestFile>,
+    /// Sources that do not compile (path under site-packages) and why: warned about on every
+    /// install, as a fresh compilation would.
+    pub failed: Vec<(String, String)>,
+}
+
+/// A published bytecode directory of an entry.
+#[derive(Debug)]
+pub(crate) struct BytecodeSet {
+    pub(super) dir: PathBuf,
+    pub manifest: BytecodeManifest,
+}
+
+impl BytecodeSet {
+    /// The directory's name in its entry (`pyc-<tag>-<magic>-v<format>`).
+    pub fn name(&self) -> String {
+        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// The root of the `.pyc` files: a file of the manifest is at `tree().join(path)`.
+    pub fn tree(&self) -> PathBuf {
+        self.dir.join(TREE)
+    }
+
+    /// The published set of the entry at `entry_dir` for `interpreter`, if there is one.
+    pub(super) fn open(entry_dir: &Path, interpreter: &Interpreter) -> Option<BytecodeSet> {
+        let dir = entry_dir.join(interpreter.dir_name());
+        let bytes = std::fs::read(dir.join(MANIFEST)).ok()?;
+        let manifest: BytecodeManifest = serde_json::from_slice(&bytes).ok()?;
+        (manifest.format == FORMAT && &manifest.interpreter == interpreter)
+            .then_some(BytecodeSet { dir, manifest })
+    }
+}
+
+/// Every bytecode set published in `entry` (for `cache verify`), with its directory.
+pub(crate) fn sets_of(entry: &CacheEntry) -> Vec<BytecodeSet> {
+    let Ok(dir) = std::fs::read_dir(entry.dir()) else { return Vec::new() };
+    dir.flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("pyc-")))
+        .filter_map(|e| {
+            let bytes = std::fs::read(e.path().join(MANIFEST)).ok()?;
+            let manifest = serde_json::from_slice(&bytes).ok()?;
+            Some(BytecodeSet { dir: e.path(), manifest })
+        })
+        .collect()
+}
+pub(super) fn write_manifest(dir: &Path, manifest: &BytecodeManifest) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let json = serde_json::to_vec(manifest).expect("bytecode manifest serialises");
+    std::fs::write(&path, json).map_err(|e| Error::io("write", &path, e))
+}
+
+/// Publishes the set staged in `staging` (manifest written, its files `files`) beside the entry
+/// at `entry_dir` of `cache` (the staging's cache too), or takes the one another process
+/// published first.
+pub(super) fn publish(
+    cache: &Cache,
+    interpreter: &Interpreter,
+    staging: Staging,
+    entry_dir: &Path,
+    files: &[ManifestFile],
+) -> Result<BytecodeSet> {
+    cache.publish_beside_entry(staging, entry_dir, &interpreter.dir_name(), files)?;
+    BytecodeSet::open(entry_dir, interpreter).ok_or_else(|| {
+        Error::io(
+            "read bytecode manifest in",
+            entry_dir.join(interpreter.dir_name()),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "missing or unreadable"),
+        )
+    })
+}
+
+/// The manifest row of the `.pyc` at `path` under `tree`.
+pub(super) fn manifest_file(tree: &Path, path: String) -> Result<ManifestFile> {
+    let file = tree.join(&path);
+    let bytes = std::fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
+    Ok(manifest_row(path, &bytes))
+}
+
+/// The manifest row of a `.pyc` at `path` holding `bytes`.
+fn manifest_row(path: String, bytes: &[u8]) -> ManifestFile {
+    ManifestFile {
+        path,
+        size: bytes.len() as u64,
+        hash: Sha256Digest(Sha256::digest(bytes).into()),
+        executable: false,
+        python_shebang: false,
+    }
+}
+
+/// The set of `entry` (in `shard`: a cache shard, or the cache a layer's entry was imported
+/// into) for the interpreter of `from`, the set of another copy of the entry: its own if it
+/// has one, else `from` copied. A copied `.pyc` gets the modification time of `entry`'s source
+/// in its header (a copy of a source may have another than the original's), so it is valid
+/// there; `sources` are the plan's (manifest index, path under site-packages).
+pub(super) fn import(
+    shard: &Cache,
+    entry: &CacheEntry,
+    from: &BytecodeSet,
+    sources: &[(u32, &str)],
+) -> Result<BytecodeSet> {
+    let interpreter = &from.manifest.interpreter;
+    if let Some(set) = BytecodeSet::open(entry.dir(), interpreter) {
+        return Ok(set);
+    }
+    let by_pyc: HashMap<String, u32> =
+        sources.iter().map(|&(index, rel)| (pyc_path(rel, &interpreter.cache_tag), index)).collect();
+    let staging = shard.staging_dir()?;
+    let tree = staging.path().join(TREE);
+    let mut manifest = BytecodeManifest {
+        format: FORMAT,
+        interpreter: interpreter.clone(),
+        files: Vec::with_capacity(from.manifest.files.len()),
+        failed: from.manifest.failed.clone(),
+    };
+    for file in &from.manifest.files {
+        let src = from.tree().join(&file.path);
+        let mut bytes = std::fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
+        if let Some(&index) = by_pyc.get(&file.path) {
+            let source = entry.tree().join(&entry.manifest().files[index as usize].path);
+            let meta = std::fs::metadata(&source).map_err(|e| Error::io("read", &source, e))?;
+            stamp_source_mtime(&mut bytes, &meta);
+        }
+        let dst = tree.join(&file.path);
+        if let Some(dir) = dst.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        std::fs::write(&dst, &bytes).map_err(|e| Error::io("write", &dst, e))?;
+        manifest.files.push(manifest_row(file.path.clone(), &bytes));
+    }
+    write_manifest(staging.path(), &manifest)?;
+    publish(shard, interpreter, staging, entry.dir(), &manifest.files)
+}
+
+/// Puts the source's modification time into a timestamp-based `.pyc` header (PEP 552: magic,
+/// flags 0, mtime and size as little-endian 32-bit numbers); other headers are left alone.
+fn stamp_source_mtime(pyc: &mut [u8], source: &std::fs::Metadata) {
+    let mtime = source
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as u32);
+    if pyc.len() >= 16 && pyc[4..8] == [0; 4] {
+        pyc[8..12].copy_from_slice(&mtime.to_le_bytes());
+    }
+}
