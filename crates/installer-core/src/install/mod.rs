@@ -24,7 +24,6 @@ mod summary;
 mod tests;
 mod tree;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub(crate) use link::{decide, nearest_existing, shard_source_creating_nothing};
@@ -37,7 +36,7 @@ pub(crate) use plan::{site_packages_sources, WheelPlan};
 use crate::bytecode::{Compiler, Interpreter};
 use crate::cache::{Cache, CacheEntry};
 use crate::cancel::Cancel;
-use crate::installed::{self, InstalledDist};
+use crate::installed::InstalledDist;
 use crate::linker::{ConcreteLinkMode, LinkFallback, LinkMode};
 use crate::platform;
 use crate::reporter::{Event, Reporter};
@@ -46,7 +45,7 @@ use crate::target::{self, select_wheels, Target, TargetRequest};
 use crate::transaction::Transaction;
 use crate::uninstall;
 use crate::venv::Venv;
-use crate::wheel::{normalize_name, WheelError};
+use crate::wheel::WheelError;
 use crate::{Error, Result};
 use roots::Roots;
 
@@ -343,35 +342,8 @@ fn install_entries(
     };
 
     // 2. Plan against what is installed.
-    // By normalised name, each computed once: a lookup per wheel, not a scan.
-    let installed: HashMap<String, InstalledDist> =
-        installed::scan(venv)?.into_iter().map(|d| (d.normalized_name(), d)).collect();
     let mut roots = Roots::new(venv);
-    let header_roots = plan::header_roots(&mut roots, venv, &entries);
-    let mut plans = Vec::with_capacity(wheels.len());
-    let mut skipped = Vec::new();
-    let mut seen: HashMap<String, &Path> = HashMap::with_capacity(wheels.len());
-    for ((wheel, entry), headers) in wheels.iter().zip(entries).zip(header_roots) {
-        let manifest = entry.manifest();
-        let name = normalize_name(&manifest.name);
-        if let Some(first) = seen.get(&name) {
-            return Err(Error::Conflict {
-                path: PathBuf::from(&manifest.dist_info),
-                first: first.to_path_buf(),
-                second: wheel.clone(),
-            });
-        }
-        let current = installed.get(&name).cloned();
-        seen.insert(name, wheel);
-        if let Some(current) = &current {
-            if current.version == manifest.version && !options.reinstall {
-                skipped.push(dist_version(manifest));
-                continue;
-            }
-        }
-        plans.push(plan::plan_wheel(venv, &roots, headers, wheel, entry, current)?);
-    }
-    plan::check_conflicts(&plans, &roots)?;
+    let (mut plans, skipped) = plan::plan_wheels(venv, &mut roots, wheels, entries, options.reinstall)?;
     if let Some(compiler) = &compiler {
         compiler.plans_made(&plans);
     }

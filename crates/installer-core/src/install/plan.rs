@@ -2,6 +2,7 @@
 //! generated (launchers, rewritten scripts, installer metadata), and what it replaces. Pure
 //! bookkeeping over manifests: nothing here touches the environment.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,10 +13,12 @@ use crate::cache::CacheEntry;
 use crate::installed::InstalledDist;
 use crate::manifest::{Manifest, ManifestFile};
 use crate::venv::Venv;
+use crate::wheel::normalize_name;
 use crate::wheel::record::hash_bytes_sha256;
 use crate::{script, Error, Result};
 
 use super::roots::{RootId, Roots, DATA, SCRIPTS, SITE_PACKAGES};
+use super::DistVersion;
 
 /// Files of a wheel's `.dist-info` that the installer writes itself.
 const GENERATED_METADATA: [&str; 4] = ["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"];
@@ -182,6 +185,47 @@ impl Scheme<'_> {
         }
         Some((SITE_PACKAGES, 0))
     }
+}
+
+/// The plans of `wheels` (whose entries are `entries`, in order) against what `venv` has
+/// installed, and the wheels skipped because the same version is installed (unless
+/// `reinstall`). Two wheels of one distribution, or two plans writing one path, are a conflict.
+pub(crate) fn plan_wheels(
+    venv: &Venv,
+    roots: &mut Roots,
+    wheels: &[PathBuf],
+    entries: Vec<CacheEntry>,
+    reinstall: bool,
+) -> Result<(Vec<WheelPlan>, Vec<DistVersion>)> {
+    // By normalised name, each computed once: a lookup per wheel, not a scan.
+    let installed: HashMap<String, InstalledDist> =
+        crate::installed::scan(venv)?.into_iter().map(|d| (d.normalized_name(), d)).collect();
+    let header_roots = header_roots(roots, venv, &entries);
+    let mut plans = Vec::with_capacity(wheels.len());
+    let mut skipped = Vec::new();
+    let mut seen: HashMap<String, &Path> = HashMap::with_capacity(wheels.len());
+    for ((wheel, entry), headers) in wheels.iter().zip(entries).zip(header_roots) {
+        let manifest = entry.manifest();
+        let name = normalize_name(&manifest.name);
+        if let Some(first) = seen.get(&name) {
+            return Err(Error::Conflict {
+                path: PathBuf::from(&manifest.dist_info),
+                first: first.to_path_buf(),
+                second: wheel.clone(),
+            });
+        }
+        let current = installed.get(&name).cloned();
+        seen.insert(name, wheel);
+        if let Some(current) = &current {
+            if current.version == manifest.version && !reinstall {
+                skipped.push(super::dist_version(manifest));
+                continue;
+            }
+        }
+        plans.push(plan_wheel(venv, roots, headers, wheel, entry, current)?);
+    }
+    check_conflicts(&plans, roots)?;
+    Ok((plans, skipped))
 }
 
 /// The root of `.data/headers` of each entry (the prefix for entries without headers), all
