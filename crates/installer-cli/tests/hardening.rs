@@ -13,60 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use support::privileged::{is_root, Mount};
 use support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// A filesystem mounted for one test, lazily unmounted when dropped.
-struct Mount {
-    path: PathBuf,
-}
-
-impl Mount {
-    /// A tmpfs of `size` (e.g. `20m`) at `path`; `None` (printing why) without root.
-    fn tmpfs(path: &Path, size: &str) -> Option<Mount> {
-        std::fs::create_dir_all(path).unwrap();
-        Mount::run(path, &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-    }
-
-    /// `path` bind-mounted read-only onto itself.
-    fn read_only(path: &Path) -> Option<Mount> {
-        let mount = Mount::run(path, &["--bind", path.to_str().unwrap()])?;
-        let out = Command::new("mount").args(["-o", "remount,bind,ro"]).arg(path).output().unwrap();
-        assert!(out.status.success(), "remount ro: {}", String::from_utf8_lossy(&out.stderr));
-        Some(mount)
-    }
-
-    fn run(path: &Path, args: &[&str]) -> Option<Mount> {
-        if !is_root() {
-            skip("mounting needs root");
-            return None;
-        }
-        let out = Command::new("mount").args(args).arg(path).output().unwrap();
-        if !out.status.success() {
-            skip(&format!("mount {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
-            return None;
-        }
-        Some(Mount { path: path.to_path_buf() })
-    }
-
-    fn remount(&self, options: &str) {
-        let out = Command::new("mount").args(["-o", options]).arg(&self.path).output().unwrap();
-        assert!(out.status.success(), "remount {options}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
 
 /// A work directory that `nobody` can enter.
 fn workdir() -> tempfile::TempDir {

@@ -40,8 +40,18 @@ impl Mount {
     /// `path` bind-mounted read-only onto itself.
     pub fn read_only(path: &Path) -> Option<Mount> {
         let mount = Mount::new(path, &["--bind", path.to_str().unwrap()])?;
-        run("mount", &["-o", "remount,bind,ro", path.to_str().unwrap()]);
+        mount.remount("remount,bind,ro");
         Some(mount)
+    }
+
+    /// A tmpfs of `size` (e.g. `20m`) at `path`: a filesystem that fills up.
+    pub fn tmpfs(path: &Path, size: &str) -> Option<Mount> {
+        Mount::new(path, &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+    }
+
+    /// `mount -o OPTIONS` again on this mount (`remount,ro`...).
+    pub fn remount(&self, options: &str) {
+        run("mount", &["-o", options, self.0.to_str().unwrap()]);
     }
 }
 
