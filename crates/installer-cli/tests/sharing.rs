@@ -135,6 +135,12 @@ fn backdate(layer: &Path) {
     }
 }
 
+/// An install's `-v` output says its one wheel's bytecode was found and nothing compiled.
+fn assert_compiled_nothing(out: &Output) {
+    let err = stderr(out);
+    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+}
+
 /// The `pyc-*` bytecode sets published in a cache entry.
 fn bytecode_sets(entry: &Path) -> Vec<String> {
     names(entry).into_iter().filter(|n| n.starts_with("pyc-")).collect()
@@ -163,8 +169,7 @@ fn compiling_a_read_only_layers_entry_imports_it_and_compiles_once_into_the_cach
     // Once: the second environment gets the imported entry's bytecode, compiling nothing.
     let out = install(work.path(), &two, &cache, Some(&layer), &["--compile"]);
     assert_ok(&out);
-    let err = stderr(&out);
-    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+    assert_compiled_nothing(&out);
     assert_eq!(only_entry(&cache), local);
     assert_bytecode_loads_as_placed(&two);
     assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "nothing left staged");
@@ -186,8 +191,7 @@ fn a_read_only_layers_bytecode_is_placed_without_compiling() {
     let venv = venv_at(&work.path().join("venv"));
     let out = install(work.path(), &venv, &cache, Some(&layer), &["--compile"]);
     assert_ok(&out);
-    let err = stderr(&out);
-    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+    assert_compiled_nothing(&out);
     assert_bytecode_loads_as_placed(&venv);
     assert_eq!(snapshot(&layer), before, "the layer was written");
 }
@@ -215,8 +219,7 @@ fn compiling_a_read_only_layers_entry_for_another_filesystem_compiles_once_into_
     // Once: the second environment gets the shard's bytecode, compiling nothing.
     let out = install(work.path(), &two, &cache, Some(&layer), &["--compile"]);
     assert_ok(&out);
-    let err = stderr(&out);
-    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+    assert_compiled_nothing(&out);
     assert_eq!((only_entry(&shard), bytecode_sets(&imported).len()), (imported.clone(), 1));
     let set = imported.join(&bytecode_sets(&imported)[0]).join("tree");
     for pyc in assert_bytecode_loads_as_placed(&two) {
