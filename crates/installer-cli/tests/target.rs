@@ -289,7 +289,8 @@ fn the_environment_s_own_files_are_never_replaced() {
         assert_eq!(snapshot(&venv), before, "{member}");
         assert_eq!(snapshot(&cache), cache_before, "{member}: refused before it is cached");
     }
-    // Names that only start like them are any wheel's (argcomplete 3 ships the first; pip installs it).
+    // Names that only start like them are any wheel's (argcomplete 3 ships the first; pip
+    // installs it).
     let dir = tempfile::tempdir_in(tmp.path()).unwrap();
     let entry_points = "[console_scripts]\nactivate-global-python-argcomplete = demo_cli:main\n";
     let wheel = WheelBuilder::new("demo", "1.0")

@@ -23,7 +23,8 @@ use crate::cancel::Cancel;
 use crate::{Error, Result};
 
 /// The worker: reads jobs (`<length>\n<T|H>\0<source>\0<pyc>\0<name in tracebacks>`), compiles
-/// each with a timestamp-based (`T`) or checked hash-based (`H`, PEP 552) header, and answers `K\n` or `E<message>\n` per job, in order.
+/// each with a timestamp-based (`T`) or checked hash-based (`H`, PEP 552) header, and answers
+/// `K\n` or `E<message>\n` per job, in order.
 /// Warnings (invalid escape sequences...) are silenced as pip does; they are the package
 /// author's business.
 const WORKER: &str = r#"

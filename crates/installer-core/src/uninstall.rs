@@ -40,8 +40,8 @@ pub struct UninstallSummary {
 /// Removes the distributions `names` (any spelling: `Foo_Bar` = `foo-bar`) from `venv`. A
 /// name that is not installed is reported ([`Event::NotInstalled`]) and the others are
 /// removed, as pip and uv do; only when none is installed does it fail (after the same
-/// events), with [`crate::Error::NotInstalled`] naming them all. Cancelling `cancel` stops it, restores
-/// every file moved so far and returns [`Error::Cancelled`].
+/// events), with [`crate::Error::NotInstalled`] naming them all. Cancelling `cancel` stops it,
+/// restores every file moved so far and returns [`Error::Cancelled`].
 pub fn uninstall(
     venv: &Venv,
     names: &[String],

@@ -4,9 +4,10 @@
 //! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an
 //! installed tree, and `cp -al`), the tools taking turns in every round, and reports medians,
 //! ranges, peak RSS and per-round ratios. Venvs, destinations and cold caches are made before
-//! the clock starts (the container scenarios time a Dockerfile's whole RUN step). The scenarios are listed in [`Scenario`]; the cross-filesystem and XFS
-//! ones run on loop-mounted images, the container ones in a reproduced container build
-//! (container.rs; both root only). `--corpus` takes any directory of wheels: a
+//! the clock starts (the container scenarios time a Dockerfile's whole RUN step). The
+//! scenarios are listed in [`Scenario`]; the cross-filesystem and XFS ones run on
+//! loop-mounted images, the container ones in a reproduced container build (container.rs;
+//! both root only). `--corpus` takes any directory of wheels: a
 //! large real environment is a `pip download` of its requirements into one directory.
 //! `--corpus-list NAME` benches the pinned list `xtask/corpus/NAME-wheels.txt` (`large`: 339
 //! wheels), fetched into `target/corpus-NAME` by `xtask/corpus/fetch.sh` (only what is missing).

@@ -1,7 +1,8 @@
-//! `cargo xtask e2e [--corpus DIR [--compile]] [--only NAME] [--dev]`: the release CLI and C library (or,
-//! with `--dev`, the dev build the tests just made: what `ci` runs, to spare a clean runner a
-//! second optimised build of everything) on real venvs and real filesystems. Each step prints one line (`e2e NAME ... ok|skip (why)|FAIL: what`)
-//! and logs every command it ran, with its output, to `target/e2e/logs/NAME.log`.
+//! `cargo xtask e2e [--corpus DIR [--compile]] [--only NAME] [--dev]`: the release CLI and C
+//! library (or, with `--dev`, the dev build the tests just made: what `ci` runs, to spare a
+//! clean runner a second optimised build of everything) on real venvs and real filesystems.
+//! Each step prints one line (`e2e NAME ... ok|skip (why)|FAIL: what`) and logs every command
+//! it ran, with its output, to `target/e2e/logs/NAME.log`.
 //!
 //! Architecture invariant: nothing here links to the installer crates; the CLI and the
 //! libraries are built by cargo and run as the user would run them.

@@ -241,7 +241,8 @@ pub fn compare_records_with_pip(ours: &Venv, pip: &Venv) -> Result<usize> {
 
 /// Every `__pycache__/*.pyc` of the venv is readable by its interpreter and current: its
 /// magic number, and a timestamp-based header with the mtime and size of the source beside it
-/// or a checked hash-based one with its hash (else Python ignores it and compiles again). Returns how many there are.
+/// or a checked hash-based one with its hash (else Python ignores it and compiles again).
+/// Returns how many there are.
 pub fn check_bytecode(log: &Log, venv: &Venv) -> Result<usize> {
     const CODE: &str = "\
 import importlib.util, json, os, sys

@@ -22,9 +22,10 @@ pub fn bytecode_state(dir: &Path) -> BTreeMap<PathBuf, (u64, Vec<u8>)> {
         .collect()
 }
 
-/// Checks that every `.py` of the fixture `fixture_pkg` in `venv` has its `.pyc` for the venv's interpreter,
-/// that importing all of them (as a user would, bytecode writing allowed) loads each `.pyc` and
-/// writes none, and that no `.pyc` changed (bytes and inodes). Returns the `.pyc` files.
+/// Checks that every `.py` of the fixture `fixture_pkg` in `venv` has its `.pyc` for the venv's
+/// interpreter, that importing all of them (as a user would, bytecode writing allowed) loads
+/// each `.pyc` and writes none, and that no `.pyc` changed (bytes and inodes). Returns the
+/// `.pyc` files.
 pub fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
     let site = site_packages(venv);
     let tag = python(venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();

@@ -300,10 +300,10 @@ pub(crate) fn plan_wheel(
 }
 
 /// Refuses a wheel that would write one of the environment's own files
-/// ([`crate::venv::is_own_file`]: its interpreter, `pyvenv.cfg`, its activation scripts), whether by an entry point,
-/// `.data/scripts` or `.data/data` (whose `bin/` and prefix are these roots). `what` names
-/// the file of the wheel. The wheel reader refuses these before a wheel is cached; this
-/// covers entries cached before it did.
+/// ([`crate::venv::is_own_file`]: its interpreter, `pyvenv.cfg`, its activation scripts),
+/// whether by an entry point, `.data/scripts` or `.data/data` (whose `bin/` and prefix are
+/// these roots). `what` names the file of the wheel. The wheel reader refuses these before a
+/// wheel is cached; this covers entries cached before it did.
 fn refuse_environment_file(
     roots: &Roots,
     root: RootId,
