@@ -75,8 +75,9 @@ pub(crate) use publish::write_atomically;
 pub(crate) use staging::Staging;
 pub(crate) use usage::EntrySize;
 
-const MANIFEST: &str = "manifest.json";
-const TREE: &str = "tree";
+/// The manifest file and the tree directory of an entry, and of a bytecode set beside it.
+pub(crate) const MANIFEST: &str = "manifest.json";
+pub(crate) const TREE: &str = "tree";
 /// In a staging directory its writer's lock; in a published entry, the entry's lease.
 pub(crate) const ENTRY_LOCK: &str = ".lock";
 /// Prefix of entries being deleted under `tmp/`: always stale, whoever finds them may finish.

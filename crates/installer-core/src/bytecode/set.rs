@@ -17,8 +17,9 @@ use crate::{Error, Result};
 /// Bumped when a bytecode manifest's meaning changes; others are ignored (compiled again
 /// under another name is not possible, so the format is part of the directory name).
 pub(super) const FORMAT: u32 = 1;
-pub(super) const MANIFEST: &str = "manifest.json";
-pub(super) const TREE: &str = "tree";
+/// A set is laid out as an entry is (`manifest.json`, `tree/`): publishing it beside the entry
+/// seals it by these same names ([`Cache::publish_beside_entry`]).
+pub(super) use crate::cache::{MANIFEST, TREE};
 
 /// The bytecode of one entry for one interpreter, as published in the cache.
 #[derive(Debug, Serialize, Deserialize)]
