@@ -118,23 +118,29 @@ impl<'a> Compiler<'a> {
             Some(set) => Pending::Found(set),
             None if entry.is_from_layer() => Pending::Deferred,
             None => {
-                let mut batch = self.batch(self.cache, entry)?;
-                for (index, rel) in crate::install::site_packages_sources(entry.manifest()) {
-                    self.queue(&mut batch, entry, index, rel);
-                }
-                Pending::Compiling(batch)
+                self.compile(self.cache, entry, crate::install::site_packages_sources(entry.manifest()))?
             }
         };
         self.entries.lock().expect("bytecode entries").insert(entry.id().to_string(), pending);
         Ok(())
     }
 
-    /// A batch compiling `entry` into a staging directory of `cache`, the one it is in.
-    fn batch(&self, cache: &Cache, entry: &CacheEntry) -> Result<Batch> {
+    /// `sources` of `entry` (manifest index, path under site-packages) queued, compiled into a
+    /// staging directory of `cache`, the one the entry is in.
+    fn compile<'s>(
+        &self,
+        cache: &Cache,
+        entry: &CacheEntry,
+        sources: impl IntoIterator<Item = (u32, &'s str)>,
+    ) -> Result<Pending> {
         let staging = cache.staging_dir()?;
         let tree = staging.path().join(TREE);
         std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
-        Ok(Batch { staging, entry_dir: entry.dir().to_path_buf(), jobs: Vec::new() })
+        let mut batch = Batch { staging, entry_dir: entry.dir().to_path_buf(), jobs: Vec::new() };
+        for (index, rel) in sources {
+            self.queue(&mut batch, entry, index, rel);
+        }
+        Ok(Pending::Compiling(batch))
     }
 
     fn queue(&self, batch: &mut Batch, entry: &CacheEntry, index: u32, rel: &str) {
@@ -190,13 +196,7 @@ impl<'a> Compiler<'a> {
                 // With `--compile` a layer's entry is always imported (`layer_entry_usable`).
                 *pending = match BytecodeSet::open(plan.entry.dir(), &self.interpreter) {
                     Some(set) => Pending::Found(set),
-                    None => {
-                        let mut batch = self.batch(home, &plan.entry)?;
-                        for (index, rel) in plan.compile_sources() {
-                            self.queue(&mut batch, &plan.entry, index, rel);
-                        }
-                        Pending::Compiling(batch)
-                    }
+                    None => self.compile(home, &plan.entry, plan.compile_sources())?,
                 };
             }
             match pending {
