@@ -14,7 +14,7 @@ use super::record::{self, dist_infos, import_names, parse_record};
 use super::snapshot::Snapshot;
 use super::venv::{
     check_bytecode, check_records, compare_records_with_pip, compare_with_pip, import_failures,
-    linkable_files, Bytecode, Install, Reference, Venv,
+    linkable_files, same_as_pip, Bytecode, Install, Reference, Venv,
 };
 use super::{Ctx, Outcome};
 use crate::util::{Cmd, Exit, Log};
@@ -44,16 +44,8 @@ pub fn corpus(ctx: &Ctx, log: &Log) -> Result<Outcome> {
         problems.push(format!("{e:#}"));
     }
     let (pycs, pip_pycs) = (pycs(&added), pycs(&pip.added));
-    if pycs != pip_pycs {
-        let only_ours: Vec<_> = pycs.difference(&pip_pycs).collect();
-        let only_pip: Vec<_> = pip_pycs.difference(&pycs).collect();
-        problems.push(format!(
-            "bytecode: {} .pyc files only ours (e.g. {:?}), {} only pip's (e.g. {:?})",
-            only_ours.len(),
-            &only_ours[..only_ours.len().min(3)],
-            only_pip.len(),
-            &only_pip[..only_pip.len().min(3)],
-        ));
+    if let Err(e) = same_as_pip("bytecode: .pyc files", &pycs, &pip_pycs) {
+        problems.push(format!("{e:#}"));
     }
     if ctx.compile {
         if let Err(e) = check_bytecode(log, &venv) {

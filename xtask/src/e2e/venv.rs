@@ -11,15 +11,10 @@ use super::record;
 use super::snapshot::{diff, DiffOptions, Kind, Snapshot, SnapshotOptions, Summary};
 use crate::util::{python, Cmd, Log, Output};
 
-/// Files that differ between installers by design: who installed, the RECORD that lists that,
-/// the PEP 610 URL, and bytecode.
-pub const INSTALLER_METADATA: &[&str] = &[
-    "*.dist-info/RECORD",
-    "*.dist-info/INSTALLER",
-    "*.dist-info/REQUESTED",
-    "*.dist-info/direct_url.json",
-    "__pycache__",
-];
+/// Files that differ between installers by design: who installed and how ([`WHO_INSTALLED`]),
+/// the RECORD that lists that, and bytecode.
+pub const INSTALLER_METADATA: &[&str] =
+    &[WHO_INSTALLED[0], WHO_INSTALLED[1], WHO_INSTALLED[2], "*.dist-info/RECORD", "__pycache__"];
 
 pub struct Venv {
     pub root: PathBuf,
@@ -212,8 +207,8 @@ fn mask_launchers(venv: &Venv, added: &Snapshot) -> Result<Snapshot> {
 }
 
 /// The metadata files that say who installed a distribution and how (PEP 610).
-const WHO_INSTALLED: &[&str] =
-    &["*.dist-info/INSTALLER", "*.dist-info/REQUESTED", "*.dist-info/direct_url.json"];
+const WHO_INSTALLED: [&str; 3] =
+    ["*.dist-info/INSTALLER", "*.dist-info/REQUESTED", "*.dist-info/direct_url.json"];
 
 /// The RECORDs of both venvs list the same files (`.pyc` files included), but for
 /// [`WHO_INSTALLED`]: what an uninstaller would remove is what pip's would. Returns how
@@ -221,22 +216,31 @@ const WHO_INSTALLED: &[&str] =
 pub fn compare_records_with_pip(ours: &Venv, pip: &Venv) -> Result<usize> {
     let listed = |v: &Venv| -> Result<BTreeSet<String>> {
         let all = record::listed_paths(&v.site_packages, &v.root)?;
-        Ok(all.into_iter().filter(|p| !super::snapshot::ignored(p, WHO_INSTALLED)).collect())
+        Ok(all.into_iter().filter(|p| !super::snapshot::ignored(p, &WHO_INSTALLED)).collect())
     };
-    let (ours, theirs) = (listed(ours)?, listed(pip)?);
-    let only =
-        |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> { a.difference(b).cloned().collect() };
-    let (only_ours, only_pip) = (only(&ours, &theirs), only(&theirs, &ours));
+    let ours = listed(ours)?;
+    same_as_pip("RECORDs list", &ours, &listed(pip)?)?;
+    Ok(ours.len())
+}
+
+/// `what` holds the same in both venvs; else an error naming a few of each side's extras.
+pub fn same_as_pip<T: Ord + std::fmt::Debug>(
+    what: &str,
+    ours: &BTreeSet<T>,
+    pip: &BTreeSet<T>,
+) -> Result<()> {
+    let only_ours: Vec<_> = ours.difference(pip).collect();
+    let only_pip: Vec<_> = pip.difference(ours).collect();
     if !only_ours.is_empty() || !only_pip.is_empty() {
         bail!(
-            "RECORDs differ: {} listed only by ours (e.g. {:?}), {} only by pip's (e.g. {:?})",
+            "{what}: {} only ours (e.g. {:?}), {} only pip's (e.g. {:?})",
             only_ours.len(),
             &only_ours[..only_ours.len().min(5)],
             only_pip.len(),
             &only_pip[..only_pip.len().min(5)]
         );
     }
-    Ok(ours.len())
+    Ok(())
 }
 
 /// Every `__pycache__/*.pyc` of the venv is readable by its interpreter and current: its
