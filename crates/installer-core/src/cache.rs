@@ -380,13 +380,9 @@ impl Cache {
             crate::pause::point("entry-leased");
             return Ok(Lookup::Hit(entry));
         }
-        let search = layers::search(&self.layers, &wheel_abs).map_err(|e| Error::io("read", wheel, e))?;
+        let search = layers::search(&self.layers, &wheel_abs, |id| self.lease_entry(id))
+            .map_err(|e| Error::io("read", wheel, e))?;
         if let Some((layer, entry)) = search.found {
-            // This cache's own copy (imported from the layer for another path) comes first.
-            let (entry, layer) = match self.lease_entry(&entry.id) {
-                Some(local) => (local, None),
-                None => (entry, Some(layer)),
-            };
             IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer }
                 .write(&index_path);
             return Ok(Lookup::Hit(entry));

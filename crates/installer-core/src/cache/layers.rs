@@ -51,8 +51,9 @@ pub enum Untrusted {
 
 /// What searching the layers for one wheel found.
 pub(super) struct Search {
-    /// The first entry that passed the checks, with its layer's root.
-    pub found: Option<(PathBuf, CacheEntry)>,
+    /// The first entry that passed the checks, with its layer's root; or, with `None` for the
+    /// layer, the cache's own copy of it.
+    pub found: Option<(Option<PathBuf>, CacheEntry)>,
     /// Entries that were there but failed them.
     pub untrusted: Vec<UntrustedEntry>,
 }
@@ -63,9 +64,15 @@ pub(super) fn entry_id(file_name: &str, sha256_hex: &str) -> String {
     format!("{stem}-{}", &sha256_hex[..16])
 }
 
-/// Looks for the entry of `wheel_abs` in each layer, in order, checking each it finds.
-/// Hashes the archive once (no unzip); `Err` only when the wheel cannot be read.
-pub(super) fn search(layers: &[PathBuf], wheel_abs: &Path) -> std::io::Result<Search> {
+/// Looks for the entry of `wheel_abs` in each layer, in order, checking each it finds; but
+/// first asks `local` for the cache's own copy (a layer's entry imported for another path of
+/// the wheel): found there, no layer entry is checked. Hashes the archive once (no unzip);
+/// `Err` only when the wheel cannot be read.
+pub(super) fn search(
+    layers: &[PathBuf],
+    wheel_abs: &Path,
+    local: impl Fn(&str) -> Option<CacheEntry>,
+) -> std::io::Result<Search> {
     let mut search = Search { found: None, untrusted: Vec::new() };
     if layers.is_empty() {
         return Ok(search);
@@ -73,6 +80,10 @@ pub(super) fn search(layers: &[PathBuf], wheel_abs: &Path) -> std::io::Result<Se
     let file_name = wheel_abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let sha256 = super::hex(&Sha256Digest::of_file(wheel_abs)?.0);
     let id = entry_id(file_name, &sha256);
+    if let Some(entry) = local(&id) {
+        search.found = Some((None, entry));
+        return Ok(search);
+    }
     for layer in layers {
         let dir = entry_dir(layer, &id);
         if !dir.is_dir() {
@@ -80,7 +91,7 @@ pub(super) fn search(layers: &[PathBuf], wheel_abs: &Path) -> std::io::Result<Se
         }
         match open_checked(&dir, &id, file_name, &sha256) {
             Ok(entry) => {
-                search.found = Some((layer.clone(), entry));
+                search.found = Some((Some(layer.clone()), entry));
                 break;
             }
             Err(reason) => search.untrusted.push(UntrustedEntry { layer: layer.clone(), entry: dir, reason }),
