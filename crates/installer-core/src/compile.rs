@@ -335,11 +335,13 @@ mod tests {
     fn a_real_interpreter_compiles_good_files_and_reports_bad_ones_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let mut jobs = Vec::new();
-        for (name, text) in [("good.py", "X = 1\n"), ("bad.py", "def (:\n"), ("new\nline.py", "Y = 2\n")] {
+        // (name, source, hash-based header): a name with a newline goes through the protocol too.
+        let files =
+            [("good.py", "X = 1\n", false), ("bad.py", "def (:\n", false), ("new\nline.py", "Y = 2\n", true)];
+        for (name, text, checked_hash) in files {
             let source = dir.path().join(name);
             std::fs::write(&source, text).unwrap();
             let pyc = dir.path().join("out/__pycache__").join(format!("{name}c"));
-            let checked_hash = name.contains('\n');
             jobs.push(Job { source, pyc, display: name.into(), size: text.len() as u64, checked_hash });
         }
         let outcomes = compile(Path::new("python3"), &jobs, 2, &Cancel::new()).unwrap();
