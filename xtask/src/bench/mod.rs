@@ -2,15 +2,16 @@
 //! [--only S,...]`:
 //! installs a corpus into fresh venvs with our release CLI, with uv 0.13.9 (set up in
 //! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an
-//! installed tree, and `cp -al`), the tools taking turns in every round, and reports medians,
-//! ranges, peak RSS and per-round ratios. Venvs, destinations and cold caches are made before
-//! the clock starts (the container scenarios time a Dockerfile's whole RUN step). The
-//! scenarios are listed in [`Scenario`]; the cross-filesystem and XFS ones run on
-//! loop-mounted images, the container ones in a reproduced container build (container.rs;
-//! both root only). `--corpus` takes any directory of wheels: a
-//! large real environment is a `pip download` of its requirements into one directory.
-//! `--corpus-list NAME` benches the pinned list `xtask/corpus/NAME-wheels.txt` (`large`: 339
-//! wheels), fetched into `target/corpus-NAME` by `xtask/corpus/fetch.sh` (only what is missing).
+//! installed tree, and `cp -al`; for cold-bytecode, the bytecode alone), the tools taking
+//! turns in every round, and reports medians, ranges, peak RSS and per-round ratios. Venvs,
+//! destinations and cold caches are made before the clock starts (the container scenarios
+//! time a Dockerfile's whole RUN step). The scenarios are listed in [`Scenario`]; the
+//! cross-filesystem and XFS ones run on loop-mounted images, the container ones in a
+//! reproduced container build (container.rs; both root only). `--corpus` takes any directory
+//! of wheels: a large real environment is a `pip download` of its requirements into one
+//! directory. `--corpus-list NAME` benches the pinned list `xtask/corpus/NAME-wheels.txt`
+//! (`large`: 339 wheels), fetched into `target/corpus-NAME` by `xtask/corpus/fetch.sh` (only
+//! what is missing).
 
 mod container;
 pub mod floor;
@@ -39,6 +40,8 @@ pub struct Options {
 }
 
 const UV_VERSION: &str = "0.13.9";
+/// The bytecode alone, in one process per CPU: the floor of cold-bytecode.
+const COMPILE_FLOOR: &str = include_str!("compile_floor.py");
 /// File count of the dev corpus (shared/corpus/README.md), when no corpus is given.
 const DEV_CORPUS_FILES: usize = 12_800;
 
@@ -99,8 +102,10 @@ pub fn run(opts: &Options) -> Result<()> {
             .collect::<Result<_>>()?,
     };
     let mut reports = Vec::new();
+    let bench_dir = target.join("bench");
     for (name, wheels) in corpora {
-        let work = target.join("bench/work");
+        let work = bench_dir.join("work");
+        set_aside(&work)?;
         let report = bench_corpus(&tools, &work, name, &wheels, opts.runs, &scenarios)?;
         println!("\n{}", report.table());
         reports.push(report);
@@ -118,6 +123,35 @@ pub fn run(opts: &Options) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("bench: wrote {}", path.display());
+    }
+    delete_set_aside(&bench_dir)
+}
+
+/// Prefix of the run directories of earlier benches (and corpora) waiting to be deleted.
+const SET_ASIDE: &str = "set-aside-";
+
+/// Moves `work` (the run directories of an earlier bench or corpus) aside, to be deleted once
+/// this bench has measured everything: on ext4 without a journal (the root disk here) every
+/// inode made in the minutes after a mass deletion is checked against the recently deleted
+/// ones (the kernel's `recently_deleted`: a third of a cold install's CPU in `perf` then),
+/// which slowed whichever scenario came first by up to 2x.
+fn set_aside(work: &Path) -> Result<()> {
+    if !work.exists() {
+        return Ok(());
+    }
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let aside = work.with_file_name(format!("{SET_ASIDE}{stamp}"));
+    std::fs::rename(work, &aside).with_context(|| format!("cannot move {} aside", work.display()))
+}
+
+/// Deletes what [`set_aside`] moved aside, this bench's or an interrupted one's.
+fn delete_set_aside(bench_dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(bench_dir)? {
+        let path = entry?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(SET_ASIDE)) {
+            eprintln!("bench: deleting {} (earlier run directories; after measuring)", path.display());
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot delete {}", path.display()))?;
+        }
     }
     Ok(())
 }
@@ -155,7 +189,6 @@ fn bench_corpus(
     runs: usize,
     scenarios: &[Scenario],
 ) -> Result<Report> {
-    let _ = std::fs::remove_dir_all(work);
     std::fs::create_dir_all(work)?;
     let work = work.canonicalize()?;
     let log = Log::create(&work.join("../bench-mounts.log"))?;
@@ -267,14 +300,24 @@ fn bench_corpus(
         }
         series.extend(results);
     }
-    // The run directories are deleted by the next bench (the first thing it does): deleting
-    // a few GB of copies and cold caches takes minutes on a disk with `discard`, and the
-    // report comes first.
+    // The run directories stay for the next bench to set aside and delete after measuring
+    // ([`set_aside`]): deleting a few GB of copies and cold caches takes minutes on a disk with
+    // `discard`, and the report comes first.
     drop(mounts);
-    let notes = match build {
+    let mut notes = match build {
         Some(_) => vec![container::NOTE.to_owned()],
         None => vec![],
     };
+    let (floor, uv) = (Tool::CompileFloor.label(), Tool::Uv.label());
+    let cold_bytecode =
+        |tool: &str| series.iter().find(|s| s.scenario == Scenario::ColdBytecode.name() && s.tool == tool);
+    if let (Some(floor), Some(uv)) = (cold_bytecode(&floor), cold_bytecode(&uv)) {
+        notes.push(format!(
+            "cold-bytecode: the bytecode alone takes {:.2} of uv's time (median of per-round \
+             ratios): no installer compiling with this interpreter on these CPUs does better",
+            table::ratio_per_round(&floor.secs, &uv.secs)
+        ));
+    }
     let machine = measure::machine(&tools.home)?;
     Ok(Report { corpus: name, wheels: wheels.len(), files, runs, machine, notes, series })
 }
@@ -309,6 +352,12 @@ fn prepare(
         ),
         Tool::Floor => Cmd::new(&tools.xtask).arg("floor").arg(manifest).arg(dir.join("site-packages")),
         Tool::CpAl => Cmd::new("cp").arg("-al").arg(tree).arg(dir.join("site-packages")),
+        Tool::CompileFloor => {
+            // The installed sources (hardlinks to the prepared tree's), without bytecode.
+            let sources = dir.join("site-packages");
+            Cmd::new("cp").arg("-al").arg(tree).arg(&sources).read()?;
+            Cmd::new(python()?).args(["-c", COMPILE_FLOOR]).arg(sources)
+        }
     })
 }
 

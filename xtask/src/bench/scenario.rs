@@ -84,6 +84,9 @@ impl Scenario {
             // Our hardlink mode in the same rounds: `auto` must be within 1.15x of it, and only
             // runs back to back compare (scenarios run one after another, the load drifts).
             Scenario::XfsAuto => &[Tool::Ours, Tool::Uv, Tool::OursHardlink],
+            // The compile alone: what no installer that compiles with the interpreter can beat
+            // on these CPUs, so that what is left between ours and uv shows.
+            Scenario::ColdBytecode => &[Tool::Ours, Tool::Uv, Tool::CompileFloor],
             _ => &[Tool::Ours, Tool::Uv],
         }
     }
@@ -158,6 +161,9 @@ pub(super) enum Tool {
     Uv,
     Floor,
     CpAl,
+    /// `py_compile` of the installed sources in one process per CPU, dealt out beforehand,
+    /// biggest first (compile_floor.py): the bytecode alone.
+    CompileFloor,
 }
 
 impl Tool {
@@ -168,6 +174,7 @@ impl Tool {
             Tool::Uv => format!("uv {UV_VERSION}"),
             Tool::Floor => "floor (manifest, 2 threads)".into(),
             Tool::CpAl => "cp -al".into(),
+            Tool::CompileFloor => "floor (bytecode only)".into(),
         }
     }
 }

@@ -41,6 +41,12 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// Median over rounds of `a`/`b`, each round's pair measured back to back.
+pub fn ratio_per_round(a: &[f64], b: &[f64]) -> f64 {
+    let per_round: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+    median(&per_round)
+}
+
 impl Report {
     fn ours(&self, scenario: &str) -> Option<&Series> {
         self.series.iter().find(|s| s.scenario == scenario && s.tool == OURS)
@@ -52,8 +58,7 @@ impl Report {
         if s.tool == OURS {
             return None;
         }
-        let per_round: Vec<f64> = ours.secs.iter().zip(&s.secs).map(|(o, t)| o / t).collect();
-        Some(median(&per_round))
+        Some(ratio_per_round(&ours.secs, &s.secs))
     }
 
     pub fn table(&self) -> String {
