@@ -97,7 +97,9 @@ pub fn launcher(entry_point: &EntryPoint, python: &Path) -> Option<Vec<u8>> {
 }
 
 /// `content` with its `#!python...` first line replaced by the environment's interpreter, as
-/// pip's `fix_script` does; `None` when the file has no such line.
+/// pip's `fix_script` does; `None` when the file has no such line. Where the kernel cannot run
+/// the interpreter's path, the `/bin/sh` trampoline (which pip does not write) replaces that
+/// line, and the script goes on on a line of its own after it.
 pub fn rewrite_python_shebang(content: &[u8], python: &Path) -> Option<Vec<u8>> {
     if !content.starts_with(b"#!python") {
         return None;
@@ -106,7 +108,13 @@ pub fn rewrite_python_shebang(content: &[u8], python: &Path) -> Option<Vec<u8>> 
         Some(newline) => &content[newline + 1..],
         None => &[],
     };
-    Some([shebang(python), rest.to_vec()].concat())
+    let mut shebang = shebang(python);
+    // The trampoline ends after its closing quotes, where distlib's launchers go on with a
+    // comment; a script's first line there would be a syntax error.
+    if !shebang.ends_with(b"\n") {
+        shebang.push(b'\n');
+    }
+    Some([shebang, rest.to_vec()].concat())
 }
 
 #[cfg(test)]
@@ -214,5 +222,13 @@ mod tests {
         let out = rewrite_python_shebang(b"#!pythonw -E\nprint(1)\n", Path::new("/v/bin/python")).unwrap();
         assert_eq!(out, b"#!/v/bin/python\nprint(1)\n");
         assert_eq!(rewrite_python_shebang(b"#!/bin/sh\necho\n", Path::new("/v/bin/python")), None);
+    }
+
+    #[test]
+    fn a_rewritten_script_goes_on_after_the_trampoline_on_a_line_of_its_own() {
+        let out =
+            rewrite_python_shebang(b"#!python\nprint(1)\n", Path::new("/my envs/v/bin/python")).unwrap();
+        let expected = b"#!/bin/sh\n'''exec' \"/my envs/v/bin/python\" \"$0\" \"$@\"\n' '''\nprint(1)\n";
+        assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(expected.to_vec()).unwrap());
     }
 }
