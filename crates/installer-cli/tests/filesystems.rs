@@ -374,7 +374,7 @@ fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
     assert!(!missing.exists() && !shard.exists(), "a dry run creates nothing");
 }
 
-/// The bytecode directory (`pyc-<tag>-<magic>-v1/tree`) of the one entry under `cache`.
+/// The bytecode directory (`pyc-<tag>-<magic>-v<format>/tree`) of the one entry under `cache`.
 fn cached_bytecode_tree(cache: &Path) -> PathBuf {
     let entries: Vec<PathBuf> =
         std::fs::read_dir(cache_entries_dir(cache)).unwrap().map(|e| e.unwrap().path()).collect();

@@ -188,35 +188,63 @@ fn rows(rows: &[&str]) -> BTreeSet<String> {
 
 /// pip compiles every `.py` file it installs, wherever it goes (docutils' `rst2html.py`,
 /// jmespath's `jp.py` in `bin/`), and lists the `.pyc` in RECORD; `--compile` does the same,
-/// with a header Python accepts for the source as installed (its `#!python` line rewritten).
+/// with a `.pyc` Python accepts for the source as installed (its `#!python` line rewritten),
+/// compiled once into the cache: a second environment starts no compiler. Where the
+/// interpreter's path needs the `/bin/sh` trampoline (a space in it), the script still runs and
+/// its `.pyc`, compiled for that install, is valid too.
 #[test]
-fn compile_also_compiles_scripts_and_data_files_as_pip_does() {
+fn compile_also_compiles_scripts_and_data_files_as_pip_does_once_into_the_cache() {
     let tmp = tempfile::tempdir().unwrap();
-    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let cache = tmp.path().join("cache");
     let wheel = WheelBuilder::new("tools", "1.0")
         .file("tools-1.0.data/scripts/tool.py", b"#!python\nprint('tool')\n")
         .file("tools-1.0.data/scripts/plain.py", b"#!/usr/bin/env python\nprint('plain')\n")
         .file("tools-1.0.data/data/share/tools/helper.py", b"X = 1\n")
         .write(tmp.path(), None);
-    let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
-    let out = installer(
-        tmp.path(),
-        &["install", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
-    );
-    assert_ok(&out);
-    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
-    let sources = ["bin/tool.py", "bin/plain.py", "share/tools/helper.py"].map(|s| venv.join(s));
-    let check = format!(
-        "import importlib.util as u\n\
-         for src in {:?}:\n    \
-             head = open(u.cache_from_source(src), 'rb').read(16)\n    \
-             print(head[:8] == u.MAGIC_NUMBER + bytes([3, 0, 0, 0]) and head[8:] == u.source_hash(open(src, 'rb').read()))",
-        sources.iter().map(|s| s.to_str().unwrap()).collect::<Vec<_>>()
-    );
-    assert_eq!(python(&venv, &check), "True\nTrue\nTrue\n", "each .pyc is valid for its installed source");
-    let tag = python(&venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();
-    let record = std::fs::read_to_string(site_packages(&venv).join("tools-1.0.dist-info/RECORD")).unwrap();
-    for pyc in ["bin/__pycache__/tool", "bin/__pycache__/plain", "share/tools/__pycache__/helper"] {
-        assert!(record.contains(&format!("\n../../../{pyc}.{tag}.pyc,sha256=")), "{pyc} in:\n{record}");
-    }
+    let install = |venv: &Path| {
+        let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
+        let out = installer(
+            tmp.path(),
+            &["install", "-v", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
+        );
+        assert_ok(&out);
+        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+        let sources = ["bin/tool.py", "bin/plain.py", "share/tools/helper.py"].map(|s| venv.join(s));
+        // Valid by its header (PEP 552), and the code the installed source compiles to.
+        let check = format!(
+            "import importlib.util as u, marshal, os\n\
+             for src in {:?}:\n    \
+                 data, source, st = open(u.cache_from_source(src), 'rb').read(), open(src, 'rb').read(), os.stat(src)\n    \
+                 word = lambda i: int.from_bytes(data[i:i + 4], 'little')\n    \
+                 fresh = (word(8), word(12)) == (int(st.st_mtime) & 0xFFFFFFFF, st.st_size) if word(4) == 0 \
+                     else word(4) == 3 and data[8:16] == u.source_hash(source)\n    \
+                 same = marshal.loads(data[16:]) == compile(source, src, 'exec', dont_inherit=True)\n    \
+                 print(data[:4] == u.MAGIC_NUMBER and fresh and same)",
+            sources.iter().map(|s| s.to_str().unwrap()).collect::<Vec<_>>()
+        );
+        assert_eq!(python(venv, &check), "True\nTrue\nTrue\n", "each .pyc is valid for its installed source");
+        let tag = python(venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();
+        let record = std::fs::read_to_string(site_packages(venv).join("tools-1.0.dist-info/RECORD")).unwrap();
+        for pyc in ["bin/__pycache__/tool", "bin/__pycache__/plain", "share/tools/__pycache__/helper"] {
+            assert!(record.contains(&format!("/{pyc}.{tag}.pyc,sha256=")), "{pyc} in:\n{record}");
+        }
+        // Run by the kernel, as a user would (made executable here: the test wheel's is not).
+        let script = venv.join("bin/tool.py");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let ran = Command::new(&script).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout),
+            "tool\n",
+            "{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        stderr(&out)
+    };
+    let first = install(&make_venv(&tmp.path().join("first")));
+    // `tools/__init__.py` and the three above, into the cache.
+    assert!(first.contains("compiling 4 files of 1 wheels"), "{first}");
+    let second = install(&make_venv(&tmp.path().join("second")));
+    assert!(!second.contains("compiling") && second.contains("cache hit for 1 of 1 wheels"), "{second}");
+    let spaced = install(&make_venv(&tmp.path().join("my envs/third")));
+    assert!(spaced.contains("compiling 1 file installed outside site-packages"), "{spaced}");
 }

@@ -6,7 +6,7 @@
 //! <root>/CACHEDIR.TAG
 //! <root>/v1/entries/<wheel stem>-<archive sha256 prefix>/manifest.json   the Manifest
 //! <root>/v1/entries/<...>/tree/...                                    the verified files
-//! <root>/v1/entries/<...>/pyc-<cache tag>-<magic>/                     bytecode for one interpreter
+//! <root>/v1/entries/<...>/pyc-<cache tag>-<magic>-v<format>/           bytecode for one interpreter
 //!                                          (its manifest.json and tree/; see crate::bytecode)
 //! <root>/v1/entries/<...>/.lock                                       its lease (see below)
 //! <root>/v1/index/<sha256 of the wheel's absolute path>.json          path, size, mtime → entry

@@ -8,7 +8,9 @@
 //! mtime and size, and every mode keeps both: a hardlink is the same inode, a clone or copy
 //! carries the mtime over ([`crate::platform::Dir::copy`]). The code objects name the file by
 //! its path inside site-packages; importlib replaces that with the path a module is imported
-//! from, so tracebacks name the environment's file.
+//! from, so tracebacks name the environment's file. Sources installed outside site-packages
+//! (`.data/scripts`, `.data/data`) are kept by their path in the wheel and placed by
+//! `install::bytecode_elsewhere`.
 
 mod set;
 
@@ -110,16 +112,14 @@ impl<'a> Compiler<'a> {
         (self.python.clone(), self.interpreter.cache_tag.clone())
     }
 
-    /// The entry is ready: its published set is looked up, or its sources (those every
-    /// environment puts in site-packages, [`crate::install::site_packages_sources`]) are queued.
+    /// The entry is ready: its published set is looked up, or its sources (those compiled
+    /// whatever the environment, [`crate::install::compiled_sources`]) are queued.
     /// Called from the unpacking threads.
     pub fn entry_ready(&self, entry: &CacheEntry) -> Result<()> {
         let pending = match BytecodeSet::open(entry.dir(), &self.interpreter) {
             Some(set) => Pending::Found(set),
             None if entry.is_from_layer() => Pending::Deferred,
-            None => {
-                self.compile(self.cache, entry, crate::install::site_packages_sources(entry.manifest()))?
-            }
+            None => self.compile(self.cache, entry, crate::install::compiled_sources(entry.manifest()))?,
         };
         self.entries.lock().expect("bytecode entries").insert(entry.id().to_string(), pending);
         Ok(())

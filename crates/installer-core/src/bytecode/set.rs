@@ -16,7 +16,8 @@ use crate::{Error, Result};
 
 /// Bumped when a bytecode manifest's meaning changes; others are ignored (compiled again
 /// under another name is not possible, so the format is part of the directory name).
-pub(super) const FORMAT: u32 = 1;
+/// 2: the sources installed outside site-packages too, by their path in the wheel.
+pub(super) const FORMAT: u32 = 2;
 /// A set is laid out as an entry is (`manifest.json`, `tree/`): publishing it beside the entry
 /// seals it by these same names ([`Cache::publish_beside_entry`]).
 pub(super) use crate::cache::{MANIFEST, TREE};
@@ -26,9 +27,10 @@ pub(super) use crate::cache::{MANIFEST, TREE};
 pub(crate) struct BytecodeManifest {
     pub(super) format: u32,
     pub(super) interpreter: Interpreter,
-    /// Each `.pyc`, by its path under site-packages (and under the set's `tree/`).
+    /// Each `.pyc`, by its path under site-packages or, for a source installed elsewhere, in
+    /// the wheel (and under the set's `tree/`).
     pub files: Vec<ManifestFile>,
-    /// Sources that do not compile (path under site-packages) and why: warned about on every
+    /// Sources that do not compile (path as in `files`) and why: warned about on every
     /// install, as a fresh compilation would.
     pub failed: Vec<(String, String)>,
 }
@@ -121,7 +123,8 @@ fn manifest_row(path: String, bytes: &[u8]) -> ManifestFile {
 /// into) for the interpreter of `from`, the set of another copy of the entry: its own if it
 /// has one, else `from` copied. A copied `.pyc` gets the modification time of `entry`'s source
 /// in its header (a copy of a source may have another than the original's), so it is valid
-/// there; `sources` are the plan's (manifest index, path under site-packages).
+/// there; `sources` are the plan's (manifest index, path in the set:
+/// [`crate::install::WheelPlan::compile_sources`]).
 pub(super) fn import(
     shard: &Cache,
     entry: &CacheEntry,

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
@@ -187,7 +188,7 @@ fn write_records(
 ) -> Result<()> {
     plans.par_iter().try_for_each(|plan| {
         let record = plan::record_for(plan, roots);
-        write_new(txn, site_packages, &plan.record, record.as_bytes(), false)?;
+        write_new(txn, site_packages, &plan.record, record.as_bytes(), false, None)?;
         txn.created([site_packages.join(&plan.record)]);
         reporter.advance(1);
         Ok(())
@@ -218,14 +219,29 @@ fn place(
         }
         Source::Generated(index) => {
             let generated = &plan.generated[*index as usize];
-            write_new(txn, root, rel, &generated.content, generated.executable)
+            write_new(txn, root, rel, &generated.content, generated.executable, generated.mtime)
         }
     }
 }
 
-fn write_new(txn: &Transaction, dir: &Dir, rel: &str, content: &[u8], executable: bool) -> Result<()> {
-    txn.create_file(dir, rel, || dir.create_new_file(rel, executable)?.write_all(content))
-        .map_err(|e| Error::io("write", dir.join(rel), e))
+/// Writes a new file; `mtime` (seconds since the epoch) is the one a `.pyc` header records.
+fn write_new(
+    txn: &Transaction,
+    dir: &Dir,
+    rel: &str,
+    content: &[u8],
+    executable: bool,
+    mtime: Option<u32>,
+) -> Result<()> {
+    txn.create_file(dir, rel, || {
+        let mut file = dir.create_new_file(rel, executable)?;
+        file.write_all(content)?;
+        match mtime {
+            Some(secs) => file.set_modified(UNIX_EPOCH + Duration::from_secs(secs.into())),
+            None => Ok(()),
+        }
+    })
+    .map_err(|e| Error::io("write", dir.join(rel), e))
 }
 
 #[cfg(test)]

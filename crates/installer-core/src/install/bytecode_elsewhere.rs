@@ -3,16 +3,22 @@
 //! installs, wherever it goes (`bin/__pycache__/jp.cpython-311.pyc`), and lists it in RECORD;
 //! `--compile` does the same, so both environments hold the same files.
 //!
-//! These are few, and a script's source is rewritten for each environment (its `#!python`
-//! line), so they are compiled for each install rather than kept in the cache, with a checked
-//! hash-based header (PEP 552): the source's modification time is not known before it is
-//! written, its bytes are. The `.pyc` files are planned as generated files, written and
-//! recorded like launchers.
+//! Their `.pyc` is compiled once into the entry's bytecode set, by the source's path in the
+//! wheel ([`super::plan::compiled_sources`]), and written into each environment from there:
+//! unchanged for a file linked from the entry (its header holds the cached source's mtime and
+//! size, which the installed file keeps), and with the installed size in its header for a
+//! `#!python` script, whose rewritten first line is a comment of another length and which is
+//! written with the mtime the header holds. What the set cannot serve (the `/bin/sh`
+//! trampoline for long interpreter paths adds lines and names the environment) is compiled for
+//! the install, with a checked hash-based header (PEP 552): its source's time is not known
+//! before it is written, its bytes are. The `.pyc` files are planned as generated files,
+//! written and recorded like launchers.
 
 use std::path::Path;
 
 use super::plan::{compiles, Generated, PlannedFile, Source, WheelPlan};
 use super::roots::{RootId, Roots, SITE_PACKAGES};
+use crate::bytecode::{pyc_path, BytecodeSet};
 use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::compile::{Job, Outcome, Pool};
@@ -26,9 +32,9 @@ struct Target {
     pyc: String,
 }
 
-/// Compiles the `.py` files the plans put outside site-packages with `python` (cache tag
-/// `tag`), in a staging directory of `cache`, and adds each `.pyc` to its plan. A source that
-/// does not compile is a warning, as in site-packages.
+/// Adds the `.pyc` of each `.py` file the plans put outside site-packages, from the plan's
+/// bytecode set or else compiled with `python` (cache tag `tag`) in a staging directory of
+/// `cache`. A source that does not compile is a warning, as in site-packages.
 pub(crate) fn add_to_plans(
     plans: &mut [WheelPlan],
     (python, tag): (&Path, &str),
@@ -39,15 +45,28 @@ pub(crate) fn add_to_plans(
 ) -> Result<()> {
     let mut staging = None;
     let (mut jobs, mut targets) = (Vec::new(), Vec::new());
-    for (index, plan) in plans.iter().enumerate() {
+    for (index, plan) in plans.iter_mut().enumerate() {
+        let mut from_set = Vec::new();
         for file in &plan.files {
             let (root, rel) = plan.destination(file);
             if root == SITE_PACKAGES || !compiles(rel) {
                 continue;
             }
-            let pyc = crate::bytecode::pyc_path(rel, tag);
+            let pyc = pyc_path(rel, tag);
             if plan.files.iter().any(|f| plan.destination(f) == (root, pyc.as_str())) {
                 continue; // The wheel ships it: installed as shipped.
+            }
+            let display = roots.join(root, rel).display().to_string();
+            match from_the_set(plan, file, tag)? {
+                Some(Cached::Pyc(content, mtime)) => {
+                    from_set.push((root, pyc, content, mtime, file_generated(file)));
+                    continue;
+                }
+                Some(Cached::Failed(message)) => {
+                    reporter.warning(&format!("failed to compile {display}: {message}"));
+                    continue;
+                }
+                None => {}
             }
             let dir = match &staging {
                 Some(s) => s,
@@ -68,14 +87,23 @@ pub(crate) fn add_to_plans(
                 }
                 Source::Bytecode(_) => continue,
             };
-            let display = roots.join(root, rel).display().to_string();
             jobs.push(Job { source, pyc: dir.join(format!("{n}.pyc")), display, size, checked_hash: true });
             targets.push(Target { plan: index, root, pyc });
+        }
+        for (root, pyc, content, mtime, script) in from_set {
+            if let Some(script) = script {
+                plan.generated[script as usize].mtime = mtime;
+            }
+            plan.generated.push(Generated::new(pyc, content, false));
+            let generated = plan.generated.len() as u32 - 1;
+            plan.files.push(PlannedFile { root, source: Source::Generated(generated) });
         }
     }
     if jobs.is_empty() {
         return Ok(());
     }
+    let files = crate::units::count(jobs.len() as u64, "file", "files");
+    reporter.info(&format!("compiling {files} installed outside site-packages with {}", python.display()));
     let pool = Pool::new(python, 1, cancel.clone());
     for job in &jobs {
         pool.submit(job);
@@ -86,7 +114,7 @@ pub(crate) fn add_to_plans(
             Some(Outcome::Written) => {
                 let content = std::fs::read(&job.pyc).map_err(|e| Error::io("read", &job.pyc, e))?;
                 let plan = &mut plans[target.plan];
-                plan.generated.push(Generated { rel: target.pyc, content, executable: false });
+                plan.generated.push(Generated::new(target.pyc, content, false));
                 let index = plan.generated.len() as u32 - 1;
                 plan.files.push(PlannedFile { root: target.root, source: Source::Generated(index) });
             }
@@ -97,4 +125,56 @@ pub(crate) fn add_to_plans(
         }
     }
     Ok(())
+}
+
+/// What the plan's bytecode set holds for a source installed elsewhere.
+enum Cached {
+    /// The `.pyc` as the environment gets it, and the mtime to give a rewritten script.
+    Pyc(Vec<u8>, Option<u32>),
+    Failed(String),
+}
+
+/// The `.pyc` of `file` from the plan's set: `None` when the set does not serve it (no set, a
+/// script whose rewrite added lines, a set compiled before it kept such sources).
+fn from_the_set(plan: &WheelPlan, file: &PlannedFile, tag: &str) -> Result<Option<Cached>> {
+    let Some(set) = &plan.bytecode else { return Ok(None) };
+    let (index, rewritten) = match &file.source {
+        Source::Entry { index, .. } => (*index, None),
+        Source::Generated(g) => match plan.generated[*g as usize].compiles_as {
+            Some(index) => (index, Some(&plan.generated[*g as usize])),
+            None => return Ok(None),
+        },
+        Source::Bytecode(_) => return Ok(None),
+    };
+    let source = &plan.entry.manifest().files[index as usize].path;
+    if let Some((_, message)) = set.manifest.failed.iter().find(|(rel, _)| rel == source) {
+        return Ok(Some(Cached::Failed(message.clone())));
+    }
+    let Some(mut pyc) = read_pyc(set, &pyc_path(source, tag))? else { return Ok(None) };
+    let timestamp = pyc.len() >= 16 && pyc[4..8] == [0; 4];
+    match rewritten {
+        None => Ok(Some(Cached::Pyc(pyc, None))),
+        Some(script) if timestamp => {
+            pyc[12..16].copy_from_slice(&(script.content.len() as u32).to_le_bytes());
+            let mtime = u32::from_le_bytes(pyc[8..12].try_into().expect("four bytes"));
+            Ok(Some(Cached::Pyc(pyc, Some(mtime))))
+        }
+        Some(_) => Ok(None),
+    }
+}
+
+fn read_pyc(set: &BytecodeSet, path: &str) -> Result<Option<Vec<u8>>> {
+    if !set.manifest.files.iter().any(|f| f.path == path) {
+        return Ok(None);
+    }
+    let file = set.tree().join(path);
+    std::fs::read(&file).map(Some).map_err(|e| Error::io("read", &file, e))
+}
+
+/// The index into the plan's `generated` of a generated file.
+fn file_generated(file: &PlannedFile) -> Option<u32> {
+    match file.source {
+        Source::Generated(index) => Some(index),
+        _ => None,
+    }
 }

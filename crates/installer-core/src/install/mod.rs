@@ -31,7 +31,7 @@ pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
 use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
 
-pub(crate) use plan::{site_packages_sources, WheelPlan};
+pub(crate) use plan::{compiled_sources, WheelPlan};
 
 use crate::bytecode::{Compiler, Interpreter};
 use crate::cache::{Cache, CacheEntry};
@@ -492,7 +492,9 @@ fn plan_bytecode(
     for plan in plans.iter_mut() {
         let Some(set) = compiled.set_for(&plan.entry, source, &plan.compile_sources())? else { continue };
         let set = std::sync::Arc::new(set);
-        for (rel, message) in &set.manifest.failed {
+        let elsewhere = format!("{}/", plan.entry.manifest().data_dir);
+        // Those of sources installed elsewhere are warned about by `bytecode_elsewhere`.
+        for (rel, message) in set.manifest.failed.iter().filter(|(rel, _)| !rel.starts_with(&elsewhere)) {
             let path = roots.join(roots::SITE_PACKAGES, rel);
             reporter.warning(&format!("failed to compile {}: {message}", path.display()));
         }

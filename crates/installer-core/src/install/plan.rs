@@ -67,6 +67,18 @@ pub(crate) struct Generated {
     pub rel: String,
     pub content: Vec<u8>,
     pub executable: bool,
+    /// For a rewritten `#!python` script whose new first line is one line too: the manifest
+    /// index of the file it was made from, which compiles to the same code objects.
+    pub compiles_as: Option<u32>,
+    /// The modification time to give the file (seconds since the epoch): the one a `.pyc`
+    /// header records for it.
+    pub mtime: Option<u32>,
+}
+
+impl Generated {
+    pub fn new(rel: String, content: Vec<u8>, executable: bool) -> Generated {
+        Generated { rel, content, executable, compiles_as: None, mtime: None }
+    }
 }
 
 impl WheelPlan {
@@ -95,8 +107,9 @@ impl WheelPlan {
         }
     }
 
-    /// The `.py` files this plan puts in site-packages (manifest index, path there): what
-    /// `--compile` compiles.
+    /// What `--compile` compiles for this plan (manifest index, the path its `.pyc` is kept
+    /// under in the set): the `.py` files it puts in site-packages, by their path there, and
+    /// those of `.data/scripts` and `.data/data`, by their path in the wheel.
     pub fn compile_sources(&self) -> Vec<(u32, &str)> {
         self.files
             .iter()
@@ -106,12 +119,15 @@ impl WheelPlan {
             })
             .filter(|&(_, (root, rel))| root == SITE_PACKAGES && compiles(rel))
             .map(|(index, (_, rel))| (index, rel))
+            .chain(sources_elsewhere(self.entry.manifest()))
             .collect()
     }
 
     /// Plans the `.pyc` files of `set` into site-packages, except where the wheel ships a file
-    /// of that name itself (it is installed as shipped).
+    /// of that name itself (it is installed as shipped); those of sources installed elsewhere
+    /// are placed by `bytecode_elsewhere`.
     pub fn add_bytecode(&mut self, set: Arc<BytecodeSet>) {
+        let elsewhere = format!("{}/", self.entry.manifest().data_dir);
         let shipped: std::collections::HashSet<&str> = self
             .files
             .iter()
@@ -120,7 +136,7 @@ impl WheelPlan {
             .map(|(_, rel)| rel)
             .collect();
         let new: Vec<PlannedFile> = (set.manifest.files.iter().enumerate())
-            .filter(|(_, f)| !shipped.contains(f.path.as_str()))
+            .filter(|(_, f)| !shipped.contains(f.path.as_str()) && !f.path.starts_with(&elsewhere))
             .map(|(index, _)| PlannedFile { root: SITE_PACKAGES, source: Source::Bytecode(index as u32) })
             .collect();
         self.files.extend(new);
@@ -133,20 +149,35 @@ pub(super) fn compiles(rel: &str) -> bool {
     rel.ends_with(".py") && !rel.ends_with("/.py") && rel != ".py"
 }
 
-/// The `.py` files of an entry that every environment puts in site-packages (manifest index,
-/// path there): the top level and `.data/purelib` and `.data/platlib`, whatever the layout.
-/// Known as soon as the entry is, so that compiling can start before anything is planned; a
-/// plan may add `.data/data` files that its layout puts in site-packages
-/// ([`WheelPlan::compile_sources`]).
-pub(crate) fn site_packages_sources(manifest: &Manifest) -> impl Iterator<Item = (u32, &str)> {
+/// The `.py` files of an entry that `--compile` compiles whatever the environment (manifest
+/// index, the path its `.pyc` is kept under in the set): those every environment puts in
+/// site-packages (the top level, `.data/purelib` and `.data/platlib`), by their path there,
+/// and those of `.data/scripts` and `.data/data`, by their path in the wheel
+/// ([`sources_elsewhere`]). Known as soon as the entry is, so that compiling can start before
+/// anything is planned; a plan may add `.data/data` files that its layout puts in
+/// site-packages ([`WheelPlan::compile_sources`]).
+pub(crate) fn compiled_sources(manifest: &Manifest) -> impl Iterator<Item = (u32, &str)> {
     // The installer's own metadata files (RECORD...) are no `.py` files.
     let data_prefix = format!("{}/", manifest.data_dir);
-    manifest.files.iter().enumerate().filter_map(move |(index, file)| {
+    let in_site_packages = manifest.files.iter().enumerate().filter_map(move |(index, file)| {
         let rel = match file.path.strip_prefix(&data_prefix) {
             Some(rest) => rest.strip_prefix("purelib/").or_else(|| rest.strip_prefix("platlib/"))?,
             None => &file.path,
         };
         compiles(rel).then_some((index as u32, rel))
+    });
+    in_site_packages.chain(sources_elsewhere(manifest))
+}
+
+/// The `.py` files of `.data/scripts` and `.data/data` (manifest index, path in the wheel):
+/// installed outside site-packages, in every environment at another path (and a `#!python`
+/// script rewritten), so their `.pyc` is kept under the wheel's path, which no site-packages
+/// path starts with, and placed by `bytecode_elsewhere`.
+fn sources_elsewhere(manifest: &Manifest) -> impl Iterator<Item = (u32, &str)> {
+    let schemes = [format!("{}/scripts/", manifest.data_dir), format!("{}/data/", manifest.data_dir)];
+    manifest.files.iter().enumerate().filter_map(move |(index, file)| {
+        let elsewhere = schemes.iter().any(|s| file.path.starts_with(s.as_str())) && compiles(&file.path);
+        elsewhere.then_some((index as u32, file.path.as_str()))
     })
 }
 
@@ -267,7 +298,7 @@ pub(crate) fn plan_wheel(
         }
         refuse_environment_file(roots, root, &file.path[skip..], wheel, || file.path.clone())?;
         files.push(if file.python_shebang && file.path.starts_with(&scripts_prefix) {
-            generate(root, rewritten_script(&entry, file, &file.path[skip..], venv)?)
+            generate(root, rewritten_script(&entry, index as u32, &file.path[skip..], venv)?)
         } else {
             PlannedFile { root, source: Source::Entry { index: index as u32, skip: skip as u32 } }
         });
@@ -284,7 +315,7 @@ pub(crate) fn plan_wheel(
             },
         })?;
         refuse_environment_file(roots, SCRIPTS, &entry_point.name, wheel, || entry_point.describe())?;
-        files.push(generate(SCRIPTS, Generated { rel: entry_point.name.clone(), content, executable: true }));
+        files.push(generate(SCRIPTS, Generated::new(entry_point.name.clone(), content, true)));
     }
     let metadata = [
         ("INSTALLER", b"installer\n".to_vec()),
@@ -293,7 +324,7 @@ pub(crate) fn plan_wheel(
     ];
     for (name, content) in metadata {
         let rel = format!("{}/{name}", manifest.dist_info);
-        files.push(generate(SITE_PACKAGES, Generated { rel, content, executable: false }));
+        files.push(generate(SITE_PACKAGES, Generated::new(rel, content, false)));
     }
     let record = format!("{}/RECORD", manifest.dist_info);
     Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, generated, replaces, record, bytecode: None })
@@ -397,12 +428,28 @@ pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots) -> String {
     out
 }
 
-/// A `.data/scripts` file whose `#!python` line names this environment's interpreter.
-fn rewritten_script(entry: &CacheEntry, file: &ManifestFile, rel: &str, venv: &Venv) -> Result<Generated> {
+/// A `.data/scripts` file (manifest `index`) whose `#!python` line names this environment's
+/// interpreter.
+fn rewritten_script(entry: &CacheEntry, index: u32, rel: &str, venv: &Venv) -> Result<Generated> {
+    let file = &entry.manifest().files[index as usize];
     let path = entry.tree().join(&file.path);
-    let content = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-    let content = script::rewrite_python_shebang(&content, venv.python()).unwrap_or(content);
-    Ok(Generated { rel: rel.to_owned(), content, executable: file.executable })
+    let original = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+    let Some(content) = script::rewrite_python_shebang(&original, venv.python()) else {
+        return Ok(Generated::new(rel.to_owned(), original, file.executable));
+    };
+    let lines = |text: &[u8]| text.iter().filter(|&&b| b == b'\n').count();
+    let same_lines = lines(&content) == lines(&original) && !has_coding_cookie(&content);
+    Ok(Generated {
+        compiles_as: same_lines.then_some(index),
+        ..Generated::new(rel.to_owned(), content, file.executable)
+    })
+}
+
+/// Whether the first line declares a source encoding (PEP 263): an interpreter path could.
+fn has_coding_cookie(content: &[u8]) -> bool {
+    let first = content.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first);
+    first.starts_with('#') && (first.contains("coding:") || first.contains("coding="))
 }
 
 /// The `Name:` of the entry's METADATA, for wheels with headers only (pip names the headers
@@ -444,7 +491,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sources_every_layout_puts_in_site_packages_are_known_from_the_manifest() {
+    fn the_sources_compiled_whatever_the_layout_are_known_from_the_manifest() {
         let paths = [
             "pkg/a.py",
             "pkg/b.txt",
@@ -476,7 +523,10 @@ mod tests {
             files: paths.iter().map(|p| file(p)).collect(),
             entry_points: Vec::new(),
         };
-        let sources: Vec<(u32, &str)> = site_packages_sources(&manifest).collect();
-        assert_eq!(sources, [(0, "pkg/a.py"), (2, "p.py"), (3, "q/r.py")]);
+        let sources: Vec<(u32, &str)> = compiled_sources(&manifest).collect();
+        // Site-packages ones by their path there, the others by their path in the wheel.
+        let elsewhere =
+            [(4, "x-1.0.data/scripts/s.py"), (5, "x-1.0.data/data/lib/python3.11/site-packages/d.py")];
+        assert_eq!(sources, [[(0, "pkg/a.py"), (2, "p.py"), (3, "q/r.py")].as_slice(), &elsewhere].concat());
     }
 }
