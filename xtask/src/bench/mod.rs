@@ -146,12 +146,22 @@ fn set_aside(work: &Path) -> Result<()> {
 
 /// Deletes what [`set_aside`] moved aside, this bench's or an interrupted one's.
 fn delete_set_aside(bench_dir: &Path) -> Result<()> {
+    let mut deleted = false;
     for entry in std::fs::read_dir(bench_dir)? {
         let path = entry?.path();
         if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(SET_ASIDE)) {
             eprintln!("bench: deleting {} (earlier run directories; after measuring)", path.display());
             std::fs::remove_dir_all(&path).with_context(|| format!("cannot delete {}", path.display()))?;
+            deleted = true;
         }
+    }
+    if deleted {
+        // The kernel keeps a deleted inode from reuse for 1 minute, 6 while its inode table
+        // block is dirty, and new inodes made meanwhile nearby re-dirty it.
+        eprintln!(
+            "bench: on ext4 without a journal, files made in the next ~6 minutes are slow to create \
+             (recently deleted inodes are skipped one by one): wait before benching cold installs again"
+        );
     }
     Ok(())
 }
