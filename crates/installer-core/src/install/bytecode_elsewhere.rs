@@ -46,7 +46,8 @@ pub(crate) fn add_to_plans(
     let mut staging = None;
     let (mut jobs, mut targets) = (Vec::new(), Vec::new());
     for (index, plan) in plans.iter_mut().enumerate() {
-        let mut from_set = Vec::new();
+        // (root, `.pyc` path, content, the rewritten script and its mtime) from the set.
+        let mut served = Vec::new();
         for file in &plan.files {
             let (root, rel) = plan.destination(file);
             if root == SITE_PACKAGES || !compiles(rel) {
@@ -58,8 +59,8 @@ pub(crate) fn add_to_plans(
             }
             let display = roots.join(root, rel).display().to_string();
             match from_the_set(plan, file, tag)? {
-                Some(Cached::Pyc(content, mtime)) => {
-                    from_set.push((root, pyc, content, mtime, file_generated(file)));
+                Some(Cached::Pyc { content, script_mtime }) => {
+                    served.push((root, pyc, content, script_mtime));
                     continue;
                 }
                 Some(Cached::Failed(message)) => {
@@ -90,9 +91,9 @@ pub(crate) fn add_to_plans(
             jobs.push(Job { source, pyc: dir.join(format!("{n}.pyc")), display, size, checked_hash: true });
             targets.push(Target { plan: index, root, pyc });
         }
-        for (root, pyc, content, mtime, script) in from_set {
-            if let Some(script) = script {
-                plan.generated[script as usize].mtime = mtime;
+        for (root, pyc, content, script_mtime) in served {
+            if let Some((script, mtime)) = script_mtime {
+                plan.generated[script as usize].mtime = Some(mtime);
             }
             plan.generated.push(Generated::new(pyc, content, false));
             let generated = plan.generated.len() as u32 - 1;
@@ -129,8 +130,12 @@ pub(crate) fn add_to_plans(
 
 /// What the plan's bytecode set holds for a source installed elsewhere.
 enum Cached {
-    /// The `.pyc` as the environment gets it, and the mtime to give a rewritten script.
-    Pyc(Vec<u8>, Option<u32>),
+    /// The `.pyc` as the environment gets it and, for a rewritten script, the script (an
+    /// index into the plan's `generated`) and the mtime to write it with.
+    Pyc {
+        content: Vec<u8>,
+        script_mtime: Option<(u32, u32)>,
+    },
     Failed(String),
 }
 
@@ -138,10 +143,10 @@ enum Cached {
 /// script whose rewrite added lines, a set compiled before it kept such sources).
 fn from_the_set(plan: &WheelPlan, file: &PlannedFile, tag: &str) -> Result<Option<Cached>> {
     let Some(set) = &plan.bytecode else { return Ok(None) };
-    let (index, rewritten) = match &file.source {
-        Source::Entry { index, .. } => (*index, None),
-        Source::Generated(g) => match plan.generated[*g as usize].compiles_as {
-            Some(index) => (index, Some(&plan.generated[*g as usize])),
+    let (index, rewritten) = match file.source {
+        Source::Entry { index, .. } => (index, None),
+        Source::Generated(g) => match plan.generated[g as usize].compiles_as {
+            Some(index) => (index, Some(g)),
             None => return Ok(None),
         },
         Source::Bytecode(_) => return Ok(None),
@@ -153,11 +158,12 @@ fn from_the_set(plan: &WheelPlan, file: &PlannedFile, tag: &str) -> Result<Optio
     let Some(mut pyc) = read_pyc(set, &pyc_path(source, tag))? else { return Ok(None) };
     let timestamp = pyc.len() >= 16 && pyc[4..8] == [0; 4];
     match rewritten {
-        None => Ok(Some(Cached::Pyc(pyc, None))),
+        None => Ok(Some(Cached::Pyc { content: pyc, script_mtime: None })),
         Some(script) if timestamp => {
-            pyc[12..16].copy_from_slice(&(script.content.len() as u32).to_le_bytes());
+            let size = plan.generated[script as usize].content.len() as u32;
+            pyc[12..16].copy_from_slice(&size.to_le_bytes());
             let mtime = u32::from_le_bytes(pyc[8..12].try_into().expect("four bytes"));
-            Ok(Some(Cached::Pyc(pyc, Some(mtime))))
+            Ok(Some(Cached::Pyc { content: pyc, script_mtime: Some((script, mtime)) }))
         }
         Some(_) => Ok(None),
     }
@@ -169,12 +175,4 @@ fn read_pyc(set: &BytecodeSet, path: &str) -> Result<Option<Vec<u8>>> {
     }
     let file = set.tree().join(path);
     std::fs::read(&file).map(Some).map_err(|e| Error::io("read", &file, e))
-}
-
-/// The index into the plan's `generated` of a generated file.
-fn file_generated(file: &PlannedFile) -> Option<u32> {
-    match file.source {
-        Source::Generated(index) => Some(index),
-        _ => None,
-    }
 }
