@@ -327,9 +327,47 @@ pub(crate) fn pyc_path(source: &str, cache_tag: &str) -> String {
     }
 }
 
+/// The source fields of a timestamp-based `.pyc` header (PEP 552: magic, flags 0, then the
+/// source's mtime and size as little-endian 32-bit numbers): what a `.pyc` placed beside
+/// another copy (or another form) of its source must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SourceStamp {
+    pub mtime: u32,
+    pub size: u32,
+}
+
+impl SourceStamp {
+    /// The stamp of `pyc`; `None` for a hash-based (or truncated) one, which has none.
+    pub fn of(pyc: &[u8]) -> Option<SourceStamp> {
+        let word = |at: usize| u32::from_le_bytes(pyc[at..at + 4].try_into().expect("four bytes"));
+        (pyc.len() >= 16 && pyc[4..8] == [0; 4]).then(|| SourceStamp { mtime: word(8), size: word(12) })
+    }
+
+    /// Writes this stamp into `pyc`, a timestamp-based one ([`SourceStamp::of`]).
+    pub fn write_into(self, pyc: &mut [u8]) {
+        pyc[8..12].copy_from_slice(&self.mtime.to_le_bytes());
+        pyc[12..16].copy_from_slice(&self.size.to_le_bytes());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timestamp_header_has_a_source_stamp_a_hash_based_one_none() {
+        let mut pyc = [[0xa7, 0x0d, 0x0d, 0x0a], [0; 4], 7u32.to_le_bytes(), 9u32.to_le_bytes()].concat();
+        pyc.extend_from_slice(b"code");
+        assert_eq!(SourceStamp::of(&pyc), Some(SourceStamp { mtime: 7, size: 9 }));
+        SourceStamp { mtime: 8, size: 10 }.write_into(&mut pyc);
+        assert_eq!(
+            (SourceStamp::of(&pyc), &pyc[16..]),
+            (Some(SourceStamp { mtime: 8, size: 10 }), &b"code"[..])
+        );
+        pyc[4] = 3; // checked hash-based
+        assert_eq!(SourceStamp::of(&pyc), None);
+        assert_eq!(SourceStamp::of(&pyc[..12]), None);
+    }
 
     #[test]
     fn pyc_paths_are_where_importlib_looks() {

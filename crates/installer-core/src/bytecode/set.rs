@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{pyc_path, Interpreter};
+use super::{pyc_path, Interpreter, SourceStamp};
 use crate::cache::{Cache, CacheEntry, Staging};
 use crate::manifest::{ManifestFile, Sha256Digest};
 use crate::{Error, Result};
@@ -151,7 +151,9 @@ pub(super) fn import(
         if let Some(&index) = by_pyc.get(&file.path) {
             let source = entry.tree().join(&entry.manifest().files[index as usize].path);
             let meta = std::fs::metadata(&source).map_err(|e| Error::io("read", &source, e))?;
-            stamp_source_mtime(&mut bytes, &meta);
+            if let Some(stamp) = SourceStamp::of(&bytes) {
+                SourceStamp { mtime: mtime_secs(&meta), ..stamp }.write_into(&mut bytes);
+            }
         }
         let dst = tree.join(&file.path);
         if let Some(dir) = dst.parent() {
@@ -164,15 +166,11 @@ pub(super) fn import(
     publish(shard, interpreter, staging, entry.dir(), &manifest.files)
 }
 
-/// Puts the source's modification time into a timestamp-based `.pyc` header (PEP 552: magic,
-/// flags 0, mtime and size as little-endian 32-bit numbers); other headers are left alone.
-fn stamp_source_mtime(pyc: &mut [u8], source: &std::fs::Metadata) {
-    let mtime = source
+/// A source's modification time as a `.pyc` header records it (seconds, 32 bits).
+fn mtime_secs(source: &std::fs::Metadata) -> u32 {
+    source
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as u32);
-    if pyc.len() >= 16 && pyc[4..8] == [0; 4] {
-        pyc[8..12].copy_from_slice(&mtime.to_le_bytes());
-    }
+        .map_or(0, |d| d.as_secs() as u32)
 }

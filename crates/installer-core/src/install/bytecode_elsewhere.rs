@@ -18,7 +18,7 @@ use std::path::Path;
 
 use super::plan::{compiles, Generated, PlannedFile, Source, WheelPlan};
 use super::roots::{RootId, Roots, SITE_PACKAGES};
-use crate::bytecode::{pyc_path, BytecodeSet};
+use crate::bytecode::{pyc_path, BytecodeSet, SourceStamp};
 use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::compile::{Job, Outcome, Pool};
@@ -156,17 +156,11 @@ fn from_the_set(plan: &WheelPlan, file: &PlannedFile, tag: &str) -> Result<Optio
         return Ok(Some(Cached::Failed(message.clone())));
     }
     let Some(mut pyc) = read_pyc(set, &pyc_path(source, tag))? else { return Ok(None) };
-    let timestamp = pyc.len() >= 16 && pyc[4..8] == [0; 4];
-    match rewritten {
-        None => Ok(Some(Cached::Pyc { content: pyc, script_mtime: None })),
-        Some(script) if timestamp => {
-            let size = plan.generated[script as usize].content.len() as u32;
-            pyc[12..16].copy_from_slice(&size.to_le_bytes());
-            let mtime = u32::from_le_bytes(pyc[8..12].try_into().expect("four bytes"));
-            Ok(Some(Cached::Pyc { content: pyc, script_mtime: Some((script, mtime)) }))
-        }
-        Some(_) => Ok(None),
-    }
+    let Some(script) = rewritten else { return Ok(Some(Cached::Pyc { content: pyc, script_mtime: None })) };
+    let Some(stamp) = SourceStamp::of(&pyc) else { return Ok(None) };
+    let size = plan.generated[script as usize].content.len() as u32;
+    SourceStamp { size, ..stamp }.write_into(&mut pyc);
+    Ok(Some(Cached::Pyc { content: pyc, script_mtime: Some((script, stamp.mtime)) }))
 }
 
 fn read_pyc(set: &BytecodeSet, path: &str) -> Result<Option<Vec<u8>>> {
