@@ -492,9 +492,11 @@ fn plan_bytecode(
     for plan in plans.iter_mut() {
         let Some(set) = compiled.set_for(&plan.entry, source, &plan.compile_sources())? else { continue };
         let set = std::sync::Arc::new(set);
-        let elsewhere = format!("{}/", plan.entry.manifest().data_dir);
         // Those of sources installed elsewhere are warned about by `bytecode_elsewhere`.
-        for (rel, message) in set.manifest.failed.iter().filter(|(rel, _)| !rel.starts_with(&elsewhere)) {
+        let manifest = plan.entry.manifest();
+        for (rel, message) in
+            set.manifest.failed.iter().filter(|(rel, _)| !plan::kept_elsewhere(manifest, rel))
+        {
             let path = roots.join(roots::SITE_PACKAGES, rel);
             reporter.warning(&format!("failed to compile {}: {message}", path.display()));
         }

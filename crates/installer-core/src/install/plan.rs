@@ -127,7 +127,6 @@ impl WheelPlan {
     /// of that name itself (it is installed as shipped); those of sources installed elsewhere
     /// are placed by `bytecode_elsewhere`.
     pub fn add_bytecode(&mut self, set: Arc<BytecodeSet>) {
-        let elsewhere = format!("{}/", self.entry.manifest().data_dir);
         let shipped: std::collections::HashSet<&str> = self
             .files
             .iter()
@@ -136,7 +135,9 @@ impl WheelPlan {
             .map(|(_, rel)| rel)
             .collect();
         let new: Vec<PlannedFile> = (set.manifest.files.iter().enumerate())
-            .filter(|(_, f)| !shipped.contains(f.path.as_str()) && !f.path.starts_with(&elsewhere))
+            .filter(|(_, f)| {
+                !shipped.contains(f.path.as_str()) && !kept_elsewhere(self.entry.manifest(), &f.path)
+            })
             .map(|(index, _)| PlannedFile { root: SITE_PACKAGES, source: Source::Bytecode(index as u32) })
             .collect();
         self.files.extend(new);
@@ -179,6 +180,13 @@ fn sources_elsewhere(manifest: &Manifest) -> impl Iterator<Item = (u32, &str)> {
         let elsewhere = schemes.iter().any(|s| file.path.starts_with(s.as_str())) && compiles(&file.path);
         elsewhere.then_some((index as u32, file.path.as_str()))
     })
+}
+
+/// Whether `path` of a bytecode set (a `.pyc`, or a source that failed) is one of a source
+/// installed outside site-packages, kept by its path in the wheel ([`sources_elsewhere`]):
+/// under `<name>-<version>.data/`, where no path under site-packages is.
+pub(super) fn kept_elsewhere(manifest: &Manifest, path: &str) -> bool {
+    path.strip_prefix(manifest.data_dir.as_str()).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Where each part of a wheel goes in this environment (the "install scheme").
@@ -528,5 +536,9 @@ mod tests {
         let elsewhere =
             [(4, "x-1.0.data/scripts/s.py"), (5, "x-1.0.data/data/lib/python3.11/site-packages/d.py")];
         assert_eq!(sources, [[(0, "pkg/a.py"), (2, "p.py"), (3, "q/r.py")].as_slice(), &elsewhere].concat());
+        // Their bytecode is told apart by those paths alone.
+        let kept: Vec<bool> = sources.iter().map(|(_, path)| kept_elsewhere(&manifest, path)).collect();
+        assert_eq!(kept, [false, false, false, true, true]);
+        assert!(!kept_elsewhere(&manifest, "x-1.0.database/m.py"));
     }
 }
