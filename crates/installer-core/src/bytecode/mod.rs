@@ -271,7 +271,12 @@ impl Compiled<'_> {
         home: &Cache,
         sources: &[(u32, &str)],
     ) -> Result<Option<BytecodeSet>> {
-        let Some(ready) = self.ready.remove(entry.id()) else { return Ok(None) };
+        let ready = match self.ready.remove(entry.id()) {
+            None => return Ok(None),
+            // Found beside this very entry when it was ready (the warm path): already read.
+            Some(Ready::Found(set)) if set.dir.parent() == Some(entry.dir()) => return Ok(Some(set)),
+            Some(ready) => ready,
+        };
         if let Some(set) = BytecodeSet::open(entry.dir(), &self.interpreter) {
             return Ok(Some(set));
         }
