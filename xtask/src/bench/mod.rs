@@ -424,3 +424,44 @@ fn run_checked(cmd: &Cmd, echo: bool) -> Result<crate::util::Output> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earlier_run_directories_are_set_aside_then_deleted_and_nothing_else() {
+        let bench = tempfile::tempdir().unwrap();
+        let work = bench.path().join("work");
+        std::fs::create_dir_all(work.join("r-cold-0-0/cache")).unwrap();
+        std::fs::create_dir(bench.path().join("home")).unwrap();
+        set_aside(&work).unwrap();
+        set_aside(&work).unwrap(); // nothing left to move: not an error
+        let names = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        let aside = names(bench.path());
+        assert!(!work.exists() && aside.len() == 2 && aside[1].starts_with(SET_ASIDE), "{aside:?}");
+        assert!(bench.path().join(&aside[1]).join("r-cold-0-0/cache").is_dir());
+        delete_set_aside(bench.path()).unwrap();
+        assert_eq!(names(bench.path()), ["home"]);
+    }
+
+    #[test]
+    fn the_compile_floor_compiles_every_source_of_a_tree() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tree.path().join("pkg")).unwrap();
+        std::fs::write(tree.path().join("a.py"), "A = 1\n").unwrap();
+        std::fs::write(tree.path().join("pkg/b.py"), "def b():\n    return 2\n").unwrap();
+        Cmd::new(python().unwrap()).args(["-c", COMPILE_FLOOR]).arg(tree.path()).read().unwrap();
+        for dir in [tree.path().to_path_buf(), tree.path().join("pkg")] {
+            let pycs: Vec<_> = std::fs::read_dir(dir.join("__pycache__")).unwrap().collect();
+            assert_eq!(pycs.len(), 1, "{}", dir.display());
+        }
+    }
+}
