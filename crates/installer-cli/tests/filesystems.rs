@@ -462,3 +462,47 @@ fn a_venv_on_another_filesystem_than_the_cache_hardlinks_bytecode_from_the_shard
         3
     );
 }
+
+/// The `.pyc` of files installed outside site-packages (a `#!python` script, a plain one, a
+/// `.data/data` module) comes from the shard's set too, restamped for the shard's copies of
+/// their sources like the others.
+#[test]
+fn bytecode_of_scripts_and_data_files_comes_from_the_shard_restamped() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(shm) = separate_tmpfs(work.path()) else { return };
+    let cache = tempfile::tempdir_in(shm).unwrap();
+    let shard = work.path().join("shard");
+    let shards = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
+    let wheel = WheelBuilder::new("tools", "1.0")
+        .file("tools-1.0.data/scripts/tool.py", b"#!python\nprint('tool')\n")
+        .file("tools-1.0.data/scripts/plain.py", b"#!/usr/bin/env python\nprint('plain')\n")
+        .file("tools-1.0.data/data/share/tools/helper.py", b"X = 1\n")
+        .write(work.path(), None);
+    let install = |venv: &Path, extra: &[&str]| {
+        let (v, c) = (venv.to_str().unwrap(), cache.path().to_str().unwrap());
+        let mut args = vec!["install", "-v", "--venv", v, "--cache-dir", c];
+        args.extend_from_slice(extra);
+        args.push(wheel.to_str().unwrap());
+        let out = installer_with_env(work.path(), &args, &shards);
+        assert_ok(&out);
+        stderr(&out)
+    };
+    // The shard's copy is made first; then the main cache's sources get another mtime.
+    install(&make_venv(&work.path().join("plain")), &[]);
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir::WalkDir::new(cache_entries_dir(cache.path())) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "py") {
+            std::fs::File::options().write(true).open(entry.path()).unwrap().set_modified(hour_ago).unwrap();
+        }
+    }
+    let (a, b) = (make_venv(&work.path().join("a")), make_venv(&work.path().join("b")));
+    for (venv, cold) in [(&a, true), (&b, false)] {
+        let err = install(venv, &["--compile"]);
+        assert!(!err.contains("warning:"), "{err}");
+        assert!(err.contains(&format!("hardlink from the cache shard {}", shard.display())), "{err}");
+        assert_eq!(err.contains("compiling"), cold, "{err}");
+        let sources = ["bin/tool.py", "bin/plain.py", "share/tools/helper.py"].map(|s| venv.join(s));
+        assert_pycs_fresh(venv, &sources);
+    }
+}

@@ -210,19 +210,7 @@ fn compile_also_compiles_scripts_and_data_files_as_pip_does_once_into_the_cache(
         assert_ok(&out);
         assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
         let sources = ["bin/tool.py", "bin/plain.py", "share/tools/helper.py"].map(|s| venv.join(s));
-        // Valid by its header (PEP 552), and the code the installed source compiles to.
-        let check = format!(
-            "import importlib.util as u, marshal, os\n\
-             for src in {:?}:\n    \
-                 data, source, st = open(u.cache_from_source(src), 'rb').read(), open(src, 'rb').read(), os.stat(src)\n    \
-                 word = lambda i: int.from_bytes(data[i:i + 4], 'little')\n    \
-                 fresh = (word(8), word(12)) == (int(st.st_mtime) & 0xFFFFFFFF, st.st_size) if word(4) == 0 \
-                     else word(4) == 3 and data[8:16] == u.source_hash(source)\n    \
-                 same = marshal.loads(data[16:]) == compile(source, src, 'exec', dont_inherit=True)\n    \
-                 print(data[:4] == u.MAGIC_NUMBER and fresh and same)",
-            sources.iter().map(|s| s.to_str().unwrap()).collect::<Vec<_>>()
-        );
-        assert_eq!(python(venv, &check), "True\nTrue\nTrue\n", "each .pyc is valid for its installed source");
+        assert_pycs_fresh(venv, &sources);
         let tag = python(venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();
         let record = std::fs::read_to_string(site_packages(venv).join("tools-1.0.dist-info/RECORD")).unwrap();
         for pyc in ["bin/__pycache__/tool", "bin/__pycache__/plain", "share/tools/__pycache__/helper"] {

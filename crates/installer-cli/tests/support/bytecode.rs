@@ -69,3 +69,25 @@ pub fn assert_bytecode_loads_as_placed(venv: &Path) -> Vec<PathBuf> {
     assert!(bytecode_state(&site) == before, "Python rewrote bytecode");
     pycs
 }
+
+/// Checks that the `.pyc` of each of `sources` (installed files of `venv`) is one Python
+/// accepts for the file as installed, by its header (PEP 552: the file's mtime and size, or
+/// its checked hash), and holds the code objects that file compiles to.
+pub fn assert_pycs_fresh(venv: &Path, sources: &[PathBuf]) {
+    let check = format!(
+        "import importlib.util as u, marshal, os\n\
+         for src in {:?}:\n    \
+             data, source, st = open(u.cache_from_source(src), 'rb').read(), open(src, 'rb').read(), os.stat(src)\n    \
+             word = lambda i: int.from_bytes(data[i:i + 4], 'little')\n    \
+             fresh = (word(8), word(12)) == (int(st.st_mtime) & 0xFFFFFFFF, st.st_size) if word(4) == 0 \
+                 else word(4) == 3 and data[8:16] == u.source_hash(source)\n    \
+             same = marshal.loads(data[16:]) == compile(source, src, 'exec', dont_inherit=True)\n    \
+             print(data[:4] == u.MAGIC_NUMBER and fresh and same)",
+        sources.iter().map(|s| s.to_str().unwrap()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        python(venv, &check),
+        "True\n".repeat(sources.len()),
+        "each .pyc is valid for its installed source"
+    );
+}
