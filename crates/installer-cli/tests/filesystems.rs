@@ -429,13 +429,7 @@ fn a_venv_on_another_filesystem_than_the_cache_hardlinks_bytecode_from_the_shard
     // the bytecode compiled from those must be restamped for the shard's.
     let first = make_venv(&work.path().join("plain"));
     assert_ok(&install(work.path(), &first, cache.path(), &[], &shards));
-    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for entry in walkdir::WalkDir::new(cache_entries_dir(cache.path())) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "py") {
-            std::fs::File::options().write(true).open(entry.path()).unwrap().set_modified(hour_ago).unwrap();
-        }
-    }
+    backdate_entries(cache.path());
 
     let (a, b) = (make_venv(&work.path().join("a")), make_venv(&work.path().join("b")));
     for (venv, cold) in [(&a, true), (&b, false)] {
@@ -489,13 +483,7 @@ fn bytecode_of_scripts_and_data_files_comes_from_the_shard_restamped() {
     };
     // The shard's copy is made first; then the main cache's sources get another mtime.
     install(&make_venv(&work.path().join("plain")), &[]);
-    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for entry in walkdir::WalkDir::new(cache_entries_dir(cache.path())) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "py") {
-            std::fs::File::options().write(true).open(entry.path()).unwrap().set_modified(hour_ago).unwrap();
-        }
-    }
+    backdate_entries(cache.path());
     let (a, b) = (make_venv(&work.path().join("a")), make_venv(&work.path().join("b")));
     for (venv, cold) in [(&a, true), (&b, false)] {
         let err = install(venv, &["--compile"]);

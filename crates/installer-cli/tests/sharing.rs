@@ -124,23 +124,6 @@ fn a_layer_entry_that_does_not_match_its_manifest_is_not_used() {
     );
 }
 
-/// Dates every file of the layer's entries back to 2001, as in a layer built long ago: a copy
-/// made today gets another mtime, which the bytecode placed beside it must name.
-fn backdate(layer: &Path) {
-    let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-    for file in walkdir::WalkDir::new(cache_entries_dir(layer)).into_iter().map(|e| e.unwrap()) {
-        if file.file_type().is_file() {
-            std::fs::File::open(file.path()).unwrap().set_modified(then).unwrap();
-        }
-    }
-}
-
-/// An install's `-v` output says its one wheel's bytecode was found and nothing compiled.
-fn assert_compiled_nothing(out: &Output) {
-    let err = stderr(out);
-    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
-}
-
 /// The `pyc-*` bytecode sets published in a cache entry.
 fn bytecode_sets(entry: &Path) -> Vec<String> {
     names(entry).into_iter().filter(|n| n.starts_with("pyc-")).collect()
@@ -150,7 +133,7 @@ fn bytecode_sets(entry: &Path) -> Vec<String> {
 fn compiling_a_read_only_layers_entry_imports_it_and_compiles_once_into_the_cache() {
     let work = tempfile::tempdir().unwrap();
     let layer = filled_layer(work.path(), &[]);
-    backdate(&layer);
+    backdate_entries(&layer);
     let Some(_ro) = Mount::read_only(&layer) else { return };
     let before = snapshot(&layer);
     let cache = work.path().join("cache");
@@ -180,7 +163,7 @@ fn compiling_a_read_only_layers_entry_imports_it_and_compiles_once_into_the_cach
 fn a_read_only_layers_bytecode_is_placed_without_compiling() {
     let work = tempfile::tempdir().unwrap();
     let layer = filled_layer(work.path(), &[]);
-    backdate(&layer);
+    backdate_entries(&layer);
     let filler = work.path().join("filler");
     assert_ok(&install(work.path(), &filler, &layer, None, &["--compile", "--reinstall"]));
     assert_eq!(bytecode_sets(&only_entry(&layer)).len(), 1, "the filler compiled");
@@ -200,7 +183,7 @@ fn a_read_only_layers_bytecode_is_placed_without_compiling() {
 fn compiling_a_read_only_layers_entry_for_another_filesystem_compiles_once_into_its_shard() {
     let work = tempfile::tempdir().unwrap();
     let layer = filled_layer(work.path(), &[]);
-    backdate(&layer);
+    backdate_entries(&layer);
     let Some(_ro) = Mount::read_only(&layer) else { return };
     let before = snapshot(&layer);
     // The environments on a filesystem of their own: the layer's entry goes to its automatic shard.

@@ -91,3 +91,21 @@ pub fn assert_pycs_fresh(venv: &Path, sources: &[PathBuf]) {
         "each .pyc is valid for its installed source"
     );
 }
+
+/// Dates every file of the entries of the cache (or layer) at `cache` back to 2001, as in a
+/// cache filled long ago: a copy made today gets another mtime, which the bytecode placed
+/// beside it must name.
+pub fn backdate_entries(cache: &Path) {
+    let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    for file in walkdir::WalkDir::new(super::cache_entries_dir(cache)).into_iter().map(|e| e.unwrap()) {
+        if file.file_type().is_file() {
+            std::fs::File::open(file.path()).unwrap().set_modified(then).unwrap();
+        }
+    }
+}
+
+/// An install's `-v` output says its one wheel's bytecode was found and nothing compiled.
+pub fn assert_compiled_nothing(out: &std::process::Output) {
+    let err = super::stderr(out);
+    assert!(!err.contains("compiling ") && err.contains("cache hit for 1 of 1 wheels"), "{err}");
+}
