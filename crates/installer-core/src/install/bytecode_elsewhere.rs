@@ -4,7 +4,7 @@
 //! `--compile` does the same, so both environments hold the same files.
 //!
 //! Their `.pyc` is compiled once into the entry's bytecode set, by the source's path in the
-//! wheel ([`super::plan::compiled_sources`]), and written into each environment from there:
+//! wheel ([`super::compiled::compiled_sources`]), and written into each environment from there:
 //! unchanged for a file linked from the entry (its header holds the cached source's mtime and
 //! size, which the installed file keeps), and with the installed size in its header for a
 //! `#!python` script, whose rewritten first line is a comment of another length and which is
@@ -16,7 +16,8 @@
 
 use std::path::Path;
 
-use super::plan::{compiles, Generated, PlannedFile, Source, WheelPlan};
+use super::compiled::compiles;
+use super::plan::{Generated, PlannedFile, Source, WheelPlan};
 use super::roots::{RootId, Roots, SITE_PACKAGES};
 use crate::bytecode::{pyc_path, BytecodeSet, SourceStamp};
 use crate::cache::Cache;

@@ -16,6 +16,7 @@
 mod apply;
 mod bytecode_elsewhere;
 mod cached;
+mod compiled;
 mod link;
 mod plan;
 mod roots;
@@ -31,7 +32,8 @@ pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
 use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
 
-pub(crate) use plan::{compiled_sources, WheelPlan};
+pub(crate) use compiled::compiled_sources;
+pub(crate) use plan::WheelPlan;
 
 use crate::bytecode::{Compiler, Interpreter};
 use crate::cache::{Cache, CacheEntry};
@@ -495,7 +497,7 @@ fn plan_bytecode(
         // Those of sources installed elsewhere are warned about by `bytecode_elsewhere`.
         let manifest = plan.entry.manifest();
         for (rel, message) in
-            set.manifest.failed.iter().filter(|(rel, _)| !plan::kept_elsewhere(manifest, rel))
+            set.manifest.failed.iter().filter(|(rel, _)| !compiled::kept_elsewhere(manifest, rel))
         {
             let path = roots.join(roots::SITE_PACKAGES, rel);
             reporter.warning(&format!("failed to compile {}: {message}", path.display()));
