@@ -82,7 +82,9 @@ impl TerminalReporter {
     }
 
     /// Switches the bar to `phase` with `template`, counting to `length` from 0.
-    fn start(&self, phase: Phase, template: &str, length: u64) {
+    /// `counts`, when the template shows them, are set before the bar is drawn again, so its
+    /// first frame never has an empty `{prefix}`.
+    fn start(&self, phase: Phase, template: &str, length: u64, counts: Option<&(AtomicU64, AtomicU64)>) {
         let previous = std::mem::replace(&mut *self.phase.lock().expect("phase"), phase);
         if !self.show {
             return;
@@ -103,6 +105,9 @@ impl TerminalReporter {
             state.set_len(length);
         });
         self.bar.reset_eta();
+        if let Some(counts) = counts {
+            self.count_prefix(counts);
+        }
         self.bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(20));
         if previous == Phase::Idle {
             self.bar.enable_steady_tick(Duration::from_millis(100));
@@ -230,7 +235,7 @@ impl Reporter for TerminalReporter {
         // Uninstall announces its files this way. An install announced them with `Placing`
         // already (and repeats the total here for the C ABI's callback): not counted twice.
         if self.phase() == Phase::Idle {
-            self.start(Phase::Files, &self.files_template(), files);
+            self.start(Phase::Files, &self.files_template(), files, None);
         }
     }
 
@@ -254,8 +259,8 @@ impl Reporter for TerminalReporter {
                     "{spinner:.green} Unpacking {prefix} wheels [{bar:30.cyan/blue}] \
                      {binary_bytes}/{binary_total_bytes} {wide_msg}",
                     bytes,
+                    Some(&self.wheels),
                 );
-                self.count_prefix(&self.wheels);
             }
             Event::UnpackingWheel { wheel, .. } => {
                 if self.show {
@@ -294,10 +299,10 @@ impl Reporter for TerminalReporter {
                         "{spinner:.green} Copying {prefix} files [{bar:30.cyan/blue}] \
                          {binary_bytes}/{binary_total_bytes}, ETA {eta}",
                         copy_bytes,
+                        Some(&self.files),
                     );
-                    self.count_prefix(&self.files);
                 } else {
-                    self.start(Phase::Files, &self.files_template(), files);
+                    self.start(Phase::Files, &self.files_template(), files, None);
                 }
             }
             Event::Copied { bytes } => self.bar.inc(bytes),

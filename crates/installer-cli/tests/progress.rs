@@ -124,7 +124,9 @@ fn the_bar_shows_unpacking_then_placing_on_a_terminal_and_nothing_without_one() 
     // Cold: stopped while the wheel is being unpacked into the cache.
     let (terminal, command) = Terminal::open(tmp.path(), &args, &[]);
     let paused = Paused::start_command(command, "staging-locking");
-    let shown = terminal.wait_for("MiB");
+    // The bar is drawn as soon as unpacking starts, before it names the wheel: wait for the
+    // name, then every later frame has it.
+    let shown = terminal.wait_for("bigdata-1.0-py3-none-any.whl");
     let bar = shown.rsplit('\r').find(|line| line.contains("Unpacking")).unwrap_or_default();
     assert!(
         bar.contains("Unpacking 0/1 wheels [")
