@@ -134,6 +134,9 @@ fn the_bar_shows_unpacking_then_placing_on_a_terminal_and_nothing_without_one() 
             && bar.contains("bigdata-1.0-py3-none-any.whl"),
         "{shown:?}"
     );
+    // No frame, not even the first, lacks the wheel count.
+    let mut frames = shown.split('\r').filter(|frame| frame.contains("Unpacking"));
+    assert!(frames.all(|frame| frame.contains("Unpacking 0/1 wheels [")), "{shown:?}");
     assert!(paused.resume().status.success());
     let all = terminal.finish();
     assert!(all.contains("Installed 1 wheel (") && all.contains("bigdata\x1b[0m==1.0"), "{all:?}");
