@@ -264,12 +264,14 @@ impl Compiled<'_> {
     /// was imported into), for the entry of that id found or compiled since step 1: the set
     /// `entry` has, or the one compiled from it published beside it, or else one of another
     /// copy of the entry (the main cache's, a layer's) imported ([`import`]); a set compiled
-    /// from the main cache's entry is published there too, for later installs.
-    pub fn set_for(
+    /// from the main cache's entry is published there too, for later installs. `sources` (the
+    /// plan's, [`crate::install::WheelPlan::compile_sources`]) are listed only for an import,
+    /// never on the warm path.
+    pub fn set_for<'s>(
         &mut self,
         entry: &CacheEntry,
         home: &Cache,
-        sources: &[(u32, &str)],
+        sources: impl FnOnce() -> Vec<(u32, &'s str)>,
     ) -> Result<Option<BytecodeSet>> {
         let ready = match self.ready.remove(entry.id()) {
             None => return Ok(None),
@@ -281,7 +283,7 @@ impl Compiled<'_> {
             return Ok(Some(set));
         }
         let set = match ready {
-            Ready::Found(set) => import(home, entry, &set, sources)?,
+            Ready::Found(set) => import(home, entry, &set, &sources())?,
             Ready::Staged(staged) if staged.entry_dir == entry.dir() => {
                 publish(home, &self.interpreter, staged.staging, entry.dir(), &staged.set.manifest.files)?
             }
@@ -289,7 +291,7 @@ impl Compiled<'_> {
                 let files = &staged.set.manifest.files;
                 let published =
                     publish(self.cache, &self.interpreter, staged.staging, &staged.entry_dir, files)?;
-                import(home, entry, &published, sources)?
+                import(home, entry, &published, &sources())?
             }
         };
         Ok(Some(set))

@@ -492,7 +492,7 @@ fn plan_bytecode(
     compiler.entries_placed(plans, source, reporter)?;
     let mut compiled = compiler.finish()?;
     for plan in plans.iter_mut() {
-        let Some(set) = compiled.set_for(&plan.entry, source, &plan.compile_sources())? else { continue };
+        let Some(set) = compiled.set_for(&plan.entry, source, || plan.compile_sources())? else { continue };
         let set = std::sync::Arc::new(set);
         // Those of sources installed elsewhere are warned about by `bytecode_elsewhere`.
         let manifest = plan.entry.manifest();
