@@ -96,9 +96,7 @@ pub(crate) fn add_to_plans(
             if let Some((script, mtime)) = script_mtime {
                 plan.generated[script as usize].mtime = Some(mtime);
             }
-            plan.generated.push(Generated::new(pyc, content, false));
-            let generated = plan.generated.len() as u32 - 1;
-            plan.files.push(PlannedFile { root, source: Source::Generated(generated) });
+            plan.add_generated(root, Generated::new(pyc, content, false));
         }
     }
     if jobs.is_empty() {
@@ -115,10 +113,7 @@ pub(crate) fn add_to_plans(
         match outcome {
             Some(Outcome::Written) => {
                 let content = std::fs::read(&job.pyc).map_err(|e| Error::io("read", &job.pyc, e))?;
-                let plan = &mut plans[target.plan];
-                plan.generated.push(Generated::new(target.pyc, content, false));
-                let index = plan.generated.len() as u32 - 1;
-                plan.files.push(PlannedFile { root: target.root, source: Source::Generated(index) });
+                plans[target.plan].add_generated(target.root, Generated::new(target.pyc, content, false));
             }
             Some(Outcome::Failed(message)) => {
                 reporter.warning(&format!("failed to compile {}: {message}", job.display));

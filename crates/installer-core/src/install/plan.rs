@@ -124,6 +124,13 @@ impl WheelPlan {
             .collect()
     }
 
+    /// Plans `file`, written by the install itself, into `root`.
+    pub fn add_generated(&mut self, root: RootId, file: Generated) {
+        self.generated.push(file);
+        let index = self.generated.len() as u32 - 1;
+        self.files.push(PlannedFile { root, source: Source::Generated(index) });
+    }
+
     /// Plans the `.pyc` files of `set` into site-packages, except where the wheel ships a file
     /// of that name itself (it is installed as shipped); those of sources installed elsewhere
     /// are placed by `bytecode_elsewhere`.
