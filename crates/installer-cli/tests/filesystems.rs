@@ -60,8 +60,7 @@ fn warning_block(stderr: &str, replacements: &[(&Path, &str)]) -> String {
 #[test]
 fn cache_on_tmpfs_without_shards_copies_with_one_warning_that_names_both_places_and_the_fixes() {
     let work = tempfile::tempdir().unwrap();
-    let Some(shm) = separate_tmpfs(work.path()) else { return };
-    let cache = tempfile::tempdir_in(shm).unwrap();
+    let Some(cache) = tmpfs_dir(work.path()) else { return };
     let venv = make_venv(&work.path().join("venv"));
 
     let out = install(work.path(), &venv, cache.path(), &[], &[("INSTALLER_CACHE_SHARDS", "")]);
@@ -87,8 +86,7 @@ fn cache_on_tmpfs_without_shards_copies_with_one_warning_that_names_both_places_
 #[test]
 fn cache_on_tmpfs_with_a_shard_on_the_disk_hardlinks_from_the_shard_without_warning() {
     let work = tempfile::tempdir().unwrap();
-    let Some(shm) = separate_tmpfs(work.path()) else { return };
-    let cache = tempfile::tempdir_in(shm).unwrap();
+    let Some(cache) = tmpfs_dir(work.path()) else { return };
     let shard = work.path().join("shard");
     let shards = shard.to_str().unwrap();
     let (a, b) = (make_venv(&work.path().join("a")), make_venv(&work.path().join("b")));
@@ -317,8 +315,7 @@ fn normalize_doctor(text: &str, replacements: &[(&Path, &str)]) -> String {
 #[test]
 fn doctor_explains_a_cache_on_another_filesystem_and_the_shard_that_fixes_it() {
     let work = tempfile::tempdir().unwrap();
-    let Some(shm) = separate_tmpfs(work.path()) else { return };
-    let cache = tempfile::tempdir_in(shm).unwrap();
+    let Some(cache) = tmpfs_dir(work.path()) else { return };
     let venv = make_venv(&work.path().join("venv"));
     let args = ["doctor", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.path().to_str().unwrap()];
 
@@ -421,8 +418,7 @@ fn clone_with_compile_on_a_loop_mounted_xfs_places_bytecode_python_uses_as_is() 
 #[test]
 fn a_venv_on_another_filesystem_than_the_cache_hardlinks_bytecode_from_the_shard() {
     let work = tempfile::tempdir().unwrap();
-    let Some(shm) = separate_tmpfs(work.path()) else { return };
-    let cache = tempfile::tempdir_in(shm).unwrap();
+    let Some(cache) = tmpfs_dir(work.path()) else { return };
     let shard = work.path().join("shard");
     let shards = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
     // The shard's copies of the sources get another modification time than the main cache's:
@@ -463,8 +459,7 @@ fn a_venv_on_another_filesystem_than_the_cache_hardlinks_bytecode_from_the_shard
 #[test]
 fn bytecode_of_scripts_and_data_files_comes_from_the_shard_restamped() {
     let work = tempfile::tempdir().unwrap();
-    let Some(shm) = separate_tmpfs(work.path()) else { return };
-    let cache = tempfile::tempdir_in(shm).unwrap();
+    let Some(cache) = tmpfs_dir(work.path()) else { return };
     let shard = work.path().join("shard");
     let shards = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
     let wheel = WheelBuilder::new("tools", "1.0")

@@ -366,8 +366,7 @@ fn config_files_set_the_link_mode_and_bad_keys_name_the_file() {
 #[test]
 fn link_fallback_error_refuses_before_touching_the_environment() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(shm) = separate_tmpfs(tmp.path()) else { return };
-    let cache = tempfile::tempdir_in(shm).unwrap();
+    let Some(cache) = tmpfs_dir(tmp.path()) else { return };
     let venv = make_venv(&tmp.path().join("venv"));
     let before = snapshot(&venv);
     let out = installer_with_env(
@@ -385,8 +384,7 @@ fn link_fallback_error_refuses_before_touching_the_environment() {
 #[test]
 fn link_fallback_quiet_copies_across_filesystems_without_a_word() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(shm) = separate_tmpfs(tmp.path()) else { return };
-    let cache = tempfile::tempdir_in(shm).unwrap();
+    let Some(cache) = tmpfs_dir(tmp.path()) else { return };
     let venv = tmp.path().join("venv");
     let wheels: Vec<String> = GOOD.iter().map(|w| fixture(w).to_str().unwrap().to_string()).collect();
     let mut a = args(&venv, cache.path(), &["--link-fallback", "quiet"]);

@@ -391,8 +391,9 @@ pub fn skip(why: &str) {
     eprintln!("skipped: {why}");
 }
 
-/// `/dev/shm` when it is a filesystem of its own (not the one `near` is on); says why not.
-pub fn separate_tmpfs(near: &Path) -> Option<&'static Path> {
+/// A new temporary directory on `/dev/shm` when that is a filesystem of its own (not the one
+/// `near` is on): a cache on another filesystem than the environments. Says why not.
+pub fn tmpfs_dir(near: &Path) -> Option<tempfile::TempDir> {
     use std::os::unix::fs::MetadataExt;
     let shm = Path::new("/dev/shm");
     let separate =
@@ -400,7 +401,7 @@ pub fn separate_tmpfs(near: &Path) -> Option<&'static Path> {
     if !separate {
         skip(&format!("/dev/shm is missing or on the same filesystem as {}", near.display()));
     }
-    separate.then_some(shm)
+    separate.then(|| tempfile::tempdir_in(shm).unwrap())
 }
 
 /// The link count of a file.
