@@ -151,6 +151,7 @@ impl<'a> Compiler<'a> {
             display: rel.to_string(),
             size: file.size,
             checked_hash: false,
+            content: Some(file.hash),
         });
         batch.jobs.push((id, rel.to_string()));
     }
@@ -309,7 +310,7 @@ fn stage(interpreter: &Interpreter, batch: Batch, outcomes: &[Option<Outcome>]) 
     let tree = batch.staging.path().join(TREE);
     for (job, rel) in batch.jobs {
         match &outcomes[job] {
-            Some(Outcome::Written) => {
+            Some(Outcome::Written { .. }) => {
                 let path = pyc_path(&rel, &interpreter.cache_tag);
                 manifest.files.push(manifest_file(&tree, path)?);
             }

@@ -89,7 +89,8 @@ pub(crate) fn add_to_plans(
                 }
                 Source::Bytecode(_) => continue,
             };
-            jobs.push(Job { source, pyc: dir.join(format!("{n}.pyc")), display, size, checked_hash: true });
+            let staged = dir.join(format!("{n}.pyc"));
+            jobs.push(Job { source, pyc: staged, display, size, checked_hash: true, content: None });
             targets.push(Target { plan: index, root, pyc });
         }
         for (root, pyc, content, script_mtime) in served {
@@ -111,7 +112,7 @@ pub(crate) fn add_to_plans(
     let outcomes = pool.finish()?;
     for ((job, target), outcome) in jobs.iter().zip(targets).zip(outcomes) {
         match outcome {
-            Some(Outcome::Written) => {
+            Some(Outcome::Written { .. }) => {
                 let content = std::fs::read(&job.pyc).map_err(|e| Error::io("read", &job.pyc, e))?;
                 plans[target.plan].add_generated(target.root, Generated::new(target.pyc, content, false));
             }

@@ -8,11 +8,11 @@
 //! with a long file at the end while the others idle. Jobs may be added while the workers run:
 //! an install queues each wheel's sources as soon as its cache entry is ready, and the
 //! compilation overlaps the unpacking of the other wheels, planning and linking. Each `.pyc` is
-//! written by `py_compile` (a temporary file renamed into place).
+//! written as `py_compile` writes it, into a staging directory the caller publishes.
 //!
 //! The protocol is length-prefixed, not line-based: a file name may hold a newline.
 
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,38 +20,23 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::cancel::Cancel;
+use crate::manifest::Sha256Digest;
 use crate::{Error, Result};
 
-/// The worker: reads jobs (`<length>\n<T|H>\0<source>\0<pyc>\0<name in tracebacks>`), compiles
-/// each with a timestamp-based (`T`) or checked hash-based (`H`, PEP 552) header, and answers
-/// `K\n` or `E<message>\n` per job, in order.
-/// Warnings (invalid escape sequences...) are silenced as pip does; they are the package
-/// author's business.
-const WORKER: &str = r#"
-import os, py_compile, sys, warnings
-warnings.filterwarnings("ignore")
-inp, out = sys.stdin.buffer, sys.stdout.buffer
-while True:
-    line = inp.readline()
-    if not line:
-        break
-    mode, source, cfile, dfile = (os.fsdecode(p) for p in inp.read(int(line)).split(b"\0"))
-    mode = py_compile.PycInvalidationMode.CHECKED_HASH if mode == "H" else py_compile.PycInvalidationMode.TIMESTAMP
-    try:
-        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, invalidation_mode=mode)
-        out.write(b"K\n")
-    except Exception as e:
-        if isinstance(e, py_compile.PyCompileError):
-            v = e.exc_value
-            if isinstance(v, SyntaxError):
-                msg = "%s: %s (line %s)" % (e.exc_type_name, v.msg, v.lineno)
-            else:
-                msg = "%s: %s" % (e.exc_type_name, v)
-        else:
-            msg = "%s: %s" % (type(e).__name__, e)
-        out.write(b"E" + msg.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n")
-    out.flush()
-"#;
+/// The worker: reads jobs (`<length>\n<T|H>\0<source>\0<pyc>\0<name in tracebacks>`, then
+/// the same three fields for each further file with the same content), compiles each with a
+/// timestamp-based (`T`) or checked hash-based (`H`, PEP 552) header, and answers per file, in
+/// order: `K\n` (compiled), `R\n` (the code of the file before it, renamed) or `E<message>\n`.
+///
+/// It writes what `py_compile` writes (its header, the marshalled code, the source's permission
+/// bits without execute), without `py_compile`'s per-file checks and atomic rename: every `.pyc`
+/// goes into a staging directory of this install, published whole, so those only cost system
+/// calls (about a third of the per-file overhead). A file with the same content as the one
+/// compiled (a vendored copy) differs from it in the file name only, held once in the marshalled
+/// code (later uses refer to it): that name is replaced, unless it is not found exactly once
+/// with the same string type, and then the file is compiled as any other. Warnings (invalid
+/// escape sequences...) are silenced as pip does; they are the package author's business.
+const WORKER: &str = include_str!("worker.py");
 
 /// Jobs queued per worker process below which another process does not pay for its start-up.
 const FILES_PER_WORKER: usize = 50;
@@ -74,12 +59,25 @@ pub(crate) struct Job {
     /// modification time: for a source the install writes itself (a rewritten script), whose
     /// time is not known when it is compiled.
     pub checked_hash: bool,
+    /// The source's content, where known: queued jobs with the same one are compiled once and
+    /// their `.pyc` derived from the first (vendored copies: 3% of the compile time of a
+    /// typical web stack).
+    pub content: Option<Sha256Digest>,
+}
+
+impl Job {
+    /// The content by which jobs are compiled once: hash-based headers are left alone (only
+    /// the install's own generated sources have them).
+    fn shared_content(&self) -> Option<Sha256Digest> {
+        self.content.filter(|_| !self.checked_hash)
+    }
 }
 
 /// What became of one job.
 #[derive(Debug, PartialEq, Eq, Clone)]
 pub(crate) enum Outcome {
-    Written,
+    /// `compiled` is false for the copy of a file with the same content, renamed.
+    Written { compiled: bool },
     /// It does not compile (a syntax error...): a warning, as with pip.
     Failed(String),
 }
@@ -120,6 +118,10 @@ struct Shared {
 #[derive(Default)]
 struct State {
     queue: BinaryHeap<Queued>,
+    /// The queued group of each content, by the [`JobId`] of its first job.
+    by_content: HashMap<Sha256Digest, JobId>,
+    /// Files joining a queued group, by the group's first [`JobId`].
+    joined: HashMap<JobId, Vec<(JobId, Job)>>,
     /// Jobs submitted so far (the next [`JobId`]).
     submitted: usize,
     outcomes: Vec<Option<Outcome>>,
@@ -129,11 +131,12 @@ struct State {
     abandoned: bool,
 }
 
-/// A queued job, ordered by its source's size (the heap gives the biggest first).
+/// A queued job, ordered by its source's size (the heap gives the biggest first); jobs with
+/// the same content join it in [`State::joined`] until a worker takes it.
 struct Queued {
     size: u64,
     id: JobId,
-    message: Vec<u8>,
+    job: Job,
 }
 
 impl PartialEq for Queued {
@@ -173,7 +176,16 @@ impl Pool {
             let id = state.submitted;
             state.submitted += 1;
             state.outcomes.push(None);
-            state.queue.push(Queued { size: job.size, id, message: encode(job) });
+            let group = job.shared_content().and_then(|c| state.by_content.get(&c).copied());
+            match group {
+                Some(first) => state.joined.entry(first).or_default().push((id, job.clone())),
+                None => {
+                    if let Some(content) = job.shared_content() {
+                        state.by_content.insert(content, id);
+                    }
+                    state.queue.push(Queued { size: job.size, id, job: job.clone() });
+                }
+            }
             (id, state.submitted)
         };
         self.shared.wake.notify_one();
@@ -186,9 +198,31 @@ impl Pool {
     }
 
     /// Takes back the jobs of `ids` that no worker has started; they get no outcome.
-    pub fn withdraw(&self, ids: &std::collections::HashSet<JobId>) {
+    pub fn withdraw(&self, ids: &HashSet<JobId>) {
         let mut state = self.shared.state.lock().expect("compile queue");
-        state.queue.retain(|q| !ids.contains(&q.id));
+        let state = &mut *state;
+        let mut kept = Vec::new();
+        for queued in std::mem::take(&mut state.queue).into_vec() {
+            let key = queued.job.shared_content();
+            let mut group = vec![(queued.id, queued.job)];
+            group.extend(state.joined.remove(&queued.id).unwrap_or_default());
+            group.retain(|(id, _)| !ids.contains(id));
+            if let Some(content) = key {
+                state.by_content.remove(&content);
+            }
+            if group.is_empty() {
+                continue;
+            }
+            let (id, job) = group.remove(0);
+            if let Some(content) = key {
+                state.by_content.insert(content, id);
+            }
+            if !group.is_empty() {
+                state.joined.insert(id, group);
+            }
+            kept.push(Queued { size: job.size, id, job });
+        }
+        state.queue = kept.into();
     }
 
     /// Waits for every queued job; returns the outcome of each, by [`JobId`] (`None` for a
@@ -216,16 +250,21 @@ impl Drop for Pool {
     }
 }
 
-/// The next job for a worker with `in_flight` jobs unanswered: it waits for one only when it
-/// has nothing to read.
-fn next_job(shared: &Shared, in_flight: usize) -> Option<Queued> {
+/// The next group of jobs (one content) for a worker with `in_flight` groups unanswered: it
+/// waits for one only when it has nothing to read.
+fn next_job(shared: &Shared, in_flight: usize) -> Option<Vec<(JobId, Job)>> {
     let mut state = shared.state.lock().expect("compile queue");
     loop {
         if state.abandoned || shared.cancel.is_cancelled() {
             return None;
         }
-        if let Some(job) = state.queue.pop() {
-            return Some(job);
+        if let Some(queued) = state.queue.pop() {
+            if let Some(content) = queued.job.shared_content() {
+                state.by_content.remove(&content);
+            }
+            let mut group = vec![(queued.id, queued.job)];
+            group.extend(state.joined.remove(&queued.id).unwrap_or_default());
+            return Some(group);
         }
         if state.closed || in_flight > 0 {
             return None;
@@ -253,37 +292,26 @@ fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
     let mut broken = None;
     loop {
         while in_flight.len() < IN_FLIGHT {
-            let Some(job) = next_job(shared, in_flight.len()) else { break };
-            if let Err(e) = stdin.write_all(&job.message).and_then(|()| stdin.flush()) {
+            let Some(group) = next_job(shared, in_flight.len()) else { break };
+            if let Err(e) = stdin.write_all(&encode(&group)).and_then(|()| stdin.flush()) {
                 broken = Some(e.to_string());
                 break;
             }
-            in_flight.push_back(job.id);
+            in_flight.push_back(group.into_iter().map(|(id, _)| id).collect::<Vec<_>>());
         }
-        let Some(job) = in_flight.pop_front() else { break };
-        answer.clear();
-        match stdout.read_until(b'\n', &mut answer) {
-            Ok(n) if n > 0 && answer.ends_with(b"\n") => {}
-            Ok(_) => {
-                broken = Some("stopped answering".into());
-                break;
+        let Some(group) = in_flight.pop_front() else { break };
+        for job in group {
+            match read_answer(&mut stdout, &mut answer) {
+                Ok(outcome) => shared.state.lock().expect("compile queue").outcomes[job] = Some(outcome),
+                Err(why) => broken = Some(why),
             }
-            Err(e) => {
-                broken = Some(e.to_string());
+            if broken.is_some() {
                 break;
             }
         }
-        let outcome = match answer.split_first() {
-            Some((b'K', _)) => Outcome::Written,
-            Some((b'E', message)) => Outcome::Failed(
-                String::from_utf8_lossy(message.strip_suffix(b"\n").unwrap_or(message)).into(),
-            ),
-            _ => {
-                broken = Some("malformed answer".into());
-                break;
-            }
-        };
-        shared.state.lock().expect("compile queue").outcomes[job] = Some(outcome);
+        if broken.is_some() {
+            break;
+        }
     }
     drop(stdin);
     let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
@@ -300,15 +328,36 @@ fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
     Ok(())
 }
 
-/// `<length>\n<T|H>\0<source>\0<pyc>\0<display>`.
-fn encode(job: &Job) -> Vec<u8> {
-    let mut body = Vec::with_capacity(256);
-    body.extend_from_slice(if job.checked_hash { b"H\0" } else { b"T\0" });
-    body.extend_from_slice(path_bytes(&job.source));
-    body.push(0);
-    body.extend_from_slice(path_bytes(&job.pyc));
-    body.push(0);
-    body.extend_from_slice(job.display.replace('\0', "?").as_bytes());
+/// One answer of the worker; `Err` says why the worker is broken.
+fn read_answer(stdout: &mut impl BufRead, answer: &mut Vec<u8>) -> std::result::Result<Outcome, String> {
+    answer.clear();
+    match stdout.read_until(b'\n', answer) {
+        Ok(n) if n > 0 && answer.ends_with(b"\n") => {}
+        Ok(_) => return Err("stopped answering".into()),
+        Err(e) => return Err(e.to_string()),
+    }
+    match answer.split_first() {
+        Some((b'K', _)) => Ok(Outcome::Written { compiled: true }),
+        Some((b'R', _)) => Ok(Outcome::Written { compiled: false }),
+        Some((b'E', message)) => Ok(Outcome::Failed(
+            String::from_utf8_lossy(message.strip_suffix(b"\n").unwrap_or(message)).into(),
+        )),
+        _ => Err("malformed answer".into()),
+    }
+}
+
+/// `<length>\n<T|H>` then `\0<source>\0<pyc>\0<display>` per job of the group.
+fn encode(group: &[(JobId, Job)]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(256 * group.len());
+    body.push(if group[0].1.checked_hash { b'H' } else { b'T' });
+    for (_, job) in group {
+        body.push(0);
+        body.extend_from_slice(path_bytes(&job.source));
+        body.push(0);
+        body.extend_from_slice(path_bytes(&job.pyc));
+        body.push(0);
+        body.extend_from_slice(job.display.replace('\0', "?").as_bytes());
+    }
     let mut out = format!("{}\n", body.len()).into_bytes();
     out.extend_from_slice(&body);
     out
@@ -342,16 +391,84 @@ mod tests {
             let source = dir.path().join(name);
             std::fs::write(&source, text).unwrap();
             let pyc = dir.path().join("out/__pycache__").join(format!("{name}c"));
-            jobs.push(Job { source, pyc, display: name.into(), size: text.len() as u64, checked_hash });
+            jobs.push(Job {
+                source,
+                pyc,
+                display: name.into(),
+                size: text.len() as u64,
+                checked_hash,
+                content: None,
+            });
         }
         let outcomes = compile(Path::new("python3"), &jobs, 2, &Cancel::new()).unwrap();
-        assert_eq!(outcomes[0], Outcome::Written);
+        assert_eq!(outcomes[0], Outcome::Written { compiled: true });
         assert!(matches!(&outcomes[1], Outcome::Failed(m) if m.starts_with("SyntaxError: ")), "{outcomes:?}");
-        assert_eq!(outcomes[2], Outcome::Written);
+        assert_eq!(outcomes[2], Outcome::Written { compiled: true });
         assert!(jobs[0].pyc.is_file() && !jobs[1].pyc.exists() && jobs[2].pyc.is_file());
         // The header's flags (PEP 552): 0 for a timestamp, 3 for a checked source hash.
         let flags = |pyc: &Path| std::fs::read(pyc).unwrap()[4..8].to_vec();
         assert_eq!((flags(&jobs[0].pyc), flags(&jobs[2].pyc)), (vec![0; 4], vec![3, 0, 0, 0]));
+    }
+
+    /// Copies of one source compile once and each `.pyc` is what `py_compile` writes for its
+    /// own name, renamed where the name is found once with the same string type: short, long
+    /// (over 255 bytes) and non-ASCII names. A name the source also holds, or of another type,
+    /// is compiled again. A withdrawn first copy leaves the others queued.
+    #[test]
+    fn copies_of_a_source_get_the_pyc_py_compile_writes_for_each_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "def f():\n    raise ValueError('boom')\n\nclass C:\n    def g(self):\n        return 'pkg/a.py'\n";
+        let long = format!("{}/a.py", "d".repeat(300));
+        // (name, compiled rather than renamed from the name before)
+        let names = [
+            ("withdrawn.py", true),
+            ("pkg/a.py", true),
+            ("vendored/pkg/a.py", true), // `pkg/a.py` is in the source too
+            ("x/a.py", false),
+            (&long[1..], true), // over 255 bytes, the one before is not
+            (long.as_str(), false),
+            ("pkg/naïve.py", true), // not ASCII, the one before is
+            ("vendored/pkg/naïve.py", false),
+            ("pkg/b.py", true),
+        ];
+        let jobs: Vec<Job> = names
+            .iter()
+            .enumerate()
+            .map(|(n, (name, _))| {
+                let source = dir.path().join(format!("{n}.py"));
+                std::fs::write(&source, text).unwrap();
+                let pyc = dir.path().join(format!("ours/{n}.pyc"));
+                let content = Some(Sha256Digest([7; 32]));
+                Job { source, pyc, display: name.to_string(), size: 1, checked_hash: false, content }
+            })
+            .collect();
+        let pool = Pool::new(Path::new("python3"), 1, Cancel::new());
+        let ids: Vec<JobId> = jobs.iter().map(|job| pool.submit(job)).collect();
+        pool.withdraw(&HashSet::from([ids[0]]));
+        let outcomes = pool.finish().unwrap();
+        let expected: Vec<_> = names
+            .iter()
+            .map(|(_, compiled)| Some(Outcome::Written { compiled: *compiled }))
+            .skip(1)
+            .collect();
+        assert_eq!((&outcomes[0], &outcomes[1..]), (&None, &expected[..]));
+        assert!(!jobs[0].pyc.exists());
+        let reference = |job: &Job| {
+            let pyc = job.pyc.with_extension("ref.pyc");
+            let status = Command::new("python3")
+                .args([
+                    "-c",
+                    "import py_compile, sys; py_compile.compile(sys.argv[1], sys.argv[2], sys.argv[3], True)",
+                ])
+                .args([job.source.as_os_str(), pyc.as_os_str(), job.display.as_ref()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            std::fs::read(pyc).unwrap()
+        };
+        for job in &jobs[1..] {
+            assert!(std::fs::read(&job.pyc).unwrap() == reference(job), "{} differs", job.display);
+        }
     }
 
     #[test]
@@ -362,6 +479,7 @@ mod tests {
             display: "a.py".into(),
             size: 1,
             checked_hash: false,
+            content: None,
         };
         let err = compile(Path::new("/nonexistent/python"), &[job], 1, &Cancel::new()).unwrap_err();
         assert!(matches!(err, Error::Command { .. }), "{err:?}");
