@@ -3,7 +3,9 @@
 usage: compile_floor.py DIR
 One process per CPU, forked once; the sources are dealt out before the clock matters,
 biggest first to the least loaded process, so that no process waits for work or for another.
-No installer that compiles with this interpreter on these CPUs can take less time.
+This is what a compile step costs that calls py_compile once per source, as pip and uv do;
+an installer can go below it only by doing less per file (ours writes the .pyc itself and
+compiles each distinct source once).
 """
 import os
 import py_compile

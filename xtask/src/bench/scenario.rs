@@ -162,7 +162,7 @@ pub(super) enum Tool {
     Floor,
     CpAl,
     /// `py_compile` of the installed sources in one process per CPU, dealt out beforehand,
-    /// biggest first (compile_floor.py): the bytecode alone.
+    /// biggest first (compile_floor.py): the bytecode alone, compiled as pip and uv compile it.
     CompileFloor,
 }
 
@@ -174,7 +174,7 @@ impl Tool {
             Tool::Uv => format!("uv {UV_VERSION}"),
             Tool::Floor => "floor (manifest, 2 threads)".into(),
             Tool::CpAl => "cp -al".into(),
-            Tool::CompileFloor => "floor (bytecode only)".into(),
+            Tool::CompileFloor => "py_compile alone".into(),
         }
     }
 }

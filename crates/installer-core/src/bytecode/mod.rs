@@ -24,9 +24,10 @@ use crate::cache::{Cache, CacheEntry, Staging};
 use crate::cancel::Cancel;
 use crate::compile::{Job, JobId, Outcome, Pool};
 use crate::install::WheelPlan;
+use crate::manifest::ManifestFile;
 use crate::reporter::Reporter;
 use crate::{Error, Result};
-use set::{import, manifest_file, publish, write_manifest, FORMAT, TREE};
+use set::{import, publish, write_manifest, FORMAT, TREE};
 pub(crate) use set::{sets_of, BytecodeManifest, BytecodeSet};
 
 /// What makes a `.pyc` readable by an interpreter: its cache tag (`cpython-312`, the file
@@ -307,12 +308,17 @@ fn stage(interpreter: &Interpreter, batch: Batch, outcomes: &[Option<Outcome>]) 
         files: Vec::new(),
         failed: Vec::new(),
     };
-    let tree = batch.staging.path().join(TREE);
     for (job, rel) in batch.jobs {
         match &outcomes[job] {
-            Some(Outcome::Written { .. }) => {
+            &Some(Outcome::Written { size, hash, .. }) => {
                 let path = pyc_path(&rel, &interpreter.cache_tag);
-                manifest.files.push(manifest_file(&tree, path)?);
+                manifest.files.push(ManifestFile {
+                    path,
+                    size,
+                    hash,
+                    executable: false,
+                    python_shebang: false,
+                });
             }
             Some(Outcome::Failed(message)) => manifest.failed.push((rel, message.clone())),
             None => unreachable!("a planned entry's jobs are never withdrawn"),

@@ -101,13 +101,6 @@ pub(super) fn publish(
     })
 }
 
-/// The manifest row of the `.pyc` at `path` under `tree`.
-pub(super) fn manifest_file(tree: &Path, path: String) -> Result<ManifestFile> {
-    let file = tree.join(&path);
-    let bytes = std::fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
-    Ok(manifest_row(path, &bytes))
-}
-
 /// The manifest row of a `.pyc` at `path` holding `bytes`.
 fn manifest_row(path: String, bytes: &[u8]) -> ManifestFile {
     ManifestFile {

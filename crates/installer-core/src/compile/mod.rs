@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
+use sha2::Digest;
+
 use crate::cancel::Cancel;
 use crate::manifest::Sha256Digest;
 use crate::{Error, Result};
@@ -76,8 +78,10 @@ impl Job {
 /// What became of one job.
 #[derive(Debug, PartialEq, Eq, Clone)]
 pub(crate) enum Outcome {
-    /// `compiled` is false for the copy of a file with the same content, renamed.
-    Written { compiled: bool },
+    /// `compiled` is false for the copy of a file with the same content, renamed. The `.pyc`'s
+    /// size and digest are read back as each answer arrives, while the worker compiles the
+    /// next file: at the end they would be one thread's work after all compiling is done.
+    Written { compiled: bool, size: u64, hash: Sha256Digest },
     /// It does not compile (a syntax error...): a warning, as with pip.
     Failed(String),
 }
@@ -171,30 +175,38 @@ impl Pool {
 
     /// Queues `job`, starting another worker when the queue has grown enough to pay for it.
     pub fn submit(&self, job: &Job) -> JobId {
-        let (id, queued) = {
-            let mut state = self.shared.state.lock().expect("compile queue");
-            let id = state.submitted;
-            state.submitted += 1;
-            state.outcomes.push(None);
-            let group = job.shared_content().and_then(|c| state.by_content.get(&c).copied());
-            match group {
-                Some(first) => state.joined.entry(first).or_default().push((id, job.clone())),
-                None => {
-                    if let Some(content) = job.shared_content() {
-                        state.by_content.insert(content, id);
-                    }
-                    state.queue.push(Queued { size: job.size, id, job: job.clone() });
-                }
-            }
-            (id, state.submitted)
-        };
+        let (id, queued) = self.enqueue(job);
         self.shared.wake.notify_one();
+        self.grow(queued);
+        id
+    }
+
+    /// Queues `job`; returns its id and how many jobs were submitted so far.
+    fn enqueue(&self, job: &Job) -> (JobId, usize) {
+        let mut state = self.shared.state.lock().expect("compile queue");
+        let id = state.submitted;
+        state.submitted += 1;
+        state.outcomes.push(None);
+        let group = job.shared_content().and_then(|c| state.by_content.get(&c).copied());
+        match group {
+            Some(first) => state.joined.entry(first).or_default().push((id, job.clone())),
+            None => {
+                if let Some(content) = job.shared_content() {
+                    state.by_content.insert(content, id);
+                }
+                state.queue.push(Queued { size: job.size, id, job: job.clone() });
+            }
+        }
+        (id, state.submitted)
+    }
+
+    /// Starts another worker if `queued` jobs pay for it.
+    fn grow(&self, queued: usize) {
         let mut threads = self.threads.lock().expect("compile workers");
         if threads.len() < self.max_workers && queued > threads.len() * FILES_PER_WORKER {
             let (python, shared) = (self.python.clone(), Arc::clone(&self.shared));
             threads.push(std::thread::spawn(move || run_worker(&python, &shared)));
         }
-        id
     }
 
     /// Takes back the jobs of `ids` that no worker has started; they get no outcome.
@@ -297,11 +309,11 @@ fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
                 broken = Some(e.to_string());
                 break;
             }
-            in_flight.push_back(group.into_iter().map(|(id, _)| id).collect::<Vec<_>>());
+            in_flight.push_back(group.into_iter().map(|(id, job)| (id, job.pyc)).collect::<Vec<_>>());
         }
         let Some(group) = in_flight.pop_front() else { break };
-        for job in group {
-            match read_answer(&mut stdout, &mut answer) {
+        for (job, pyc) in group {
+            match read_answer(&mut stdout, &mut answer).and_then(|answer| answer.outcome(&pyc)) {
                 Ok(outcome) => shared.state.lock().expect("compile queue").outcomes[job] = Some(outcome),
                 Err(why) => broken = Some(why),
             }
@@ -328,8 +340,28 @@ fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
     Ok(())
 }
 
+/// What the worker said of one file.
+enum Answer {
+    Written { compiled: bool },
+    Failed(String),
+}
+
+impl Answer {
+    /// The outcome of the job whose `.pyc` is `pyc`; `Err` if a written one cannot be read.
+    fn outcome(self, pyc: &Path) -> std::result::Result<Outcome, String> {
+        match self {
+            Answer::Written { compiled } => {
+                let bytes = std::fs::read(pyc).map_err(|e| format!("cannot read {}: {e}", pyc.display()))?;
+                let hash = Sha256Digest(sha2::Sha256::digest(&bytes).into());
+                Ok(Outcome::Written { compiled, size: bytes.len() as u64, hash })
+            }
+            Answer::Failed(message) => Ok(Outcome::Failed(message)),
+        }
+    }
+}
+
 /// One answer of the worker; `Err` says why the worker is broken.
-fn read_answer(stdout: &mut impl BufRead, answer: &mut Vec<u8>) -> std::result::Result<Outcome, String> {
+fn read_answer(stdout: &mut impl BufRead, answer: &mut Vec<u8>) -> std::result::Result<Answer, String> {
     answer.clear();
     match stdout.read_until(b'\n', answer) {
         Ok(n) if n > 0 && answer.ends_with(b"\n") => {}
@@ -337,11 +369,11 @@ fn read_answer(stdout: &mut impl BufRead, answer: &mut Vec<u8>) -> std::result::
         Err(e) => return Err(e.to_string()),
     }
     match answer.split_first() {
-        Some((b'K', _)) => Ok(Outcome::Written { compiled: true }),
-        Some((b'R', _)) => Ok(Outcome::Written { compiled: false }),
-        Some((b'E', message)) => Ok(Outcome::Failed(
-            String::from_utf8_lossy(message.strip_suffix(b"\n").unwrap_or(message)).into(),
-        )),
+        Some((b'K', _)) => Ok(Answer::Written { compiled: true }),
+        Some((b'R', _)) => Ok(Answer::Written { compiled: false }),
+        Some((b'E', message)) => {
+            Ok(Answer::Failed(String::from_utf8_lossy(message.strip_suffix(b"\n").unwrap_or(message)).into()))
+        }
         _ => Err("malformed answer".into()),
     }
 }
@@ -401,9 +433,14 @@ mod tests {
             });
         }
         let outcomes = compile(Path::new("python3"), &jobs, 2, &Cancel::new()).unwrap();
-        assert_eq!(outcomes[0], Outcome::Written { compiled: true });
+        let written = |n: usize| {
+            let bytes = std::fs::read(&jobs[n].pyc).unwrap();
+            let hash = Sha256Digest(sha2::Sha256::digest(&bytes).into());
+            Outcome::Written { compiled: true, size: bytes.len() as u64, hash }
+        };
+        assert_eq!(outcomes[0], written(0));
         assert!(matches!(&outcomes[1], Outcome::Failed(m) if m.starts_with("SyntaxError: ")), "{outcomes:?}");
-        assert_eq!(outcomes[2], Outcome::Written { compiled: true });
+        assert_eq!(outcomes[2], written(2));
         assert!(jobs[0].pyc.is_file() && !jobs[1].pyc.exists() && jobs[2].pyc.is_file());
         // The header's flags (PEP 552): 0 for a timestamp, 3 for a checked source hash.
         let flags = |pyc: &Path| std::fs::read(pyc).unwrap()[4..8].to_vec();
@@ -443,15 +480,26 @@ mod tests {
             })
             .collect();
         let pool = Pool::new(Path::new("python3"), 1, Cancel::new());
-        let ids: Vec<JobId> = jobs.iter().map(|job| pool.submit(job)).collect();
+        // Queued before any worker starts, so none can take the first before it is withdrawn.
+        let ids: Vec<JobId> = jobs.iter().map(|job| pool.enqueue(job).0).collect();
         pool.withdraw(&HashSet::from([ids[0]]));
+        pool.grow(jobs.len());
         let outcomes = pool.finish().unwrap();
-        let expected: Vec<_> = names
-            .iter()
-            .map(|(_, compiled)| Some(Outcome::Written { compiled: *compiled }))
-            .skip(1)
-            .collect();
-        assert_eq!((&outcomes[0], &outcomes[1..]), (&None, &expected[..]));
+        // Each written one as read back: whether it was compiled, and its size and digest.
+        let written = |(job, outcome): (&Job, &Option<Outcome>)| match outcome {
+            Some(Outcome::Written { compiled, size, hash }) => {
+                let bytes = std::fs::read(&job.pyc).unwrap();
+                assert_eq!(
+                    (*size, *hash),
+                    (bytes.len() as u64, Sha256Digest(sha2::Sha256::digest(&bytes).into()))
+                );
+                Some(*compiled)
+            }
+            _ => None,
+        };
+        let expected: Vec<_> = names.iter().map(|(_, compiled)| Some(*compiled)).skip(1).collect();
+        let got: Vec<_> = jobs.iter().zip(&outcomes).skip(1).map(written).collect();
+        assert_eq!((&outcomes[0], got), (&None, expected));
         assert!(!jobs[0].pyc.exists());
         let reference = |job: &Job| {
             let pyc = job.pyc.with_extension("ref.pyc");
