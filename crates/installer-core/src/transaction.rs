@@ -14,9 +14,9 @@
 //! - `journal` lists, once per phase and before anything of that phase happens, the topmost
 //!   directories about to be made (everything below them is the transaction's too) and the
 //!   files about to be created in directories that were there before. A listed file, or a
-//!   file anywhere under a listed directory, whose inode changed (ctime) after the journal
-//!   was written was made by the transaction and is removed; one older than the journal was
-//!   there before and is kept. A directory that someone else made first is listed again as
+//!   file anywhere under a listed directory, whose inode changed (ctime) after the
+//!   transaction began (its lock file was made) was made by the transaction and is removed;
+//!   one older was there before and is kept. A directory that someone else made first is listed again as
 //!   not ours, and nothing in it is touched;
 //! - a committed transaction renames its backup to `.installer-trash-*` before deleting it,
 //!   so a commit cut short is never rolled back.
@@ -380,6 +380,38 @@ mod tests {
         std::fs::remove_dir_all(root.join("theirs")).unwrap();
         assert_eq!(snapshot(root), before);
         assert_eq!(recover(root), 0);
+    }
+
+    /// The journal grows after files are made (a later phase's list, a directory someone else
+    /// made first): what was made before the last record is the dead transaction's all the
+    /// same, and goes.
+    #[test]
+    fn what_was_made_before_a_later_journal_record_goes_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("pkg")).unwrap();
+        std::fs::write(root.join("unowned.py"), "there before").unwrap();
+        let before = snapshot(root);
+        wait_for_a_later_ctime(root, &root.join("unowned.py"));
+
+        let txn = Transaction::new(root);
+        let top = Dir::open(root).unwrap();
+        txn.will_make_dirs([(&top, "new")]).unwrap();
+        txn.will_create([(&top, "pkg/b.py"), (&top, "unowned.py")]).unwrap();
+        txn.create_dir(&top, "new").unwrap();
+        std::fs::write(root.join("new/a.py"), "a").unwrap();
+        std::fs::write(root.join("pkg/b.py"), "b").unwrap();
+        // Every later record gets a later time than what was made so far.
+        wait_for_a_later_ctime(root, &root.join("pkg/b.py"));
+        txn.will_create([(&top, "pkg/c.pyc")]).unwrap();
+        std::fs::write(root.join("pkg/c.pyc"), "c").unwrap();
+        std::fs::create_dir(root.join("theirs")).unwrap();
+        txn.create_dir(&top, "theirs").unwrap();
+        drop(txn);
+
+        assert_eq!(recover(root), 1);
+        std::fs::remove_dir(root.join("theirs")).unwrap();
+        assert_eq!(snapshot(root), before);
     }
 
     #[test]

@@ -61,8 +61,11 @@ fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
     let (mut files, mut dirs, mut not_ours) = (Vec::new(), Vec::new(), HashSet::new());
     let mut since = None;
     if let Ok(bytes) = std::fs::read(&journal_path) {
-        let meta = std::fs::metadata(&journal_path)?;
-        since = Some((meta.mtime(), meta.mtime_nsec()));
+        // When the transaction began: its lock file is made before the first record and never
+        // written. The journal's own time is that of its last record, and a file made before
+        // a later record (the next phase's, a directory someone else made first) is ours too.
+        let began = std::fs::metadata(backup.join(LOCK)).or_else(|_| std::fs::metadata(&journal_path))?;
+        since = Some((began.mtime(), began.mtime_nsec()));
         for record in bytes.split(|&b| b == 0).filter(|r| !r.is_empty()) {
             let path = PathBuf::from(std::ffi::OsStr::from_bytes(&record[1..]));
             if !path.starts_with(root) {
