@@ -3,6 +3,10 @@
 # beside this script) for CPython 3.11 on x86-64 Linux into DIR (default: ./target/corpus).
 #   xtask/corpus/fetch.sh [DIR] [LIST]
 set -euo pipefail
+case "${1:-}" in
+  -h | --help) sed -n '2,4s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  -*) echo "fetch.sh: unknown option $1 (usage: xtask/corpus/fetch.sh [DIR] [LIST])" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:-target/corpus}
 list=${2:-$here/dev-wheels.txt}
