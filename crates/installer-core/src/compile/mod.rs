@@ -7,7 +7,7 @@
 //! feeds them over stdin as they answer, biggest queued source first, so that no worker is left
 //! with a long file at the end while the others idle. Jobs may be added while the workers run:
 //! an install queues each wheel's sources as soon as its cache entry is ready, and the
-//! compilation overlaps the unpacking of the other wheels, planning and linking. Each `.pyc` is
+//! compilation overlaps the unpacking of the other wheels and planning. Each `.pyc` is
 //! written as `py_compile` writes it, into a staging directory the caller publishes.
 //!
 //! The protocol is length-prefixed, not line-based: a file name may hold a newline.
