@@ -56,7 +56,7 @@ impl Interpreter {
 /// sources are queued to the worker processes as soon as the entry is ready (unpacked or found),
 /// so compiling overlaps the unpacking of the other wheels, planning and the link-mode probe.
 /// Placing files waits for it: the workers keep every CPU busy by then, so placing alongside
-/// would only share them, and RECORD and the transaction's journal are written once. Entries
+/// would only share them (and a rewritten script takes the mtime its `.pyc` records). Entries
 /// that have a published set for the interpreter compile nothing. Everything is compiled into the
 /// cache the entries were found or unpacked in, and published there by [`Compiled::set_for`];
 /// except an entry of a read-only cache layer without a set: it waits until the install has
