@@ -61,6 +61,12 @@ pub struct ManifestFile {
 pub struct Sha256Digest(pub [u8; 32]);
 
 impl Sha256Digest {
+    /// The digest of `bytes` held in memory.
+    pub fn of(bytes: &[u8]) -> Sha256Digest {
+        use sha2::Digest;
+        Sha256Digest(sha2::Sha256::digest(bytes).into())
+    }
+
     /// The digest of the file at `path`, read sequentially.
     pub fn of_file(path: &std::path::Path) -> std::io::Result<Sha256Digest> {
         use sha2::Digest;

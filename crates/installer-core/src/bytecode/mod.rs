@@ -24,10 +24,9 @@ use crate::cache::{Cache, CacheEntry, Staging};
 use crate::cancel::Cancel;
 use crate::compile::{Job, JobId, Outcome, Pool};
 use crate::install::WheelPlan;
-use crate::manifest::ManifestFile;
 use crate::reporter::Reporter;
 use crate::{Error, Result};
-use set::{import, publish, write_manifest, FORMAT, TREE};
+use set::{import, publish, pyc_row, write_manifest, FORMAT, TREE};
 pub(crate) use set::{sets_of, BytecodeManifest, BytecodeSet};
 
 /// What makes a `.pyc` readable by an interpreter: its cache tag (`cpython-312`, the file
@@ -313,14 +312,7 @@ fn stage(interpreter: &Interpreter, batch: Batch, outcomes: &[Option<Outcome>]) 
     for (job, rel) in batch.jobs {
         match &outcomes[job] {
             &Some(Outcome::Written { size, hash, .. }) => {
-                let path = pyc_path(&rel, &interpreter.cache_tag);
-                manifest.files.push(ManifestFile {
-                    path,
-                    size,
-                    hash,
-                    executable: false,
-                    python_shebang: false,
-                });
+                manifest.files.push(pyc_row(pyc_path(&rel, &interpreter.cache_tag), size, hash));
             }
             Some(Outcome::Failed(message)) => manifest.failed.push((rel, message.clone())),
             None => unreachable!("a planned entry's jobs are never withdrawn"),

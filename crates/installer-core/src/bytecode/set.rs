@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{pyc_path, Interpreter, SourceStamp};
 use crate::cache::{Cache, CacheEntry, Staging};
@@ -101,15 +100,9 @@ pub(super) fn publish(
     })
 }
 
-/// The manifest row of a `.pyc` at `path` holding `bytes`.
-fn manifest_row(path: String, bytes: &[u8]) -> ManifestFile {
-    ManifestFile {
-        path,
-        size: bytes.len() as u64,
-        hash: Sha256Digest(Sha256::digest(bytes).into()),
-        executable: false,
-        python_shebang: false,
-    }
+/// The manifest row of a `.pyc` at `path` of `size` bytes and digest `hash`.
+pub(super) fn pyc_row(path: String, size: u64, hash: Sha256Digest) -> ManifestFile {
+    ManifestFile { path, size, hash, executable: false, python_shebang: false }
 }
 
 /// The set of `entry` (in `shard`: a cache shard, or the cache a layer's entry was imported
@@ -153,7 +146,7 @@ pub(super) fn import(
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         }
         std::fs::write(&dst, &bytes).map_err(|e| Error::io("write", &dst, e))?;
-        manifest.files.push(manifest_row(file.path.clone(), &bytes));
+        manifest.files.push(pyc_row(file.path.clone(), bytes.len() as u64, Sha256Digest::of(&bytes)));
     }
     write_manifest(staging.path(), &manifest)?;
     publish(shard, interpreter, staging, entry.dir(), &manifest.files)

@@ -19,8 +19,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use sha2::Digest;
-
 use crate::cancel::Cancel;
 use crate::manifest::Sha256Digest;
 use crate::{Error, Result};
@@ -135,6 +133,32 @@ struct State {
     abandoned: bool,
 }
 
+impl State {
+    /// Queues a group of jobs with the same content (one job, or what is left of a group): the
+    /// first leads, found by its content, and the others join it.
+    fn queue_group(&mut self, mut group: Vec<(JobId, Job)>) {
+        let (id, job) = group.remove(0);
+        if let Some(content) = job.shared_content() {
+            self.by_content.insert(content, id);
+        }
+        if !group.is_empty() {
+            self.joined.insert(id, group);
+        }
+        self.queue.push(Queued { size: job.size, id, job });
+    }
+
+    /// The group `queued` leads (it, then those that joined it), taken off the queue's books:
+    /// a job with its content submitted later starts a new group.
+    fn take_group(&mut self, queued: Queued) -> Vec<(JobId, Job)> {
+        if let Some(content) = queued.job.shared_content() {
+            self.by_content.remove(&content);
+        }
+        let mut group = vec![(queued.id, queued.job)];
+        group.extend(self.joined.remove(&queued.id).unwrap_or_default());
+        group
+    }
+}
+
 /// A queued job, ordered by its source's size (the heap gives the biggest first); jobs with
 /// the same content join it in [`State::joined`] until a worker takes it.
 struct Queued {
@@ -187,15 +211,9 @@ impl Pool {
         let id = state.submitted;
         state.submitted += 1;
         state.outcomes.push(None);
-        let group = job.shared_content().and_then(|c| state.by_content.get(&c).copied());
-        match group {
+        match job.shared_content().and_then(|c| state.by_content.get(&c).copied()) {
             Some(first) => state.joined.entry(first).or_default().push((id, job.clone())),
-            None => {
-                if let Some(content) = job.shared_content() {
-                    state.by_content.insert(content, id);
-                }
-                state.queue.push(Queued { size: job.size, id, job: job.clone() });
-            }
+            None => state.queue_group(vec![(id, job.clone())]),
         }
         (id, state.submitted)
     }
@@ -212,29 +230,13 @@ impl Pool {
     /// Takes back the jobs of `ids` that no worker has started; they get no outcome.
     pub fn withdraw(&self, ids: &HashSet<JobId>) {
         let mut state = self.shared.state.lock().expect("compile queue");
-        let state = &mut *state;
-        let mut kept = Vec::new();
         for queued in std::mem::take(&mut state.queue).into_vec() {
-            let key = queued.job.shared_content();
-            let mut group = vec![(queued.id, queued.job)];
-            group.extend(state.joined.remove(&queued.id).unwrap_or_default());
+            let mut group = state.take_group(queued);
             group.retain(|(id, _)| !ids.contains(id));
-            if let Some(content) = key {
-                state.by_content.remove(&content);
-            }
-            if group.is_empty() {
-                continue;
-            }
-            let (id, job) = group.remove(0);
-            if let Some(content) = key {
-                state.by_content.insert(content, id);
-            }
             if !group.is_empty() {
-                state.joined.insert(id, group);
+                state.queue_group(group);
             }
-            kept.push(Queued { size: job.size, id, job });
         }
-        state.queue = kept.into();
     }
 
     /// Waits for every queued job; returns the outcome of each, by [`JobId`] (`None` for a
@@ -271,12 +273,7 @@ fn next_job(shared: &Shared, in_flight: usize) -> Option<Vec<(JobId, Job)>> {
             return None;
         }
         if let Some(queued) = state.queue.pop() {
-            if let Some(content) = queued.job.shared_content() {
-                state.by_content.remove(&content);
-            }
-            let mut group = vec![(queued.id, queued.job)];
-            group.extend(state.joined.remove(&queued.id).unwrap_or_default());
-            return Some(group);
+            return Some(state.take_group(queued));
         }
         if state.closed || in_flight > 0 {
             return None;
@@ -352,8 +349,7 @@ impl Answer {
         match self {
             Answer::Written { compiled } => {
                 let bytes = std::fs::read(pyc).map_err(|e| format!("cannot read {}: {e}", pyc.display()))?;
-                let hash = Sha256Digest(sha2::Sha256::digest(&bytes).into());
-                Ok(Outcome::Written { compiled, size: bytes.len() as u64, hash })
+                Ok(Outcome::Written { compiled, size: bytes.len() as u64, hash: Sha256Digest::of(&bytes) })
             }
             Answer::Failed(message) => Ok(Outcome::Failed(message)),
         }
@@ -435,8 +431,7 @@ mod tests {
         let outcomes = compile(Path::new("python3"), &jobs, 2, &Cancel::new()).unwrap();
         let written = |n: usize| {
             let bytes = std::fs::read(&jobs[n].pyc).unwrap();
-            let hash = Sha256Digest(sha2::Sha256::digest(&bytes).into());
-            Outcome::Written { compiled: true, size: bytes.len() as u64, hash }
+            Outcome::Written { compiled: true, size: bytes.len() as u64, hash: Sha256Digest::of(&bytes) }
         };
         assert_eq!(outcomes[0], written(0));
         assert!(matches!(&outcomes[1], Outcome::Failed(m) if m.starts_with("SyntaxError: ")), "{outcomes:?}");
@@ -489,10 +484,7 @@ mod tests {
         let written = |(job, outcome): (&Job, &Option<Outcome>)| match outcome {
             Some(Outcome::Written { compiled, size, hash }) => {
                 let bytes = std::fs::read(&job.pyc).unwrap();
-                assert_eq!(
-                    (*size, *hash),
-                    (bytes.len() as u64, Sha256Digest(sha2::Sha256::digest(&bytes).into()))
-                );
+                assert_eq!((*size, *hash), (bytes.len() as u64, Sha256Digest::of(&bytes)));
                 Some(*compiled)
             }
             _ => None,

@@ -247,7 +247,7 @@ fn unpacks_a_valid_wheel() {
     assert!(manifest.root_is_purelib);
     // The manifest is whole: the archive's own hash, as `sha256sum` prints it.
     let archive = std::fs::read(tmp.path().join(&wheel.file_name)).unwrap();
-    let digest = crate::manifest::Sha256Digest(sha2::Sha256::digest(&archive).into());
+    let digest = crate::manifest::Sha256Digest::of(&archive);
     assert_eq!(manifest.archive_sha256, digest.hex());
     assert_eq!(manifest.wheel, "demo-1.0-py3-none-any.whl");
 }
