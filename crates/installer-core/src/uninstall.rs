@@ -12,7 +12,8 @@
 //! of every distribution has been moved; any failure, or a cancel of the [`Cancel`] token
 //! (checked before each file), puts them all back and the environment is as it was.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -129,8 +130,9 @@ pub(crate) fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Repor
         ));
     }
     let mut files = Vec::with_capacity(paths.len() * 2);
+    let mut dirs = Dirs { venv: venv.root(), root, inside: HashMap::new(), bytecode: HashMap::new() };
     for path in paths {
-        if !inside_after_symlinks(&path, &root) {
+        if !dirs.inside_after_symlinks(&path) {
             reporter.warning(&format!(
                 "not removing {}: RECORD of {} names it, but it leads outside {} through a symlink",
                 path.display(),
@@ -151,7 +153,7 @@ pub(crate) fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Repor
             _ => {}
         }
         if path.extension().is_some_and(|e| e == "py") {
-            files.extend(bytecode_of(&path));
+            files.extend(dirs.bytecode_of(&path));
         }
         files.push(path);
     }
@@ -163,32 +165,62 @@ pub(crate) fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Repor
     Ok(files)
 }
 
-/// Whether `path`'s directory, with symlinks resolved, is still inside `root` (canonical). A
-/// symlinked directory in site-packages (a developer's checkout) must not let RECORD delete
-/// files in the place it points to. The file itself is not resolved: a symlink (from
-/// `--link-mode symlink`) is removed, never its target.
-fn inside_after_symlinks(path: &Path, root: &Path) -> bool {
-    match path.parent().map(std::fs::canonicalize) {
-        Some(Ok(dir)) => dir.starts_with(root),
-        // A directory that does not exist holds nothing to remove.
-        Some(Err(_)) => true,
-        None => false,
-    }
+/// What [`dist_files`] asks of the directories of a RECORD, found once per directory (a RECORD
+/// of 10,000 files has a few hundred): resolving a path is a `readlink` per component, and a
+/// `__pycache__` listed once per module would be read quadratically often.
+struct Dirs<'v> {
+    venv: &'v Path,
+    /// `venv`, canonical.
+    root: PathBuf,
+    inside: HashMap<PathBuf, bool>,
+    /// The file names in `<dir>/__pycache__`, by `<dir>`.
+    bytecode: HashMap<PathBuf, Vec<OsString>>,
 }
 
-/// `<dir>/__pycache__/<stem>.<tag>[.opt-N].pyc` next to `<dir>/<stem>.py`, for any
-/// interpreter tag: Python writes them on import and RECORD does not list them.
-fn bytecode_of(py: &Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(stem)) = (py.parent(), py.file_stem().and_then(|s| s.to_str())) else {
-        return Vec::new();
-    };
-    let cache = dir.join("__pycache__");
-    let Ok(entries) = std::fs::read_dir(&cache) else { return Vec::new() };
-    entries
-        .flatten()
-        .filter(|entry| entry.file_name().to_str().is_some_and(|name| is_bytecode_of(name, stem)))
-        .map(|entry| entry.path())
-        .collect()
+impl Dirs<'_> {
+    /// Whether `path`'s directory, with symlinks resolved, is still inside the environment
+    /// (`path` is lexically inside it). A symlinked directory in site-packages (a developer's
+    /// checkout) must not let RECORD delete files in the place it points to. The file itself is
+    /// not resolved: a symlink (from `--link-mode symlink`) is removed, never its target.
+    fn inside_after_symlinks(&mut self, path: &Path) -> bool {
+        path.parent().is_some_and(|dir| self.dir_inside(dir))
+    }
+
+    /// A directory that is no symlink is where its parent is; only symlinks are resolved.
+    fn dir_inside(&mut self, dir: &Path) -> bool {
+        if dir == self.venv {
+            return true;
+        }
+        if let Some(&inside) = self.inside.get(dir) {
+            return inside;
+        }
+        let inside = match (std::fs::symlink_metadata(dir), dir.parent()) {
+            (Ok(meta), Some(parent)) if !meta.file_type().is_symlink() => self.dir_inside(parent),
+            (Ok(_), _) => std::fs::canonicalize(dir).is_ok_and(|real| real.starts_with(&self.root)),
+            // A directory that does not exist holds nothing to remove.
+            (Err(_), _) => true,
+        };
+        self.inside.insert(dir.to_path_buf(), inside);
+        inside
+    }
+
+    /// `<dir>/__pycache__/<stem>.<tag>[.opt-N].pyc` next to `<dir>/<stem>.py`, for any
+    /// interpreter tag: Python writes them on import and RECORD does not list them.
+    fn bytecode_of(&mut self, py: &Path) -> Vec<PathBuf> {
+        let (Some(dir), Some(stem)) = (py.parent(), py.file_stem().and_then(|s| s.to_str())) else {
+            return Vec::new();
+        };
+        let cache = dir.join("__pycache__");
+        let names = self.bytecode.entry(dir.to_path_buf()).or_insert_with(|| {
+            std::fs::read_dir(&cache)
+                .map_or(Vec::new(), |entries| entries.flatten().map(|e| e.file_name()).collect())
+        });
+        names
+            .iter()
+            .filter(|name| name.to_str().is_some_and(|name| is_bytecode_of(name, stem)))
+            .map(|name| cache.join(name))
+            .collect()
+    }
 }
 
 /// `name` is `<stem>.<tag>.pyc` or `<stem>.<tag>.opt-<n>.pyc` (PEP 3147, PEP 488).
@@ -384,6 +416,45 @@ mod tests {
                 "pyvenv.cfg"
             ]
         );
+    }
+
+    #[test]
+    fn symlinked_directories_are_followed_at_any_depth_only_inside() {
+        // `out` leads outside the venv, `alias` to a directory inside it; files are named
+        // below them, directly and one and two directories deeper.
+        let record = "out/a.py,,\nout/sub/b.py,,\nout/sub/deeper/c.py,,\nalias/d.py,,\n\
+                      alias/sub/e.py,,\nX-1.dist-info/RECORD,,\n";
+        let (dir, venv) =
+            venv_with(&[("X-1.dist-info/RECORD", record), ("real/d.py", ""), ("real/sub/e.py", "")]);
+        let outside = tempfile::tempdir().unwrap();
+        for file in ["a.py", "sub/b.py", "sub/deeper/c.py"] {
+            let path = outside.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "canary").unwrap();
+        }
+        std::os::unix::fs::symlink(outside.path(), venv.site_packages().join("out")).unwrap();
+        std::os::unix::fs::symlink("real", venv.site_packages().join("alias")).unwrap();
+        let warned = Warnings::default();
+        uninstall(&venv, &["x".into()], &warned, &Cancel::new()).unwrap();
+        assert_eq!(tree(outside.path()), ["a.py", "sub", "sub/b.py", "sub/deeper", "sub/deeper/c.py"]);
+        let warned = warned.0.into_inner().unwrap();
+        assert_eq!(warned.iter().filter(|w| w.contains("through a symlink")).count(), 3, "{warned:?}");
+        let site = venv.site_packages().strip_prefix(dir.path()).unwrap().display().to_string();
+        let left: Vec<String> = tree(dir.path()).into_iter().filter(|p| p.starts_with(&site)).collect();
+        assert_eq!(
+            left,
+            [site.clone(), format!("{site}/alias"), format!("{site}/out"), format!("{site}/real")]
+        );
+    }
+
+    /// Records warnings.
+    #[derive(Default)]
+    struct Warnings(std::sync::Mutex<Vec<String>>);
+
+    impl Reporter for Warnings {
+        fn warning(&self, message: &str) {
+            self.0.lock().unwrap().push(message.to_string());
+        }
     }
 
     #[test]
