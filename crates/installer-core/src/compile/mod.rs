@@ -285,10 +285,11 @@ fn next_job(shared: &Shared, in_flight: usize) -> Option<Vec<(JobId, Job)>> {
 /// One worker process: takes jobs until the pool closes with an empty queue, keeping
 /// [`IN_FLIGHT`] of them written ahead, and records each answer.
 fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
-    let command = format!("{} -I -B -c <compile worker>", python.display());
+    let command = format!("{} -I -S -B -c <compile worker>", python.display());
     let failed = |reason: String| Error::Command { command: command.clone(), reason };
+    // `-S`: the environment's `.pth` files are not the compiler's business (they may run code).
     let mut child = Command::new(python)
-        .args(["-I", "-B", "-c", WORKER])
+        .args(["-I", "-S", "-B", "-c", WORKER])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,6 +1,7 @@
 """The compile worker of installer-core (`compile/mod.rs` documents the protocol).
 
-Run by the environment's interpreter as `python -I -B -c <this file>`: Python 3.8 or newer.
+Run by the environment's interpreter as `python -I -S -B -c <this file>`: Python 3.8 or newer.
+Files are read and written unbuffered: one `.pyc` is one write, no buffer object or tty check.
 """
 import marshal, os, sys, warnings
 from importlib.util import MAGIC_NUMBER, source_hash
@@ -37,8 +38,12 @@ def write(cfile, body, stat):
     except FileNotFoundError:
         os.makedirs(os.path.dirname(cfile), exist_ok=True)
         fd = os.open(cfile, flags, perm)
-    with open(fd, "wb") as f:
-        f.write(body)
+    try:
+        rest = memoryview(body)
+        while rest:
+            rest = rest[os.write(fd, rest):]
+    finally:
+        os.close(fd)
 
 def pyc(mode, source, cfile, dfile, first=None):
     """Writes the `.pyc` of `source`; `first` is the (name, marshalled code) of a file with the
@@ -46,9 +51,9 @@ def pyc(mode, source, cfile, dfile, first=None):
     code = renamed(first[1], first[0], dfile) if first else None
     was_renamed = code is not None
     if code is None or mode == "H":
-        with open(source, "rb") as f:
+        with open(source, "rb", buffering=0) as f:
             stat = os.fstat(f.fileno())
-            data = f.read()
+            data = f.readall()
     else:
         stat = os.stat(source)
     if code is None:
