@@ -1,4 +1,4 @@
-//! Timing one run (wall time and peak RSS from wait4) and describing the machine.
+//! Timing one run (wall time, CPU time and peak RSS from wait4) and describing the machine.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,11 +10,14 @@ use crate::util::Cmd;
 
 pub struct Sample {
     pub wall: Duration,
+    /// User and system time of the child and every descendant it reaped (compile workers
+    /// too): on 2 CPUs a CPU-bound run takes half of it, and the tools' ratio is their work's.
+    pub cpu: Duration,
     pub max_rss_kib: u64,
 }
 
-/// Wall time from spawn to reap, and the child's peak RSS (its own or its largest reaped
-/// descendant's) from wait4's rusage. Output goes to /dev/null, stderr to a file for errors.
+/// Wall time from spawn to reap, and the child's CPU time and peak RSS (its own or its
+/// largest reaped descendant's) from wait4's rusage. Output goes to /dev/null, stderr to a file for errors.
 pub fn measure(cmd: &Cmd) -> Result<Sample> {
     use std::process::Stdio;
     let err = tempfile::tempfile()?;
@@ -47,7 +50,9 @@ pub fn measure(cmd: &Cmd) -> Result<Sample> {
         err.read_to_string(&mut text)?;
         bail!("`{}` failed (wait status {status}): {}", crate::util::short(cmd), text.trim());
     }
-    Ok(Sample { wall, max_rss_kib: usage.ru_maxrss as u64 })
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
+    Ok(Sample { wall, cpu, max_rss_kib: usage.ru_maxrss as u64 })
 }
 
 /// CPUs, CPU model, kernel, filesystem of `dir` (under target/): what a reader needs to weigh

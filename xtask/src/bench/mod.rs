@@ -260,6 +260,7 @@ fn bench_corpus(
                 scenario: scenario.name().into(),
                 tool: t.label(),
                 secs: vec![],
+                cpu_secs: vec![],
                 peak_kib: vec![],
             })
             .collect();
@@ -302,6 +303,7 @@ fn bench_corpus(
                     result => result?,
                 };
                 results[i].secs.push(sample.wall.as_secs_f64());
+                results[i].cpu_secs.push(sample.cpu.as_secs_f64());
                 results[i].peak_kib.push(sample.max_rss_kib);
                 if round == 0 {
                     eprintln!("  timed: {}", cmd.display_short());

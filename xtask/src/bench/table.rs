@@ -4,12 +4,14 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-/// One tool in one scenario: a time and a peak RSS per round.
+/// One tool in one scenario: a time, a CPU time and a peak RSS per round.
 #[derive(Clone, Debug)]
 pub struct Series {
     pub scenario: String,
     pub tool: String,
     pub secs: Vec<f64>,
+    /// User + system seconds, the tool's processes together.
+    pub cpu_secs: Vec<f64>,
     pub peak_kib: Vec<u64>,
 }
 
@@ -73,7 +75,7 @@ impl Report {
         for note in &self.notes {
             let _ = writeln!(out, "note: {note}");
         }
-        let header = ["scenario", "tool", "median", "min–max", "peak MiB", "ours/tool"];
+        let header = ["scenario", "tool", "median", "min–max", "CPU s", "peak MiB", "ours/tool"];
         let mut rows = vec![header.map(String::from).to_vec()];
         for s in &self.series {
             let min = s.secs.iter().copied().fold(f64::INFINITY, f64::min);
@@ -84,6 +86,7 @@ impl Report {
                 s.tool.clone(),
                 format!("{:.3} s", median(&s.secs)),
                 format!("{min:.3}–{max:.3} s"),
+                format!("{:.2}", median(&s.cpu_secs)),
                 peak,
                 self.ratio(s).map_or("-".into(), |r| format!("{r:.2}")),
             ]);
@@ -117,6 +120,8 @@ impl Report {
                     "tool": s.tool,
                     "secs": s.secs,
                     "median_secs": median(&s.secs),
+                    "cpu_secs": s.cpu_secs,
+                    "median_cpu_secs": median(&s.cpu_secs),
                     "peak_rss_kib": s.peak_kib.iter().max(),
                     "ours_over_tool_median_ratio": self.ratio(s),
                 })
@@ -161,6 +166,7 @@ mod tests {
             scenario: "warm-hardlink".into(),
             tool: tool.into(),
             secs: secs.to_vec(),
+            cpu_secs: secs.iter().map(|s| s * 1.5).collect(),
             peak_kib: vec![peak],
         }
     }
@@ -201,10 +207,10 @@ mod tests {
         let expect = "\
 corpus: dev (67 wheels, 12,804 installed files), 3 runs; 2 CPUs
 note: what one scenario times
-scenario       tool        median        min–max  peak MiB  ours/tool
-warm-hardlink  ours       0.120 s  0.100–0.300 s      10.0          -
-warm-hardlink  uv 0.13.9  0.300 s  0.200–0.400 s      40.0       0.50
-warm-hardlink  cp -al     0.500 s  0.100–0.600 s       2.0       0.50
+scenario       tool        median        min–max  CPU s  peak MiB  ours/tool
+warm-hardlink  ours       0.120 s  0.100–0.300 s   0.18      10.0          -
+warm-hardlink  uv 0.13.9  0.300 s  0.200–0.400 s   0.45      40.0       0.50
+warm-hardlink  cp -al     0.500 s  0.100–0.600 s   0.75       2.0       0.50
 ";
         assert_eq!(report().table(), expect);
     }
@@ -215,6 +221,7 @@ warm-hardlink  cp -al     0.500 s  0.100–0.600 s       2.0       0.50
         let j = r.json();
         assert_eq!(j["series"][1]["ours_over_tool_median_ratio"], json!(0.5));
         assert_eq!(j["series"][0]["peak_rss_kib"], json!(10240));
+        assert_eq!(j["series"][2]["median_cpu_secs"], json!(0.75));
         assert_eq!(thousands(1234567), "1,234,567");
         assert!((r.per_file_us("warm-hardlink").unwrap() - 0.12e6 / 12804.0).abs() < 1e-9);
     }
