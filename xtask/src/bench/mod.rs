@@ -3,9 +3,9 @@
 //! installs a corpus into fresh venvs with our release CLI, with uv 0.13.9 (set up in
 //! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an
 //! installed tree, and `cp -al`; for cold-bytecode, the bytecode alone), the tools taking
-//! turns in every round, and reports medians, ranges, peak RSS and per-round ratios. Venvs,
-//! destinations and cold caches are made before the clock starts (the container scenarios
-//! time a Dockerfile's whole RUN step). The scenarios are listed in [`Scenario`]; the
+//! turns in every round, and reports medians, ranges, CPU time, peak RSS and per-round
+//! ratios. Venvs, destinations and cold caches are made before the clock starts (the container
+//! scenarios time a Dockerfile's whole RUN step). The scenarios are listed in [`Scenario`]; the
 //! cross-filesystem and XFS ones run on loop-mounted images, the container ones in a
 //! reproduced container build (container.rs; both root only). `--corpus` takes any directory
 //! of wheels: a large real environment is a `pip download` of its requirements into one
