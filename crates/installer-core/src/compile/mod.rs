@@ -38,6 +38,10 @@ use crate::{Error, Result};
 /// escape sequences...) are silenced as pip does; they are the package author's business.
 const WORKER: &str = include_str!("worker.py");
 
+/// The oldest interpreter the worker runs on: `str.isascii` and hash-based `.pyc` files
+/// (PEP 552) came with 3.7. An older one is refused before an install starts.
+pub(crate) const OLDEST_PYTHON: (u32, u32, u32) = (3, 7, 0);
+
 /// Jobs queued per worker process below which another process does not pay for its start-up.
 const FILES_PER_WORKER: usize = 50;
 

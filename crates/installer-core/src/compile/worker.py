@@ -1,6 +1,7 @@
 """The compile worker of installer-core (`compile/mod.rs` documents the protocol).
 
-Run by the environment's interpreter as `python -I -S -B -c <this file>`: Python 3.8 or newer.
+Run by the environment's interpreter as `python -I -S -B -c <this file>`: Python 3.7 or newer
+(`OLDEST_PYTHON`).
 Files are read and written unbuffered: one `.pyc` is one write, no buffer object or tty check.
 """
 import marshal, os, sys, warnings

@@ -102,7 +102,7 @@ pub fn install(
     clock.lap("target");
     let run = Run { venv, cache, options, reporter };
     in_pool(options.jobs, || {
-        let compiler = compiler(options, cache, venv.python(), &interpreter, reporter);
+        let compiler = compiler(options, cache, venv.python(), &interpreter, reporter)?;
         let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel, &|e| ready(&compiler, e))
             .map_err(|e| in_environment(e, venv.data()))?;
         clock.lap("cache");
@@ -153,7 +153,7 @@ pub fn install_into(
     let wheels = select(&interpreter, wheels, options, reporter)?;
     clock.lap("target");
     in_pool(options.jobs, || {
-        let compiler = compiler(options, cache, python, &interpreter, reporter);
+        let compiler = compiler(options, cache, python, &interpreter, reporter)?;
         // Held (leased) from here to the end of the install: verified once, never looked up
         // twice, so `-v` says `unpacked` for what this run unpacked.
         let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel, &|e| ready(&compiler, e))
@@ -197,21 +197,34 @@ pub fn install_into(
 
 /// With `--compile` (and not a dry run), the compiler of this install's bytecode with `python`,
 /// whose facts are `interpreter`; its worker processes start only once something needs them.
+/// An interpreter too old for the worker is refused here, before anything is unpacked.
 fn compiler<'a>(
     options: &InstallOptions,
     cache: &'a Cache,
     python: &Path,
     interpreter: &target::Interpreter,
     reporter: &dyn Reporter,
-) -> Option<Compiler<'a>> {
+) -> Result<Option<Compiler<'a>>> {
     if !options.compile || options.dry_run {
-        return None;
+        return Ok(None);
     }
     let Some(bytecode) = Interpreter::of(interpreter) else {
         reporter.info(&format!("{} writes no bytecode (no cache tag): nothing to compile", python.display()));
-        return None;
+        return Ok(None);
     };
-    Some(Compiler::new(cache, python, bytecode, rayon::current_num_threads(), options.cancel.clone()))
+    if interpreter.version < crate::compile::OLDEST_PYTHON {
+        let (major, minor, micro) = interpreter.version;
+        let (oldest_major, oldest_minor, _) = crate::compile::OLDEST_PYTHON;
+        return Err(Error::InvalidArgument {
+            what: "--compile",
+            reason: format!(
+                "{} is Python {major}.{minor}.{micro}; compiling bytecode needs {oldest_major}.{oldest_minor} or \
+                 newer (install without --compile)",
+                python.display()
+            ),
+        });
+    }
+    Ok(Some(Compiler::new(cache, python, bytecode, rayon::current_num_threads(), options.cancel.clone())))
 }
 
 /// Starts compiling the bytecode of an entry that is ready, if this install compiles.

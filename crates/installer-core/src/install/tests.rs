@@ -219,3 +219,24 @@ fn a_dry_run_plans_and_reports_but_changes_nothing() {
     assert_eq!(summary.installed.len(), 2);
     assert!(summary.created_venv.is_some() && !missing.exists());
 }
+
+/// `--compile` with an interpreter older than the compile worker runs on is refused before an
+/// install unpacks anything, naming the interpreter and its version; the oldest it runs on is
+/// taken. The facts are a real interpreter's with an older version put in.
+#[test]
+fn compiling_with_an_interpreter_older_than_the_worker_is_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let venv = venv_in(dir.path());
+    let mut facts = crate::target::Interpreter::query(venv.python()).unwrap();
+    let compiling = InstallOptions { compile: true, ..options() };
+    facts.version = (3, 6, 15);
+    let err = compiler(&compiling, &cache, venv.python(), &facts, &NoReporter).err().expect("refused");
+    assert!(
+        matches!(err, Error::InvalidArgument { what: "--compile", .. })
+            && err.to_string().contains("is Python 3.6.15; compiling bytecode needs 3.7 or newer"),
+        "{err}"
+    );
+    facts.version = crate::compile::OLDEST_PYTHON;
+    assert!(compiler(&compiling, &cache, venv.python(), &facts, &NoReporter).unwrap().is_some());
+}
