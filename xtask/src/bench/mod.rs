@@ -1,17 +1,16 @@
 //! `cargo xtask bench --corpus DIR [--corpus-list NAME] [--runs N] [--json FILE] [--synthetic]
 //! [--only S,...]`:
 //! installs a corpus into fresh venvs with our release CLI, with uv 0.13.9 (set up in
-//! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an
-//! installed tree, and `cp -al`; for cold-bytecode, the bytecode alone), the tools taking
-//! turns in every round, and reports medians, ranges, CPU time, peak RSS and per-round
+//! `target/bench-tools`), and with the floor (a manifest-driven mkdir + hardlink of an installed
+//! tree, and `cp -al`; for cold-bytecode, the bytecode alone), the tools taking turns in every
+//! round after one untimed round, and reports medians, ranges, CPU time, peak RSS and per-round
 //! ratios. Venvs, destinations and cold caches are made before the clock starts (the container
 //! scenarios time a Dockerfile's whole RUN step). The scenarios are listed in [`Scenario`]; the
-//! cross-filesystem and XFS ones run on loop-mounted images, the container ones in a
-//! reproduced container build (container.rs; both root only). `--corpus` takes any directory
-//! of wheels: a large real environment is a `pip download` of its requirements into one
-//! directory. `--corpus-list NAME` benches the pinned list `xtask/corpus/NAME-wheels.txt`
-//! (`large`: 339 wheels), fetched into `target/corpus-NAME` by `xtask/corpus/fetch.sh` (only
-//! what is missing).
+//! cross-filesystem and XFS ones run on loop-mounted images, the container ones in a reproduced
+//! container build (container.rs; both root only). `--corpus` takes any directory of wheels: a
+//! large real environment is a `pip download` of its requirements into one directory.
+//! `--corpus-list NAME` benches the pinned list `xtask/corpus/NAME-wheels.txt` (`large`: 339
+//! wheels), fetched into `target/corpus-NAME` by `xtask/corpus/fetch.sh` (only what is missing).
 
 mod container;
 pub mod floor;
@@ -264,8 +263,11 @@ fn bench_corpus(
                 peak_kib: vec![],
             })
             .collect();
-        eprintln!("bench: {name}: {} ({runs} rounds)", scenario.name());
-        for round in 0..runs {
+        eprintln!("bench: {name}: {} ({runs} rounds after one untimed)", scenario.name());
+        // Round 0 warms up: each tool runs once untimed, so that none pays for the scenario's
+        // first run (the wheels and the binaries read from disk, a fresh mount's metadata);
+        // it was always ours, first in round 0.
+        for round in 0..=runs {
             // Take turns, starting with a different tool each round, so no tool always runs
             // right after another's writeback.
             for k in 0..tools_here.len() {
@@ -302,12 +304,13 @@ fn bench_corpus(
                     }
                     result => result?,
                 };
+                if round == 0 {
+                    eprintln!("  timed: {}", cmd.display_short());
+                    continue;
+                }
                 results[i].secs.push(sample.wall.as_secs_f64());
                 results[i].cpu_secs.push(sample.cpu.as_secs_f64());
                 results[i].peak_kib.push(sample.max_rss_kib);
-                if round == 0 {
-                    eprintln!("  timed: {}", cmd.display_short());
-                }
             }
         }
         series.extend(results);
