@@ -196,7 +196,11 @@ impl Dirs<'_> {
         }
         let inside = match (std::fs::symlink_metadata(dir), dir.parent()) {
             (Ok(meta), Some(parent)) if !meta.file_type().is_symlink() => self.dir_inside(parent),
-            (Ok(_), _) => std::fs::canonicalize(dir).is_ok_and(|real| real.starts_with(&self.root)),
+            (Ok(_), _) => match std::fs::canonicalize(dir) {
+                Ok(real) => real.starts_with(&self.root),
+                // A dangling symlink leads to nothing to remove.
+                Err(_) => true,
+            },
             // A directory that does not exist holds nothing to remove.
             (Err(_), _) => true,
         };
