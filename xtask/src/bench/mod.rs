@@ -184,6 +184,12 @@ fn ensure_uv(target: &Path) -> Result<PathBuf> {
     Ok(uv)
 }
 
+/// An installed tree the floor tools link from, on the filesystem of the runs, and its manifest.
+struct Floor {
+    tree: PathBuf,
+    manifest: PathBuf,
+}
+
 /// The warm caches of one place: ours and uv's.
 struct Caches {
     ours: PathBuf,
@@ -217,9 +223,16 @@ fn bench_corpus(
     let tree = site_packages(&prep)?;
     let manifest = work.join("floor.manifest");
     let (_, files) = floor::write_manifest(&tree, &manifest)?;
+    let root_floor = Floor { tree, manifest };
+    let mut ext4_floor = None;
     if let Some(ext4) = &mounts.ext4 {
-        // Fills ours' automatic shard on that filesystem, as the first install there would.
-        run_checked(&ours_cmd(tools, &venv(&ext4.mnt.join("prep-ours"))?, &root.ours, "auto", wheels), true)?;
+        // Fills ours' automatic shard on that filesystem, as the first install there would;
+        // the floor links from that venv's tree, on the same filesystem.
+        let prep = venv(&ext4.mnt.join("prep-ours"))?;
+        run_checked(&ours_cmd(tools, &prep, &root.ours, "auto", wheels), true)?;
+        let floor = Floor { tree: site_packages(&prep)?, manifest: work.join("floor-ext4.manifest") };
+        floor::write_manifest(&floor.tree, &floor.manifest)?;
+        ext4_floor = Some(floor);
     }
     let xfs_caches = mounts
         .xfs
@@ -285,7 +298,13 @@ fn bench_corpus(
                         Some(build) if scenario.in_container() => {
                             build.prepare(tools_here[i], scenario.cold())?
                         }
-                        _ => prepare(tools, scenario, tools_here[i], &dir, caches, &tree, &manifest, wheels)?,
+                        _ => {
+                            let floor = match scenario.place() {
+                                Place::Ext4 => ext4_floor.as_ref().expect("prepared with its mount"),
+                                _ => &root_floor,
+                            };
+                            prepare(tools, scenario, tools_here[i], &dir, caches, floor, wheels)?
+                        }
                     };
                     // Flush this venv's creation (and the previous run's writes), so that no
                     // tool pays for another's writeback.
@@ -346,10 +365,10 @@ fn prepare(
     tool: Tool,
     dir: &Path,
     caches: &Caches,
-    tree: &Path,
-    manifest: &Path,
+    floor: &Floor,
     wheels: &[PathBuf],
 ) -> Result<Cmd> {
+    let Floor { tree, manifest } = floor;
     std::fs::create_dir_all(dir)?;
     let cold_cache = dir.join("cache");
     let (ours_cache, uv_cache) =

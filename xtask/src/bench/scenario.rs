@@ -80,7 +80,11 @@ impl Scenario {
 
     pub(super) fn tools(self) -> &'static [Tool] {
         match self {
-            Scenario::WarmHardlink | Scenario::WarmAuto => &[Tool::Ours, Tool::Uv, Tool::Floor, Tool::CpAl],
+            // The floor links a prepared tree on the runs' filesystem (cross-fs: the venv ours
+            // installed there, from its shard).
+            Scenario::WarmHardlink | Scenario::WarmAuto | Scenario::CrossFs => {
+                &[Tool::Ours, Tool::Uv, Tool::Floor, Tool::CpAl]
+            }
             // Our hardlink mode in the same rounds: `auto` must be within 1.15x of it, and only
             // runs back to back compare (scenarios run one after another, the load drifts).
             Scenario::XfsAuto => &[Tool::Ours, Tool::Uv, Tool::OursHardlink],
