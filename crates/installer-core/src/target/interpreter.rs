@@ -139,7 +139,21 @@ impl Interpreter {
     pub fn cached(python: &Path, dir: &Path) -> Result<Interpreter> {
         let found = python.to_str().and_then(find_on_path).unwrap_or_else(|| python.to_path_buf());
         let python = std::path::absolute(&found).map_err(|e| Error::io("resolve", python, e))?;
-        let key = Key::of(&python).map_err(|e| Error::io("read", &python, e))?;
+        let key = Key::of(&python).map_err(|e| match dangling_target(&python) {
+            Some(target) => Error::io(
+                "run",
+                &python,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "it is a symlink to {}, which does not exist: was that Python removed or moved? \
+                         Recreate the environment",
+                        target.display()
+                    ),
+                ),
+            ),
+            None => Error::io("read", &python, e),
+        })?;
         let file = dir.join(format!("{}.json", hex(&Sha256::digest(python.as_os_str().as_encoded_bytes()))));
         if let Ok(bytes) = std::fs::read(&file) {
             if let Ok(stored) = serde_json::from_slice::<Stored>(&bytes) {
@@ -216,6 +230,20 @@ impl Interpreter {
     pub fn is_venv(&self) -> bool {
         self.prefix != self.base_prefix
     }
+}
+
+/// Where the chain of symlinks at `path` ends, when it ends at nothing: a venv's `bin/python`
+/// after the Python it was made with was uninstalled or upgraded away.
+fn dangling_target(path: &Path) -> Option<PathBuf> {
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        let target = std::fs::read_link(&at).ok()?;
+        at = at.parent().map_or(target.clone(), |dir| dir.join(&target));
+        if std::fs::symlink_metadata(&at).is_err() {
+            return Some(at);
+        }
+    }
+    None
 }
 
 /// What identifies one interpreter binary: a stored answer is used only while it matches.
@@ -347,6 +375,29 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A venv whose Python was uninstalled: `bin/python` -> `python3` -> a path that is gone.
+    /// The error names where the chain ends and what to do, not just "cannot read".
+    #[test]
+    fn a_venv_whose_python_is_gone_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("venv/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let gone = tmp.path().join("pythons/3.12/bin/python3.12");
+        std::os::unix::fs::symlink(&gone, bin.join("python3")).unwrap();
+        std::os::unix::fs::symlink("python3", bin.join("python")).unwrap();
+        let err = Interpreter::cached(&bin.join("python"), &tmp.path().join("facts")).unwrap_err();
+        let mut chain = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            chain += &format!(": {cause}");
+            source = cause.source();
+        }
+        let expected = format!("it is a symlink to {}, which does not exist", gone.display());
+        assert!(chain.contains(&expected) && chain.contains("Recreate the environment"), "{chain}");
+        assert_eq!(dangling_target(&bin.join("python3")), Some(gone));
+        assert_eq!(dangling_target(tmp.path()), None, "not a symlink");
+    }
 
     #[test]
     fn the_answer_is_kept_until_the_interpreter_changes() {
