@@ -334,26 +334,33 @@ mod tests {
         );
     }
 
-    /// Records the names reported as not installed.
+    /// Records the names reported as not installed, and the warnings.
     #[derive(Default)]
-    struct Missing(std::sync::Mutex<Vec<String>>);
+    struct Said {
+        not_installed: std::sync::Mutex<Vec<String>>,
+        warnings: std::sync::Mutex<Vec<String>>,
+    }
 
-    impl Reporter for Missing {
+    impl Reporter for Said {
         fn event(&self, event: Event<'_>) {
             if let Event::NotInstalled { name } = event {
-                self.0.lock().unwrap().push(name.to_string());
+                self.not_installed.lock().unwrap().push(name.to_string());
             }
+        }
+
+        fn warning(&self, message: &str) {
+            self.warnings.lock().unwrap().push(message.to_string());
         }
     }
 
     #[test]
     fn unknown_names_are_reported_and_the_others_removed() {
         let (dir, venv) = venv_with(&foo_bar());
-        let missing = Missing::default();
+        let missing = Said::default();
         let names = ["FOO_BAR".into(), "nope".into(), "Other".into(), "nope".into()];
         let summary = uninstall(&venv, &names, &missing, &Cancel::new()).unwrap();
         assert_eq!(summary.not_installed, ["nope", "Other"]);
-        assert_eq!(*missing.0.lock().unwrap(), ["nope", "Other"]);
+        assert_eq!(*missing.not_installed.lock().unwrap(), ["nope", "Other"]);
         assert_eq!(summary.removed.len(), 1);
         assert!(!dir.path().join("lib/python3.12/site-packages/Foo_Bar-1.0.dist-info").exists());
     }
@@ -362,11 +369,11 @@ mod tests {
     fn when_no_name_is_installed_it_fails_naming_them_all_and_removes_nothing() {
         let (dir, venv) = venv_with(&foo_bar());
         let before = tree(dir.path());
-        let missing = Missing::default();
+        let missing = Said::default();
         let err = uninstall(&venv, &["nope".into(), "Other".into()], &missing, &Cancel::new()).unwrap_err();
         assert!(matches!(&err, Error::NotInstalled { names, .. } if names == &["nope", "Other"]), "{err}");
         // Reported by the core, so every frontend warns for them alike.
-        assert_eq!(*missing.0.lock().unwrap(), ["nope", "Other"]);
+        assert_eq!(*missing.not_installed.lock().unwrap(), ["nope", "Other"]);
         assert_eq!(tree(dir.path()), before);
     }
 
@@ -438,10 +445,10 @@ mod tests {
         }
         std::os::unix::fs::symlink(outside.path(), venv.site_packages().join("out")).unwrap();
         std::os::unix::fs::symlink("real", venv.site_packages().join("alias")).unwrap();
-        let warned = Warnings::default();
+        let warned = Said::default();
         uninstall(&venv, &["x".into()], &warned, &Cancel::new()).unwrap();
         assert_eq!(tree(outside.path()), ["a.py", "sub", "sub/b.py", "sub/deeper", "sub/deeper/c.py"]);
-        let warned = warned.0.into_inner().unwrap();
+        let warned = warned.warnings.into_inner().unwrap();
         assert_eq!(warned.iter().filter(|w| w.contains("through a symlink")).count(), 3, "{warned:?}");
         let site = venv.site_packages().strip_prefix(dir.path()).unwrap().display().to_string();
         let left: Vec<String> = tree(dir.path()).into_iter().filter(|p| p.starts_with(&site)).collect();
@@ -449,16 +456,6 @@ mod tests {
             left,
             [site.clone(), format!("{site}/alias"), format!("{site}/out"), format!("{site}/real")]
         );
-    }
-
-    /// Records warnings.
-    #[derive(Default)]
-    struct Warnings(std::sync::Mutex<Vec<String>>);
-
-    impl Reporter for Warnings {
-        fn warning(&self, message: &str) {
-            self.0.lock().unwrap().push(message.to_string());
-        }
     }
 
     #[test]

@@ -112,16 +112,12 @@ fn copies_of_a_source_get_the_pyc_py_compile_writes_for_each_name() {
 #[test]
 fn the_environments_pth_files_do_not_run_in_the_compiler() {
     let dir = tempfile::tempdir().unwrap();
-    let venv = dir.path().join("venv");
-    let made = Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv).status().unwrap();
-    assert!(made.success());
-    let site =
-        std::fs::read_dir(venv.join("lib")).unwrap().next().unwrap().unwrap().path().join("site-packages");
+    let venv = crate::venv::Venv::create(&dir.path().join("venv"), Path::new("python3")).unwrap();
     let ran = dir.path().join("pth-ran");
-    std::fs::write(site.join("zz.pth"), format!("import pathlib; pathlib.Path({:?}).touch()\n", ran))
-        .unwrap();
-    let python = venv.join("bin/python");
-    let check = Command::new(&python).args(["-c", "pass"]).status().unwrap();
+    let pth = format!("import pathlib; pathlib.Path({:?}).touch()\n", ran);
+    std::fs::write(venv.site_packages().join("zz.pth"), pth).unwrap();
+    let python = venv.python();
+    let check = Command::new(python).args(["-c", "pass"]).status().unwrap();
     assert!(check.success() && ran.exists(), "the .pth runs at an ordinary start");
     std::fs::remove_file(&ran).unwrap();
 
@@ -135,7 +131,7 @@ fn the_environments_pth_files_do_not_run_in_the_compiler() {
         checked_hash: false,
         content: None,
     };
-    let outcomes = compile(&python, &[job], 1, &Cancel::new()).unwrap();
+    let outcomes = compile(python, &[job], 1, &Cancel::new()).unwrap();
     assert!(matches!(outcomes[0], Outcome::Written { .. }), "{outcomes:?}");
     assert!(!ran.exists(), "the compiler ran the environment's .pth");
 }

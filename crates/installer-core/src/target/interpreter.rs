@@ -387,12 +387,7 @@ mod tests {
         std::os::unix::fs::symlink(&gone, bin.join("python3")).unwrap();
         std::os::unix::fs::symlink("python3", bin.join("python")).unwrap();
         let err = Interpreter::cached(&bin.join("python"), &tmp.path().join("facts")).unwrap_err();
-        let mut chain = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(cause) = source {
-            chain += &format!(": {cause}");
-            source = cause.source();
-        }
+        let chain = err.one_line();
         let expected = format!("it is a symlink to {}, which does not exist", gone.display());
         assert!(chain.contains(&expected) && chain.contains("Recreate the environment"), "{chain}");
         assert_eq!(dangling_target(&bin.join("python3")), Some(gone));

@@ -155,7 +155,7 @@ fn clone_places_copies_where_the_filesystem_shares_extents_and_names_the_file_wh
         }
         // ext4, tmpfs: no reflink. The error names a file of the plan and nothing stays.
         Err(e) => {
-            let chain = chain(&e);
+            let chain = e.one_line();
             assert!(chain.contains(PKG), "{chain}");
             assert!(
                 placements.iter().any(|(dest, _, _)| chain.contains(&dest.display().to_string())),
@@ -197,17 +197,5 @@ fn refused_with_a_file_at(rel: &str) -> (std::path::PathBuf, String) {
     assert!(matches!(&e, Error::Install { wheel, .. } if wheel.ends_with(PKG)), "{e:?}");
     assert_eq!(site_packages(&env), before, "rolled back");
     assert_eq!(std::fs::read(&in_the_way).unwrap(), b"mine");
-    (in_the_way, chain(&e))
-}
-
-/// The error and its causes, as one line.
-fn chain(e: &Error) -> String {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    (in_the_way, e.one_line())
 }
