@@ -17,7 +17,8 @@ pub struct Sample {
 }
 
 /// Wall time from spawn to reap, and the child's CPU time and peak RSS (its own or its
-/// largest reaped descendant's) from wait4's rusage. Output goes to /dev/null, stderr to a file for errors.
+/// largest reaped descendant's) from wait4's rusage. Output goes to /dev/null, stderr to a
+/// file for errors.
 pub fn measure(cmd: &Cmd) -> Result<Sample> {
     use std::process::Stdio;
     let err = tempfile::tempfile()?;

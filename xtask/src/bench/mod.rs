@@ -224,16 +224,18 @@ fn bench_corpus(
     let manifest = work.join("floor.manifest");
     let (_, files) = floor::write_manifest(&tree, &manifest)?;
     let root_floor = Floor { tree, manifest };
-    let mut ext4_floor = None;
-    if let Some(ext4) = &mounts.ext4 {
-        // Fills ours' automatic shard on that filesystem, as the first install there would;
-        // the floor links from that venv's tree, on the same filesystem.
-        let prep = venv(&ext4.mnt.join("prep-ours"))?;
-        run_checked(&ours_cmd(tools, &prep, &root.ours, "auto", wheels), true)?;
-        let floor = Floor { tree: site_packages(&prep)?, manifest: work.join("floor-ext4.manifest") };
-        floor::write_manifest(&floor.tree, &floor.manifest)?;
-        ext4_floor = Some(floor);
-    }
+    // Fills ours' automatic shard on the ext4, as the first install there would; the floor
+    // links from that venv's tree, on the same filesystem.
+    let ext4_floor = match &mounts.ext4 {
+        Some(ext4) => {
+            let prep = venv(&ext4.mnt.join("prep-ours"))?;
+            run_checked(&ours_cmd(tools, &prep, &root.ours, "auto", wheels), true)?;
+            let floor = Floor { tree: site_packages(&prep)?, manifest: work.join("floor-ext4.manifest") };
+            floor::write_manifest(&floor.tree, &floor.manifest)?;
+            Some(floor)
+        }
+        None => None,
+    };
     let xfs_caches = mounts
         .xfs
         .as_ref()

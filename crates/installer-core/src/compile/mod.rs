@@ -38,6 +38,11 @@ use crate::{Error, Result};
 /// escape sequences...) are silenced as pip does; they are the package author's business.
 const WORKER: &str = include_str!("worker.py");
 
+/// How the worker's interpreter starts: isolated (`-I`: no user site, no environment
+/// variables), without `site` (`-S`: the environment's `.pth` files may run code, which is not
+/// the compiler's business), writing no bytecode of its own (`-B`).
+const WORKER_FLAGS: [&str; 3] = ["-I", "-S", "-B"];
+
 /// The oldest interpreter the worker runs on: `str.isascii` and hash-based `.pyc` files
 /// (PEP 552) came with 3.7. An older one is refused before an install starts.
 pub(crate) const OLDEST_PYTHON: (u32, u32, u32) = (3, 7, 0);
@@ -289,11 +294,11 @@ fn next_job(shared: &Shared, in_flight: usize) -> Option<Vec<(JobId, Job)>> {
 /// One worker process: takes jobs until the pool closes with an empty queue, keeping
 /// [`IN_FLIGHT`] of them written ahead, and records each answer.
 fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
-    let command = format!("{} -I -S -B -c <compile worker>", python.display());
+    let command = format!("{} {} -c <compile worker>", python.display(), WORKER_FLAGS.join(" "));
     let failed = |reason: String| Error::Command { command: command.clone(), reason };
-    // `-S`: the environment's `.pth` files are not the compiler's business (they may run code).
     let mut child = Command::new(python)
-        .args(["-I", "-S", "-B", "-c", WORKER])
+        .args(WORKER_FLAGS)
+        .args(["-c", WORKER])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -213,14 +213,13 @@ fn compiler<'a>(
         return Ok(None);
     };
     if interpreter.version < crate::compile::OLDEST_PYTHON {
-        let (major, minor, micro) = interpreter.version;
-        let (oldest_major, oldest_minor, _) = crate::compile::OLDEST_PYTHON;
+        let (major, minor, _) = crate::compile::OLDEST_PYTHON;
         return Err(Error::InvalidArgument {
             what: "--compile",
             reason: format!(
-                "{} is Python {major}.{minor}.{micro}; compiling bytecode needs {oldest_major}.{oldest_minor} or \
-                 newer (install without --compile)",
-                python.display()
+                "{} is Python {}; compiling bytecode needs {major}.{minor} or newer (install without --compile)",
+                python.display(),
+                interpreter.version_string()
             ),
         });
     }
