@@ -8,3 +8,16 @@ pub(crate) fn skip(why: &str) {
     assert!(!ci, "cannot set up under CI: {why}");
     eprintln!("skipped: {why}");
 }
+
+/// pyenv's CPython `minor` (`"3.12"`): its `bin/python3`, where `~/.pyenv/versions` has one
+/// (the development machines and CI have 3.6 to 3.13).
+pub(crate) fn pyenv_cpython(minor: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(std::env::var_os("HOME")?).join(".pyenv/versions");
+    let prefix = format!("{minor}.");
+    let dir = std::fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))?;
+    Some(dir.join("bin/python3"))
+}

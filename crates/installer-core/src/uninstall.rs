@@ -356,11 +356,11 @@ mod tests {
     #[test]
     fn unknown_names_are_reported_and_the_others_removed() {
         let (dir, venv) = venv_with(&foo_bar());
-        let missing = Said::default();
+        let said = Said::default();
         let names = ["FOO_BAR".into(), "nope".into(), "Other".into(), "nope".into()];
-        let summary = uninstall(&venv, &names, &missing, &Cancel::new()).unwrap();
+        let summary = uninstall(&venv, &names, &said, &Cancel::new()).unwrap();
         assert_eq!(summary.not_installed, ["nope", "Other"]);
-        assert_eq!(*missing.not_installed.lock().unwrap(), ["nope", "Other"]);
+        assert_eq!(*said.not_installed.lock().unwrap(), ["nope", "Other"]);
         assert_eq!(summary.removed.len(), 1);
         assert!(!dir.path().join("lib/python3.12/site-packages/Foo_Bar-1.0.dist-info").exists());
     }
@@ -369,11 +369,11 @@ mod tests {
     fn when_no_name_is_installed_it_fails_naming_them_all_and_removes_nothing() {
         let (dir, venv) = venv_with(&foo_bar());
         let before = tree(dir.path());
-        let missing = Said::default();
-        let err = uninstall(&venv, &["nope".into(), "Other".into()], &missing, &Cancel::new()).unwrap_err();
+        let said = Said::default();
+        let err = uninstall(&venv, &["nope".into(), "Other".into()], &said, &Cancel::new()).unwrap_err();
         assert!(matches!(&err, Error::NotInstalled { names, .. } if names == &["nope", "Other"]), "{err}");
         // Reported by the core, so every frontend warns for them alike.
-        assert_eq!(*missing.not_installed.lock().unwrap(), ["nope", "Other"]);
+        assert_eq!(*said.not_installed.lock().unwrap(), ["nope", "Other"]);
         assert_eq!(tree(dir.path()), before);
     }
 

@@ -190,6 +190,16 @@ struct Floor {
     manifest: PathBuf,
 }
 
+impl Floor {
+    /// The site-packages of `venv` (installed while preparing), with its manifest written to
+    /// `manifest`; and how many files it holds.
+    fn of(venv: &Path, manifest: PathBuf) -> Result<(Floor, usize)> {
+        let tree = site_packages(venv)?;
+        let (_, files) = floor::write_manifest(&tree, &manifest)?;
+        Ok((Floor { tree, manifest }, files))
+    }
+}
+
 /// The warm caches of one place: ours and uv's.
 struct Caches {
     ours: PathBuf,
@@ -220,19 +230,14 @@ fn bench_corpus(
     run_checked(&prep_ours, true)?;
     let prep = venv(&work.join("prep-uv"))?;
     run_checked(&uv_cmd(tools, &prep, &root.uv, Some("hardlink"), wheels), true)?;
-    let tree = site_packages(&prep)?;
-    let manifest = work.join("floor.manifest");
-    let (_, files) = floor::write_manifest(&tree, &manifest)?;
-    let root_floor = Floor { tree, manifest };
+    let (root_floor, files) = Floor::of(&prep, work.join("floor.manifest"))?;
     // Fills ours' automatic shard on the ext4, as the first install there would; the floor
     // links from that venv's tree, on the same filesystem.
     let ext4_floor = match &mounts.ext4 {
         Some(ext4) => {
             let prep = venv(&ext4.mnt.join("prep-ours"))?;
             run_checked(&ours_cmd(tools, &prep, &root.ours, "auto", wheels), true)?;
-            let floor = Floor { tree: site_packages(&prep)?, manifest: work.join("floor-ext4.manifest") };
-            floor::write_manifest(&floor.tree, &floor.manifest)?;
-            Some(floor)
+            Some(Floor::of(&prep, work.join("floor-ext4.manifest"))?.0)
         }
         None => None,
     };

@@ -2,9 +2,27 @@
 
 use super::*;
 
-/// Needs `python3` on PATH, as the rest of the test suite does.
+/// `python3` from PATH, as the rest of the test suite uses, and every CPython the worker runs
+/// on, from [`OLDEST_PYTHON`] to 3.13 (pyenv's): the marshalled code it renames and the headers
+/// it writes must be right for each.
+fn every_cpython() -> Vec<PathBuf> {
+    let minors = ["3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"];
+    let found: Vec<PathBuf> =
+        minors.iter().filter_map(|minor| crate::testing::pyenv_cpython(minor)).collect();
+    if found.len() < minors.len() {
+        crate::testing::skip(&format!("CPython {minors:?} expected in ~/.pyenv/versions, found {found:?}"));
+    }
+    std::iter::once(PathBuf::from("python3")).chain(found).collect()
+}
+
 #[test]
 fn a_real_interpreter_compiles_good_files_and_reports_bad_ones_in_order() {
+    for python in every_cpython() {
+        compiles_good_files_and_reports_bad_ones_in_order(&python);
+    }
+}
+
+fn compiles_good_files_and_reports_bad_ones_in_order(python: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let mut jobs = Vec::new();
     // (name, source, hash-based header): a name with a newline goes through the protocol too.
@@ -23,18 +41,22 @@ fn a_real_interpreter_compiles_good_files_and_reports_bad_ones_in_order() {
             content: None,
         });
     }
-    let outcomes = compile(Path::new("python3"), &jobs, 2, &Cancel::new()).unwrap();
+    let outcomes = compile(python, &jobs, 2, &Cancel::new()).unwrap();
     let written = |n: usize| {
         let bytes = std::fs::read(&jobs[n].pyc).unwrap();
         Outcome::Written { compiled: true, size: bytes.len() as u64, hash: Sha256Digest::of(&bytes) }
     };
     assert_eq!(outcomes[0], written(0));
-    assert!(matches!(&outcomes[1], Outcome::Failed(m) if m.starts_with("SyntaxError: ")), "{outcomes:?}");
+    let python = python.display();
+    assert!(
+        matches!(&outcomes[1], Outcome::Failed(m) if m.starts_with("SyntaxError: ")),
+        "{python}: {outcomes:?}"
+    );
     assert_eq!(outcomes[2], written(2));
-    assert!(jobs[0].pyc.is_file() && !jobs[1].pyc.exists() && jobs[2].pyc.is_file());
+    assert!(jobs[0].pyc.is_file() && !jobs[1].pyc.exists() && jobs[2].pyc.is_file(), "{python}");
     // The header's flags (PEP 552): 0 for a timestamp, 3 for a checked source hash.
     let flags = |pyc: &Path| std::fs::read(pyc).unwrap()[4..8].to_vec();
-    assert_eq!((flags(&jobs[0].pyc), flags(&jobs[2].pyc)), (vec![0; 4], vec![3, 0, 0, 0]));
+    assert_eq!((flags(&jobs[0].pyc), flags(&jobs[2].pyc)), (vec![0; 4], vec![3, 0, 0, 0]), "{python}");
 }
 
 /// Copies of one source compile once and each `.pyc` is what `py_compile` writes for its
@@ -43,6 +65,12 @@ fn a_real_interpreter_compiles_good_files_and_reports_bad_ones_in_order() {
 /// is compiled again. A withdrawn first copy leaves the others queued.
 #[test]
 fn copies_of_a_source_get_the_pyc_py_compile_writes_for_each_name() {
+    for python in every_cpython() {
+        copies_get_the_pyc_py_compile_writes(&python);
+    }
+}
+
+fn copies_get_the_pyc_py_compile_writes(python: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let text =
         "def f():\n    raise ValueError('boom')\n\nclass C:\n    def g(self):\n        return 'pkg/a.py'\n";
@@ -70,7 +98,7 @@ fn copies_of_a_source_get_the_pyc_py_compile_writes_for_each_name() {
             Job { source, pyc, display: name.to_string(), size: 1, checked_hash: false, content }
         })
         .collect();
-    let pool = Pool::new(Path::new("python3"), 1, Cancel::new());
+    let pool = Pool::new(python, 1, Cancel::new());
     // Queued before any worker starts, so none can take the first before it is withdrawn.
     let ids: Vec<JobId> = jobs.iter().map(|job| pool.enqueue(job).0).collect();
     pool.withdraw(&HashSet::from([ids[0]]));
@@ -87,11 +115,11 @@ fn copies_of_a_source_get_the_pyc_py_compile_writes_for_each_name() {
     };
     let expected: Vec<_> = names.iter().map(|(_, compiled)| Some(*compiled)).skip(1).collect();
     let got: Vec<_> = jobs.iter().zip(&outcomes).skip(1).map(written).collect();
-    assert_eq!((&outcomes[0], got), (&None, expected));
+    assert_eq!((&outcomes[0], got), (&None, expected), "{}", python.display());
     assert!(!jobs[0].pyc.exists());
     let reference = |job: &Job| {
         let pyc = job.pyc.with_extension("ref.pyc");
-        let status = Command::new("python3")
+        let status = Command::new(python)
             .args([
                 "-c",
                 "import py_compile, sys; py_compile.compile(sys.argv[1], sys.argv[2], sys.argv[3], True)",
@@ -103,7 +131,12 @@ fn copies_of_a_source_get_the_pyc_py_compile_writes_for_each_name() {
         std::fs::read(pyc).unwrap()
     };
     for job in &jobs[1..] {
-        assert!(std::fs::read(&job.pyc).unwrap() == reference(job), "{} differs", job.display);
+        assert!(
+            std::fs::read(&job.pyc).unwrap() == reference(job),
+            "{}: {} differs",
+            python.display(),
+            job.display
+        );
     }
 }
 

@@ -140,18 +140,7 @@ impl Interpreter {
         let found = python.to_str().and_then(find_on_path).unwrap_or_else(|| python.to_path_buf());
         let python = std::path::absolute(&found).map_err(|e| Error::io("resolve", python, e))?;
         let key = Key::of(&python).map_err(|e| match dangling_target(&python) {
-            Some(target) => Error::io(
-                "run",
-                &python,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!(
-                        "it is a symlink to {}, which does not exist: was that Python removed or moved? \
-                         Recreate the environment",
-                        target.display()
-                    ),
-                ),
-            ),
+            Some(target) => gone(&python, &target),
             None => Error::io("read", &python, e),
         })?;
         let file = dir.join(format!("{}.json", hex(&Sha256::digest(python.as_os_str().as_encoded_bytes()))));
@@ -230,6 +219,15 @@ impl Interpreter {
     pub fn is_venv(&self) -> bool {
         self.prefix != self.base_prefix
     }
+}
+
+/// `python` cannot run because its chain of symlinks ends at `target`, which does not exist.
+fn gone(python: &Path, target: &Path) -> Error {
+    let why = format!(
+        "it is a symlink to {}, which does not exist: was that Python removed or moved? Recreate the environment",
+        target.display()
+    );
+    Error::io("run", python, std::io::Error::new(std::io::ErrorKind::NotFound, why))
 }
 
 /// Where the chain of symlinks at `path` ends, when it ends at nothing: a venv's `bin/python`

@@ -4,20 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::*;
+use crate::testing::pyenv_cpython;
 
 /// The CPython interpreters of pyenv (3.8 to 3.13 on the development machines and CI).
 fn pyenv_pythons() -> Vec<PathBuf> {
-    let root = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".pyenv/versions");
-    let found: Vec<PathBuf> = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
-        .iter()
-        .filter_map(|minor| {
-            std::fs::read_dir(&root).ok()?.flatten().map(|e| e.path()).find(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{minor}.")))
-            })
-        })
-        .map(|dir| dir.join("bin/python3"))
-        .collect();
-    found
+    ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"].iter().filter_map(|minor| pyenv_cpython(minor)).collect()
 }
 
 /// `packaging.tags.sys_tags()` run by `python`, with `packaging` imported from `vendor` (a
