@@ -15,18 +15,18 @@ use std::path::Path;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use zip::{ZipArchive, ZipReadOptions};
+use zip::ZipArchive;
 
 use crate::cancel::Cancel;
 use crate::manifest::{Manifest, ManifestFile, Sha256Digest, MANIFEST_FORMAT};
-use crate::wheel::archive::ArchiveReader;
+use crate::wheel::archive::{ArchiveReader, MemberReader, WHOLE};
 use crate::wheel::layout::{read_layout, Layout, Member, RATIO_THRESHOLD};
 use crate::wheel::metadata::{parse_entry_points, parse_metadata_name_version, parse_wheel_file, EntryPoint};
 use crate::wheel::record::{hashes_equal, parse_record, RecordHasher};
 use crate::wheel::version::versions_match;
 use crate::wheel::{WheelError, WheelFilename};
 
-/// Members up to this size are decompressed into memory, checked, then written with one
+/// Members up to [`WHOLE`] are decompressed into memory, checked, then written with one
 /// `write`; larger ones stream through a buffer of this size.
 const CHUNK: usize = 256 * 1024;
 
@@ -115,12 +115,11 @@ fn unpack_members(archive: &Path, dest: &Path, options: &UnpackOptions<'_>) -> R
         let path = dest.join(dir);
         std::fs::create_dir(&path).map_err(|e| WheelError::io("create directory", path, e))?;
     }
-    let reader = zip.clone().into_inner();
     let mut files = checked
         .jobs
         .into_par_iter()
         .map_init(
-            || (reader.clone(), Vec::new()),
+            || (MemberReader::new(zip.clone()), Vec::new()),
             |(reader, chunk), job| {
                 let compressed = job.member.compressed_size;
                 let file = unpacker.extract(reader, chunk, job)?;
@@ -203,7 +202,7 @@ impl<'a> Unpacker<'a> {
         let layout = self.layout;
         let members: HashMap<&str, &Member> = layout.files.iter().map(|m| (m.path.as_str(), m)).collect();
         let in_dist_info = |file: &str| format!("{}/{file}", layout.dist_info);
-        let mut reader = self.zip.clone().into_inner();
+        let mut reader = MemberReader::new(self.zip.clone());
         let mut preread: HashMap<usize, Vec<u8>> = HashMap::new();
 
         // The spec: check Wheel-Version before anything else, a new major may mean new rules.
@@ -296,7 +295,7 @@ impl<'a> Unpacker<'a> {
     }
 
     /// Decompresses a small `.dist-info` file into memory.
-    fn read_metadata(&self, reader: &mut ArchiveReader, member: &Member) -> Result<Vec<u8>, WheelError> {
+    fn read_metadata(&self, reader: &mut MemberReader, member: &Member) -> Result<Vec<u8>, WheelError> {
         if member.size > self.limits.max_metadata_size {
             return Err(WheelError::Limit {
                 subject: member.path.clone(),
@@ -305,24 +304,7 @@ impl<'a> Unpacker<'a> {
                 limit: self.limits.max_metadata_size,
             });
         }
-        self.read_small(reader, member)
-    }
-
-    /// The whole content of `member`, which the caller knows to be small.
-    fn read_small(&self, reader: &mut ArchiveReader, member: &Member) -> Result<Vec<u8>, WheelError> {
-        let corrupt = |source| WheelError::Corrupt { path: member.path.clone(), source };
-        let entry = self.zip.by_index_data(member.index).map_err(corrupt)?;
-        let mut file = entry.with_reader(reader, ZipReadOptions::new()).map_err(corrupt)?;
-        let mut content = Vec::with_capacity(usize::try_from(member.size).unwrap_or(0));
-        // One byte more than declared, so an oversized member is seen without reading on.
-        (&mut file)
-            .take(member.size.saturating_add(1))
-            .read_to_end(&mut content)
-            .map_err(|e| corrupt(e.into()))?;
-        if content.len() as u64 > member.size {
-            return Err(WheelError::Oversized { path: member.path.clone(), expected: member.size });
-        }
-        Ok(content)
+        reader.read(member)
     }
 
     fn check_cancelled(&self) -> Result<(), WheelError> {
@@ -335,7 +317,7 @@ impl<'a> Unpacker<'a> {
 
     fn extract(
         &self,
-        reader: &mut ArchiveReader,
+        reader: &mut MemberReader,
         chunk: &mut Vec<u8>,
         job: Job<'_>,
     ) -> Result<ManifestFile, WheelError> {
@@ -346,7 +328,7 @@ impl<'a> Unpacker<'a> {
         let mut state = Verify::new(job.hasher);
         let content = match job.content {
             Some(content) => Some(content),
-            None if member.size <= CHUNK as u64 => Some(self.read_small(reader, member)?),
+            None if member.size <= WHOLE => Some(reader.read(member)?),
             None => None,
         };
         if let Some(content) = content {
@@ -359,8 +341,7 @@ impl<'a> Unpacker<'a> {
         }
 
         let corrupt = |source| WheelError::Corrupt { path: member.path.clone(), source };
-        let entry = self.zip.by_index_data(member.index).map_err(corrupt)?;
-        let mut input = entry.with_reader(reader, ZipReadOptions::new()).map_err(corrupt)?;
+        let mut input = reader.stream(member)?;
         let mut file = crate::platform::create_new_file(&out, member.executable)
             .map_err(|e| WheelError::io("create", &out, e))?;
         chunk.resize(CHUNK, 0);

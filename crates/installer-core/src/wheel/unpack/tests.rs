@@ -48,13 +48,12 @@ impl Wheel {
     }
 
     /// A valid wheel with a bit of everything: scripts, data, a member large enough to be
-    /// streamed, an empty file, entry points.
+    /// streamed (the others are inflated whole), an empty file, entry points.
     pub(super) fn demo() -> Self {
-        let big: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         Wheel::empty()
             .dir("demo/")
             .file("demo/__init__.py", b"print('hi')\n")
-            .file("demo/big.bin", &big)
+            .file("demo/big.bin", &noise(BIG))
             .file("demo/sub/empty.txt", b"")
             .exec("demo-1.0.data/scripts/run", b"#!python\nprint(1)\n")
             .exec("demo-1.0.data/scripts/tool.sh", b"#!/bin/sh\necho\n")
@@ -144,6 +143,14 @@ impl Wheel {
     }
 }
 
+/// The size of the demo's `big.bin`: above [`WHOLE`], so it is streamed.
+const BIG: usize = 1_200_000;
+
+/// `len` bytes that deflate cannot shrink.
+fn noise(len: usize) -> Vec<u8> {
+    (0..len as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect()
+}
+
 /// Builds `wheel` in a fresh directory, lets `mangle` change the archive's bytes, unpacks it
 /// into `<dir>/dest` and checks that nothing appeared beside `dest`.
 fn unpack_with(
@@ -226,7 +233,7 @@ fn unpacks_a_valid_wheel() {
             ("demo-1.0.dist-info/WHEEL", 59, false, false),
             ("demo-1.0.dist-info/entry_points.txt", 39, false, false),
             ("demo/__init__.py", 12, false, false),
-            ("demo/big.bin", 700_000, false, false),
+            ("demo/big.bin", BIG as u64, false, false),
             ("demo/sub/empty.txt", 0, false, false),
         ]
     );
@@ -269,7 +276,7 @@ fn accepts_other_sha_algorithms_and_records_sha256() {
 #[test]
 fn streamed_members_keep_shebang_and_mode() {
     let mut script = b"#!pythonw\n".to_vec();
-    script.resize(CHUNK * 2 + 17, b'#');
+    script.extend(noise(WHOLE as usize + CHUNK + 17));
     let manifest = unpack_with(&Wheel::demo().exec("demo-1.0.data/scripts/big", &script), |_| {}).0.unwrap();
     let file = manifest.files.iter().find(|f| f.path == "demo-1.0.data/scripts/big").unwrap();
     assert_eq!((file.size, file.executable, file.python_shebang), (script.len() as u64, true, true));
@@ -407,26 +414,86 @@ fn refuses_corrupt_archives() {
         },
         "demo/big.bin: cannot decompress",
     );
+    // A deflate stream that starts with the reserved block type, inflated whole (by
+    // libdeflate) and streamed (by zip's reader).
+    let mid = || Wheel::demo().file("demo/mid.txt", "text that deflates\n".repeat(5000).as_bytes());
+    for (wheel, name) in [(mid(), "demo/mid.txt"), (mid(), "demo/big.bin")] {
+        let expect = format!("{name}: cannot decompress");
+        let reserved_block = |b: &mut Vec<u8>| {
+            let at = data_start(b, name.as_bytes());
+            b[at] = 0b111;
+        };
+        check_refused_mangled(wheel, reserved_block, &expect);
+    }
+    // Members `zip` reads itself rather than inflating them whole: an encrypted one (bit 0 of
+    // the flags), one compressed by another method (12, bzip2, not built in).
+    let patched = |field, value: u16| {
+        move |b: &mut Vec<u8>| patch_headers(b, b"demo/__init__.py", field, &value.to_le_bytes())
+    };
+    for (field, value, why) in [(FLAGS, 1, "Password required"), (METHOD, 12, "not supported")] {
+        match unpack_with(&Wheel::demo(), patched(field, value)).0 {
+            Ok(_) => panic!("accepted a member with field {field:?} = {value}"),
+            Err(message) => {
+                assert!(message.starts_with("demo/__init__.py: cannot decompress"), "{message}");
+                assert!(message.contains(why), "{message}");
+            }
+        }
+    }
+}
+
+/// Offsets of a header field: in the local header, in the central directory's.
+type Field = (usize, usize);
+const FLAGS: Field = (6, 8);
+const METHOD: Field = (8, 10);
+const SIZE: Field = (22, 24);
+
+/// Where the data of member `name` starts in the archive.
+fn data_start(bytes: &[u8], name: &[u8]) -> usize {
+    let at = (0..bytes.len() - 30)
+        .find(|&i| &bytes[i..i + 4] == b"PK\x03\x04" && bytes[i + 30..].starts_with(name))
+        .expect("local header");
+    let u16_at = |i: usize| usize::from(u16::from_le_bytes([bytes[i], bytes[i + 1]]));
+    at + 30 + u16_at(at + 26) + u16_at(at + 28)
 }
 
 #[test]
 fn refuses_member_larger_than_declared() {
-    // Headers and RECORD agree on 5 bytes; the data inflates to 12.
+    // Headers and RECORD agree on 5 bytes; the data inflates to 12 (whole).
     let wheel = Wheel::demo().edit_record(|r| init(r).size = Some(5));
-    check_refused_mangled(wheel, |b| patch_declared_size(b, b"demo/__init__.py", 5), "larger than");
+    let size = 5u32.to_le_bytes();
+    check_refused_mangled(wheel, |b| patch_headers(b, b"demo/__init__.py", SIZE, &size), "larger than");
+    // The same for a streamed member.
+    let declared = BIG as u64 - 1000;
+    let wheel = Wheel::demo().edit_record(move |r| {
+        r.iter_mut().find(|e| e.path == "demo/big.bin").unwrap().size = Some(declared);
+    });
+    let size = (declared as u32).to_le_bytes();
+    check_refused_mangled(wheel, |b| patch_headers(b, b"demo/big.bin", SIZE, &size), "larger than");
 }
 
-/// Sets the uncompressed size of member `name` in its local and central headers.
-fn patch_declared_size(bytes: &mut [u8], name: &[u8], size: u32) {
+#[test]
+fn refuses_member_smaller_than_declared() {
+    // Headers and RECORD agree on 20 bytes; the data inflates to 12.
+    let wheel = Wheel::demo().edit_record(|r| init(r).size = Some(20));
+    let size = 20u32.to_le_bytes();
+    check_refused_mangled(
+        wheel,
+        |b| patch_headers(b, b"demo/__init__.py", SIZE, &size),
+        "demo/__init__.py: size mismatch: RECORD says 20 bytes, content is 12",
+    );
+}
+
+/// Sets `field` of member `name` to `value`, in its local and central headers.
+fn patch_headers(bytes: &mut [u8], name: &[u8], (local, central): Field, value: &[u8]) {
     let mut patched = 0;
     for i in 0..bytes.len().saturating_sub(46 + name.len()) {
-        let (size_at, name_at) = match &bytes[i..i + 4] {
-            b"PK\x03\x04" => (22, 30),
-            b"PK\x01\x02" => (24, 46),
+        let (field_at, name_at) = match &bytes[i..i + 4] {
+            b"PK\x03\x04" => (local, 30),
+            b"PK\x01\x02" => (central, 46),
             _ => continue,
         };
         if &bytes[i + name_at..i + name_at + name.len()] == name {
-            bytes[i + size_at..i + size_at + 4].copy_from_slice(&size.to_le_bytes());
+            bytes[i + field_at..i + field_at + value.len()].copy_from_slice(value);
             patched += 1;
         }
     }
@@ -444,7 +511,7 @@ fn enforces_limits() {
     );
     check_refused(
         limited(Limits { max_total_size: 1000, ..Limits::default() }),
-        "archive: total uncompressed size 700012 exceeds the limit of 1000",
+        "archive: total uncompressed size 1200012 exceeds the limit of 1000",
     );
     check_refused(
         limited(Limits { max_path_len: 20, ..Limits::default() }),
