@@ -99,6 +99,7 @@ fn build(lto: Lto) -> Result<Dist> {
         .env("PATH", &path)
         .env("CARGO_TARGET_DIR", &build_dir)
         .envs(profile_env)
+        .envs(&zig_cflags(&triple))
         .run()?;
     let wheel = only_wheel(&dir)?;
     // The C library through the same zig linker and glibc, via maturin's zig wrapper.
@@ -133,6 +134,18 @@ fn build(lto: Lto) -> Result<Dist> {
     let man = dir.join("man/man1");
     Cmd::new(&binary).arg("generate-man").arg(&man).run()?;
     Ok(Dist { dir, wheel, binary, completions, man, lib })
+}
+
+/// The C flags of the crates maturin compiles with `zig cc` (libdeflate): on x86-64, zig's
+/// clang turns 512-bit vectors off for its baseline CPU (`-evex512`), which libdeflate's AVX-512
+/// functions, chosen at run time by CPU, need; `-mevex512` allows them in functions that ask for
+/// AVX-512 and changes nothing else (the baseline objects are byte for byte the same).
+fn zig_cflags(triple: &str) -> Vec<(String, &'static str)> {
+    if triple.starts_with("x86_64-") {
+        vec![(format!("CFLAGS_{}", triple.replace('-', "_")), "-mevex512")]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `x86_64-unknown-linux-gnu` and the like: the machine we build on is the one we build for.
