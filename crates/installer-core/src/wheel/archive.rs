@@ -38,7 +38,8 @@ impl MemberReader {
     /// produced) and, where the size matches, its CRC-32. A shorter content is returned as
     /// is: the caller's size check names it.
     pub(crate) fn read(&mut self, member: &Member) -> Result<Vec<u8>, WheelError> {
-        let corrupt = |source| WheelError::Corrupt { path: member.path.clone(), source };
+        let corrupt = |source| corrupt(member, source);
+        let invalid = |why: &str| corrupt(ZipError::Io(io::Error::new(io::ErrorKind::InvalidData, why)));
         let entry = self.zip.by_index_raw(member.index).map_err(corrupt)?;
         let method = entry.compression();
         let inflatable = matches!(method, CompressionMethod::Stored | CompressionMethod::Deflated)
@@ -67,28 +68,23 @@ impl MemberReader {
             match self.inflater.deflate_decompress(&self.raw, &mut content) {
                 Ok(len) => len,
                 Err(libdeflater::DecompressionError::InsufficientSpace) => return Err(oversized()),
-                Err(libdeflater::DecompressionError::BadData) => {
-                    return Err(corrupt(ZipError::Io(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "invalid deflate data",
-                    ))))
-                }
+                Err(libdeflater::DecompressionError::BadData) => return Err(invalid("invalid deflate data")),
             }
         };
         content.truncate(len);
         if len as u64 == member.size && libdeflater::crc32(&content) != crc {
-            return Err(corrupt(ZipError::Io(io::Error::new(io::ErrorKind::InvalidData, "CRC-32 mismatch"))));
+            return Err(invalid("CRC-32 mismatch"));
         }
         Ok(content)
     }
 
     /// [`MemberReader::read`] through `zip`'s reader.
     fn read_streamed(&mut self, member: &Member) -> Result<Vec<u8>, WheelError> {
-        let corrupt = |source| WheelError::Corrupt { path: member.path.clone(), source };
-        let file = self.zip.by_index(member.index).map_err(corrupt)?;
+        let file = self.stream(member)?;
         let mut content = Vec::with_capacity(usize::try_from(member.size.min(WHOLE)).unwrap_or(0));
         // One byte more than declared, so an oversized member is seen without reading on.
-        file.take(member.size.saturating_add(1)).read_to_end(&mut content).map_err(|e| corrupt(e.into()))?;
+        let read = file.take(member.size.saturating_add(1)).read_to_end(&mut content);
+        read.map_err(|e| corrupt(member, e.into()))?;
         if content.len() as u64 > member.size {
             return Err(WheelError::Oversized { path: member.path.clone(), expected: member.size });
         }
@@ -98,10 +94,13 @@ impl MemberReader {
     /// A reader of `member`'s content, decompressing as it goes and checking the CRC-32 at the
     /// end; the caller bounds what it reads by the declared size.
     pub(crate) fn stream(&mut self, member: &Member) -> Result<ZipFile<'_, ArchiveReader>, WheelError> {
-        self.zip
-            .by_index(member.index)
-            .map_err(|source| WheelError::Corrupt { path: member.path.clone(), source })
+        self.zip.by_index(member.index).map_err(|source| corrupt(member, source))
     }
+}
+
+/// `member` could not be read or decompressed, for `source`.
+fn corrupt(member: &Member, source: ZipError) -> WheelError {
+    WheelError::Corrupt { path: member.path.clone(), source }
 }
 
 /// Reads below this size go through the buffer; larger ones go straight to the caller.
