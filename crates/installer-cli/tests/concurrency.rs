@@ -1,6 +1,7 @@
 //! Processes sharing one cache and one environment, each run exactly inside another's window
 //! (a pause point, `INSTALLER_TEST_PAUSE`), so the protocols are proven at the instant that
-//! matters, not by luck of timing: staging directories, entries in use, and transactions.
+//! matters, not by luck of timing: staging directories, bytecode sets, entries in use, and
+//! transactions.
 
 mod support;
 
@@ -173,4 +174,79 @@ fn a_reader_that_opened_a_lease_being_removed_unpacks_the_wheel_again() {
     assert_ok(&out);
     assert!(stderr(&out).contains("info: unpacked "), "{}", stderr(&out));
     assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}
+
+/// A file's inode: which copy of a `.pyc` an environment links.
+fn inode_of(path: &Path) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
+}
+
+/// The `.pyc` files of the one bytecode set of the cache's one entry, by inode.
+fn published_pycs(cache: &Path) -> Vec<u64> {
+    let entry = only_entry(cache);
+    let sets = bytecode_sets(&entry);
+    assert_eq!(sets.len(), 1, "one set for one interpreter: {:?}", names(&entry));
+    let pycs: Vec<u64> = bytecode_state(&entry.join(&sets[0])).keys().map(|p| inode_of(p)).collect();
+    assert_eq!(pycs.len(), 9, "fixture_pkg's nine modules");
+    pycs
+}
+
+#[test]
+fn an_install_that_loses_the_race_to_publish_bytecode_uses_the_winners() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
+    let pkg = [fixture("fixture_pkg-1.0")];
+    let compiling = |venv| {
+        let mut args = install_args(venv, &cache, &pkg);
+        args.extend(["--compile", "--link-mode", "hardlink"]);
+        args
+    };
+
+    // A has compiled fixture_pkg into its staging directory and not yet renamed it beside the
+    // entry; B compiles and publishes its own set of the same entry meanwhile.
+    let a = Paused::start(dir.path(), &compiling(&venv_a), "bytecode-publishing");
+    assert_ok(&installer(dir.path(), &compiling(&venv_b)));
+    let winners = published_pycs(&cache);
+    assert_ok(&a.resume());
+
+    // A placed B's files, not its own (which it deleted), and both load as placed.
+    assert_eq!(published_pycs(&cache), winners);
+    for venv in [&venv_a, &venv_b] {
+        let mut placed: Vec<u64> =
+            assert_bytecode_loads_as_placed(venv).iter().map(|p| inode_of(p)).collect();
+        placed.sort();
+        let mut expected = winners.clone();
+        expected.sort();
+        assert_eq!(placed, expected, "{} links the published set", venv.display());
+    }
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "nothing left staged");
+    let out = installer(dir.path(), &["cache", "verify", "--cache-dir", cache.to_str().unwrap()]);
+    assert_ok(&out);
+}
+
+#[test]
+fn bytecode_of_an_install_killed_before_publishing_it_is_cleaned_and_compiled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
+    let pkg = [fixture("fixture_pkg-1.0")];
+    let compiling = |venv| {
+        let mut args = install_args(venv, &cache, &pkg);
+        args.push("--compile");
+        args
+    };
+    Paused::start(dir.path(), &compiling(&venv_a), "bytecode-publishing").kill();
+    let staged = names(&cache_staging_dir(&cache));
+    assert_eq!(staged.len(), 1, "the killed install's compiled set, staged: {staged:?}");
+    assert_eq!(bytecode_sets(&only_entry(&cache)), Vec::<String>::new());
+
+    let mut args = compiling(&venv_b);
+    args.push("-v");
+    let out = installer(dir.path(), &args);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("compiling "), "{}", stderr(&out));
+    published_pycs(&cache);
+    assert_bytecode_loads_as_placed(&venv_b);
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "the stale set was removed");
 }

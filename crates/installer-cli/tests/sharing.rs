@@ -27,13 +27,6 @@ fn install(cwd: &Path, venv: &Path, cache: &Path, layers: Option<&Path>, extra: 
     installer_with_env(cwd, &args, &env)
 }
 
-/// The one entry directory of a cache.
-fn only_entry(cache: &Path) -> PathBuf {
-    let entries = names(&cache_entries_dir(cache));
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    cache_entries_dir(cache).join(&entries[0])
-}
-
 const MODULE: &str = "fixture_pkg/sub/helpers.py";
 
 fn inode(path: &Path) -> (u64, u64) {
@@ -122,11 +115,6 @@ fn a_layer_entry_that_does_not_match_its_manifest_is_not_used() {
         inode(&site_packages(&venv).join(MODULE)),
         inode(&only_entry(&cache).join("tree").join(MODULE))
     );
-}
-
-/// The `pyc-*` bytecode sets published in a cache entry.
-fn bytecode_sets(entry: &Path) -> Vec<String> {
-    names(entry).into_iter().filter(|n| n.starts_with("pyc-")).collect()
 }
 
 #[test]

@@ -22,6 +22,11 @@ pub fn bytecode_state(dir: &Path) -> BTreeMap<PathBuf, (u64, Vec<u8>)> {
         .collect()
 }
 
+/// The `pyc-*` bytecode sets published in a cache entry.
+pub fn bytecode_sets(entry: &Path) -> Vec<String> {
+    super::names(entry).into_iter().filter(|n| n.starts_with("pyc-")).collect()
+}
+
 /// Checks that every `.py` of the fixture `fixture_pkg` in `venv` has its `.pyc` for the venv's
 /// interpreter, that importing all of them (as a user would, bytecode writing allowed) loads
 /// each `.pyc` and writes none, and that no `.pyc` changed (bytes and inodes). Returns the

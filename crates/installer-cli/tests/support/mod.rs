@@ -372,6 +372,13 @@ pub fn cache_entries_dir(cache: &Path) -> PathBuf {
     cache.join("v1/entries")
 }
 
+/// The one entry directory of a cache.
+pub fn only_entry(cache: &Path) -> PathBuf {
+    let entries = names(&cache_entries_dir(cache));
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    cache_entries_dir(cache).join(&entries[0])
+}
+
 /// The log of entry uses that eviction by last use reads.
 pub fn cache_usage_log(cache: &Path) -> PathBuf {
     cache.join("v1/used.log")

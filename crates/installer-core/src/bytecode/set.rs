@@ -90,6 +90,8 @@ pub(super) fn publish(
     entry_dir: &Path,
     files: &[ManifestFile],
 ) -> Result<BytecodeSet> {
+    // Another process may publish its own set of the entry from here to the rename.
+    crate::pause::point("bytecode-publishing");
     cache.publish_beside_entry(staging, entry_dir, &interpreter.dir_name(), files)?;
     BytecodeSet::open(entry_dir, interpreter).ok_or_else(|| {
         Error::io(
