@@ -176,7 +176,41 @@ fn a_reader_that_opened_a_lease_being_removed_unpacks_the_wheel_again() {
     assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
 }
 
-/// A file's inode: which copy of a `.pyc` an environment links.
+#[test]
+fn an_install_that_loses_the_race_to_publish_an_entry_links_the_winners() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
+    let pkg = [fixture("fixture_pkg-1.0")];
+    let hardlinked = |venv| {
+        let mut args = install_args(venv, &cache, &pkg);
+        args.extend(["--link-mode", "hardlink"]);
+        args
+    };
+
+    // A has unpacked and verified the wheel into its staging directory, not yet renamed; B
+    // unpacks the same wheel and publishes it meanwhile.
+    let a = Paused::start(dir.path(), &hardlinked(&venv_a), "entry-publishing");
+    assert_ok(&installer(dir.path(), &hardlinked(&venv_b)));
+    let entry = only_entry(&cache);
+    let module = "fixture_pkg/sub/helpers.py";
+    let winners = inode_of(&entry.join("tree").join(module));
+    assert_ok(&a.resume());
+
+    assert_eq!(only_entry(&cache), entry);
+    for venv in [&venv_a, &venv_b] {
+        assert_eq!(
+            inode_of(&site_packages(venv).join(module)),
+            winners,
+            "{} links B's entry",
+            venv.display()
+        );
+        assert_eq!(python(venv, "import fixture_pkg.sub.helpers; print('ok')"), "ok\n");
+    }
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "A deleted its own copy");
+}
+
+/// A file's inode: which copy of a file an environment links.
 fn inode_of(path: &Path) -> u64 {
     std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
 }

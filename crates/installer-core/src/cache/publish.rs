@@ -67,6 +67,8 @@ impl Cache {
     /// directory.
     fn publish(&self, staging: Staging, id: &str, manifest: &Manifest) -> Result<CacheEntry> {
         let dest = self.entries_dir().join(id);
+        // Another process may publish the same entry from here to the rename.
+        crate::pause::point("entry-publishing");
         if self.shared {
             seal(staging.path(), manifest.dirs.iter().map(String::as_str), &manifest.files);
         }
