@@ -476,6 +476,55 @@ fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
     assert!(!names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
 }
 
+/// SIGKILL in the middle of placing a new distribution's files (its package directory made, a
+/// file placed, no RECORD written) beside one installed before: the next run puts the
+/// environment back from the dead run's journal and installs, and the result equals a clean
+/// install, script and all.
+#[test]
+fn sigkill_while_placing_files_is_recovered_by_the_next_run() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let (venv, reference) = (venv_at(&work.path().join("venv")), venv_at(&work.path().join("reference")));
+    let (data, pkg) = (fixture("fixture_data"), fixture("fixture_pkg-1.0"));
+    for target in [&venv, &reference] {
+        assert_ok(&installer(work.path(), &install_args(target, &cache, &[&data], &[])));
+    }
+    assert_ok(&installer(work.path(), &install_args(&reference, &cache, &[&pkg], &[])));
+    let before = snapshot(&venv);
+
+    let args = install_args(&venv, &cache, &[&pkg], &[]);
+    Paused::start(work.path(), &args, "file-placed").kill();
+    let site = site_packages(&venv);
+    assert!(site.join("fixture_pkg").is_dir(), "killed with files placed: {:?}", names(&site));
+    assert!(!names(&site)
+        .iter()
+        .any(|n| n.starts_with("fixture_pkg-") && site.join(n).join("RECORD").exists()));
+    assert_ne!(snapshot(&venv), before);
+    assert!(names(&venv).iter().any(|n| n.starts_with(".installer-")), "the journal: {:?}", names(&venv));
+
+    assert_ok(&installer(work.path(), &args));
+    // The same files; RECORDs list the same paths (scripts' hashes differ: their shebangs
+    // name each environment's interpreter).
+    let records_apart = |venv: &Path| {
+        let mut files = snapshot(&site_packages(venv));
+        let records: Vec<(PathBuf, Vec<String>)> = names(&site_packages(venv))
+            .iter()
+            .filter(|n| n.ends_with(".dist-info"))
+            .map(|n| {
+                let rel = Path::new(n).join("RECORD");
+                files.remove(&rel).expect("a RECORD");
+                let text = std::fs::read_to_string(site_packages(venv).join(&rel)).unwrap();
+                (rel, text.lines().map(|l| l.split(',').next().unwrap().to_string()).collect())
+            })
+            .collect();
+        (files, records, names(&venv.join("bin")))
+    };
+    assert_eq!(records_apart(&venv), records_apart(&reference));
+    assert!(!names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
+    let out = std::process::Command::new(venv.join("bin/fixture-hello")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from fixture_pkg 1.0\n");
+}
+
 /// A second Ctrl-C exits at once with 130; a kill during unpacking leaves a locked staging
 /// directory, which the next run that unpacks removes (its lock is free) before installing.
 #[test]

@@ -132,6 +132,7 @@ pub(super) fn apply<'a>(
                     reporter.event(Event::Copied { bytes });
                 }
                 reporter.advance(1);
+                crate::pause::point("file-placed");
             }
             Err(e) => fail(e),
         }
