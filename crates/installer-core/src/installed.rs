@@ -38,6 +38,13 @@ impl InstalledDist {
             .unwrap_or_else(|| (self.name.clone(), self.version.clone()))
     }
 
+    /// Whether its RECORD is there: without one (an install killed before writing it, a tool
+    /// that deleted it) the distribution's files are unknown, and a wheel of the same version
+    /// is installed over it rather than skipped as installed.
+    pub fn has_record(&self) -> bool {
+        self.dist_info.join("RECORD").is_file()
+    }
+
     /// The absolute paths its RECORD lists, lexically resolved; entries that would leave the
     /// environment (`../../etc/passwd`, absolute paths elsewhere) are dropped, never touched.
     pub fn record_paths(&self, venv: &Venv) -> Result<Vec<PathBuf>> {

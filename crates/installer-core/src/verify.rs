@@ -2,7 +2,7 @@
 //! for it "outside pip"). Reads only: it reports, the frontends decide what a difference means.
 //!
 //! Per distribution: *modified* (hash or size differs from RECORD), *missing* (listed, not
-//! there) and *unrecorded* (a file under one of the distribution's top-level directories in
+//! there; RECORD itself when it is gone) and *unrecorded* (a file under one of the distribution's top-level directories in
 //! site-packages that no RECORD of the environment lists). `__pycache__` directories are not
 //! searched for unrecorded files: Python writes bytecode there on import; bytecode that a
 //! RECORD lists is checked like any other file.
@@ -102,7 +102,8 @@ fn verify_in_pool(venv: &Venv, cancel: &Cancel) -> Result<Verification> {
             }
         }
         out.files_checked += rows.iter().filter(|r| r.hash.is_some()).count();
-        for top in top_level_dirs(venv.site_packages(), rows) {
+        let tops = if dist.has_record() { top_level_dirs(venv.site_packages(), rows) } else { Vec::new() };
+        for top in tops {
             for entry in
                 walkdir::WalkDir::new(&top).into_iter().filter_entry(|e| e.file_name() != "__pycache__")
             {
@@ -137,6 +138,10 @@ enum State {
 
 fn rows(dist: &InstalledDist, venv: &Venv) -> Result<Vec<Row>> {
     let record_path = dist.dist_info.join("RECORD");
+    if !dist.has_record() {
+        // Reported as its one missing file; what else it installed is unknown.
+        return Ok(vec![Row { path: record_path, hash: None, size: None }]);
+    }
     let text = std::fs::read_to_string(&record_path).map_err(|e| Error::io("read", &record_path, e))?;
     let entries = record::parse_record(&text).map_err(|reason| {
         Error::io("parse", &record_path, std::io::Error::new(std::io::ErrorKind::InvalidData, reason))

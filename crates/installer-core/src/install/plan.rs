@@ -192,7 +192,7 @@ impl Scheme<'_> {
 
 /// The plans of `wheels` (whose entries are `entries`, in order) against what `venv` has
 /// installed, and the wheels skipped because the same version is installed (unless
-/// `reinstall`). Two wheels of one distribution, or two plans writing one path, are a conflict.
+/// `reinstall`, or its RECORD is missing). Two wheels of one distribution, or two plans writing one path, are a conflict.
 pub(crate) fn plan_wheels(
     venv: &Venv,
     roots: &mut Roots,
@@ -220,7 +220,7 @@ pub(crate) fn plan_wheels(
         let current = installed.get(&name).cloned();
         seen.insert(name, wheel);
         if let Some(current) = &current {
-            if current.version == manifest.version && !reinstall {
+            if current.version == manifest.version && !reinstall && current.has_record() {
                 skipped.push(super::dist_version(manifest));
                 continue;
             }
