@@ -383,7 +383,7 @@ fn install_entries(
     }
     let replaced_dists: Vec<DistVersion> = plans
         .iter()
-        .filter_map(|p| p.replaces.as_ref())
+        .flat_map(|p| &p.replaces)
         .map(|d| DistVersion { name: d.name.clone(), version: d.version.clone() })
         .collect();
     let mut summary = InstallSummary {
@@ -442,7 +442,7 @@ fn install_entries(
     reporter.event(Event::Placing { files: total, copy_bytes });
     reporter.add_total(total);
     // What replaced distributions leave goes exactly as `uninstall` would remove it.
-    let replaced: Vec<InstalledDist> = plans.iter().filter_map(|p| p.replaces.clone()).collect();
+    let replaced: Vec<InstalledDist> = plans.iter().flat_map(|p| p.replaces.iter().cloned()).collect();
     let mut old_files = Vec::new();
     for old in &replaced {
         old_files.extend(uninstall::dist_files(old, venv, reporter)?);

@@ -33,8 +33,10 @@ pub(crate) struct WheelPlan {
     pub files: Vec<PlannedFile>,
     /// What [`Source::Generated`] files hold.
     pub generated: Vec<Generated>,
-    /// The installed distribution this one replaces (an older version, or `--reinstall`).
-    pub replaces: Option<InstalledDist>,
+    /// The installed distributions of the project this one replaces: an older version, the
+    /// same one (`--reinstall`, or a RECORD gone), or all the `.dist-info` of the project that a
+    /// broken tool left side by side.
+    pub replaces: Vec<InstalledDist>,
     /// `<dist-info>/RECORD` in site-packages, written last.
     pub record: String,
     /// With `--compile`: the entry's bytecode for the environment's interpreter, in the cache.
@@ -192,7 +194,7 @@ impl Scheme<'_> {
 
 /// The plans of `wheels` (whose entries are `entries`, in order) against what `venv` has
 /// installed, and the wheels skipped because the same version is installed (unless
-/// `reinstall`, or its RECORD is missing). Two wheels of one distribution, or two plans writing one path, are a conflict.
+/// `reinstall`, its RECORD is missing, or another version's `.dist-info` is there too). Two wheels of one distribution, or two plans writing one path, are a conflict.
 pub(crate) fn plan_wheels(
     venv: &Venv,
     roots: &mut Roots,
@@ -201,8 +203,10 @@ pub(crate) fn plan_wheels(
     reinstall: bool,
 ) -> Result<(Vec<WheelPlan>, Vec<DistVersion>)> {
     // By normalised name, each computed once: a lookup per wheel, not a scan.
-    let installed: HashMap<String, InstalledDist> =
-        crate::installed::scan(venv)?.into_iter().map(|d| (d.normalized_name(), d)).collect();
+    let mut installed: HashMap<String, Vec<InstalledDist>> = HashMap::new();
+    for dist in crate::installed::scan(venv)? {
+        installed.entry(dist.normalized_name()).or_default().push(dist);
+    }
     let header_roots = header_roots(roots, venv, &entries);
     let mut plans = Vec::with_capacity(wheels.len());
     let mut skipped = Vec::new();
@@ -217,10 +221,10 @@ pub(crate) fn plan_wheels(
                 second: wheel.clone(),
             });
         }
-        let current = installed.get(&name).cloned();
+        let current = installed.remove(&name).unwrap_or_default();
         seen.insert(name, wheel);
-        if let Some(current) = &current {
-            if current.version == manifest.version && !reinstall && current.has_record() {
+        if let [only] = &current[..] {
+            if only.version == manifest.version && !reinstall && only.has_record() {
                 skipped.push(super::dist_version(manifest));
                 continue;
             }
@@ -249,7 +253,7 @@ pub(crate) fn plan_wheel(
     headers: RootId,
     wheel: &Path,
     entry: CacheEntry,
-    replaces: Option<InstalledDist>,
+    replaces: Vec<InstalledDist>,
 ) -> Result<WheelPlan> {
     let manifest = entry.manifest();
     let scheme = Scheme { roots, data_prefix: format!("{}/", manifest.data_dir), headers };

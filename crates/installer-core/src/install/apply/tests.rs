@@ -42,7 +42,7 @@ fn apply_in(env: &Env, mode: ConcreteLinkMode) -> (Result<(u64, u64)>, Vec<Place
     let entry = env.cache.entry(&env.wheel).unwrap();
     let mut roots = Roots::new(&env.venv);
     let headers = plan::header_roots(&mut roots, &env.venv, std::slice::from_ref(&entry));
-    let plan = plan_wheel(&env.venv, &roots, headers[0], &env.wheel, entry, None).unwrap();
+    let plan = plan_wheel(&env.venv, &roots, headers[0], &env.wheel, entry, Vec::new()).unwrap();
     let placements = plan
         .files
         .iter()

@@ -1,7 +1,8 @@
-//! Distributions left without a RECORD (an install killed before writing it, a tool that
-//! deleted it): their other files are unknown, yet no command may leave the environment stuck
-//! with them. Installing a wheel of the same project replaces them, `uninstall` removes their
-//! `.dist-info`, each with one warning, and `verify` reports the missing RECORD.
+//! Environments that crashes or other tools left damaged, which no command may leave stuck.
+//! A distribution without a RECORD (an install killed before writing it, a tool that deleted
+//! it) has unknown files: installing a wheel of the same project replaces it, `uninstall`
+//! removes its `.dist-info`, each with one warning, and `verify` reports the missing RECORD.
+//! Two `.dist-info` of one project (two versions side by side) are both replaced by an install.
 
 mod support;
 
@@ -93,4 +94,37 @@ fn uninstall_removes_its_dist_info_and_says_what_stays() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert_ok(&verify(dir.path(), &venv));
+}
+
+#[test]
+fn two_dist_infos_of_one_project_are_both_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&dir.path().join("venv")), dir.path().join("cache"));
+    let other = make_venv(&dir.path().join("other"));
+    install(dir.path(), &other, &cache, "fixture_pkg-1.0");
+    install(dir.path(), &venv, &cache, "fixture_pkg-2.0");
+    let old = "fixture_pkg-1.0.dist-info";
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(site_packages(&other).join(old))
+        .arg(site_packages(&venv))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let list = || installer(dir.path(), &["list", "--venv", venv.to_str().unwrap()]);
+    assert_eq!(String::from_utf8_lossy(&list().stdout).matches("fixture-pkg").count(), 2);
+
+    // The same version as one of them: installed, not skipped, and the other one goes.
+    let wheel = fixture("fixture_pkg-2.0");
+    let args = ["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    let out = installer(dir.path(), &[&args[..], &[wheel.to_str().unwrap()]].concat());
+    assert_ok(&out);
+    let said = stderr(&out);
+    assert!(said.contains(" - fixture_pkg==1.0") && said.contains(" + fixture_pkg==2.0"), "{said}");
+    let dist_infos: Vec<String> =
+        names(&site_packages(&venv)).into_iter().filter(|n| n.ends_with(".dist-info")).collect();
+    assert_eq!(dist_infos, ["fixture_pkg-2.0.dist-info"]);
+    assert_eq!(String::from_utf8_lossy(&list().stdout).matches("fixture-pkg").count(), 1);
+    assert_ok(&verify(dir.path(), &venv));
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "2.0\n");
 }
