@@ -176,29 +176,59 @@ fn a_reader_that_opened_a_lease_being_removed_unpacks_the_wheel_again() {
     assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
 }
 
+/// Two processes' worth of one race: a temporary directory with a cache and the venvs `a` and
+/// `b`, and fixture_pkg 1.0 to install into them.
+struct Race {
+    dir: tempfile::TempDir,
+    cache: PathBuf,
+    a: PathBuf,
+    b: PathBuf,
+    pkg: [PathBuf; 1],
+}
+
+impl Race {
+    fn new() -> Race {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
+        Race { cache: dir.path().join("cache"), a, b, pkg: [fixture("fixture_pkg-1.0")], dir }
+    }
+
+    /// `installer install` of fixture_pkg into `venv` with `extra`.
+    fn args<'a>(&'a self, venv: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = install_args(venv, &self.cache, &self.pkg);
+        args.extend_from_slice(extra);
+        args
+    }
+
+    fn start_a(&self, extra: &[&str], point: &str) -> Paused {
+        Paused::start(self.dir.path(), &self.args(&self.a, extra), point)
+    }
+
+    fn run_b(&self, extra: &[&str]) -> std::process::Output {
+        let out = installer(self.dir.path(), &self.args(&self.b, extra));
+        assert_ok(&out);
+        out
+    }
+
+    fn nothing_staged(&self) {
+        assert_eq!(names(&cache_staging_dir(&self.cache)), Vec::<String>::new(), "nothing left staged");
+    }
+}
+
 #[test]
 fn an_install_that_loses_the_race_to_publish_an_entry_links_the_winners() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
-    let pkg = [fixture("fixture_pkg-1.0")];
-    let hardlinked = |venv| {
-        let mut args = install_args(venv, &cache, &pkg);
-        args.extend(["--link-mode", "hardlink"]);
-        args
-    };
-
+    let race = Race::new();
     // A has unpacked and verified the wheel into its staging directory, not yet renamed; B
     // unpacks the same wheel and publishes it meanwhile.
-    let a = Paused::start(dir.path(), &hardlinked(&venv_a), "entry-publishing");
-    assert_ok(&installer(dir.path(), &hardlinked(&venv_b)));
-    let entry = only_entry(&cache);
+    let a = race.start_a(&["--link-mode", "hardlink"], "entry-publishing");
+    race.run_b(&["--link-mode", "hardlink"]);
+    let entry = only_entry(&race.cache);
     let module = "fixture_pkg/sub/helpers.py";
     let winners = inode_of(&entry.join("tree").join(module));
     assert_ok(&a.resume());
 
-    assert_eq!(only_entry(&cache), entry);
-    for venv in [&venv_a, &venv_b] {
+    assert_eq!(only_entry(&race.cache), entry);
+    for venv in [&race.a, &race.b] {
         assert_eq!(
             inode_of(&site_packages(venv).join(module)),
             winners,
@@ -207,7 +237,7 @@ fn an_install_that_loses_the_race_to_publish_an_entry_links_the_winners() {
         );
         assert_eq!(python(venv, "import fixture_pkg.sub.helpers; print('ok')"), "ok\n");
     }
-    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "A deleted its own copy");
+    race.nothing_staged();
 }
 
 /// A file's inode: which copy of a file an environment links.
@@ -215,72 +245,52 @@ fn inode_of(path: &Path) -> u64 {
     std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
 }
 
-/// The `.pyc` files of the one bytecode set of the cache's one entry, by inode.
+/// The `.pyc` files of the one bytecode set of the cache's one entry, by inode, sorted.
 fn published_pycs(cache: &Path) -> Vec<u64> {
     let entry = only_entry(cache);
     let sets = bytecode_sets(&entry);
     assert_eq!(sets.len(), 1, "one set for one interpreter: {:?}", names(&entry));
-    let pycs: Vec<u64> = bytecode_state(&entry.join(&sets[0])).keys().map(|p| inode_of(p)).collect();
+    let mut pycs: Vec<u64> = bytecode_state(&entry.join(&sets[0])).keys().map(|p| inode_of(p)).collect();
     assert_eq!(pycs.len(), 9, "fixture_pkg's nine modules");
+    pycs.sort();
     pycs
 }
 
 #[test]
 fn an_install_that_loses_the_race_to_publish_bytecode_uses_the_winners() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
-    let pkg = [fixture("fixture_pkg-1.0")];
-    let compiling = |venv| {
-        let mut args = install_args(venv, &cache, &pkg);
-        args.extend(["--compile", "--link-mode", "hardlink"]);
-        args
-    };
-
+    let race = Race::new();
+    let compiling = ["--compile", "--link-mode", "hardlink"];
     // A has compiled fixture_pkg into its staging directory and not yet renamed it beside the
     // entry; B compiles and publishes its own set of the same entry meanwhile.
-    let a = Paused::start(dir.path(), &compiling(&venv_a), "bytecode-publishing");
-    assert_ok(&installer(dir.path(), &compiling(&venv_b)));
-    let winners = published_pycs(&cache);
+    let a = race.start_a(&compiling, "bytecode-publishing");
+    race.run_b(&compiling);
+    let winners = published_pycs(&race.cache);
     assert_ok(&a.resume());
 
     // A placed B's files, not its own (which it deleted), and both load as placed.
-    assert_eq!(published_pycs(&cache), winners);
-    for venv in [&venv_a, &venv_b] {
+    assert_eq!(published_pycs(&race.cache), winners);
+    for venv in [&race.a, &race.b] {
         let mut placed: Vec<u64> =
             assert_bytecode_loads_as_placed(venv).iter().map(|p| inode_of(p)).collect();
         placed.sort();
-        let mut expected = winners.clone();
-        expected.sort();
-        assert_eq!(placed, expected, "{} links the published set", venv.display());
+        assert_eq!(placed, winners, "{} links the published set", venv.display());
     }
-    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "nothing left staged");
-    let out = installer(dir.path(), &["cache", "verify", "--cache-dir", cache.to_str().unwrap()]);
+    race.nothing_staged();
+    let out = installer(race.dir.path(), &["cache", "verify", "--cache-dir", race.cache.to_str().unwrap()]);
     assert_ok(&out);
 }
 
 #[test]
 fn bytecode_of_an_install_killed_before_publishing_it_is_cleaned_and_compiled_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
-    let pkg = [fixture("fixture_pkg-1.0")];
-    let compiling = |venv| {
-        let mut args = install_args(venv, &cache, &pkg);
-        args.push("--compile");
-        args
-    };
-    Paused::start(dir.path(), &compiling(&venv_a), "bytecode-publishing").kill();
-    let staged = names(&cache_staging_dir(&cache));
+    let race = Race::new();
+    race.start_a(&["--compile"], "bytecode-publishing").kill();
+    let staged = names(&cache_staging_dir(&race.cache));
     assert_eq!(staged.len(), 1, "the killed install's compiled set, staged: {staged:?}");
-    assert_eq!(bytecode_sets(&only_entry(&cache)), Vec::<String>::new());
+    assert_eq!(bytecode_sets(&only_entry(&race.cache)), Vec::<String>::new());
 
-    let mut args = compiling(&venv_b);
-    args.push("-v");
-    let out = installer(dir.path(), &args);
-    assert_ok(&out);
+    let out = race.run_b(&["--compile", "-v"]);
     assert!(stderr(&out).contains("compiling "), "{}", stderr(&out));
-    published_pycs(&cache);
-    assert_bytecode_loads_as_placed(&venv_b);
-    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "the stale set was removed");
+    published_pycs(&race.cache);
+    assert_bytecode_loads_as_placed(&race.b);
+    race.nothing_staged();
 }
