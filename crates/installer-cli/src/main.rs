@@ -119,6 +119,19 @@ fn hint(err: &installer_core::Error) -> Option<String> {
              them with another link mode, which survives a cache clean)"
                 .into(),
         ),
+        Error::NoRecord { dist_info, installer, .. } => {
+            // These always write a RECORD: without one, the install was cut short.
+            let cut_short = matches!(installer.as_deref(), Some("pip" | "uv" | "installer"));
+            let tool = match installer.as_deref() {
+                Some(tool) if !cut_short => format!("remove it with `{tool}`; "),
+                None => "remove it with the tool that installed it; ".into(),
+                Some(_) => String::new(),
+            };
+            Some(format!(
+                "{tool}if an interrupted install left it, delete {} (and the files it installed) and run again",
+                dist_info.display()
+            ))
+        }
         Error::ExternallyManaged { .. } => {
             Some("pass --break-system-packages to install into it anyway".into())
         }

@@ -1,8 +1,9 @@
-//! Environments that crashes or other tools left damaged, which no command may leave stuck.
-//! A distribution without a RECORD (an install killed before writing it, a tool that deleted
-//! it) has unknown files: installing a wheel of the same project replaces it, `uninstall`
-//! removes its `.dist-info`, each with one warning, and `verify` reports the missing RECORD.
-//! Two `.dist-info` of one project (two versions side by side) are both replaced by an install.
+//! Environments that crashes or other tools left in an odd state. A `.dist-info` with
+//! METADATA and no RECORD belongs to a tool that keeps its own list of files (PEP 627: a system
+//! package manager): it counts as installed, and is never removed or replaced, with an error
+//! and a hint that say why and what to do. One with neither is debris of an interrupted
+//! install or uninstall: it never blocks its project. Two `.dist-info` of one project are both
+//! replaced by an install.
 
 mod support;
 
@@ -10,121 +11,148 @@ use std::path::{Path, PathBuf};
 
 use support::*;
 
-/// A venv in `dir` with fixture_pkg 1.0 installed, then its RECORD deleted and one of its
-/// modules replaced by a file of another content (not through the cache's hardlink).
-fn without_record(dir: &Path) -> (PathBuf, PathBuf) {
-    let (venv, cache) = (make_venv(&dir.join("venv")), dir.join("cache"));
-    install(dir, &venv, &cache, "fixture_pkg-1.0");
-    let site = site_packages(&venv);
-    std::fs::remove_file(site.join("fixture_pkg-1.0.dist-info/RECORD")).unwrap();
-    std::fs::remove_file(site.join("fixture_pkg/cli.py")).unwrap();
-    std::fs::write(site.join("fixture_pkg/cli.py"), "left by a crash\n").unwrap();
-    (venv, cache)
+/// A temporary directory with a venv that has fixture_pkg 1.0 installed, and a cache.
+struct Damaged {
+    dir: tempfile::TempDir,
+    venv: PathBuf,
+    cache: PathBuf,
 }
 
-fn install(dir: &Path, venv: &Path, cache: &Path, wheel: &str) -> String {
-    let wheel = fixture(wheel);
-    let args = ["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
-    let out = installer(dir, &[&args[..], &[wheel.to_str().unwrap()]].concat());
-    assert_ok(&out);
-    stderr(&out)
+impl Damaged {
+    fn new() -> Damaged {
+        let dir = tempfile::tempdir().unwrap();
+        let (venv, cache) = (make_venv(&dir.path().join("venv")), dir.path().join("cache"));
+        let damaged = Damaged { dir, venv, cache };
+        assert_ok(&damaged.install("fixture_pkg-1.0"));
+        damaged
+    }
+
+    fn dist_info(&self, name: &str) -> PathBuf {
+        site_packages(&self.venv).join(name)
+    }
+
+    fn install(&self, wheel: &str) -> std::process::Output {
+        let wheel = fixture(wheel);
+        let (venv, cache) = (self.venv.to_str().unwrap(), self.cache.to_str().unwrap());
+        installer(
+            self.dir.path(),
+            &["install", "--venv", venv, "--cache-dir", cache, wheel.to_str().unwrap()],
+        )
+    }
+
+    fn run(&self, command: &str, extra: &[&str]) -> std::process::Output {
+        installer(self.dir.path(), &[&[command, "--venv", self.venv.to_str().unwrap()], extra].concat())
+    }
+
+    fn dist_infos(&self) -> Vec<String> {
+        names(&site_packages(&self.venv)).into_iter().filter(|n| n.ends_with(".dist-info")).collect()
+    }
 }
 
-fn verify(dir: &Path, venv: &Path) -> std::process::Output {
-    installer(dir, &["verify", "--venv", venv.to_str().unwrap()])
-}
-
-/// The one warning, naming the `.dist-info` and what is done.
-fn assert_warned(err: &str, venv: &Path) {
-    let dist_info = site_packages(venv).join("fixture_pkg-1.0.dist-info");
-    let warning = format!("warning: {} has no RECORD", dist_info.display());
-    assert_eq!(err.matches(&warning).count(), 1, "{err}");
-    assert!(err.contains("removing only the .dist-info directory"), "{err}");
+/// Failed with exit code 1, one error naming the `.dist-info` and a hint, and nothing changed.
+fn assert_refused(out: &std::process::Output, dist_info: &Path, hint: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let error =
+        format!("error: cannot remove or replace fixture-pkg 1.0: {} has no RECORD", dist_info.display());
+    assert!(err.starts_with(&error) && err.contains("(PEP 627)"), "{err}");
+    assert!(err.contains(&format!("\nhint: {hint}")), "{err}");
 }
 
 #[test]
-fn the_same_version_is_installed_over_it_not_skipped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (venv, cache) = without_record(dir.path());
-    let out = verify(dir.path(), &venv);
+fn a_distribution_without_record_is_installed_and_never_removed_or_replaced() {
+    let env = Damaged::new();
+    let dist_info = env.dist_info("fixture_pkg-1.0.dist-info");
+    std::fs::remove_file(dist_info.join("RECORD")).unwrap();
+    std::fs::write(dist_info.join("INSTALLER"), "rpm\n").unwrap();
+    let before = snapshot(&env.venv);
+
+    // The same version is there: nothing to do.
+    let out = env.install("fixture_pkg-1.0");
+    assert_ok(&out);
+    assert!(stderr(&out).contains("1 wheel already installed"), "{}", stderr(&out));
+    // Another version, or an uninstall, would remove files nobody can name.
+    let hint =
+        format!("remove it with `rpm`; if an interrupted install left it, delete {}", dist_info.display());
+    assert_refused(&env.install("fixture_pkg-2.0"), &dist_info, &hint);
+    assert_refused(&env.run("uninstall", &["fixture-pkg"]), &dist_info, &hint);
+    assert_eq!(snapshot(&env.venv), before, "nothing changed");
+
+    // Without INSTALLER (or from a tool that always writes RECORD) the hint says only the second part.
+    std::fs::remove_file(dist_info.join("INSTALLER")).unwrap();
+    let hint = "remove it with the tool that installed it; if an interrupted install left it";
+    assert_refused(&env.install("fixture_pkg-2.0"), &dist_info, hint);
+    std::fs::write(dist_info.join("INSTALLER"), "pip\n").unwrap();
+    let hint = format!("if an interrupted install left it, delete {}", dist_info.display());
+    assert_refused(&env.install("fixture_pkg-2.0"), &dist_info, &hint);
+
+    // verify says what is missing, and nothing else: no RECORD, nothing to compare with.
+    let out = env.run("verify", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout);
-    let record = site_packages(&venv).join("fixture_pkg-1.0.dist-info/RECORD");
-    let missing = format!("missing    {}", record.strip_prefix(&venv).unwrap().display());
-    assert!(said.contains(&missing), "{said}");
-    assert!(!said.contains("unrecorded"), "nothing else can be judged without a RECORD: {said}");
-
-    let err = install(dir.path(), &venv, &cache, "fixture_pkg-1.0");
-    assert_warned(&err, &venv);
-    assert_ok(&verify(dir.path(), &venv));
-    let reference = make_venv(&dir.path().join("reference"));
-    install(dir.path(), &reference, &cache, "fixture_pkg-1.0");
-    let cli = |venv: &Path| std::fs::read(site_packages(venv).join("fixture_pkg/cli.py")).unwrap();
-    assert_eq!(cli(&venv), cli(&reference), "the wheel's file replaced the one left behind");
-    let out = std::process::Command::new(venv.join("bin/fixture-hello")).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from fixture_pkg 1.0\n");
-}
-
-#[test]
-fn an_upgrade_removes_its_dist_info() {
-    let dir = tempfile::tempdir().unwrap();
-    let (venv, cache) = without_record(dir.path());
-    let err = install(dir.path(), &venv, &cache, "fixture_pkg-2.0");
-    assert_warned(&err, &venv);
-    let dist_infos: Vec<String> =
-        names(&site_packages(&venv)).into_iter().filter(|n| n.ends_with(".dist-info")).collect();
-    assert_eq!(dist_infos, ["fixture_pkg-2.0.dist-info"]);
-    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "2.0\n");
-}
-
-#[test]
-fn uninstall_removes_its_dist_info_and_says_what_stays() {
-    let dir = tempfile::tempdir().unwrap();
-    let (venv, _) = without_record(dir.path());
-    let out = installer(dir.path(), &["uninstall", "--venv", venv.to_str().unwrap(), "fixture-pkg"]);
-    assert_ok(&out);
-    assert_warned(&stderr(&out), &venv);
-    let site = site_packages(&venv);
-    assert!(!site.join("fixture_pkg-1.0.dist-info").exists());
-    assert!(site.join("fixture_pkg/cli.py").exists(), "files RECORD would have named are unknown: they stay");
-    let out = installer(dir.path(), &["list", "--venv", venv.to_str().unwrap()]);
+    let record = dist_info.join("RECORD");
     assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("fixture"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        said.contains(&format!("missing    {}", record.strip_prefix(&env.venv).unwrap().display())),
+        "{said}"
     );
-    assert_ok(&verify(dir.path(), &venv));
+    assert!(!said.contains("unrecorded"), "{said}");
+}
+
+/// The one warning about `dist_info`, debris of an interrupted install or uninstall.
+fn assert_debris_removed(out: &std::process::Output, dist_info: &Path) {
+    assert_ok(out);
+    let err = stderr(out);
+    let warning = format!("warning: removing {}: it has neither METADATA nor RECORD", dist_info.display());
+    assert_eq!(err.matches(&warning).count(), 1, "{err}");
+    assert!(!dist_info.exists() || dist_info.join("RECORD").is_file());
+}
+
+#[test]
+fn an_empty_dist_info_never_blocks_its_project() {
+    // Left by an interrupted uninstall: the directory, emptied (uv #2304, #2467).
+    let env = Damaged::new();
+    let dist_info = env.dist_info("fixture_pkg-1.0.dist-info");
+    assert_ok(&env.run("uninstall", &["fixture-pkg"]));
+    std::fs::create_dir(&dist_info).unwrap();
+
+    // The same version: installed, not skipped, and the debris is gone with the install.
+    assert_debris_removed(&env.install("fixture_pkg-1.0"), &dist_info);
+    assert_eq!(env.dist_infos(), ["fixture_pkg-1.0.dist-info"]);
+    assert_ok(&env.run("verify", &[]));
+    let out = std::process::Command::new(env.venv.join("bin/fixture-hello")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from fixture_pkg 1.0\n");
+
+    // Beside another version: an uninstall of the project removes both.
+    let old = env.dist_info("fixture_pkg-0.9.dist-info");
+    std::fs::create_dir(&old).unwrap();
+    assert_debris_removed(&env.run("uninstall", &["fixture-pkg"]), &old);
+    assert_eq!(env.dist_infos(), Vec::<String>::new());
+    assert_ok(&env.run("verify", &[]));
 }
 
 #[test]
 fn two_dist_infos_of_one_project_are_both_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let (venv, cache) = (make_venv(&dir.path().join("venv")), dir.path().join("cache"));
-    let other = make_venv(&dir.path().join("other"));
-    install(dir.path(), &other, &cache, "fixture_pkg-1.0");
-    install(dir.path(), &venv, &cache, "fixture_pkg-2.0");
-    let old = "fixture_pkg-1.0.dist-info";
+    let env = Damaged::new();
+    let kept = env.dir.path().join("kept");
     let copied = std::process::Command::new("cp")
         .arg("-a")
-        .arg(site_packages(&other).join(old))
-        .arg(site_packages(&venv))
+        .arg(env.dist_info("fixture_pkg-1.0.dist-info"))
+        .arg(&kept)
         .status()
         .unwrap();
     assert!(copied.success());
-    let list = || installer(dir.path(), &["list", "--venv", venv.to_str().unwrap()]);
-    assert_eq!(String::from_utf8_lossy(&list().stdout).matches("fixture-pkg").count(), 2);
+    assert_ok(&env.install("fixture_pkg-2.0"));
+    std::fs::rename(&kept, env.dist_info("fixture_pkg-1.0.dist-info")).unwrap();
+    let listed = || String::from_utf8_lossy(&env.run("list", &[]).stdout).matches("fixture-pkg").count();
+    assert_eq!(listed(), 2);
 
     // The same version as one of them: installed, not skipped, and the other one goes.
-    let wheel = fixture("fixture_pkg-2.0");
-    let args = ["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
-    let out = installer(dir.path(), &[&args[..], &[wheel.to_str().unwrap()]].concat());
+    let out = env.install("fixture_pkg-2.0");
     assert_ok(&out);
     let said = stderr(&out);
     assert!(said.contains(" - fixture_pkg==1.0") && said.contains(" + fixture_pkg==2.0"), "{said}");
-    let dist_infos: Vec<String> =
-        names(&site_packages(&venv)).into_iter().filter(|n| n.ends_with(".dist-info")).collect();
-    assert_eq!(dist_infos, ["fixture_pkg-2.0.dist-info"]);
-    assert_eq!(String::from_utf8_lossy(&list().stdout).matches("fixture-pkg").count(), 1);
-    assert_ok(&verify(dir.path(), &venv));
-    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "2.0\n");
+    assert_eq!(env.dist_infos(), ["fixture_pkg-2.0.dist-info"]);
+    assert_eq!(listed(), 1);
+    assert_ok(&env.run("verify", &[]));
+    assert_eq!(python(&env.venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "2.0\n");
 }

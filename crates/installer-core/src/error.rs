@@ -68,6 +68,14 @@ pub enum Error {
     /// Uninstall of names that are not installed.
     #[error("not installed in {}: {}", venv.display(), names.join(", "))]
     NotInstalled { venv: PathBuf, names: Vec<String> },
+    /// A distribution whose files another tool keeps track of (no RECORD: PEP 627) was to be
+    /// removed or replaced; nothing was changed.
+    #[error(
+        "cannot remove or replace {name} {version}: {} has no RECORD{}, so which files are its is unknown (PEP 627)",
+        dist_info.display(),
+        installer.as_ref().map(|i| format!(" (installed by `{i}`)")).unwrap_or_default()
+    )]
+    NoRecord { name: String, version: String, dist_info: PathBuf, installer: Option<String> },
     /// The target exists but is not a virtual environment we can install into.
     #[error("{} is not a virtual environment: {reason}", path.display())]
     NotAVenv { path: PathBuf, reason: String },

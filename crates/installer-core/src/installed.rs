@@ -38,11 +38,19 @@ impl InstalledDist {
             .unwrap_or_else(|| (self.name.clone(), self.version.clone()))
     }
 
-    /// Whether its RECORD is there: without one (an install killed before writing it, a tool
-    /// that deleted it) the distribution's files are unknown, and a wheel of the same version
-    /// is installed over it rather than skipped as installed.
-    pub fn has_record(&self) -> bool {
-        self.dist_info.join("RECORD").is_file()
+    /// What is known of its files, by which of RECORD and METADATA it has.
+    pub fn record(&self) -> Record {
+        match (self.dist_info.join("RECORD").is_file(), self.dist_info.join("METADATA").is_file()) {
+            (true, _) => Record::Listed,
+            (false, true) => Record::KeptElsewhere,
+            (false, false) => Record::Debris,
+        }
+    }
+
+    /// The error for removing or replacing it while its files are kept by another tool.
+    pub(crate) fn kept_elsewhere(&self) -> Error {
+        let (name, version) = self.metadata_name_version();
+        Error::NoRecord { name, version, dist_info: self.dist_info.clone(), installer: self.installer() }
     }
 
     /// The absolute paths its RECORD lists, lexically resolved; entries that would leave the
@@ -68,6 +76,21 @@ impl InstalledDist {
         }
         Ok((inside, outside))
     }
+}
+
+/// What a `.dist-info` directory says of the files of its distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Its RECORD lists them: they can be removed, replaced and verified.
+    Listed,
+    /// No RECORD, but METADATA: a distribution whose files another tool keeps track of (a
+    /// system package manager; PEP 627 made RECORD optional for them, and tools that rely on
+    /// `.dist-info` must not uninstall or upgrade it). Never removed or replaced by us.
+    KeptElsewhere,
+    /// Neither: no distribution (METADATA is mandatory), but what an interrupted install or
+    /// uninstall left, often an empty directory (uv #2304, #2467). Removed, with a warning,
+    /// when its project is installed or uninstalled, so that it never blocks either.
+    Debris,
 }
 
 /// An installed distribution as `installer list` shows it.

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::cancel::Cancel;
 use crate::install::DistVersion;
-use crate::installed::{self, InstalledDist};
+use crate::installed::{self, InstalledDist, Record};
 use crate::reporter::{Event, Reporter};
 use crate::transaction::Transaction;
 use crate::venv::Venv;
@@ -118,20 +118,21 @@ fn select(venv: &Venv, names: &[String]) -> Result<(Vec<InstalledDist>, Vec<Stri
 /// The files of `dist` to remove: RECORD's (those inside the environment), their bytecode, and
 /// whatever else is in its `.dist-info` (so that no half-removed distribution stays visible).
 /// Entries RECORD names outside the environment, or that are directories, are left alone with
-/// a warning. Without a RECORD only the `.dist-info` goes, with a warning: the other files
-/// are unknown, and refusing would leave the environment stuck with a distribution that no
-/// command can remove or replace (uv warns and goes on too; pip refuses).
+/// a warning. A `.dist-info` without RECORD and METADATA is debris of an interrupted install
+/// or uninstall: it goes, with a warning, so that it never blocks its project. One with
+/// METADATA and no RECORD belongs to another tool ([`Record::KeptElsewhere`]): an error.
 pub(crate) fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Reporter) -> Result<Vec<PathBuf>> {
-    let (paths, outside) = if dist.has_record() {
-        dist.record_paths_and_outsiders(venv)?
-    } else {
-        reporter.warning(&format!(
-            "{} has no RECORD (an install was interrupted, or a tool removed it): removing only \
-             the .dist-info directory; files it installed elsewhere are unknown and stay \
-             (a wheel installed now replaces those at the same paths)",
-            dist.dist_info.display()
-        ));
-        (Vec::new(), Vec::new())
+    let (paths, outside) = match dist.record() {
+        Record::Listed => dist.record_paths_and_outsiders(venv)?,
+        Record::KeptElsewhere => return Err(dist.kept_elsewhere()),
+        Record::Debris => {
+            reporter.warning(&format!(
+                "removing {}: it has neither METADATA nor RECORD, left by an interrupted install \
+                 or uninstall",
+                dist.dist_info.display()
+            ));
+            (Vec::new(), Vec::new())
+        }
     };
     let root = std::fs::canonicalize(venv.root()).map_err(|e| Error::io("resolve", venv.root(), e))?;
     for path in &outside {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
-use crate::installed::{resolve_inside, scan, InstalledDist};
+use crate::installed::{resolve_inside, scan, InstalledDist, Record};
 use crate::venv::Venv;
 use crate::wheel::record::{self, hashes_equal, RecordHasher};
 use crate::{Error, Result};
@@ -102,7 +102,8 @@ fn verify_in_pool(venv: &Venv, cancel: &Cancel) -> Result<Verification> {
             }
         }
         out.files_checked += rows.iter().filter(|r| r.hash.is_some()).count();
-        let tops = if dist.has_record() { top_level_dirs(venv.site_packages(), rows) } else { Vec::new() };
+        let listed = dist.record() == Record::Listed;
+        let tops = if listed { top_level_dirs(venv.site_packages(), rows) } else { Vec::new() };
         for top in tops {
             for entry in
                 walkdir::WalkDir::new(&top).into_iter().filter_entry(|e| e.file_name() != "__pycache__")
@@ -138,7 +139,7 @@ enum State {
 
 fn rows(dist: &InstalledDist, venv: &Venv) -> Result<Vec<Row>> {
     let record_path = dist.dist_info.join("RECORD");
-    if !dist.has_record() {
+    if dist.record() != Record::Listed {
         // Reported as its one missing file; what else it installed is unknown.
         return Ok(vec![Row { path: record_path, hash: None, size: None }]);
     }

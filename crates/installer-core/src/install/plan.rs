@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 use crate::bytecode::BytecodeSet;
 use crate::cache::CacheEntry;
-use crate::installed::InstalledDist;
+use crate::installed::{InstalledDist, Record};
 use crate::manifest::ManifestFile;
 use crate::venv::Venv;
 use crate::wheel::normalize_name;
@@ -194,7 +194,8 @@ impl Scheme<'_> {
 
 /// The plans of `wheels` (whose entries are `entries`, in order) against what `venv` has
 /// installed, and the wheels skipped because the same version is installed (unless
-/// `reinstall`, its RECORD is missing, or another version's `.dist-info` is there too). Two wheels of one distribution, or two plans writing one path, are a conflict.
+/// `reinstall`, or another version's `.dist-info` is there too). A distribution without a
+/// RECORD is never replaced ([`crate::installed::Record`]): its debris is, with the rest. Two wheels of one distribution, or two plans writing one path, are a conflict.
 pub(crate) fn plan_wheels(
     venv: &Venv,
     roots: &mut Roots,
@@ -223,11 +224,15 @@ pub(crate) fn plan_wheels(
         }
         let current = installed.remove(&name).unwrap_or_default();
         seen.insert(name, wheel);
-        if let [only] = &current[..] {
-            if only.version == manifest.version && !reinstall && only.has_record() {
+        let live: Vec<&InstalledDist> = current.iter().filter(|d| d.record() != Record::Debris).collect();
+        if let [only] = &live[..] {
+            if only.version == manifest.version && !reinstall {
                 skipped.push(super::dist_version(manifest));
                 continue;
             }
+        }
+        if let Some(kept) = live.iter().find(|d| d.record() == Record::KeptElsewhere) {
+            return Err(kept.kept_elsewhere());
         }
         plans.push(plan_wheel(venv, roots, headers, wheel, entry, current)?);
     }
