@@ -101,6 +101,36 @@ fn reading_an_environment_never_rolls_back_a_live_transaction() {
 }
 
 #[test]
+fn reading_a_target_directory_never_rolls_back_a_live_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let target = dir.path().join("target");
+    let (target_arg, cache_arg) = (target.to_str().unwrap(), cache.to_str().unwrap());
+    let install = |wheel: &'static str| -> [String; 6] {
+        let wheel = fixture(wheel).to_str().unwrap().to_string();
+        ["install", "--target", target_arg, "--cache-dir", cache_arg, &wheel].map(String::from)
+    };
+    let (first, upgrade) = (install("fixture_pkg-1.0"), install("fixture_pkg-2.0"));
+    let (first, upgrade): (Vec<&str>, Vec<&str>) =
+        (first.iter().map(String::as_str).collect(), upgrade.iter().map(String::as_str).collect());
+    assert_ok(&installer(dir.path(), &first));
+
+    // A upgrades and has made its backup directory and its lock file, not yet locked; B lists.
+    let a = Paused::start(dir.path(), &upgrade, "backup-locking");
+    let backups =
+        || -> Vec<String> { names(&target).into_iter().filter(|n| n.starts_with(".installer-")).collect() };
+    let during = backups();
+    assert_eq!(during.len(), 1, "{during:?}");
+    assert_ok(&installer(dir.path(), &["list", "--target", target_arg]));
+    assert_eq!(backups(), during, "list left the live transaction's backup alone");
+    let out = a.resume();
+    assert_ok(&out);
+    assert!(backups().is_empty(), "{:?}", backups());
+    let version = std::fs::read_to_string(target.join("fixture_pkg-2.0.dist-info/METADATA")).unwrap();
+    assert!(version.contains("Version: 2.0"), "{version}");
+}
+
+#[test]
 fn no_install_starts_in_an_environment_that_its_creator_may_still_remove() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");

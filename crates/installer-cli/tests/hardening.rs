@@ -525,6 +525,30 @@ fn sigkill_while_placing_files_is_recovered_by_the_next_run() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from fixture_pkg 1.0\n");
 }
 
+/// SIGKILL while an uninstall moves files aside: the next command that opens the environment,
+/// `list`, puts every file back; the distribution is there as before, and can be uninstalled.
+#[test]
+fn sigkill_mid_uninstall_is_rolled_back_by_the_next_command() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let (data, pkg) = (fixture("fixture_data"), fixture("fixture_pkg-1.0"));
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&data, &pkg], &[])));
+    let before = snapshot(&venv);
+
+    let uninstall = ["uninstall", "--venv", venv.to_str().unwrap(), "fixture-pkg"];
+    Paused::start(work.path(), &uninstall, "file-moved-aside").kill();
+    assert_ne!(snapshot(&venv), before, "killed with a file moved aside");
+    assert!(names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
+
+    let out = installer(work.path(), &["list", "--venv", venv.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fixture-pkg"));
+    assert_eq!(snapshot(&venv), before, "every file back, no backup left");
+    assert_ok(&installer(work.path(), &uninstall));
+    assert!(!site_packages(&venv).join("fixture_pkg").exists());
+}
+
 /// A second Ctrl-C exits at once with 130; a kill during unpacking leaves a locked staging
 /// directory, which the next run that unpacks removes (its lock is free) before installing.
 #[test]

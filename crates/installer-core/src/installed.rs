@@ -109,6 +109,7 @@ pub struct ListedDist {
 /// A distribution with broken metadata is still listed (by its directory name), so the user
 /// can see it and uninstall it.
 pub fn list(venv: &Venv) -> Result<Vec<ListedDist>> {
+    venv.recover_if_idle();
     let mut listed: Vec<ListedDist> = scan(venv)?
         .into_iter()
         .map(|dist| {

@@ -76,6 +76,7 @@ pub fn uninstall(
             cancel.check()?;
             let existed = std::fs::symlink_metadata(path).is_ok();
             txn.remove(path)?;
+            crate::pause::point("file-moved-aside");
             reporter.advance(1);
             Ok(existed)
         })

@@ -48,8 +48,9 @@ impl Venv {
             }
             Err(e) => return Err(Error::io("read", cfg_path, e)),
         };
-        // Reading only: transactions that died here are rolled back by `lock`, never here,
-        // where a live one (its owner holds the environment's lock) could not be told apart.
+        // Reading only: transactions that died here are rolled back under the environment's
+        // lock (`lock`, `recover_if_idle`), never here, where a live one could not be told
+        // apart. The same holds for the constructors below.
         let (site_packages, python_version) = find_site_packages(&root, &cfg)?;
         Ok(Venv {
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
@@ -70,7 +71,6 @@ impl Venv {
             })
         };
         let root = python.prefix.clone();
-        crate::transaction::recover(&root);
         Ok(Venv {
             site_packages: path("purelib")?,
             scripts: path("scripts")?,
@@ -84,7 +84,6 @@ impl Venv {
     /// `--target` does; `python` writes the shebangs and gives the version.
     pub fn target_dir(dir: &Path, python: &crate::target::Interpreter) -> Result<Venv> {
         let root = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
-        crate::transaction::recover(&root);
         Ok(Venv {
             site_packages: root.clone(),
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
@@ -105,7 +104,6 @@ impl Venv {
                 .and_then(|p| p.strip_prefix(&python.prefix).ok())
                 .map_or(default, |rel| root.join(rel))
         };
-        crate::transaction::recover(&root);
         Ok(Venv {
             site_packages: moved("purelib", platform::venv_site_packages(&root, version)),
             scripts: moved("scripts", root.join(platform::VENV_SCRIPTS_DIR)),
@@ -139,6 +137,17 @@ impl Venv {
         .map_err(|e| Error::io("lock", &self.root, e))?;
         crate::transaction::recover(&self.root);
         Ok(lock)
+    }
+
+    /// Rolls back the transactions that died here, if no process holds the environment: what
+    /// `list` and `verify` do first, so that they never report the half-made changes of a
+    /// killed process. A reader neither waits for a live holder nor judges while one works
+    /// (its backup directory is unlocked for an instant after it is made); the holder's own
+    /// [`Venv::lock`] recovers, and the next reader then.
+    pub fn recover_if_idle(&self) {
+        if let Ok(Some(_lock)) = platform::try_lock_dir(&self.root) {
+            crate::transaction::recover(&self.root);
+        }
     }
 
     /// The environment's directory (absolute, symlinks not resolved, as `sys.prefix` is).

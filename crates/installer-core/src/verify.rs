@@ -80,6 +80,7 @@ pub fn verify(venv: &Venv, jobs: usize, cancel: &Cancel) -> Result<Verification>
 
 fn verify_in_pool(venv: &Venv, cancel: &Cancel) -> Result<Verification> {
     cancel.check()?;
+    venv.recover_if_idle();
     let dists = scan(venv)?;
     let mut recorded: Vec<Vec<Row>> = Vec::with_capacity(dists.len());
     for dist in &dists {

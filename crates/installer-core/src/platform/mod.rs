@@ -132,6 +132,19 @@ pub fn lock_dir_shared(path: &Path, on_wait: impl FnOnce()) -> io::Result<DirLoc
     lock_with(file, File::try_lock_shared, File::lock_shared, on_wait)
 }
 
+/// Locks the directory `path` if no one holds it, without waiting. `None` when someone does,
+/// and where directories cannot be locked (nothing can then tell whether a holder is alive).
+#[cfg(unix)]
+pub fn try_lock_dir(path: &Path) -> io::Result<Option<DirLock>> {
+    let file = File::open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(DirLock { _file: Some(file) })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) if locks_unsupported(&e) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 #[cfg(unix)]
 fn lock_with(
     file: File,
@@ -203,6 +216,11 @@ pub fn lock_dir(_path: &Path, _on_wait: impl FnOnce()) -> io::Result<DirLock> {
 #[cfg(not(unix))]
 pub fn lock_dir_shared(_path: &Path, _on_wait: impl FnOnce()) -> io::Result<DirLock> {
     Ok(DirLock { _file: None })
+}
+
+#[cfg(not(unix))]
+pub fn try_lock_dir(_path: &Path) -> io::Result<Option<DirLock>> {
+    Ok(None)
 }
 
 /// Reads at an absolute offset without moving a shared cursor, so several threads can read
