@@ -34,8 +34,8 @@ pub(crate) struct WheelPlan {
     /// What [`Source::Generated`] files hold.
     pub generated: Vec<Generated>,
     /// The installed distributions of the project this one replaces: an older version, the
-    /// same one (`--reinstall`, or a RECORD gone), or all the `.dist-info` of the project that a
-    /// broken tool left side by side.
+    /// same one (`--reinstall`), and any other `.dist-info` of the project (debris, or a
+    /// second version a broken tool left beside it).
     pub replaces: Vec<InstalledDist>,
     /// `<dist-info>/RECORD` in site-packages, written last.
     pub record: String,
@@ -194,8 +194,10 @@ impl Scheme<'_> {
 
 /// The plans of `wheels` (whose entries are `entries`, in order) against what `venv` has
 /// installed, and the wheels skipped because the same version is installed (unless
-/// `reinstall`, or another version's `.dist-info` is there too). A distribution without a
-/// RECORD is never replaced ([`crate::installed::Record`]): its debris is, with the rest. Two wheels of one distribution, or two plans writing one path, are a conflict.
+/// `reinstall`, or another version's `.dist-info` is there too). A distribution whose files
+/// another tool keeps (no RECORD, [`crate::installed::Record`]) is never replaced: an error;
+/// debris of its project is, with the rest. Two wheels of one distribution, or two plans
+/// writing one path, are a conflict.
 pub(crate) fn plan_wheels(
     venv: &Venv,
     roots: &mut Roots,
