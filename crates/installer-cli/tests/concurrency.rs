@@ -105,18 +105,19 @@ fn reading_a_target_directory_never_rolls_back_a_live_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let target = dir.path().join("target");
-    let (target_arg, cache_arg) = (target.to_str().unwrap(), cache.to_str().unwrap());
-    let install = |wheel: &'static str| -> [String; 6] {
-        let wheel = fixture(wheel).to_str().unwrap().to_string();
-        ["install", "--target", target_arg, "--cache-dir", cache_arg, &wheel].map(String::from)
+    let target_arg = target.to_str().unwrap();
+    let (old, new) = (fixture("fixture_pkg-1.0"), fixture("fixture_pkg-2.0"));
+    let install = |wheel: &Path| {
+        let mut args = vec!["install", "--target", target_arg, "--cache-dir", cache.to_str().unwrap()];
+        args.push(wheel.to_str().unwrap());
+        let mut command = installer_command(dir.path(), &args, &[]);
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        command
     };
-    let (first, upgrade) = (install("fixture_pkg-1.0"), install("fixture_pkg-2.0"));
-    let (first, upgrade): (Vec<&str>, Vec<&str>) =
-        (first.iter().map(String::as_str).collect(), upgrade.iter().map(String::as_str).collect());
-    assert_ok(&installer(dir.path(), &first));
+    assert_ok(&install(&old).output().unwrap());
 
     // A upgrades and has made its backup directory and its lock file, not yet locked; B lists.
-    let a = Paused::start(dir.path(), &upgrade, "backup-locking");
+    let a = Paused::start_command(install(&new), "backup-locking");
     let backups =
         || -> Vec<String> { names(&target).into_iter().filter(|n| n.starts_with(".installer-")).collect() };
     let during = backups();
