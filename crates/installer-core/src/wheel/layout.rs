@@ -107,7 +107,7 @@ pub(crate) fn read_layout<R: Read + Seek + Clone>(
                     path: path.to_string(),
                     size,
                     compressed_size,
-                    executable: mode & 0o111 != 0,
+                    executable: executable_as_pip_sees_it(entry.external_attributes()),
                 });
             }
             (kind, _) => return Err(WheelError::NotRegular { path: name.to_string(), mode: kind }),
@@ -121,6 +121,16 @@ pub(crate) fn read_layout<R: Read + Seek + Clone>(
         check_scheme(path, &data_dir, dirs.binary_search_by(|d| d.as_str().cmp(path)).is_ok())?;
     }
     Ok(Layout { files, dirs, dist_info, name, version, data_dir })
+}
+
+/// Whether pip would make this member executable: the high 16 bits of the external attributes
+/// name a regular file with an execute bit, whatever system wrote the archive. (`unix_mode`
+/// differs both ways: it takes a bare `0o755` as a file, and makes up a mode for archives
+/// written on Windows, ignoring the bits their writer set.) An environment must come out as
+/// pip's would.
+fn executable_as_pip_sees_it(external_attributes: u32) -> bool {
+    let mode = external_attributes >> 16;
+    mode & S_IFMT == S_IFREG && mode & 0o111 != 0
 }
 
 fn limit(subject: &str, what: &'static str, actual: u64, limit: u64) -> WheelError {

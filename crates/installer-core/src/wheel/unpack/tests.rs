@@ -22,6 +22,8 @@ pub(super) enum Kind {
     Symlink(&'static str),
     /// An empty member with this whole unix mode (file type included).
     Special(u32),
+    /// A file with these external attributes, as written on Unix or (`dos`) on Windows.
+    Attributes { data: Vec<u8>, external: u32, dos: bool },
 }
 
 type RecordEdit = Box<dyn Fn(&mut Vec<RecordEntry>)>;
@@ -99,6 +101,7 @@ impl Wheel {
                 .unix_permissions(mode)
         };
         let mut record = Vec::new();
+        let mut dos_members = Vec::new();
         for (name, kind) in &self.members {
             match kind {
                 Kind::File { data, mode } => {
@@ -129,6 +132,19 @@ impl Wheel {
                     .unwrap();
                 }
                 Kind::Symlink(target) => zip.add_symlink(name.as_str(), *target, options(0o777)).unwrap(),
+                Kind::Attributes { data, external, dos } => {
+                    zip.start_file(name.as_str(), SimpleFileOptions::default().external_attributes(*external))
+                        .unwrap();
+                    zip.write_all(data).unwrap();
+                    record.push(RecordEntry {
+                        path: name.clone(),
+                        hash: Some(hash_bytes_sha256(data)),
+                        size: Some(data.len() as u64),
+                    });
+                    if *dos {
+                        dos_members.push(name.clone());
+                    }
+                }
             }
         }
         if self.with_record {
@@ -140,7 +156,27 @@ impl Wheel {
             zip.write_all(write_record(&record).as_bytes()).unwrap();
         }
         zip.finish().unwrap();
+        if !dos_members.is_empty() {
+            mark_written_on_windows(path, &dos_members);
+        }
     }
+}
+
+/// Rewrites the central directory records of `names` as written on MS-DOS/Windows (host
+/// system 0 in "version made by"), which `zip`'s writer cannot do.
+fn mark_written_on_windows(path: &Path, names: &[String]) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut at = 0;
+    while let Some(found) = bytes[at..].windows(4).position(|w| w == b"PK\x01\x02") {
+        let record = at + found;
+        let name_len = u16::from_le_bytes([bytes[record + 28], bytes[record + 29]]) as usize;
+        let name = &bytes[record + 46..record + 46 + name_len];
+        if names.iter().any(|n| n.as_bytes() == name) {
+            bytes[record + 5] = 0;
+        }
+        at = record + 4;
+    }
+    std::fs::write(path, bytes).unwrap();
 }
 
 /// The size of the demo's `big.bin`: above [`WHOLE`], so it is streamed.
@@ -271,6 +307,22 @@ fn accepts_other_sha_algorithms_and_records_sha256() {
     let manifest = unpack_with(&wheel, |_| {}).0.unwrap();
     let file = manifest.files.iter().find(|f| f.path == "demo/__init__.py").unwrap();
     assert_eq!(file.hash.to_string(), hash_bytes_sha256(data));
+}
+
+#[test]
+fn executable_bits_are_read_as_pip_reads_them() {
+    let attributes = |external, dos| Kind::Attributes { data: b"#!/bin/sh\n".to_vec(), external, dos };
+    let wheel = Wheel::demo()
+        // A bare permission without a file type: pip leaves it not executable.
+        .member("demo/bare", attributes(0o755 << 16, false))
+        // Written on Windows with a Unix mode in the high bits: pip honours them.
+        .member("demo/from-windows", attributes(0o100755 << 16, true))
+        .member("demo/plain-from-windows", attributes(0o100644 << 16 | 0x20, true));
+    let manifest = unpack_with(&wheel, |_| {}).0.unwrap();
+    let executable = |path: &str| manifest.files.iter().find(|f| f.path == path).unwrap().executable;
+    assert!(!executable("demo/bare"));
+    assert!(executable("demo/from-windows"));
+    assert!(!executable("demo/plain-from-windows"));
 }
 
 #[test]
