@@ -36,7 +36,8 @@ const CHUNK: usize = 256 * 1024;
 pub struct Limits {
     /// Sum of the uncompressed sizes of all members, in bytes (default 16 GiB).
     pub max_total_size: u64,
-    /// Entries in the zip's central directory (default 500 000).
+    /// Entries in the zip's central directory (default 500 000); also the most lines RECORD
+    /// and `entry_points.txt` may have (rows and launchers are files too).
     pub max_members: u64,
     /// Length of a member name in bytes (default 1024; Linux allows 4096 per path, and the
     /// target's prefix needs room too).
@@ -220,6 +221,7 @@ impl<'a> Unpacker<'a> {
         let text = self.read_metadata(&mut reader, record)?;
         let bad_record = |reason| WheelError::BadRecord { path: record_path.clone(), reason };
         let text = String::from_utf8(text).map_err(|_| bad_record("not utf-8".to_string()))?;
+        self.check_lines(&record_path, &text)?;
         let entries = parse_record(&text).map_err(bad_record)?;
         // RECORD and its signatures cannot carry their own hashes; they are not unpacked.
         let not_covered = [record_path.clone(), in_dist_info("RECORD.jws"), in_dist_info("RECORD.p7s")];
@@ -259,6 +261,7 @@ impl<'a> Unpacker<'a> {
             let text = self.read_metadata(&mut reader, member)?;
             let bad = |reason| WheelError::Metadata { file: entry_points_path.clone(), reason };
             let utf8 = std::str::from_utf8(&text).map_err(|_| bad("not utf-8".to_string()))?;
+            self.check_lines(&entry_points_path, utf8)?;
             entry_points = parse_entry_points(utf8).map_err(bad)?;
             preread.insert(member.index, text);
         }
@@ -292,6 +295,24 @@ impl<'a> Unpacker<'a> {
             newer_wheel_version: info.newer_wheel_version(),
             entry_points,
         })
+    }
+
+    /// Refuses a RECORD or `entry_points.txt` of more lines than the archive may have members:
+    /// each row or entry point costs memory, and each entry point a launcher written to the
+    /// environment, so a small file of tiny lines (a 64 MiB RECORD of `a,,` is 16 million
+    /// rows) must not get past the member cap that way. Lines, not parsed items, so the check
+    /// comes before anything is allocated per item; a real file has about one item a line.
+    fn check_lines(&self, path: &str, text: &str) -> Result<(), WheelError> {
+        let lines = text.lines().count() as u64;
+        if lines > self.limits.max_members {
+            return Err(WheelError::Limit {
+                subject: path.to_string(),
+                what: "line count",
+                actual: lines,
+                limit: self.limits.max_members,
+            });
+        }
+        Ok(())
     }
 
     /// Decompresses a small `.dist-info` file into memory.

@@ -574,3 +574,18 @@ fn enforces_limits() {
         "demo-1.0.dist-info/WHEEL: size 59 exceeds the limit of 10",
     );
 }
+
+/// A few members, but a RECORD or `entry_points.txt` of more lines than the member cap: tiny
+/// lines compress to nothing, and each would cost memory (and each entry point a launcher).
+#[test]
+fn record_rows_and_entry_points_count_against_the_member_cap() {
+    let limits = Limits { max_members: 20, ..Limits::default() };
+    let padded = Wheel { limits: limits.clone(), ..Wheel::demo() }.edit_record(|rows| {
+        rows.extend((0..30).map(|i| RecordEntry { path: format!("absent/{i}"), hash: None, size: None }))
+    });
+    check_refused(padded, "demo-1.0.dist-info/RECORD: line count 40 exceeds the limit of 20");
+    let scripts: String = (0..30).map(|i| format!("s{i} = demo.cli:main\n")).collect();
+    let launchers = Wheel { limits, ..Wheel::demo() }
+        .file(&format!("{DI}/entry_points.txt"), format!("[console_scripts]\n{scripts}").as_bytes());
+    check_refused(launchers, "demo-1.0.dist-info/entry_points.txt: line count 31 exceeds the limit of 20");
+}
