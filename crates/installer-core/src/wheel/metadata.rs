@@ -148,7 +148,23 @@ pub fn parse_entry_points(text: &str) -> Result<Vec<EntryPoint>, String> {
         let entry = parse_entry_point(line, gui).map_err(|e| format!("line {}: {e}", number + 1))?;
         out.push(entry);
     }
-    Ok(out)
+    Ok(one_per_name(out))
+}
+
+/// One launcher per name, the one pip writes: it reads each section into a dict (the last line
+/// of a name wins) and writes the gui scripts after the console ones, so a name in both
+/// sections is a gui script. Two entries of one name would write one file twice, and RECORD
+/// would list it twice with two hashes.
+fn one_per_name(entries: Vec<EntryPoint>) -> Vec<EntryPoint> {
+    let mut chosen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let previous = chosen.get(entry.name.as_str()).map(|&j| &entries[j]);
+        if !previous.is_some_and(|p| p.gui && !entry.gui) {
+            chosen.insert(&entry.name, i);
+        }
+    }
+    let keep: std::collections::HashSet<usize> = chosen.into_values().collect();
+    entries.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, e)| e).collect()
 }
 
 fn parse_entry_point(line: &str, gui: bool) -> Result<EntryPoint, String> {
@@ -276,6 +292,20 @@ mod tests {
                 ep("bar", "bar", Some("app.run"), false),
                 ep("baz", "baz", None, false),
                 ep("win", "gui_mod", Some("Main.start"), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_entry_point_per_name_as_pip_writes_them() {
+        let text = "[gui_scripts]\ntool = gui_mod:run\n[console_scripts]\ntool = cli_mod:main\n\
+                    twice = first:main\nother = o:main\ntwice = second:main\n";
+        assert_eq!(
+            parse_entry_points(text).unwrap(),
+            vec![
+                ep("tool", "gui_mod", Some("run"), true),
+                ep("other", "o", Some("main"), false),
+                ep("twice", "second", Some("main"), false),
             ]
         );
     }

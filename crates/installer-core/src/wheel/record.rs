@@ -47,8 +47,10 @@ pub fn parse_record(text: &str) -> Result<Vec<RecordEntry>, String> {
     Ok(entries)
 }
 
-/// Renders RECORD as Python's `csv.writer(f, lineterminator="\n")` would (what pip writes):
-/// fields are quoted only when they contain a comma, a quote or a line break.
+/// Renders RECORD as Python's `csv.writer(f, lineterminator="\n")` would: fields quoted only
+/// when they contain a comma, a quote or a line break. pip keeps the csv module's default `\r\n`
+/// line ends; `\n` is what uv and `bdist_wheel` write, and every reader (pip's, `importlib.metadata`,
+/// [`parse_record`]) takes both.
 pub fn write_record(entries: &[RecordEntry]) -> String {
     let mut out = String::with_capacity(entries.len() * 80);
     for entry in entries {
