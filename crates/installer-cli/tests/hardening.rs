@@ -581,3 +581,34 @@ fn a_second_ctrl_c_or_a_kill_while_unpacking_is_cleaned_up_by_the_next_run() {
     assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "stale staging removed");
     assert_eq!(names(&cache_entries_dir(&cache)).len(), 2);
 }
+
+/// A wheel file replaced while it is being unpacked: what is unpacked and the hash that names
+/// its cache entry both come from the file that was opened, never half from the other.
+#[test]
+fn a_wheel_replaced_while_unpacking_is_hashed_as_unpacked() {
+    use sha2::Digest;
+    let work = workdir();
+    let source = fixture("fixture_pkg-1.0");
+    let wheel = work.path().join(source.file_name().unwrap());
+    std::fs::copy(&source, &wheel).unwrap();
+    let hex =
+        |bytes: &[u8]| sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let original = hex(&std::fs::read(&wheel).unwrap());
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let args = install_args(&venv, &cache, &[&wheel], &[]);
+    let paused = Paused::start(work.path(), &args, "wheel-opened");
+    let swapped = work.path().join("swapped.whl");
+    std::fs::copy(fixture("fixture_pkg-1.0"), &swapped).unwrap();
+    let mut junk = std::fs::OpenOptions::new().append(true).open(&swapped).unwrap();
+    std::io::Write::write_all(&mut junk, b"trailing junk").unwrap();
+    std::fs::rename(&swapped, &wheel).unwrap();
+    assert_ok(&paused.resume());
+    let entries = names(&cache_entries_dir(&cache));
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(
+        entries[0].ends_with(&original[..16]),
+        "entry {} named by the unpacked file's hash {original}",
+        entries[0]
+    );
+    assert!(site_packages(&venv).join("fixture_pkg").is_dir());
+}

@@ -69,9 +69,12 @@ impl Sha256Digest {
 
     /// The digest of the file at `path`, read sequentially.
     pub fn of_file(path: &std::path::Path) -> std::io::Result<Sha256Digest> {
+        Sha256Digest::of_reader(std::fs::File::open(path)?)
+    }
+
+    /// The digest of everything `file` reads from where it stands.
+    pub fn of_reader(mut file: impl std::io::Read) -> std::io::Result<Sha256Digest> {
         use sha2::Digest;
-        use std::io::Read;
-        let mut file = std::fs::File::open(path)?;
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 128 * 1024];
         loop {

@@ -92,19 +92,29 @@ pub fn unpack_verified_with(
     dest: &Path,
     options: &UnpackOptions<'_>,
 ) -> Result<Manifest, WheelError> {
+    let file = File::open(archive).map_err(|e| WheelError::io("open", archive, e))?;
+    // Hashed through the same open file as it is unpacked from (its own cursor; the members
+    // are read with `pread`), so the hash that names the entry is that of what was unpacked,
+    // even if the path is replaced meanwhile.
+    let for_hash = file.try_clone().map_err(|e| WheelError::io("open", archive, e))?;
+    crate::pause::point("wheel-opened");
     let (hash, manifest) =
-        rayon::join(|| Sha256Digest::of_file(archive), || unpack_members(archive, dest, options));
+        rayon::join(|| Sha256Digest::of_reader(for_hash), || unpack_members(archive, file, dest, options));
     let hash = hash.map_err(|e| WheelError::io("read", archive, e))?;
     Ok(Manifest { archive_sha256: hash.hex(), ..manifest? })
 }
 
-/// Everything but the archive's hash, which is left empty.
-fn unpack_members(archive: &Path, dest: &Path, options: &UnpackOptions<'_>) -> Result<Manifest, WheelError> {
+/// Everything but the archive's hash, which is left empty; `file` is `archive` opened.
+fn unpack_members(
+    archive: &Path,
+    file: File,
+    dest: &Path,
+    options: &UnpackOptions<'_>,
+) -> Result<Manifest, WheelError> {
     let UnpackOptions { limits, progress, cancel } = *options;
     let file_name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let filename = WheelFilename::parse(&file_name)
         .map_err(|reason| WheelError::BadFilename { name: file_name.clone(), reason })?;
-    let file = File::open(archive).map_err(|e| WheelError::io("open", archive, e))?;
     let reader = ArchiveReader::new(file).map_err(|e| WheelError::io("read", archive, e))?;
     let zip = ZipArchive::new(reader).map_err(WheelError::Zip)?;
     let layout = read_layout(&zip, &filename, limits)?;

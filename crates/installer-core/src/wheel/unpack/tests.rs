@@ -23,7 +23,11 @@ pub(super) enum Kind {
     /// An empty member with this whole unix mode (file type included).
     Special(u32),
     /// A file with these external attributes, as written on Unix or (`dos`) on Windows.
-    Attributes { data: Vec<u8>, external: u32, dos: bool },
+    Attributes {
+        data: Vec<u8>,
+        external: u32,
+        dos: bool,
+    },
 }
 
 type RecordEdit = Box<dyn Fn(&mut Vec<RecordEntry>)>;
@@ -133,8 +137,11 @@ impl Wheel {
                 }
                 Kind::Symlink(target) => zip.add_symlink(name.as_str(), *target, options(0o777)).unwrap(),
                 Kind::Attributes { data, external, dos } => {
-                    zip.start_file(name.as_str(), SimpleFileOptions::default().external_attributes(*external))
-                        .unwrap();
+                    zip.start_file(
+                        name.as_str(),
+                        SimpleFileOptions::default().external_attributes(*external),
+                    )
+                    .unwrap();
                     zip.write_all(data).unwrap();
                     record.push(RecordEntry {
                         path: name.clone(),
