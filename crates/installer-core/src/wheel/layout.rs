@@ -45,7 +45,8 @@ pub(crate) struct Layout {
     pub dist_info: String,
     pub name: String,
     pub version: String,
-    /// `{name}-{version}.data`, spelled like the `.dist-info` (the spec derives one from the other).
+    /// `{name}-{version}.data`, spelled like the `.dist-info` (the spec derives one from the
+    /// other), or the one top-level `*.data` directory spelled otherwise ([`data_dir_of`]).
     pub data_dir: String,
 }
 
@@ -116,11 +117,26 @@ pub(crate) fn read_layout<R: Read + Seek + Clone>(
 
     let dirs = all_dirs(&files, explicit_dirs)?;
     let (dist_info, name, version) = find_dist_info(&dirs, filename)?;
-    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
+    let data_dir = data_dir_of(&dirs, &dist_info)?;
     for path in files.iter().map(|f| f.path.as_str()).chain(dirs.iter().map(String::as_str)) {
         check_scheme(path, &data_dir, dirs.binary_search_by(|d| d.as_str().cmp(path)).is_ok())?;
     }
     Ok(Layout { files, dirs, dist_info, name, version, data_dir })
+}
+
+/// The wheel's `.data` directory: `<dist-info stem>.data`, or the one top-level `*.data`
+/// directory spelled otherwise (a tool that cased or escaped the name differently), which pip
+/// installs as the data directory too (any top-level `*.data` directory is one to pip).
+/// Several are refused: pip would spread them all, uv only the one named like the dist-info,
+/// and no tool makes such a wheel.
+fn data_dir_of(dirs: &[String], dist_info: &str) -> Result<String, WheelError> {
+    let own = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
+    let top: Vec<&String> = dirs.iter().filter(|d| !d.contains('/') && d.ends_with(".data")).collect();
+    match top[..] {
+        [] => Ok(own),
+        [one] => Ok(one.clone()),
+        _ => Err(WheelError::MultipleDataDirs { names: top.into_iter().cloned().collect() }),
+    }
 }
 
 /// Whether pip would make this member executable: the high 16 bits of the external attributes

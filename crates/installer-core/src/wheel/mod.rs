@@ -58,6 +58,10 @@ pub enum WheelError {
     NoDistInfo,
     #[error("more than one .dist-info directory: {}", names.join(", "))]
     MultipleDistInfo { names: Vec<String> },
+    /// Besides (or instead of) the distribution's own `.data` directory, several top-level
+    /// `*.data` directories, which pip and uv would install differently.
+    #[error("more than one .data directory: {}", names.join(", "))]
+    MultipleDataDirs { names: Vec<String> },
     /// A `.dist-info` or `.data` directory, or METADATA, names another distribution or version
     /// than the file name.
     #[error("{found} does not match the file name's {expected}")]

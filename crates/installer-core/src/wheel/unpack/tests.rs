@@ -332,6 +332,23 @@ fn executable_bits_are_read_as_pip_reads_them() {
     assert!(!executable("demo/plain-from-windows"));
 }
 
+/// pip takes any top-level `*.data` directory for the data directory: one spelled unlike the
+/// dist-info still holds scripts and data, not packages; two are refused.
+#[test]
+fn a_data_directory_spelled_otherwise_is_the_data_directory() {
+    let wheel = Wheel::demo()
+        .remove("demo-1.0.data/scripts/run")
+        .remove("demo-1.0.data/scripts/tool.sh")
+        .remove("demo-1.0.data/data/share/x.txt")
+        .exec("Demo-1.0.data/scripts/run", b"#!python\nprint(1)\n");
+    let manifest = unpack_with(&wheel, |_| {}).0.unwrap();
+    assert_eq!(manifest.data_dir, "Demo-1.0.data");
+    check_refused(
+        Wheel::demo().file("other.data/data/x", b"x"),
+        "more than one .data directory: demo-1.0.data, other.data",
+    );
+}
+
 #[test]
 fn streamed_members_keep_shebang_and_mode() {
     let mut script = b"#!pythonw\n".to_vec();
