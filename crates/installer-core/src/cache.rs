@@ -325,14 +325,18 @@ impl Cache {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = self.entries_dir().join(id);
+        let lease_path = dir.join(ENTRY_LOCK);
         // Without a lease file (or without flock on this filesystem) there is nothing to honour.
-        let lease = match File::open(dir.join(ENTRY_LOCK)) {
+        // Any other failure (EACCES, EMFILE...) may hide a holder: the entry stays, and we say why.
+        let lease = match File::open(&lease_path) {
             Ok(lease) => match lease.try_lock() {
                 Ok(()) => Some(lease),
                 Err(std::fs::TryLockError::WouldBlock) => return Ok(EntryRemoval::InUse),
-                Err(std::fs::TryLockError::Error(_)) => None,
+                Err(std::fs::TryLockError::Error(e)) if crate::platform::locks_unsupported(&e) => None,
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lease_path, e)),
             },
-            Err(_) => None,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("open", lease_path, e)),
         };
         crate::pause::point("entry-removing");
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);

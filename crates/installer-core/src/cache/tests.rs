@@ -161,3 +161,22 @@ fn two_threads_unpacking_one_wheel_publish_one_entry_and_both_can_use_it() {
     // Both hold the lease: neither's entry can be taken away.
     assert_eq!(cache.remove_entry(got[0].id()).unwrap(), EntryRemoval::InUse);
 }
+
+#[test]
+fn remove_entry_keeps_an_entry_whose_lease_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let wheel = wheel_in(dir.path(), PKG);
+    let id = unpack(&cache, miss(&cache, &wheel)).id().to_string();
+    // A lease that cannot be opened (here a symlink loop: ELOOP, which even root gets) may
+    // hide a holder: only a missing one means there is nothing to honour.
+    let lease = cache.entries_dir().join(&id).join(ENTRY_LOCK);
+    std::fs::remove_file(&lease).unwrap();
+    std::os::unix::fs::symlink(ENTRY_LOCK, &lease).unwrap();
+    let err = cache.remove_entry(&id).unwrap_err();
+    assert_eq!(err.one_line().split(':').next().unwrap(), format!("cannot open {}", lease.display()));
+    assert_eq!(entries(&cache), [id.as_str()]);
+
+    std::fs::remove_file(&lease).unwrap();
+    assert_eq!(cache.remove_entry(&id).unwrap(), EntryRemoval::Removed);
+}
