@@ -180,3 +180,19 @@ fn remove_entry_keeps_an_entry_whose_lease_cannot_be_opened() {
     std::fs::remove_file(&lease).unwrap();
     assert_eq!(cache.remove_entry(&id).unwrap(), EntryRemoval::Removed);
 }
+
+#[test]
+fn an_entry_with_an_unreadable_manifest_is_replaced_by_the_next_unpack() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let wheel = wheel_in(dir.path(), PKG);
+    let id = unpack(&cache, miss(&cache, &wheel)).id().to_string();
+    // Torn by a power loss, say: the entry is there, its manifest is garbage.
+    std::fs::write(cache.entries_dir().join(&id).join(MANIFEST), b"\0\0garbage").unwrap();
+
+    let entry = unpack(&cache, miss(&cache, &wheel));
+    assert_eq!(entry.id(), id);
+    assert!(entry.was_unpacked(), "published anew");
+    assert_eq!(entries(&cache), [id.as_str()]);
+    assert!(cache.open_entry(&id).is_some());
+}
