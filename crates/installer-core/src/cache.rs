@@ -490,7 +490,10 @@ impl Cache {
 /// `shared` cache, writable by the group.
 fn init_layout(root: &Path, shared: bool) -> Result<()> {
     let layout = Layout::new(root).version_dir();
-    if Layout::new(root).scratch().is_dir() {
+    // The directories are made in order, so the last one says all are there; a first open
+    // killed half-way leaves it missing and the next open finishes the job.
+    let last = layout::DIRS[layout::DIRS.len() - 1];
+    if layout.join(last).is_dir() {
         return Ok(());
     }
     for sub in layout::DIRS {

@@ -196,3 +196,14 @@ fn an_entry_with_an_unreadable_manifest_is_replaced_by_the_next_unpack() {
     assert_eq!(entries(&cache), [id.as_str()]);
     assert!(cache.open_entry(&id).is_some());
 }
+
+#[test]
+fn opening_a_cache_finishes_a_layout_whose_creation_was_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let layout = Layout::new(&root);
+    // Killed after `tmp/`, before the directories made after it.
+    std::fs::create_dir_all(layout.scratch()).unwrap();
+    let cache = Cache::open(&root).unwrap();
+    assert!(cache.envs_dir().is_dir() && cache.interpreters_dir().is_dir());
+}
