@@ -454,7 +454,17 @@ fn install_entries(
         clock.lap("bytecode");
     }
 
-    // 5. Apply.
+    // 5. Apply. A symlinked environment is recorded first, while this install holds the
+    // environment's lock and the entries' leases (`Cache::record_symlinked_env`).
+    if link.mode == ConcreteLinkMode::Symlink {
+        if let Err(e) = source.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id())) {
+            reporter.warning(&format!(
+                "cannot record {} as a symlinked environment of the cache (cache clean and prune will not know it links there): {e}",
+                venv.root().display()
+            ));
+        }
+        crate::pause::point("symlinked-env-recorded");
+    }
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     summary.files = total;
     let copy_bytes = if link.mode == ConcreteLinkMode::Copy { entry_files_and_bytes(&plans).1 } else { 0 };
@@ -478,12 +488,10 @@ fn install_entries(
         }
     };
     txn.commit(uninstall::emptied_dirs(&old_files, &replaced, venv));
+    crate::pause::point("committed");
     clock.lap("commit");
     reporter.info(&clock.summary());
 
-    if link.mode == ConcreteLinkMode::Symlink {
-        cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
-    }
     if let Some(max) = options.cache_max_size {
         // While this install still holds its entries' leases.
         keep_under(max, cache, &options.shards, &used, reporter);
