@@ -388,3 +388,40 @@ fn a_symlink_install_killed_right_after_its_commit_left_its_environment_recorded
     clean_refuses_for(dir.path(), &cache, &venv);
     assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
 }
+
+#[test]
+fn a_layer_entry_removed_and_published_again_while_being_leased_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, cache) = (dir.path().join("layer"), dir.path().join("cache"));
+    let pkg = [fixture("fixture_pkg-1.0")];
+    let fill = |name: &str| {
+        let filler = venv_at(&dir.path().join(name));
+        let mut args = install_args(&filler, &layer, &pkg);
+        args.extend(["--link-mode", "copy"]);
+        assert_ok(&installer(dir.path(), &args));
+    };
+    fill("filler");
+
+    // The install has opened the layer entry's lease, not locked it yet.
+    let venv = make_venv(&dir.path().join("venv"));
+    let mut args = install_args(&venv, &cache, &pkg);
+    args.push("-v");
+    let layers = [("INSTALLER_CACHE_LAYERS", layer.to_str().unwrap())];
+    let install = Paused::start_command(
+        {
+            let mut command = installer_command(dir.path(), &args, &layers);
+            command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            command
+        },
+        "layer-entry-leasing",
+    );
+    // The layer's owner removes the entry, and publishes it again (a new lease file).
+    assert_ok(&installer(dir.path(), &["cache", "clean", "--cache-dir", layer.to_str().unwrap()]));
+    fill("filler2");
+
+    // What it locked is not the entry's lease: it must not use the entry unprotected.
+    let out = install.resume();
+    assert_ok(&out);
+    assert!(stderr(&out).contains("info: unpacked "), "{}", stderr(&out));
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}
