@@ -325,3 +325,103 @@ fn bytecode_of_an_install_killed_before_publishing_it_is_cleaned_and_compiled_ag
     assert_bytecode_loads_as_placed(&race.b);
     race.nothing_staged();
 }
+
+/// `installer install --link-mode symlink` of fixture_pkg into `venv`.
+fn symlink_args<'a>(venv: &'a Path, cache: &'a Path, pkg: &'a [PathBuf]) -> Vec<&'a str> {
+    let mut args = install_args(venv, cache, pkg);
+    args.extend(["--link-mode", "symlink"]);
+    args
+}
+
+/// `cache clean` refuses, naming `venv`: its record is there and says it links into the cache.
+fn clean_refuses_for(dir: &Path, cache: &Path, venv: &Path) {
+    let out = installer(dir, &["cache", "clean", "--cache-dir", cache.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("symlinked environments: {};", venv.display())),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn prune_and_clean_keep_an_entry_symlinked_into_after_they_judged_the_environments() {
+    for command in [&["cache", "prune"][..], &["cache", "clean"]] {
+        let (dir, cache, pkg) = warm_unused_entry();
+
+        // The remover has read the records (none uses the entry) and not removed yet.
+        let mut admin = command.to_vec();
+        admin.extend(["--cache-dir", cache.to_str().unwrap()]);
+        let remover = Paused::start(dir.path(), &admin, "symlinked-envs-judged");
+        // Meanwhile an install symlinks into the entry, records its environment, and is done.
+        let venv = make_venv(&dir.path().join("venv"));
+        assert_ok(&installer(dir.path(), &symlink_args(&venv, &cache, &pkg)));
+        let out = remover.resume();
+        assert_ok(&out);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("(1 in use by a running install)"), "{command:?} says what it kept: {said}");
+
+        assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+        // Its record survives a full clean too, so the next one refuses.
+        clean_refuses_for(dir.path(), &cache, &venv);
+    }
+}
+
+#[test]
+fn a_symlinked_environment_is_recorded_before_its_links_and_its_record_kept_while_installing() {
+    let (dir, cache, pkg) = warm_unused_entry();
+    let venv = make_venv(&dir.path().join("venv"));
+    // Recorded, holding the environment's lock, no link made yet.
+    let install = Paused::start(dir.path(), &symlink_args(&venv, &cache, &pkg), "symlinked-env-recorded");
+    // A prune then must neither forget the record (no link to see yet) nor remove the entry.
+    assert_ok(&installer(dir.path(), &["cache", "prune", "--cache-dir", cache.to_str().unwrap()]));
+    assert_ok(&install.resume());
+    clean_refuses_for(dir.path(), &cache, &venv);
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}
+
+#[test]
+fn a_symlink_install_killed_right_after_its_commit_left_its_environment_recorded() {
+    let (dir, cache, pkg) = warm_unused_entry();
+    let venv = make_venv(&dir.path().join("venv"));
+    Paused::start(dir.path(), &symlink_args(&venv, &cache, &pkg), "committed").kill();
+    clean_refuses_for(dir.path(), &cache, &venv);
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}
+
+#[test]
+fn a_layer_entry_removed_and_published_again_while_being_leased_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, cache) = (dir.path().join("layer"), dir.path().join("cache"));
+    let pkg = [fixture("fixture_pkg-1.0")];
+    let fill = |name: &str| {
+        let filler = venv_at(&dir.path().join(name));
+        let mut args = install_args(&filler, &layer, &pkg);
+        args.extend(["--link-mode", "copy"]);
+        assert_ok(&installer(dir.path(), &args));
+    };
+    fill("filler");
+
+    // The install has opened the layer entry's lease, not locked it yet.
+    let venv = make_venv(&dir.path().join("venv"));
+    let mut args = install_args(&venv, &cache, &pkg);
+    args.push("-v");
+    let layers = [("INSTALLER_CACHE_LAYERS", layer.to_str().unwrap())];
+    let install = Paused::start_command(
+        {
+            let mut command = installer_command(dir.path(), &args, &layers);
+            command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            command
+        },
+        "layer-entry-leasing",
+    );
+    // The layer's owner removes the entry, and publishes it again (a new lease file).
+    assert_ok(&installer(dir.path(), &["cache", "clean", "--cache-dir", layer.to_str().unwrap()]));
+    fill("filler2");
+
+    // What it locked is not the entry's lease: it must not use the entry unprotected.
+    let out = install.resume();
+    assert_ok(&out);
+    assert!(stderr(&out).contains("info: unpacked "), "{}", stderr(&out));
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}

@@ -194,6 +194,14 @@ fn a_read_only_cache_is_used_read_only_with_one_note() {
     )));
     assert!(site_packages(&third).join("fixture_pkg/__init__.py").is_file());
     assert_eq!(snapshot(&cache), cache_before);
+
+    // Symlinks would point into the temporary cache (a layer's entry is never symlinked into),
+    // gone at exit: refused before anything is made.
+    let fourth = work.path().join("fourth");
+    let out = installer(work.path(), &install_args(&fourth, &cache, &[&wheel], &["--link-mode", "symlink"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symlink needs a cache that outlives the install"), "{}", stderr(&out));
+    assert!(!fourth.exists());
 }
 
 /// The cache belongs to root, who filled it; `installer` runs as `nobody` (who owns the venv),

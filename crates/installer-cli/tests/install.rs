@@ -441,3 +441,31 @@ fn scripts_run_from_a_venv_whose_path_has_spaces_or_exceeds_the_shebang_limit() 
         }
     }
 }
+
+#[test]
+fn symlink_mode_refuses_a_cache_removed_when_the_install_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = make_venv(&tmp.path().join("venv"));
+    let before = snapshot(&venv);
+    let pkg = fixture("fixture_pkg-1.0");
+    let args = ["install", "--venv", venv.to_str().unwrap(), "--no-cache", "--link-mode", "symlink"];
+    let out = installer(tmp.path(), &[&args[..], &[pkg.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.starts_with("error: invalid link mode: symlink needs a cache that outlives the install, and ")
+            && said.contains("is a temporary cache removed when it ends"),
+        "{said}"
+    );
+    assert_eq!(snapshot(&venv), before, "the environment is left as it was");
+
+    // A new environment is not even created; `auto` never symlinks, so it installs.
+    let new = tmp.path().join("new");
+    let args = ["install", "--venv", new.to_str().unwrap(), "--no-cache", "--link-mode", "symlink"];
+    assert_eq!(installer(tmp.path(), &[&args[..], &[pkg.to_str().unwrap()]].concat()).status.code(), Some(1));
+    assert!(!new.exists());
+    let args = ["install", "--venv", venv.to_str().unwrap(), "--no-cache", "--link-mode", "auto"];
+    assert_ok(&installer(tmp.path(), &[&args[..], &[pkg.to_str().unwrap()]].concat()));
+    assert!(!site_packages(&venv).join("fixture_pkg/__init__.py").is_symlink());
+    assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}

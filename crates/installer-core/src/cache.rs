@@ -322,18 +322,37 @@ impl Cache {
     /// entry or none), then a recursive delete there. A delete interrupted half-way leaves only
     /// `tmp/removing-*`, which the next writer's staging cleanup removes.
     pub fn remove_entry(&self, id: &str) -> Result<EntryRemoval> {
+        self.remove_entry_unless(id, || false)
+    }
+
+    /// [`Cache::remove_entry`], keeping the entry (as [`EntryRemoval::InUse`]) when `in_use`,
+    /// asked while holding its lease exclusively, says so: the cache commands judge which
+    /// entries symlinked environments use before removing, and an install may lease the entry,
+    /// record its environment and let go in between (`cache_admin/envs.rs`).
+    pub(crate) fn remove_entry_unless(
+        &self,
+        id: &str,
+        in_use: impl FnOnce() -> bool,
+    ) -> Result<EntryRemoval> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = self.entries_dir().join(id);
+        let lease_path = dir.join(ENTRY_LOCK);
         // Without a lease file (or without flock on this filesystem) there is nothing to honour.
-        let lease = match File::open(dir.join(ENTRY_LOCK)) {
+        // Any other failure (EACCES, EMFILE...) may hide a holder: the entry stays, and we say why.
+        let lease = match File::open(&lease_path) {
             Ok(lease) => match lease.try_lock() {
                 Ok(()) => Some(lease),
                 Err(std::fs::TryLockError::WouldBlock) => return Ok(EntryRemoval::InUse),
-                Err(std::fs::TryLockError::Error(_)) => None,
+                Err(std::fs::TryLockError::Error(e)) if crate::platform::locks_unsupported(&e) => None,
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lease_path, e)),
             },
-            Err(_) => None,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("open", lease_path, e)),
         };
+        if dir.is_dir() && in_use() {
+            return Ok(EntryRemoval::InUse);
+        }
         crate::pause::point("entry-removing");
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = self.scratch_dir().join(format!("{REMOVING_PREFIX}{id}-{}-{n}", std::process::id()));
@@ -466,8 +485,16 @@ impl Cache {
     }
 
     /// Remembers that the environment at `venv` symlinks into these entries, so `cache clean`
-    /// and `cache prune` can refuse to break it. Best effort: a failure only loses the warning.
-    pub fn record_symlinked_env<'a>(&self, venv: &Path, entries: impl Iterator<Item = &'a str>) {
+    /// and `cache prune` can refuse to break it. Written by the install holding the
+    /// environment's lock and the entries' leases, before any link is made: the cache commands
+    /// take a record whose environment is locked at its word (`cache_admin/envs.rs`), so no
+    /// instant exists, even for a process killed after its commit, where a symlinked
+    /// environment is unrecorded.
+    pub fn record_symlinked_env<'a>(
+        &self,
+        venv: &Path,
+        entries: impl Iterator<Item = &'a str>,
+    ) -> io::Result<()> {
         let path = self
             .envs_dir()
             .join(format!("{}.json", &hex(&Sha256::digest(venv.as_os_str().as_encoded_bytes()))[..32]));
@@ -478,7 +505,8 @@ impl Cache {
         record.entries.extend(entries.map(str::to_string));
         record.entries.sort();
         record.entries.dedup();
-        let _ = write_atomically(&path, &serde_json::to_vec_pretty(&record).unwrap_or_default());
+        write_atomically(&path, &serde_json::to_vec_pretty(&record).expect("a record serialises"))
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
     }
 }
 
@@ -486,7 +514,10 @@ impl Cache {
 /// `shared` cache, writable by the group.
 fn init_layout(root: &Path, shared: bool) -> Result<()> {
     let layout = Layout::new(root).version_dir();
-    if Layout::new(root).scratch().is_dir() {
+    // The directories are made in order, so the last one says all are there; a first open
+    // killed half-way leaves it missing and the next open finishes the job.
+    let last = layout::DIRS[layout::DIRS.len() - 1];
+    if layout.join(last).is_dir() {
         return Ok(());
     }
     for sub in layout::DIRS {

@@ -14,8 +14,10 @@
 //! trusted as much as whoever writes it.
 //!
 //! Leases: where the entry's `.lock` can be opened, it is locked shared as a local lease is
-//! (`flock` needs only read access and works on a read-only mount), so the layer owner's
-//! `cache prune` leaves the entry alone while we link from it. We never remove a layer's
+//! (`flock` needs only read access and works on a read-only mount), before its manifest is
+//! read, and dropped as a local lease is when its path names another file once locked (the
+//! owner removed the entry meanwhile), so the layer owner's `cache prune` leaves the entry
+//! alone while we link from it. We never remove a layer's
 //! entries, so a layer whose locks cannot be taken needs none from us.
 
 use std::fs::File;
@@ -90,7 +92,9 @@ pub(super) fn search(
             continue;
         }
         match open_checked(&dir, &id, file_name, &sha256) {
-            Ok(entry) => {
+            // Being removed by the layer's owner: as if it were not there.
+            Ok(None) => {}
+            Ok(Some(entry)) => {
                 search.found = Some((Some(layer.clone()), entry));
                 break;
             }
@@ -104,8 +108,9 @@ pub(super) fn search(
 /// for an entry the local index remembers as checked.
 pub(super) fn open(layer: &Path, id: &str) -> Option<CacheEntry> {
     let dir = entry_dir(layer, id);
+    let lease = lease(&dir)?;
     let manifest = read_manifest(&dir)?;
-    Some(entry(dir, id, manifest))
+    Some(entry(dir, id, manifest, lease))
 }
 
 fn entry_dir(layer: &Path, id: &str) -> PathBuf {
@@ -117,9 +122,24 @@ fn read_manifest(dir: &Path) -> Option<Manifest> {
     (manifest.format == MANIFEST_FORMAT).then_some(manifest)
 }
 
-fn entry(dir: PathBuf, id: &str, manifest: Manifest) -> CacheEntry {
-    // A shared lease where we can take one; none is needed where we cannot (module docs).
-    let lease = File::open(dir.join(ENTRY_LOCK)).ok().filter(|lock| lock.lock_shared().is_ok());
+/// The entry's lease, locked shared where it can be (`Some(None)`: it cannot, and none is
+/// needed, module docs); `None` when the file we locked is no longer the entry's `.lock`: the
+/// layer's owner renamed the entry away to remove it between our open and our lock (as
+/// [`super::Cache::lease_entry`] checks), so it must not be used.
+fn lease(dir: &Path) -> Option<Option<File>> {
+    let path = dir.join(ENTRY_LOCK);
+    let Ok(lock) = File::open(&path) else { return Some(None) };
+    // The layer's owner may rename the entry away from here to our lock.
+    crate::pause::point("layer-entry-leasing");
+    if lock.lock_shared().is_err() {
+        return Some(None);
+    }
+    let ours = lock.metadata().ok()?;
+    let there = std::fs::metadata(&path).ok()?;
+    crate::platform::same_file(&ours, &there).then_some(Some(lock))
+}
+
+fn entry(dir: PathBuf, id: &str, manifest: Manifest, lease: Option<File>) -> CacheEntry {
     CacheEntry {
         id: id.to_string(),
         dir,
@@ -131,14 +151,20 @@ fn entry(dir: PathBuf, id: &str, manifest: Manifest) -> CacheEntry {
 }
 
 /// Opens the entry at `dir` and checks it against the archive (`sha256`, `file_name`) and
-/// its files against its manifest.
-fn open_checked(dir: &Path, id: &str, file_name: &str, sha256: &str) -> Result<CacheEntry, Untrusted> {
+/// its files against its manifest; `Ok(None)` when it is being removed.
+fn open_checked(
+    dir: &Path,
+    id: &str,
+    file_name: &str,
+    sha256: &str,
+) -> Result<Option<CacheEntry>, Untrusted> {
+    // Leased before anything is read, so what was checked is what is used.
+    let Some(lease) = lease(dir) else { return Ok(None) };
     let manifest = read_manifest(dir).ok_or(Untrusted::UnreadableManifest)?;
     if manifest.archive_sha256 != sha256 || manifest.wheel != file_name {
         return Err(Untrusted::OtherArchive);
     }
-    // Leased before the files are checked, so what was checked is what is used.
-    let entry = entry(dir.to_path_buf(), id, manifest);
+    let entry = entry(dir.to_path_buf(), id, manifest, lease);
     let tree = entry.tree();
     let outcomes: Vec<(&str, Check)> =
         entry.manifest.files.par_iter().map(|f| (f.path.as_str(), check(&tree.join(&f.path), f))).collect();
@@ -151,7 +177,7 @@ fn open_checked(dir: &Path, id: &str, file_name: &str, sha256: &str) -> Result<C
         }
     }
     if changed.is_empty() && missing.is_empty() {
-        Ok(entry)
+        Ok(Some(entry))
     } else {
         Err(Untrusted::ChangedFiles { changed, missing })
     }

@@ -63,8 +63,8 @@ impl Cache {
     /// Renames a complete staging directory into place; its lock becomes the entry's lease,
     /// held without a gap. Losing the race to another process that published the same entry
     /// is fine: its entry is identical, and we lease it instead (or, if it was removed in the
-    /// meantime, publish ours after all). `manifest` is the one written into the staging
-    /// directory.
+    /// meantime, publish ours after all; if its manifest cannot be read, remove it and publish
+    /// ours). `manifest` is the one written into the staging directory.
     fn publish(&self, staging: Staging, id: &str, manifest: &Manifest) -> Result<CacheEntry> {
         let dest = self.entries_dir().join(id);
         // Another process may publish the same entry from here to the rename.
@@ -89,6 +89,12 @@ impl Cache {
                 {
                     if let Some(entry) = self.lease_entry(id) {
                         return Ok(entry);
+                    }
+                    // Still there but not usable: its manifest is unreadable (torn by a power
+                    // loss) or of another format. Every later install of the wheel would unpack
+                    // it in vain, so ours replaces it (unless an install holds it: then we fail).
+                    if dest.is_dir() && self.open_entry(id).is_none() {
+                        self.remove_entry(id)?;
                     }
                 }
                 Err(e) => return Err(Error::io("publish cache entry", dest, e)),

@@ -161,3 +161,49 @@ fn two_threads_unpacking_one_wheel_publish_one_entry_and_both_can_use_it() {
     // Both hold the lease: neither's entry can be taken away.
     assert_eq!(cache.remove_entry(got[0].id()).unwrap(), EntryRemoval::InUse);
 }
+
+#[test]
+fn remove_entry_keeps_an_entry_whose_lease_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let wheel = wheel_in(dir.path(), PKG);
+    let id = unpack(&cache, miss(&cache, &wheel)).id().to_string();
+    // A lease that cannot be opened (here a symlink loop: ELOOP, which even root gets) may
+    // hide a holder: only a missing one means there is nothing to honour.
+    let lease = cache.entries_dir().join(&id).join(ENTRY_LOCK);
+    std::fs::remove_file(&lease).unwrap();
+    std::os::unix::fs::symlink(ENTRY_LOCK, &lease).unwrap();
+    let err = cache.remove_entry(&id).unwrap_err();
+    assert_eq!(err.one_line().split(':').next().unwrap(), format!("cannot open {}", lease.display()));
+    assert_eq!(entries(&cache), [id.as_str()]);
+
+    std::fs::remove_file(&lease).unwrap();
+    assert_eq!(cache.remove_entry(&id).unwrap(), EntryRemoval::Removed);
+}
+
+#[test]
+fn an_entry_with_an_unreadable_manifest_is_replaced_by_the_next_unpack() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let wheel = wheel_in(dir.path(), PKG);
+    let id = unpack(&cache, miss(&cache, &wheel)).id().to_string();
+    // Torn by a power loss, say: the entry is there, its manifest is garbage.
+    std::fs::write(cache.entries_dir().join(&id).join(MANIFEST), b"\0\0garbage").unwrap();
+
+    let entry = unpack(&cache, miss(&cache, &wheel));
+    assert_eq!(entry.id(), id);
+    assert!(entry.was_unpacked(), "published anew");
+    assert_eq!(entries(&cache), [id.as_str()]);
+    assert!(cache.open_entry(&id).is_some());
+}
+
+#[test]
+fn opening_a_cache_finishes_a_layout_whose_creation_was_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let layout = Layout::new(&root);
+    // Killed after `tmp/`, before the directories made after it.
+    std::fs::create_dir_all(layout.scratch()).unwrap();
+    let cache = Cache::open(&root).unwrap();
+    assert!(cache.envs_dir().is_dir() && cache.interpreters_dir().is_dir());
+}

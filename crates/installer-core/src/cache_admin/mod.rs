@@ -27,6 +27,7 @@ use crate::shards::{ShardPolicy, AUTO_SHARD_NAME};
 use crate::wheel::normalize_name;
 use crate::{platform, Error, Result};
 
+use envs::RecordsSeen;
 pub use envs::{symlinked_environments, LiveSymlinkedEnv};
 pub use size::{enforce_max_size, info, Evicted, Eviction, LocationInfo};
 pub use verify::{evict, verify, DamagedEntry, VerifyReport};
@@ -239,14 +240,15 @@ pub struct CleanOptions {
 
 /// Removes every entry of every cache (or those of the named distributions). Refuses, before
 /// removing anything, with [`Error::SymlinkedEnvironments`] when a live symlinked environment
-/// uses an entry that would go, unless `force`. Cleaning everything also drops the wheel index
-/// and the records of symlinked environments.
+/// uses an entry that would go, unless `force`; an entry an install symlinked into meanwhile
+/// stays, counted as in use. Cleaning everything also drops the wheel index and the records
+/// of environments that no longer link into the cache (never those of running installs).
 pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
     let names: BTreeSet<String> = options.names.iter().map(|n| normalize_name(n)).collect();
     let mut plans = Vec::with_capacity(caches.len());
     let mut blocking = BTreeSet::new();
     for cache in caches {
-        let envs = symlinked_environments(cache);
+        let envs::Judged { live: envs, seen } = envs::judge(cache);
         let (doomed, kept): (Vec<EntryInfo>, Vec<EntryInfo>) = entries(cache)?.into_iter().partition(|e| {
             names.is_empty() || e.name.as_deref().is_some_and(|n| names.contains(&normalize_name(n)))
         });
@@ -257,21 +259,19 @@ pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
             .map(|env| env.venv.clone())
             .collect();
         blocking.extend(broken.iter().cloned());
-        plans.push((cache, doomed, kept.len(), broken));
+        plans.push((cache, doomed, kept.len(), broken, seen));
     }
     if !blocking.is_empty() && !options.force {
         return Err(Error::SymlinkedEnvironments { envs: blocking.into_iter().collect() });
     }
     let mut out = Vec::with_capacity(plans.len());
-    for (cache, doomed, kept, broken) in plans {
-        let (removed, in_use) = remove_all(cache, doomed)?;
+    for (cache, doomed, kept, broken, seen) in plans {
+        let (removed, in_use) = remove_all(cache, doomed, unless_forced(options.force, &seen))?;
         let in_use = in_use.len();
         if names.is_empty() {
             clear_dir(&cache.index_dir())?;
-            clear_dir(&cache.envs_dir())?;
-        } else {
-            envs::forget_stale(cache);
         }
+        envs::forget_stale(cache);
         out.push(Removal {
             root: cache.root().to_path_buf(),
             removed,
@@ -307,9 +307,11 @@ pub struct PruneOptions {
 pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
     let mut out = Vec::with_capacity(caches.len());
     let mut left = Vec::with_capacity(caches.len());
+    let mut judged = Vec::with_capacity(caches.len());
     for cache in caches {
         envs::forget_stale(cache);
-        let envs = symlinked_environments(cache);
+        let envs::Judged { live: envs, seen } = envs::judge(cache);
+        let seen = (!options.force).then_some(seen);
         let mut doomed = Vec::new();
         let mut kept = Vec::new();
         let mut for_envs = BTreeSet::new();
@@ -331,7 +333,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
                 kept.push(entry);
             }
         }
-        let (removed, in_use) = remove_all(cache, doomed)?;
+        let (removed, in_use) = remove_all(cache, doomed, seen.as_ref())?;
         let mut removal = Removal {
             root: cache.root().to_path_buf(),
             removed,
@@ -348,7 +350,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
         if let Some(cutoff) = options.used_before {
             let (old, recent): (Vec<EntryInfo>, Vec<EntryInfo>) =
                 candidates.into_iter().partition(|e| e.last_used < cutoff);
-            let (removed, in_use) = remove_all(cache, old)?;
+            let (removed, in_use) = remove_all(cache, old, seen.as_ref())?;
             removal.by_age = removed.len();
             removal.in_use += in_use.len();
             removal.removed.extend(removed);
@@ -357,6 +359,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
         }
         out.push(removal);
         left.push((candidates, stays));
+        judged.push(seen);
     }
     if let Some(max) = options.max_size {
         let mut seen = std::collections::HashSet::new();
@@ -366,7 +369,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
             .iter()
             .enumerate()
             .flat_map(|(i, (may, _))| may.iter().map(move |e| size::Candidate::of(i, e)));
-        let lru = size::evict_lru(caches, candidates.collect(), size, max)?;
+        let lru = size::evict_lru(caches, &judged, candidates.collect(), size, max)?;
         for (((removal, gone), in_use), (candidates, _)) in
             out.iter_mut().zip(lru.removed).zip(lru.in_use).zip(&mut left)
         {
@@ -386,12 +389,27 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
     Ok(out)
 }
 
-/// Removes the entries (in parallel); returns those removed, and those a running install was
-/// using (they stay).
-fn remove_all(cache: &Cache, doomed: Vec<EntryInfo>) -> Result<(Vec<EntryInfo>, Vec<EntryInfo>)> {
+/// `seen`, unless `force` says to break symlinked environments anyway.
+fn unless_forced(force: bool, seen: &RecordsSeen) -> Option<&RecordsSeen> {
+    (!force).then_some(seen)
+}
+
+/// Removes `id` from `cache`, keeping it when a symlinked environment was recorded as using it
+/// since `seen` was read (`None`: `force`, never kept for that).
+fn remove(cache: &Cache, id: &str, seen: Option<&RecordsSeen>) -> Result<EntryRemoval> {
+    cache.remove_entry_unless(id, || seen.is_some_and(|seen| seen.written_since(cache, id)))
+}
+
+/// Removes the entries (in parallel); returns those removed, and those in use (they stay): by
+/// a running install, or by an environment symlinked into them since `seen` was read.
+fn remove_all(
+    cache: &Cache,
+    doomed: Vec<EntryInfo>,
+    seen: Option<&RecordsSeen>,
+) -> Result<(Vec<EntryInfo>, Vec<EntryInfo>)> {
     let outcomes: Vec<(EntryInfo, EntryRemoval)> = doomed
         .into_par_iter()
-        .map(|entry| cache.remove_entry(&entry.id).map(|removal| (entry, removal)))
+        .map(|entry| remove(cache, &entry.id, seen).map(|removal| (entry, removal)))
         .collect::<Result<_>>()?;
     let (mut removed, mut in_use) = (Vec::new(), Vec::new());
     for (entry, outcome) in outcomes {

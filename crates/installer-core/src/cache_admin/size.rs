@@ -11,10 +11,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::{
-    entries, entry_ids, forget_missing_index_records, locations, open_existing, symlinked_environments,
-    EntryInfo,
-};
+use super::envs::{judge, Judged, RecordsSeen};
+use super::{entries, entry_ids, forget_missing_index_records, locations, open_existing, remove, EntryInfo};
 use crate::cache::{Cache, EntryRemoval, EntrySize};
 use crate::shards::ShardPolicy;
 use crate::Result;
@@ -128,10 +126,12 @@ pub fn enforce_max_size(
     }
     // Only now, when something must go, read the last uses and walk the symlinked environments.
     let mut candidates = Vec::new();
+    let mut judged = Vec::with_capacity(caches.len());
     for (i, (cache, entries)) in caches.iter().zip(sizes).enumerate() {
         let uses = cache.last_uses();
-        let protected: BTreeSet<String> =
-            symlinked_environments(cache).into_iter().flat_map(|env| env.entries).collect();
+        let Judged { live, seen } = judge(cache);
+        judged.push(Some(seen));
+        let protected: BTreeSet<String> = live.into_iter().flat_map(|env| env.entries).collect();
         candidates.extend(
             entries.into_iter().filter(|e| !used.contains(e.id.as_str()) && !protected.contains(&e.id)).map(
                 |e| Candidate {
@@ -143,7 +143,7 @@ pub fn enforce_max_size(
             ),
         );
     }
-    let lru = evict_lru(&caches, candidates, size_before, max)?;
+    let lru = evict_lru(&caches, &judged, candidates, size_before, max)?;
     let mut removed = Vec::new();
     for (cache, gone) in caches.iter().zip(&lru.removed) {
         if !gone.is_empty() {
@@ -184,9 +184,11 @@ pub(super) struct Lru {
 }
 
 /// Removes `candidates` of `caches`, least recently used first across all caches (ties by id),
-/// from a total of `size` bytes until it is at most `max`.
+/// from a total of `size` bytes until it is at most `max`; `judged`, per cache, the records of
+/// symlinked environments the candidates were chosen by (`None`: `force`).
 pub(super) fn evict_lru(
     caches: &[Cache],
+    judged: &[Option<RecordsSeen>],
     mut candidates: Vec<Candidate>,
     mut size: u64,
     max: u64,
@@ -198,7 +200,8 @@ pub(super) fn evict_lru(
         if size <= max {
             break;
         }
-        match caches[candidate.cache].remove_entry(&candidate.id)? {
+        let seen = judged[candidate.cache].as_ref();
+        match remove(&caches[candidate.cache], &candidate.id, seen)? {
             EntryRemoval::Removed => {
                 size = size.saturating_sub(candidate.disk_bytes);
                 lru.removed[candidate.cache].push(candidate);

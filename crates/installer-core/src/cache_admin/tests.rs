@@ -112,7 +112,7 @@ fn clean_and_prune_do_not_break_symlinked_environments_without_force() {
     std::fs::create_dir(&venv).unwrap();
     let file = &made[0].manifest().files[0].path;
     std::os::unix::fs::symlink(made[0].tree().join(file), venv.join("linked.py")).unwrap();
-    cache.record_symlinked_env(&venv, [made[0].id()].into_iter());
+    cache.record_symlinked_env(&venv, [made[0].id()].into_iter()).unwrap();
     let caches = std::slice::from_ref(&cache);
 
     let err = clean(caches, &CleanOptions::default()).unwrap_err();

@@ -95,6 +95,7 @@ pub fn install(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
+    check_cache_outlives(cache, options)?;
     let mut clock = Clock::new();
     let interpreter = target::Interpreter::cached(venv.python(), &cache.interpreters_dir())?;
     let wheels = select(&interpreter, wheels, options, reporter)?;
@@ -128,6 +129,7 @@ pub fn install_into(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<InstallSummary> {
+    check_cache_outlives(cache, options)?;
     // As the caller named it, for the announcement of its creation.
     let named = venv_dir;
     let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
@@ -192,6 +194,23 @@ pub fn install_into(
         };
         drop(lock);
         result
+    })
+}
+
+/// Refuses `symlink` from a cache removed when this install ends (`--no-cache`, or the
+/// temporary cache that stands in for one this user cannot write): every link would dangle
+/// as soon as the command exits. Checked before any wheel is read, so nothing is touched.
+/// `auto` never chooses symlinks ([`crate::linker::probe`]), so only an explicit request can.
+fn check_cache_outlives(cache: &Cache, options: &InstallOptions) -> Result<()> {
+    if options.link_mode != LinkMode::Symlink || !cache.is_temporary() {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        what: "link mode",
+        reason: format!(
+            "symlink needs a cache that outlives the install, and {} is a temporary cache removed when it ends (no cache was asked for, or the cache cannot be written)",
+            cache.root().display()
+        ),
     })
 }
 
@@ -435,7 +454,17 @@ fn install_entries(
         clock.lap("bytecode");
     }
 
-    // 5. Apply.
+    // 5. Apply. A symlinked environment is recorded first, while this install holds the
+    // environment's lock and the entries' leases (`Cache::record_symlinked_env`).
+    if link.mode == ConcreteLinkMode::Symlink {
+        if let Err(e) = source.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id())) {
+            reporter.warning(&format!(
+                "cannot record {} as a symlinked environment of the cache (cache clean and prune will not know it links there): {e}",
+                venv.root().display()
+            ));
+        }
+        crate::pause::point("symlinked-env-recorded");
+    }
     let total: u64 = plans.iter().map(|p| p.files.len() as u64 + 1).sum();
     summary.files = total;
     let copy_bytes = if link.mode == ConcreteLinkMode::Copy { entry_files_and_bytes(&plans).1 } else { 0 };
@@ -459,12 +488,10 @@ fn install_entries(
         }
     };
     txn.commit(uninstall::emptied_dirs(&old_files, &replaced, venv));
+    crate::pause::point("committed");
     clock.lap("commit");
     reporter.info(&clock.summary());
 
-    if link.mode == ConcreteLinkMode::Symlink {
-        cache.record_symlinked_env(venv.root(), plans.iter().map(|p| p.entry.id()));
-    }
     if let Some(max) = options.cache_max_size {
         // While this install still holds its entries' leases.
         keep_under(max, cache, &options.shards, &used, reporter);
