@@ -549,6 +549,30 @@ fn sigkill_mid_uninstall_is_rolled_back_by_the_next_command() {
     assert!(!site_packages(&venv).join("fixture_pkg").exists());
 }
 
+/// SIGKILL of the recovery itself, just after it deleted the dead install's journal: the
+/// directories that install made must be gone by then, since the list of them is lost with
+/// the journal (an empty `fixture_pkg/` left in site-packages would import as a namespace
+/// package). The next command finishes the recovery; the environment is as before.
+#[test]
+fn sigkill_of_a_recovery_leaves_no_directory_of_the_dead_transaction() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let pkg = fixture("fixture_pkg-1.0");
+    let before = snapshot(&venv);
+
+    let args = install_args(&venv, &cache, &[&pkg], &[]);
+    Paused::start(work.path(), &args, "file-placed").kill();
+    assert!(site_packages(&venv).join("fixture_pkg").is_dir(), "{:?}", names(&site_packages(&venv)));
+
+    let list = ["list", "--venv", venv.to_str().unwrap()];
+    Paused::start(work.path(), &list, "dead-journal-removed").kill();
+    assert!(!site_packages(&venv).join("fixture_pkg").exists(), "{:?}", names(&site_packages(&venv)));
+
+    assert_ok(&installer(work.path(), &list));
+    assert_eq!(snapshot(&venv), before, "nothing of the dead install, no backup left");
+}
+
 /// A second Ctrl-C exits at once with 130; a kill during unpacking leaves a locked staging
 /// directory, which the next run that unpacks removes (its lock is free) before installing.
 #[test]

@@ -437,6 +437,29 @@ mod tests {
         assert_eq!(snapshot(root), before);
     }
 
+    /// A journal planted in the environment (by a wheel's `.data/data/.installer-backup-*/`,
+    /// before such names were refused) reaches nothing outside it through `..` or `.`,
+    /// although such paths start with the root to a lexical `starts_with`.
+    #[test]
+    fn journal_paths_that_leave_the_environment_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, home) = (dir.path().join("venv"), dir.path().join("home"));
+        let backup = root.join(format!("{BACKUP_PREFIX}z"));
+        std::fs::create_dir_all(&backup).unwrap();
+        std::fs::create_dir(&home).unwrap();
+        std::fs::write(backup.join(LOCK), "").unwrap();
+        // Made after the planted lock file: "made since" the fake transaction began.
+        std::fs::write(home.join("precious"), "mine").unwrap();
+        std::fs::write(root.join("kept.py"), "there before").unwrap();
+        let r = root.display();
+        let journal = format!("F{r}/../home/precious\0F{r}/./kept.py\0D{r}/../home\0D{r}/.\0");
+        std::fs::write(backup.join(JOURNAL), journal).unwrap();
+
+        assert_eq!(recover(&root), 1);
+        assert_eq!(std::fs::read_to_string(home.join("precious")).unwrap(), "mine");
+        assert_eq!(std::fs::read_to_string(root.join("kept.py")).unwrap(), "there before");
+    }
+
     #[test]
     fn rollback_after_partial_creation_leaves_no_journal_that_could_remove_restored_files() {
         let dir = tempfile::tempdir().unwrap();
