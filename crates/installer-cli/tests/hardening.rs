@@ -332,6 +332,62 @@ fn the_compression_ratio_limit_is_configurable() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Wheels aimed at the environment itself
+
+/// Installs `wheel` into `venv` expecting a refusal (exit 1) that names the wheel and says
+/// `reason`, with the environment exactly as before.
+#[track_caller]
+fn assert_refused_and_unchanged(work: &Path, venv: &Path, cache: &Path, wheel: &Path, reason: &str) {
+    let before = snapshot(venv);
+    let out = installer(work, &install_args(venv, cache, &[wheel], &[]));
+    let name = wheel.file_name().unwrap().to_str().unwrap();
+    assert_failed(&out, 1, &[name, reason]);
+    assert_eq!(snapshot(venv), before, "the environment as before");
+}
+
+/// A file of a wheel in the place of one of the environment's directories (`.data/data/bin`,
+/// `.data/data/lib`) would have moved the whole directory into the backup, and the commit
+/// deleted it: refused by the wheel reader, nothing cached, nothing changed.
+#[test]
+fn a_wheel_file_in_the_place_of_an_environment_directory_is_refused() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    for dir in ["bin", "lib", "lib64", "include"] {
+        let wheel_dir = work.path().join(dir);
+        std::fs::create_dir(&wheel_dir).unwrap();
+        let wheel = WheelBuilder::new("evil", "1.0")
+            .file(&format!("evil-1.0.data/data/{dir}"), b"x")
+            .write(&wheel_dir, None);
+        let own = format!("would replace the environment's own {}", venv.join(dir).display());
+        assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, &own);
+        assert_cache_empty(&cache);
+    }
+}
+
+/// A file of a wheel in the place of a directory found in the environment (another
+/// distribution's package; site-packages itself through `.data/data`) is refused before
+/// anything is made: pip fails there too, and moving the directory aside would delete it.
+#[test]
+fn a_wheel_file_in_the_place_of_a_directory_is_refused_and_nothing_changes() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let requests = WheelBuilder::new("requests", "1.0").write(work.path(), None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&requests], &[])));
+    let site = site_packages(&venv);
+    let site_rel = site.strip_prefix(&venv).unwrap().to_str().unwrap().to_string();
+    let cases =
+        [("requests", site.join("requests")), (&*format!("evil-1.0.data/data/{site_rel}"), site.clone())];
+    for (i, (member, replaced)) in cases.iter().enumerate() {
+        let wheel_dir = work.path().join(format!("evil{i}"));
+        std::fs::create_dir(&wheel_dir).unwrap();
+        let wheel = WheelBuilder::new("evil", "1.0").file(member, b"x").write(&wheel_dir, None);
+        let reason = format!("would replace the directory {}", replaced.display());
+        assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, &reason);
+    }
+    assert_eq!(python(&venv, "import requests; print(requests.VALUE)").trim(), "1");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Interrupts
 
 /// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
@@ -571,6 +627,32 @@ fn sigkill_of_a_recovery_leaves_no_directory_of_the_dead_transaction() {
 
     assert_ok(&installer(work.path(), &list));
     assert_eq!(snapshot(&venv), before, "nothing of the dead install, no backup left");
+}
+
+/// SIGKILL once the install has journaled the files it will create, with one of them another
+/// distribution's (overwritten, as pip does) and hardlinked elsewhere too, as a cache file is
+/// into every environment: another environment linking it changes its ctime after the dead
+/// transaction began. Recovery must not take it for the transaction's and delete it.
+#[test]
+fn sigkill_after_the_journal_never_removes_a_file_it_did_not_replace() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let alpha = WheelBuilder::new("alpha", "1.0").file("shared.py", b"ALPHA = 1\n").write(work.path(), None);
+    let beta = WheelBuilder::new("beta", "1.0").file("shared.py", b"BETA = 1\n").write(work.path(), None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&alpha], &[])));
+    let shared = site_packages(&venv).join("shared.py");
+    let elsewhere = work.path().join("other-env-shared.py");
+    std::fs::hard_link(&shared, &elsewhere).unwrap();
+    let before = snapshot(&venv);
+
+    Paused::start(work.path(), &install_args(&venv, &cache, &[&beta], &[]), "journaled").kill();
+    // Another environment links the same file: a new ctime, after the dead transaction began.
+    std::fs::hard_link(&elsewhere, work.path().join("third-env-shared.py")).unwrap();
+
+    assert_ok(&installer(work.path(), &["list", "--venv", venv.to_str().unwrap()]));
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), "ALPHA = 1\n");
+    assert_eq!(snapshot(&venv), before, "as before the killed install");
 }
 
 /// A second Ctrl-C exits at once with 130; a kill during unpacking leaves a locked staging

@@ -149,7 +149,8 @@ impl Transaction {
     }
 
     /// Creates the file `rel` under `dir` with `create` (which fails if it exists); an existing
-    /// file is moved aside first, as pip overwrites files it does not own.
+    /// file is moved aside first, as pip overwrites files it does not own; an existing
+    /// directory is an error, as with pip.
     ///
     /// When `create` runs out of space, what it left (half a file) is removed: an existing
     /// file would have been `AlreadyExists` first, so it is ours, and it is not listed as
@@ -157,7 +158,14 @@ impl Transaction {
     pub fn create_file(&self, dir: &Dir, rel: &str, create: impl Fn() -> io::Result<()>) -> io::Result<()> {
         let result = match create() {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.remove(&dir.join(rel)).map_err(|e| io::Error::other(e.to_string()))?;
+                let path = dir.join(rel);
+                // Never a directory: moving it aside would delete all it holds at commit. The
+                // install refuses these before it makes anything; this is for one that
+                // appeared since.
+                if path.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
+                    return Err(io::Error::new(io::ErrorKind::IsADirectory, "a directory is in the way"));
+                }
+                self.remove(&path).map_err(|e| io::Error::other(e.to_string()))?;
                 create()
             }
             result => result,
@@ -474,6 +482,23 @@ mod tests {
         txn.rollback();
         assert_eq!(snapshot(root), before);
         assert_eq!(recover(root), 0);
+        assert_eq!(snapshot(root), before);
+    }
+
+    /// A directory in the way of a file (one that appeared after the install checked) is an
+    /// error, never moved aside: the commit would delete all it holds.
+    #[test]
+    fn a_file_never_replaces_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("bin")).unwrap();
+        std::fs::write(root.join("bin/python"), "interpreter").unwrap();
+        let before = snapshot(root);
+        let txn = Transaction::new(root);
+        let top = Dir::open(root).unwrap();
+        let err = txn.create_file(&top, "bin", || top.create_new_file("bin", false).map(drop)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+        txn.commit(BTreeSet::new());
         assert_eq!(snapshot(root), before);
     }
 
