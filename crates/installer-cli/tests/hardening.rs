@@ -387,6 +387,29 @@ fn a_wheel_file_in_the_place_of_a_directory_is_refused_and_nothing_changes() {
     assert_eq!(python(&venv, "import requests; print(requests.VALUE)").trim(), "1");
 }
 
+/// Members that would plant a fake dead transaction (`.installer-backup-*` with a lock, a
+/// mirror `t/` and a journal naming files outside the environment), through `.data/data` or
+/// at the top of a `--target` directory, are refused by the wheel reader.
+#[test]
+fn a_wheel_that_would_plant_a_transaction_is_refused() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let members = [
+        "x-1.0.data/data/.installer-backup-z/.lock",
+        "x-1.0.data/data/.installer-backup-z/t/bin/python",
+        ".installer-backup-z/journal",
+        "x-1.0.data/data/.installer-trash-z/x",
+    ];
+    for (i, member) in members.iter().enumerate() {
+        let wheel_dir = work.path().join(format!("x{i}"));
+        std::fs::create_dir(&wheel_dir).unwrap();
+        let wheel = WheelBuilder::new("x", "1.0").file(member, b"").write(&wheel_dir, None);
+        let reason = format!("{member}: unsafe path: '.installer-' component");
+        assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, &reason);
+        assert_cache_empty(&cache);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Interrupts
 

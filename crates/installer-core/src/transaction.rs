@@ -35,6 +35,11 @@ use crate::platform::Dir;
 use crate::{Error, Result};
 pub(crate) use recover::recover;
 
+/// What the names of the installer's own entries in an environment start with: backups and
+/// trash here, link-probe files (`linker`). A wheel's path with a component like this is
+/// refused ([`is_reserved`]): a planted `.installer-backup-*` would be rolled back as a dead
+/// transaction by the next command.
+const RESERVED_PREFIX: &str = ".installer-";
 const BACKUP_PREFIX: &str = ".installer-backup-";
 const TRASH_PREFIX: &str = ".installer-trash-";
 const LOCK: &str = ".lock";
@@ -44,6 +49,12 @@ const MIRROR: &str = "t";
 /// Moved files that cannot be mirrored (outside the root, or moved twice): in-process
 /// rollback only.
 const NUMBERED: &str = "n";
+
+/// Whether `path` (`/`-separated, relative) has a component reserved for the installer's own
+/// entries ([`RESERVED_PREFIX`]).
+pub(crate) fn is_reserved(path: &str) -> bool {
+    path.split('/').any(|component| component.starts_with(RESERVED_PREFIX))
+}
 
 pub(crate) struct Transaction {
     root: PathBuf,

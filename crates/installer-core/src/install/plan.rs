@@ -280,6 +280,16 @@ pub(crate) fn plan_wheel(
             }
         }
         refuse_environment_file(roots, root, &file.path[skip..], wheel, || file.path.clone())?;
+        if crate::transaction::is_reserved(&file.path) {
+            // The wheel reader refuses these; an entry cached before it did could hold one.
+            return Err(Error::Wheel {
+                wheel: wheel.to_path_buf(),
+                source: crate::wheel::WheelError::UnsafePath {
+                    path: file.path.clone(),
+                    reason: "'.installer-' component (reserved for the installer's transactions)",
+                },
+            });
+        }
         files.push(if file.python_shebang && file.path.starts_with(&scripts_prefix) {
             generate(root, rewritten_script(&entry, index as u32, &file.path[skip..], venv)?)
         } else {
