@@ -410,6 +410,19 @@ fn a_wheel_that_would_plant_a_transaction_is_refused() {
     }
 }
 
+/// `Name: ..` in METADATA (normalised, `..` matches a wheel named `_`) would have named the
+/// headers directory `include/site/pythonX.Y/..`: refused as not a project name.
+#[test]
+fn a_wheel_whose_metadata_name_is_not_a_project_name_is_refused() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let mut builder = WheelBuilder::new("_", "1.0").file("_-1.0.data/headers/evil.h", b"");
+    builder.metadata_name = Some("..".into());
+    let wheel = builder.write(work.path(), None);
+    assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, "Name `..` is not a valid project name");
+    assert_cache_empty(&cache);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Interrupts
 
