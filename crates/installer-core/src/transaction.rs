@@ -13,7 +13,9 @@
 //!   its own record of what to put back (no write per file);
 //! - `journal` lists, once per phase and before anything of that phase happens, the topmost
 //!   directories about to be made (everything below them is the transaction's too) and the
-//!   files about to be created in directories that were there before. A listed file, or a
+//!   files about to be created in directories that were there before (whatever is at such a
+//!   path is moved aside before it is listed: a listed file still in place is never one that
+//!   was there, whose ctime another hard link to it could have changed). A listed file, or a
 //!   file anywhere under a listed directory, whose inode changed (ctime) after the
 //!   transaction began (its lock file was made) was made by the transaction and is removed;
 //!   one older was there before and is kept. A directory that someone else made first is listed again as

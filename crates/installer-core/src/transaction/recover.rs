@@ -55,7 +55,8 @@ fn lock_if_dead(dir: &Path) -> Option<File> {
 }
 
 /// Undoes what the dead transaction of `backup` did: removes what it created (per the
-/// journal), puts moved files back, removes the directories it made once empty.
+/// journal) and the directories it made once empty, deletes the journal, puts moved files
+/// back. Killed at any point, it can be run again.
 fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
     let journal_path = backup.join(JOURNAL);
     let (mut files, mut dirs, mut not_ours) = (Vec::new(), Vec::new(), HashSet::new());
