@@ -66,38 +66,45 @@ pub(super) fn apply<'a>(
     };
     let mut tree = Tree::new(roots.len(), jobs.iter().map(destination));
     tree.find_new(|root, rel| root_dirs[root].exists(rel));
-    let records: Vec<(usize, usize)> = (0..plans.len())
-        .map(|i| (i, roots::SITE_PACKAGES as usize))
-        .filter(|&(i, root)| !tree.in_new_dir(root, &plans[i].record))
-        .collect();
     // Only a file in a directory that was there before can be in the way of one: what is in
     // the way is moved aside now, before anything is made, and before the journal below
     // lists the path. A file listed there while still in place could be taken for the
     // transaction's by a successor (a hardlinked file's ctime changes whenever another
-    // environment links the same cache file) and deleted.
-    let in_old_dirs: Vec<(usize, usize, &str)> = (tree.files_in_old_dirs())
-        .map(|job| {
-            let (i, _) = jobs[job as usize];
-            let (root, rel) = destination(&jobs[job as usize]);
-            (i, root, rel)
-        })
-        .chain(records.iter().map(|&(i, root)| (i, root, plans[i].record.as_str())))
+    // environment links the same cache file) and deleted. Indices, not paths: 4 bytes a file.
+    let in_old_dirs: Vec<u32> = tree.files_in_old_dirs().collect();
+    let records: Vec<usize> = (0..plans.len())
+        .filter(|&i| !tree.in_new_dir(roots::SITE_PACKAGES as usize, &plans[i].record))
         .collect();
-    in_old_dirs.par_iter().try_for_each(|&(i, root, rel)| match root_dirs[root].is_dir(rel) {
+    let in_the_way = |i: usize, root: usize, rel: &str| match root_dirs[root].is_dir(rel) {
         None => Ok(()),
         // A file never replaces a directory (`bin/`, another distribution's package): that
-        // would delete all it holds. Nothing is made yet; the caller rolls back the rest.
+        // would delete all it holds. Nothing but missing roots is made yet, and the caller
+        // rolls back.
         Some(true) => Err(Error::Wheel {
             wheel: plans[i].wheel.clone(),
             source: crate::wheel::WheelError::ReplacesDirectory { path: root_dirs[root].join(rel) },
         }),
         Some(false) => txn.remove(&root_dirs[root].join(rel)),
+    };
+    in_old_dirs.par_iter().try_for_each(|&job| {
+        let (root, rel) = destination(&jobs[job as usize]);
+        in_the_way(jobs[job as usize].0, root, rel)
     })?;
-    clock.lap("move aside in the way");
+    for &i in &records {
+        in_the_way(i, roots::SITE_PACKAGES as usize, &plans[i].record)?;
+    }
+    clock.lap("move aside what is in the way");
     // Journaled before anything is made: the topmost new directories, and the files (RECORDs
     // too) in directories that were there before; all else is below a new directory.
     txn.will_make_dirs(tree.new_tops().map(|(root, rel)| (&root_dirs[root], rel)))?;
-    txn.will_create(in_old_dirs.iter().map(|&(_, root, rel)| (&root_dirs[root], rel)))?;
+    let records = records.iter().map(|&i| (roots::SITE_PACKAGES as usize, plans[i].record.as_str()));
+    txn.will_create(
+        in_old_dirs
+            .iter()
+            .map(|&job| destination(&jobs[job as usize]))
+            .chain(records)
+            .map(|(root, rel)| (&root_dirs[root], rel)),
+    )?;
     clock.lap("journal");
     crate::pause::point("journaled");
 
