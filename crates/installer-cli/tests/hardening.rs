@@ -340,6 +340,98 @@ fn the_compression_ratio_limit_is_configurable() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Wheels aimed at the environment itself
+
+/// Installs `wheel` into `venv` expecting a refusal (exit 1) that names the wheel and says
+/// `reason`, with the environment exactly as before.
+#[track_caller]
+fn assert_refused_and_unchanged(work: &Path, venv: &Path, cache: &Path, wheel: &Path, reason: &str) {
+    let before = snapshot(venv);
+    let out = installer(work, &install_args(venv, cache, &[wheel], &[]));
+    let name = wheel.file_name().unwrap().to_str().unwrap();
+    assert_failed(&out, 1, &[name, reason]);
+    assert_eq!(snapshot(venv), before, "the environment as before");
+}
+
+/// A file of a wheel in the place of one of the environment's directories (`.data/data/bin`,
+/// `.data/data/lib`) would have moved the whole directory into the backup, and the commit
+/// deleted it: refused by the wheel reader, nothing cached, nothing changed.
+#[test]
+fn a_wheel_file_in_the_place_of_an_environment_directory_is_refused() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    for dir in ["bin", "lib", "lib64", "include"] {
+        let wheel_dir = work.path().join(dir);
+        std::fs::create_dir(&wheel_dir).unwrap();
+        let wheel = WheelBuilder::new("evil", "1.0")
+            .file(&format!("evil-1.0.data/data/{dir}"), b"x")
+            .write(&wheel_dir, None);
+        let own = format!("would replace the environment's own {}", venv.join(dir).display());
+        assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, &own);
+        assert_cache_empty(&cache);
+    }
+}
+
+/// A file of a wheel in the place of a directory found in the environment (another
+/// distribution's package; site-packages itself through `.data/data`) is refused before
+/// anything is made: pip fails there too, and moving the directory aside would delete it.
+#[test]
+fn a_wheel_file_in_the_place_of_a_directory_is_refused_and_nothing_changes() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let requests = WheelBuilder::new("requests", "1.0").write(work.path(), None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&requests], &[])));
+    let site = site_packages(&venv);
+    let site_rel = site.strip_prefix(&venv).unwrap().to_str().unwrap().to_string();
+    let cases =
+        [("requests", site.join("requests")), (&*format!("evil-1.0.data/data/{site_rel}"), site.clone())];
+    for (i, (member, replaced)) in cases.iter().enumerate() {
+        let wheel_dir = work.path().join(format!("evil{i}"));
+        std::fs::create_dir(&wheel_dir).unwrap();
+        let wheel = WheelBuilder::new("evil", "1.0").file(member, b"x").write(&wheel_dir, None);
+        let reason = format!("would replace the directory {}", replaced.display());
+        assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, &reason);
+    }
+    assert_eq!(python(&venv, "import requests; print(requests.VALUE)").trim(), "1");
+}
+
+/// Members that would plant a fake dead transaction (`.installer-backup-*` with a lock, a
+/// mirror `t/` and a journal naming files outside the environment), through `.data/data` or
+/// at the top of a `--target` directory, are refused by the wheel reader.
+#[test]
+fn a_wheel_that_would_plant_a_transaction_is_refused() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let members = [
+        "x-1.0.data/data/.installer-backup-z/.lock",
+        "x-1.0.data/data/.installer-backup-z/t/bin/python",
+        ".installer-backup-z/journal",
+        "x-1.0.data/data/.installer-trash-z/x",
+    ];
+    for (i, member) in members.iter().enumerate() {
+        let wheel_dir = work.path().join(format!("x{i}"));
+        std::fs::create_dir(&wheel_dir).unwrap();
+        let wheel = WheelBuilder::new("x", "1.0").file(member, b"").write(&wheel_dir, None);
+        let reason = format!("{member}: unsafe path: '.installer-' component");
+        assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, &reason);
+        assert_cache_empty(&cache);
+    }
+}
+
+/// `Name: ..` in METADATA (normalised, `..` matches a wheel named `_`) would have named the
+/// headers directory `include/site/pythonX.Y/..`: refused as not a project name.
+#[test]
+fn a_wheel_whose_metadata_name_is_not_a_project_name_is_refused() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let mut builder = WheelBuilder::new("_", "1.0").file("_-1.0.data/headers/evil.h", b"");
+    builder.metadata_name = Some("..".into());
+    let wheel = builder.write(work.path(), None);
+    assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, "Name `..` is not a valid project name");
+    assert_cache_empty(&cache);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Interrupts
 
 /// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
@@ -555,6 +647,56 @@ fn sigkill_mid_uninstall_is_rolled_back_by_the_next_command() {
     assert_eq!(snapshot(&venv), before, "every file back, no backup left");
     assert_ok(&installer(work.path(), &uninstall));
     assert!(!site_packages(&venv).join("fixture_pkg").exists());
+}
+
+/// SIGKILL of the recovery itself, just after it deleted the dead install's journal: the
+/// directories that install made must be gone by then, since the list of them is lost with
+/// the journal (an empty `fixture_pkg/` left in site-packages would import as a namespace
+/// package). The next command finishes the recovery; the environment is as before.
+#[test]
+fn sigkill_of_a_recovery_leaves_no_directory_of_the_dead_transaction() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let pkg = fixture("fixture_pkg-1.0");
+    let before = snapshot(&venv);
+
+    let args = install_args(&venv, &cache, &[&pkg], &[]);
+    Paused::start(work.path(), &args, "file-placed").kill();
+    assert!(site_packages(&venv).join("fixture_pkg").is_dir(), "{:?}", names(&site_packages(&venv)));
+
+    let list = ["list", "--venv", venv.to_str().unwrap()];
+    Paused::start(work.path(), &list, "dead-journal-removed").kill();
+    assert!(!site_packages(&venv).join("fixture_pkg").exists(), "{:?}", names(&site_packages(&venv)));
+
+    assert_ok(&installer(work.path(), &list));
+    assert_eq!(snapshot(&venv), before, "nothing of the dead install, no backup left");
+}
+
+/// SIGKILL once the install has journaled the files it will create, with one of them another
+/// distribution's (overwritten, as pip does) and hardlinked elsewhere too, as a cache file is
+/// into every environment: another environment linking it changes its ctime after the dead
+/// transaction began. Recovery must not take it for the transaction's and delete it.
+#[test]
+fn sigkill_after_the_journal_never_removes_a_file_it_did_not_replace() {
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let alpha = WheelBuilder::new("alpha", "1.0").file("shared.py", b"ALPHA = 1\n").write(work.path(), None);
+    let beta = WheelBuilder::new("beta", "1.0").file("shared.py", b"BETA = 1\n").write(work.path(), None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&alpha], &[])));
+    let shared = site_packages(&venv).join("shared.py");
+    let elsewhere = work.path().join("other-env-shared.py");
+    std::fs::hard_link(&shared, &elsewhere).unwrap();
+    let before = snapshot(&venv);
+
+    Paused::start(work.path(), &install_args(&venv, &cache, &[&beta], &[]), "journaled").kill();
+    // Another environment links the same file: a new ctime, after the dead transaction began.
+    std::fs::hard_link(&elsewhere, work.path().join("third-env-shared.py")).unwrap();
+
+    assert_ok(&installer(work.path(), &["list", "--venv", venv.to_str().unwrap()]));
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), "ALPHA = 1\n");
+    assert_eq!(snapshot(&venv), before, "as before the killed install");
 }
 
 /// A second Ctrl-C exits at once with 130; a kill during unpacking leaves a locked staging

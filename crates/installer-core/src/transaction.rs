@@ -13,7 +13,9 @@
 //!   its own record of what to put back (no write per file);
 //! - `journal` lists, once per phase and before anything of that phase happens, the topmost
 //!   directories about to be made (everything below them is the transaction's too) and the
-//!   files about to be created in directories that were there before. A listed file, or a
+//!   files about to be created in directories that were there before (whatever is at such a
+//!   path is moved aside before it is listed: a listed file still in place is never one that
+//!   was there, whose ctime another hard link to it could have changed). A listed file, or a
 //!   file anywhere under a listed directory, whose inode changed (ctime) after the
 //!   transaction began (its lock file was made) was made by the transaction and is removed;
 //!   one older was there before and is kept. A directory that someone else made first is listed again as
@@ -35,6 +37,11 @@ use crate::platform::Dir;
 use crate::{Error, Result};
 pub(crate) use recover::recover;
 
+/// What the names of the installer's own entries in an environment start with: backups and
+/// trash here, link-probe files (`linker`). A wheel's path with a component like this is
+/// refused ([`is_reserved`]): a planted `.installer-backup-*` would be rolled back as a dead
+/// transaction by the next command.
+const RESERVED_PREFIX: &str = ".installer-";
 const BACKUP_PREFIX: &str = ".installer-backup-";
 const TRASH_PREFIX: &str = ".installer-trash-";
 const LOCK: &str = ".lock";
@@ -44,6 +51,12 @@ const MIRROR: &str = "t";
 /// Moved files that cannot be mirrored (outside the root, or moved twice): in-process
 /// rollback only.
 const NUMBERED: &str = "n";
+
+/// Whether `path` (`/`-separated, relative) has a component reserved for the installer's own
+/// entries ([`RESERVED_PREFIX`]).
+pub(crate) fn is_reserved(path: &str) -> bool {
+    path.split('/').any(|component| component.starts_with(RESERVED_PREFIX))
+}
 
 pub(crate) struct Transaction {
     root: PathBuf,
@@ -149,7 +162,8 @@ impl Transaction {
     }
 
     /// Creates the file `rel` under `dir` with `create` (which fails if it exists); an existing
-    /// file is moved aside first, as pip overwrites files it does not own.
+    /// file is moved aside first, as pip overwrites files it does not own; an existing
+    /// directory is an error, as with pip.
     ///
     /// When `create` runs out of space, what it left (half a file) is removed: an existing
     /// file would have been `AlreadyExists` first, so it is ours, and it is not listed as
@@ -157,7 +171,14 @@ impl Transaction {
     pub fn create_file(&self, dir: &Dir, rel: &str, create: impl Fn() -> io::Result<()>) -> io::Result<()> {
         let result = match create() {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.remove(&dir.join(rel)).map_err(|e| io::Error::other(e.to_string()))?;
+                let path = dir.join(rel);
+                // Never a directory: moving it aside would delete all it holds at commit. The
+                // install refuses these before it makes anything; this is for one that
+                // appeared since.
+                if path.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
+                    return Err(io::Error::new(io::ErrorKind::IsADirectory, "a directory is in the way"));
+                }
+                self.remove(&path).map_err(|e| io::Error::other(e.to_string()))?;
                 create()
             }
             result => result,
@@ -437,6 +458,29 @@ mod tests {
         assert_eq!(snapshot(root), before);
     }
 
+    /// A journal planted in the environment (by a wheel's `.data/data/.installer-backup-*/`,
+    /// before such names were refused) reaches nothing outside it through `..` or `.`,
+    /// although such paths start with the root to a lexical `starts_with`.
+    #[test]
+    fn journal_paths_that_leave_the_environment_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, home) = (dir.path().join("venv"), dir.path().join("home"));
+        let backup = root.join(format!("{BACKUP_PREFIX}z"));
+        std::fs::create_dir_all(&backup).unwrap();
+        std::fs::create_dir(&home).unwrap();
+        std::fs::write(backup.join(LOCK), "").unwrap();
+        // Made after the planted lock file: "made since" the fake transaction began.
+        std::fs::write(home.join("precious"), "mine").unwrap();
+        std::fs::write(root.join("kept.py"), "there before").unwrap();
+        let r = root.display();
+        let journal = format!("F{r}/../home/precious\0F{r}/./kept.py\0D{r}/../home\0D{r}/.\0");
+        std::fs::write(backup.join(JOURNAL), journal).unwrap();
+
+        assert_eq!(recover(&root), 1);
+        assert_eq!(std::fs::read_to_string(home.join("precious")).unwrap(), "mine");
+        assert_eq!(std::fs::read_to_string(root.join("kept.py")).unwrap(), "there before");
+    }
+
     #[test]
     fn rollback_after_partial_creation_leaves_no_journal_that_could_remove_restored_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -451,6 +495,23 @@ mod tests {
         txn.rollback();
         assert_eq!(snapshot(root), before);
         assert_eq!(recover(root), 0);
+        assert_eq!(snapshot(root), before);
+    }
+
+    /// A directory in the way of a file (one that appeared after the install checked) is an
+    /// error, never moved aside: the commit would delete all it holds.
+    #[test]
+    fn a_file_never_replaces_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("bin")).unwrap();
+        std::fs::write(root.join("bin/python"), "interpreter").unwrap();
+        let before = snapshot(root);
+        let txn = Transaction::new(root);
+        let top = Dir::open(root).unwrap();
+        let err = txn.create_file(&top, "bin", || top.create_new_file("bin", false).map(drop)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+        txn.commit(BTreeSet::new());
         assert_eq!(snapshot(root), before);
     }
 

@@ -211,11 +211,17 @@ fn is_interpreter_name(name: &str) -> bool {
             && version.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
-/// Whether `rel`, a path under the environment's prefix (`bin/python3`, `pyvenv.cfg`), is one
-/// of the environment's own files. The one rule for the wheel reader (which refuses such a
-/// wheel before it is cached) and the install plan (which places files).
+/// The directories `venv` makes at the top of an environment (`Scripts`, `Lib`, `Include` on
+/// Windows): a wheel's file of one of these names would take the directory's place.
+const OWN_DIRS: [&str; 7] = ["bin", "lib", "lib64", "include", "Scripts", "Lib", "Include"];
+
+/// Whether `rel`, a path under the environment's prefix (`bin/python3`, `pyvenv.cfg`, `lib`),
+/// is one of the environment's own files or top-level directories. The one rule for the
+/// wheel reader (which refuses such a wheel before it is cached) and the install plan (which
+/// places files). A file in the place of any other directory is refused when the install
+/// finds the directory there, before it makes anything.
 pub(crate) fn is_own_file(rel: &str) -> bool {
-    rel == "pyvenv.cfg" || rel.strip_prefix("bin/").is_some_and(is_own_script)
+    rel == "pyvenv.cfg" || OWN_DIRS.contains(&rel) || rel.strip_prefix("bin/").is_some_and(is_own_script)
 }
 
 /// Finds `lib/pythonX.Y/site-packages`, preferring the version `pyvenv.cfg` names.
@@ -308,14 +314,21 @@ pub(crate) mod tests {
         for own in own.into_iter().chain(["pyvenv.cfg", "bin/python", "bin/python3.11", "bin/Activate.ps1"]) {
             assert!(is_own_file(own), "{own}");
         }
-        for own in ["bin/activate", "bin/activate.csh", "bin/activate.nu", "bin/activate_this.py"] {
+        for own in
+            ["bin/activate", "bin/activate.csh", "bin/activate.nu", "bin/activate_this.py", "bin", "lib64"]
+        {
             assert!(is_own_file(own), "{own}");
         }
         // Real scripts that only start like the environment's own (argcomplete's, pip installs it).
         let scripts = ["bin/activate-global-python-argcomplete", "bin/python-argcomplete-tcsh"];
         let scripts = scripts.into_iter().chain(["bin/python3-config", "bin/pythonista", "bin/activate."]);
-        for other in scripts.chain(["share/pyvenv.cfg", "bin/pip", "bin/tools/python", "lib/python3.11/x.py"])
-        {
+        for other in scripts.chain([
+            "share/pyvenv.cfg",
+            "bin/pip",
+            "bin/tools/python",
+            "lib/python3.11/x.py",
+            "libfoo",
+        ]) {
             assert!(!is_own_file(other), "{other}");
         }
     }

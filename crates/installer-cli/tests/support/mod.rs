@@ -234,6 +234,8 @@ pub struct WheelBuilder {
     pub record: RecordMode,
     pub wheel_version: String,
     pub compression: zip::CompressionMethod,
+    /// `Name:` in METADATA when it is not `name` (a hostile one).
+    pub metadata_name: Option<String>,
 }
 
 pub enum RecordMode {
@@ -257,6 +259,7 @@ impl WheelBuilder {
             record: RecordMode::Computed,
             wheel_version: "1.0".into(),
             compression: zip::CompressionMethod::Deflated,
+            metadata_name: None,
         }
     }
 
@@ -286,7 +289,12 @@ impl WheelBuilder {
         let mut members = self.members.clone();
         members.push((
             format!("{dist_info}/METADATA"),
-            format!("Metadata-Version: 2.1\nName: {}\nVersion: {}\n", self.name, self.version).into_bytes(),
+            format!(
+                "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+                self.metadata_name.as_deref().unwrap_or(&self.name),
+                self.version
+            )
+            .into_bytes(),
             0o644,
         ));
         members.push((

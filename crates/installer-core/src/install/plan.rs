@@ -280,6 +280,16 @@ pub(crate) fn plan_wheel(
             }
         }
         refuse_environment_file(roots, root, &file.path[skip..], wheel, || file.path.clone())?;
+        if crate::transaction::is_reserved(&file.path) {
+            // The wheel reader refuses these; an entry cached before it did could hold one.
+            return Err(Error::Wheel {
+                wheel: wheel.to_path_buf(),
+                source: crate::wheel::WheelError::UnsafePath {
+                    path: file.path.clone(),
+                    reason: "'.installer-' component (reserved for the installer's transactions)",
+                },
+            });
+        }
         files.push(if file.python_shebang && file.path.starts_with(&scripts_prefix) {
             generate(root, rewritten_script(&entry, index as u32, &file.path[skip..], venv)?)
         } else {
@@ -436,7 +446,9 @@ fn has_coding_cookie(content: &[u8]) -> bool {
 }
 
 /// The `Name:` of the entry's METADATA, for wheels with headers only (pip names the headers
-/// directory after it; without METADATA, the dist-info name).
+/// directory after it), if it is a valid project name of this distribution; else the
+/// normalised name of the manifest. The wheel reader refuses invalid names, but an entry
+/// cached before it did could hold `Name: ..`, which would put headers in another directory.
 fn headers_project_name(entry: &CacheEntry) -> Option<String> {
     let manifest = entry.manifest();
     let headers = format!("{}/headers/", manifest.data_dir);
@@ -445,7 +457,16 @@ fn headers_project_name(entry: &CacheEntry) -> Option<String> {
     }
     let text = std::fs::read_to_string(entry.tree().join(&manifest.dist_info).join("METADATA")).ok();
     let name = text.and_then(|t| crate::wheel::metadata::parse_metadata_name_version(&t).ok());
-    Some(name.map_or_else(|| manifest.name.clone(), |(name, _)| name))
+    let (ours, normalized) = (&manifest.name, normalize_name(&manifest.name));
+    let valid =
+        |name: &String| crate::wheel::filename::is_valid_name(name) && normalize_name(name) == normalized;
+    // The normalised name is one path component, never `.` or `..`: dots become `-`.
+    Some(
+        name.map(|(name, _)| name)
+            .filter(valid)
+            .or_else(|| Some(ours.clone()).filter(valid))
+            .unwrap_or(normalized),
+    )
 }
 
 /// PEP 610 `direct_url.json` for a wheel installed from a local file.

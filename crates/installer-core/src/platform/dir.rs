@@ -43,6 +43,13 @@ impl Dir {
         rustix::fs::statat(&self.fd, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
     }
 
+    /// What is at `rel`, not following a symlink: `None` for nothing, else whether it is a
+    /// directory.
+    pub fn is_dir(&self, rel: &str) -> Option<bool> {
+        let stat = rustix::fs::statat(&self.fd, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        Some(rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Directory)
+    }
+
     /// A hard link at `dst`/`dst_rel` to the file `rel` here.
     pub fn hard_link(&self, rel: &str, dst: &Dir, dst_rel: &str) -> io::Result<()> {
         Ok(rustix::fs::linkat(&self.fd, rel, &dst.fd, dst_rel, rustix::fs::AtFlags::empty())?)
@@ -89,6 +96,10 @@ impl Dir {
 
     pub fn exists(&self, rel: &str) -> bool {
         self.path.join(rel).symlink_metadata().is_ok()
+    }
+
+    pub fn is_dir(&self, rel: &str) -> Option<bool> {
+        self.path.join(rel).symlink_metadata().ok().map(|m| m.is_dir())
     }
 
     pub fn hard_link(&self, rel: &str, dst: &Dir, dst_rel: &str) -> io::Result<()> {

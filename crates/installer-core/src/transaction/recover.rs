@@ -55,7 +55,8 @@ fn lock_if_dead(dir: &Path) -> Option<File> {
 }
 
 /// Undoes what the dead transaction of `backup` did: removes what it created (per the
-/// journal), puts moved files back, removes the directories it made once empty.
+/// journal) and the directories it made once empty, deletes the journal, puts moved files
+/// back. Killed at any point, it can be run again.
 fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
     let journal_path = backup.join(JOURNAL);
     let (mut files, mut dirs, mut not_ours) = (Vec::new(), Vec::new(), HashSet::new());
@@ -67,10 +68,7 @@ fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
         let began = std::fs::metadata(backup.join(LOCK)).or_else(|_| std::fs::metadata(&journal_path))?;
         since = Some((began.mtime(), began.mtime_nsec()));
         for record in bytes.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let path = PathBuf::from(std::ffi::OsStr::from_bytes(&record[1..]));
-            if !path.starts_with(root) {
-                continue;
-            }
+            let Some(path) = in_environment(root, &record[1..]) else { continue };
             match record[0] {
                 b'F' => files.push(path),
                 b'D' => dirs.push(path),
@@ -103,8 +101,17 @@ fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
             }
         }
         dirs.extend(below);
+        // Before the journal goes, or a recovery killed in between would lose the list: an
+        // empty package directory left behind imports as a namespace package. Deepest first,
+        // only once empty (not remove_dir_all: something else may have put files there).
+        // Moved files need none of them: they were in directories that were there before.
+        dirs.sort();
+        for dir in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
         // Restored files below get a new ctime: the journal has served.
         std::fs::remove_file(&journal_path)?;
+        crate::pause::point("dead-journal-removed");
     }
     let mirror = backup.join(MIRROR);
     if mirror.is_dir() {
@@ -121,9 +128,44 @@ fn roll_back_dead(root: &Path, backup: &Path) -> io::Result<()> {
             std::fs::rename(entry.path(), &original)?;
         }
     }
-    dirs.sort();
-    for dir in dirs.iter().rev() {
-        let _ = std::fs::remove_dir(dir);
-    }
     Ok(())
+}
+
+/// The journaled path `bytes` if it names something strictly inside `root`, else `None`.
+/// The journal lies in the environment, where anything could have written it (a wheel's
+/// `.data/data/.installer-backup-*/journal` before the plan refused such names): a `..` or
+/// `.` component would pass a lexical `starts_with(root)` and reach outside.
+///
+/// Only the part below `root` is judged: the root itself may be spelled with `..` (paths are
+/// made absolute, not resolved), and the journal spells every path from it.
+fn in_environment(root: &Path, bytes: &[u8]) -> Option<PathBuf> {
+    let root_bytes = root.as_os_str().as_bytes();
+    let below = bytes.strip_prefix(root_bytes)?;
+    if !(below.starts_with(b"/") || root_bytes.ends_with(b"/")) {
+        return None;
+    }
+    let mut components = below.split(|&b| b == b'/').filter(|c| !c.is_empty()).peekable();
+    components.peek()?;
+    if components.any(|c| c == b"." || c == b"..") {
+        return None;
+    }
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_strictly_below_the_root_count() {
+        let check = |root: &str, path: &str| in_environment(Path::new(root), path.as_bytes()).is_some();
+        assert!(check("/venv", "/venv/lib/x.py"));
+        assert!(check("/a/../venv", "/a/../venv/x.py"), "the root's own spelling is not judged");
+        assert!(!check("/venv", "/venv/../home/x"));
+        assert!(!check("/venv", "/venv/lib/./x"));
+        assert!(!check("/venv", "/venv2/x"));
+        assert!(!check("/venv", "/venv"));
+        assert!(!check("/venv", "/venv/"));
+        assert!(!check("/venv", "/etc/passwd"));
+    }
 }

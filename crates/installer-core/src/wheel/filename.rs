@@ -88,9 +88,34 @@ pub fn normalize_name(name: &str) -> String {
     out
 }
 
+/// Whether `name` is a valid project name (PEP 508: ASCII letters and digits, with `.`, `_`
+/// and `-` only between them). A name becomes a directory (pip's headers directory,
+/// `include/site/pythonX.Y/<Name>`): `..` or `.` would name another one.
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn valid_names_are_those_of_pep_508() {
+        for name in ["a", "Foo.Bar_baz-2", "zope.interface", "9"] {
+            assert!(is_valid_name(name), "{name}");
+        }
+        for name in ["", ".", "..", "_", "-a", "a.", "a/b", "a b", "é"] {
+            assert!(!is_valid_name(name), "{name}");
+        }
+    }
 
     fn check(input: &str, expect: &str) {
         let got = match WheelFilename::parse(input) {

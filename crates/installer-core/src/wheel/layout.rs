@@ -180,6 +180,11 @@ pub(crate) fn check_path(path: &str) -> Result<(), &'static str> {
             _ => {}
         }
     }
+    if crate::transaction::is_reserved(path) {
+        // Wherever it lands, the environment's prefix (`.data/data`) or a `--target`
+        // directory, it could pose as a dead transaction that the next command rolls back.
+        return Err("'.installer-' component (reserved for the installer's transactions)");
+    }
     Ok(())
 }
 
@@ -281,6 +286,10 @@ mod tests {
         assert_eq!(check("a//b"), "empty path component");
         assert_eq!(check("./a"), "'.' component");
         assert_eq!(check(""), "empty name");
+        let reserved = "'.installer-' component (reserved for the installer's transactions)";
+        assert_eq!(check("x-1.0.data/data/.installer-backup-z/.lock"), reserved);
+        assert_eq!(check(".installer-trash-z"), reserved);
+        assert_eq!(check("pkg/.installer"), "ok");
     }
 
     #[test]

@@ -122,6 +122,11 @@ pub enum WheelError {
     /// installs make it absolute.
     #[error("{member} would replace the environment's own {}", path.display())]
     EnvironmentFile { member: String, path: PathBuf },
+    /// A file of the wheel would take the place of a directory of the environment (`bin/`,
+    /// a package another distribution installed): pip fails there too, and replacing it
+    /// would delete all it holds. `path` is absolute.
+    #[error("a file of it would replace the directory {}", path.display())]
+    ReplacesDirectory { path: PathBuf },
     /// The unpack's [`crate::Cancel`] token was cancelled; the caller removes what was written.
     #[error("cancelled")]
     Cancelled,

@@ -255,6 +255,9 @@ impl<'a> Unpacker<'a> {
         let text = self.read_metadata(&mut reader, metadata)?;
         let bad = |reason| WheelError::Metadata { file: metadata_path.clone(), reason };
         let (name, version) = parse_metadata_name_version(&String::from_utf8_lossy(&text)).map_err(bad)?;
+        if !crate::wheel::filename::is_valid_name(&name) {
+            return Err(bad(format!("Name `{name}` is not a valid project name (PEP 508)")));
+        }
         if crate::wheel::normalize_name(&name) != filename.normalized_name()
             || !versions_match(&version, &filename.version)
         {
