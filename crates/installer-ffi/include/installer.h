@@ -208,7 +208,7 @@ installer_status installer_ctx_set_warning_callback(installer_ctx *ctx,
  * (wheels already verified stay in the cache, complete). `installer_uninstall` stops before
  * its next file, puts back the files it moved and returns INSTALLER_ERR_CANCELLED, the venv
  * as it was; `installer_verify` stops before its next file with INSTALLER_ERR_CANCELLED.
- * `installer_probe` is short and runs to its end. Each operation starts uncancelled: a cancel
+ * `installer_probe_link_mode` is short and runs to its end. Each operation starts uncancelled: a cancel
  * made while no operation runs has no effect, and the context works again for the next call.
  *
  * The one function that may be called from another thread while `ctx` is in use: it sets a
