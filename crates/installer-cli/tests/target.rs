@@ -540,3 +540,19 @@ fn target_and_prefix_directories_install_list_and_uninstall() {
         assert!(String::from_utf8_lossy(&installer(tmp.path(), &["list", flag, d]).stdout).is_empty());
     }
 }
+
+/// `--system` names the environment, as `--target`, `--prefix`, `--venv` and `-p` do: given
+/// together they are a usage error, never a silent install into the system.
+#[test]
+fn system_with_target_or_prefix_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wheel = fixture("fixture_pkg-1.0");
+    for flag in ["--target", "--prefix"] {
+        let dir = tmp.path().join("dir");
+        let args = ["install", "--system", flag, dir.to_str().unwrap(), wheel.to_str().unwrap()];
+        let out = installer(tmp.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("cannot be used with"), "{flag}: {}", stderr(&out));
+        assert!(!dir.exists(), "{flag}");
+    }
+}

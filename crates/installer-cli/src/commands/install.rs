@@ -28,7 +28,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
         link_fallback: args.link_fallback.or(config.link_fallback).unwrap_or_default(),
         jobs: args.jobs.map(|j| j as usize).or(config.jobs).unwrap_or(0),
         reinstall: args.reinstall,
-        compile: args.compile || config.compile.unwrap_or(false),
+        compile: settings::compile(args.compile, &config)?,
         shards: settings::shards(&config),
         target: TargetRequest {
             python_version: args.python_version.or(config.python_version),
