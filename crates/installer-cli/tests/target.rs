@@ -556,3 +556,27 @@ fn system_with_target_or_prefix_is_a_usage_error() {
         assert!(!dir.exists(), "{flag}");
     }
 }
+
+/// doctor takes the environment as every command does (docs/cli.md, `ENV`): with `--target`
+/// or `--prefix` it examines where such an install would put files, not `./.venv`.
+#[test]
+fn doctor_examines_a_target_or_prefix_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = make_venv(&tmp.path().join("venv"));
+    let minor = python(&venv, "import sys; print(sys.version_info[1])");
+    let python_path = venv.join("bin/python");
+    let (t, p) = (tmp.path().join("t"), tmp.path().join("p"));
+    let site = p.join(format!("lib/python3.{}/site-packages", minor.trim()));
+    for (flag, dir, examined) in [("--target", &t, &t), ("--prefix", &p, &site)] {
+        let args = ["doctor", flag, dir.to_str().unwrap(), "-p", python_path.to_str().unwrap()];
+        let out = installer_with_env(tmp.path(), &args, &[("INSTALLER_CACHE_DIR", "cache")]);
+        assert_ok(&out);
+        let report = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            report.contains(&format!("\ntarget:  {} (does not exist yet; examined {})\n", examined.display(), tmp.path().display())),
+            "{flag}: {report}"
+        );
+        assert!(report.contains(&format!("\npython:  {} (", python_path.display())), "{flag}: {report}");
+        assert!(!dir.exists(), "{flag}: doctor creates nothing");
+    }
+}
