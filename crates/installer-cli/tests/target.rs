@@ -580,3 +580,45 @@ fn doctor_examines_a_target_or_prefix_directory() {
         assert!(!dir.exists(), "{flag}: doctor creates nothing");
     }
 }
+
+/// `--target` and `--prefix` directories that do not exist are made only once every wheel is
+/// verified, and not on a dry run (which works without them); a failed install removes the
+/// ones it made. They were once made by the command line before anything was checked.
+#[test]
+fn missing_target_and_prefix_directories_are_made_only_by_an_install_that_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let venv = make_venv(&tmp.path().join("venv"));
+    let python_path = venv.join("bin/python");
+    let pkg = fixture("fixture_pkg-1.0");
+    let hostile = WheelBuilder::new("hostile", "1.0").file("../escape.py", b"").write(tmp.path(), None);
+    let clash = [fixture("fixture_clash_a"), fixture("fixture_clash_b")];
+    for flag in ["--target", "--prefix"] {
+        let dir = tmp.path().join("new/dir");
+        let run = |extra: &[&str], wheels: &[&Path]| {
+            let mut args = vec!["install", flag, dir.to_str().unwrap(), "-p", python_path.to_str().unwrap()];
+            args.extend_from_slice(&["--cache-dir", cache.to_str().unwrap()]);
+            args.extend_from_slice(extra);
+            args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
+            installer(tmp.path(), &args)
+        };
+        let out = run(&["--dry-run"], &[&pkg]);
+        assert_ok(&out);
+        assert!(stderr(&out).contains(" + fixture_pkg==1.0\n"), "{flag}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("Would create"), "{flag}: {}", stderr(&out));
+        assert!(!tmp.path().join("new").exists(), "{flag}: a dry run makes no directory");
+
+        let out = run(&[], &[&pkg, &hostile]);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", stderr(&out));
+        assert!(!tmp.path().join("new").exists(), "{flag}: a refused wheel makes no directory");
+
+        let out = run(&[], &[&clash[0], &clash[1]]);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("fixture_clash"), "{flag}: {}", stderr(&out));
+        assert!(!tmp.path().join("new").exists(), "{flag}: a failed install removes what it made");
+
+        assert_ok(&run(&[], &[&pkg]));
+        assert!(dir.join("bin/fixture-hello").is_file(), "{flag}");
+        std::fs::remove_dir_all(tmp.path().join("new")).unwrap();
+    }
+}

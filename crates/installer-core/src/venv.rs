@@ -113,13 +113,24 @@ impl Venv {
         })
     }
 
-    /// Makes the environment's directory, site-packages and scripts directory, for
-    /// `--target` and `--prefix` directories that do not exist yet.
-    pub fn create_dirs(&self) -> Result<()> {
+    /// Makes the environment's directory, site-packages and scripts directory where they are
+    /// missing (`--target` and `--prefix` directories that do not exist yet), and returns every
+    /// directory it made, deepest first, for [`remove_made_dirs`] should the install fail. The
+    /// install calls it only once the wheels are verified, and never on a dry run, so that a
+    /// refused wheel or a dry run leaves no directory behind.
+    pub(crate) fn create_missing_dirs(&self) -> Result<Vec<PathBuf>> {
+        let mut made = Vec::new();
         for dir in [&self.root, &self.site_packages, &self.scripts] {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+            let missing: Vec<PathBuf> =
+                dir.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf).collect();
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                remove_made_dirs(&made);
+                return Err(Error::io("create directory", dir, e));
+            }
+            // Deepest first, after the deeper ones of the directories before.
+            made.splice(0..0, missing);
         }
-        Ok(())
+        Ok(made)
     }
 
     /// Keeps other `installer` processes (and programs embedding it) out of this environment
@@ -185,6 +196,15 @@ impl Venv {
     /// Where `.data/data` goes: the environment's prefix.
     pub fn data(&self) -> &Path {
         &self.root
+    }
+}
+
+/// Removes the directories [`Venv::create_missing_dirs`] made (deepest first), each only if
+/// it is empty again: after a rolled-back install they are, and anything another process put
+/// there meanwhile stays.
+pub(crate) fn remove_made_dirs(made: &[PathBuf]) {
+    for dir in made {
+        let _ = std::fs::remove_dir(dir);
     }
 }
 

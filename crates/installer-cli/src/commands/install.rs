@@ -55,8 +55,8 @@ pub fn run(args: InstallArgs) -> Result<()> {
         let venv = Venv::of_interpreter(&python)?;
         (install(&venv, &wheels, &cache, &options, &reporter), venv.root().to_path_buf())
     } else if args.venv.target.is_some() || args.venv.prefix.is_some() {
+        // Its directories are made by the install, once the wheels are verified (not on a dry run).
         let venv = settings::open_environment(&args.venv)?.expect("--target and --prefix always open");
-        venv.create_dirs()?;
         (install(&venv, &wheels, &cache, &options, &reporter), venv.root().to_path_buf())
     } else {
         let (venv, python) = settings::environment(&args.venv)?;
