@@ -622,3 +622,52 @@ fn missing_target_and_prefix_directories_are_made_only_by_an_install_that_succee
         std::fs::remove_dir_all(tmp.path().join("new")).unwrap();
     }
 }
+
+/// `--prefix` with an interpreter that is not a venv's lays out `.data/data` and
+/// `.data/headers` as pip's `get_scheme(prefix=DIR)` does: sysconfig's `data` and `include`
+/// moved under DIR (Debian's `/usr/bin/python3`: `data` is `/usr/local`, so `DIR/local`;
+/// headers in `DIR/include/python3.X/<name>`), not the venv layout (`DIR`,
+/// `DIR/include/site/python3.X/<name>`) used before. Uninstall finds them by RECORD.
+#[test]
+fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
+    let python3 = Path::new("/usr/bin/python3");
+    if !python3.exists() {
+        return skip("no /usr/bin/python3");
+    }
+    let scheme = std::process::Command::new(python3)
+        .args(["-I", "-c", "import sys, sysconfig; p = sysconfig.get_paths(); print(sys.prefix); print(p['data']); print(p['include']); print(p['purelib'])"])
+        .output()
+        .unwrap();
+    let scheme = String::from_utf8(scheme.stdout).unwrap();
+    let [prefix, data, include, purelib] = [0, 1, 2, 3].map(|i| PathBuf::from(scheme.lines().nth(i).unwrap()));
+    if data == prefix {
+        return skip("/usr/bin/python3's data directory is its prefix: nothing to tell apart");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let moved = |path: &Path| dir.join(path.strip_prefix(&prefix).unwrap());
+    let cache = tmp.path().join("cache");
+    let data_wheel = fixture("fixture_data");
+    let install = [
+        "install",
+        "--prefix",
+        dir.to_str().unwrap(),
+        "-p",
+        python3.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        data_wheel.to_str().unwrap(),
+    ];
+    assert_ok(&installer(tmp.path(), &install));
+    assert!(moved(&purelib).join("fixture_data/__init__.py").is_file());
+    let config = moved(&data).join("share/fixture_data/config.txt");
+    assert!(config.is_file(), "data under sysconfig's data: {:?}", snapshot(&dir).keys().collect::<Vec<_>>());
+    assert!(!dir.join("share").exists(), "not under the prefix itself");
+    let header = moved(&include).join("fixture-data/fixture_data.h");
+    assert!(header.is_file(), "headers under sysconfig's include: {:?}", snapshot(&dir).keys().collect::<Vec<_>>());
+    assert!(!dir.join("include/site").exists());
+
+    let uninstall = ["uninstall", "--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap(), "fixture-data"];
+    assert_ok(&installer(tmp.path(), &uninstall));
+    assert!(!config.exists() && !header.exists());
+}

@@ -18,6 +18,13 @@ pub struct Venv {
     scripts: PathBuf,
     python: PathBuf,
     python_version: (u32, u32),
+    /// Where `.data/data` goes: the prefix of a venv; sysconfig's `data` for `--system` and
+    /// `--prefix`, as pip takes it (`/usr/local` for Debian's `/usr/bin/python3`).
+    data: PathBuf,
+    /// The directory `.data/headers` of a project go under (in a subdirectory named after it):
+    /// pip's `include/site/pythonX.Y` when the interpreter is a venv's, sysconfig's `include`
+    /// otherwise (pip's `get_scheme`, `pip/_internal/locations/_sysconfig.py`).
+    headers: PathBuf,
 }
 
 impl Venv {
@@ -55,6 +62,8 @@ impl Venv {
         Ok(Venv {
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
             python: root.join(platform::VENV_SCRIPTS_DIR).join(platform::VENV_PYTHON),
+            data: root.clone(),
+            headers: site_headers(&root, python_version),
             root,
             site_packages,
             python_version,
@@ -62,7 +71,7 @@ impl Venv {
     }
 
     /// The environment of an interpreter that is not a venv (`--system`): its install scheme
-    /// as `sysconfig.get_paths()` gave it.
+    /// as `sysconfig.get_paths()` gave it, `data` and `include` too, as pip takes them.
     pub fn of_interpreter(python: &crate::target::Interpreter) -> Result<Venv> {
         let path = |key: &str| {
             python.paths.get(key).cloned().ok_or_else(|| Error::NotAVenv {
@@ -71,11 +80,14 @@ impl Venv {
             })
         };
         let root = python.prefix.clone();
+        let version = (python.version.0, python.version.1);
         Ok(Venv {
             site_packages: path("purelib")?,
             scripts: path("scripts")?,
             python: python.executable.clone(),
-            python_version: (python.version.0, python.version.1),
+            python_version: version,
+            data: path("data")?,
+            headers: if is_venv(python) { site_headers(&root, version) } else { path("include")? },
             root,
         })
     }
@@ -84,16 +96,21 @@ impl Venv {
     /// `--target` does; `python` writes the shebangs and gives the version.
     pub fn target_dir(dir: &Path, python: &crate::target::Interpreter) -> Result<Venv> {
         let root = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+        let version = (python.version.0, python.version.1);
         Ok(Venv {
             site_packages: root.clone(),
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
             python: python.executable.clone(),
-            python_version: (python.version.0, python.version.1),
+            python_version: version,
+            data: root.clone(),
+            headers: site_headers(&root, version),
             root,
         })
     }
 
-    /// `--prefix DIR`: the interpreter's own scheme (`sysconfig.get_paths()`) moved under `dir`.
+    /// `--prefix DIR`: the interpreter's own scheme (`sysconfig.get_paths()`) moved under `dir`,
+    /// `data` and (for an interpreter that is not a venv's) `include` too, as pip's
+    /// `get_scheme(prefix=DIR)` gives them.
     pub fn prefix_dir(dir: &Path, python: &crate::target::Interpreter) -> Result<Venv> {
         let root = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
         let version = (python.version.0, python.version.1);
@@ -104,11 +121,18 @@ impl Venv {
                 .and_then(|p| p.strip_prefix(&python.prefix).ok())
                 .map_or(default, |rel| root.join(rel))
         };
+        let headers = if is_venv(python) {
+            site_headers(&root, version)
+        } else {
+            moved("include", site_headers(&root, version))
+        };
         Ok(Venv {
             site_packages: moved("purelib", platform::venv_site_packages(&root, version)),
             scripts: moved("scripts", root.join(platform::VENV_SCRIPTS_DIR)),
             python: python.executable.clone(),
             python_version: version,
+            data: moved("data", root.clone()),
+            headers,
             root,
         })
     }
@@ -187,15 +211,16 @@ impl Venv {
         self.python_version
     }
 
-    /// Where `.data/headers` of distribution `name` go: pip's `include/site/pythonX.Y/<name>`.
+    /// Where `.data/headers` of distribution `name` go: pip's `include/site/pythonX.Y/<name>`
+    /// in a venv, `<sysconfig include>/<name>` for an interpreter that is not a venv's.
     pub fn headers(&self, name: &str) -> PathBuf {
-        let (major, minor) = self.python_version;
-        self.root.join("include").join("site").join(format!("python{major}.{minor}")).join(name)
+        self.headers.join(name)
     }
 
-    /// Where `.data/data` goes: the environment's prefix.
+    /// Where `.data/data` goes: the environment's prefix in a venv, sysconfig's `data` for
+    /// `--system` and `--prefix`.
     pub fn data(&self) -> &Path {
-        &self.root
+        &self.data
     }
 }
 
@@ -206,6 +231,17 @@ pub(crate) fn remove_made_dirs(made: &[PathBuf]) {
     for dir in made {
         let _ = std::fs::remove_dir(dir);
     }
+}
+
+/// pip's headers directory in a venv: `<prefix>/include/site/pythonX.Y`.
+fn site_headers(root: &Path, (major, minor): (u32, u32)) -> PathBuf {
+    root.join("include").join("site").join(format!("python{major}.{minor}"))
+}
+
+/// Whether `python` runs in a virtual environment (`sys.prefix != sys.base_prefix`), where pip
+/// puts headers under `include/site`.
+fn is_venv(python: &crate::target::Interpreter) -> bool {
+    python.prefix != python.base_prefix
 }
 
 /// Whether `name`, a file directly in the scripts directory, is one of the environment's own:
