@@ -304,7 +304,8 @@ fn no_cache_wins_over_the_cache_dir_variable() {
     assert!(site_packages(&venv).join("fixture_pkg/__init__.py").is_file());
     assert!(!cache.exists(), "--no-cache: the variable's cache is not used");
 
-    let explicit = installer(tmp.path(), &install_args(&venv, &cache, &["--no-cache", pkg.to_str().unwrap()]));
+    let explicit =
+        installer(tmp.path(), &install_args(&venv, &cache, &["--no-cache", pkg.to_str().unwrap()]));
     assert_eq!(explicit.status.code(), Some(2), "{}", stderr(&explicit));
     assert!(stderr(&explicit).contains("cannot be used with"), "{}", stderr(&explicit));
 }

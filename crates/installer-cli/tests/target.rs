@@ -573,7 +573,11 @@ fn doctor_examines_a_target_or_prefix_directory() {
         assert_ok(&out);
         let report = String::from_utf8(out.stdout).unwrap();
         assert!(
-            report.contains(&format!("\ntarget:  {} (does not exist yet; examined {})\n", examined.display(), tmp.path().display())),
+            report.contains(&format!(
+                "\ntarget:  {} (does not exist yet; examined {})\n",
+                examined.display(),
+                tmp.path().display()
+            )),
             "{flag}: {report}"
         );
         assert!(report.contains(&format!("\npython:  {} (", python_path.display())), "{flag}: {report}");
@@ -639,7 +643,8 @@ fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
         .output()
         .unwrap();
     let scheme = String::from_utf8(scheme.stdout).unwrap();
-    let [prefix, data, include, purelib] = [0, 1, 2, 3].map(|i| PathBuf::from(scheme.lines().nth(i).unwrap()));
+    let [prefix, data, include, purelib] =
+        [0, 1, 2, 3].map(|i| PathBuf::from(scheme.lines().nth(i).unwrap()));
     if data == prefix {
         return skip("/usr/bin/python3's data directory is its prefix: nothing to tell apart");
     }
@@ -664,10 +669,15 @@ fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
     assert!(config.is_file(), "data under sysconfig's data: {:?}", snapshot(&dir).keys().collect::<Vec<_>>());
     assert!(!dir.join("share").exists(), "not under the prefix itself");
     let header = moved(&include).join("fixture-data/fixture_data.h");
-    assert!(header.is_file(), "headers under sysconfig's include: {:?}", snapshot(&dir).keys().collect::<Vec<_>>());
+    assert!(
+        header.is_file(),
+        "headers under sysconfig's include: {:?}",
+        snapshot(&dir).keys().collect::<Vec<_>>()
+    );
     assert!(!dir.join("include/site").exists());
 
-    let uninstall = ["uninstall", "--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap(), "fixture-data"];
+    let uninstall =
+        ["uninstall", "--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap(), "fixture-data"];
     assert_ok(&installer(tmp.path(), &uninstall));
     assert!(!config.exists() && !header.exists());
 }

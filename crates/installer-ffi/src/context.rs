@@ -118,7 +118,11 @@ impl Handle {
     fn new(cache_dir: Option<PathBuf>) -> Self {
         let cancel = Cancel::new();
         let options = InstallOptions { cancel: cancel.clone(), ..InstallOptions::default() };
-        Handle { cancel, busy: AtomicBool::new(false), context: UnsafeCell::new(Context::new(cache_dir, options)) }
+        Handle {
+            cancel,
+            busy: AtomicBool::new(false),
+            context: UnsafeCell::new(Context::new(cache_dir, options)),
+        }
     }
 }
 
@@ -457,7 +461,10 @@ mod tests {
     }
 
     /// One call's work on `ctx`, as an export runs it; the context is released on return.
-    fn run(ctx: *mut installer_ctx, work: impl FnOnce(&mut Context) -> Result<(), Error>) -> installer_status {
+    fn run(
+        ctx: *mut installer_ctx,
+        work: impl FnOnce(&mut Context) -> Result<(), Error>,
+    ) -> installer_status {
         // SAFETY: `ctx` is a live context in these tests.
         let Ok(mut context) = (unsafe { enter(ctx) }) else { panic!("the context is free") };
         context.run(work)
