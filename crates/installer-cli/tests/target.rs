@@ -681,3 +681,64 @@ fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
     assert_ok(&installer(tmp.path(), &uninstall));
     assert!(!config.exists() && !header.exists());
 }
+
+/// `--prefix` with an interpreter whose `platlib` is not its `purelib` (Fedora's `lib64`; here a
+/// pyenv CPython copy told so by a `sitecustomize`, which `-I` still runs): a wheel that is not
+/// `Root-Is-Purelib` goes to platlib, as pip puts it, with its `.pyc` beside it; its
+/// `.dist-info` stays in purelib, where list, verify and uninstall find it. A pure wheel
+/// stays in purelib. Before, both went to purelib.
+#[test]
+fn prefix_puts_a_platform_wheel_in_platlib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cpython = copied_cpython(tmp.path());
+    std::fs::write(
+        cpython.join("lib/python3.8/sitecustomize.py"),
+        "import sysconfig\n_get_paths = sysconfig.get_paths\n\
+         def get_paths(*args, **kwargs):\n    paths = _get_paths(*args, **kwargs)\n    \
+         paths['platlib'] = paths['platlib'].replace('/lib/', '/lib64/')\n    return paths\n\
+         sysconfig.get_paths = get_paths\n",
+    )
+    .unwrap();
+    let python3 = cpython.join("bin/python3");
+    let dir = tmp.path().join("p");
+    let (purelib, platlib) =
+        (dir.join("lib/python3.8/site-packages"), dir.join("lib64/python3.8/site-packages"));
+    let env = ["--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap()];
+    let cache = tmp.path().join("cache");
+    let (plat, pkg) = (fixture("fixture_plat"), fixture("fixture_pkg-1.0"));
+    let mut install = vec!["install", "--compile", "--cache-dir", cache.to_str().unwrap()];
+    install.extend_from_slice(&env);
+    install.extend([plat.to_str().unwrap(), pkg.to_str().unwrap()]);
+    assert_ok(&installer(tmp.path(), &install));
+
+    assert!(
+        platlib.join("fixture_plat/__init__.py").is_file(),
+        "{:?}",
+        snapshot(&dir).keys().collect::<Vec<_>>()
+    );
+    assert!(!purelib.join("fixture_plat").exists());
+    assert!(names(&platlib.join("fixture_plat/__pycache__"))
+        .iter()
+        .any(|n| n.starts_with("__init__.cpython-38")));
+    assert!(purelib.join("fixture_plat-1.0.dist-info/RECORD").is_file());
+    assert!(purelib.join("fixture_pkg/__init__.py").is_file() && !platlib.join("fixture_pkg").exists());
+    let record = std::fs::read_to_string(purelib.join("fixture_plat-1.0.dist-info/RECORD")).unwrap();
+    assert!(
+        record.contains("../../../lib64/python3.8/site-packages/fixture_plat/__init__.py,sha256="),
+        "{record}"
+    );
+
+    let run = std::process::Command::new(&python3)
+        .args(["-c", "import fixture_plat, fixture_pkg; print(fixture_plat.__file__)"])
+        .env("PYTHONPATH", format!("{}:{}", purelib.display(), platlib.display()))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("lib64"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_ok(&installer(tmp.path(), &[&["verify"][..], &env].concat()));
+    assert_ok(&installer(tmp.path(), &[&["uninstall"][..], &env, &["fixture-plat"]].concat()));
+    assert!(!platlib.join("fixture_plat").exists() && platlib.is_dir());
+}

@@ -15,6 +15,10 @@ use crate::{Error, Result};
 pub struct Venv {
     root: PathBuf,
     site_packages: PathBuf,
+    /// Where a wheel that is not `Root-Is-Purelib`, and `.data/platlib`, go: site-packages in
+    /// a venv and with `--target`; sysconfig's `platlib` for `--system` and `--prefix`, as pip
+    /// takes it (`lib64/...` where `sys.platlibdir` is `lib64`).
+    platlib: PathBuf,
     scripts: PathBuf,
     python: PathBuf,
     python_version: (u32, u32),
@@ -64,6 +68,7 @@ impl Venv {
             python: root.join(platform::VENV_SCRIPTS_DIR).join(platform::VENV_PYTHON),
             data: root.clone(),
             headers: site_headers(&root, python_version),
+            platlib: site_packages.clone(),
             root,
             site_packages,
             python_version,
@@ -82,6 +87,7 @@ impl Venv {
         let root = python.prefix.clone();
         let version = (python.version.0, python.version.1);
         Ok(Venv {
+            platlib: path("platlib").or_else(|_| path("purelib"))?,
             site_packages: path("purelib")?,
             scripts: path("scripts")?,
             python: python.executable.clone(),
@@ -99,6 +105,7 @@ impl Venv {
         let version = (python.version.0, python.version.1);
         Ok(Venv {
             site_packages: root.clone(),
+            platlib: root.clone(),
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
             python: python.executable.clone(),
             python_version: version,
@@ -126,8 +133,10 @@ impl Venv {
         } else {
             moved("include", site_headers(&root, version))
         };
+        let site_packages = moved("purelib", platform::venv_site_packages(&root, version));
         Ok(Venv {
-            site_packages: moved("purelib", platform::venv_site_packages(&root, version)),
+            platlib: moved("platlib", site_packages.clone()),
+            site_packages,
             scripts: moved("scripts", root.join(platform::VENV_SCRIPTS_DIR)),
             python: python.executable.clone(),
             python_version: version,
@@ -137,14 +146,14 @@ impl Venv {
         })
     }
 
-    /// Makes the environment's directory, site-packages and scripts directory where they are
+    /// Makes the environment's directory, site-packages, platlib and scripts directory where they are
     /// missing (`--target` and `--prefix` directories that do not exist yet), and returns every
     /// directory it made, deepest first, for [`remove_made_dirs`] should the install fail. The
     /// install calls it only once the wheels are verified, and never on a dry run, so that a
     /// refused wheel or a dry run leaves no directory behind.
     pub(crate) fn create_missing_dirs(&self) -> Result<Vec<PathBuf>> {
         let mut made = Vec::new();
-        for dir in [&self.root, &self.site_packages, &self.scripts] {
+        for dir in [&self.root, &self.site_packages, &self.platlib, &self.scripts] {
             let missing: Vec<PathBuf> =
                 dir.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf).collect();
             if let Err(e) = std::fs::create_dir_all(dir) {
@@ -193,6 +202,12 @@ impl Venv {
     /// purelib and platlib: in a venv they are one directory.
     pub fn site_packages(&self) -> &Path {
         &self.site_packages
+    }
+
+    /// Where a wheel that is not `Root-Is-Purelib` and `.data/platlib` go (pip's scheme); the
+    /// `.dist-info` stays in [`Venv::site_packages`], where every command looks for it.
+    pub fn platlib(&self) -> &Path {
+        &self.platlib
     }
 
     /// Where console scripts and `.data/scripts` go.

@@ -29,6 +29,8 @@ pub(crate) struct Roots {
     in_record: Vec<String>,
     /// Relative paths begin this far up from site-packages: `../../../`.
     up_from_site: String,
+    /// The root of platlib: [`SITE_PACKAGES`] unless the scheme puts platlib elsewhere.
+    platlib: RootId,
 }
 
 impl Roots {
@@ -40,11 +42,21 @@ impl Roots {
             in_venv: Vec::new(),
             in_record: Vec::new(),
             up_from_site: "../".repeat(up),
+            platlib: SITE_PACKAGES,
         };
         for path in [site, venv.scripts(), venv.data()] {
             roots.add(venv, path.to_path_buf());
         }
+        // One root per directory: a second spelling of site-packages would hide conflicts.
+        if venv.platlib() != site {
+            roots.platlib = roots.add(venv, venv.platlib().to_path_buf());
+        }
         roots
+    }
+
+    /// Where a wheel that is not `Root-Is-Purelib` and `.data/platlib` go.
+    pub fn platlib(&self) -> RootId {
+        self.platlib
     }
 
     /// The root for `.data/headers` of the project `name`, added on first use.
