@@ -101,7 +101,9 @@ pub struct InstallArgs {
     #[command(flatten)]
     pub venv: VenvArg,
     /// Install into the environment of the first python3 on PATH that is not a venv
-    #[arg(long, conflicts_with_all = ["venv", "python"])]
+    // Every other way of naming the environment conflicts: `--system --target DIR` must not
+    // quietly install into the system.
+    #[arg(long, conflicts_with_all = ["venv", "python", "target", "prefix"])]
     pub system: bool,
     /// With --system: install even when the interpreter is marked EXTERNALLY-MANAGED (PEP 668)
     #[arg(long, requires = "system")]
@@ -126,7 +128,8 @@ pub struct InstallArgs {
     /// Replace installed distributions even at the same version
     #[arg(long, help_heading = INSTALLER)]
     pub reinstall: bool,
-    /// Write .pyc files with the environment's interpreter [config: compile]
+    /// Write .pyc files with the environment's interpreter [env: INSTALLER_COMPILE=1|0|true|
+    /// false|yes|no|on|off] [config: compile]
     #[arg(long, visible_alias = "compile-bytecode", help_heading = INSTALLER)]
     pub compile: bool,
     /// Say what would be installed, replaced and skipped, and with which link mode; change
@@ -144,7 +147,10 @@ pub struct InstallArgs {
     pub jobs: Option<u32>,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Unpack into a temporary cache removed at exit
+    /// Unpack into a temporary cache removed at exit (wins over INSTALLER_CACHE_DIR and the
+    /// cache-dir setting; with --cache-dir on the command line it is a usage error)
+    // The conflict sees the command line only: `--cache-dir` has no clap `env`, which clap
+    // would count as present (settings::cache_dir reads INSTALLER_CACHE_DIR instead).
     #[arg(long, conflicts_with = "cache_dir", help_heading = CACHE)]
     pub no_cache: bool,
     #[command(flatten)]
@@ -175,7 +181,10 @@ pub struct VenvArg {
 pub struct CacheArgs {
     /// The cache directory [env: INSTALLER_CACHE_DIR] [config: cache-dir] [default:
     /// $XDG_CACHE_HOME/installer, else ~/.cache/installer]
-    #[arg(long, value_name = "DIR", env = "INSTALLER_CACHE_DIR", hide_env = true, help_heading = CACHE)]
+    // No clap `env`: clap would count INSTALLER_CACHE_DIR as `--cache-dir` given, and then
+    // `INSTALLER_CACHE_DIR=... install --no-cache` would be a usage error. settings::cache_dir
+    // reads the variable.
+    #[arg(long, value_name = "DIR", help_heading = CACHE)]
     pub cache_dir: Option<PathBuf>,
 }
 

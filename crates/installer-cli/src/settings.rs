@@ -54,15 +54,43 @@ pub fn open_environment(arg: &crate::args::VenvArg) -> Result<Option<installer_c
     }
 }
 
-/// The cache root: flag or `INSTALLER_CACHE_DIR`, else `cache-dir`, else the default.
+/// The cache root: `--cache-dir`, else `INSTALLER_CACHE_DIR` (unset or empty: not set), else
+/// `cache-dir`, else the default. The variable is read here rather than by clap so that it
+/// does not count as `--cache-dir` for `--no-cache`'s conflict.
 pub fn cache_dir(flag: Option<&Path>, config: &FileConfig) -> Result<PathBuf> {
     flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("INSTALLER_CACHE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
         .or_else(|| config.cache_dir.clone())
         .or_else(installer_core::cache::Cache::default_root)
         .ok_or_else(|| installer_core::Error::InvalidArgument {
             what: "cache directory",
             reason: "no home directory to put it in; pass --cache-dir or set INSTALLER_CACHE_DIR".into(),
         })
+}
+
+/// `compile`: `--compile`, else `INSTALLER_COMPILE`, else the config key, else off. The flag
+/// has no negative form, so given it wins; the variable can still turn a config file's
+/// `compile = true` off. Its values are those of clap's `BoolishValueParser` (`1`/`0`,
+/// `true`/`false`, `yes`/`no`, `on`/`off`, any case); unset or empty means not set, anything
+/// else is an error naming the variable.
+pub fn compile(flag: bool, config: &FileConfig) -> Result<bool> {
+    compile_from(flag, std::env::var_os("INSTALLER_COMPILE"), config)
+}
+
+fn compile_from(flag: bool, var: Option<std::ffi::OsString>, config: &FileConfig) -> Result<bool> {
+    if flag {
+        return Ok(true);
+    }
+    let Some(value) = var.filter(|v| !v.is_empty()) else { return Ok(config.compile.unwrap_or(false)) };
+    let text = value.to_string_lossy();
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "t" | "yes" | "y" | "on" => Ok(true),
+        "0" | "false" | "f" | "no" | "n" | "off" => Ok(false),
+        _ => Err(installer_core::Error::InvalidArgument {
+            what: "INSTALLER_COMPILE",
+            reason: format!("{text:?}: expected 1, 0, true, false, yes, no, on or off"),
+        }),
+    }
 }
 
 /// Shards: `INSTALLER_CACHE_SHARDS` (`:`-separated, `auto` for the automatic one, empty for
@@ -175,6 +203,26 @@ mod tests {
             ),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn compile_flag_over_environment_over_config() {
+        let on = FileConfig { compile: Some(true), ..FileConfig::default() };
+        let none = FileConfig::default();
+        let check = |flag, var: Option<&str>, config: &FileConfig| {
+            compile_from(flag, var.map(Into::into), config).map_err(|e| e.to_string())
+        };
+        assert_eq!(check(false, None, &none), Ok(false));
+        assert_eq!(check(false, None, &on), Ok(true));
+        assert_eq!(check(false, Some(""), &on), Ok(true));
+        assert_eq!(check(false, Some("OFF"), &on), Ok(false));
+        assert_eq!(check(false, Some("0"), &on), Ok(false));
+        assert_eq!(check(false, Some("Yes"), &none), Ok(true));
+        assert_eq!(check(true, Some("no"), &none), Ok(true));
+        assert_eq!(
+            check(false, Some("maybe"), &none),
+            Err("invalid INSTALLER_COMPILE: \"maybe\": expected 1, 0, true, false, yes, no, on or off".into())
+        );
     }
 
     #[test]

@@ -290,3 +290,56 @@ fn uv_flags_are_accepted_and_compile_bytecode_compiles() {
     let compiled: Vec<_> = std::fs::read_dir(&pycache).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(compiled.iter().any(|n| n.to_str().unwrap().starts_with("__init__.cpython-")), "{compiled:?}");
 }
+
+/// `--no-cache` wins over `INSTALLER_CACHE_DIR` (clap once counted the variable as
+/// `--cache-dir` given and made this a usage error); `--cache-dir` typed beside it still is one.
+#[test]
+fn no_cache_wins_over_the_cache_dir_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
+    let pkg = fixture("fixture_pkg-1.0");
+    let args = ["install", "--venv", venv.to_str().unwrap(), "--no-cache", pkg.to_str().unwrap()];
+    let out = installer_with_env(tmp.path(), &args, &[("INSTALLER_CACHE_DIR", cache.to_str().unwrap())]);
+    assert_ok(&out);
+    assert!(site_packages(&venv).join("fixture_pkg/__init__.py").is_file());
+    assert!(!cache.exists(), "--no-cache: the variable's cache is not used");
+
+    let explicit =
+        installer(tmp.path(), &install_args(&venv, &cache, &["--no-cache", pkg.to_str().unwrap()]));
+    assert_eq!(explicit.status.code(), Some(2), "{}", stderr(&explicit));
+    assert!(stderr(&explicit).contains("cannot be used with"), "{}", stderr(&explicit));
+}
+
+/// `INSTALLER_COMPILE` is `compile`'s variable (DESIGN.md: every key has one): it turns
+/// compiling on, turns a config file's `compile = true` off, and a bad value names it.
+#[test]
+fn the_compile_variable_sits_between_the_flag_and_the_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let pkg = fixture("fixture_pkg-1.0");
+    let run = |name: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let venv = venv_at(&tmp.path().join(name));
+        let mut args = install_args(&venv, &cache, extra);
+        args.push(pkg.to_str().unwrap());
+        let out = installer_with_env(tmp.path(), &args, env);
+        (out, site_packages(&venv).join("fixture_pkg/__pycache__").is_dir())
+    };
+    let (out, compiled) = run("plain", &[], &[]);
+    assert_ok(&out);
+    assert!(!compiled);
+    let (out, compiled) = run("env-on", &[], &[("INSTALLER_COMPILE", "Yes")]);
+    assert_ok(&out);
+    assert!(compiled, "INSTALLER_COMPILE=Yes compiles");
+
+    std::fs::write(tmp.path().join("installer.toml"), "compile = true\n").unwrap();
+    let (out, compiled) = run("env-off", &[], &[("INSTALLER_COMPILE", "0")]);
+    assert_ok(&out);
+    assert!(!compiled, "INSTALLER_COMPILE=0 beats the config file");
+    let (out, compiled) = run("flag", &["--compile"], &[("INSTALLER_COMPILE", "off")]);
+    assert_ok(&out);
+    assert!(compiled, "--compile beats the variable");
+
+    let (out, _) = run("bad", &[], &[("INSTALLER_COMPILE", "maybe")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("INSTALLER_COMPILE") && stderr(&out).contains("maybe"), "{}", stderr(&out));
+}

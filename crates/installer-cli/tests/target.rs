@@ -540,3 +540,205 @@ fn target_and_prefix_directories_install_list_and_uninstall() {
         assert!(String::from_utf8_lossy(&installer(tmp.path(), &["list", flag, d]).stdout).is_empty());
     }
 }
+
+/// `--system` names the environment, as `--target`, `--prefix`, `--venv` and `-p` do: given
+/// together they are a usage error, never a silent install into the system.
+#[test]
+fn system_with_target_or_prefix_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wheel = fixture("fixture_pkg-1.0");
+    for flag in ["--target", "--prefix"] {
+        let dir = tmp.path().join("dir");
+        let args = ["install", "--system", flag, dir.to_str().unwrap(), wheel.to_str().unwrap()];
+        let out = installer(tmp.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("cannot be used with"), "{flag}: {}", stderr(&out));
+        assert!(!dir.exists(), "{flag}");
+    }
+}
+
+/// doctor takes the environment as every command does (docs/cli.md, `ENV`): with `--target`
+/// or `--prefix` it examines where such an install would put files, not `./.venv`.
+#[test]
+fn doctor_examines_a_target_or_prefix_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = make_venv(&tmp.path().join("venv"));
+    let minor = python(&venv, "import sys; print(sys.version_info[1])");
+    let python_path = venv.join("bin/python");
+    let (t, p) = (tmp.path().join("t"), tmp.path().join("p"));
+    let site = p.join(format!("lib/python3.{}/site-packages", minor.trim()));
+    for (flag, dir, examined) in [("--target", &t, &t), ("--prefix", &p, &site)] {
+        let args = ["doctor", flag, dir.to_str().unwrap(), "-p", python_path.to_str().unwrap()];
+        let out = installer_with_env(tmp.path(), &args, &[("INSTALLER_CACHE_DIR", "cache")]);
+        assert_ok(&out);
+        let report = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            report.contains(&format!(
+                "\ntarget:  {} (does not exist yet; examined {})\n",
+                examined.display(),
+                tmp.path().display()
+            )),
+            "{flag}: {report}"
+        );
+        assert!(report.contains(&format!("\npython:  {} (", python_path.display())), "{flag}: {report}");
+        assert!(!dir.exists(), "{flag}: doctor creates nothing");
+    }
+}
+
+/// `--target` and `--prefix` directories that do not exist are made only once every wheel is
+/// verified, and not on a dry run (which works without them); a failed install removes the
+/// ones it made. They were once made by the command line before anything was checked.
+#[test]
+fn missing_target_and_prefix_directories_are_made_only_by_an_install_that_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let venv = make_venv(&tmp.path().join("venv"));
+    let python_path = venv.join("bin/python");
+    let pkg = fixture("fixture_pkg-1.0");
+    let hostile = WheelBuilder::new("hostile", "1.0").file("../escape.py", b"").write(tmp.path(), None);
+    let clash = [fixture("fixture_clash_a"), fixture("fixture_clash_b")];
+    for flag in ["--target", "--prefix"] {
+        let dir = tmp.path().join("new/dir");
+        let run = |extra: &[&str], wheels: &[&Path]| {
+            let mut args = vec!["install", flag, dir.to_str().unwrap(), "-p", python_path.to_str().unwrap()];
+            args.extend_from_slice(&["--cache-dir", cache.to_str().unwrap()]);
+            args.extend_from_slice(extra);
+            args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
+            installer(tmp.path(), &args)
+        };
+        let out = run(&["--dry-run"], &[&pkg]);
+        assert_ok(&out);
+        assert!(stderr(&out).contains(" + fixture_pkg==1.0\n"), "{flag}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("Would create"), "{flag}: {}", stderr(&out));
+        assert!(!tmp.path().join("new").exists(), "{flag}: a dry run makes no directory");
+
+        let out = run(&[], &[&pkg, &hostile]);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", stderr(&out));
+        assert!(!tmp.path().join("new").exists(), "{flag}: a refused wheel makes no directory");
+
+        let out = run(&[], &[&clash[0], &clash[1]]);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("fixture_clash"), "{flag}: {}", stderr(&out));
+        assert!(!tmp.path().join("new").exists(), "{flag}: a failed install removes what it made");
+
+        assert_ok(&run(&[], &[&pkg]));
+        assert!(dir.join("bin/fixture-hello").is_file(), "{flag}");
+        std::fs::remove_dir_all(tmp.path().join("new")).unwrap();
+    }
+}
+
+/// `--prefix` with an interpreter that is not a venv's lays out `.data/data` and
+/// `.data/headers` as pip's `get_scheme(prefix=DIR)` does: sysconfig's `data` and `include`
+/// moved under DIR (Debian's `/usr/bin/python3`: `data` is `/usr/local`, so `DIR/local`;
+/// headers in `DIR/include/python3.X/<name>`), not the venv layout (`DIR`,
+/// `DIR/include/site/python3.X/<name>`) used before. Uninstall finds them by RECORD.
+#[test]
+fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
+    let python3 = Path::new("/usr/bin/python3");
+    if !python3.exists() {
+        return skip("no /usr/bin/python3");
+    }
+    let scheme = std::process::Command::new(python3)
+        .args(["-I", "-c", "import sys, sysconfig; p = sysconfig.get_paths(); print(sys.prefix); print(p['data']); print(p['include']); print(p['purelib'])"])
+        .output()
+        .unwrap();
+    let scheme = String::from_utf8(scheme.stdout).unwrap();
+    let [prefix, data, include, purelib] =
+        [0, 1, 2, 3].map(|i| PathBuf::from(scheme.lines().nth(i).unwrap()));
+    if data == prefix {
+        return skip("/usr/bin/python3's data directory is its prefix: nothing to tell apart");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let moved = |path: &Path| dir.join(path.strip_prefix(&prefix).unwrap());
+    let cache = tmp.path().join("cache");
+    let data_wheel = fixture("fixture_data");
+    let install = [
+        "install",
+        "--prefix",
+        dir.to_str().unwrap(),
+        "-p",
+        python3.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        data_wheel.to_str().unwrap(),
+    ];
+    assert_ok(&installer(tmp.path(), &install));
+    assert!(moved(&purelib).join("fixture_data/__init__.py").is_file());
+    let config = moved(&data).join("share/fixture_data/config.txt");
+    assert!(config.is_file(), "data under sysconfig's data: {:?}", snapshot(&dir).keys().collect::<Vec<_>>());
+    assert!(!dir.join("share").exists(), "not under the prefix itself");
+    let header = moved(&include).join("fixture-data/fixture_data.h");
+    assert!(
+        header.is_file(),
+        "headers under sysconfig's include: {:?}",
+        snapshot(&dir).keys().collect::<Vec<_>>()
+    );
+    assert!(!dir.join("include/site").exists());
+
+    let uninstall =
+        ["uninstall", "--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap(), "fixture-data"];
+    assert_ok(&installer(tmp.path(), &uninstall));
+    assert!(!config.exists() && !header.exists());
+}
+
+/// `--prefix` with an interpreter whose `platlib` is not its `purelib` (Fedora's `lib64`; here a
+/// pyenv CPython copy told so by a `sitecustomize`, which `-I` still runs): a wheel that is not
+/// `Root-Is-Purelib` goes to platlib, as pip puts it, with its `.pyc` beside it; its
+/// `.dist-info` stays in purelib, where list, verify and uninstall find it. A pure wheel
+/// stays in purelib. Before, both went to purelib.
+#[test]
+fn prefix_puts_a_platform_wheel_in_platlib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cpython = copied_cpython(tmp.path());
+    std::fs::write(
+        cpython.join("lib/python3.8/sitecustomize.py"),
+        "import sysconfig\n_get_paths = sysconfig.get_paths\n\
+         def get_paths(*args, **kwargs):\n    paths = _get_paths(*args, **kwargs)\n    \
+         paths['platlib'] = paths['platlib'].replace('/lib/', '/lib64/')\n    return paths\n\
+         sysconfig.get_paths = get_paths\n",
+    )
+    .unwrap();
+    let python3 = cpython.join("bin/python3");
+    let dir = tmp.path().join("p");
+    let (purelib, platlib) =
+        (dir.join("lib/python3.8/site-packages"), dir.join("lib64/python3.8/site-packages"));
+    let env = ["--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap()];
+    let cache = tmp.path().join("cache");
+    let (plat, pkg) = (fixture("fixture_plat"), fixture("fixture_pkg-1.0"));
+    let mut install = vec!["install", "--compile", "--cache-dir", cache.to_str().unwrap()];
+    install.extend_from_slice(&env);
+    install.extend([plat.to_str().unwrap(), pkg.to_str().unwrap()]);
+    assert_ok(&installer(tmp.path(), &install));
+
+    assert!(
+        platlib.join("fixture_plat/__init__.py").is_file(),
+        "{:?}",
+        snapshot(&dir).keys().collect::<Vec<_>>()
+    );
+    assert!(!purelib.join("fixture_plat").exists());
+    assert!(names(&platlib.join("fixture_plat/__pycache__"))
+        .iter()
+        .any(|n| n.starts_with("__init__.cpython-38")));
+    assert!(purelib.join("fixture_plat-1.0.dist-info/RECORD").is_file());
+    assert!(purelib.join("fixture_pkg/__init__.py").is_file() && !platlib.join("fixture_pkg").exists());
+    let record = std::fs::read_to_string(purelib.join("fixture_plat-1.0.dist-info/RECORD")).unwrap();
+    assert!(
+        record.contains("../../../lib64/python3.8/site-packages/fixture_plat/__init__.py,sha256="),
+        "{record}"
+    );
+
+    let run = std::process::Command::new(&python3)
+        .args(["-c", "import fixture_plat, fixture_pkg; print(fixture_plat.__file__)"])
+        .env("PYTHONPATH", format!("{}:{}", purelib.display(), platlib.display()))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("lib64"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_ok(&installer(tmp.path(), &[&["verify"][..], &env].concat()));
+    assert_ok(&installer(tmp.path(), &[&["uninstall"][..], &env, &["fixture-plat"]].concat()));
+    assert!(!platlib.join("fixture_plat").exists() && platlib.is_dir());
+}

@@ -27,6 +27,10 @@ pub struct DoctorOptions {
     pub python: PathBuf,
     /// `--python-version` / `--python-platform` in force.
     pub target: TargetRequest,
+    /// An environment the frontend has already laid out (`--target`, `--prefix`: directories
+    /// that are not venvs and may not exist yet), examined instead of opening `venv` as a
+    /// venv, so that doctor probes where such an install would put files.
+    pub layout: Option<Venv>,
 }
 
 /// The interpreter an install would check wheels against, and what it supports.
@@ -146,7 +150,11 @@ pub struct Diagnosis {
 /// Examines the pair of places; never fails (what goes wrong is a finding).
 pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
     let cache = Place::new(&options.cache_dir);
-    let (target, python) = match Venv::open(&options.venv) {
+    let opened = match &options.layout {
+        Some(layout) => Ok(layout.clone()),
+        None => Venv::open(&options.venv),
+    };
+    let (target, python) = match opened {
         Ok(venv) => (Place::new(venv.site_packages()), venv.python().to_path_buf()),
         Err(_) => (Place::new(&options.venv), options.python.clone()),
     };
@@ -384,6 +392,7 @@ mod tests {
             link_mode: LinkMode::Auto,
             python: PathBuf::from("python3"),
             target: TargetRequest::default(),
+            layout: None,
         }
     }
 

@@ -276,14 +276,6 @@ pub fn try_file(
     Ok(())
 }
 
-/// The mode `auto` picks for `cache` and `target_dir` (a directory that exists), and why: for
-/// `doctor` and embedders. Shards are not considered here; see `install::resolve_link`.
-pub fn probe_auto(cache: &crate::cache::Cache, target_dir: &Path) -> crate::Result<Probe> {
-    let source = cache.scratch_dir();
-    probe(LinkMode::Auto, &source, target_dir)
-        .map_err(|e| crate::Error::io("probe link modes into", target_dir, e))
-}
-
 fn unique_sibling(dir: &Path, prefix: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -255,7 +255,7 @@ fn is_bytecode_of(name: &str, stem: &str) -> bool {
 /// own directories, which stay even when empty (a fresh venv has an empty `include`).
 pub(crate) fn emptied_dirs(files: &[PathBuf], dists: &[InstalledDist], venv: &Venv) -> BTreeSet<PathBuf> {
     let mut protected: BTreeSet<&Path> = BTreeSet::new();
-    for keep in [venv.site_packages(), venv.scripts()] {
+    for keep in [venv.site_packages(), venv.platlib(), venv.scripts()] {
         protected.extend(keep.ancestors().take_while(|d| d.starts_with(venv.root())));
     }
     let include = venv.root().join("include");

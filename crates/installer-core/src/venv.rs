@@ -15,9 +15,20 @@ use crate::{Error, Result};
 pub struct Venv {
     root: PathBuf,
     site_packages: PathBuf,
+    /// Where a wheel that is not `Root-Is-Purelib`, and `.data/platlib`, go: site-packages in
+    /// a venv and with `--target`; sysconfig's `platlib` for `--system` and `--prefix`, as pip
+    /// takes it (`lib64/...` where `sys.platlibdir` is `lib64`).
+    platlib: PathBuf,
     scripts: PathBuf,
     python: PathBuf,
     python_version: (u32, u32),
+    /// Where `.data/data` goes: the prefix of a venv; sysconfig's `data` for `--system` and
+    /// `--prefix`, as pip takes it (`/usr/local` for Debian's `/usr/bin/python3`).
+    data: PathBuf,
+    /// The directory `.data/headers` of a project go under (in a subdirectory named after it):
+    /// pip's `include/site/pythonX.Y` when the interpreter is a venv's, sysconfig's `include`
+    /// otherwise (pip's `get_scheme`, `pip/_internal/locations/_sysconfig.py`).
+    headers: PathBuf,
 }
 
 impl Venv {
@@ -55,6 +66,9 @@ impl Venv {
         Ok(Venv {
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
             python: root.join(platform::VENV_SCRIPTS_DIR).join(platform::VENV_PYTHON),
+            data: root.clone(),
+            headers: site_headers(&root, python_version),
+            platlib: site_packages.clone(),
             root,
             site_packages,
             python_version,
@@ -62,7 +76,7 @@ impl Venv {
     }
 
     /// The environment of an interpreter that is not a venv (`--system`): its install scheme
-    /// as `sysconfig.get_paths()` gave it.
+    /// as `sysconfig.get_paths()` gave it, `data` and `include` too, as pip takes them.
     pub fn of_interpreter(python: &crate::target::Interpreter) -> Result<Venv> {
         let path = |key: &str| {
             python.paths.get(key).cloned().ok_or_else(|| Error::NotAVenv {
@@ -71,11 +85,15 @@ impl Venv {
             })
         };
         let root = python.prefix.clone();
+        let version = (python.version.0, python.version.1);
         Ok(Venv {
+            platlib: path("platlib").or_else(|_| path("purelib"))?,
             site_packages: path("purelib")?,
             scripts: path("scripts")?,
             python: python.executable.clone(),
-            python_version: (python.version.0, python.version.1),
+            python_version: version,
+            data: path("data")?,
+            headers: if is_venv(python) { site_headers(&root, version) } else { path("include")? },
             root,
         })
     }
@@ -84,16 +102,22 @@ impl Venv {
     /// `--target` does; `python` writes the shebangs and gives the version.
     pub fn target_dir(dir: &Path, python: &crate::target::Interpreter) -> Result<Venv> {
         let root = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+        let version = (python.version.0, python.version.1);
         Ok(Venv {
             site_packages: root.clone(),
+            platlib: root.clone(),
             scripts: root.join(platform::VENV_SCRIPTS_DIR),
             python: python.executable.clone(),
-            python_version: (python.version.0, python.version.1),
+            python_version: version,
+            data: root.clone(),
+            headers: site_headers(&root, version),
             root,
         })
     }
 
-    /// `--prefix DIR`: the interpreter's own scheme (`sysconfig.get_paths()`) moved under `dir`.
+    /// `--prefix DIR`: the interpreter's own scheme (`sysconfig.get_paths()`) moved under `dir`,
+    /// `data` and (for an interpreter that is not a venv's) `include` too, as pip's
+    /// `get_scheme(prefix=DIR)` gives them.
     pub fn prefix_dir(dir: &Path, python: &crate::target::Interpreter) -> Result<Venv> {
         let root = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
         let version = (python.version.0, python.version.1);
@@ -104,22 +128,42 @@ impl Venv {
                 .and_then(|p| p.strip_prefix(&python.prefix).ok())
                 .map_or(default, |rel| root.join(rel))
         };
+        let headers = if is_venv(python) {
+            site_headers(&root, version)
+        } else {
+            moved("include", site_headers(&root, version))
+        };
+        let site_packages = moved("purelib", platform::venv_site_packages(&root, version));
         Ok(Venv {
-            site_packages: moved("purelib", platform::venv_site_packages(&root, version)),
+            platlib: moved("platlib", site_packages.clone()),
+            site_packages,
             scripts: moved("scripts", root.join(platform::VENV_SCRIPTS_DIR)),
             python: python.executable.clone(),
             python_version: version,
+            data: moved("data", root.clone()),
+            headers,
             root,
         })
     }
 
-    /// Makes the environment's directory, site-packages and scripts directory, for
-    /// `--target` and `--prefix` directories that do not exist yet.
-    pub fn create_dirs(&self) -> Result<()> {
-        for dir in [&self.root, &self.site_packages, &self.scripts] {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    /// Makes the environment's directory, site-packages, platlib and scripts directory where they are
+    /// missing (`--target` and `--prefix` directories that do not exist yet), and returns every
+    /// directory it made, deepest first, for [`remove_made_dirs`] should the install fail. The
+    /// install calls it only once the wheels are verified, and never on a dry run, so that a
+    /// refused wheel or a dry run leaves no directory behind.
+    pub(crate) fn create_missing_dirs(&self) -> Result<Vec<PathBuf>> {
+        let mut made = Vec::new();
+        for dir in [&self.root, &self.site_packages, &self.platlib, &self.scripts] {
+            let missing: Vec<PathBuf> =
+                dir.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf).collect();
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                remove_made_dirs(&made);
+                return Err(Error::io("create directory", dir, e));
+            }
+            // Deepest first, after the deeper ones of the directories before.
+            made.splice(0..0, missing);
         }
-        Ok(())
+        Ok(made)
     }
 
     /// Keeps other `installer` processes (and programs embedding it) out of this environment
@@ -160,6 +204,12 @@ impl Venv {
         &self.site_packages
     }
 
+    /// Where a wheel that is not `Root-Is-Purelib` and `.data/platlib` go (pip's scheme); the
+    /// `.dist-info` stays in [`Venv::site_packages`], where every command looks for it.
+    pub fn platlib(&self) -> &Path {
+        &self.platlib
+    }
+
     /// Where console scripts and `.data/scripts` go.
     pub fn scripts(&self) -> &Path {
         &self.scripts
@@ -176,16 +226,37 @@ impl Venv {
         self.python_version
     }
 
-    /// Where `.data/headers` of distribution `name` go: pip's `include/site/pythonX.Y/<name>`.
+    /// Where `.data/headers` of distribution `name` go: pip's `include/site/pythonX.Y/<name>`
+    /// in a venv, `<sysconfig include>/<name>` for an interpreter that is not a venv's.
     pub fn headers(&self, name: &str) -> PathBuf {
-        let (major, minor) = self.python_version;
-        self.root.join("include").join("site").join(format!("python{major}.{minor}")).join(name)
+        self.headers.join(name)
     }
 
-    /// Where `.data/data` goes: the environment's prefix.
+    /// Where `.data/data` goes: the environment's prefix in a venv, sysconfig's `data` for
+    /// `--system` and `--prefix`.
     pub fn data(&self) -> &Path {
-        &self.root
+        &self.data
     }
+}
+
+/// Removes the directories [`Venv::create_missing_dirs`] made (deepest first), each only if
+/// it is empty again: after a rolled-back install they are, and anything another process put
+/// there meanwhile stays.
+pub(crate) fn remove_made_dirs(made: &[PathBuf]) {
+    for dir in made {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// pip's headers directory in a venv: `<prefix>/include/site/pythonX.Y`.
+fn site_headers(root: &Path, (major, minor): (u32, u32)) -> PathBuf {
+    root.join("include").join("site").join(format!("python{major}.{minor}"))
+}
+
+/// Whether `python` runs in a virtual environment (`sys.prefix != sys.base_prefix`), where pip
+/// puts headers under `include/site`.
+fn is_venv(python: &crate::target::Interpreter) -> bool {
+    python.prefix != python.base_prefix
 }
 
 /// Whether `name`, a file directly in the scripts directory, is one of the environment's own:

@@ -126,8 +126,9 @@ installer_status installer_ctx_new(const char *cache_dir, installer_ctx **out);
 
 /**
  * Frees a context made by `installer_ctx_new`, with everything it owns (including the string
- * `installer_last_error` returned). NULL is accepted and ignored. The context must not be in
- * use by another thread, and must not be used afterwards.
+ * `installer_last_error` returned). NULL is accepted and ignored, and so is a call from a
+ * callback of a call on this context (which would free it under that call). The context must
+ * not be in use by another thread, and must not be used afterwards.
  *
  * # Safety
  * `ctx` is NULL or a context from `installer_ctx_new` not freed yet.
@@ -174,7 +175,10 @@ installer_status installer_ctx_set_jobs(installer_ctx *ctx, uint32_t jobs);
  * worker threads, never two calls at once (calls to the warning callback included), and only
  * during `installer_install`/`installer_uninstall`. `user_data` is passed through untouched;
  * the caller keeps ownership of it. The callback must return normally (no longjmp, no C++
- * exception). One thread at a time per context.
+ * exception), and must not call any installer_* function on this context except
+ * `installer_ctx_cancel`: such a call returns INSTALLER_ERR_INVALID_ARGUMENT and does nothing
+ * (`installer_last_error` gives "", `installer_ctx_free` is ignored). One thread at a time per
+ * context.
  *
  * # Safety
  * `ctx` is NULL or a live context; `cb`, if not NULL, is safe to call with `user_data` from
@@ -191,8 +195,9 @@ installer_status installer_ctx_set_progress_callback(installer_ctx *ctx,
  * (the first says what happened, indented ones why and how to avoid it). It is owned by the
  * library and valid only during the call: copy it to keep it. Called from the calling thread or worker threads, never two
  * calls at once (progress included). Without a warning callback warnings are dropped.
- * `user_data` stays the caller's. The callback must return normally. One thread at a time
- * per context.
+ * `user_data` stays the caller's. The callback must return normally, and must not call any
+ * installer_* function on this context except `installer_ctx_cancel` (as for the progress
+ * callback: refused with INSTALLER_ERR_INVALID_ARGUMENT). One thread at a time per context.
  *
  * # Safety
  * As for `installer_ctx_set_progress_callback`.
@@ -208,7 +213,7 @@ installer_status installer_ctx_set_warning_callback(installer_ctx *ctx,
  * (wheels already verified stay in the cache, complete). `installer_uninstall` stops before
  * its next file, puts back the files it moved and returns INSTALLER_ERR_CANCELLED, the venv
  * as it was; `installer_verify` stops before its next file with INSTALLER_ERR_CANCELLED.
- * `installer_probe` is short and runs to its end. Each operation starts uncancelled: a cancel
+ * `installer_probe_link_mode` is short and runs to its end. Each operation starts uncancelled: a cancel
  * made while no operation runs has no effect, and the context works again for the next call.
  *
  * The one function that may be called from another thread while `ctx` is in use: it sets a
@@ -223,7 +228,8 @@ installer_status installer_ctx_cancel(installer_ctx *ctx);
 /**
  * The error of the last call on `ctx`: one line naming the wheel or path and the cause,
  * e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
- * call was made yet) and for a NULL `ctx`. Never NULL. The string is owned by `ctx`: valid
+ * call was made yet), for a NULL `ctx`, and from a callback of a call on `ctx` (that call has
+ * no outcome yet). Never NULL. The string is owned by `ctx`: valid
  * until the next call on `ctx` or `installer_ctx_free`; do not free it. Calls that fail
  * because `ctx` itself is NULL cannot record anything.
  *
@@ -292,10 +298,13 @@ installer_status installer_uninstall(installer_ctx *ctx,
 installer_status installer_verify(installer_ctx *ctx, const char *venv);
 
 /**
- * Finds the link mode "auto" would use between the context's cache and the venv at `venv`:
- * "clone", "hardlink" or "copy". The venv need not exist: then its nearest existing
- * ancestor directory is probed (the venv will be created on that filesystem). Creates the
- * cache directory if needed, and small probe files, removed again, in both places.
+ * Finds the link mode "auto" would use to install from the context's cache into the venv at
+ * `venv`: "clone", "hardlink" or "copy", decided as `installer_install` decides it, a cache
+ * shard on the venv's filesystem included (the context's shards are automatic), so a cache on
+ * another filesystem answers "hardlink" where an install would hardlink from its shard. The
+ * venv need not exist: then its nearest existing ancestor directory is probed (the venv will
+ * be created on that filesystem). Creates the cache directory if needed, and small probe
+ * files, removed again; never a shard.
  *
  * On success `*mode_out` receives a static string (never freed, valid forever); on failure it
  * is left unchanged. NULL `mode_out` or a NULL/non-UTF-8 `venv` is

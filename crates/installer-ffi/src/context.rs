@@ -4,6 +4,7 @@ use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use installer_core::cache::Cache;
 use installer_core::install::InstallOptions;
@@ -30,27 +31,68 @@ impl Castable for installer_ctx {
     type RustType = Handle;
 }
 
-/// What an `installer_ctx` points to: the cancellation token, which any thread may reach, and
-/// the context proper, which only the one thread using the context touches. The two are apart
-/// so that `installer_ctx_cancel` never makes a reference to a context another thread is
-/// changing.
+/// What an `installer_ctx` points to: the cancellation token, which any thread may reach, the
+/// flag that says a call is using the context, and the context proper, which only that call
+/// touches. The token and the flag are apart from the context so that `installer_ctx_cancel`,
+/// and a call refused because the context is busy, never make a reference into a context in
+/// use.
 pub(crate) struct Handle {
     cancel: Cancel,
+    /// Set while a call holds the context ([`enter`]). A callback that calls back into its own
+    /// context (which the docs forbid) finds it set and is refused, instead of making a second
+    /// `&mut Context` beside the one the running call holds (aliasing, and a use after free
+    /// should it free the context).
+    busy: AtomicBool,
     context: UnsafeCell<Context>,
 }
 
-/// The context behind `ptr`, for the one thread using it.
+/// The context of a handle, held by one call: the only way to reach it, made by [`enter`];
+/// dropping it lets the next call in.
+pub(crate) struct InUse<'a> {
+    handle: &'a Handle,
+}
+
+impl std::ops::Deref for InUse<'_> {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        // SAFETY: `enter` set `busy` for this `InUse` alone, so no other reference into the
+        // cell exists while it lives (`installer_ctx_cancel` reads only `handle.cancel`).
+        unsafe { &*self.handle.context.get() }
+    }
+}
+
+impl std::ops::DerefMut for InUse<'_> {
+    fn deref_mut(&mut self) -> &mut Context {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference made from it.
+        unsafe { &mut *self.handle.context.get() }
+    }
+}
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.handle.busy.store(false, Ordering::Release);
+    }
+}
+
+/// Why [`enter`] gave no context.
+pub(crate) enum Refused {
+    Null,
+    /// A call is using it: a callback called back into its own context.
+    Busy,
+}
+
+/// The context behind `ptr`, for the one call using it; refused while another call holds it.
 ///
 /// # Safety
-/// `ptr` is NULL or a live context from `installer_ctx_new`, which no other thread uses
-/// meanwhile except through `installer_ctx_cancel`.
-pub(crate) unsafe fn context_mut<'a>(ptr: *mut installer_ctx) -> Option<&'a mut Context> {
-    // SAFETY: the caller guarantees NULL or a live handle, `cast_ref`'s contract; other threads
-    // only ever make shared references to the handle.
-    let handle = unsafe { ffi::cast_ref(ptr.cast_const()) }?;
-    // SAFETY: the caller's thread is the only one using the context; `installer_ctx_cancel`
-    // reads only `handle.cancel`, outside the cell, so this is the only reference into it.
-    Some(unsafe { &mut *handle.context.get() })
+/// `ptr` is NULL or a live context from `installer_ctx_new`.
+pub(crate) unsafe fn enter<'a>(ptr: *mut installer_ctx) -> Result<InUse<'a>, Refused> {
+    // SAFETY: the caller guarantees NULL or a live handle, `cast_ref`'s contract; every thread
+    // only ever makes shared references to the handle itself.
+    let handle = unsafe { ffi::cast_ref(ptr.cast_const()) }.ok_or(Refused::Null)?;
+    if handle.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        return Err(Refused::Busy);
+    }
+    Ok(InUse { handle })
 }
 
 /// What an `installer_ctx` points to.
@@ -76,7 +118,11 @@ impl Handle {
     fn new(cache_dir: Option<PathBuf>) -> Self {
         let cancel = Cancel::new();
         let options = InstallOptions { cancel: cancel.clone(), ..InstallOptions::default() };
-        Handle { cancel, context: UnsafeCell::new(Context::new(cache_dir, options)) }
+        Handle {
+            cancel,
+            busy: AtomicBool::new(false),
+            context: UnsafeCell::new(Context::new(cache_dir, options)),
+        }
     }
 }
 
@@ -203,8 +249,9 @@ pub unsafe extern "C" fn installer_ctx_new(
 }
 
 /// Frees a context made by `installer_ctx_new`, with everything it owns (including the string
-/// `installer_last_error` returned). NULL is accepted and ignored. The context must not be in
-/// use by another thread, and must not be used afterwards.
+/// `installer_last_error` returned). NULL is accepted and ignored, and so is a call from a
+/// callback of a call on this context (which would free it under that call). The context must
+/// not be in use by another thread, and must not be used afterwards.
 ///
 /// # Safety
 /// `ctx` is NULL or a context from `installer_ctx_new` not freed yet.
@@ -212,8 +259,19 @@ pub unsafe extern "C" fn installer_ctx_new(
 pub unsafe extern "C" fn installer_ctx_free(ctx: *mut installer_ctx) {
     ffi_panic_boundary! {
         // SAFETY: the export documents `ctx` as NULL or a context from `installer_ctx_new` not
-        // freed yet, which is `free_box`'s contract.
-        unsafe { ffi::free_box(ctx) }
+        // freed yet, `enter`'s contract.
+        match unsafe { enter(ctx) } {
+            // A callback freeing its own context mid-call: refused, or the call would go on
+            // with a freed context.
+            Err(Refused::Busy) | Err(Refused::Null) => {}
+            Ok(in_use) => {
+                // Not `drop`: it would write the flag of the freed handle.
+                std::mem::forget(in_use);
+                // SAFETY: as above, which is `free_box`'s contract; no reference into the
+                // handle is left (the `InUse` was forgotten).
+                unsafe { ffi::free_box(ctx) }
+            }
+        }
     }
 }
 
@@ -230,7 +288,7 @@ pub unsafe extern "C" fn installer_ctx_set_link_mode(
     mode: *const c_char,
 ) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             // SAFETY: the export documents `mode` as NULL or a NUL-terminated string.
             let mode = unsafe { str_arg(mode, "link mode") }?;
@@ -254,7 +312,7 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
     fallback: *const c_char,
 ) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             // SAFETY: the export documents `fallback` as NULL or a NUL-terminated string.
             let fallback = unsafe { str_arg(fallback, "link fallback") }?;
@@ -273,7 +331,7 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
 #[no_mangle]
 pub unsafe extern "C" fn installer_ctx_set_jobs(ctx: *mut installer_ctx, jobs: u32) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             if jobs == 0 {
                 return Err(invalid("jobs", "must be at least 1".to_owned()));
@@ -290,7 +348,10 @@ pub unsafe extern "C" fn installer_ctx_set_jobs(ctx: *mut installer_ctx, jobs: u
 /// worker threads, never two calls at once (calls to the warning callback included), and only
 /// during `installer_install`/`installer_uninstall`. `user_data` is passed through untouched;
 /// the caller keeps ownership of it. The callback must return normally (no longjmp, no C++
-/// exception). One thread at a time per context.
+/// exception), and must not call any installer_* function on this context except
+/// `installer_ctx_cancel`: such a call returns INSTALLER_ERR_INVALID_ARGUMENT and does nothing
+/// (`installer_last_error` gives "", `installer_ctx_free` is ignored). One thread at a time per
+/// context.
 ///
 /// # Safety
 /// `ctx` is NULL or a live context; `cb`, if not NULL, is safe to call with `user_data` from
@@ -302,7 +363,7 @@ pub unsafe extern "C" fn installer_ctx_set_progress_callback(
     user_data: *mut c_void,
 ) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             ctx.progress = cb.map(|func| Callback { func, user_data });
             Ok(())
@@ -316,8 +377,9 @@ pub unsafe extern "C" fn installer_ctx_set_progress_callback(
 /// (the first says what happened, indented ones why and how to avoid it). It is owned by the
 /// library and valid only during the call: copy it to keep it. Called from the calling thread or worker threads, never two
 /// calls at once (progress included). Without a warning callback warnings are dropped.
-/// `user_data` stays the caller's. The callback must return normally. One thread at a time
-/// per context.
+/// `user_data` stays the caller's. The callback must return normally, and must not call any
+/// installer_* function on this context except `installer_ctx_cancel` (as for the progress
+/// callback: refused with INSTALLER_ERR_INVALID_ARGUMENT). One thread at a time per context.
 ///
 /// # Safety
 /// As for `installer_ctx_set_progress_callback`.
@@ -328,7 +390,7 @@ pub unsafe extern "C" fn installer_ctx_set_warning_callback(
     user_data: *mut c_void,
 ) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             ctx.warning = cb.map(|func| Callback { func, user_data });
             Ok(())
@@ -342,7 +404,7 @@ pub unsafe extern "C" fn installer_ctx_set_warning_callback(
 /// (wheels already verified stay in the cache, complete). `installer_uninstall` stops before
 /// its next file, puts back the files it moved and returns INSTALLER_ERR_CANCELLED, the venv
 /// as it was; `installer_verify` stops before its next file with INSTALLER_ERR_CANCELLED.
-/// `installer_probe` is short and runs to its end. Each operation starts uncancelled: a cancel
+/// `installer_probe_link_mode` is short and runs to its end. Each operation starts uncancelled: a cancel
 /// made while no operation runs has no effect, and the context works again for the next call.
 ///
 /// The one function that may be called from another thread while `ctx` is in use: it sets a
@@ -368,7 +430,8 @@ pub unsafe extern "C" fn installer_ctx_cancel(ctx: *mut installer_ctx) -> instal
 
 /// The error of the last call on `ctx`: one line naming the wheel or path and the cause,
 /// e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
-/// call was made yet) and for a NULL `ctx`. Never NULL. The string is owned by `ctx`: valid
+/// call was made yet), for a NULL `ctx`, and from a callback of a call on `ctx` (that call has
+/// no outcome yet). Never NULL. The string is owned by `ctx`: valid
 /// until the next call on `ctx` or `installer_ctx_free`; do not free it. Calls that fail
 /// because `ctx` itself is NULL cannot record anything.
 ///
@@ -377,11 +440,12 @@ pub unsafe extern "C" fn installer_ctx_cancel(ctx: *mut installer_ctx) -> instal
 #[no_mangle]
 pub unsafe extern "C" fn installer_last_error(ctx: *const installer_ctx) -> *const c_char {
     ffi_panic_boundary! {
-        // SAFETY: the export documents `ctx` as NULL or a live context not used by another
-        // thread, `context_mut`'s contract.
-        match unsafe { context_mut(ctx.cast_mut()) } {
-            Some(ctx) => ctx.last_error.as_ptr(),
-            None => c"".as_ptr(),
+        // SAFETY: the export documents `ctx` as NULL or a live context, `enter`'s contract.
+        match unsafe { enter(ctx.cast_mut()) } {
+            // Owned by the context, so valid after `ctx` is released.
+            Ok(ctx) => ctx.last_error.as_ptr(),
+            // NULL, or called from a callback of a call on `ctx`: it has no last error yet.
+            Err(_) => c"".as_ptr(),
         }
     }
 }
@@ -396,27 +460,35 @@ mod tests {
         unsafe { CStr::from_ptr(installer_last_error(ctx)) }.to_str().unwrap().to_owned()
     }
 
+    /// One call's work on `ctx`, as an export runs it; the context is released on return.
+    fn run(
+        ctx: *mut installer_ctx,
+        work: impl FnOnce(&mut Context) -> Result<(), Error>,
+    ) -> installer_status {
+        // SAFETY: `ctx` is a live context in these tests.
+        let Ok(mut context) = (unsafe { enter(ctx) }) else { panic!("the context is free") };
+        context.run(work)
+    }
+
     #[test]
     fn run_records_errors_and_panics() {
         let mut ctx: *mut installer_ctx = std::ptr::null_mut();
         // SAFETY: `ctx` is a valid place for the new handle.
         assert_eq!(unsafe { installer_ctx_new(std::ptr::null(), &mut ctx) }, installer_status::INSTALLER_OK);
-        // SAFETY: `ctx` was just made by installer_ctx_new and is used by this thread only.
-        let context = unsafe { context_mut(ctx) }.unwrap();
 
-        let status = context.run(|_| Err(invalid("jobs", "must be at least 1".to_owned())));
+        let status = run(ctx, |_| Err(invalid("jobs", "must be at least 1".to_owned())));
         assert_eq!(status, installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
         assert_eq!(last_error(ctx), "invalid jobs: must be at least 1");
 
-        let status = context.run(|_| Ok(()));
+        let status = run(ctx, |_| Ok(()));
         assert_eq!(status, installer_status::INSTALLER_OK);
         assert_eq!(last_error(ctx), "");
 
-        let status = context.run(|_| todo!());
+        let status = run(ctx, |_| todo!());
         assert_eq!(status, installer_status::INSTALLER_ERR_PANIC);
         assert_eq!(last_error(ctx), "internal error: panic: not yet implemented");
 
-        let status = context.run(|_| Err(Error::io("read", "/w/a\nb", std::io::ErrorKind::NotFound.into())));
+        let status = run(ctx, |_| Err(Error::io("read", "/w/a\nb", std::io::ErrorKind::NotFound.into())));
         assert_eq!(status, installer_status::INSTALLER_ERR_IO);
         assert_eq!(last_error(ctx), "cannot read /w/a b: entity not found");
 
@@ -450,13 +522,43 @@ mod tests {
             installer_status::INSTALLER_OK
         );
 
-        // SAFETY: `ctx` is live and used by this thread only.
-        let context = unsafe { context_mut(ctx) }.unwrap();
+        // SAFETY: `ctx` is live.
+        let Ok(context) = (unsafe { enter(ctx) }) else { panic!("the context is free") };
         assert_eq!(context.options.link_mode, LinkMode::Hardlink);
         assert_eq!(context.options.link_fallback, LinkFallback::Error);
         assert_eq!(context.options.jobs, 3);
         assert!(context.cache_dir.as_ref().unwrap().is_absolute());
         assert!(context.cache_dir.as_ref().unwrap().ends_with("rel/cache"));
+        drop(context);
+        // SAFETY: `ctx` is live and freed once, here.
+        unsafe { installer_ctx_free(ctx) };
+    }
+
+    /// What a callback that calls back into its own context meets while the call runs: every
+    /// export but `installer_ctx_cancel` refused, and the context left as the call has it.
+    #[test]
+    fn a_context_in_use_refuses_other_calls() {
+        let mut ctx: *mut installer_ctx = std::ptr::null_mut();
+        // SAFETY: `ctx` is a valid place for the new handle.
+        assert_eq!(unsafe { installer_ctx_new(std::ptr::null(), &mut ctx) }, installer_status::INSTALLER_OK);
+        let status = run(ctx, |_| {
+            // SAFETY: `ctx` is live; these are the calls a callback might make.
+            unsafe {
+                assert_eq!(installer_ctx_set_jobs(ctx, 2), installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
+                assert_eq!(
+                    installer_ctx_set_link_mode(ctx, c"copy".as_ptr()),
+                    installer_status::INSTALLER_ERR_INVALID_ARGUMENT
+                );
+                assert_eq!(CStr::from_ptr(installer_last_error(ctx)).to_bytes(), b"");
+                installer_ctx_free(ctx);
+                assert_eq!(installer_ctx_cancel(ctx), installer_status::INSTALLER_OK);
+            }
+            Err(invalid("jobs", "the call's own error".to_owned()))
+        });
+        assert_eq!(status, installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
+        assert_eq!(last_error(ctx), "invalid jobs: the call's own error", "the context outlived the call");
+        // SAFETY: `ctx` is live (the free inside the call was refused).
+        assert_eq!(unsafe { installer_ctx_set_jobs(ctx, 2) }, installer_status::INSTALLER_OK);
         // SAFETY: `ctx` is live and freed once, here.
         unsafe { installer_ctx_free(ctx) };
     }

@@ -38,14 +38,17 @@ pub(crate) unsafe fn cast_ref<'a, C: Castable>(ptr: *const C) -> Option<&'a C::R
 }
 
 /// Returns `INSTALLER_ERR_INVALID_ARGUMENT` from the enclosing function when the context is
-/// NULL (there is no context to record a message on), else evaluates to the context.
+/// NULL (there is no context to record a message on) or already in use by a call on it (a
+/// callback calling back into its context, which the docs forbid: nothing is recorded, the
+/// running call's context is not touched), else evaluates to the context, held until the
+/// value is dropped (bind it `let mut`).
 macro_rules! try_mut_from_ptr {
     ($ptr:expr) => {
-        // SAFETY: every export documents that its context is NULL or a live context used by one
-        // thread at a time (others may only cancel), which is `context_mut`'s contract.
-        match unsafe { $crate::context::context_mut($ptr) } {
-            Some(value) => value,
-            None => return $crate::status::installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
+        // SAFETY: every export documents that its context is NULL or a live context, which is
+        // `enter`'s contract.
+        match unsafe { $crate::context::enter($ptr) } {
+            Ok(value) => value,
+            Err(_) => return $crate::status::installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
         }
     };
 }

@@ -4,9 +4,9 @@
 use std::ffi::{c_char, CStr};
 use std::path::{Path, PathBuf};
 
-use installer_core::linker::probe_auto;
+use installer_core::install::decide_without_installing;
 use installer_core::venv::Venv;
-use installer_core::{install, uninstall, verify, ConcreteLinkMode, Error};
+use installer_core::{install, uninstall, verify, ConcreteLinkMode, Error, LinkMode};
 
 use crate::context::installer_ctx;
 use crate::ffi::{invalid, str_arg, str_array_arg, try_mut_from_ptr};
@@ -54,7 +54,7 @@ pub unsafe extern "C" fn installer_install(
     n_wheels: usize,
 ) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = unsafe { path_arg(venv, "venv") }?;
@@ -90,7 +90,7 @@ pub unsafe extern "C" fn installer_uninstall(
     n_names: usize,
 ) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = unsafe { path_arg(venv, "venv") }?;
@@ -117,7 +117,7 @@ pub unsafe extern "C" fn installer_uninstall(
 #[no_mangle]
 pub unsafe extern "C" fn installer_verify(ctx: *mut installer_ctx, venv: *const c_char) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = Venv::open(unsafe { path_arg(venv, "venv") }?)?;
@@ -127,10 +127,13 @@ pub unsafe extern "C" fn installer_verify(ctx: *mut installer_ctx, venv: *const 
     }
 }
 
-/// Finds the link mode "auto" would use between the context's cache and the venv at `venv`:
-/// "clone", "hardlink" or "copy". The venv need not exist: then its nearest existing
-/// ancestor directory is probed (the venv will be created on that filesystem). Creates the
-/// cache directory if needed, and small probe files, removed again, in both places.
+/// Finds the link mode "auto" would use to install from the context's cache into the venv at
+/// `venv`: "clone", "hardlink" or "copy", decided as `installer_install` decides it, a cache
+/// shard on the venv's filesystem included (the context's shards are automatic), so a cache on
+/// another filesystem answers "hardlink" where an install would hardlink from its shard. The
+/// venv need not exist: then its nearest existing ancestor directory is probed (the venv will
+/// be created on that filesystem). Creates the cache directory if needed, and small probe
+/// files, removed again; never a shard.
 ///
 /// On success `*mode_out` receives a static string (never freed, valid forever); on failure it
 /// is left unchanged. NULL `mode_out` or a NULL/non-UTF-8 `venv` is
@@ -146,34 +149,22 @@ pub unsafe extern "C" fn installer_probe_link_mode(
     mode_out: *mut *const c_char,
 ) -> installer_status {
     ffi_panic_boundary! {
-        let ctx = try_mut_from_ptr!(ctx);
+        let mut ctx = try_mut_from_ptr!(ctx);
         ctx.run(|ctx| {
             // SAFETY: the export documents `venv` as NULL or a NUL-terminated string.
             let venv = unsafe { path_arg(venv, "venv") }?;
             if mode_out.is_null() {
                 return Err(invalid("mode_out", "NULL pointer".to_owned()));
             }
-            let target = nearest_existing_dir(venv)?;
-            let (cache, _) = ctx.cache_and_options()?;
-            let probe = probe_auto(cache, &target)?;
+            let (cache, options) = ctx.cache_and_options()?;
+            // "auto", as the contract says, whatever mode the context is set to.
+            let decision = decide_without_installing(LinkMode::Auto, &options.shards, cache, venv)?;
             // SAFETY: not NULL (checked above); the export documents `mode_out` as valid for
             // writing a pointer.
-            unsafe { mode_out.write(static_name(probe.mode).as_ptr()) };
+            unsafe { mode_out.write(static_name(decision.mode).as_ptr()) };
             Ok(())
         })
     }
-}
-
-/// `path` if it is a directory, else its nearest ancestor that is.
-fn nearest_existing_dir(path: &Path) -> Result<PathBuf, Error> {
-    let absolute = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
-    absolute.ancestors().find(|dir| dir.is_dir()).map(Path::to_path_buf).ok_or_else(|| {
-        Error::io(
-            "find an existing directory above",
-            path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no ancestor is a directory"),
-        )
-    })
 }
 
 fn static_name(mode: ConcreteLinkMode) -> &'static CStr {
@@ -188,17 +179,6 @@ fn static_name(mode: ConcreteLinkMode) -> &'static CStr {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn probes_the_nearest_existing_directory() {
-        let tmp = tempfile::tempdir().unwrap();
-        let missing = tmp.path().join("a/b/venv");
-        assert_eq!(nearest_existing_dir(&missing).unwrap(), tmp.path());
-        assert_eq!(nearest_existing_dir(tmp.path()).unwrap(), tmp.path());
-        let file = tmp.path().join("file");
-        std::fs::write(&file, "").unwrap();
-        assert_eq!(nearest_existing_dir(&file).unwrap(), tmp.path());
-    }
 
     #[test]
     fn mode_names_match_the_core() {

@@ -1,5 +1,6 @@
 //! The core's [`Reporter`] forwarded to the C callbacks of a context.
 
+use std::collections::HashSet;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -35,13 +36,16 @@ pub(crate) type WarningFn = unsafe extern "C" fn(*mut c_void, *const c_char);
 
 /// Counts files with atomics (the core reports from rayon workers) and calls the C callbacks
 /// under one mutex, so C never sees two calls at once, and every progress call reads both
-/// counters under that mutex, so `done` never goes backwards between calls.
+/// counters under that mutex, so `done` never goes backwards between calls. One is made per
+/// call on a context, so its record of the warnings passed on makes each warning reach C once
+/// per call, as the header promises (the core may report one fact from several workers).
 pub(crate) struct CallbackReporter {
     progress: Option<Callback<ProgressFn>>,
     warning: Option<Callback<WarningFn>>,
     done: AtomicU64,
     total: AtomicU64,
-    calls: Mutex<()>,
+    /// Held during every callback; holds the warnings already passed to C.
+    calls: Mutex<HashSet<String>>,
 }
 
 impl CallbackReporter {
@@ -51,13 +55,13 @@ impl CallbackReporter {
             warning,
             done: AtomicU64::new(0),
             total: AtomicU64::new(0),
-            calls: Mutex::new(()),
+            calls: Mutex::new(HashSet::new()),
         }
     }
 
     fn report_progress(&self) {
         let Some(cb) = self.progress else { return };
-        // A panic elsewhere while holding the lock cannot leave `()` inconsistent.
+        // A panic elsewhere while holding the lock leaves at worst a warning recorded as sent.
         let _one_at_a_time = self.calls.lock().unwrap_or_else(|e| e.into_inner());
         let done = self.done.load(Ordering::Relaxed);
         let total = self.total.load(Ordering::Relaxed);
@@ -126,7 +130,10 @@ impl Reporter for CallbackReporter {
         let Some(cb) = self.warning else { return };
         // Core messages contain no NUL; should one ever, show it rather than cut the line.
         let message = CString::new(message.replace('\0', "\\0")).expect("NULs were replaced");
-        let _one_at_a_time = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sent = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        if !sent.insert(message.to_string_lossy().into_owned()) {
+            return;
+        }
         // SAFETY: as in `report_progress`; `message` outlives the call.
         unsafe { (cb.func)(cb.user_data, message.as_ptr()) };
     }
@@ -164,8 +171,11 @@ mod tests {
         reporter.add_total(1);
         reporter.advance(3);
         reporter.warning("copying: a\0b");
+        reporter.warning("copying: a\0b");
+        reporter.event(Event::NotInstalled { name: "x" });
+        reporter.event(Event::NotInstalled { name: "x" });
         reporter.info("not forwarded");
         assert_eq!(progress, [(0, 3), (1, 3), (1, 4), (4, 4)]);
-        assert_eq!(warnings, ["copying: a\\0b"]);
+        assert_eq!(warnings, ["copying: a\\0b", "not installed: x"], "each warning once per call");
     }
 }

@@ -430,6 +430,7 @@ fn header_declares_every_export() {
         "installer_ctx_set_warning_callback",
         "installer_install",
         "installer_uninstall",
+        "installer_verify",
         "installer_probe_link_mode",
         "installer_last_error",
         "installer_ctx_cancel",
@@ -449,6 +450,7 @@ fn header_declares_every_export() {
         "INSTALLER_ERR_LINK_FALLBACK = 5,",
         "INSTALLER_ERR_NOT_INSTALLED = 6,",
         "INSTALLER_ERR_CANCELLED = 7,",
+        "INSTALLER_ERR_VERIFY = 8,",
         "INSTALLER_ERR_PANIC = 99,",
         "typedef struct installer_ctx installer_ctx;",
         "typedef void (*installer_progress_cb)(void *user_data, uint64_t done, uint64_t total);",
@@ -456,4 +458,81 @@ fn header_declares_every_export() {
     ] {
         assert!(header.contains(decl), "include/installer.h lacks `{decl}`; run `cargo xtask codegen`");
     }
+}
+
+/// A progress callback that calls back into its own context: refused with
+/// INSTALLER_ERR_INVALID_ARGUMENT (the docs forbid it; it would alias the context the running
+/// install holds), while the install itself goes on and succeeds.
+#[test]
+fn a_callback_calling_into_its_own_context_is_refused() {
+    use installer_ffi::*;
+    use std::ffi::{c_void, CString};
+    use std::sync::Mutex;
+
+    struct Reentry {
+        ctx: *mut installer_ctx,
+        statuses: Mutex<Vec<installer_status>>,
+    }
+    unsafe extern "C" fn on_progress(user_data: *mut c_void, _done: u64, _total: u64) {
+        let reentry = unsafe { &*user_data.cast::<Reentry>() };
+        let status = unsafe { installer_ctx_set_jobs(reentry.ctx, 1) };
+        reentry.statuses.lock().unwrap().push(status);
+    }
+
+    let Some(wheel) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let cstr = |p: &Path| CString::new(p.to_str().unwrap()).unwrap();
+    let (venv, cache, wheel) =
+        (cstr(&tmp.path().join("venv")), cstr(&tmp.path().join("cache")), cstr(&wheel));
+    unsafe {
+        let mut ctx = std::ptr::null_mut();
+        assert_eq!(installer_ctx_new(cache.as_ptr(), &mut ctx), installer_status::INSTALLER_OK);
+        let reentry = Reentry { ctx, statuses: Mutex::new(Vec::new()) };
+        let user_data = (&raw const reentry).cast_mut().cast();
+        assert_eq!(
+            installer_ctx_set_progress_callback(ctx, Some(on_progress), user_data),
+            installer_status::INSTALLER_OK
+        );
+        let wheels = [wheel.as_ptr()];
+        assert_eq!(installer_install(ctx, venv.as_ptr(), wheels.as_ptr(), 1), installer_status::INSTALLER_OK);
+        let statuses = reentry.statuses.lock().unwrap().clone();
+        assert!(!statuses.is_empty(), "the progress callback ran");
+        assert!(
+            statuses.iter().all(|s| *s == installer_status::INSTALLER_ERR_INVALID_ARGUMENT),
+            "{statuses:?}"
+        );
+        // Between calls the context is free again.
+        assert_eq!(installer_ctx_set_jobs(ctx, 1), installer_status::INSTALLER_OK);
+        installer_ctx_free(ctx);
+    }
+}
+
+/// `installer_probe_link_mode` answers what an install would do: with the cache on another
+/// filesystem than the venv, whose mount has room for the automatic cache shard, an install
+/// hardlinks from that shard, so the probe says "hardlink" (a probe of the cache alone said
+/// "copy"). It creates no shard.
+#[test]
+fn probe_link_mode_counts_the_shard_an_install_would_use() {
+    use installer_ffi::*;
+    use std::ffi::{CStr, CString};
+
+    // The venv on tmpfs (`/dev/shm`, a mount of its own: its automatic shard is
+    // `/dev/shm/.installer-cache`), the cache on the temporary directory's filesystem.
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(shm) = cache_on_other_filesystem(tmp.path()) else { return };
+    let shard = Path::new("/dev/shm/.installer-cache");
+    let shard_existed = shard.exists();
+    let cstr = |p: &Path| CString::new(p.to_str().unwrap()).unwrap();
+    let (venv, cache) = (cstr(&shm.path().join("venv")), cstr(&tmp.path().join("cache")));
+    unsafe {
+        let mut ctx = std::ptr::null_mut();
+        assert_eq!(installer_ctx_new(cache.as_ptr(), &mut ctx), installer_status::INSTALLER_OK);
+        let mut mode = std::ptr::null();
+        let status = installer_probe_link_mode(ctx, venv.as_ptr(), &mut mode);
+        let last_error = CStr::from_ptr(installer_last_error(ctx)).to_string_lossy().into_owned();
+        assert_eq!(status, installer_status::INSTALLER_OK, "{last_error}");
+        assert_eq!(CStr::from_ptr(mode).to_str().unwrap(), "hardlink");
+        installer_ctx_free(ctx);
+    }
+    assert_eq!(shard.exists(), shard_existed, "the probe created no shard");
 }

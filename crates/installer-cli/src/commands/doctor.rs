@@ -15,7 +15,16 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<ExitCode> {
     // The link mode an install would be asked for: environment, then config (doctor has no
     // --link-mode flag: it answers for the settings in force).
     let link_mode = from_env::<LinkMode>("INSTALLER_LINK_MODE")?.or(config.link_mode).unwrap_or_default();
-    let (venv, python) = settings::environment(&args.venv)?;
+    let (mut venv, mut python) = settings::environment(&args.venv)?;
+    // `--target` and `--prefix` lay out a directory that is not a venv: examine that layout,
+    // as install would use it, rather than the venv `environment` names.
+    let layout = if args.venv.target.is_some() || args.venv.prefix.is_some() {
+        let layout = settings::open_environment(&args.venv)?.expect("--target and --prefix always open");
+        (venv, python) = (layout.root().to_path_buf(), layout.python().to_path_buf());
+        Some(layout)
+    } else {
+        None
+    };
     let options = DoctorOptions {
         cache_dir: settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?,
         venv: venv.clone(),
@@ -27,6 +36,7 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<ExitCode> {
             python_platform: from_env("INSTALLER_PYTHON_PLATFORM")?
                 .or_else(|| config.python_platform.clone()),
         },
+        layout,
     };
     let diagnosis = diagnose(&options);
     println!("{}", diagnosis.report(&fix_words));

@@ -28,7 +28,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
         link_fallback: args.link_fallback.or(config.link_fallback).unwrap_or_default(),
         jobs: args.jobs.map(|j| j as usize).or(config.jobs).unwrap_or(0),
         reinstall: args.reinstall,
-        compile: args.compile || config.compile.unwrap_or(false),
+        compile: settings::compile(args.compile, &config)?,
         shards: settings::shards(&config),
         target: TargetRequest {
             python_version: args.python_version.or(config.python_version),
@@ -55,8 +55,8 @@ pub fn run(args: InstallArgs) -> Result<()> {
         let venv = Venv::of_interpreter(&python)?;
         (install(&venv, &wheels, &cache, &options, &reporter), venv.root().to_path_buf())
     } else if args.venv.target.is_some() || args.venv.prefix.is_some() {
+        // Its directories are made by the install, once the wheels are verified (not on a dry run).
         let venv = settings::open_environment(&args.venv)?.expect("--target and --prefix always open");
-        venv.create_dirs()?;
         (install(&venv, &wheels, &cache, &options, &reporter), venv.root().to_path_buf())
     } else {
         let (venv, python) = settings::environment(&args.venv)?;

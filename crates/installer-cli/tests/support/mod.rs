@@ -90,6 +90,7 @@ pub fn installer_command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
         "INSTALLER_LINK_FALLBACK",
         "INSTALLER_CACHE_DIR",
         "INSTALLER_JOBS",
+        "INSTALLER_COMPILE",
         "INSTALLER_CACHE_SHARDS",
         "INSTALLER_CACHE_LAYERS",
         "INSTALLER_CACHE_MAX_SIZE",

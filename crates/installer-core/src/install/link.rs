@@ -121,6 +121,28 @@ pub(crate) fn shard_source_creating_nothing(dir: &Path) -> std::result::Result<P
     Ok(if scratch.is_dir() { scratch } else { nearest_existing(dir).to_path_buf() })
 }
 
+/// What an install from `cache` into the environment at `env_dir` would decide for
+/// `requested` with the shards of `shards`, without installing and creating nothing (a shard
+/// not made yet is probed where it would be): [`decide`], as [`resolve`] calls it, into the
+/// venv's site-packages, or into the nearest existing directory of an environment not created
+/// yet. For frontends that report the mode an install would use (the C ABI's
+/// `installer_probe_link_mode`): a probe of the cache alone would miss the shard an install
+/// links from when the cache is on another filesystem.
+pub fn decide_without_installing(
+    requested: LinkMode,
+    shards: &ShardPolicy,
+    cache: &Cache,
+    env_dir: &Path,
+) -> Result<LinkDecision> {
+    let env_dir = std::path::absolute(env_dir).map_err(|e| Error::io("resolve", env_dir, e))?;
+    let target = match Venv::open(&env_dir) {
+        Ok(venv) => venv.site_packages().to_path_buf(),
+        Err(_) => nearest_existing(&env_dir).to_path_buf(),
+    };
+    decide(requested, shards, &cache.scratch_dir(), &target, &mut shard_source_creating_nothing)
+        .map_err(|e| Error::io("probe link modes into", &target, e))
+}
+
 /// `dir` or its nearest existing ancestor: the directory whose filesystem it is (or would be) on.
 pub(crate) fn nearest_existing(dir: &Path) -> &Path {
     dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/"))

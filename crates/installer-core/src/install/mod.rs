@@ -28,7 +28,7 @@ mod tree;
 use std::path::{Path, PathBuf};
 
 pub(crate) use link::{decide, nearest_existing, shard_source_creating_nothing};
-pub use link::{Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
+pub use link::{decide_without_installing, Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
 use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
 
@@ -107,7 +107,21 @@ pub fn install(
         let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel, &|e| ready(&compiler, e))
             .map_err(|e| in_environment(e, venv.data()))?;
         clock.lap("cache");
-        install_entries(&run, &wheels, entries, clock, None, compiler)
+        // `--target` and `--prefix` directories may not exist yet. A dry run creates nothing:
+        // with no site-packages nothing is installed there, so every wheel would be.
+        if options.dry_run && !venv.site_packages().is_dir() {
+            let mut summary = dry_run_new_venv(venv.root(), entries, cache, options, clock)?;
+            summary.created_venv = None;
+            return Ok(summary);
+        }
+        // Made only now that every wheel is verified, and removed again if the install fails,
+        // so that a refused wheel leaves no directory behind.
+        let made = if options.dry_run { Vec::new() } else { venv.create_missing_dirs()? };
+        let result = install_entries(&run, &wheels, entries, clock, None, compiler);
+        if result.is_err() {
+            crate::venv::remove_made_dirs(&made);
+        }
+        result
     })
 }
 

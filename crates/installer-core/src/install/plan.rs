@@ -144,15 +144,35 @@ impl WheelPlan {
             .filter(|&(root, rel)| root == SITE_PACKAGES && rel.ends_with(".pyc"))
             .map(|(_, rel)| rel)
             .collect();
+        // Sources this plan puts in another root by their site-packages path (platlib, where
+        // the scheme has it apart): `bytecode_elsewhere` places theirs beside them.
+        let outside: std::collections::HashSet<&str> = self
+            .files
+            .iter()
+            .map(|f| self.destination(f))
+            .filter(|&(root, rel)| root != SITE_PACKAGES && rel.ends_with(".py"))
+            .map(|(_, rel)| rel)
+            .collect();
         let new: Vec<PlannedFile> = (set.manifest.files.iter().enumerate())
             .filter(|(_, f)| {
                 !shipped.contains(f.path.as_str()) && !kept_elsewhere(self.entry.manifest(), &f.path)
+            })
+            .filter(|(_, f)| {
+                outside.is_empty() || !source_of_pyc(&f.path).is_some_and(|s| outside.contains(s.as_str()))
             })
             .map(|(index, _)| PlannedFile { root: SITE_PACKAGES, source: Source::Bytecode(index as u32) })
             .collect();
         self.files.extend(new);
         self.bytecode = Some(set);
     }
+}
+
+/// The source a `.pyc` of a bytecode set was compiled from: `pkg/__pycache__/x.cpython-312.pyc`
+/// is `pkg/x.py`.
+fn source_of_pyc(pyc: &str) -> Option<String> {
+    let (dir, name) = pyc.rsplit_once("__pycache__/")?;
+    let stem = name.split('.').next()?;
+    Some(format!("{dir}{stem}.py"))
 }
 
 /// Where each part of a wheel goes in this environment (the "install scheme").
@@ -162,6 +182,9 @@ struct Scheme<'a> {
     data_prefix: String,
     /// The root of `.data/headers`: pip names it after the project name in METADATA.
     headers: RootId,
+    /// Where the archive's root goes (less its `.dist-info`): purelib, or platlib for a wheel
+    /// that is not `Root-Is-Purelib`, as pip does.
+    root: RootId,
 }
 
 impl Scheme<'_> {
@@ -172,7 +195,8 @@ impl Scheme<'_> {
             let (scheme, sub) = rest.split_once('/')?;
             let skip = self.data_prefix.len() + scheme.len() + 1;
             return match scheme {
-                "purelib" | "platlib" => Some((SITE_PACKAGES, skip)),
+                "purelib" => Some((SITE_PACKAGES, skip)),
+                "platlib" => Some((self.roots.platlib(), skip)),
                 "scripts" => Some((SCRIPTS, skip)),
                 "headers" => Some((self.headers, skip)),
                 "data" => {
@@ -187,8 +211,10 @@ impl Scheme<'_> {
             if GENERATED_METADATA.contains(&name) {
                 return None;
             }
+            // In site-packages whatever the wheel, where list, uninstall and verify find it.
+            return Some((SITE_PACKAGES, 0));
         }
-        Some((SITE_PACKAGES, 0))
+        Some((self.root, 0))
     }
 }
 
@@ -263,7 +289,8 @@ pub(crate) fn plan_wheel(
     replaces: Vec<InstalledDist>,
 ) -> Result<WheelPlan> {
     let manifest = entry.manifest();
-    let scheme = Scheme { roots, data_prefix: format!("{}/", manifest.data_dir), headers };
+    let root = if manifest.root_is_purelib { SITE_PACKAGES } else { roots.platlib() };
+    let scheme = Scheme { roots, data_prefix: format!("{}/", manifest.data_dir), headers, root };
     let scripts_prefix = format!("{}/scripts/", manifest.data_dir);
     let mut files = Vec::with_capacity(manifest.files.len() + manifest.entry_points.len() + 3);
     let mut generated = Vec::new();

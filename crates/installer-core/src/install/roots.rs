@@ -29,6 +29,8 @@ pub(crate) struct Roots {
     in_record: Vec<String>,
     /// Relative paths begin this far up from site-packages: `../../../`.
     up_from_site: String,
+    /// The root of platlib: [`SITE_PACKAGES`] unless the scheme puts platlib elsewhere.
+    platlib: RootId,
 }
 
 impl Roots {
@@ -40,11 +42,21 @@ impl Roots {
             in_venv: Vec::new(),
             in_record: Vec::new(),
             up_from_site: "../".repeat(up),
+            platlib: SITE_PACKAGES,
         };
         for path in [site, venv.scripts(), venv.data()] {
             roots.add(venv, path.to_path_buf());
         }
+        // One root per directory: a second spelling of site-packages would hide conflicts.
+        if venv.platlib() != site {
+            roots.platlib = roots.add(venv, venv.platlib().to_path_buf());
+        }
         roots
+    }
+
+    /// Where a wheel that is not `Root-Is-Purelib` and `.data/platlib` go.
+    pub fn platlib(&self) -> RootId {
+        self.platlib
     }
 
     /// The root for `.data/headers` of the project `name`, added on first use.
@@ -85,16 +97,19 @@ impl Roots {
         self.path(root).join(rel)
     }
 
-    /// For a path relative to the prefix (`.data/data`), the most specific root holding it and
-    /// how many bytes of the path name that root, so that one destination has one spelling
-    /// (conflicts between a `.data/data/lib/...` file and a library file are then seen).
+    /// For a path relative to the data root (`.data/data`: the prefix of a venv, sysconfig's
+    /// `data` elsewhere), the most specific root holding it and how many bytes of the path name
+    /// that root, so that one destination has one spelling (conflicts between a
+    /// `.data/data/lib/...` file and a library file are then seen).
     pub fn locate_in_prefix(&self, rel: &str) -> (RootId, usize) {
         let mut best = (DATA, 0);
+        // Roots are compared by their paths relative to the data root, which may lie below the
+        // environment's prefix (`--prefix` with Debian's `/usr/local` scheme: `local/`).
+        let Some(data) = self.in_venv[DATA as usize].as_deref() else { return best };
         for (id, prefix) in self.in_venv.iter().enumerate() {
-            if let Some(prefix) = prefix {
-                if prefix.len() > best.1 && rel.starts_with(prefix.as_str()) && rel.len() > prefix.len() {
-                    best = (id as RootId, prefix.len());
-                }
+            let Some(prefix) = prefix.as_deref().and_then(|p| p.strip_prefix(data)) else { continue };
+            if prefix.len() > best.1 && rel.starts_with(prefix) && rel.len() > prefix.len() {
+                best = (id as RootId, prefix.len());
             }
         }
         best
@@ -142,5 +157,32 @@ mod tests {
         assert_eq!(roots.record_path(DATA, "share/x"), "../../../share/x");
         assert_eq!(roots.record_path(headers, "x.h"), "../../../include/site/python3.11/Proj/x.h");
         assert_eq!(roots.join(SCRIPTS, "tool"), tmp.path().join("bin/tool"));
+    }
+
+    /// `--prefix` with Debian's `/usr/bin/python3` (scheme `posix_local`): `.data/data` is
+    /// relative to `DIR/local`, so its `lib/python3.11/dist-packages/...` is site-packages.
+    #[test]
+    fn prefix_data_below_the_prefix_locates_against_the_data_root() {
+        let interpreter: crate::target::Interpreter = serde_json::from_value(serde_json::json!({
+            "executable": "/usr/bin/python3.11", "implementation": "cpython",
+            "version": [3, 11, 2], "version_nodot": "311", "soabi": null,
+            "abi_flags": crate::target::AbiFlags::default(), "platform": "linux-x86_64",
+            "is_64bit": true, "glibc": [2, 36], "musl": null, "prefix": "/usr", "base_prefix": "/usr",
+            "paths": { "data": "/usr/local", "purelib": "/usr/local/lib/python3.11/dist-packages",
+                       "scripts": "/usr/local/bin", "include": "/usr/include/python3.11" },
+            "cache_tag": "cpython-311", "magic": "a70d0d0a",
+        }))
+        .unwrap();
+        let venv = Venv::prefix_dir(Path::new("/p"), &interpreter).unwrap();
+        let mut roots = Roots::new(&venv);
+        let headers = roots.headers(&venv, "Proj");
+        assert_eq!(roots.path(DATA), Path::new("/p/local"));
+        assert_eq!(roots.path(headers), Path::new("/p/include/python3.11/Proj"));
+        let site = "lib/python3.11/dist-packages/";
+        assert_eq!(roots.locate_in_prefix(&format!("{site}pkg/a.py")), (SITE_PACKAGES, site.len()));
+        assert_eq!(roots.locate_in_prefix("bin/tool"), (SCRIPTS, 4));
+        assert_eq!(roots.locate_in_prefix("share/x"), (DATA, 0));
+        assert_eq!(roots.record_path(DATA, "share/x"), "../../../../local/share/x");
+        assert_eq!(roots.record_path(headers, "x.h"), "../../../../include/python3.11/Proj/x.h");
     }
 }
