@@ -14,16 +14,55 @@ use sha2::{Digest, Sha256};
 use super::tags::AbiFlags;
 use crate::{Error, Result};
 
-/// Printed as one JSON object by the interpreter; runs on Python 3.6 and later, reads what
-/// `packaging.tags` reads (sysconfig, `sys.implementation`, the C library's version).
-const QUERY: &str = r#"
-import importlib.util, json, os, sys, sysconfig
+/// Changes whenever [`QUERY`] answers differently, so that answers kept in the cache by an
+/// earlier release are asked again.
+const QUERY_VERSION: u32 = 2;
+
+/// The helpers of [`QUERY`], apart so tests can run them on their own.
+pub(super) const QUERY_HELPERS: &str = r#"
+import importlib.util, json, os, re, sys, sysconfig
 def var(name):
     value = sysconfig.get_config_var(name)
     return None if value is None else bool(value)
 def version(text):
-    parts = text.split(".")
-    return [int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)]
+    # The leading "major.minor", as packaging reads it: vendors append to glibc's ("2.20-2014.11").
+    match = re.match(r"(\d+)\.(\d+)", text)
+    return [int(match.group(1)), int(match.group(2))] if match else None
+def elf32_abi(executable):
+    # packaging's _is_linux_i686 / _is_linux_armhf: a 32-bit interpreter on an x86-64 or arm
+    # kernel may be x32 or soft-float, which manylinux wheels cannot serve.
+    try:
+        with open(executable, "rb") as f:
+            head = f.read(40)
+    except OSError:
+        return None
+    if len(head) < 40 or head[:4] != b"\x7fELF" or head[4:6] != b"\x01\x01":
+        return None
+    machine = int.from_bytes(head[18:20], "little")
+    flags = int.from_bytes(head[36:40], "little")
+    if machine == 3:
+        return "i686"
+    if machine == 40 and flags & 0xFF000000 == 0x05000000 and flags & 0x400:
+        return "armhf"
+    return None
+def mac_version():
+    # packaging's mac_platforms: the running macOS, not the one the interpreter was built for;
+    # an interpreter built with an old SDK is told 10.16 unless it asks as below.
+    import platform, subprocess
+    release, _, machine = platform.mac_ver()
+    if release.startswith("10.16"):
+        release = subprocess.run(
+            [sys.executable, "-sS", "-c", "import platform; print(platform.mac_ver()[0])"],
+            env={"SYSTEM_VERSION_COMPAT": "0"}, stdout=subprocess.PIPE, universal_newlines=True,
+        ).stdout.strip()
+    found = version(release)
+    return None if found is None or not machine else [found[0], found[1], machine]
+"#;
+
+/// Printed as one JSON object by the interpreter (after [`QUERY_HELPERS`]); runs on Python 3.6
+/// and later, reads what `packaging.tags` reads (sysconfig, `sys.implementation`, the C
+/// library's version, the running macOS, a 32-bit interpreter's ELF header).
+const QUERY: &str = r#"
 glibc = None
 try:
     name, _, text = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
@@ -64,6 +103,8 @@ json.dump({
     "is_64bit": sys.maxsize > 2**32,
     "glibc": glibc,
     "musl": musl,
+    "elf32_abi": elf32_abi(sys.executable) if sys.maxsize <= 2**32 and sys.platform.startswith("linux") else None,
+    "macos": mac_version() if sys.platform == "darwin" else None,
     "prefix": sys.prefix,
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
     "paths": sysconfig.get_paths(),
@@ -93,6 +134,14 @@ pub struct Interpreter {
     pub glibc: Option<(u32, u32)>,
     /// The musl libc it runs on, `(1, 2)`.
     pub musl: Option<(u32, u32)>,
+    /// For a 32-bit interpreter on Linux, the ABI its ELF header says (`i686`, `armhf`), which
+    /// manylinux wheels for i686 and armv7l require; none when it is neither.
+    #[serde(default)]
+    pub elf32_abi: Option<String>,
+    /// On macOS, the running version and CPU (`platform.mac_ver()`), which tags use rather than
+    /// the version the interpreter was built for (`sysconfig.get_platform()`).
+    #[serde(default)]
+    pub macos: Option<(u32, u32, String)>,
     /// `sys.prefix` and `sys.base_prefix`: they differ inside a virtual environment.
     pub prefix: PathBuf,
     pub base_prefix: PathBuf,
@@ -112,7 +161,7 @@ impl Interpreter {
         let python = found.as_path();
         let command = format!("{} -I -B -c <query>", python.display());
         let output = Command::new(python)
-            .args(["-I", "-B", "-c", QUERY])
+            .args(["-I", "-B", "-c", &format!("{QUERY_HELPERS}{QUERY}")])
             .output()
             .map_err(|e| Error::Command { command: command.clone(), reason: e.to_string() })?;
         if !output.status.success() {
@@ -161,8 +210,8 @@ impl Interpreter {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
             .filter(|stored| {
-                (&stored.key.resolved, stored.key.size, stored.key.mtime_ns)
-                    == (&key.resolved, key.size, key.mtime_ns)
+                (&stored.key.resolved, stored.key.size, stored.key.mtime_ns, stored.key.query)
+                    == (&key.resolved, key.size, key.mtime_ns, key.query)
             })
             .and_then(|stored| stored.interpreter.moved_to_venv_of(&python));
         let asked = moved.is_none();
@@ -251,6 +300,9 @@ struct Key {
     resolved: PathBuf,
     size: u64,
     mtime_ns: u128,
+    /// [`QUERY_VERSION`]; 0 in answers kept before it existed.
+    #[serde(default)]
+    query: u32,
 }
 
 impl Key {
@@ -258,7 +310,7 @@ impl Key {
         let resolved = std::fs::canonicalize(python)?;
         let meta = std::fs::metadata(&resolved)?;
         let mtime_ns = meta.modified()?.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        Ok(Key { path: python.to_path_buf(), resolved, size: meta.len(), mtime_ns })
+        Ok(Key { path: python.to_path_buf(), resolved, size: meta.len(), mtime_ns, query: QUERY_VERSION })
     }
 }
 

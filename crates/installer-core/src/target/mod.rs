@@ -63,12 +63,25 @@ impl Platform {
                 ("aarch64", false) => "armv8l",
                 (arch, _) => arch,
             };
+            // packaging's `_have_compatible_abi`: a 32-bit interpreter must be i686 (not x32) or
+            // hard-float arm for manylinux wheels to load.
+            let abi = match arch {
+                "i686" => Some("i686"),
+                "armv7l" | "armv8l" => Some("armhf"),
+                _ => None,
+            };
+            let manylinux_abi = abi.is_none_or(|abi| interpreter.elf32_abi.as_deref() == Some(abi));
             let os = match (interpreter.glibc, interpreter.musl) {
-                (Some((major, minor)), _) => Os::Manylinux { major, minor },
+                (Some((major, minor)), _) if manylinux_abi => Os::Manylinux { major, minor },
+                (Some(_), _) => Os::Linux,
                 (None, Some((major, minor))) => Os::Musllinux { major, minor },
                 (None, None) => Os::Linux,
             };
             return Platform { os, arch: arch.to_string() };
+        }
+        if let (true, Some((major, minor, cpu))) = (tag.starts_with("macosx_"), &interpreter.macos) {
+            let arch = if cpu == "arm64" { "aarch64" } else { cpu };
+            return Platform { os: Os::Macos { major: *major, minor: *minor }, arch: arch.to_string() };
         }
         if let Some(rest) = tag.strip_prefix("macosx_") {
             let mut parts = rest.splitn(3, '_');
@@ -168,7 +181,8 @@ impl Target {
     }
 
     /// The best rank among the tags of `wheel`'s file name, or `None` when the target
-    /// supports none of them.
+    /// supports none of them. Tags are compared lower-cased, as `packaging` parses them
+    /// (`py3-none-ANY` is `py3-none-any` to pip).
     pub fn rank(&self, wheel: &WheelFilename) -> Option<Rank> {
         let mut best: Option<u32> = None;
         let mut key = String::new();
@@ -181,6 +195,7 @@ impl Target {
                     key.push_str(abi);
                     key.push('-');
                     key.push_str(platform);
+                    key.make_ascii_lowercase();
                     if let Some(&rank) = self.priority.get(&key) {
                         best = Some(best.map_or(rank, |b| b.min(rank)));
                     }

@@ -88,6 +88,12 @@ fn the_target_in_words_and_a_foreign_wheel_refused() {
     assert_eq!(target.rank(&windows), None);
     let pure = WheelFilename::parse("a-1-py3-none-any.whl").unwrap();
     assert!(target.rank(&pure).is_some());
+    let shouting = WheelFilename::parse("a-1-PY3-none-ANY.whl").unwrap();
+    assert_eq!(
+        target.rank(&shouting),
+        target.rank(&pure),
+        "tags compare lower-cased, as packaging parses them"
+    );
 
     let request = TargetRequest {
         python_version: Some("3.12".parse().unwrap()),
@@ -106,4 +112,95 @@ fn the_target_in_words_and_a_foreign_wheel_refused() {
              the requested target is CPython 3.12 on Windows x86-64"
         ]
     );
+}
+
+/// The facts of `python3` with `edit` applied: an interpreter of another platform without
+/// needing one.
+fn facts_like_python3(edit: impl FnOnce(&mut Interpreter)) -> Interpreter {
+    let mut interpreter = Interpreter::query(&find_on_path("python3").expect("python3 on PATH")).unwrap();
+    edit(&mut interpreter);
+    interpreter
+}
+
+/// The query's helpers run by a real interpreter: glibc versions with a vendor's suffix read as
+/// packaging reads them, and the ELF header of a 32-bit interpreter.
+#[test]
+fn the_query_reads_vendor_glibc_versions_and_32_bit_elf_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let elf = |machine: u16, flags: u32| {
+        let mut head = b"\x7fELF\x01\x01\x01".to_vec();
+        head.resize(18, 0);
+        head.extend(machine.to_le_bytes());
+        head.resize(36, 0);
+        head.extend(flags.to_le_bytes());
+        head.resize(52, 0);
+        head
+    };
+    for (name, bytes) in [
+        ("i686", elf(3, 0)),
+        ("armhf", elf(40, 0x0500_0400)),
+        ("armel", elf(40, 0x0500_0000)),
+        ("x32", elf(62, 0)),
+    ] {
+        std::fs::write(tmp.path().join(name), bytes).unwrap();
+    }
+    let code = format!(
+        "{}\nimport sys\nfor text in sys.argv[1:5]: print(version(text))\n\
+         for name in sys.argv[5:]: print(elf32_abi(name))\n",
+        super::interpreter::QUERY_HELPERS
+    );
+    let out = Command::new("python3")
+        .args(["-I", "-c", &code, "2.20-2014.11", "2.36", "1.2.4", "unknown"])
+        .args(["i686", "armhf", "armel", "x32", "missing"].map(|n| tmp.path().join(n)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().collect::<Vec<_>>(),
+        ["[2, 20]", "[2, 36]", "[1, 2]", "None", "i686", "armhf", "None", "None", "None"]
+    );
+}
+
+/// A 32-bit interpreter gets manylinux wheels only if its ELF header says i686 or hard-float
+/// arm, as packaging's `_have_compatible_abi` decides.
+#[test]
+fn manylinux_for_32_bit_interpreters_only_with_a_matching_abi() {
+    let tags = |platform: &str, abi: Option<&str>| {
+        let interpreter = facts_like_python3(|i| {
+            i.platform = platform.into();
+            i.is_64bit = false;
+            i.glibc = Some((2, 17));
+            i.musl = None;
+            i.elf32_abi = abi.map(str::to_string);
+        });
+        Target::new(&interpreter, &TargetRequest::default()).tags().to_vec()
+    };
+    let has = |tags: &[String], platform: &str| tags.iter().any(|t| t.ends_with(platform));
+    assert!(has(&tags("linux-x86_64", Some("i686")), "-manylinux_2_17_i686"));
+    assert!(!has(&tags("linux-x86_64", None), "-manylinux_2_17_i686"), "x32 is not i686");
+    assert!(has(&tags("linux-x86_64", None), "-linux_i686"));
+    assert!(has(&tags("linux-armv7l", Some("armhf")), "-manylinux_2_17_armv7l"));
+    assert!(!has(&tags("linux-armv7l", None), "-manylinux_2_17_armv7l"), "soft-float arm");
+    assert!(has(&tags("linux-aarch64", Some("armhf")), "-manylinux_2_17_armv7l"));
+}
+
+/// On macOS the running version and CPU make the tags, as `packaging.tags.mac_platforms()`:
+/// a python.org build for 10.9 universal2 on macOS 14 on arm64 installs macOS 14 arm64 wheels.
+#[test]
+fn macos_tags_follow_the_running_macos_as_packaging_does() {
+    let interpreter = facts_like_python3(|i| {
+        i.platform = "macosx-10.9-universal2".into();
+        i.glibc = None;
+        i.musl = None;
+        i.macos = Some((14, 0, "arm64".into()));
+    });
+    let platforms = tags::platform_tags(&Platform::of(&interpreter));
+    let python = find_on_path("python3").unwrap();
+    let (vendor, _) = pip_vendor(&python);
+    let code = "import sys\nsys.path.insert(0, sys.argv[1])\nfrom packaging import tags\n\
+                for t in tags.mac_platforms((14, 0), 'arm64'): print(t)";
+    let out = Command::new(&python).args(["-I", "-c", code]).arg(&vendor).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+    assert_same(&platforms, &expected, "macOS 14 arm64");
 }
