@@ -93,7 +93,17 @@ pub fn launcher(entry_point: &EntryPoint, python: &Path) -> Option<Vec<u8>> {
          sys.exit({object}())\n",
         module = entry_point.module,
     );
-    Some([shebang(python), body.into_bytes()].concat())
+    Some([shebang_line(python), body.into_bytes()].concat())
+}
+
+/// [`shebang`] ending with a newline, as distlib's `_write_script` adds one: the `/bin/sh`
+/// trampoline ends after its closing quotes.
+fn shebang_line(python: &Path) -> Vec<u8> {
+    let mut line = shebang(python);
+    if !line.ends_with(b"\n") {
+        line.push(b'\n');
+    }
+    line
 }
 
 /// `content` with its `#!python...` first line replaced by the environment's interpreter, as
@@ -108,13 +118,7 @@ pub fn rewrite_python_shebang(content: &[u8], python: &Path) -> Option<Vec<u8>> 
         Some(newline) => &content[newline + 1..],
         None => &[],
     };
-    let mut shebang = shebang(python);
-    // The trampoline ends after its closing quotes, where distlib's launchers go on with a
-    // comment; a script's first line there would be a syntax error.
-    if !shebang.ends_with(b"\n") {
-        shebang.push(b'\n');
-    }
-    Some([shebang, rest.to_vec()].concat())
+    Some([shebang_line(python), rest.to_vec()].concat())
 }
 
 #[cfg(test)]
@@ -143,6 +147,15 @@ mod tests {
         let text = String::from_utf8(script).unwrap();
         assert!(text.contains("from black import cli\n"));
         assert!(text.contains("sys.exit(cli.main())"));
+    }
+
+    /// distlib puts a newline after a shebang that has none: the trampoline's last line
+    /// ends with its quotes, and the launcher's first comment goes on the next line.
+    #[test]
+    fn a_launcher_behind_the_trampoline_starts_its_body_on_a_line_of_its_own() {
+        let script = launcher(&entry_point(Some("main")), Path::new("/my envs/v/bin/python")).unwrap();
+        let text = String::from_utf8(script).unwrap();
+        assert!(text.contains("\"$@\"\n' '''\n# -*- coding: utf-8 -*-\nimport re\n"), "{text}");
     }
 
     #[test]
