@@ -156,3 +156,37 @@ fn two_dist_infos_of_one_project_are_both_replaced() {
     assert_ok(&env.run("verify", &[]));
     assert_eq!(python(&env.venv, "import fixture_pkg; print(fixture_pkg.__version__)"), "2.0\n");
 }
+
+/// Symlinks another tool (or a user) put in an environment never lead uninstall outside it: a
+/// `.dist-info` that is a symlink is removed as a link, and a `__pycache__` that is one is left
+/// alone; what they point to stays whole.
+#[test]
+fn uninstall_never_follows_a_symlinked_dist_info_or_pycache_out_of_the_environment() {
+    let damaged = Damaged::new();
+    let outside = damaged.dir.path().join("outside");
+    let dist_info = damaged.dist_info("fixture_pkg-1.0.dist-info");
+    // The real .dist-info moves outside, with a file of the user's beside its own; a link
+    // takes its place.
+    std::fs::create_dir_all(&outside).unwrap();
+    let moved = outside.join("meta");
+    std::fs::rename(&dist_info, &moved).unwrap();
+    std::fs::write(moved.join("precious.txt"), "keep me").unwrap();
+    std::os::unix::fs::symlink(&moved, &dist_info).unwrap();
+    // A module's __pycache__ is a link to a directory outside with its bytecode.
+    let sub = site_packages(&damaged.venv).join("fixture_pkg/sub");
+    let _ = std::fs::remove_dir_all(sub.join("__pycache__"));
+    let pycache = outside.join("pycache");
+    std::fs::create_dir_all(&pycache).unwrap();
+    std::fs::write(pycache.join("helpers.cpython-311.pyc"), "not ours").unwrap();
+    std::os::unix::fs::symlink(&pycache, sub.join("__pycache__")).unwrap();
+
+    assert_ok(&damaged.run("uninstall", &["fixture-pkg"]));
+    assert!(std::fs::symlink_metadata(&dist_info).is_err(), "the link is removed");
+    // The package's files are gone; only the link stays, in the directories that hold it.
+    assert_eq!(names(&sub), ["__pycache__"]);
+    assert_eq!(names(&site_packages(&damaged.venv).join("fixture_pkg")), ["sub"]);
+    let mut kept = names(&moved);
+    kept.sort();
+    assert!(kept.contains(&"precious.txt".to_string()) && kept.contains(&"RECORD".to_string()), "{kept:?}");
+    assert_eq!(names(&pycache), ["helpers.cpython-311.pyc"]);
+}

@@ -64,14 +64,16 @@ impl InstalledDist {
     pub(crate) fn record_paths_and_outsiders(&self, venv: &Venv) -> Result<(Vec<PathBuf>, Vec<String>)> {
         let record_path = self.dist_info.join("RECORD");
         let text = std::fs::read_to_string(&record_path).map_err(|e| Error::io("read", &record_path, e))?;
-        let entries = record::parse_record(&text).map_err(|reason| {
+        // Paths only, as pip reads RECORD to uninstall: a row with a missing or odd field must
+        // not make a distribution impossible to remove.
+        let entries = record::parse_record_paths(&text).map_err(|reason| {
             Error::io("parse", &record_path, std::io::Error::new(std::io::ErrorKind::InvalidData, reason))
         })?;
         let (mut inside, mut outside) = (Vec::with_capacity(entries.len()), Vec::new());
         for entry in entries {
-            match resolve_inside(venv.site_packages(), &entry.path, venv.root()) {
+            match resolve_inside(venv.site_packages(), &entry, venv.root()) {
                 Some(path) => inside.push(path),
-                None => outside.push(entry.path),
+                None => outside.push(entry),
             }
         }
         Ok((inside, outside))

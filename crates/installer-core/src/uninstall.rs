@@ -171,7 +171,15 @@ pub(crate) fn dist_files(dist: &InstalledDist, venv: &Venv, reporter: &dyn Repor
         }
         files.push(path);
     }
-    for entry in walkdir::WalkDir::new(&dist.dist_info).into_iter().flatten() {
+    // A `.dist-info` that is a symlink is removed as the link: walking through it would delete
+    // whatever it points to, outside the environment.
+    let dist_info_is_link =
+        std::fs::symlink_metadata(&dist.dist_info).is_ok_and(|m| m.file_type().is_symlink());
+    if dist_info_is_link {
+        files.push(dist.dist_info.clone());
+        return Ok(files);
+    }
+    for entry in walkdir::WalkDir::new(&dist.dist_info).follow_root_links(false).into_iter().flatten() {
         if !entry.file_type().is_dir() {
             files.push(entry.into_path());
         }
@@ -229,6 +237,10 @@ impl Dirs<'_> {
             return Vec::new();
         };
         let cache = dir.join("__pycache__");
+        // A `__pycache__` that is a symlink out of the environment is not ours to empty.
+        if !self.dir_inside(&cache) {
+            return Vec::new();
+        }
         let names = self.bytecode.entry(dir.to_path_buf()).or_insert_with(|| {
             std::fs::read_dir(&cache)
                 .map_or(Vec::new(), |entries| entries.flatten().map(|e| e.file_name()).collect())

@@ -47,6 +47,21 @@ pub fn parse_record(text: &str) -> Result<Vec<RecordEntry>, String> {
     Ok(entries)
 }
 
+/// The paths an installed RECORD lists, and nothing else of it: how pip reads one to uninstall
+/// (the first field of each row), so that a RECORD another tool wrote with two fields or a
+/// stray hash still lets its distribution be removed or replaced. Only a row that is not CSV
+/// at all is an error.
+pub fn parse_record_paths(text: &str) -> Result<Vec<String>, String> {
+    let mut paths = Vec::new();
+    for (line, row) in CsvRows::new(text) {
+        let row = row.map_err(|e| format!("line {line}: {e}"))?;
+        if let Some(path) = row.into_iter().next().filter(|p| !p.is_empty()) {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
+}
+
 /// Renders RECORD as Python's `csv.writer(f, lineterminator="\n")` would: fields quoted only
 /// when they contain a comma, a quote or a line break. pip keeps the csv module's default `\r\n`
 /// line ends; `\n` is what uv and `bdist_wheel` write, and every reader (pip's, `importlib.metadata`,
@@ -242,6 +257,13 @@ mod tests {
 
     fn entry(path: &str, hash: Option<&str>, size: Option<u64>) -> RecordEntry {
         RecordEntry { path: path.into(), hash: hash.map(Into::into), size }
+    }
+
+    #[test]
+    fn installed_record_paths_are_read_as_pip_reads_them() {
+        let text = "a.py,sha256=x,1\nb.py,\nc.py\n\nd.py,md5,big,extra\n\"e,f.py\",,\n";
+        assert_eq!(parse_record_paths(text).unwrap(), ["a.py", "b.py", "c.py", "d.py", "e,f.py"]);
+        assert!(parse_record(text).is_err(), "the strict reader refuses what the paths reader takes");
     }
 
     #[test]
