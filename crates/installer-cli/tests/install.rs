@@ -4,6 +4,7 @@
 mod support;
 
 use std::path::Path;
+use std::process::Command;
 
 use support::*;
 
@@ -468,4 +469,57 @@ fn symlink_mode_refuses_a_cache_removed_when_the_install_ends() {
     assert_ok(&installer(tmp.path(), &[&args[..], &[pkg.to_str().unwrap()]].concat()));
     assert!(!site_packages(&venv).join("fixture_pkg/__init__.py").is_symlink());
     assert_eq!(python(&venv, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
+}
+
+/// Under a umask that takes execute and read bits away (077), every file's mode is pip's: an
+/// executable member `(0o777 & ~umask) | 0o111`, a launcher `(0o666 & ~umask) | 0o555`, the
+/// rest `0o666 & ~umask`. Checked against pip itself, both into `--target`.
+#[test]
+fn modes_under_a_strict_umask_are_pips() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let work = tempfile::tempdir().unwrap();
+    let wheels = [fixture("fixture_pkg-1.0"), fixture("fixture_data")];
+    let strict = |command: &mut Command| {
+        // SAFETY: umask is async-signal-safe and touches only the child's own state.
+        unsafe { command.pre_exec(|| Ok(drop(libc::umask(0o077)))) };
+    };
+    let pip_dir = work.path().join("pip");
+    let mut pip = Command::new("python3");
+    pip.args(["-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-compile"])
+        .arg("--disable-pip-version-check")
+        .arg("--target")
+        .arg(&pip_dir)
+        .args(&wheels);
+    strict(&mut pip);
+    let out = pip.output().unwrap();
+    assert!(out.status.success(), "pip: {}", String::from_utf8_lossy(&out.stderr));
+
+    let ours_dir = work.path().join("ours");
+    let cache = work.path().join("cache");
+    let mut args =
+        vec!["install", "--target", ours_dir.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
+    let mut ours = installer_command(work.path(), &args, &[]);
+    strict(&mut ours);
+    assert_ok(&ours.output().unwrap());
+
+    let modes = |root: &Path| -> Vec<(String, u32)> {
+        let mut modes: Vec<(String, u32)> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| (e.path().strip_prefix(root).unwrap().display().to_string(), e.metadata().unwrap()))
+            .filter(|(rel, _)| {
+                !["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"].iter().any(|m| rel.ends_with(m))
+            })
+            .map(|(rel, meta)| (rel, meta.permissions().mode() & 0o7777))
+            .collect();
+        modes.sort();
+        modes
+    };
+    let expected = modes(&pip_dir);
+    assert!(expected.iter().any(|(_, mode)| *mode == 0o755), "a launcher: {expected:?}");
+    assert!(expected.iter().any(|(_, mode)| *mode == 0o711), "an executable member: {expected:?}");
+    assert_eq!(modes(&ours_dir), expected);
 }

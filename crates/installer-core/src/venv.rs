@@ -110,7 +110,9 @@ impl Venv {
             python: python.executable.clone(),
             python_version: version,
             data: root.clone(),
-            headers: site_headers(&root, version),
+            // pip installs `--target` through its `--home` scheme: `include/python`, but
+            // `include/site/pythonX.Y` when it runs in a venv.
+            headers: if is_venv(python) { site_headers(&root, version) } else { root.join("include/python") },
             root,
         })
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use super::plan::{self, PlannedFile, Source, WheelPlan};
+use super::plan::{self, Generated, PlannedFile, Source, WheelPlan};
 use super::roots::{self, RootId, Roots};
 use super::tree::Tree;
 use super::Clock;
@@ -215,8 +215,8 @@ fn write_records(
     reporter: &dyn Reporter,
 ) -> Result<()> {
     plans.par_iter().try_for_each(|plan| {
-        let record = plan::record_for(plan, roots);
-        write_new(txn, site_packages, &plan.record, record.as_bytes(), false, None)?;
+        let record = Generated::new(plan.record.clone(), plan::record_for(plan, roots).into_bytes(), false);
+        write_new(txn, site_packages, &plan.record, &record)?;
         txn.created([site_packages.join(&plan.record)]);
         reporter.advance(1);
         Ok(())
@@ -247,24 +247,20 @@ fn place(
         }
         Source::Generated(index) => {
             let generated = &plan.generated[*index as usize];
-            write_new(txn, root, rel, &generated.content, generated.executable, generated.mtime)
+            write_new(txn, root, rel, generated)
         }
     }
 }
 
-/// Writes a new file; `mtime` (seconds since the epoch) is the one a `.pyc` header records.
-fn write_new(
-    txn: &Transaction,
-    dir: &Dir,
-    rel: &str,
-    content: &[u8],
-    executable: bool,
-    mtime: Option<u32>,
-) -> Result<()> {
+/// Writes a new file; its `mtime` (seconds since the epoch) is the one a `.pyc` header records.
+fn write_new(txn: &Transaction, dir: &Dir, rel: &str, generated: &Generated) -> Result<()> {
     txn.create_file(dir, rel, || {
-        let mut file = dir.create_new_file(rel, executable)?;
-        file.write_all(content)?;
-        match mtime {
+        let mut file = dir.create_new_file(rel, generated.executable)?;
+        if generated.launcher {
+            crate::platform::add_permissions(&file, 0o555)?;
+        }
+        file.write_all(&generated.content)?;
+        match generated.mtime {
             Some(secs) => file.set_modified(UNIX_EPOCH + Duration::from_secs(secs.into())),
             None => Ok(()),
         }

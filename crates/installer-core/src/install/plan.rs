@@ -70,6 +70,9 @@ pub(crate) struct Generated {
     pub rel: String,
     pub content: Vec<u8>,
     pub executable: bool,
+    /// An entry point's launcher, readable and executable by all whatever the umask, as
+    /// distlib makes them for pip.
+    pub launcher: bool,
     /// For a rewritten `#!python` script whose new first line is one line too: the manifest
     /// index of the file it was made from, which compiles to the same code objects.
     pub compiles_as: Option<u32>,
@@ -80,7 +83,12 @@ pub(crate) struct Generated {
 
 impl Generated {
     pub fn new(rel: String, content: Vec<u8>, executable: bool) -> Generated {
-        Generated { rel, content, executable, compiles_as: None, mtime: None }
+        Generated { rel, content, executable, launcher: false, compiles_as: None, mtime: None }
+    }
+
+    /// The launcher of an entry point.
+    pub fn launcher(rel: String, content: Vec<u8>) -> Generated {
+        Generated { launcher: true, ..Generated::new(rel, content, true) }
     }
 }
 
@@ -335,7 +343,7 @@ pub(crate) fn plan_wheel(
             },
         })?;
         refuse_environment_file(roots, SCRIPTS, &entry_point.name, wheel, || entry_point.describe())?;
-        files.push(generate(SCRIPTS, Generated::new(entry_point.name.clone(), content, true)));
+        files.push(generate(SCRIPTS, Generated::launcher(entry_point.name.clone(), content)));
     }
     let metadata = [
         ("INSTALLER", b"installer\n".to_vec()),

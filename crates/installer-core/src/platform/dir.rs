@@ -68,11 +68,16 @@ impl Dir {
     }
 
     /// Creates the file `rel` for writing, failing if anything is there, with pip's modes
-    /// (0o777 for executables, 0o666 otherwise, less the umask).
+    /// (0o666 less the umask; for executables 0o777 less the umask, plus every execute bit:
+    /// [`super::add_permissions`]).
     pub fn create_new_file(&self, rel: &str, executable: bool) -> io::Result<File> {
         use rustix::fs::OFlags;
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
-        Ok(File::from(rustix::fs::openat(&self.fd, rel, flags, mode(executable))?))
+        let file = File::from(rustix::fs::openat(&self.fd, rel, flags, mode(executable))?);
+        if executable {
+            super::add_permissions(&file, 0o111)?;
+        }
+        Ok(file)
     }
 
     /// Removes the file (or symlink) `rel`.

@@ -74,9 +74,9 @@ pub fn is_executable(_meta: &Metadata) -> bool {
     false
 }
 
-/// Creates a file for writing with the mode pip would give it (0o777 for executables, 0o666
-/// otherwise, less the umask: 0o755 and 0o644 with the usual 022), failing when `path`
-/// exists, so nothing already there is overwritten.
+/// Creates a file for writing with the mode pip would give it (0o666 less the umask, and for
+/// executables 0o777 less the umask plus every execute bit: 0o755 and 0o644 with the usual
+/// 022), failing when `path` exists, so nothing already there is overwritten.
 pub fn create_new_file(path: &Path, executable: bool) -> io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -85,9 +85,31 @@ pub fn create_new_file(path: &Path, executable: bool) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(if executable { 0o777 } else { 0o666 });
     }
-    #[cfg(not(unix))]
-    let _ = executable;
-    options.open(path)
+    let file = options.open(path)?;
+    if executable {
+        add_permissions(&file, 0o111)?;
+    }
+    Ok(file)
+}
+
+/// Adds `bits` to `file`'s permissions where the umask took them away: pip makes each
+/// executable it extracts `(0o777 & ~umask) | 0o111`, and distlib each launcher
+/// `(0o666 & ~umask) | 0o555`, so under a umask like 077 they stay executable (and a
+/// launcher readable). One `fstat`, and a `fchmod` only under such a umask.
+#[cfg(unix)]
+pub fn add_permissions(file: &File, bits: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & bits != bits {
+        file.set_permissions(std::fs::Permissions::from_mode(mode | bits))?;
+    }
+    Ok(())
+}
+
+/// Permissions are not Unix modes here.
+#[cfg(not(unix))]
+pub fn add_permissions(_file: &File, _bits: u32) -> io::Result<()> {
+    Ok(())
 }
 
 /// A copy-on-write clone of `src` at `dst` (FICLONE on Linux, clonefile on macOS); fails on
