@@ -482,7 +482,12 @@ fn modes_under_a_strict_umask_are_pips() {
     let wheels = [fixture("fixture_pkg-1.0"), fixture("fixture_data")];
     let strict = |command: &mut Command| {
         // SAFETY: umask is async-signal-safe and touches only the child's own state.
-        unsafe { command.pre_exec(|| Ok(drop(libc::umask(0o077)))) };
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0o077);
+                Ok(())
+            })
+        };
     };
     let pip_dir = work.path().join("pip");
     let mut pip = Command::new("python3");
