@@ -320,7 +320,13 @@ fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
         }
         let Some(group) = in_flight.pop_front() else { break };
         for (job, pyc) in group {
-            match read_answer(&mut stdout, &mut answer).and_then(|answer| answer.outcome(&pyc)) {
+            let outcome = read_answer(&mut stdout, &mut answer).and_then(|answer| {
+                // Between the worker's writing a `.pyc` and its reading back: the job may have
+                // been withdrawn meanwhile (`bytecode::Compiler::plans_made`).
+                crate::pause::point("compile-answered");
+                answer.outcome(&pyc)
+            });
+            match outcome {
                 Ok(outcome) => shared.state.lock().expect("compile queue").outcomes[job] = Some(outcome),
                 Err(why) => broken = Some(why),
             }
