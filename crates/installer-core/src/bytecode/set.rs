@@ -111,8 +111,11 @@ pub(super) fn pyc_row(path: String, size: u64, hash: Sha256Digest) -> ManifestFi
 /// into) for the interpreter of `from`, the set of another copy of the entry: its own if it
 /// has one, else `from` copied. A copied `.pyc` gets the modification time of `entry`'s source
 /// in its header (a copy of a source may have another than the original's), so it is valid
-/// there; `sources` are the plan's (manifest index, path in the set:
-/// [`crate::install::WheelPlan::compile_sources`]).
+/// there. Every source of the set is looked up: those compiled whatever the environment
+/// ([`crate::install::compiled_sources`], which holds a wheel's top level also where the plan
+/// puts it in a platlib apart from site-packages) and `sources`, the plan's (manifest index,
+/// path in the set: [`crate::install::WheelPlan::compile_sources`], with `.data/data` paths
+/// its layout puts in site-packages).
 pub(super) fn import(
     shard: &Cache,
     entry: &CacheEntry,
@@ -123,8 +126,10 @@ pub(super) fn import(
     if let Some(set) = BytecodeSet::open(entry.dir(), interpreter) {
         return Ok(set);
     }
-    let by_pyc: HashMap<String, u32> =
-        sources.iter().map(|&(index, rel)| (pyc_path(rel, &interpreter.cache_tag), index)).collect();
+    let by_pyc: HashMap<String, u32> = crate::install::compiled_sources(entry.manifest())
+        .chain(sources.iter().copied())
+        .map(|(index, rel)| (pyc_path(rel, &interpreter.cache_tag), index))
+        .collect();
     let staging = shard.staging_dir()?;
     let tree = staging.path().join(TREE);
     let mut manifest = BytecodeManifest {
