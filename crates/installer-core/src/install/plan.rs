@@ -168,10 +168,11 @@ impl WheelPlan {
 }
 
 /// The source a `.pyc` of a bytecode set was compiled from: `pkg/__pycache__/x.cpython-312.pyc`
-/// is `pkg/x.py`.
+/// is `pkg/x.py`. The stem is all before the tag and `pyc`, the last two parts: a module's
+/// name may hold dots itself (`a.b.py`, not importable, still compiled).
 fn source_of_pyc(pyc: &str) -> Option<String> {
     let (dir, name) = pyc.rsplit_once("__pycache__/")?;
-    let stem = name.split('.').next()?;
+    let (stem, _tag) = name.strip_suffix(".pyc")?.rsplit_once('.')?;
     Some(format!("{dir}{stem}.py"))
 }
 
@@ -537,6 +538,19 @@ mod tests {
         // A comment is never decoded.
         assert!(compiles_the_same(b"#!python \xff\nx = 1\n", rewritten));
         assert!(compiles_the_same(b"#!python\nx = 1\n", b"#!/caf\xe9/python\nx = 1\n"));
+    }
+
+    #[test]
+    fn the_source_of_a_pyc_is_its_name_less_the_tag() {
+        assert_eq!(source_of_pyc("pkg/__pycache__/a.cpython-312.pyc").as_deref(), Some("pkg/a.py"));
+        assert_eq!(source_of_pyc("pkg/__pycache__/a.b.cpython-312.pyc").as_deref(), Some("pkg/a.b.py"));
+        assert_eq!(source_of_pyc("__pycache__/a.b.c.cpython-38.pyc").as_deref(), Some("a.b.c.py"));
+        assert_eq!(source_of_pyc("pkg/a.cpython-312.pyc"), None);
+        // Each is where `bytecode::pyc_path` puts the `.pyc` of that source.
+        for rel in ["pkg/a.py", "pkg/a.b.py", "a.b.c.py"] {
+            let pyc = crate::bytecode::pyc_path(rel, "cpython-312");
+            assert_eq!(source_of_pyc(&pyc).as_deref(), Some(rel));
+        }
     }
 
     #[test]
