@@ -335,9 +335,10 @@ fn a_withdrawn_compilation_keeps_its_staging_directory_until_the_workers_are_don
     let dir = tempfile::tempdir().unwrap();
     let (cache, venv) = (dir.path().join("cache"), make_venv(&dir.path().join("venv")));
     let pkg = fixture("fixture_pkg-1.0");
-    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, &[pkg.clone()])));
+    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, std::slice::from_ref(&pkg))));
     // No source of its own: the only jobs are fixture_pkg's.
-    let notes = WheelBuilder::new("notes", "1.0").file("notes/README.txt", b"notes\n").write(dir.path(), None);
+    let notes =
+        WheelBuilder::new("notes", "1.0").file("notes/README.txt", b"notes\n").write(dir.path(), None);
     let wheels = [pkg, notes];
     let mut args = install_args(&venv, &cache, &wheels);
     args.push("--compile");

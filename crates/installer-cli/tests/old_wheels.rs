@@ -199,8 +199,10 @@ fn a_script_whose_dropped_first_line_changed_how_it_compiles_gets_the_rewrites_b
         .file("tools-1.0.data/scripts/odd.py", b"#!python \xff\nX = 1\n")
         .write(tmp.path(), None);
     let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
-    let out =
-        installer(tmp.path(), &["install", "-v", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()]);
+    let out = installer(
+        tmp.path(),
+        &["install", "-v", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
+    );
     assert_ok(&out);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     assert_pycs_fresh(&venv, &[venv.join("bin/latin.py"), venv.join("bin/odd.py")]);

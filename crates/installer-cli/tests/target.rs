@@ -764,7 +764,8 @@ fn bytecode_of_a_platform_wheel_in_a_separate_platlib_comes_from_the_shard_resta
     let shards = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
     let install = |prefix: &Path, extra: &[&str]| {
         let (p, c) = (prefix.to_str().unwrap(), cache.path().to_str().unwrap());
-        let mut args = vec!["install", "-v", "--prefix", p, "-p", python3.to_str().unwrap(), "--cache-dir", c];
+        let mut args =
+            vec!["install", "-v", "--prefix", p, "-p", python3.to_str().unwrap(), "--cache-dir", c];
         args.extend_from_slice(extra);
         args.push(plat.to_str().unwrap());
         let out = installer_with_env(tmp.path(), &args, &shards);

@@ -171,14 +171,16 @@ impl<'a> Compiler<'a> {
         crate::pause::point("bytecode-withdrawing");
         let mut entries = self.entries.lock().expect("bytecode entries");
         let planned: HashSet<&str> = plans.iter().map(|p| p.entry.id()).collect();
-        let unplanned: Vec<String> = entries.keys().filter(|id| !planned.contains(id.as_str())).cloned().collect();
+        let unplanned: Vec<String> =
+            entries.keys().filter(|id| !planned.contains(id.as_str())).cloned().collect();
         let mut batches = Vec::new();
         for id in unplanned {
             if let Some(Pending::Compiling(batch)) = entries.remove(&id) {
                 batches.push(batch);
             }
         }
-        let jobs: HashSet<JobId> = batches.iter().flat_map(|batch| batch.jobs.iter().map(|(job, _)| *job)).collect();
+        let jobs: HashSet<JobId> =
+            batches.iter().flat_map(|batch| batch.jobs.iter().map(|(job, _)| *job)).collect();
         self.pool.withdraw(&jobs);
         // Kept, not dropped: a worker may be compiling one of their jobs.
         self.withdrawn.lock().expect("withdrawn batches").extend(batches);

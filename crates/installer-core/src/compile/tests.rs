@@ -183,7 +183,9 @@ fn many_copies_of_failing_files_are_all_answered() {
         let Some(Outcome::Failed(message)) = outcome else { panic!("{}: {outcome:?}", jobs[n].display) };
         let ok = match n < 3000 {
             true => message.starts_with("SyntaxError: "),
-            false => message.starts_with("FileNotFoundError: ") && message.len() == 240 && message.ends_with("..."),
+            false => {
+                message.starts_with("FileNotFoundError: ") && message.len() == 240 && message.ends_with("...")
+            }
         };
         assert!(ok, "{message}");
     }
