@@ -326,6 +326,38 @@ fn bytecode_of_an_install_killed_before_publishing_it_is_cleaned_and_compiled_ag
     race.nothing_staged();
 }
 
+/// A wheel installed already at its version has its sources queued for compiling before the
+/// plans show it; they are withdrawn then, while a worker holds the answer for one of its
+/// `.pyc` files, not yet read back. Its staging directory stays until the workers are done:
+/// removed at once, reading the `.pyc` back failed and with it the whole install.
+#[test]
+fn a_withdrawn_compilation_keeps_its_staging_directory_until_the_workers_are_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, venv) = (dir.path().join("cache"), make_venv(&dir.path().join("venv")));
+    let pkg = fixture("fixture_pkg-1.0");
+    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, std::slice::from_ref(&pkg))));
+    // No source of its own: the only jobs are fixture_pkg's.
+    let notes =
+        WheelBuilder::new("notes", "1.0").file("notes/README.txt", b"notes\n").write(dir.path(), None);
+    let wheels = [pkg, notes];
+    let mut args = install_args(&venv, &cache, &wheels);
+    args.push("--compile");
+
+    // A worker holds the answer for a `.pyc` of fixture_pkg; planning has not started.
+    let mut install =
+        Paused::start(dir.path(), &args, "compile-answered,bytecode-withdrawing,bytecode-withdrawn");
+    install.reach("bytecode-withdrawing").unwrap();
+    // The plans are made: fixture_pkg is skipped, its jobs withdrawn.
+    install.release("bytecode-withdrawing");
+    install.reach("bytecode-withdrawn").unwrap();
+    install.release("compile-answered");
+    let out = install.resume();
+    assert_ok(&out);
+    assert_eq!(python(&venv, "import fixture_pkg.sub.helpers; print('ok')"), "ok\n");
+    assert!(site_packages(&venv).join("notes/README.txt").is_file());
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "nothing left staged");
+}
+
 /// `installer install --link-mode symlink` of fixture_pkg into `venv`.
 fn symlink_args<'a>(venv: &'a Path, cache: &'a Path, pkg: &'a [PathBuf]) -> Vec<&'a str> {
     let mut args = install_args(venv, cache, pkg);

@@ -186,6 +186,28 @@ fn rows(rows: &[&str]) -> BTreeSet<String> {
     rows.iter().map(|r| r.to_string()).collect()
 }
 
+/// A `#!python` script whose first line declared its encoding reads otherwise once that line is
+/// rewritten: its `.pyc` is compiled from the rewrite for the install, as pip's would be, not
+/// served from the set compiled from the original (which read `café` as latin-1). Invalid UTF-8
+/// on that line changes nothing (a comment is never decoded): the set's `.pyc` is valid.
+#[test]
+fn a_script_whose_dropped_first_line_changed_how_it_compiles_gets_the_rewrites_bytecode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, venv) = (tmp.path().join("cache"), make_venv(&tmp.path().join("venv")));
+    let wheel = WheelBuilder::new("tools", "1.0")
+        .file("tools-1.0.data/scripts/latin.py", b"#!python # -*- coding: latin-1 -*-\nX = 'caf\xc3\xa9'\n")
+        .file("tools-1.0.data/scripts/odd.py", b"#!python \xff\nX = 1\n")
+        .write(tmp.path(), None);
+    let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
+    let out = installer(
+        tmp.path(),
+        &["install", "-v", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
+    );
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert_pycs_fresh(&venv, &[venv.join("bin/latin.py"), venv.join("bin/odd.py")]);
+}
+
 /// pip compiles every `.py` file it installs, wherever it goes (docutils' `rst2html.py`,
 /// jmespath's `jp.py` in `bin/`), and lists the `.pyc` in RECORD; `--compile` does the same,
 /// with a `.pyc` Python accepts for the source as installed (its `#!python` line rewritten),

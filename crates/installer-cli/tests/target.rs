@@ -682,15 +682,10 @@ fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
     assert!(!config.exists() && !header.exists());
 }
 
-/// `--prefix` with an interpreter whose `platlib` is not its `purelib` (Fedora's `lib64`; here a
-/// pyenv CPython copy told so by a `sitecustomize`, which `-I` still runs): a wheel that is not
-/// `Root-Is-Purelib` goes to platlib, as pip puts it, with its `.pyc` beside it; its
-/// `.dist-info` stays in purelib, where list, verify and uninstall find it. A pure wheel
-/// stays in purelib. Before, both went to purelib.
-#[test]
-fn prefix_puts_a_platform_wheel_in_platlib() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cpython = copied_cpython(tmp.path());
+/// A pyenv CPython 3.8 copied into `dir`, whose sysconfig `platlib` is `lib64/...` (Fedora's
+/// `sys.platlibdir`), told so by a `sitecustomize`, which `-I` still runs.
+fn lib64_cpython(dir: &Path) -> PathBuf {
+    let cpython = copied_cpython(dir);
     std::fs::write(
         cpython.join("lib/python3.8/sitecustomize.py"),
         "import sysconfig\n_get_paths = sysconfig.get_paths\n\
@@ -699,6 +694,18 @@ fn prefix_puts_a_platform_wheel_in_platlib() {
          sysconfig.get_paths = get_paths\n",
     )
     .unwrap();
+    cpython
+}
+
+/// `--prefix` with an interpreter whose `platlib` is not its `purelib` (Fedora's `lib64`; here a
+/// pyenv CPython copy told so by a `sitecustomize`, which `-I` still runs): a wheel that is not
+/// `Root-Is-Purelib` goes to platlib, as pip puts it, with its `.pyc` beside it; its
+/// `.dist-info` stays in purelib, where list, verify and uninstall find it. A pure wheel
+/// stays in purelib. Before, both went to purelib.
+#[test]
+fn prefix_puts_a_platform_wheel_in_platlib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cpython = lib64_cpython(tmp.path());
     let python3 = cpython.join("bin/python3");
     let dir = tmp.path().join("p");
     let (purelib, platlib) =
@@ -741,4 +748,41 @@ fn prefix_puts_a_platform_wheel_in_platlib() {
     assert_ok(&installer(tmp.path(), &[&["verify"][..], &env].concat()));
     assert_ok(&installer(tmp.path(), &[&["uninstall"][..], &env, &["fixture-plat"]].concat()));
     assert!(!platlib.join("fixture_plat").exists() && platlib.is_dir());
+}
+
+/// The bytecode of a platform wheel in a platlib apart from purelib comes from a shard's copy of
+/// the set restamped for the shard's copies of its sources, as in site-packages. Before, only the
+/// `.pyc` of sources the plan put in site-packages were restamped: those in platlib kept the
+/// main cache's source mtimes, which Python rejected and rewrote (and RECORD no longer matched).
+#[test]
+fn bytecode_of_a_platform_wheel_in_a_separate_platlib_comes_from_the_shard_restamped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(cache) = tmpfs_dir(tmp.path()) else { return };
+    let cpython = lib64_cpython(tmp.path());
+    let (python3, plat) = (cpython.join("bin/python3"), fixture("fixture_plat"));
+    let shard = tmp.path().join("shard");
+    let shards = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
+    let install = |prefix: &Path, extra: &[&str]| {
+        let (p, c) = (prefix.to_str().unwrap(), cache.path().to_str().unwrap());
+        let mut args =
+            vec!["install", "-v", "--prefix", p, "-p", python3.to_str().unwrap(), "--cache-dir", c];
+        args.extend_from_slice(extra);
+        args.push(plat.to_str().unwrap());
+        let out = installer_with_env(tmp.path(), &args, &shards);
+        assert_ok(&out);
+        stderr(&out)
+    };
+    // The shard's copy is made first; then the main cache's sources get another mtime.
+    install(&tmp.path().join("first"), &[]);
+    backdate_entries(cache.path());
+    for (name, cold) in [("a", true), ("b", false)] {
+        let prefix = tmp.path().join(name);
+        let err = install(&prefix, &["--compile"]);
+        assert!(!err.contains("warning:"), "{err}");
+        assert!(err.contains(&format!("hardlink from the cache shard {}", shard.display())), "{err}");
+        assert_eq!(err.contains("compiling"), cold, "{err}");
+        let module = prefix.join("lib64/python3.8/site-packages/fixture_plat/__init__.py");
+        assert!(module.is_file(), "{:?}", snapshot(&prefix).keys().collect::<Vec<_>>());
+        assert_pycs_fresh(&cpython, &[module]);
+    }
 }

@@ -435,8 +435,8 @@ pub struct Paused {
 }
 
 impl Paused {
-    /// Spawns `installer args` and returns once it has reached `point`; panics (with its
-    /// stderr) if it exits first.
+    /// Spawns `installer args` and returns once it has reached `point` (the first, if several);
+    /// panics (with its stderr) if it exits first.
     pub fn start(cwd: &Path, args: &[&str], point: &str) -> Paused {
         let mut command = installer_command(cwd, args, &[]);
         command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
@@ -452,15 +452,35 @@ impl Paused {
         let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         let child = command.spawn().unwrap();
         let mut paused = Paused { child, dir, point: point.to_string() };
-        let reached = paused.dir.path().join(format!("{point}.reached"));
+        let first = point.split(',').next().unwrap();
+        paused.reach(first).unwrap_or_else(|err| panic!("installer {args:?}: {err}"));
+        paused
+    }
+
+    /// Waits until the process has reached `point`, one of those it was started with (several,
+    /// comma-separated, stop their threads each); `Err` with its stderr if it exits first.
+    pub fn reach(&mut self, point: &str) -> Result<(), String> {
+        let reached = self.dir.path().join(format!("{point}.reached"));
         while !reached.exists() {
-            if paused.child.try_wait().unwrap().is_some() {
-                let out = paused.child.wait_with_output_ref();
-                panic!("installer {args:?} exited before reaching {point}: {}", stderr(&out));
+            if self.child.try_wait().unwrap().is_some() {
+                let out = self.child.wait_with_output_ref();
+                return Err(format!("exited before reaching {point}: {}", stderr(&out)));
             }
             std::thread::sleep(std::time::Duration::from_millis(2)); // polling a state, not timing
         }
-        paused
+        Ok(())
+    }
+
+    /// Lets the thread stopped at `point` go on, the others staying where they are.
+    pub fn release(&self, point: &str) {
+        std::fs::write(self.dir.path().join(format!("{point}.go")), "").unwrap();
+    }
+
+    /// Lets every point the process was started with go.
+    fn release_all(&self) {
+        for point in self.point.split(',') {
+            self.release(point);
+        }
     }
 
     /// Presses Ctrl-C: sends SIGINT, waits until the process says it is rolling back (its
@@ -480,7 +500,7 @@ impl Paused {
                 break;
             }
         }
-        std::fs::write(self.dir.path().join(format!("{}.go", self.point)), "").unwrap();
+        self.release_all();
         err.read_to_string(&mut seen).unwrap();
         let mut out = self.child.wait_with_output_ref();
         out.stderr = seen.into_bytes();
@@ -495,7 +515,7 @@ impl Paused {
 
     /// Lets the process go on and waits for it.
     pub fn resume(mut self) -> Output {
-        std::fs::write(self.dir.path().join(format!("{}.go", self.point)), "").unwrap();
+        self.release_all();
         self.child.wait_with_output_ref()
     }
 }

@@ -69,6 +69,11 @@ pub(crate) struct Compiler<'a> {
     workers: usize,
     /// By entry id.
     entries: Mutex<HashMap<String, Pending>>,
+    /// The batches of entries no plan installs: jobs of theirs a worker had taken when they were
+    /// withdrawn still write into their staging directories and are read back, so those are
+    /// removed only once the workers are done ([`Compiler::finish`], or the pool dropped first:
+    /// fields drop in order).
+    withdrawn: Mutex<Vec<Batch>>,
 }
 
 enum Pending {
@@ -105,6 +110,7 @@ impl<'a> Compiler<'a> {
             pool: Pool::new(python, workers, cancel),
             workers,
             entries: Mutex::new(HashMap::new()),
+            withdrawn: Mutex::new(Vec::new()),
         }
     }
 
@@ -162,18 +168,23 @@ impl<'a> Compiler<'a> {
     /// what a plan puts in site-packages beyond what [`Compiler::entry_ready`] queued (a
     /// `.data/data` path into it) is queued now.
     pub fn plans_made(&self, plans: &[WheelPlan]) {
+        crate::pause::point("bytecode-withdrawing");
         let mut entries = self.entries.lock().expect("bytecode entries");
-        let planned: HashMap<&str, &WheelPlan> = plans.iter().map(|p| (p.entry.id(), p)).collect();
-        let mut withdrawn = HashSet::new();
-        entries.retain(|id, pending| match (planned.get(id.as_str()), pending) {
-            (None, Pending::Compiling(batch)) => {
-                withdrawn.extend(batch.jobs.iter().map(|(job, _)| *job));
-                false
+        let planned: HashSet<&str> = plans.iter().map(|p| p.entry.id()).collect();
+        let unplanned: Vec<String> =
+            entries.keys().filter(|id| !planned.contains(id.as_str())).cloned().collect();
+        let mut batches = Vec::new();
+        for id in unplanned {
+            if let Some(Pending::Compiling(batch)) = entries.remove(&id) {
+                batches.push(batch);
             }
-            (None, _) => false,
-            (Some(_), _) => true,
-        });
-        self.pool.withdraw(&withdrawn);
+        }
+        let jobs: HashSet<JobId> =
+            batches.iter().flat_map(|batch| batch.jobs.iter().map(|(job, _)| *job)).collect();
+        self.pool.withdraw(&jobs);
+        // Kept, not dropped: a worker may be compiling one of their jobs.
+        self.withdrawn.lock().expect("withdrawn batches").extend(batches);
+        crate::pause::point("bytecode-withdrawn");
         for plan in plans {
             if let Some(Pending::Compiling(batch)) = entries.get_mut(plan.entry.id()) {
                 let queued: HashSet<String> = batch.jobs.iter().map(|(_, rel)| rel.clone()).collect();
@@ -226,6 +237,8 @@ impl<'a> Compiler<'a> {
     /// [`Compiled::set_for`].
     pub fn finish(self) -> Result<Compiled<'a>> {
         let outcomes = self.pool.finish()?;
+        // No worker writes into them any more.
+        drop(self.withdrawn);
         let entries = self.entries.into_inner().expect("bytecode entries");
         let mut ready = HashMap::with_capacity(entries.len());
         for (id, pending) in entries {

@@ -111,8 +111,11 @@ pub(super) fn pyc_row(path: String, size: u64, hash: Sha256Digest) -> ManifestFi
 /// into) for the interpreter of `from`, the set of another copy of the entry: its own if it
 /// has one, else `from` copied. A copied `.pyc` gets the modification time of `entry`'s source
 /// in its header (a copy of a source may have another than the original's), so it is valid
-/// there; `sources` are the plan's (manifest index, path in the set:
-/// [`crate::install::WheelPlan::compile_sources`]).
+/// there. Every source of the set is looked up: those compiled whatever the environment
+/// ([`crate::install::compiled_sources`], which holds a wheel's top level also where the plan
+/// puts it in a platlib apart from site-packages) and `sources`, the plan's (manifest index,
+/// path in the set: [`crate::install::WheelPlan::compile_sources`], with `.data/data` paths
+/// its layout puts in site-packages).
 pub(super) fn import(
     shard: &Cache,
     entry: &CacheEntry,
@@ -123,8 +126,10 @@ pub(super) fn import(
     if let Some(set) = BytecodeSet::open(entry.dir(), interpreter) {
         return Ok(set);
     }
-    let by_pyc: HashMap<String, u32> =
-        sources.iter().map(|&(index, rel)| (pyc_path(rel, &interpreter.cache_tag), index)).collect();
+    let by_pyc: HashMap<String, u32> = crate::install::compiled_sources(entry.manifest())
+        .chain(sources.iter().copied())
+        .map(|(index, rel)| (pyc_path(rel, &interpreter.cache_tag), index))
+        .collect();
     let staging = shard.staging_dir()?;
     let tree = staging.path().join(TREE);
     let mut manifest = BytecodeManifest {
@@ -154,11 +159,52 @@ pub(super) fn import(
     publish(shard, interpreter, staging, entry.dir(), &manifest.files)
 }
 
-/// A source's modification time as a `.pyc` header records it (seconds, 32 bits).
+/// A source's modification time as a `.pyc` header records it: Python's `int(st.st_mtime)`
+/// (importlib's check, `py_compile` and the worker alike), of the float `sec + nsec * 1e-9`,
+/// which rounds up to the next second for nanoseconds close enough to one (999,999,881 and more
+/// at today's times); kept to 32 bits as `& 0xFFFFFFFF` keeps it. Whole seconds would miss
+/// those: Python would reject the `.pyc` and write its own.
 fn mtime_secs(source: &std::fs::Metadata) -> u32 {
-    source
+    #[cfg(unix)]
+    let (secs, nanos) = {
+        use std::os::unix::fs::MetadataExt;
+        (source.mtime(), source.mtime_nsec())
+    };
+    #[cfg(not(unix))]
+    let (secs, nanos) = source
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as u32)
+        .map_or((0, 0), |d| (d.as_secs() as i64, i64::from(d.subsec_nanos())));
+    // `as i64` truncates toward zero as `int()` does; `as u32` keeps the low 32 bits.
+    (secs as f64 + nanos as f64 * 1e-9) as i64 as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_mtime_is_the_whole_seconds_python_takes_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        let python = |path: &Path| {
+            let code = "import os, sys; print(int(os.stat(sys.argv[1]).st_mtime) & 0xFFFFFFFF)";
+            let out = std::process::Command::new("python3").args(["-c", code]).arg(path).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap().trim().parse::<u32>().unwrap()
+        };
+        for (secs, nanos, whole) in [
+            (1_700_000_000, 999_999_999, 1_700_000_001), // the float rounds up
+            (1_700_000_000, 999_999_000, 1_700_000_000),
+            (1_700_000_000, 0, 1_700_000_000),
+            (5_000_000_000, 999_999_999, (5_000_000_001u64 & 0xFFFF_FFFF) as u32),
+        ] {
+            let time = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos);
+            std::fs::File::options().write(true).open(&file).unwrap().set_modified(time).unwrap();
+            let meta = std::fs::metadata(&file).unwrap();
+            assert_eq!((mtime_secs(&meta), python(&file)), (whole, whole), "{secs}.{nanos:09}");
+        }
+    }
 }

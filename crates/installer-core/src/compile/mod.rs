@@ -53,6 +53,23 @@ const FILES_PER_WORKER: usize = 50;
 /// Jobs written ahead of the answers, so a worker never waits for the next path.
 const IN_FLIGHT: usize = 2;
 
+/// The most files of one content in one group (one write to the worker); more copies make
+/// further groups. The feeding thread writes a group ahead ([`IN_FLIGHT`]) and reads answers only
+/// after that write: were a group's request bigger than the stdin pipe while the worker's
+/// answers to the group before filled its stdout pipe, each would wait for the other forever
+/// (thousands of copies of one failing file). So the answers of one group must always fit in the
+/// stdout pipe, whatever the request: at most this many answers of at most
+/// [`MAX_ANSWER`] bytes, 16 × 242 = 3,872 bytes, under a page (4 KiB), the least a Linux pipe
+/// holds (one of a user over the pipe-buffer quota; 64 KiB otherwise). The worker then always
+/// gets through a group's answers to reading the next request, and the feeding thread's write
+/// ends. A copy in another group is compiled once more: one in 16 at worst.
+const GROUP_FILES: usize = 16;
+
+/// The longest answer line, `E<message>\n`: the worker cuts longer messages (`MAX_MESSAGE` in
+/// `worker.py`, 240 bytes).
+const MAX_ANSWER: usize = 242;
+const _: () = assert!(GROUP_FILES * MAX_ANSWER <= 4096, "a group's answers fit in a page");
+
 /// One file to compile.
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
@@ -160,7 +177,10 @@ impl State {
     /// a job with its content submitted later starts a new group.
     fn take_group(&mut self, queued: Queued) -> Vec<(JobId, Job)> {
         if let Some(content) = queued.job.shared_content() {
-            self.by_content.remove(&content);
+            // Unless a later group of the content (this one full) is the one found by it now.
+            if self.by_content.get(&content) == Some(&queued.id) {
+                self.by_content.remove(&content);
+            }
         }
         let mut group = vec![(queued.id, queued.job)];
         group.extend(self.joined.remove(&queued.id).unwrap_or_default());
@@ -220,7 +240,9 @@ impl Pool {
         let id = state.submitted;
         state.submitted += 1;
         state.outcomes.push(None);
-        match job.shared_content().and_then(|c| state.by_content.get(&c).copied()) {
+        let group = job.shared_content().and_then(|c| state.by_content.get(&c).copied());
+        // A full group is left to the workers as it is; this job leads the next.
+        match group.filter(|first| state.joined.get(first).map_or(0, Vec::len) + 1 < GROUP_FILES) {
             Some(first) => state.joined.entry(first).or_default().push((id, job.clone())),
             None => state.queue_group(vec![(id, job.clone())]),
         }
@@ -320,7 +342,13 @@ fn run_worker(python: &Path, shared: &Shared) -> Result<()> {
         }
         let Some(group) = in_flight.pop_front() else { break };
         for (job, pyc) in group {
-            match read_answer(&mut stdout, &mut answer).and_then(|answer| answer.outcome(&pyc)) {
+            let outcome = read_answer(&mut stdout, &mut answer).and_then(|answer| {
+                // Between the worker's writing a `.pyc` and its reading back: the job may have
+                // been withdrawn meanwhile (`bytecode::Compiler::plans_made`).
+                crate::pause::point("compile-answered");
+                answer.outcome(&pyc)
+            });
+            match outcome {
                 Ok(outcome) => shared.state.lock().expect("compile queue").outcomes[job] = Some(outcome),
                 Err(why) => broken = Some(why),
             }

@@ -140,6 +140,57 @@ fn copies_get_the_pyc_py_compile_writes(python: &Path) {
     }
 }
 
+/// Thousands of copies of one failing file, then thousands of another: the answers to the
+/// first copies and the request of the others both exceed a pipe. Written as one group each,
+/// the worker waited for its answers to be read while the feeding thread waited for its request
+/// to be read, forever; groups are small enough now for their answers to fit in a pipe. Every
+/// copy is answered, with its message, cut where it is long (a missing source's long path).
+#[test]
+fn many_copies_of_failing_files_are_all_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.py");
+    std::fs::write(&bad, "def (:\n").unwrap();
+    let missing = dir.path().join("m".repeat(200)).join(format!("{}.py", "n".repeat(200)));
+    let mut jobs = Vec::new();
+    for (n, source) in [bad, missing].iter().enumerate() {
+        for copy in 0..3000 {
+            jobs.push(Job {
+                source: source.clone(),
+                pyc: dir.path().join(format!("out/{n}/{copy}/__pycache__/a.pyc")),
+                display: format!("copies/{copy}/a.py"),
+                // The first content first: its answers come while the second's request is written.
+                size: 2 - n as u64,
+                checked_hash: false,
+                content: Some(Sha256Digest([n as u8; 32])),
+            });
+        }
+    }
+    let (send, receive) = std::sync::mpsc::channel();
+    let worker_jobs = jobs.clone();
+    std::thread::spawn(move || {
+        let pool = Pool::new(Path::new("python3"), 1, Cancel::new());
+        // Queued before the worker starts: the groups are as big as they may be.
+        for job in &worker_jobs {
+            pool.enqueue(job);
+        }
+        pool.grow(worker_jobs.len());
+        let _ = send.send(pool.finish());
+    });
+    // A deadlock never answers: a failure, not a hung test.
+    let outcomes = receive.recv_timeout(std::time::Duration::from_secs(300)).expect("no deadlock").unwrap();
+    assert_eq!(outcomes.len(), jobs.len());
+    for (n, outcome) in outcomes.iter().enumerate() {
+        let Some(Outcome::Failed(message)) = outcome else { panic!("{}: {outcome:?}", jobs[n].display) };
+        let ok = match n < 3000 {
+            true => message.starts_with("SyntaxError: "),
+            false => {
+                message.starts_with("FileNotFoundError: ") && message.len() == 240 && message.ends_with("...")
+            }
+        };
+        assert!(ok, "{message}");
+    }
+}
+
 /// An environment's `.pth` files run code at startup (a line beginning with `import`);
 /// the compiler is started with the environment's interpreter and must not run them.
 #[test]

@@ -69,12 +69,18 @@ def pyc(mode, source, cfile, dfile, first=None):
     write(cfile, MAGIC_NUMBER + header + code, stat)
     return (dfile, code), was_renamed
 
+# The longest message answered (bytes): a group's answers must fit in a pipe (`GROUP_FILES`).
+MAX_MESSAGE = 240
+
 def answer(e):
     if isinstance(e, SyntaxError):
         msg = "%s: %s (line %s)" % (type(e).__name__, e.msg, e.lineno)
     else:
         msg = "%s: %s" % (type(e).__name__, e)
-    return b"E" + msg.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n"
+    data = msg.encode("utf-8", "replace").replace(b"\n", b" ")
+    if len(data) > MAX_MESSAGE:
+        data = data[:MAX_MESSAGE - 3].decode("utf-8", "ignore").encode("utf-8") + b"..."
+    return b"E" + data + b"\n"
 
 while True:
     line = inp.readline()

@@ -176,10 +176,11 @@ impl WheelPlan {
 }
 
 /// The source a `.pyc` of a bytecode set was compiled from: `pkg/__pycache__/x.cpython-312.pyc`
-/// is `pkg/x.py`.
+/// is `pkg/x.py`. The stem is all before the tag and `pyc`, the last two parts: a module's
+/// name may hold dots itself (`a.b.py`, not importable, still compiled).
 fn source_of_pyc(pyc: &str) -> Option<String> {
     let (dir, name) = pyc.rsplit_once("__pycache__/")?;
-    let stem = name.split('.').next()?;
+    let (stem, _tag) = name.strip_suffix(".pyc")?.rsplit_once('.')?;
     Some(format!("{dir}{stem}.py"))
 }
 
@@ -465,19 +466,29 @@ fn rewritten_script(entry: &CacheEntry, index: u32, rel: &str, venv: &Venv) -> R
     let Some(content) = script::rewrite_python_shebang(&original, venv.python()) else {
         return Ok(Generated::new(rel.to_owned(), original, file.executable));
     };
-    let lines = |text: &[u8]| text.iter().filter(|&&b| b == b'\n').count();
-    let same_lines = lines(&content) == lines(&original) && !has_coding_cookie(&content);
     Ok(Generated {
-        compiles_as: same_lines.then_some(index),
+        compiles_as: compiles_the_same(&original, &content).then_some(index),
         ..Generated::new(rel.to_owned(), content, file.executable)
     })
 }
 
-/// Whether the first line declares a source encoding (PEP 263): an interpreter path could.
+/// Whether a script whose first line was replaced (`rewritten`, from `original`) compiles to
+/// the code objects of the original: the same number of lines, and neither first line declares
+/// a source encoding (PEP 263), which decides how every other line reads: the original's
+/// `#!python # -*- coding: latin-1 -*-` is dropped by the rewrite, and an interpreter path could
+/// hold one. Other bytes of a comment line do not matter, not even invalid UTF-8: the compiler
+/// never decodes a comment.
+fn compiles_the_same(original: &[u8], rewritten: &[u8]) -> bool {
+    let lines = |text: &[u8]| text.iter().filter(|&&b| b == b'\n').count();
+    lines(original) == lines(rewritten) && !has_coding_cookie(original) && !has_coding_cookie(rewritten)
+}
+
+/// Whether the first line declares a source encoding (PEP 263), or might: a comment naming
+/// `coding:` or `coding=` (compiling for the install costs little where this errs).
 fn has_coding_cookie(content: &[u8]) -> bool {
     let first = content.split(|&b| b == b'\n').next().unwrap_or_default();
     let first = String::from_utf8_lossy(first);
-    first.starts_with('#') && (first.contains("coding:") || first.contains("coding="))
+    first.trim_start().starts_with('#') && (first.contains("coding:") || first.contains("coding="))
 }
 
 /// The `Name:` of the entry's METADATA, for wheels with headers only (pip names the headers
@@ -523,6 +534,32 @@ const PATH_SET: &percent_encoding::AsciiSet =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rewritten_script_compiles_the_same_only_if_its_first_lines_are_plain_comments() {
+        let rewritten = b"#!/v/bin/python\nx = 1\n";
+        assert!(compiles_the_same(b"#!python\nx = 1\n", rewritten));
+        assert!(!compiles_the_same(b"#!python\nx = 1\ny = 2\n", rewritten));
+        // The dropped line declared how the rest reads, or the new one does.
+        assert!(!compiles_the_same(b"#!python # -*- coding: latin-1 -*-\nx = 1\n", rewritten));
+        assert!(!compiles_the_same(b"#!python\nx = 1\n", b"#!/coding=latin-1/python\nx = 1\n"));
+        // A comment is never decoded.
+        assert!(compiles_the_same(b"#!python \xff\nx = 1\n", rewritten));
+        assert!(compiles_the_same(b"#!python\nx = 1\n", b"#!/caf\xe9/python\nx = 1\n"));
+    }
+
+    #[test]
+    fn the_source_of_a_pyc_is_its_name_less_the_tag() {
+        assert_eq!(source_of_pyc("pkg/__pycache__/a.cpython-312.pyc").as_deref(), Some("pkg/a.py"));
+        assert_eq!(source_of_pyc("pkg/__pycache__/a.b.cpython-312.pyc").as_deref(), Some("pkg/a.b.py"));
+        assert_eq!(source_of_pyc("__pycache__/a.b.c.cpython-38.pyc").as_deref(), Some("a.b.c.py"));
+        assert_eq!(source_of_pyc("pkg/a.cpython-312.pyc"), None);
+        // Each is where `bytecode::pyc_path` puts the `.pyc` of that source.
+        for rel in ["pkg/a.py", "pkg/a.b.py", "a.b.c.py"] {
+            let pyc = crate::bytecode::pyc_path(rel, "cpython-312");
+            assert_eq!(source_of_pyc(&pyc).as_deref(), Some(rel));
+        }
+    }
 
     #[test]
     fn a_planned_file_stays_small() {
