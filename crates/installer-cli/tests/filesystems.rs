@@ -245,6 +245,24 @@ fn two_environments_on_a_loop_mounted_ext4_hardlink_one_shard_copy() {
 }
 
 #[test]
+fn an_environment_that_is_a_mount_of_its_own_gets_no_shard_inside_it() {
+    use support::privileged::Mount;
+    let work = tempfile::tempdir().unwrap();
+    // As a container volume mounted on /app/.venv: the top of its filesystem is the environment.
+    let venv = work.path().join("app/.venv");
+    let Some(_volume) = Mount::new(&venv, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    make_venv(&venv);
+    let cache = work.path().join("cache");
+
+    let out = install(work.path(), &venv, &cache, &["-v"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!venv.join(".installer-cache").exists(), "a shard inside the environment: {err}");
+    assert!(err.contains("is the environment"), "{err}");
+    assert_eq!(python(&venv, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+}
+
+#[test]
 fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };
     let work = tempfile::tempdir().unwrap();

@@ -172,11 +172,13 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
     let python = TargetDiagnosis { python, found };
     let scratch = Layout::new(&options.cache_dir).scratch();
     let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
+    let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
     let decided = decide(
         options.link_mode,
         &options.shards,
         &source,
         &target.examined,
+        &venv,
         &mut shard_source_creating_nothing,
     );
     let quiet = decided.as_ref().ok().and_then(|d| d.quiet.as_ref()).map(ToString::to_string);
@@ -186,7 +188,6 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
             (Err(e.to_string()), None, (ConcreteLinkMode::Copy, None))
         }
         Ok(decision) => {
-            let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
             report(&decision, options.link_mode, &venv, &mut problems)
         }
     };

@@ -72,12 +72,14 @@ impl LinkDecision {
 /// when that falls back to copying because the two are on different filesystems, from the
 /// cache shard `policy` names for the target's filesystem, whose directory to probe from
 /// `shard_source` gives (an install opens, and creates, the shard; `doctor` names the nearest
-/// existing directory and creates nothing). An error of the direct probe is returned.
+/// existing directory and creates nothing). `env_root` is the environment's root, or where it
+/// will be: no automatic shard goes inside it. An error of the direct probe is returned.
 pub(crate) fn decide(
     requested: LinkMode,
     policy: &ShardPolicy,
     cache_source: &Path,
     target: &Path,
+    env_root: &Path,
     shard_source: &mut dyn FnMut(&Path) -> std::result::Result<PathBuf, String>,
 ) -> io::Result<LinkDecision> {
     let direct = linker::probe(requested, cache_source, target)?;
@@ -95,7 +97,7 @@ pub(crate) fn decide(
     if !decision.direct.fell_back() || !cross_device || requested == LinkMode::Symlink {
         return Ok(decision);
     }
-    let shard = shard_location(policy, target).map(|dir| {
+    let shard = shard_location(policy, target, env_root).map(|dir| {
         let probe = shard_source(&dir)
             .and_then(|source| linker::probe(requested, &source, target).map_err(|e| e.to_string()));
         ShardProbe { dir, probe }
@@ -139,7 +141,7 @@ pub fn decide_without_installing(
         Ok(venv) => venv.site_packages().to_path_buf(),
         Err(_) => nearest_existing(&env_dir).to_path_buf(),
     };
-    decide(requested, shards, &cache.scratch_dir(), &target, &mut shard_source_creating_nothing)
+    decide(requested, shards, &cache.scratch_dir(), &target, &env_dir, &mut shard_source_creating_nothing)
         .map_err(|e| Error::io("probe link modes into", &target, e))
 }
 
@@ -173,7 +175,7 @@ pub(crate) fn resolve(
         opened = Some(shard);
         Ok(scratch)
     };
-    let decision = decide(requested, shards, &cache.scratch_dir(), target, &mut open_shard)
+    let decision = decide(requested, shards, &cache.scratch_dir(), target, venv.root(), &mut open_shard)
         .map_err(|e| Error::io("probe link modes into", target, e))?;
     for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(

@@ -320,6 +320,7 @@ fn dry_run_new_venv(
         &options.shards,
         &cache.scratch_dir(),
         existing,
+        &venv_dir,
         &mut shard_source_creating_nothing,
     )
     .map_err(|e| Error::io("probe link modes into", existing, e))?;
