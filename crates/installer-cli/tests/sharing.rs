@@ -369,7 +369,8 @@ fn no_automatic_shard_at_the_top_of_a_filesystem_every_user_may_write_so_none_ca
         let cache = cwd.join(format!("cache-{user}"));
         std::fs::create_dir(&cache).unwrap();
         run("chown", &[user, cache.to_str().unwrap()]);
-        let args = ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+        let args =
+            ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
         let out = users.installer(user, cwd, &[&args[..], &[wheel.to_str().unwrap()]].concat());
         assert_ok(&out);
         stderr(&out)
@@ -378,7 +379,8 @@ fn no_automatic_shard_at_the_top_of_a_filesystem_every_user_may_write_so_none_ca
     // A prepares the shard everyone's installs on that filesystem would find, fills it with
     // an install of their own, and replaces the module with their code, open to all.
     let planted = scratch.join(".installer-cache");
-    let mut mkdir = users.command(&users.a, cwd, Path::new("/bin/mkdir"), &["-m", "0777", planted.to_str().unwrap()]);
+    let mut mkdir =
+        users.command(&users.a, cwd, Path::new("/bin/mkdir"), &["-m", "0777", planted.to_str().unwrap()]);
     assert!(mkdir.status().unwrap().success());
     let err = install_as(&users.a, &users.venv(&users.a, &scratch.join("venv-a")));
     assert!(err.contains("every user may create files at the top of this filesystem"), "{err}");
@@ -398,6 +400,56 @@ fn no_automatic_shard_at_the_top_of_a_filesystem_every_user_may_write_so_none_ca
     let installed = std::fs::read_to_string(site_packages(&venv_b).join(MODULE)).unwrap();
     assert!(!installed.contains("PLANTED"), "{installed}");
     assert_eq!(names(&planted), Vec::<String>::new(), "nobody filled the planted shard");
+}
+
+#[test]
+fn a_groups_shared_shard_holding_anothers_read_only_entries_is_cloned_or_copied_from() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(users) = Users::new() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
+    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
+    // The projects' filesystem, with the group's shard on it; each user's cache elsewhere.
+    let projects = cwd.join("projects");
+    let Some(_tmpfs) = Mount::new(&projects, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let shard = projects.join("shard");
+    std::fs::create_dir(&shard).unwrap();
+    run("chgrp", &[&users.group, shard.to_str().unwrap()]);
+    std::fs::set_permissions(&shard, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let install_as = |user: &str, venv: &Path| {
+        let cache = cwd.join(format!("cache-{user}"));
+        std::fs::create_dir(&cache).unwrap();
+        run("chown", &[user, cache.to_str().unwrap()]);
+        let args =
+            ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+        let program = Path::new(env!("CARGO_BIN_EXE_installer"));
+        let mut command =
+            users.command(user, cwd, program, &[&args[..], &[wheel.to_str().unwrap()]].concat());
+        command.env("INSTALLER_CACHE_SHARDS", &shard).output().unwrap()
+    };
+
+    // A's install imports the entry into the shard, sealed read-only, and links from it.
+    let venv_a = users.venv(&users.a, &projects.join("a"));
+    let out = install_as(&users.a, &venv_a);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("link mode: hardlink from the cache shard"), "{}", stderr(&out));
+    let entry = only_entry(&shard);
+    assert_eq!(inode(&site_packages(&venv_a).join(MODULE)), inode(&entry.join("tree").join(MODULE)));
+
+    // B's probe (a file of B's) allows hardlinks, but not to A's read-only files: B's install
+    // clones or copies them, said under -v, with no warning and no failure.
+    let venv_b = users.venv(&users.b, &projects.join("b"));
+    let out = install_as(&users.b, &venv_b);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("in this shared cache, and hardlinks to it are refused"), "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+    assert_ne!(inode(&site_packages(&venv_b).join(MODULE)), inode(&entry.join("tree").join(MODULE)));
+    let python_b =
+        users.command(&users.b, cwd, &venv_b.join("bin/python"), &["-c", "import fixture_pkg.sub.helpers"]);
+    assert!({ python_b }.status().unwrap().success());
 }
 
 // ---------------------------------------------------------------------------------------------

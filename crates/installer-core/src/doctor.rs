@@ -187,9 +187,7 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
             problems.push(Problem::new(format!("the cache cannot be written in {}: {e}", source.display())));
             (Err(e.to_string()), None, (ConcreteLinkMode::Copy, None))
         }
-        Ok(decision) => {
-            report(&decision, options.link_mode, &venv, &mut problems)
-        }
+        Ok(decision) => report(&decision, options.link_mode, &venv, &mut problems),
     };
     Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, quiet, python, problems }
 }

@@ -220,7 +220,7 @@ pub(crate) fn resolve(
         LinkSource::Cache => {}
     }
     let (failed, error) = decision.direct.failures.into_iter().next().expect("a fallback has a failure");
-    copy_instead(failed, error, fallback, cache, venv)
+    copy_instead(failed, error, fallback, cache.root(), venv)
 }
 
 /// Copies because `failed` cannot be used (`error`): the plan `link-fallback` asks for, with
@@ -230,13 +230,13 @@ fn copy_instead(
     failed: ConcreteLinkMode,
     error: io::Error,
     fallback: LinkFallback,
-    cache: &Cache,
+    cache_root: &Path,
     venv: &Venv,
 ) -> Result<LinkPlan> {
     let details = Fallback {
         failed,
         error,
-        cache: cache.root().to_path_buf(),
+        cache: cache_root.to_path_buf(),
         target: venv.root().to_path_buf(),
         suggestion: suggest_cache_dir(venv.root()),
         files: 0,
@@ -289,23 +289,33 @@ pub(crate) fn layer_entry_usable(
 
 /// Hardlinks into a shared cache's entries that another user published: Linux's
 /// `protected_hardlinks` lets nobody hardlink a file they may not write, and those entries are
-/// read-only (so nobody changes another's environment through them). Tried on a file of the
-/// first such entry; where refused, `auto` clones (or copies) without a warning, saying why
-/// under `-v`, and an explicit `hardlink` falls back as `link-fallback` says.
+/// read-only (so nobody changes another's environment through them). The probe cannot see it
+/// (it links a file of this user's). Tried on a file of the first such entry of the cache the
+/// files are linked from: the shard when there is one (a group's shared shard holds entries
+/// other members imported; those this install will import are its own), else the cache. Where
+/// refused, `auto` clones (or copies) without a warning, saying why under `-v`, and an
+/// explicit `hardlink` falls back as `link-fallback` says.
 pub(crate) fn respect_others_entries<'a>(
     plan: &mut LinkPlan,
     requested: LinkMode,
     fallback: LinkFallback,
     cache: &Cache,
-    mut entries: impl Iterator<Item = &'a crate::cache::CacheEntry>,
+    entries: impl Iterator<Item = &'a crate::cache::CacheEntry>,
     venv: &Venv,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    if plan.mode != ConcreteLinkMode::Hardlink || plan.shard.is_some() || !cache.is_shared() {
+    let source = plan.shard.as_ref().unwrap_or(cache);
+    if plan.mode != ConcreteLinkMode::Hardlink || !source.is_shared() {
         return Ok(());
     }
+    let source_root = source.root().to_path_buf();
+    // Opened to read only, not leased: the import leases what it links.
+    let in_shard: Vec<crate::cache::CacheEntry> = match &plan.shard {
+        Some(shard) => entries.filter_map(|e| shard.open_entry(e.id())).collect(),
+        None => entries.cloned().collect(),
+    };
     let target = venv.site_packages();
-    let others = entries.find_map(|entry| {
+    let others = in_shard.iter().find_map(|entry| {
         let file = entry.manifest().files.first()?;
         let meta = std::fs::metadata(entry.tree().join(&file.path)).ok()?;
         (!entry.is_from_layer() && !platform::is_owned_by_us(&meta)).then_some((entry, file.path.as_str()))
@@ -318,11 +328,11 @@ pub(crate) fn respect_others_entries<'a>(
         let clones = linker::try_file(ConcreteLinkMode::Clone, &entry.tree(), file, target).is_ok();
         plan.mode = if clones { ConcreteLinkMode::Clone } else { ConcreteLinkMode::Copy };
         let reason = QuietReason::OthersReadOnlyEntries { entry: entry.dir().to_path_buf(), error };
-        reporter.info(&format!("link mode: {} (cache {}): {reason}", plan.mode, cache.root().display()));
+        reporter.info(&format!("link mode: {} (cache {}): {reason}", plan.mode, source_root.display()));
         plan.quiet = Some(reason);
         return Ok(());
     }
-    let copied = copy_instead(ConcreteLinkMode::Hardlink, error, fallback, cache, venv)?;
+    let copied = copy_instead(ConcreteLinkMode::Hardlink, error, fallback, &source_root, venv)?;
     (plan.mode, plan.fallback) = (copied.mode, copied.fallback);
     Ok(())
 }
