@@ -263,6 +263,46 @@ fn an_environment_that_is_a_mount_of_its_own_gets_no_shard_inside_it() {
 }
 
 #[test]
+fn a_shard_that_cannot_be_made_is_named_in_the_warning_with_a_directory_that_would_work() {
+    use std::os::unix::fs::PermissionsExt;
+    use support::privileged::{run, Mount, Users};
+    let Some(users) = Users::new() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
+    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
+    // A drive whose top only root may write; the user's project on it, the user's cache elsewhere.
+    let drive = cwd.join("drive");
+    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let project = drive.join("p");
+    std::fs::create_dir(&project).unwrap();
+    run("chown", &[&users.a, project.to_str().unwrap()]);
+    let venv = users.venv(&users.a, &project.join(".venv"));
+    let cache = cwd.join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    run("chown", &[&users.a, cache.to_str().unwrap()]);
+
+    let args = ["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    let out = users.installer(&users.a, cwd, &[&args[..], &[wheel.to_str().unwrap()]].concat());
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
+    let shard = drive.join(".installer-cache");
+    assert!(
+        err.contains(&format!(
+            "no cache shard there can be used: cannot use the cache shard {}",
+            shard.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Permission denied"), "{err}");
+    let suggested = project.join(".installer-cache");
+    assert!(err.contains(&format!("`--cache-dir {}`", suggested.display())), "{err}");
+    assert!(!err.contains(&format!("--cache-dir {}`", shard.display())), "{err}");
+}
+
+#[test]
 fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };
     let work = tempfile::tempdir().unwrap();

@@ -247,12 +247,15 @@ fn fallback_problem(
         ),
         None => "symlink mode does not use shards".into(),
     };
+    // Linking from a shard there failed too: the target's filesystem cannot link, and no
+    // cache directory would help.
+    let filesystem_cannot_link = matches!(shard, Some(Ok(ShardDiagnosis { verdict: Ok(_), .. })));
     Problem {
         text: format!(
             "the cache and the target are on different filesystems and no cache shard can be used ({why}): \
              installs copy every file"
         ),
-        cache_that_links: Some(suggest_cache_dir(venv)),
+        cache_that_links: if filesystem_cannot_link { None } else { suggest_cache_dir(venv) },
     }
 }
 

@@ -111,13 +111,27 @@ fn nearest_existing(path: &Path) -> Option<PathBuf> {
     path.ancestors().find(|p| p.exists()).map(Path::to_path_buf)
 }
 
-/// A cache directory on the target's filesystem to suggest: the mount's `.installer-cache`,
-/// or beside the environment when the target is on the root filesystem.
-pub(crate) fn suggest_cache_dir(target: &Path) -> PathBuf {
-    match platform::mount_point(target) {
-        Ok(mount) if mount.parent().is_some() => mount.join(AUTO_SHARD_NAME),
-        _ => target.parent().unwrap_or(target).join(AUTO_SHARD_NAME),
-    }
+/// A cache directory to suggest for the environment at `env_root`, on its filesystem, where
+/// this user may make one: the top of the mount (not `/`), else the nearest ancestor of the
+/// environment this user may write; never inside the environment, nor in a directory every
+/// user may write (see [`auto_shard_refused`]). `None` when there is no such place.
+pub(crate) fn suggest_cache_dir(env_root: &Path) -> Option<PathBuf> {
+    let existing = env_root.ancestors().find(|p| p.is_dir())?;
+    let existing = existing.canonicalize().ok()?;
+    let dev = platform::device_id(&existing).ok()?;
+    let env_root = env_root.canonicalize().unwrap_or_else(|_| env_root.to_path_buf());
+    let mount = platform::mount_point(&existing).ok().filter(|m| m.parent().is_some());
+    let usable = |dir: &Path| {
+        !dir.starts_with(&env_root)
+            && platform::device_id(dir).ok() == Some(dev)
+            && std::fs::metadata(dir).is_ok_and(|m| !platform::is_open_to_everyone(&m))
+            && platform::check_writable(dir).is_ok()
+    };
+    mount
+        .into_iter()
+        .chain(existing.ancestors().map(Path::to_path_buf))
+        .find(|dir| usable(dir))
+        .map(|dir| dir.join(AUTO_SHARD_NAME))
 }
 
 #[cfg(test)]

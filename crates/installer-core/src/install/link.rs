@@ -219,8 +219,33 @@ pub(crate) fn resolve(
         }
         LinkSource::Cache => {}
     }
+    let shard = match &decision.shard {
+        Some(Ok(ShardProbe { dir, probe: Ok(probe) })) => {
+            let (mode, error) = probe.reason().expect("a shard probe that fell back has a failure");
+            let why = format!("{mode} from the cache shard {} fails too: {error}", dir.display());
+            reporter.info(&why);
+            Some(ShardFailure { why, filesystem_cannot_link: true })
+        }
+        Some(Ok(ShardProbe { probe: Err(why), .. })) => {
+            Some(ShardFailure { why: why.clone(), filesystem_cannot_link: false })
+        }
+        // No shard was tried (none configured there, automatic ones off or refused): `-v`
+        // said why; the warning's advice names a place that works.
+        Some(Err(_)) | None => None,
+    };
     let (failed, error) = decision.direct.failures.into_iter().next().expect("a fallback has a failure");
-    copy_instead(failed, error, fallback, cache.root(), venv)
+    copy_instead(failed, error, shard, fallback, cache.root(), venv)
+}
+
+/// Why the cache shard on the environment's filesystem could not be used, for the fallback
+/// warning.
+#[derive(Debug)]
+pub struct ShardFailure {
+    /// The reason in a few words, with the OS error.
+    pub why: String,
+    /// The shard was there and linking from it failed as well: the environment's filesystem
+    /// cannot link, so no cache directory would help (rather than the shard not being usable).
+    pub filesystem_cannot_link: bool,
 }
 
 /// Copies because `failed` cannot be used (`error`): the plan `link-fallback` asks for, with
@@ -229,16 +254,22 @@ pub(crate) fn resolve(
 fn copy_instead(
     failed: ConcreteLinkMode,
     error: io::Error,
+    shard: Option<ShardFailure>,
     fallback: LinkFallback,
     cache_root: &Path,
     venv: &Venv,
 ) -> Result<LinkPlan> {
+    // A cache on the environment's filesystem helps only when the two are on different
+    // filesystems and that filesystem can link.
+    let helps =
+        platform::is_cross_device(&error) && !shard.as_ref().is_some_and(|s| s.filesystem_cannot_link);
     let details = Fallback {
         failed,
         error,
         cache: cache_root.to_path_buf(),
         target: venv.root().to_path_buf(),
-        suggestion: suggest_cache_dir(venv.root()),
+        shard,
+        suggestion: if helps { suggest_cache_dir(venv.root()) } else { None },
         files: 0,
         bytes: 0,
     };
@@ -332,7 +363,7 @@ pub(crate) fn respect_others_entries<'a>(
         plan.quiet = Some(reason);
         return Ok(());
     }
-    let copied = copy_instead(ConcreteLinkMode::Hardlink, error, fallback, &source_root, venv)?;
+    let copied = copy_instead(ConcreteLinkMode::Hardlink, error, None, fallback, &source_root, venv)?;
     (plan.mode, plan.fallback) = (copied.mode, copied.fallback);
     Ok(())
 }
@@ -388,8 +419,12 @@ pub struct Fallback {
     pub error: io::Error,
     pub cache: PathBuf,
     pub target: PathBuf,
-    /// A cache directory on the target's filesystem, for the frontend's advice.
-    pub suggestion: PathBuf,
+    /// The cache shard on the target's filesystem was tried and could not be used: why.
+    pub shard: Option<ShardFailure>,
+    /// A cache directory on the target's filesystem that this user may make and that would
+    /// let installs link, for the frontend's advice; `None` when none would help (the
+    /// filesystem cannot link) or there is no such place.
+    pub suggestion: Option<PathBuf>,
     /// Files and bytes that will be copied instead of linked, known when it is decided.
     pub files: u64,
     pub bytes: u64,
@@ -418,9 +453,13 @@ impl fmt::Display for Fallback {
             fs_name(&self.target),
         )?;
         if self.cross_device() {
-            writeln!(f, "they are on different filesystems ({})", self.error)?;
+            write!(f, "they are on different filesystems ({})", self.error)?;
         } else {
-            writeln!(f, "{}", self.error)?;
+            write!(f, "{}", self.error)?;
+        }
+        match &self.shard {
+            Some(shard) => writeln!(f, ", and no cache shard there can be used: {}", shard.why)?,
+            None => writeln!(f)?,
         }
         write!(f, "  The installed packages are complete and work the same; only this install's speed and disk use suffer.")
     }
@@ -436,7 +475,8 @@ mod tests {
             error,
             cache: PathBuf::from("/dev/shm/cache"),
             target: PathBuf::from("/work/p/.venv"),
-            suggestion: PathBuf::from("/work/p/.installer-cache"),
+            shard: None,
+            suggestion: Some(PathBuf::from("/work/p/.installer-cache")),
             files: 12804,
             bytes: 73 * 1024 * 1024,
         }
@@ -458,6 +498,24 @@ mod tests {
         assert!(warning.contains("only this install's speed and disk use suffer"));
         // Fixes are the frontends' words: the core names no flag.
         assert!(!warning.contains("--"), "{warning}");
+    }
+
+    #[test]
+    fn a_shard_that_failed_is_named_with_its_own_error() {
+        let mut failed = fallback(ConcreteLinkMode::Hardlink, io::Error::from(io::ErrorKind::CrossesDevices));
+        failed.shard = Some(ShardFailure {
+            why: "hardlink from the cache shard /mnt/x/.installer-cache fails too: Operation not permitted"
+                .into(),
+            filesystem_cannot_link: true,
+        });
+        let warning = failed.to_string();
+        assert!(
+            warning.lines().next().unwrap().ends_with(
+                "they are on different filesystems (cross-device link or rename), and no cache shard there can be \
+                 used: hardlink from the cache shard /mnt/x/.installer-cache fails too: Operation not permitted"
+            ),
+            "{warning}"
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ mod tree;
 use std::path::{Path, PathBuf};
 
 pub(crate) use link::{decide, nearest_existing, shard_source_creating_nothing};
-pub use link::{decide_without_installing, Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
+pub use link::{
+    decide_without_installing, Fallback, LinkDecision, LinkSource, QuietReason, ShardFailure, ShardProbe,
+};
 use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
 
