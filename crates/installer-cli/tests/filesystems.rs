@@ -303,6 +303,34 @@ fn a_shard_that_cannot_be_made_is_named_in_the_warning_with_a_directory_that_wou
 }
 
 #[test]
+fn no_cache_copies_across_filesystems_quietly_and_leaves_no_shard() {
+    use support::privileged::Mount;
+    let work = tempfile::tempdir().unwrap();
+    // The temporary cache goes to TMPDIR (on the disk); the environment is on a drive that
+    // would take an automatic shard.
+    let drive = work.path().join("drive");
+    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let wheel = fixture("fixture_pkg-1.0");
+    let env = [("TMPDIR", tmp.to_str().unwrap())];
+    for (venv, extra) in [("a", &["-v"][..]), ("b", &["--link-fallback", "error"][..])] {
+        let venv = make_venv(&drive.join(venv));
+        let args =
+            [&["install", "--no-cache", "--venv", venv.to_str().unwrap()], extra, &[wheel.to_str().unwrap()]];
+        let out = installer_with_env(work.path(), &args.concat(), &env);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert!(!err.contains("warning:"), "{err}");
+        if extra == ["-v"] {
+            assert!(err.contains("is a temporary one, removed after this install"), "{err}");
+        }
+        assert_eq!(nlink(&module(&venv)), 1, "copied");
+    }
+    assert!(!drive.join(".installer-cache").exists(), "a shard outlived --no-cache");
+}
+
+#[test]
 fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };
     let work = tempfile::tempdir().unwrap();

@@ -141,8 +141,40 @@ pub fn decide_without_installing(
         Ok(venv) => venv.site_packages().to_path_buf(),
         Err(_) => nearest_existing(&env_dir).to_path_buf(),
     };
-    decide(requested, shards, &cache.scratch_dir(), &target, &env_dir, &mut shard_source_creating_nothing)
-        .map_err(|e| Error::io("probe link modes into", &target, e))
+    let shards = shards_for(cache, shards);
+    let mut decision = decide(
+        requested,
+        shards,
+        &cache.scratch_dir(),
+        &target,
+        &env_dir,
+        &mut shard_source_creating_nothing,
+    )
+    .map_err(|e| Error::io("probe link modes into", &target, e))?;
+    copy_from_temporary_cache_quietly(&mut decision, cache);
+    Ok(decision)
+}
+
+/// The shards an install from `cache` uses: none from a temporary cache (`--no-cache`, or the
+/// one that receives what a cache this user cannot write would have): a shard outlives the
+/// install, and a permanent copy on the environment's filesystem is not what `--no-cache` asks.
+pub(crate) fn shards_for<'a>(cache: &Cache, shards: &'a ShardPolicy) -> &'a ShardPolicy {
+    static NONE: ShardPolicy = ShardPolicy { dirs: Vec::new(), auto: false };
+    if cache.is_temporary() {
+        &NONE
+    } else {
+        shards
+    }
+}
+
+/// From a temporary cache on another filesystem than the environment (it lives in the
+/// temporary directory), copying is what `--no-cache` means, as with pip, not a fallback to
+/// warn about or, with `--link-fallback error`, fail on: `-v` says why.
+pub(crate) fn copy_from_temporary_cache_quietly(decision: &mut LinkDecision, cache: &Cache) {
+    let cross_device = decision.direct.reason().is_some_and(|(_, e)| platform::is_cross_device(e));
+    if cache.is_temporary() && decision.fell_back() && cross_device {
+        decision.quiet = Some(QuietReason::TemporaryCache { cache: cache.root().to_path_buf() });
+    }
 }
 
 /// `dir` or its nearest existing ancestor: the directory whose filesystem it is (or would be) on.
@@ -175,8 +207,10 @@ pub(crate) fn resolve(
         opened = Some(shard);
         Ok(scratch)
     };
-    let decision = decide(requested, shards, &cache.scratch_dir(), target, venv.root(), &mut open_shard)
+    let shards = shards_for(cache, shards);
+    let mut decision = decide(requested, shards, &cache.scratch_dir(), target, venv.root(), &mut open_shard)
         .map_err(|e| Error::io("probe link modes into", target, e))?;
+    copy_from_temporary_cache_quietly(&mut decision, cache);
     for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(
             "{mode} from {} into {} failed: {err}",
@@ -382,6 +416,9 @@ pub enum QuietReason {
     /// (`cache`, a directory of it) on a separate mount, as a build's cache mount is: nothing
     /// can hold a shard, so copying is expected.
     ContainerCacheMount { cache: PathBuf },
+    /// The cache is a temporary one (`--no-cache`, or receiving what a cache this user cannot
+    /// write would have), on another filesystem than the target: copying is expected.
+    TemporaryCache { cache: PathBuf },
 }
 
 impl fmt::Display for QuietReason {
@@ -404,6 +441,13 @@ impl fmt::Display for QuietReason {
                 "the target is on a container's root filesystem (an overlay at `/`) and the cache {} on a \
                  separate mount, such as a build's cache mount: no cache shard can be made there, so files \
                  are copied",
+                cache.display()
+            ),
+            QuietReason::TemporaryCache { cache } => write!(
+                f,
+                "the cache {} is a temporary one, removed after this install (`--no-cache`, or a cache this \
+                 user cannot write), on another filesystem than the target: files are copied, and no cache \
+                 shard is kept for it",
                 cache.display()
             ),
         }

@@ -317,15 +317,16 @@ fn dry_run_new_venv(
 ) -> Result<InstallSummary> {
     let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
     let existing = nearest_existing(&venv_dir);
-    let decision = decide(
+    let mut decision = decide(
         options.link_mode,
-        &options.shards,
+        link::shards_for(cache, &options.shards),
         &cache.scratch_dir(),
         existing,
         &venv_dir,
         &mut shard_source_creating_nothing,
     )
     .map_err(|e| Error::io("probe link modes into", existing, e))?;
+    link::copy_from_temporary_cache_quietly(&mut decision, cache);
     clock.lap("link mode");
     let installed: Vec<DistVersion> = entries.iter().map(|e| dist_version(e.manifest())).collect();
     Ok(InstallSummary {
