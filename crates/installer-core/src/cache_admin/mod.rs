@@ -30,7 +30,7 @@ use crate::{platform, Error, Result};
 use envs::RecordsSeen;
 pub use envs::{symlinked_environments, LiveSymlinkedEnv};
 pub use size::{enforce_max_size, info, Evicted, Eviction, LocationInfo};
-pub use verify::{evict, verify, DamagedEntry, VerifyReport};
+pub use verify::{evict, verify, DamagedEntry, Repaired, VerifyReport};
 
 /// What a cache directory is to the cache commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
