@@ -331,6 +331,35 @@ fn no_cache_copies_across_filesystems_quietly_and_leaves_no_shard() {
 }
 
 #[test]
+fn a_file_at_ext4s_limit_of_hardlinks_is_copied_and_the_install_goes_on() {
+    let Some(fs) = loop_mount_or_skip("ext4") else { return };
+    let cache = fs.mount.join("cache");
+    let a = make_venv(&fs.mount.join("a"));
+    assert_ok(&install(&fs.mount, &a, &cache, &["--link-mode", "hardlink"], &[]));
+    // As 65,000 environments installed from this cache would leave it: ext4's limit.
+    let links = fs.mount.join("links");
+    std::fs::create_dir(&links).unwrap();
+    let cached = module(&a);
+    for n in nlink(&cached)..65_000 {
+        std::fs::hard_link(&cached, links.join(n.to_string())).unwrap();
+    }
+
+    let b = make_venv(&fs.mount.join("b"));
+    let out = install(&fs.mount, &b, &cache, &["--link-mode", "hardlink", "-v"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:"), "{err}");
+    assert_eq!(err.matches("the filesystem's limit of links").count(), 1, "{err}");
+    assert!(err.contains("copied 1 file instead of hardlinking"), "{err}");
+    assert!(err.contains(": hardlink (1 file copied,"), "{err}");
+    assert_eq!(nlink(&module(&b)), 1, "copied");
+    assert_eq!(std::fs::read(module(&b)).unwrap(), std::fs::read(&cached).unwrap());
+    let other = site_packages(&b).join("fixture_pkg/__init__.py");
+    assert!(nlink(&other) > 2, "the other files are hardlinked");
+    assert_eq!(python(&b, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+}
+
+#[test]
 fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };
     let work = tempfile::tempdir().unwrap();

@@ -516,6 +516,10 @@ fn install_entries(
         clock.lap("evict");
     }
     (summary.copied_files, summary.copied_bytes) = copied;
+    if summary.link_mode == ConcreteLinkMode::Hardlink && summary.copied_files > 0 {
+        // Files at the filesystem's limit of links were copied (`apply::place`).
+        summary.fell_back_from = Some(ConcreteLinkMode::Hardlink);
+    }
     summary.timings = clock.laps;
     Ok(summary)
 }
