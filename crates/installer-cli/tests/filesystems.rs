@@ -360,6 +360,23 @@ fn a_file_at_ext4s_limit_of_hardlinks_is_copied_and_the_install_goes_on() {
 }
 
 #[test]
+fn a_dry_run_into_an_existing_environment_creates_no_shard() {
+    use support::privileged::Mount;
+    let work = tempfile::tempdir().unwrap();
+    let drive = work.path().join("drive");
+    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let venv = make_venv(&drive.join("p/.venv"));
+    let shard = drive.join(".installer-cache");
+
+    let out = install(work.path(), &venv, &work.path().join("cache"), &["--dry-run"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains(&format!("from the cache shard {}", shard.display())), "{err}");
+    assert!(err.contains("nothing was changed (--dry-run)"), "{err}");
+    assert!(!shard.exists(), "the dry run made the shard");
+}
+
+#[test]
 fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };
     let work = tempfile::tempdir().unwrap();

@@ -18,8 +18,11 @@ use crate::{Error, Result};
 /// How this install will materialise files.
 pub(crate) struct LinkPlan {
     pub mode: ConcreteLinkMode,
-    /// Link from this shard's copies of the entries instead of the main cache.
+    /// Link from this shard's copies of the entries instead of the main cache (`None` in a
+    /// dry run that would create the shard: it is not opened).
     pub shard: Option<Cache>,
+    /// The directory of the shard files are (or, in a dry run, would be) linked from.
+    pub shard_dir: Option<PathBuf>,
     /// The mode could not be used and files are copied: the facts to report when decided.
     pub fallback: Option<Fallback>,
     /// Why `auto` chose a slower mode on purpose, without a warning (said under `-v`).
@@ -189,18 +192,23 @@ fn cache_root_of(source: &Path) -> PathBuf {
 
 /// Decides the link plan for installing from `cache` into `venv` ([`decide`]), saying what it
 /// found to `-v`. With `LinkFallback::Error` a fallback is an error, returned before the
-/// environment is touched.
+/// environment is touched. A `dry_run` creates no shard: one that exists is opened (which
+/// writes nothing), one that does not is probed where it would be, as `doctor` does.
 pub(crate) fn resolve(
     requested: LinkMode,
     fallback: LinkFallback,
     shards: &ShardPolicy,
     cache: &Cache,
     venv: &Venv,
+    dry_run: bool,
     reporter: &dyn Reporter,
 ) -> Result<LinkPlan> {
     let target = venv.site_packages();
     let mut opened = None;
     let mut open_shard = |dir: &Path| {
+        if dry_run && !crate::cache::Layout::new(dir).exists() {
+            return shard_source_creating_nothing(dir);
+        }
         let shard = Cache::open(dir)
             .map_err(|e| format!("cannot use the cache shard {}: {}", dir.display(), e.one_line()))?;
         let scratch = shard.scratch_dir();
@@ -234,12 +242,24 @@ pub(crate) fn resolve(
                 dir.display(),
                 cache.root().display(),
             ));
-            return Ok(LinkPlan { mode: decision.mode, shard: opened, fallback: None, quiet: None });
+            return Ok(LinkPlan {
+                mode: decision.mode,
+                shard: opened,
+                shard_dir: Some(dir.clone()),
+                fallback: None,
+                quiet: None,
+            });
         }
         LinkSource::Cache if decision.quiet.is_some() => {
             let reason = decision.quiet.expect("matched");
             reporter.info(&format!("link mode: {} (target {}): {reason}", decision.mode, target.display()));
-            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None, quiet: Some(reason) });
+            return Ok(LinkPlan {
+                mode: decision.mode,
+                shard: None,
+                shard_dir: None,
+                fallback: None,
+                quiet: Some(reason),
+            });
         }
         LinkSource::Cache if !decision.fell_back() => {
             reporter.info(&format!(
@@ -249,7 +269,13 @@ pub(crate) fn resolve(
                 target.display(),
                 decision.direct.why(requested)
             ));
-            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None, quiet: None });
+            return Ok(LinkPlan {
+                mode: decision.mode,
+                shard: None,
+                shard_dir: None,
+                fallback: None,
+                quiet: None,
+            });
         }
         LinkSource::Cache => {}
     }
@@ -315,8 +341,12 @@ fn copy_instead(
             target: details.target,
             source: details.error,
         }),
-        LinkFallback::Warn => Ok(LinkPlan { mode: copy, shard: None, fallback: Some(details), quiet: None }),
-        LinkFallback::Quiet => Ok(LinkPlan { mode: copy, shard: None, fallback: None, quiet: None }),
+        LinkFallback::Warn => {
+            Ok(LinkPlan { mode: copy, shard: None, shard_dir: None, fallback: Some(details), quiet: None })
+        }
+        LinkFallback::Quiet => {
+            Ok(LinkPlan { mode: copy, shard: None, shard_dir: None, fallback: None, quiet: None })
+        }
     }
 }
 

@@ -401,8 +401,15 @@ fn install_entries(
     clock.lap("plan");
 
     // 3. How files get there: decided once, and a fallback reported as soon as it is.
-    let mut link =
-        link::resolve(options.link_mode, options.link_fallback, &options.shards, cache, venv, reporter)?;
+    let mut link = link::resolve(
+        options.link_mode,
+        options.link_fallback,
+        &options.shards,
+        cache,
+        venv,
+        options.dry_run,
+        reporter,
+    )?;
     let entries = plans.iter().map(|p| &p.entry);
     link::respect_others_entries(
         &mut link,
@@ -432,7 +439,7 @@ fn install_entries(
         fell_back_from: link.fallback.as_ref().map(|f| f.failed),
         copied_files: 0,
         copied_bytes: 0,
-        shard: link.shard.as_ref().map(|s| s.root().to_path_buf()),
+        shard: link.shard_dir.clone(),
         created_venv: None,
         dry_run: options.dry_run,
         timings: Vec::new(),
