@@ -292,6 +292,10 @@ pub struct CacheVerifyArgs {
     /// Evict entries whose files changed since they were unpacked
     #[arg(long, help_heading = CACHE)]
     pub repair: bool,
+    /// With --repair, evict entries even when symlinked environments use them (breaking those
+    /// environments)
+    #[arg(long, requires = "repair", help_heading = CACHE)]
+    pub force: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

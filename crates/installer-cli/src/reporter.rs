@@ -179,8 +179,8 @@ impl TerminalReporter {
 /// The fallback warning: the core's facts, then the fixes in this command line's terms.
 pub fn fallback_warning(fallback: &Fallback) -> String {
     let mut text = fallback.to_string();
-    if fallback.cross_device() {
-        let dir = fallback.suggestion.display();
+    if let Some(dir) = &fallback.suggestion {
+        let dir = dir.display();
         text.push_str(&format!(
             "\n  To link instead, use a cache on the environment's filesystem: `--cache-dir {dir}` (or \
              INSTALLER_CACHE_DIR), or keep this cache and add a shard there with `cache-shards = [\"{dir}\"]` \

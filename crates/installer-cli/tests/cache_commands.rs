@@ -157,6 +157,44 @@ fn verify_finds_an_edited_hardlinked_file_and_repair_makes_the_next_install_unpa
 }
 
 #[test]
+fn verify_repair_refuses_to_break_a_symlinked_environment_until_forced() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Setup::new();
+    let (linked, _) = s.install("linked", &["fixture_pkg-1.0"], &["--link-mode", "symlink"]);
+    let cached = std::fs::canonicalize(module(&linked)).unwrap();
+    assert!(cached.starts_with(std::fs::canonicalize(&s.cache).unwrap()), "{}", cached.display());
+    std::fs::set_permissions(&cached, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::OpenOptions::new().append(true).open(&cached).unwrap().write_all(b"DEBUG = 1\n").unwrap();
+
+    let out = s.cache(&["verify", "--repair"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "error: the cache is used by symlinked environments: {}; removing it would break them\n\
+             hint: pass --force",
+            linked.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("keep their files"), "{}", stdout(&out));
+    assert_eq!(s.entries().len(), 1, "nothing removed");
+    assert_eq!(python(&linked, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+
+    let out = s.cache(&["verify", "--repair", "--force"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains(&format!(
+            "Broke symlinked environments (--force): {}; reinstall them.",
+            linked.display()
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(s.entries().is_empty());
+}
+
+#[test]
 fn prune_removes_entries_of_deleted_environments_and_keeps_those_in_use() {
     let s = Setup::new();
     let (a, _) = s.install("a", &["fixture_pkg-1.0"], &["--link-mode", "hardlink"]);

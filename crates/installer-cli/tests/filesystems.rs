@@ -245,6 +245,138 @@ fn two_environments_on_a_loop_mounted_ext4_hardlink_one_shard_copy() {
 }
 
 #[test]
+fn an_environment_that_is_a_mount_of_its_own_gets_no_shard_inside_it() {
+    use support::privileged::Mount;
+    let work = tempfile::tempdir().unwrap();
+    // As a container volume mounted on /app/.venv: the top of its filesystem is the environment.
+    let venv = work.path().join("app/.venv");
+    let Some(_volume) = Mount::new(&venv, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    make_venv(&venv);
+    let cache = work.path().join("cache");
+
+    let out = install(work.path(), &venv, &cache, &["-v"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!venv.join(".installer-cache").exists(), "a shard inside the environment: {err}");
+    assert!(err.contains("is the environment"), "{err}");
+    assert_eq!(python(&venv, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+}
+
+#[test]
+fn a_shard_that_cannot_be_made_is_named_in_the_warning_with_a_directory_that_would_work() {
+    use std::os::unix::fs::PermissionsExt;
+    use support::privileged::{run, Mount, Users};
+    let Some(users) = Users::new() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
+    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
+    // A drive whose top only root may write; the user's project on it, the user's cache elsewhere.
+    let drive = cwd.join("drive");
+    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let project = drive.join("p");
+    std::fs::create_dir(&project).unwrap();
+    run("chown", &[&users.a, project.to_str().unwrap()]);
+    let venv = users.venv(&users.a, &project.join(".venv"));
+    let cache = cwd.join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    run("chown", &[&users.a, cache.to_str().unwrap()]);
+
+    let args = ["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    let out = users.installer(&users.a, cwd, &[&args[..], &[wheel.to_str().unwrap()]].concat());
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
+    let shard = drive.join(".installer-cache");
+    assert!(
+        err.contains(&format!(
+            "no cache shard there can be used: cannot use the cache shard {}",
+            shard.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Permission denied"), "{err}");
+    let suggested = project.join(".installer-cache");
+    assert!(err.contains(&format!("`--cache-dir {}`", suggested.display())), "{err}");
+    assert!(!err.contains(&format!("--cache-dir {}`", shard.display())), "{err}");
+}
+
+#[test]
+fn no_cache_copies_across_filesystems_quietly_and_leaves_no_shard() {
+    use support::privileged::Mount;
+    let work = tempfile::tempdir().unwrap();
+    // The temporary cache goes to TMPDIR (on the disk); the environment is on a drive that
+    // would take an automatic shard.
+    let drive = work.path().join("drive");
+    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let wheel = fixture("fixture_pkg-1.0");
+    let env = [("TMPDIR", tmp.to_str().unwrap())];
+    for (venv, extra) in [("a", &["-v"][..]), ("b", &["--link-fallback", "error"][..])] {
+        let venv = make_venv(&drive.join(venv));
+        let args =
+            [&["install", "--no-cache", "--venv", venv.to_str().unwrap()], extra, &[wheel.to_str().unwrap()]];
+        let out = installer_with_env(work.path(), &args.concat(), &env);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert!(!err.contains("warning:"), "{err}");
+        if extra == ["-v"] {
+            assert!(err.contains("is a temporary one, removed after this install"), "{err}");
+        }
+        assert_eq!(nlink(&module(&venv)), 1, "copied");
+    }
+    assert!(!drive.join(".installer-cache").exists(), "a shard outlived --no-cache");
+}
+
+#[test]
+fn a_file_at_ext4s_limit_of_hardlinks_is_copied_and_the_install_goes_on() {
+    let Some(fs) = loop_mount_or_skip("ext4") else { return };
+    let cache = fs.mount.join("cache");
+    let a = make_venv(&fs.mount.join("a"));
+    assert_ok(&install(&fs.mount, &a, &cache, &["--link-mode", "hardlink"], &[]));
+    // As 65,000 environments installed from this cache would leave it: ext4's limit.
+    let links = fs.mount.join("links");
+    std::fs::create_dir(&links).unwrap();
+    let cached = module(&a);
+    for n in nlink(&cached)..65_000 {
+        std::fs::hard_link(&cached, links.join(n.to_string())).unwrap();
+    }
+
+    let b = make_venv(&fs.mount.join("b"));
+    let out = install(&fs.mount, &b, &cache, &["--link-mode", "hardlink", "-v"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:"), "{err}");
+    assert_eq!(err.matches("the filesystem's limit of links").count(), 1, "{err}");
+    assert!(err.contains("copied 1 file instead of hardlinking"), "{err}");
+    assert!(err.contains(": hardlink (1 file copied,"), "{err}");
+    assert_eq!(nlink(&module(&b)), 1, "copied");
+    assert_eq!(std::fs::read(module(&b)).unwrap(), std::fs::read(&cached).unwrap());
+    let other = site_packages(&b).join("fixture_pkg/__init__.py");
+    assert!(nlink(&other) > 2, "the other files are hardlinked");
+    assert_eq!(python(&b, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+}
+
+#[test]
+fn a_dry_run_into_an_existing_environment_creates_no_shard() {
+    use support::privileged::Mount;
+    let work = tempfile::tempdir().unwrap();
+    let drive = work.path().join("drive");
+    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let venv = make_venv(&drive.join("p/.venv"));
+    let shard = drive.join(".installer-cache");
+
+    let out = install(work.path(), &venv, &work.path().join("cache"), &["--dry-run"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains(&format!("from the cache shard {}", shard.display())), "{err}");
+    assert!(err.contains("nothing was changed (--dry-run)"), "{err}");
+    assert!(!shard.exists(), "the dry run made the shard");
+}
+
+#[test]
 fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };
     let work = tempfile::tempdir().unwrap();

@@ -176,7 +176,8 @@ fn compiling_a_read_only_layers_entry_for_another_filesystem_compiles_once_into_
     let before = snapshot(&layer);
     // The environments on a filesystem of their own: the layer's entry goes to its automatic shard.
     let elsewhere = work.path().join("elsewhere");
-    let Some(_tmpfs) = Mount::new(&elsewhere, &["-t", "tmpfs", "tmpfs"]) else { return };
+    // Mode 755: only root may make its automatic shard there (a 1777 top gets none).
+    let Some(_tmpfs) = Mount::new(&elsewhere, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
     let (cache, shard) = (work.path().join("cache"), elsewhere.join(".installer-cache"));
 
     let (one, two) = (venv_at(&elsewhere.join("one")), venv_at(&elsewhere.join("two")));
@@ -349,6 +350,106 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     assert_ok(&out);
     assert_eq!(names(&cache_entries_dir(&cache)), Vec::<String>::new());
     assert_eq!(std::fs::read(&file_a).unwrap(), before, "environments keep their files");
+}
+
+#[test]
+fn no_automatic_shard_at_the_top_of_a_filesystem_every_user_may_write_so_none_can_be_planted() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(users) = Users::new() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
+    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
+    // A scratch filesystem as /tmp is: a tmpfs with its default mode, sticky and world-writable.
+    let scratch = cwd.join("scratch");
+    let Some(_tmpfs) = Mount::new(&scratch, &["-t", "tmpfs", "tmpfs"]) else { return };
+    assert_eq!(mode(&scratch), 0o1777);
+    let install_as = |user: &str, venv: &Path| {
+        let cache = cwd.join(format!("cache-{user}"));
+        std::fs::create_dir(&cache).unwrap();
+        run("chown", &[user, cache.to_str().unwrap()]);
+        let args =
+            ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+        let out = users.installer(user, cwd, &[&args[..], &[wheel.to_str().unwrap()]].concat());
+        assert_ok(&out);
+        stderr(&out)
+    };
+
+    // A prepares the shard everyone's installs on that filesystem would find, fills it with
+    // an install of their own, and replaces the module with their code, open to all.
+    let planted = scratch.join(".installer-cache");
+    let mut mkdir =
+        users.command(&users.a, cwd, Path::new("/bin/mkdir"), &["-m", "0777", planted.to_str().unwrap()]);
+    assert!(mkdir.status().unwrap().success());
+    let err = install_as(&users.a, &users.venv(&users.a, &scratch.join("venv-a")));
+    assert!(err.contains("every user may create files at the top of this filesystem"), "{err}");
+    for file in walkdir::WalkDir::new(&planted).into_iter().map(|e| e.unwrap()) {
+        if file.path().ends_with(MODULE) {
+            std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+            std::fs::write(file.path(), "PLANTED = True\n").unwrap();
+        }
+    }
+    run("chmod", &["-R", "a+rwX", planted.to_str().unwrap()]);
+
+    // B's install on that filesystem neither uses nor fills it: B gets the wheel's files.
+    let venv_b = users.venv(&users.b, &scratch.join("venv-b"));
+    let err = install_as(&users.b, &venv_b);
+    assert!(err.contains("every user may create files at the top of this filesystem"), "{err}");
+    assert!(!err.contains("from the cache shard"), "{err}");
+    let installed = std::fs::read_to_string(site_packages(&venv_b).join(MODULE)).unwrap();
+    assert!(!installed.contains("PLANTED"), "{installed}");
+    assert_eq!(names(&planted), Vec::<String>::new(), "nobody filled the planted shard");
+}
+
+#[test]
+fn a_groups_shared_shard_holding_anothers_read_only_entries_is_cloned_or_copied_from() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(users) = Users::new() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
+    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
+    // The projects' filesystem, with the group's shard on it; each user's cache elsewhere.
+    let projects = cwd.join("projects");
+    let Some(_tmpfs) = Mount::new(&projects, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let shard = projects.join("shard");
+    std::fs::create_dir(&shard).unwrap();
+    run("chgrp", &[&users.group, shard.to_str().unwrap()]);
+    std::fs::set_permissions(&shard, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let install_as = |user: &str, venv: &Path| {
+        let cache = cwd.join(format!("cache-{user}"));
+        std::fs::create_dir(&cache).unwrap();
+        run("chown", &[user, cache.to_str().unwrap()]);
+        let args =
+            ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+        let program = Path::new(env!("CARGO_BIN_EXE_installer"));
+        let mut command =
+            users.command(user, cwd, program, &[&args[..], &[wheel.to_str().unwrap()]].concat());
+        command.env("INSTALLER_CACHE_SHARDS", &shard).output().unwrap()
+    };
+
+    // A's install imports the entry into the shard, sealed read-only, and links from it.
+    let venv_a = users.venv(&users.a, &projects.join("a"));
+    let out = install_as(&users.a, &venv_a);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("link mode: hardlink from the cache shard"), "{}", stderr(&out));
+    let entry = only_entry(&shard);
+    assert_eq!(inode(&site_packages(&venv_a).join(MODULE)), inode(&entry.join("tree").join(MODULE)));
+
+    // B's probe (a file of B's) allows hardlinks, but not to A's read-only files: B's install
+    // clones or copies them, said under -v, with no warning and no failure.
+    let venv_b = users.venv(&users.b, &projects.join("b"));
+    let out = install_as(&users.b, &venv_b);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("in this shared cache, and hardlinks to it are refused"), "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+    assert_ne!(inode(&site_packages(&venv_b).join(MODULE)), inode(&entry.join("tree").join(MODULE)));
+    let python_b =
+        users.command(&users.b, cwd, &venv_b.join("bin/python"), &["-c", "import fixture_pkg.sub.helpers"]);
+    assert!({ python_b }.status().unwrap().success());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -172,11 +172,13 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
     let python = TargetDiagnosis { python, found };
     let scratch = Layout::new(&options.cache_dir).scratch();
     let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
+    let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
     let decided = decide(
         options.link_mode,
         &options.shards,
         &source,
         &target.examined,
+        &venv,
         &mut shard_source_creating_nothing,
     );
     let quiet = decided.as_ref().ok().and_then(|d| d.quiet.as_ref()).map(ToString::to_string);
@@ -185,10 +187,7 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
             problems.push(Problem::new(format!("the cache cannot be written in {}: {e}", source.display())));
             (Err(e.to_string()), None, (ConcreteLinkMode::Copy, None))
         }
-        Ok(decision) => {
-            let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
-            report(&decision, options.link_mode, &venv, &mut problems)
-        }
+        Ok(decision) => report(&decision, options.link_mode, &venv, &mut problems),
     };
     Diagnosis { cache, target, link_mode: options.link_mode, direct, shard, outcome, quiet, python, problems }
 }
@@ -248,12 +247,15 @@ fn fallback_problem(
         ),
         None => "symlink mode does not use shards".into(),
     };
+    // Linking from a shard there failed too: the target's filesystem cannot link, and no
+    // cache directory would help.
+    let filesystem_cannot_link = matches!(shard, Some(Ok(ShardDiagnosis { verdict: Ok(_), .. })));
     Problem {
         text: format!(
             "the cache and the target are on different filesystems and no cache shard can be used ({why}): \
              installs copy every file"
         ),
-        cache_that_links: Some(suggest_cache_dir(venv)),
+        cache_that_links: if filesystem_cannot_link { None } else { suggest_cache_dir(venv) },
     }
 }
 

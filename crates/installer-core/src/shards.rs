@@ -29,9 +29,14 @@ impl Default for ShardPolicy {
 pub const AUTO_SHARD_NAME: &str = ".installer-cache";
 
 /// Where the shard for the filesystem holding `target` (an existing path) is, or would be
-/// created: a configured one on that filesystem, else (with `auto`) `<mount point>/.installer-cache`.
-/// `Err` says why there is none. Creates nothing, so `doctor` can ask too.
-pub(crate) fn shard_location(policy: &ShardPolicy, target: &Path) -> std::result::Result<PathBuf, String> {
+/// created: a configured one on that filesystem, else (with `auto`) `<mount point>/.installer-cache`
+/// when [`auto_shard_refused`] finds nothing against it. `env_root` is the environment's root
+/// (or where it will be). `Err` says why there is none. Creates nothing, so `doctor` can ask too.
+pub(crate) fn shard_location(
+    policy: &ShardPolicy,
+    target: &Path,
+    env_root: &Path,
+) -> std::result::Result<PathBuf, String> {
     let dev = platform::device_id(target).map_err(|e| format!("cannot stat {}: {e}", target.display()))?;
     let configured = policy
         .dirs
@@ -48,7 +53,11 @@ pub(crate) fn shard_location(policy: &ShardPolicy, target: &Path) -> std::result
                         .into(),
                 );
             }
-            Ok(mount.join(AUTO_SHARD_NAME))
+            let dir = mount.join(AUTO_SHARD_NAME);
+            match auto_shard_refused(&mount, &dir, env_root) {
+                Some(why) => Err(why),
+                None => Ok(dir),
+            }
         }
         None => Err(
             "no cache shard is configured on this filesystem (`cache-shards`) and automatic shards are off"
@@ -57,15 +66,101 @@ pub(crate) fn shard_location(policy: &ShardPolicy, target: &Path) -> std::result
     }
 }
 
+/// Why no automatic shard may be at `dir`, the `.installer-cache` of the mount `mount`, for the
+/// environment at `env_root`; `None` when one may. Nobody chose that place, so it must be one no
+/// other user can have prepared: entries found in a shard are linked without hashing them
+/// again, and a shard planted by another user (under the predictable id of a public wheel)
+/// would put their code into this user's environment. And it must not be inside the
+/// environment (an environment that is a mount of its own, such as a container volume).
+fn auto_shard_refused(mount: &Path, dir: &Path, env_root: &Path) -> Option<String> {
+    let env_root = env_root.canonicalize().unwrap_or_else(|_| env_root.to_path_buf());
+    if mount.starts_with(&env_root) {
+        return Some(format!(
+            "no automatic cache shard in {}: the filesystem's top {} is the environment {} or inside it; \
+             configure `cache-shards`",
+            dir.display(),
+            mount.display(),
+            env_root.display()
+        ));
+    }
+    let top = std::fs::metadata(mount).map_err(|e| format!("cannot stat {}: {e}", mount.display()));
+    match top {
+        Err(why) => return Some(why),
+        Ok(meta) if platform::is_open_to_everyone(&meta) => {
+            return Some(format!(
+                "no automatic cache shard in {}: every user may create files at the top of this filesystem \
+                 ({}, a sticky or world-writable directory), so another user could have prepared it; \
+                 configure `cache-shards`",
+                dir.display(),
+                mount.display()
+            ))
+        }
+        Ok(_) => {}
+    }
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if !platform::is_trusted_cache_dir(&meta) => Some(format!(
+            "not using the automatic cache shard {}: it is not a directory of this user's, root's or a \
+             group's shared (setgid) one, or every user may write it; configure `cache-shards`",
+            dir.display()
+        )),
+        _ => None,
+    }
+}
+
 fn nearest_existing(path: &Path) -> Option<PathBuf> {
     path.ancestors().find(|p| p.exists()).map(Path::to_path_buf)
 }
 
-/// A cache directory on the target's filesystem to suggest: the mount's `.installer-cache`,
-/// or beside the environment when the target is on the root filesystem.
-pub(crate) fn suggest_cache_dir(target: &Path) -> PathBuf {
-    match platform::mount_point(target) {
-        Ok(mount) if mount.parent().is_some() => mount.join(AUTO_SHARD_NAME),
-        _ => target.parent().unwrap_or(target).join(AUTO_SHARD_NAME),
+/// A cache directory to suggest for the environment at `env_root`, on its filesystem, where
+/// this user may make one: the top of the mount (not `/`), else the nearest ancestor of the
+/// environment this user may write; never inside the environment, nor in a directory every
+/// user may write (see [`auto_shard_refused`]). `None` when there is no such place.
+pub(crate) fn suggest_cache_dir(env_root: &Path) -> Option<PathBuf> {
+    let existing = env_root.ancestors().find(|p| p.is_dir())?;
+    let existing = existing.canonicalize().ok()?;
+    let dev = platform::device_id(&existing).ok()?;
+    let env_root = env_root.canonicalize().unwrap_or_else(|_| env_root.to_path_buf());
+    let mount = platform::mount_point(&existing).ok().filter(|m| m.parent().is_some());
+    let usable = |dir: &Path| {
+        !dir.starts_with(&env_root)
+            && platform::device_id(dir).ok() == Some(dev)
+            && std::fs::metadata(dir).is_ok_and(|m| !platform::is_open_to_everyone(&m))
+            && platform::check_writable(dir).is_ok()
+    };
+    mount
+        .into_iter()
+        .chain(existing.ancestors().map(Path::to_path_buf))
+        .find(|dir| usable(dir))
+        .map(|dir| dir.join(AUTO_SHARD_NAME))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn an_automatic_shard_only_where_no_other_user_can_have_prepared_it() {
+        let top = tempfile::tempdir().unwrap();
+        let (mount, dir) = (top.path(), top.path().join(AUTO_SHARD_NAME));
+        let env = mount.join("p/.venv");
+        chmod(mount, 0o755);
+        assert_eq!(auto_shard_refused(mount, &dir, &env), None, "made by us where only we may");
+        std::fs::create_dir(&dir).unwrap();
+        assert_eq!(auto_shard_refused(mount, &dir, &env), None, "ours");
+        chmod(&dir, 0o777);
+        assert!(auto_shard_refused(mount, &dir, &env).unwrap().contains("every user may write it"));
+        chmod(&dir, 0o755);
+        chmod(mount, 0o1777);
+        assert!(auto_shard_refused(mount, &dir, &env).unwrap().contains("every user may create files"));
+        chmod(mount, 0o755);
+        assert!(auto_shard_refused(mount, &dir, mount).unwrap().contains("is the environment"));
+        std::fs::remove_dir(&dir).unwrap();
+        std::os::unix::fs::symlink(mount.join("p"), &dir).unwrap();
+        assert!(auto_shard_refused(mount, &dir, &env).is_some(), "a symlink is not a directory of ours");
     }
 }

@@ -86,11 +86,11 @@ impl Reporter for CallbackReporter {
         match event {
             Event::LinkFallback(fallback) => {
                 // The core's facts, then the fixes in the C ABI's terms.
-                let fix = if fallback.cross_device() {
+                let fix = if let Some(dir) = &fallback.suggestion {
                     format!(
                         "  To link instead, use a cache on the environment's filesystem: pass \"{}\" as the \
                          cache_dir of installer_ctx_new.",
-                        fallback.suggestion.display()
+                        dir.display()
                     )
                 } else if fallback.failed == ConcreteLinkMode::Clone {
                     "  To link instead, use installer_ctx_set_link_mode(ctx, \"auto\"): this filesystem cannot clone."

@@ -516,14 +516,33 @@ fn probe_link_mode_counts_the_shard_an_install_would_use() {
     use installer_ffi::*;
     use std::ffi::{CStr, CString};
 
-    // The venv on tmpfs (`/dev/shm`, a mount of its own: its automatic shard is
-    // `/dev/shm/.installer-cache`), the cache on the temporary directory's filesystem.
+    // The venv on a tmpfs of its own that only root may write at its top (a 1777 one, as
+    // `/dev/shm`, gets no automatic shard: another user could have prepared it), so its
+    // automatic shard is `<drive>/.installer-cache`; the cache on the temporary directory's
+    // filesystem.
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(shm) = cache_on_other_filesystem(tmp.path()) else { return };
-    let shard = Path::new("/dev/shm/.installer-cache");
+    let drive = tmp.path().join("drive");
+    std::fs::create_dir(&drive).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "mode=755", "tmpfs"])
+        .arg(&drive)
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !mounted {
+        skip("mounting a tmpfs needs root");
+        return;
+    }
+    let _unmount = Unmount(drive.clone());
+    let shard = drive.join(".installer-cache");
     let shard_existed = shard.exists();
     let cstr = |p: &Path| CString::new(p.to_str().unwrap()).unwrap();
-    let (venv, cache) = (cstr(&shm.path().join("venv")), cstr(&tmp.path().join("cache")));
+    let (venv, cache) = (cstr(&drive.join("venv")), cstr(&tmp.path().join("cache")));
     unsafe {
         let mut ctx = std::ptr::null_mut();
         assert_eq!(installer_ctx_new(cache.as_ptr(), &mut ctx), installer_status::INSTALLER_OK);

@@ -274,15 +274,29 @@ fn verify(args: CacheVerifyArgs) -> Result<(), Failure> {
             if report.damaged.len() == 1 { "it" } else { "them" }
         )));
     }
-    let evicted = cache_admin::evict(&caches, &report.damaged)?;
+    let repaired = cache_admin::evict(&caches, &report.damaged, args.force)?;
     if !args.output.quiet {
-        let _ = writeln!(
-            out,
-            "Evicted {}; the next install unpacks a clean copy. Environments installed from {} keep \
-             their files until reinstalled (`installer install --reinstall`).",
+        let evicted = repaired.removed;
+        let mut line = format!(
+            "Evicted {}; the next install unpacks a clean copy. Hardlinked, cloned and copied environments \
+             installed from {} keep their files until reinstalled (`installer install --reinstall`).",
             count(evicted as u64, "entry", "entries"),
             if evicted == 1 { "it" } else { "them" }
         );
+        if repaired.in_use > 0 {
+            line.push_str(&format!(
+                " Kept {} in use by a running install: verify again once it is done.",
+                count(repaired.in_use as u64, "entry", "entries")
+            ));
+        }
+        let _ = writeln!(out, "{line}");
+        if !repaired.symlinked_envs.is_empty() {
+            let _ = writeln!(
+                out,
+                "Broke symlinked environments (--force): {}; reinstall them.",
+                paths(&repaired.symlinked_envs)
+            );
+        }
     }
     Ok(())
 }

@@ -30,7 +30,7 @@ use crate::{platform, Error, Result};
 use envs::RecordsSeen;
 pub use envs::{symlinked_environments, LiveSymlinkedEnv};
 pub use size::{enforce_max_size, info, Evicted, Eviction, LocationInfo};
-pub use verify::{evict, verify, DamagedEntry, VerifyReport};
+pub use verify::{evict, verify, DamagedEntry, Repaired, VerifyReport};
 
 /// What a cache directory is to the cache commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub struct CacheLocation {
 
 /// The main cache, then every shard: the configured ones (existing or not) and every existing
 /// automatic shard, `<mount point>/.installer-cache` of each mounted filesystem, that this user
-/// may write (another user's, or one on a read-only mount, is not this user's to clean, prune
+/// may write and trusts as an install would ([`platform::is_trusted_cache_dir`]) (another user's, or one on a read-only mount, is not this user's to clean, prune
 /// or cap). Automatic shards are found even when automatic shards are turned off now: they
 /// still hold copies. Creates nothing.
 pub fn locations(main: &Path, policy: &ShardPolicy) -> Vec<CacheLocation> {
@@ -75,7 +75,8 @@ pub fn locations(main: &Path, policy: &ShardPolicy) -> Vec<CacheLocation> {
     for mount in platform::mounts().unwrap_or_default() {
         let candidate = mount.mount_point.join(AUTO_SHARD_NAME);
         let entries = crate::cache::Layout::new(&candidate).entries();
-        if is_cache(&candidate) && platform::check_writable(&entries).is_ok() {
+        let trusted = std::fs::symlink_metadata(&candidate).is_ok_and(|m| platform::is_trusted_cache_dir(&m));
+        if trusted && is_cache(&candidate) && platform::check_writable(&entries).is_ok() {
             add(candidate, LocationKind::AutoShard);
         }
     }

@@ -170,7 +170,7 @@ fn verify_finds_changed_and_missing_files_and_evict_makes_the_next_install_unpac
         (damaged.label.as_str(), &damaged.changed, &damaged.missing),
         ("fixture_pkg 1.0", &vec![files[0].path.clone()], &vec![files[1].path.clone()])
     );
-    assert_eq!(evict(caches, &report.damaged).unwrap(), 1);
+    assert_eq!(evict(caches, &report.damaged, false).unwrap().removed, 1);
     assert!(verify(caches).unwrap().is_clean());
     assert!(cache.entry(&fixture(PKG)).unwrap().was_unpacked());
 }

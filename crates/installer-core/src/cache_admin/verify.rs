@@ -4,15 +4,16 @@
 //! patch) edits the cache and every other environment linked to it. Verify finds such entries;
 //! evicting them makes the next install unpack a clean copy.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::bytecode::{self, BytecodeSet};
-use crate::cache::{Cache, CacheEntry};
+use crate::cache::{Cache, CacheEntry, EntryRemoval};
 use crate::manifest::{ManifestFile, Sha256Digest};
-use crate::Result;
+use crate::{Error, Result};
 
 /// An entry whose files no longer match its manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,19 +123,52 @@ pub fn verify(caches: &[Cache]) -> Result<VerifyReport> {
     Ok(report)
 }
 
+/// What [`evict`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Repaired {
+    /// Entries removed.
+    pub removed: usize,
+    /// Entries kept because a running install was using them (verify again once it is done).
+    pub in_use: usize,
+    /// Symlinked environments that pointed into removed entries: broken, because `force`.
+    pub symlinked_envs: Vec<PathBuf>,
+}
+
 /// Removes the damaged entries from their caches (rename, then delete), so the next install
-/// unpacks the wheel again. Environments keep the files they have: a hardlinked environment
-/// that shared an edited file still has the edit until it is reinstalled. An entry that a
-/// running install is using stays (verify again once it is done). Returns how many entries
-/// were removed.
-pub fn evict(caches: &[Cache], damaged: &[DamagedEntry]) -> Result<usize> {
-    let mut removed = 0;
-    for entry in damaged {
-        if let Some(cache) = caches.iter().find(|c| c.root() == entry.root) {
-            removed += usize::from(cache.remove_entry(&entry.id)? == crate::cache::EntryRemoval::Removed);
+/// unpacks the wheel again. Hardlinked, cloned and copied environments keep the files they
+/// have (a hardlinked one that shared an edited file keeps the edit until reinstalled); a
+/// symlinked environment would break, so, as `clean` and `prune` do, it refuses before
+/// removing anything with [`Error::SymlinkedEnvironments`] when a live symlinked environment
+/// uses a damaged entry, unless `force`; an entry an install symlinked into meanwhile stays,
+/// counted as in use, like one a running install holds.
+pub fn evict(caches: &[Cache], damaged: &[DamagedEntry], force: bool) -> Result<Repaired> {
+    let mut plans = Vec::new();
+    let mut blocking = BTreeSet::new();
+    for cache in caches {
+        let ids: BTreeSet<&str> =
+            damaged.iter().filter(|d| d.root == cache.root()).map(|d| d.id.as_str()).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let super::envs::Judged { live, seen } = super::envs::judge(cache);
+        let broken = live.into_iter().filter(|env| env.entries.iter().any(|id| ids.contains(id.as_str())));
+        blocking.extend(broken.map(|env| env.venv));
+        plans.push((cache, ids, seen));
+    }
+    if !blocking.is_empty() && !force {
+        return Err(Error::SymlinkedEnvironments { envs: blocking.into_iter().collect() });
+    }
+    let mut repaired = Repaired { symlinked_envs: blocking.into_iter().collect(), ..Repaired::default() };
+    for (cache, ids, seen) in plans {
+        for id in ids {
+            match super::remove(cache, id, super::unless_forced(force, &seen))? {
+                EntryRemoval::Removed => repaired.removed += 1,
+                EntryRemoval::InUse => repaired.in_use += 1,
+                EntryRemoval::Absent => {}
+            }
         }
     }
-    Ok(removed)
+    Ok(repaired)
 }
 
 pub(crate) enum Check {

@@ -16,7 +16,7 @@ use super::tree::Tree;
 use super::Clock;
 use crate::cancel::Cancel;
 use crate::linker::{materialize_at, ConcreteLinkMode};
-use crate::platform::Dir;
+use crate::platform::{self, Dir};
 use crate::reporter::{Event, Reporter};
 use crate::transaction::Transaction;
 use crate::units::count;
@@ -151,12 +151,16 @@ pub(super) fn apply<'a>(
                 .map_err(|e| Error::Install { wheel: plan.wheel.clone(), source: Box::new(e) })
         });
         match result {
-            Ok(()) => {
+            Ok(copied_instead) => {
                 placed[job as usize].store(true, Ordering::Relaxed);
                 if let (ConcreteLinkMode::Copy, Some(bytes)) = (mode, plan.cached_size(file)) {
                     copied_files.fetch_add(1, Ordering::Relaxed);
                     copied_bytes.fetch_add(bytes, Ordering::Relaxed);
                     reporter.event(Event::Copied { bytes });
+                } else if copied_instead {
+                    // Progress counts files in this mode: no `Copied` bytes for the bar.
+                    copied_files.fetch_add(1, Ordering::Relaxed);
+                    copied_bytes.fetch_add(plan.cached_size(file).unwrap_or(0), Ordering::Relaxed);
                 }
                 reporter.advance(1);
                 crate::pause::point("file-placed");
@@ -166,6 +170,14 @@ pub(super) fn apply<'a>(
     };
     tree.walk(&make_dir, &place_file);
     clock.lap("directories and files");
+    let over_the_limit = copied_files.load(Ordering::Relaxed);
+    if mode == ConcreteLinkMode::Hardlink && over_the_limit > 0 {
+        reporter.info(&format!(
+            "copied {} instead of hardlinking: {} the filesystem's limit of links (EMLINK)",
+            count(over_the_limit, "file", "files"),
+            if over_the_limit == 1 { "it has" } else { "they have" }
+        ));
+    }
     reporter.info(&format!(
         "made {}, placed {} ({mode})",
         count(tree.new_count() as u64, "directory", "directories"),
@@ -224,7 +236,10 @@ fn write_records(
 }
 
 /// Puts one planned file in place under `root`; `trees` are the plan's open cache tree and
-/// bytecode tree.
+/// bytecode tree. A file that cannot take one more hardlink (its link count is at the
+/// filesystem's limit, `EMLINK`: 65,000 on ext4, reached by a popular file of a wheel installed
+/// into that many environments from one cache) is copied instead, that file only: `Ok(true)`,
+/// so it is counted with the copies and said once, not per file, nor aborting the install.
 fn place(
     plan: &WheelPlan,
     trees: &(Dir, Option<Dir>),
@@ -232,24 +247,30 @@ fn place(
     root: &Dir,
     mode: ConcreteLinkMode,
     txn: &Transaction,
-) -> Result<()> {
+) -> Result<bool> {
     let (_, rel) = plan.destination(file);
+    let copied = std::cell::Cell::new(false);
+    let linked = |src: &Dir, src_rel: &str| {
+        txn.create_file(root, rel, || match materialize_at(mode, src, src_rel, root, rel) {
+            Err(e) if mode == ConcreteLinkMode::Hardlink && platform::is_too_many_links(&e) => {
+                copied.set(true);
+                src.copy(src_rel, root, rel)
+            }
+            other => other,
+        })
+        .map_err(|e| Error::io(mode.io_action(), root.join(rel), e))
+    };
     match &file.source {
-        Source::Entry { index, .. } => {
-            let src = &plan.entry.manifest().files[*index as usize].path;
-            txn.create_file(root, rel, || materialize_at(mode, &trees.0, src, root, rel))
-                .map_err(|e| Error::io(mode.io_action(), root.join(rel), e))
-        }
+        Source::Entry { index, .. } => linked(&trees.0, &plan.entry.manifest().files[*index as usize].path)?,
         Source::Bytecode(_) => {
-            let tree = trees.1.as_ref().expect("a plan with bytecode has its tree open");
-            txn.create_file(root, rel, || materialize_at(mode, tree, rel, root, rel))
-                .map_err(|e| Error::io(mode.io_action(), root.join(rel), e))
+            linked(trees.1.as_ref().expect("a plan with bytecode has its tree open"), rel)?
         }
         Source::Generated(index) => {
             let generated = &plan.generated[*index as usize];
-            write_new(txn, root, rel, generated)
+            write_new(txn, root, rel, generated)?
         }
     }
+    Ok(copied.get())
 }
 
 /// Writes a new file; its `mtime` (seconds since the epoch) is the one a `.pyc` header records.

@@ -18,8 +18,11 @@ use crate::{Error, Result};
 /// How this install will materialise files.
 pub(crate) struct LinkPlan {
     pub mode: ConcreteLinkMode,
-    /// Link from this shard's copies of the entries instead of the main cache.
+    /// Link from this shard's copies of the entries instead of the main cache (`None` in a
+    /// dry run that would create the shard: it is not opened).
     pub shard: Option<Cache>,
+    /// The directory of the shard files are (or, in a dry run, would be) linked from.
+    pub shard_dir: Option<PathBuf>,
     /// The mode could not be used and files are copied: the facts to report when decided.
     pub fallback: Option<Fallback>,
     /// Why `auto` chose a slower mode on purpose, without a warning (said under `-v`).
@@ -72,12 +75,14 @@ impl LinkDecision {
 /// when that falls back to copying because the two are on different filesystems, from the
 /// cache shard `policy` names for the target's filesystem, whose directory to probe from
 /// `shard_source` gives (an install opens, and creates, the shard; `doctor` names the nearest
-/// existing directory and creates nothing). An error of the direct probe is returned.
+/// existing directory and creates nothing). `env_root` is the environment's root, or where it
+/// will be: no automatic shard goes inside it. An error of the direct probe is returned.
 pub(crate) fn decide(
     requested: LinkMode,
     policy: &ShardPolicy,
     cache_source: &Path,
     target: &Path,
+    env_root: &Path,
     shard_source: &mut dyn FnMut(&Path) -> std::result::Result<PathBuf, String>,
 ) -> io::Result<LinkDecision> {
     let direct = linker::probe(requested, cache_source, target)?;
@@ -95,7 +100,7 @@ pub(crate) fn decide(
     if !decision.direct.fell_back() || !cross_device || requested == LinkMode::Symlink {
         return Ok(decision);
     }
-    let shard = shard_location(policy, target).map(|dir| {
+    let shard = shard_location(policy, target, env_root).map(|dir| {
         let probe = shard_source(&dir)
             .and_then(|source| linker::probe(requested, &source, target).map_err(|e| e.to_string()));
         ShardProbe { dir, probe }
@@ -139,8 +144,40 @@ pub fn decide_without_installing(
         Ok(venv) => venv.site_packages().to_path_buf(),
         Err(_) => nearest_existing(&env_dir).to_path_buf(),
     };
-    decide(requested, shards, &cache.scratch_dir(), &target, &mut shard_source_creating_nothing)
-        .map_err(|e| Error::io("probe link modes into", &target, e))
+    let shards = shards_for(cache, shards);
+    let mut decision = decide(
+        requested,
+        shards,
+        &cache.scratch_dir(),
+        &target,
+        &env_dir,
+        &mut shard_source_creating_nothing,
+    )
+    .map_err(|e| Error::io("probe link modes into", &target, e))?;
+    copy_from_temporary_cache_quietly(&mut decision, cache);
+    Ok(decision)
+}
+
+/// The shards an install from `cache` uses: none from a temporary cache (`--no-cache`, or the
+/// one that receives what a cache this user cannot write would have): a shard outlives the
+/// install, and a permanent copy on the environment's filesystem is not what `--no-cache` asks.
+pub(crate) fn shards_for<'a>(cache: &Cache, shards: &'a ShardPolicy) -> &'a ShardPolicy {
+    static NONE: ShardPolicy = ShardPolicy { dirs: Vec::new(), auto: false };
+    if cache.is_temporary() {
+        &NONE
+    } else {
+        shards
+    }
+}
+
+/// From a temporary cache on another filesystem than the environment (it lives in the
+/// temporary directory), copying is what `--no-cache` means, as with pip, not a fallback to
+/// warn about or, with `--link-fallback error`, fail on: `-v` says why.
+pub(crate) fn copy_from_temporary_cache_quietly(decision: &mut LinkDecision, cache: &Cache) {
+    let cross_device = decision.direct.reason().is_some_and(|(_, e)| platform::is_cross_device(e));
+    if cache.is_temporary() && decision.fell_back() && cross_device {
+        decision.quiet = Some(QuietReason::TemporaryCache { cache: cache.root().to_path_buf() });
+    }
 }
 
 /// `dir` or its nearest existing ancestor: the directory whose filesystem it is (or would be) on.
@@ -155,26 +192,33 @@ fn cache_root_of(source: &Path) -> PathBuf {
 
 /// Decides the link plan for installing from `cache` into `venv` ([`decide`]), saying what it
 /// found to `-v`. With `LinkFallback::Error` a fallback is an error, returned before the
-/// environment is touched.
+/// environment is touched. A `dry_run` creates no shard: one that exists is opened (which
+/// writes nothing), one that does not is probed where it would be, as `doctor` does.
 pub(crate) fn resolve(
     requested: LinkMode,
     fallback: LinkFallback,
     shards: &ShardPolicy,
     cache: &Cache,
     venv: &Venv,
+    dry_run: bool,
     reporter: &dyn Reporter,
 ) -> Result<LinkPlan> {
     let target = venv.site_packages();
     let mut opened = None;
     let mut open_shard = |dir: &Path| {
+        if dry_run && !crate::cache::Layout::new(dir).exists() {
+            return shard_source_creating_nothing(dir);
+        }
         let shard = Cache::open(dir)
             .map_err(|e| format!("cannot use the cache shard {}: {}", dir.display(), e.one_line()))?;
         let scratch = shard.scratch_dir();
         opened = Some(shard);
         Ok(scratch)
     };
-    let decision = decide(requested, shards, &cache.scratch_dir(), target, &mut open_shard)
+    let shards = shards_for(cache, shards);
+    let mut decision = decide(requested, shards, &cache.scratch_dir(), target, venv.root(), &mut open_shard)
         .map_err(|e| Error::io("probe link modes into", target, e))?;
+    copy_from_temporary_cache_quietly(&mut decision, cache);
     for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(
             "{mode} from {} into {} failed: {err}",
@@ -198,12 +242,24 @@ pub(crate) fn resolve(
                 dir.display(),
                 cache.root().display(),
             ));
-            return Ok(LinkPlan { mode: decision.mode, shard: opened, fallback: None, quiet: None });
+            return Ok(LinkPlan {
+                mode: decision.mode,
+                shard: opened,
+                shard_dir: Some(dir.clone()),
+                fallback: None,
+                quiet: None,
+            });
         }
         LinkSource::Cache if decision.quiet.is_some() => {
             let reason = decision.quiet.expect("matched");
             reporter.info(&format!("link mode: {} (target {}): {reason}", decision.mode, target.display()));
-            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None, quiet: Some(reason) });
+            return Ok(LinkPlan {
+                mode: decision.mode,
+                shard: None,
+                shard_dir: None,
+                fallback: None,
+                quiet: Some(reason),
+            });
         }
         LinkSource::Cache if !decision.fell_back() => {
             reporter.info(&format!(
@@ -213,12 +269,43 @@ pub(crate) fn resolve(
                 target.display(),
                 decision.direct.why(requested)
             ));
-            return Ok(LinkPlan { mode: decision.mode, shard: None, fallback: None, quiet: None });
+            return Ok(LinkPlan {
+                mode: decision.mode,
+                shard: None,
+                shard_dir: None,
+                fallback: None,
+                quiet: None,
+            });
         }
         LinkSource::Cache => {}
     }
+    let shard = match &decision.shard {
+        Some(Ok(ShardProbe { dir, probe: Ok(probe) })) => {
+            let (mode, error) = probe.reason().expect("a shard probe that fell back has a failure");
+            let why = format!("{mode} from the cache shard {} fails too: {error}", dir.display());
+            reporter.info(&why);
+            Some(ShardFailure { why, filesystem_cannot_link: true })
+        }
+        Some(Ok(ShardProbe { probe: Err(why), .. })) => {
+            Some(ShardFailure { why: why.clone(), filesystem_cannot_link: false })
+        }
+        // No shard was tried (none configured there, automatic ones off or refused): `-v`
+        // said why; the warning's advice names a place that works.
+        Some(Err(_)) | None => None,
+    };
     let (failed, error) = decision.direct.failures.into_iter().next().expect("a fallback has a failure");
-    copy_instead(failed, error, fallback, cache, venv)
+    copy_instead(failed, error, shard, fallback, cache.root(), venv)
+}
+
+/// Why the cache shard on the environment's filesystem could not be used, for the fallback
+/// warning.
+#[derive(Debug)]
+pub struct ShardFailure {
+    /// The reason in a few words, with the OS error.
+    pub why: String,
+    /// The shard was there and linking from it failed as well: the environment's filesystem
+    /// cannot link, so no cache directory would help (rather than the shard not being usable).
+    pub filesystem_cannot_link: bool,
 }
 
 /// Copies because `failed` cannot be used (`error`): the plan `link-fallback` asks for, with
@@ -227,16 +314,22 @@ pub(crate) fn resolve(
 fn copy_instead(
     failed: ConcreteLinkMode,
     error: io::Error,
+    shard: Option<ShardFailure>,
     fallback: LinkFallback,
-    cache: &Cache,
+    cache_root: &Path,
     venv: &Venv,
 ) -> Result<LinkPlan> {
+    // A cache on the environment's filesystem helps only when the two are on different
+    // filesystems and that filesystem can link.
+    let helps =
+        platform::is_cross_device(&error) && !shard.as_ref().is_some_and(|s| s.filesystem_cannot_link);
     let details = Fallback {
         failed,
         error,
-        cache: cache.root().to_path_buf(),
+        cache: cache_root.to_path_buf(),
         target: venv.root().to_path_buf(),
-        suggestion: suggest_cache_dir(venv.root()),
+        shard,
+        suggestion: if helps { suggest_cache_dir(venv.root()) } else { None },
         files: 0,
         bytes: 0,
     };
@@ -248,8 +341,12 @@ fn copy_instead(
             target: details.target,
             source: details.error,
         }),
-        LinkFallback::Warn => Ok(LinkPlan { mode: copy, shard: None, fallback: Some(details), quiet: None }),
-        LinkFallback::Quiet => Ok(LinkPlan { mode: copy, shard: None, fallback: None, quiet: None }),
+        LinkFallback::Warn => {
+            Ok(LinkPlan { mode: copy, shard: None, shard_dir: None, fallback: Some(details), quiet: None })
+        }
+        LinkFallback::Quiet => {
+            Ok(LinkPlan { mode: copy, shard: None, shard_dir: None, fallback: None, quiet: None })
+        }
     }
 }
 
@@ -287,23 +384,33 @@ pub(crate) fn layer_entry_usable(
 
 /// Hardlinks into a shared cache's entries that another user published: Linux's
 /// `protected_hardlinks` lets nobody hardlink a file they may not write, and those entries are
-/// read-only (so nobody changes another's environment through them). Tried on a file of the
-/// first such entry; where refused, `auto` clones (or copies) without a warning, saying why
-/// under `-v`, and an explicit `hardlink` falls back as `link-fallback` says.
+/// read-only (so nobody changes another's environment through them). The probe cannot see it
+/// (it links a file of this user's). Tried on a file of the first such entry of the cache the
+/// files are linked from: the shard when there is one (a group's shared shard holds entries
+/// other members imported; those this install will import are its own), else the cache. Where
+/// refused, `auto` clones (or copies) without a warning, saying why under `-v`, and an
+/// explicit `hardlink` falls back as `link-fallback` says.
 pub(crate) fn respect_others_entries<'a>(
     plan: &mut LinkPlan,
     requested: LinkMode,
     fallback: LinkFallback,
     cache: &Cache,
-    mut entries: impl Iterator<Item = &'a crate::cache::CacheEntry>,
+    entries: impl Iterator<Item = &'a crate::cache::CacheEntry>,
     venv: &Venv,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    if plan.mode != ConcreteLinkMode::Hardlink || plan.shard.is_some() || !cache.is_shared() {
+    let source = plan.shard.as_ref().unwrap_or(cache);
+    if plan.mode != ConcreteLinkMode::Hardlink || !source.is_shared() {
         return Ok(());
     }
+    let source_root = source.root().to_path_buf();
+    // Opened to read only, not leased: the import leases what it links.
+    let in_shard: Vec<crate::cache::CacheEntry> = match &plan.shard {
+        Some(shard) => entries.filter_map(|e| shard.open_entry(e.id())).collect(),
+        None => entries.cloned().collect(),
+    };
     let target = venv.site_packages();
-    let others = entries.find_map(|entry| {
+    let others = in_shard.iter().find_map(|entry| {
         let file = entry.manifest().files.first()?;
         let meta = std::fs::metadata(entry.tree().join(&file.path)).ok()?;
         (!entry.is_from_layer() && !platform::is_owned_by_us(&meta)).then_some((entry, file.path.as_str()))
@@ -316,11 +423,11 @@ pub(crate) fn respect_others_entries<'a>(
         let clones = linker::try_file(ConcreteLinkMode::Clone, &entry.tree(), file, target).is_ok();
         plan.mode = if clones { ConcreteLinkMode::Clone } else { ConcreteLinkMode::Copy };
         let reason = QuietReason::OthersReadOnlyEntries { entry: entry.dir().to_path_buf(), error };
-        reporter.info(&format!("link mode: {} (cache {}): {reason}", plan.mode, cache.root().display()));
+        reporter.info(&format!("link mode: {} (cache {}): {reason}", plan.mode, source_root.display()));
         plan.quiet = Some(reason);
         return Ok(());
     }
-    let copied = copy_instead(ConcreteLinkMode::Hardlink, error, fallback, cache, venv)?;
+    let copied = copy_instead(ConcreteLinkMode::Hardlink, error, None, fallback, &source_root, venv)?;
     (plan.mode, plan.fallback) = (copied.mode, copied.fallback);
     Ok(())
 }
@@ -339,6 +446,9 @@ pub enum QuietReason {
     /// (`cache`, a directory of it) on a separate mount, as a build's cache mount is: nothing
     /// can hold a shard, so copying is expected.
     ContainerCacheMount { cache: PathBuf },
+    /// The cache is a temporary one (`--no-cache`, or receiving what a cache this user cannot
+    /// write would have), on another filesystem than the target: copying is expected.
+    TemporaryCache { cache: PathBuf },
 }
 
 impl fmt::Display for QuietReason {
@@ -363,6 +473,13 @@ impl fmt::Display for QuietReason {
                  are copied",
                 cache.display()
             ),
+            QuietReason::TemporaryCache { cache } => write!(
+                f,
+                "the cache {} is a temporary one, removed after this install (`--no-cache`, or a cache this \
+                 user cannot write), on another filesystem than the target: files are copied, and no cache \
+                 shard is kept for it",
+                cache.display()
+            ),
         }
     }
 }
@@ -376,8 +493,12 @@ pub struct Fallback {
     pub error: io::Error,
     pub cache: PathBuf,
     pub target: PathBuf,
-    /// A cache directory on the target's filesystem, for the frontend's advice.
-    pub suggestion: PathBuf,
+    /// The cache shard on the target's filesystem was tried and could not be used: why.
+    pub shard: Option<ShardFailure>,
+    /// A cache directory on the target's filesystem that this user may make and that would
+    /// let installs link, for the frontend's advice; `None` when none would help (the
+    /// filesystem cannot link) or there is no such place.
+    pub suggestion: Option<PathBuf>,
     /// Files and bytes that will be copied instead of linked, known when it is decided.
     pub files: u64,
     pub bytes: u64,
@@ -406,9 +527,13 @@ impl fmt::Display for Fallback {
             fs_name(&self.target),
         )?;
         if self.cross_device() {
-            writeln!(f, "they are on different filesystems ({})", self.error)?;
+            write!(f, "they are on different filesystems ({})", self.error)?;
         } else {
-            writeln!(f, "{}", self.error)?;
+            write!(f, "{}", self.error)?;
+        }
+        match &self.shard {
+            Some(shard) => writeln!(f, ", and no cache shard there can be used: {}", shard.why)?,
+            None => writeln!(f)?,
         }
         write!(f, "  The installed packages are complete and work the same; only this install's speed and disk use suffer.")
     }
@@ -424,7 +549,8 @@ mod tests {
             error,
             cache: PathBuf::from("/dev/shm/cache"),
             target: PathBuf::from("/work/p/.venv"),
-            suggestion: PathBuf::from("/work/p/.installer-cache"),
+            shard: None,
+            suggestion: Some(PathBuf::from("/work/p/.installer-cache")),
             files: 12804,
             bytes: 73 * 1024 * 1024,
         }
@@ -446,6 +572,24 @@ mod tests {
         assert!(warning.contains("only this install's speed and disk use suffer"));
         // Fixes are the frontends' words: the core names no flag.
         assert!(!warning.contains("--"), "{warning}");
+    }
+
+    #[test]
+    fn a_shard_that_failed_is_named_with_its_own_error() {
+        let mut failed = fallback(ConcreteLinkMode::Hardlink, io::Error::from(io::ErrorKind::CrossesDevices));
+        failed.shard = Some(ShardFailure {
+            why: "hardlink from the cache shard /mnt/x/.installer-cache fails too: Operation not permitted"
+                .into(),
+            filesystem_cannot_link: true,
+        });
+        let warning = failed.to_string();
+        assert!(
+            warning.lines().next().unwrap().ends_with(
+                "they are on different filesystems (cross-device link or rename), and no cache shard there can be \
+                 used: hardlink from the cache shard /mnt/x/.installer-cache fails too: Operation not permitted"
+            ),
+            "{warning}"
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ mod tree;
 use std::path::{Path, PathBuf};
 
 pub(crate) use link::{decide, nearest_existing, shard_source_creating_nothing};
-pub use link::{decide_without_installing, Fallback, LinkDecision, LinkSource, QuietReason, ShardProbe};
+pub use link::{
+    decide_without_installing, Fallback, LinkDecision, LinkSource, QuietReason, ShardFailure, ShardProbe,
+};
 use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
 
@@ -315,14 +317,16 @@ fn dry_run_new_venv(
 ) -> Result<InstallSummary> {
     let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
     let existing = nearest_existing(&venv_dir);
-    let decision = decide(
+    let mut decision = decide(
         options.link_mode,
-        &options.shards,
+        link::shards_for(cache, &options.shards),
         &cache.scratch_dir(),
         existing,
+        &venv_dir,
         &mut shard_source_creating_nothing,
     )
     .map_err(|e| Error::io("probe link modes into", existing, e))?;
+    link::copy_from_temporary_cache_quietly(&mut decision, cache);
     clock.lap("link mode");
     let installed: Vec<DistVersion> = entries.iter().map(|e| dist_version(e.manifest())).collect();
     Ok(InstallSummary {
@@ -397,8 +401,15 @@ fn install_entries(
     clock.lap("plan");
 
     // 3. How files get there: decided once, and a fallback reported as soon as it is.
-    let mut link =
-        link::resolve(options.link_mode, options.link_fallback, &options.shards, cache, venv, reporter)?;
+    let mut link = link::resolve(
+        options.link_mode,
+        options.link_fallback,
+        &options.shards,
+        cache,
+        venv,
+        options.dry_run,
+        reporter,
+    )?;
     let entries = plans.iter().map(|p| &p.entry);
     link::respect_others_entries(
         &mut link,
@@ -428,7 +439,7 @@ fn install_entries(
         fell_back_from: link.fallback.as_ref().map(|f| f.failed),
         copied_files: 0,
         copied_bytes: 0,
-        shard: link.shard.as_ref().map(|s| s.root().to_path_buf()),
+        shard: link.shard_dir.clone(),
         created_venv: None,
         dry_run: options.dry_run,
         timings: Vec::new(),
@@ -512,6 +523,10 @@ fn install_entries(
         clock.lap("evict");
     }
     (summary.copied_files, summary.copied_bytes) = copied;
+    if summary.link_mode == ConcreteLinkMode::Hardlink && summary.copied_files > 0 {
+        // Files at the filesystem's limit of links were copied (`apply::place`).
+        summary.fell_back_from = Some(ConcreteLinkMode::Hardlink);
+    }
     summary.timings = clock.laps;
     Ok(summary)
 }

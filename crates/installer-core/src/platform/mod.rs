@@ -390,6 +390,12 @@ pub fn is_out_of_space(err: &io::Error) -> bool {
     matches!(err.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
 }
 
+/// Whether an I/O error says the file has as many hard links as its filesystem allows
+/// (`EMLINK`).
+pub fn is_too_many_links(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::TooManyLinks
+}
+
 /// Whether an I/O error means the two paths are on different filesystems.
 pub fn is_cross_device(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::CrossesDevices

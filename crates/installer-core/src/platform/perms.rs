@@ -55,6 +55,38 @@ pub fn is_owned_by_us(_meta: &Metadata) -> bool {
     true
 }
 
+/// Whether every local user may create names in the directory: world-writable, or sticky as
+/// `/tmp` and a tmpfs mounted with its default mode (1777) are. A cache found by its name in
+/// such a place may have been made by anyone, with anything in it.
+#[cfg(unix)]
+pub fn is_open_to_everyone(meta: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.mode() & 0o1002 != 0
+}
+
+#[cfg(not(unix))]
+pub fn is_open_to_everyone(_meta: &Metadata) -> bool {
+    false
+}
+
+/// Whether a cache directory found by its name (an automatic shard: never configured by
+/// anyone) may be used: a real directory (`meta` from `symlink_metadata`), not writable by
+/// every user, and this user's, root's, or a group's shared (setgid) one, as a cache shared
+/// by a group is. Its entries are linked without hashing them again, so whoever could have
+/// made it decides what lands in the environment.
+#[cfg(unix)]
+pub fn is_trusted_cache_dir(meta: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.is_dir()
+        && !is_open_to_everyone(meta)
+        && (is_owned_by_us(meta) || meta.uid() == 0 || is_group_shared(meta))
+}
+
+#[cfg(not(unix))]
+pub fn is_trusted_cache_dir(meta: &Metadata) -> bool {
+    meta.is_dir()
+}
+
 /// Makes a directory of a shared cache usable by its group: `rwxrwsr-x` (the setgid bit keeps
 /// what is made inside in the group). Best effort: only the owner may, and another member's
 /// directory already is.
