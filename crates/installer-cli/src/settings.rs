@@ -1,4 +1,6 @@
-//! Settings resolution: command line > environment (both via clap) > config files > defaults.
+//! Settings resolution: command line > environment > config files > defaults. Clap reads the
+//! flags and most variables; the ones that need the others to be told apart (`INSTALLER_CACHE_DIR`
+//! beside `--no-cache`, `INSTALLER_COMPILE`, shards, layers, sizes) are read here.
 
 use std::path::{Path, PathBuf};
 

@@ -156,6 +156,28 @@ fn verify_finds_an_edited_hardlinked_file_and_repair_makes_the_next_install_unpa
     assert_ne!(std::fs::metadata(module(&a)).unwrap().ino(), std::fs::metadata(module(&b)).unwrap().ino());
 }
 
+/// `--repair` cannot evict a changed entry a running install holds: it says so and exits 1,
+/// since the cache still holds a changed entry; once the install is done, it evicts it.
+#[test]
+fn verify_repair_exits_1_while_a_changed_entry_stays_in_use() {
+    let s = Setup::new();
+    let (a, _) = s.install("a", &["fixture_pkg-1.0"], &["--link-mode", "hardlink"]);
+    std::fs::OpenOptions::new().append(true).open(module(&a)).unwrap().write_all(b"DEBUG = 1\n").unwrap();
+    let b = make_venv(&s.path("b"));
+    let wheel = fixture("fixture_pkg-1.0");
+    let args = ["install", "--venv", b.to_str().unwrap(), "--cache-dir", s.cache.to_str().unwrap()];
+    let holding =
+        Paused::start(s.work.path(), &[&args[..], &[wheel.to_str().unwrap()]].concat(), "entry-leased");
+    let out = s.cache(&["verify", "--repair"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Kept 1 entry in use by a running install"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("1 entry changed and still in the cache"), "{}", stderr(&out));
+    assert_eq!(s.entries().len(), 1);
+    assert_ok(&holding.resume());
+    assert_ok(&s.cache(&["verify", "--repair"]));
+    assert!(s.entries().is_empty());
+}
+
 #[test]
 fn verify_repair_refuses_to_break_a_symlinked_environment_until_forced() {
     use std::os::unix::fs::PermissionsExt;

@@ -328,6 +328,16 @@ fn no_cache_copies_across_filesystems_quietly_and_leaves_no_shard() {
         assert_eq!(nlink(&module(&venv)), 1, "copied");
     }
     assert!(!drive.join(".installer-cache").exists(), "a shard outlived --no-cache");
+    // A mode the user named is not `auto`'s choice: it cannot be used, and that is an error.
+    let named = make_venv(&drive.join("named"));
+    let args = ["install", "--no-cache", "--venv", named.to_str().unwrap(), "--link-mode", "hardlink"];
+    let out = installer_with_env(
+        work.path(),
+        &[&args[..], &["--link-fallback", "error", wheel.to_str().unwrap()]].concat(),
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!module(&named).exists(), "nothing installed");
 }
 
 #[test]

@@ -298,6 +298,13 @@ fn verify(args: CacheVerifyArgs) -> Result<(), Failure> {
             );
         }
     }
+    // A changed entry left in the cache is still a finding: exit 1, as without --repair.
+    if repaired.in_use > 0 {
+        return Err(Failure::Found(format!(
+            "{} changed and still in the cache (in use by a running install); verify again once it is done",
+            count(repaired.in_use as u64, "entry", "entries")
+        )));
+    }
     Ok(())
 }
 

@@ -154,7 +154,7 @@ pub fn decide_without_installing(
         &mut shard_source_creating_nothing,
     )
     .map_err(|e| Error::io("probe link modes into", &target, e))?;
-    copy_from_temporary_cache_quietly(&mut decision, cache);
+    copy_from_temporary_cache_quietly(&mut decision, requested, cache);
     Ok(decision)
 }
 
@@ -172,10 +172,16 @@ pub(crate) fn shards_for<'a>(cache: &Cache, shards: &'a ShardPolicy) -> &'a Shar
 
 /// From a temporary cache on another filesystem than the environment (it lives in the
 /// temporary directory), copying is what `--no-cache` means, as with pip, not a fallback to
-/// warn about or, with `--link-fallback error`, fail on: `-v` says why.
-pub(crate) fn copy_from_temporary_cache_quietly(decision: &mut LinkDecision, cache: &Cache) {
+/// warn about or, with `--link-fallback error`, fail on: `-v` says why. Only for `auto`: a
+/// mode the user named (`--link-mode hardlink`) that cannot be used is warned about, or an
+/// error with `--link-fallback error`, as everywhere else.
+pub(crate) fn copy_from_temporary_cache_quietly(
+    decision: &mut LinkDecision,
+    requested: LinkMode,
+    cache: &Cache,
+) {
     let cross_device = decision.direct.reason().is_some_and(|(_, e)| platform::is_cross_device(e));
-    if cache.is_temporary() && decision.fell_back() && cross_device {
+    if requested == LinkMode::Auto && cache.is_temporary() && decision.fell_back() && cross_device {
         decision.quiet = Some(QuietReason::TemporaryCache { cache: cache.root().to_path_buf() });
     }
 }
@@ -218,7 +224,7 @@ pub(crate) fn resolve(
     let shards = shards_for(cache, shards);
     let mut decision = decide(requested, shards, &cache.scratch_dir(), target, venv.root(), &mut open_shard)
         .map_err(|e| Error::io("probe link modes into", target, e))?;
-    copy_from_temporary_cache_quietly(&mut decision, cache);
+    copy_from_temporary_cache_quietly(&mut decision, requested, cache);
     for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(
             "{mode} from {} into {} failed: {err}",

@@ -326,7 +326,7 @@ fn dry_run_new_venv(
         &mut shard_source_creating_nothing,
     )
     .map_err(|e| Error::io("probe link modes into", existing, e))?;
-    link::copy_from_temporary_cache_quietly(&mut decision, cache);
+    link::copy_from_temporary_cache_quietly(&mut decision, options.link_mode, cache);
     clock.lap("link mode");
     let installed: Vec<DistVersion> = entries.iter().map(|e| dist_version(e.manifest())).collect();
     Ok(InstallSummary {
