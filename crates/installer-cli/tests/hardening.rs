@@ -762,3 +762,35 @@ fn a_wheel_replaced_while_unpacking_is_hashed_as_unpacked() {
     );
     assert!(site_packages(&venv).join("fixture_pkg").is_dir());
 }
+
+/// An upgrade whose new version ships a file where the old one had a directory (`pkg/data/`
+/// becomes the file `pkg/data`): once the old files are moved aside the directory holds
+/// nothing, and the file takes its place, as with pip.
+#[test]
+fn an_upgrade_turning_a_directory_into_a_file_succeeds() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let (one, two) = (work.path().join("one"), work.path().join("two"));
+    std::fs::create_dir(&one).unwrap();
+    std::fs::create_dir(&two).unwrap();
+    let v1 = WheelBuilder::new("turn", "1.0").file("turn/data/x.txt", b"x").write(&one, None);
+    let v2 = WheelBuilder::new("turn", "2.0").file("turn/data", b"now a file").write(&two, None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&v1], &["--compile"])));
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&v2], &[])));
+    assert_eq!(std::fs::read(site_packages(&venv).join("turn/data")).unwrap(), b"now a file");
+}
+
+/// With `--compile`, a module and a script of the same name (`foo.py` and
+/// `.data/scripts/foo.py`) both get their bytecode: the script's says nothing of the module's.
+#[test]
+fn a_script_named_like_a_module_leaves_the_modules_bytecode_alone() {
+    let work = workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let wheel = WheelBuilder::new("same", "1.0")
+        .file("same.py", b"VALUE = 1\n")
+        .file("same-1.0.data/scripts/same.py", b"#!/bin/sh\necho hi\n")
+        .write(work.path(), None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--compile"])));
+    let pycache = names(&site_packages(&venv).join("__pycache__"));
+    assert!(pycache.iter().any(|n| n.starts_with("same.cpython-")), "{pycache:?}");
+}

@@ -77,14 +77,16 @@ pub(super) fn apply<'a>(
         .collect();
     let in_the_way = |i: usize, root: usize, rel: &str| match root_dirs[root].is_dir(rel) {
         None => Ok(()),
-        // A file never replaces a directory (`bin/`, another distribution's package): that
-        // would delete all it holds. Nothing but missing roots is made yet, and the caller
-        // rolls back.
-        Some(true) => Err(Error::Wheel {
+        // A file never replaces a directory that holds a file (`bin/`, another distribution's
+        // package): that would delete all it holds. Nothing but missing roots is made yet, and
+        // the caller rolls back. One that holds none (what an upgrade leaves of the old
+        // version's `pkg/data/` once its files are moved aside) is moved aside, as pip would
+        // replace it.
+        Some(true) if holds_a_file(&root_dirs[root].join(rel)) => Err(Error::Wheel {
             wheel: plans[i].wheel.clone(),
             source: crate::wheel::WheelError::ReplacesDirectory { path: root_dirs[root].join(rel) },
         }),
-        Some(false) => txn.remove(&root_dirs[root].join(rel)),
+        Some(_) => txn.remove(&root_dirs[root].join(rel)),
     };
     in_old_dirs.par_iter().try_for_each(|&job| {
         let (root, rel) = destination(&jobs[job as usize]);
@@ -271,6 +273,11 @@ fn place(
         }
     }
     Ok(copied.get())
+}
+
+/// Whether anything but directories is below `dir` (a walk that fails counts as holding one).
+fn holds_a_file(dir: &std::path::Path) -> bool {
+    walkdir::WalkDir::new(dir).into_iter().any(|e| e.map_or(true, |e| !e.file_type().is_dir()))
 }
 
 /// Writes a new file; its `mtime` (seconds since the epoch) is the one a `.pyc` header records.

@@ -405,23 +405,36 @@ pub(crate) fn respect_others_entries<'a>(
     venv: &Venv,
     reporter: &dyn Reporter,
 ) -> Result<()> {
+    // A dry run's shard that does not exist yet: what it will hold is this install's own.
+    if plan.shard.is_none() && plan.shard_dir.is_some() {
+        return Ok(());
+    }
     let source = plan.shard.as_ref().unwrap_or(cache);
     if plan.mode != ConcreteLinkMode::Hardlink || !source.is_shared() {
         return Ok(());
     }
     let source_root = source.root().to_path_buf();
-    // Opened to read only, not leased: the import leases what it links.
-    let in_shard: Vec<crate::cache::CacheEntry> = match &plan.shard {
-        Some(shard) => entries.filter_map(|e| shard.open_entry(e.id())).collect(),
-        None => entries.cloned().collect(),
-    };
-    let target = venv.site_packages();
-    let others = in_shard.iter().find_map(|entry| {
-        let file = entry.manifest().files.first()?;
-        let meta = std::fs::metadata(entry.tree().join(&file.path)).ok()?;
-        (!entry.is_from_layer() && !platform::is_owned_by_us(&meta)).then_some((entry, file.path.as_str()))
+    // Opened to read only, not leased: the import leases what it links. In a shard, an entry
+    // directory of ours is passed over before its manifest is read (a warm install asks this
+    // of every wheel), and the first entry of another member's ends the search.
+    let others = entries.filter_map(|e| match &plan.shard {
+        Some(shard) => {
+            let dir = std::fs::metadata(shard.entries_dir().join(e.id())).ok()?;
+            if platform::is_owned_by_us(&dir) {
+                return None;
+            }
+            shard.open_entry(e.id())
+        }
+        None => Some(e.clone()),
     });
-    let Some((entry, file)) = others else { return Ok(()) };
+    let found = others.into_iter().find_map(|entry| {
+        let file = entry.manifest().files.first()?.path.clone();
+        let meta = std::fs::metadata(entry.tree().join(&file)).ok()?;
+        (!entry.is_from_layer() && !platform::is_owned_by_us(&meta)).then_some((entry, file))
+    });
+    let Some((entry, file)) = found else { return Ok(()) };
+    let (entry, file) = (&entry, file.as_str());
+    let target = venv.site_packages();
     let Err(error) = linker::try_file(ConcreteLinkMode::Hardlink, &entry.tree(), file, target) else {
         return Ok(());
     };

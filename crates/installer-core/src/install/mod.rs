@@ -570,7 +570,7 @@ fn plan_bytecode(
             let path = roots.join(roots::SITE_PACKAGES, rel);
             reporter.warning(&format!("failed to compile {}: {message}", path.display()));
         }
-        plan.add_bytecode(set);
+        plan.add_bytecode(set, roots.platlib());
     }
     Ok(())
 }

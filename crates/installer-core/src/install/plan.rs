@@ -144,7 +144,7 @@ impl WheelPlan {
     /// Plans the `.pyc` files of `set` into site-packages, except where the wheel ships a file
     /// of that name itself (it is installed as shipped); those of sources installed elsewhere
     /// are placed by `bytecode_elsewhere`.
-    pub fn add_bytecode(&mut self, set: Arc<BytecodeSet>) {
+    pub fn add_bytecode(&mut self, set: Arc<BytecodeSet>, platlib: RootId) {
         let shipped: std::collections::HashSet<&str> = self
             .files
             .iter()
@@ -152,13 +152,14 @@ impl WheelPlan {
             .filter(|&(root, rel)| root == SITE_PACKAGES && rel.ends_with(".pyc"))
             .map(|(_, rel)| rel)
             .collect();
-        // Sources this plan puts in another root by their site-packages path (platlib, where
-        // the scheme has it apart): `bytecode_elsewhere` places theirs beside them.
+        // Sources this plan puts in platlib (where the scheme has it apart from site-packages)
+        // by their site-packages path: `bytecode_elsewhere` places theirs beside them. Not
+        // scripts or data: a script `foo.py` says nothing of a module `foo.py`.
         let outside: std::collections::HashSet<&str> = self
             .files
             .iter()
             .map(|f| self.destination(f))
-            .filter(|&(root, rel)| root != SITE_PACKAGES && rel.ends_with(".py"))
+            .filter(|&(root, rel)| platlib != SITE_PACKAGES && root == platlib && rel.ends_with(".py"))
             .map(|(_, rel)| rel)
             .collect();
         let new: Vec<PlannedFile> = (set.manifest.files.iter().enumerate())

@@ -14,7 +14,7 @@ use crate::venv::Venv;
 pub(crate) type RootId = u32;
 pub(crate) const SITE_PACKAGES: RootId = 0;
 pub(crate) const SCRIPTS: RootId = 1;
-/// The environment's prefix, where `.data/data` goes.
+/// Where `.data/data` goes: a venv's prefix, sysconfig's `data` for `--system` and `--prefix`.
 pub(crate) const DATA: RootId = 2;
 
 /// The destination roots of one install.

@@ -26,9 +26,11 @@ pub struct InstallSummary {
     pub skipped: Vec<DistVersion>,
     /// Files placed in the environment (in a dry run: that would be).
     pub files: u64,
-    /// The mode files were placed with (Copy after a fallback).
+    /// The mode files were placed with (Copy after a fallback; still Hardlink when only the
+    /// files at the filesystem's hardlink limit were copied).
     pub link_mode: ConcreteLinkMode,
-    /// The mode that could not be used, when files were copied instead.
+    /// The mode that could not be used, when files were copied instead (all, or those at the
+    /// hardlink limit).
     pub fell_back_from: Option<ConcreteLinkMode>,
     /// Files and bytes copied (whatever the reason: `copy` asked for, or a fallback).
     pub copied_files: u64,

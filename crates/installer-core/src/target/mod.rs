@@ -160,8 +160,10 @@ impl Target {
         let tags = tags::sys_tags(&inputs);
         let mut priority = FxHashMap::with_capacity_and_hasher(tags.len(), Default::default());
         for (rank, tag) in tags.iter().enumerate() {
-            // The first (best) rank of a tag listed twice wins, as in packaging's sets.
-            priority.entry(tag.clone()).or_insert(rank as u32);
+            // The first (best) rank of a tag listed twice wins, as in packaging's sets; keys
+            // lower-cased like the wheels' tags in `rank` (a generic platform keeps its case:
+            // `freebsd_14_0_RELEASE_amd64`).
+            priority.entry(tag.to_ascii_lowercase()).or_insert(rank as u32);
         }
         Target {
             implementation: interpreter.implementation.clone(),
