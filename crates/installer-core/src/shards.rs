@@ -134,7 +134,7 @@ pub(crate) fn suggest_cache_dir(env_root: &Path) -> Option<PathBuf> {
         .map(|dir| dir.join(AUTO_SHARD_NAME))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

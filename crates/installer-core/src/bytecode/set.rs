@@ -165,17 +165,7 @@ pub(super) fn import(
 /// at today's times); kept to 32 bits as `& 0xFFFFFFFF` keeps it. Whole seconds would miss
 /// those: Python would reject the `.pyc` and write its own.
 fn mtime_secs(source: &std::fs::Metadata) -> u32 {
-    #[cfg(unix)]
-    let (secs, nanos) = {
-        use std::os::unix::fs::MetadataExt;
-        (source.mtime(), source.mtime_nsec())
-    };
-    #[cfg(not(unix))]
-    let (secs, nanos) = source
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or((0, 0), |d| (d.as_secs() as i64, i64::from(d.subsec_nanos())));
+    let (secs, nanos) = crate::platform::mtime_parts(source);
     // `as i64` truncates toward zero as `int()` does; `as u32` keeps the low 32 bits.
     (secs as f64 + nanos as f64 * 1e-9) as i64 as u32
 }

@@ -109,8 +109,7 @@ pub(crate) fn forget_stale(cache: &Cache) {
 /// Whether some process holds the environment's lock (`Venv::lock`): an install or uninstall
 /// is running there.
 fn locked(venv: &Path) -> bool {
-    let Ok(dir) = File::open(venv) else { return false };
-    matches!(dir.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock))
+    crate::platform::dir_lock_held(venv)
 }
 
 fn is_record(path: &Path) -> bool {
@@ -139,17 +138,8 @@ fn read_record(path: &Path) -> Option<(RecordId, SymlinkedEnv)> {
     Some((id, serde_json::from_slice(&bytes).ok()?))
 }
 
-#[cfg(unix)]
 fn identity(meta: &std::fs::Metadata) -> RecordId {
-    use std::os::unix::fs::MetadataExt;
-    let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
-    (meta.dev(), meta.ino(), mtime, meta.len())
-}
-
-#[cfg(not(unix))]
-fn identity(meta: &std::fs::Metadata) -> RecordId {
-    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-    (0, 0, mtime.map_or(0, |d| d.as_nanos() as i128), meta.len())
+    crate::platform::file_identity(meta)
 }
 
 /// The entries directory as installs wrote it into link targets, and canonicalized (in case

@@ -245,6 +245,48 @@ pub fn try_lock_dir(_path: &Path) -> io::Result<Option<DirLock>> {
     Ok(None)
 }
 
+/// Whether a process holds the directory `path`'s lock (`lock_dir`, `lock_dir_shared`) in a
+/// way a shared lock would wait for: an install or uninstall running there. Asks without
+/// taking anything a holder would notice for longer than the asking.
+pub fn dir_lock_held(path: &Path) -> bool {
+    let Ok(dir) = File::open(path) else { return false };
+    matches!(dir.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock))
+}
+
+/// What tells one version of a file from another: device, inode, modification time (ns since
+/// the epoch) and length. A file replaced by rename is a new inode; where there are no inodes,
+/// time and length.
+pub fn file_identity(meta: &Metadata) -> (u64, u64, i128, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        (meta.dev(), meta.ino(), mtime, meta.len())
+    }
+    #[cfg(not(unix))]
+    {
+        let (secs, nanos) = mtime_parts(meta);
+        (0, 0, i128::from(secs) * 1_000_000_000 + i128::from(nanos), meta.len())
+    }
+}
+
+/// A file's modification time as seconds and nanoseconds since the epoch, as `stat` gives it
+/// (negative seconds before 1970).
+pub fn mtime_parts(meta: &Metadata) -> (i64, i64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.mtime(), meta.mtime_nsec())
+    }
+    #[cfg(not(unix))]
+    {
+        meta.modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or((0, 0), |d| (d.as_secs() as i64, i64::from(d.subsec_nanos())))
+    }
+}
+
 /// Reads at an absolute offset without moving a shared cursor, so several threads can read
 /// one open archive at once.
 #[cfg(unix)]
