@@ -264,14 +264,9 @@ fn an_environment_that_is_a_mount_of_its_own_gets_no_shard_inside_it() {
 
 #[test]
 fn a_shard_that_cannot_be_made_is_named_in_the_warning_with_a_directory_that_would_work() {
-    use std::os::unix::fs::PermissionsExt;
-    use support::privileged::{run, Mount, Users};
-    let Some(users) = Users::new() else { return };
-    let work = tempfile::tempdir().unwrap();
+    use support::privileged::{run, users_with_wheel, Mount};
+    let Some((users, work, wheel)) = users_with_wheel("fixture_pkg-1.0") else { return };
     let cwd = work.path();
-    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
-    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
     // A drive whose top only root may write; the user's project on it, the user's cache elsewhere.
     let drive = cwd.join("drive");
     let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };

@@ -198,13 +198,7 @@ fn a_script_whose_dropped_first_line_changed_how_it_compiles_gets_the_rewrites_b
         .file("tools-1.0.data/scripts/latin.py", b"#!python # -*- coding: latin-1 -*-\nX = 'caf\xc3\xa9'\n")
         .file("tools-1.0.data/scripts/odd.py", b"#!python \xff\nX = 1\n")
         .write(tmp.path(), None);
-    let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
-    let out = installer(
-        tmp.path(),
-        &["install", "-v", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
-    );
-    assert_ok(&out);
-    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    install_compiling_without_warnings(tmp.path(), &venv, &cache, &wheel);
     assert_pycs_fresh(&venv, &[venv.join("bin/latin.py"), venv.join("bin/odd.py")]);
 }
 
@@ -224,13 +218,7 @@ fn compile_also_compiles_scripts_and_data_files_as_pip_does_once_into_the_cache(
         .file("tools-1.0.data/data/share/tools/helper.py", b"X = 1\n")
         .write(tmp.path(), None);
     let install = |venv: &Path| {
-        let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
-        let out = installer(
-            tmp.path(),
-            &["install", "-v", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
-        );
-        assert_ok(&out);
-        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+        let out = install_compiling_without_warnings(tmp.path(), venv, &cache, &wheel);
         let sources = ["bin/tool.py", "bin/plain.py", "share/tools/helper.py"].map(|s| venv.join(s));
         assert_pycs_fresh(venv, &sources);
         let tag = python(venv, "import sys; print(sys.implementation.cache_tag)").trim().to_string();
@@ -256,4 +244,21 @@ fn compile_also_compiles_scripts_and_data_files_as_pip_does_once_into_the_cache(
     assert_compiled_nothing(&install(&make_venv(&tmp.path().join("second"))));
     let spaced = stderr(&install(&make_venv(&tmp.path().join("my envs/third"))));
     assert!(spaced.contains("compiling 1 file installed outside site-packages"), "{spaced}");
+}
+
+/// `install -v --compile` of `wheel` into `venv`, which succeeds without a warning.
+fn install_compiling_without_warnings(
+    cwd: &Path,
+    venv: &Path,
+    cache: &Path,
+    wheel: &Path,
+) -> std::process::Output {
+    let (v, c) = (venv.to_str().unwrap(), cache.to_str().unwrap());
+    let out = installer(
+        cwd,
+        &["install", "-v", "--venv", v, "--cache-dir", c, "--compile", wheel.to_str().unwrap()],
+    );
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    out
 }

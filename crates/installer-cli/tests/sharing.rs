@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::privileged::{run, Mount, Users};
+use support::privileged::{open_workdir, run, users_with_wheel, Mount, Users};
 use support::*;
 
 /// `installer install -v --venv V --cache-dir C <fixture_pkg> [extra]`, with `layers` as
@@ -226,6 +226,30 @@ fn assert_sealed(entry: &Path, executable: &[&str]) {
     }
 }
 
+/// `installer install -v` of `wheel` into `venv` as `user`, with a cache of that user's own in
+/// `cwd` (made on the first call), and `INSTALLER_CACHE_SHARDS=shards` when given.
+fn install_as_user(
+    users: &Users,
+    user: &str,
+    cwd: &Path,
+    venv: &Path,
+    wheel: &Path,
+    shards: Option<&Path>,
+) -> Output {
+    let cache = cwd.join(format!("cache-{user}"));
+    if !cache.exists() {
+        std::fs::create_dir(&cache).unwrap();
+        run("chown", &[user, cache.to_str().unwrap()]);
+    }
+    let args = ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    let program = Path::new(env!("CARGO_BIN_EXE_installer"));
+    let mut command = users.command(user, cwd, program, &[&args[..], &[wheel.to_str().unwrap()]].concat());
+    if let Some(shards) = shards {
+        command.env("INSTALLER_CACHE_SHARDS", shards);
+    }
+    command.output().unwrap()
+}
+
 /// Whether Linux refuses hardlinks to files one may not write (`fs.protected_hardlinks`, on by
 /// default on every distribution): what these tests check the installer copes with. Says so
 /// when it is off (a failure under CI).
@@ -248,9 +272,8 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     if !hardlinks_protected() {
         return;
     }
-    let work = tempfile::tempdir().unwrap();
+    let work = open_workdir();
     let cwd = work.path();
-    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
     let cache = cwd.join("cache");
     std::fs::create_dir(&cache).unwrap();
     run("chown", &[&format!("root:{}", users.group), cache.to_str().unwrap()]);
@@ -369,29 +392,14 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
 #[test]
 fn no_automatic_shard_at_the_top_of_a_filesystem_every_user_may_write_so_none_can_be_planted() {
     use std::os::unix::fs::PermissionsExt;
-    let Some(users) = Users::new() else { return };
-    let work = tempfile::tempdir().unwrap();
+    let Some((users, work, wheel)) = users_with_wheel("fixture_pkg-1.0") else { return };
     let cwd = work.path();
-    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
-    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
     // A scratch filesystem as /tmp is: a tmpfs with its default mode, sticky and world-writable.
     let scratch = cwd.join("scratch");
     let Some(_tmpfs) = Mount::new(&scratch, &["-t", "tmpfs", "tmpfs"]) else { return };
     assert_eq!(mode(&scratch), 0o1777);
     let install_as = |user: &str, venv: &Path, shards: Option<&Path>| {
-        let cache = cwd.join(format!("cache-{user}"));
-        std::fs::create_dir(&cache).unwrap();
-        run("chown", &[user, cache.to_str().unwrap()]);
-        let args =
-            ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
-        let program = Path::new(env!("CARGO_BIN_EXE_installer"));
-        let mut command =
-            users.command(user, cwd, program, &[&args[..], &[wheel.to_str().unwrap()]].concat());
-        if let Some(shards) = shards {
-            command.env("INSTALLER_CACHE_SHARDS", shards);
-        }
-        let out = command.output().unwrap();
+        let out = install_as_user(&users, user, cwd, venv, &wheel, shards);
         assert_ok(&out);
         stderr(&out)
     };
@@ -430,15 +438,11 @@ fn no_automatic_shard_at_the_top_of_a_filesystem_every_user_may_write_so_none_ca
 #[test]
 fn a_groups_shared_shard_holding_anothers_read_only_entries_is_cloned_or_copied_from() {
     use std::os::unix::fs::PermissionsExt;
-    let Some(users) = Users::new() else { return };
+    let Some((users, work, wheel)) = users_with_wheel("fixture_pkg-1.0") else { return };
     if !hardlinks_protected() {
         return;
     }
-    let work = tempfile::tempdir().unwrap();
     let cwd = work.path();
-    std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let wheel = cwd.join(fixture("fixture_pkg-1.0").file_name().unwrap());
-    std::fs::copy(fixture("fixture_pkg-1.0"), &wheel).unwrap();
     // The projects' filesystem, with the group's shard on it; each user's cache elsewhere.
     let projects = cwd.join("projects");
     let Some(_tmpfs) = Mount::new(&projects, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
@@ -446,17 +450,7 @@ fn a_groups_shared_shard_holding_anothers_read_only_entries_is_cloned_or_copied_
     std::fs::create_dir(&shard).unwrap();
     run("chgrp", &[&users.group, shard.to_str().unwrap()]);
     std::fs::set_permissions(&shard, std::fs::Permissions::from_mode(0o2775)).unwrap();
-    let install_as = |user: &str, venv: &Path| {
-        let cache = cwd.join(format!("cache-{user}"));
-        std::fs::create_dir(&cache).unwrap();
-        run("chown", &[user, cache.to_str().unwrap()]);
-        let args =
-            ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
-        let program = Path::new(env!("CARGO_BIN_EXE_installer"));
-        let mut command =
-            users.command(user, cwd, program, &[&args[..], &[wheel.to_str().unwrap()]].concat());
-        command.env("INSTALLER_CACHE_SHARDS", &shard).output().unwrap()
-    };
+    let install_as = |user: &str, venv: &Path| install_as_user(&users, user, cwd, venv, &wheel, Some(&shard));
 
     // A's install imports the entry into the shard, sealed read-only, and links from it.
     let venv_a = users.venv(&users.a, &projects.join("a"));

@@ -61,6 +61,26 @@ impl Drop for Mount {
     }
 }
 
+/// A directory every user may enter (a temporary directory is `0700`), for tests that run
+/// commands as other users.
+pub fn open_workdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// The users of a test, an [`open_workdir`] and in it a copy of the fixture wheel `prefix`
+/// every user may read; `None` (after [`skip`]) where users cannot be made.
+pub fn users_with_wheel(prefix: &str) -> Option<(Users, tempfile::TempDir, PathBuf)> {
+    let users = Users::new()?;
+    let work = open_workdir();
+    let fixture = super::fixture(prefix);
+    let wheel = work.path().join(fixture.file_name().unwrap());
+    std::fs::copy(&fixture, &wheel).unwrap();
+    Some((users, work, wheel))
+}
+
 /// A group and two users in it, made for one test and deleted when dropped.
 pub struct Users {
     pub group: String,
