@@ -350,7 +350,7 @@ impl Cache {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io("open", lease_path, e)),
         };
-        if dir.is_dir() && in_use() {
+        if in_use() && dir.is_dir() {
             return Ok(EntryRemoval::InUse);
         }
         crate::pause::point("entry-removing");
@@ -467,15 +467,10 @@ impl Cache {
             Err(_) => return None,
         };
         match lease.lock_shared() {
-            Ok(()) => {
-                // A remover holding it exclusively may have renamed the entry away (or another
-                // writer published it anew) between our open and our lock.
-                let ours = lease.metadata().ok()?;
-                let there = std::fs::metadata(&lease_path).ok()?;
-                if !crate::platform::same_file(&ours, &there) {
-                    return None;
-                }
-            }
+            // A remover holding it exclusively may have renamed the entry away (or another
+            // writer published it anew) between our open and our lock.
+            Ok(()) if !still_the_lease(&lease, &lease_path) => return None,
+            Ok(()) => {}
             Err(e) if !crate::platform::locks_unsupported(&e) => return None,
             Err(_) => {}
         }
@@ -507,6 +502,16 @@ impl Cache {
         record.entries.dedup();
         write_atomically(&path, &serde_json::to_vec_pretty(&record).expect("a record serialises"))
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    }
+}
+
+/// Whether `lock`, opened from `path` and since locked, is still the file at `path`: a remover
+/// renames an entry away holding its lease exclusively, so a lease opened just before that
+/// rename and locked after it belongs to a removed entry. `false` where either cannot be read.
+pub(crate) fn still_the_lease(lock: &File, path: &Path) -> bool {
+    match (lock.metadata(), std::fs::metadata(path)) {
+        (Ok(ours), Ok(there)) => crate::platform::same_file(&ours, &there),
+        _ => false,
     }
 }
 

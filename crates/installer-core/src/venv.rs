@@ -93,7 +93,7 @@ impl Venv {
             python: python.executable.clone(),
             python_version: version,
             data: path("data")?,
-            headers: if is_venv(python) { site_headers(&root, version) } else { path("include")? },
+            headers: if python.is_venv() { site_headers(&root, version) } else { path("include")? },
             root,
         })
     }
@@ -112,7 +112,11 @@ impl Venv {
             data: root.clone(),
             // pip installs `--target` through its `--home` scheme: `include/python`, but
             // `include/site/pythonX.Y` when it runs in a venv.
-            headers: if is_venv(python) { site_headers(&root, version) } else { root.join("include/python") },
+            headers: if python.is_venv() {
+                site_headers(&root, version)
+            } else {
+                root.join("include/python")
+            },
             root,
         })
     }
@@ -130,7 +134,7 @@ impl Venv {
                 .and_then(|p| p.strip_prefix(&python.prefix).ok())
                 .map_or(default, |rel| root.join(rel))
         };
-        let headers = if is_venv(python) {
+        let headers = if python.is_venv() {
             site_headers(&root, version)
         } else {
             moved("include", site_headers(&root, version))
@@ -158,6 +162,10 @@ impl Venv {
         for dir in [&self.root, &self.site_packages, &self.platlib, &self.scripts] {
             let missing: Vec<PathBuf> =
                 dir.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf).collect();
+            // One `stat` for a directory that is there (every install into a venv).
+            if missing.is_empty() {
+                continue;
+            }
             if let Err(e) = std::fs::create_dir_all(dir) {
                 remove_made_dirs(&made);
                 return Err(Error::io("create directory", dir, e));
@@ -253,12 +261,6 @@ pub(crate) fn remove_made_dirs(made: &[PathBuf]) {
 /// pip's headers directory in a venv: `<prefix>/include/site/pythonX.Y`.
 fn site_headers(root: &Path, (major, minor): (u32, u32)) -> PathBuf {
     root.join("include").join("site").join(format!("python{major}.{minor}"))
-}
-
-/// Whether `python` runs in a virtual environment (`sys.prefix != sys.base_prefix`), where pip
-/// puts headers under `include/site`.
-fn is_venv(python: &crate::target::Interpreter) -> bool {
-    python.prefix != python.base_prefix
 }
 
 /// Whether `name`, a file directly in the scripts directory, is one of the environment's own:

@@ -74,25 +74,18 @@ impl Drop for InUse<'_> {
     }
 }
 
-/// Why [`enter`] gave no context.
-pub(crate) enum Refused {
-    Null,
-    /// A call is using it: a callback called back into its own context.
-    Busy,
-}
-
-/// The context behind `ptr`, for the one call using it; refused while another call holds it.
+/// The context behind `ptr`, for the one call using it; `None` for NULL, and while another
+/// call holds it (a callback called back into its own context): every caller refuses both
+/// alike.
 ///
 /// # Safety
 /// `ptr` is NULL or a live context from `installer_ctx_new`.
-pub(crate) unsafe fn enter<'a>(ptr: *mut installer_ctx) -> Result<InUse<'a>, Refused> {
+pub(crate) unsafe fn enter<'a>(ptr: *mut installer_ctx) -> Option<InUse<'a>> {
     // SAFETY: the caller guarantees NULL or a live handle, `cast_ref`'s contract; every thread
     // only ever makes shared references to the handle itself.
-    let handle = unsafe { ffi::cast_ref(ptr.cast_const()) }.ok_or(Refused::Null)?;
-    if handle.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-        return Err(Refused::Busy);
-    }
-    Ok(InUse { handle })
+    let handle = unsafe { ffi::cast_ref(ptr.cast_const()) }?;
+    handle.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok()?;
+    Some(InUse { handle })
 }
 
 /// What an `installer_ctx` points to.
@@ -258,19 +251,16 @@ pub unsafe extern "C" fn installer_ctx_new(
 #[no_mangle]
 pub unsafe extern "C" fn installer_ctx_free(ctx: *mut installer_ctx) {
     ffi_panic_boundary! {
+        // A callback freeing its own context mid-call is refused, or the call would go on
+        // with a freed context.
         // SAFETY: the export documents `ctx` as NULL or a context from `installer_ctx_new` not
         // freed yet, `enter`'s contract.
-        match unsafe { enter(ctx) } {
-            // A callback freeing its own context mid-call: refused, or the call would go on
-            // with a freed context.
-            Err(Refused::Busy) | Err(Refused::Null) => {}
-            Ok(in_use) => {
-                // Not `drop`: it would write the flag of the freed handle.
-                std::mem::forget(in_use);
-                // SAFETY: as above, which is `free_box`'s contract; no reference into the
-                // handle is left (the `InUse` was forgotten).
-                unsafe { ffi::free_box(ctx) }
-            }
+        if let Some(in_use) = unsafe { enter(ctx) } {
+            // Not `drop`: it would write the flag of the freed handle.
+            std::mem::forget(in_use);
+            // SAFETY: as above, which is `free_box`'s contract; no reference into the handle is
+            // left (the `InUse` was forgotten).
+            unsafe { ffi::free_box(ctx) }
         }
     }
 }
@@ -443,9 +433,9 @@ pub unsafe extern "C" fn installer_last_error(ctx: *const installer_ctx) -> *con
         // SAFETY: the export documents `ctx` as NULL or a live context, `enter`'s contract.
         match unsafe { enter(ctx.cast_mut()) } {
             // Owned by the context, so valid after `ctx` is released.
-            Ok(ctx) => ctx.last_error.as_ptr(),
+            Some(ctx) => ctx.last_error.as_ptr(),
             // NULL, or called from a callback of a call on `ctx`: it has no last error yet.
-            Err(_) => c"".as_ptr(),
+            None => c"".as_ptr(),
         }
     }
 }
@@ -466,7 +456,7 @@ mod tests {
         work: impl FnOnce(&mut Context) -> Result<(), Error>,
     ) -> installer_status {
         // SAFETY: `ctx` is a live context in these tests.
-        let Ok(mut context) = (unsafe { enter(ctx) }) else { panic!("the context is free") };
+        let Some(mut context) = (unsafe { enter(ctx) }) else { panic!("the context is free") };
         context.run(work)
     }
 
@@ -523,7 +513,7 @@ mod tests {
         );
 
         // SAFETY: `ctx` is live.
-        let Ok(context) = (unsafe { enter(ctx) }) else { panic!("the context is free") };
+        let Some(context) = (unsafe { enter(ctx) }) else { panic!("the context is free") };
         assert_eq!(context.options.link_mode, LinkMode::Hardlink);
         assert_eq!(context.options.link_fallback, LinkFallback::Error);
         assert_eq!(context.options.jobs, 3);
@@ -541,6 +531,11 @@ mod tests {
         let mut ctx: *mut installer_ctx = std::ptr::null_mut();
         // SAFETY: `ctx` is a valid place for the new handle.
         assert_eq!(unsafe { installer_ctx_new(std::ptr::null(), &mut ctx) }, installer_status::INSTALLER_OK);
+        // A last error before the call, so that the empty one inside it is the refusal's.
+        // SAFETY: `ctx` is live.
+        let refused = unsafe { installer_ctx_set_jobs(ctx, 0) };
+        assert_eq!(refused, installer_status::INSTALLER_ERR_INVALID_ARGUMENT);
+        assert_ne!(last_error(ctx), "");
         let status = run(ctx, |_| {
             // SAFETY: `ctx` is live; these are the calls a callback might make.
             unsafe {

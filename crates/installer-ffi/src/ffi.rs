@@ -47,8 +47,8 @@ macro_rules! try_mut_from_ptr {
         // SAFETY: every export documents that its context is NULL or a live context, which is
         // `enter`'s contract.
         match unsafe { $crate::context::enter($ptr) } {
-            Ok(value) => value,
-            Err(_) => return $crate::status::installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
+            Some(value) => value,
+            None => return $crate::status::installer_status::INSTALLER_ERR_INVALID_ARGUMENT,
         }
     };
 }

@@ -129,11 +129,12 @@ impl Reporter for CallbackReporter {
     fn warning(&self, message: &str) {
         let Some(cb) = self.warning else { return };
         // Core messages contain no NUL; should one ever, show it rather than cut the line.
-        let message = CString::new(message.replace('\0', "\\0")).expect("NULs were replaced");
+        let message = message.replace('\0', "\\0");
         let mut sent = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        if !sent.insert(message.to_string_lossy().into_owned()) {
+        if !sent.insert(message.clone()) {
             return;
         }
+        let message = CString::new(message).expect("NULs were replaced");
         // SAFETY: as in `report_progress`; `message` outlives the call.
         unsafe { (cb.func)(cb.user_data, message.as_ptr()) };
     }

@@ -134,9 +134,7 @@ fn lease(dir: &Path) -> Option<Option<File>> {
     if lock.lock_shared().is_err() {
         return Some(None);
     }
-    let ours = lock.metadata().ok()?;
-    let there = std::fs::metadata(&path).ok()?;
-    crate::platform::same_file(&ours, &there).then_some(Some(lock))
+    super::still_the_lease(&lock, &path).then_some(Some(lock))
 }
 
 fn entry(dir: PathBuf, id: &str, manifest: Manifest, lease: Option<File>) -> CacheEntry {

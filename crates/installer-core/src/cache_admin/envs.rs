@@ -11,6 +11,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use crate::cache::{Cache, SymlinkedEnv};
+use crate::platform;
 
 /// A recorded environment that still exists and still has symlinks into the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub(crate) fn judge(cache: &Cache) -> Judged {
         .filter_map(|(path, id, record)| {
             seen.0.insert((path, id));
             let mut entries = BTreeSet::new();
-            if locked(&record.venv) {
+            if platform::dir_lock_held(&record.venv) {
                 entries.extend(record.entries);
             }
             entries.extend(links_into(&record.venv, &prefixes));
@@ -78,8 +79,8 @@ impl RecordsSeen {
     pub(crate) fn written_since(&self, cache: &Cache, id: &str) -> bool {
         let Ok(read) = std::fs::read_dir(cache.envs_dir()) else { return false };
         read.flatten().map(|f| f.path()).filter(|p| is_record(p)).any(|path| {
-            let unchanged =
-                std::fs::metadata(&path).is_ok_and(|m| self.0.contains(&(path.clone(), identity(&m))));
+            let unchanged = std::fs::metadata(&path)
+                .is_ok_and(|m| self.0.contains(&(path.clone(), platform::file_identity(&m))));
             !unchanged && read_record(&path).is_some_and(|(_, record)| record.entries.iter().any(|e| e == id))
         })
     }
@@ -93,23 +94,17 @@ impl RecordsSeen {
 pub(crate) fn forget_stale(cache: &Cache) {
     let prefixes = entry_prefixes(cache);
     for (file, id, record) in records(cache) {
-        let _lock = match crate::platform::try_lock_dir(&record.venv) {
+        let _lock = match platform::try_lock_dir(&record.venv) {
             Ok(Some(lock)) => Some(lock),
             Ok(None) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(_) => continue,
         };
-        let unchanged = std::fs::metadata(&file).is_ok_and(|m| identity(&m) == id);
+        let unchanged = std::fs::metadata(&file).is_ok_and(|m| platform::file_identity(&m) == id);
         if unchanged && links_into(&record.venv, &prefixes).is_empty() {
             let _ = std::fs::remove_file(file);
         }
     }
-}
-
-/// Whether some process holds the environment's lock (`Venv::lock`): an install or uninstall
-/// is running there.
-fn locked(venv: &Path) -> bool {
-    crate::platform::dir_lock_held(venv)
 }
 
 fn is_record(path: &Path) -> bool {
@@ -132,14 +127,10 @@ fn records(cache: &Cache) -> Vec<(PathBuf, RecordId, SymlinkedEnv)> {
 /// A record and the identity of the file it was read from (one open, so they agree).
 fn read_record(path: &Path) -> Option<(RecordId, SymlinkedEnv)> {
     let mut file = File::open(path).ok()?;
-    let id = identity(&file.metadata().ok()?);
+    let id = platform::file_identity(&file.metadata().ok()?);
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).ok()?;
     Some((id, serde_json::from_slice(&bytes).ok()?))
-}
-
-fn identity(meta: &std::fs::Metadata) -> RecordId {
-    crate::platform::file_identity(meta)
 }
 
 /// The entries directory as installs wrote it into link targets, and canonicalized (in case

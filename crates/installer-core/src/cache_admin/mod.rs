@@ -249,22 +249,14 @@ pub fn clean(caches: &[Cache], options: &CleanOptions) -> Result<Vec<Removal>> {
     let mut plans = Vec::with_capacity(caches.len());
     let mut blocking = BTreeSet::new();
     for cache in caches {
-        let envs::Judged { live: envs, seen } = envs::judge(cache);
         let (doomed, kept): (Vec<EntryInfo>, Vec<EntryInfo>) = entries(cache)?.into_iter().partition(|e| {
             names.is_empty() || e.name.as_deref().is_some_and(|n| names.contains(&normalize_name(n)))
         });
-        let doomed_ids: BTreeSet<&str> = doomed.iter().map(|e| e.id.as_str()).collect();
-        let broken: Vec<PathBuf> = envs
-            .iter()
-            .filter(|env| env.entries.iter().any(|id| doomed_ids.contains(id.as_str())))
-            .map(|env| env.venv.clone())
-            .collect();
+        let (broken, seen) = symlinked_users(cache, &doomed.iter().map(|e| e.id.as_str()).collect());
         blocking.extend(broken.iter().cloned());
         plans.push((cache, doomed, kept.len(), broken, seen));
     }
-    if !blocking.is_empty() && !options.force {
-        return Err(Error::SymlinkedEnvironments { envs: blocking.into_iter().collect() });
-    }
+    refuse_to_break(&blocking, options.force)?;
     let mut out = Vec::with_capacity(plans.len());
     for (cache, doomed, kept, broken, seen) in plans {
         let (removed, in_use) = remove_all(cache, doomed, unless_forced(options.force, &seen))?;
@@ -312,7 +304,6 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
     for cache in caches {
         envs::forget_stale(cache);
         let envs::Judged { live: envs, seen } = envs::judge(cache);
-        let seen = (!options.force).then_some(seen);
         let mut doomed = Vec::new();
         let mut kept = Vec::new();
         let mut for_envs = BTreeSet::new();
@@ -334,7 +325,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
                 kept.push(entry);
             }
         }
-        let (removed, in_use) = remove_all(cache, doomed, seen.as_ref())?;
+        let (removed, in_use) = remove_all(cache, doomed, unless_forced(options.force, &seen))?;
         let mut removal = Removal {
             root: cache.root().to_path_buf(),
             removed,
@@ -351,7 +342,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
         if let Some(cutoff) = options.used_before {
             let (old, recent): (Vec<EntryInfo>, Vec<EntryInfo>) =
                 candidates.into_iter().partition(|e| e.last_used < cutoff);
-            let (removed, in_use) = remove_all(cache, old, seen.as_ref())?;
+            let (removed, in_use) = remove_all(cache, old, unless_forced(options.force, &seen))?;
             removal.by_age = removed.len();
             removal.in_use += in_use.len();
             removal.removed.extend(removed);
@@ -370,7 +361,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
             .iter()
             .enumerate()
             .flat_map(|(i, (may, _))| may.iter().map(move |e| size::Candidate::of(i, e)));
-        let lru = size::evict_lru(caches, &judged, candidates.collect(), size, max)?;
+        let lru = size::evict_lru(caches, &judged, options.force, candidates.collect(), size, max)?;
         for (((removal, gone), in_use), (candidates, _)) in
             out.iter_mut().zip(lru.removed).zip(lru.in_use).zip(&mut left)
         {
@@ -388,6 +379,27 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
         forget_missing_index_records(cache);
     }
     Ok(out)
+}
+
+/// The live symlinked environments of `cache` that link into one of `ids` (removing those
+/// entries would break them), and the records they were judged by.
+fn symlinked_users(cache: &Cache, ids: &BTreeSet<&str>) -> (Vec<PathBuf>, RecordsSeen) {
+    let envs::Judged { live, seen } = envs::judge(cache);
+    let users = live
+        .into_iter()
+        .filter(|env| env.entries.iter().any(|id| ids.contains(id.as_str())))
+        .map(|env| env.venv)
+        .collect();
+    (users, seen)
+}
+
+/// Refuses, before anything is removed, to break the symlinked environments `blocking`,
+/// unless `force`.
+fn refuse_to_break(blocking: &BTreeSet<PathBuf>, force: bool) -> Result<()> {
+    if blocking.is_empty() || force {
+        return Ok(());
+    }
+    Err(Error::SymlinkedEnvironments { envs: blocking.iter().cloned().collect() })
 }
 
 /// `seen`, unless `force` says to break symlinked environments anyway.

@@ -130,7 +130,7 @@ pub fn enforce_max_size(
     for (i, (cache, entries)) in caches.iter().zip(sizes).enumerate() {
         let uses = cache.last_uses();
         let Judged { live, seen } = judge(cache);
-        judged.push(Some(seen));
+        judged.push(seen);
         let protected: BTreeSet<String> = live.into_iter().flat_map(|env| env.entries).collect();
         candidates.extend(
             entries.into_iter().filter(|e| !used.contains(e.id.as_str()) && !protected.contains(&e.id)).map(
@@ -143,7 +143,7 @@ pub fn enforce_max_size(
             ),
         );
     }
-    let lru = evict_lru(&caches, &judged, candidates, size_before, max)?;
+    let lru = evict_lru(&caches, &judged, false, candidates, size_before, max)?;
     let mut removed = Vec::new();
     for (cache, gone) in caches.iter().zip(&lru.removed) {
         if !gone.is_empty() {
@@ -185,10 +185,11 @@ pub(super) struct Lru {
 
 /// Removes `candidates` of `caches`, least recently used first across all caches (ties by id),
 /// from a total of `size` bytes until it is at most `max`; `judged`, per cache, the records of
-/// symlinked environments the candidates were chosen by (`None`: `force`).
+/// symlinked environments the candidates were chosen by (disregarded with `force`).
 pub(super) fn evict_lru(
     caches: &[Cache],
-    judged: &[Option<RecordsSeen>],
+    judged: &[RecordsSeen],
+    force: bool,
     mut candidates: Vec<Candidate>,
     mut size: u64,
     max: u64,
@@ -200,7 +201,7 @@ pub(super) fn evict_lru(
         if size <= max {
             break;
         }
-        let seen = judged[candidate.cache].as_ref();
+        let seen = super::unless_forced(force, &judged[candidate.cache]);
         match remove(&caches[candidate.cache], &candidate.id, seen)? {
             EntryRemoval::Removed => {
                 size = size.saturating_sub(candidate.disk_bytes);

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::bytecode::{self, BytecodeSet};
 use crate::cache::{Cache, CacheEntry, EntryRemoval};
 use crate::manifest::{ManifestFile, Sha256Digest};
-use crate::{Error, Result};
+use crate::Result;
 
 /// An entry whose files no longer match its manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,14 +150,11 @@ pub fn evict(caches: &[Cache], damaged: &[DamagedEntry], force: bool) -> Result<
         if ids.is_empty() {
             continue;
         }
-        let super::envs::Judged { live, seen } = super::envs::judge(cache);
-        let broken = live.into_iter().filter(|env| env.entries.iter().any(|id| ids.contains(id.as_str())));
-        blocking.extend(broken.map(|env| env.venv));
+        let (broken, seen) = super::symlinked_users(cache, &ids);
+        blocking.extend(broken);
         plans.push((cache, ids, seen));
     }
-    if !blocking.is_empty() && !force {
-        return Err(Error::SymlinkedEnvironments { envs: blocking.into_iter().collect() });
-    }
+    super::refuse_to_break(&blocking, force)?;
     let mut repaired = Repaired { symlinked_envs: blocking.into_iter().collect(), ..Repaired::default() };
     for (cache, ids, seen) in plans {
         for id in ids {

@@ -230,7 +230,7 @@ fn write_records(
 ) -> Result<()> {
     plans.par_iter().try_for_each(|plan| {
         let record = Generated::new(plan.record.clone(), plan::record_for(plan, roots).into_bytes(), false);
-        write_new(txn, site_packages, &plan.record, &record)?;
+        write_new(txn, site_packages, &record)?;
         txn.created([site_packages.join(&plan.record)]);
         reporter.advance(1);
         Ok(())
@@ -269,7 +269,7 @@ fn place(
         }
         Source::Generated(index) => {
             let generated = &plan.generated[*index as usize];
-            write_new(txn, root, rel, generated)?
+            write_new(txn, root, generated)?
         }
     }
     Ok(copied.get())
@@ -281,11 +281,12 @@ fn holds_a_file(dir: &std::path::Path) -> bool {
 }
 
 /// Writes a new file; its `mtime` (seconds since the epoch) is the one a `.pyc` header records.
-fn write_new(txn: &Transaction, dir: &Dir, rel: &str, generated: &Generated) -> Result<()> {
+fn write_new(txn: &Transaction, dir: &Dir, generated: &Generated) -> Result<()> {
+    let rel = generated.rel.as_str();
     txn.create_file(dir, rel, || {
         let mut file = dir.create_new_file(rel, generated.executable)?;
         if generated.launcher {
-            crate::platform::add_permissions(&file, 0o555)?;
+            platform::add_permissions(&file, 0o555)?;
         }
         file.write_all(&generated.content)?;
         match generated.mtime {

@@ -417,7 +417,7 @@ pub(crate) fn respect_others_entries<'a>(
     // Opened to read only, not leased: the import leases what it links. In a shard, an entry
     // directory of ours is passed over before its manifest is read (a warm install asks this
     // of every wheel), and the first entry of another member's ends the search.
-    let others = entries.filter_map(|e| match &plan.shard {
+    let mut others = entries.filter_map(|e| match &plan.shard {
         Some(shard) => {
             let dir = std::fs::metadata(shard.entries_dir().join(e.id())).ok()?;
             if platform::is_owned_by_us(&dir) {
@@ -427,13 +427,12 @@ pub(crate) fn respect_others_entries<'a>(
         }
         None => Some(e.clone()),
     });
-    let found = others.into_iter().find_map(|entry| {
+    let found = others.find_map(|entry| {
         let file = entry.manifest().files.first()?.path.clone();
         let meta = std::fs::metadata(entry.tree().join(&file)).ok()?;
         (!entry.is_from_layer() && !platform::is_owned_by_us(&meta)).then_some((entry, file))
     });
-    let Some((entry, file)) = found else { return Ok(()) };
-    let (entry, file) = (&entry, file.as_str());
+    let Some((entry, file)) = &found else { return Ok(()) };
     let target = venv.site_packages();
     let Err(error) = linker::try_file(ConcreteLinkMode::Hardlink, &entry.tree(), file, target) else {
         return Ok(());

@@ -257,17 +257,16 @@ pub fn dir_lock_held(path: &Path) -> bool {
 /// the epoch) and length. A file replaced by rename is a new inode; where there are no inodes,
 /// time and length.
 pub fn file_identity(meta: &Metadata) -> (u64, u64, i128, u64) {
+    let (secs, nanos) = mtime_parts(meta);
+    let mtime = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
     #[cfg(unix)]
-    {
+    let (dev, ino) = {
         use std::os::unix::fs::MetadataExt;
-        let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
-        (meta.dev(), meta.ino(), mtime, meta.len())
-    }
+        (meta.dev(), meta.ino())
+    };
     #[cfg(not(unix))]
-    {
-        let (secs, nanos) = mtime_parts(meta);
-        (0, 0, i128::from(secs) * 1_000_000_000 + i128::from(nanos), meta.len())
-    }
+    let (dev, ino) = (0, 0);
+    (dev, ino, mtime, meta.len())
 }
 
 /// A file's modification time as seconds and nanoseconds since the epoch, as `stat` gives it
