@@ -549,3 +549,59 @@ impl WaitRef for std::process::Child {
         Output { status: self.wait().unwrap(), stdout, stderr }
     }
 }
+
+// Hostile conditions (tests/hardening.rs, tests/interrupted.rs)
+
+/// Bytes that no compressor can shrink (xorshift64), quickly.
+pub fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A valid wheel `{name}-{version}-py3-none-any.whl` in `dir`: `{name}/__init__.py`,
+/// `files` members of `size` random bytes each (stored: writing it is quick, and stored
+/// members are what is slowest to fake), and a correct RECORD.
+pub fn big_wheel(dir: &Path, name: &str, version: &str, files: usize, size: usize) -> PathBuf {
+    let mut wheel = WheelBuilder::new(name, version).stored();
+    for i in 0..files {
+        wheel = wheel.file(&format!("{name}/blob{i}.bin"), &random_bytes(size, 0x9e37_79b9 + i as u64 + 1));
+    }
+    wheel.write(dir, None)
+}
+
+/// `install --venv VENV --cache-dir CACHE EXTRA... WHEELS...`.
+pub fn install_args<'a>(
+    venv: &'a Path,
+    cache: &'a Path,
+    wheels: &[&'a Path],
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
+    args
+}
+
+/// Failed with exit code `code`, and stderr says each of `needles`.
+#[track_caller]
+pub fn assert_failed(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr:\n{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    }
+}
+
+/// The cache holds no entry and nothing being written.
+#[track_caller]
+pub fn assert_cache_empty(cache: &Path) {
+    assert_eq!(names(&cache_entries_dir(cache)), Vec::<String>::new(), "entries");
+    assert_eq!(names(&cache_staging_dir(cache)), Vec::<String>::new(), "staging");
+}

@@ -1,0 +1,343 @@
+//! Interrupted runs: Ctrl-C and SIGKILL at the moments that matter (unpacking, moving aside,
+//! placing, uninstalling, recovering), and a wheel replaced while it is unpacked. Each test
+//! stops a real `installer` process at a named pause point or a line of its output, then
+//! checks what the environment and the cache hold and that the next run sets things right.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use support::privileged::open_workdir;
+use support::*;
+
+/// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
+/// and then until `ready()` holds (polled; given up when the process has exited), then sends
+/// `signal` (0: none; negative: twice, the second once the first was handled). Returns the
+/// output.
+fn signal_after_first(
+    cwd: &Path,
+    args: &[&str],
+    prefixes: &[&str],
+    ready: &dyn Fn() -> bool,
+    signal: i32,
+) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .current_dir(cwd)
+        .args(args)
+        .args(["-v", "-j", "1"])
+        .env("XDG_CONFIG_HOME", cwd.join(".no-user-config"))
+        .env_remove("INSTALLER_LINK_MODE")
+        .env_remove("INSTALLER_CACHE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let first = prefixes.iter().any(|p| line.starts_with(&format!("info: {p}")));
+        seen.push(line);
+        if first {
+            break;
+        }
+    }
+    while !ready() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
+    unsafe { libc::kill(child.id() as i32, signal.abs()) };
+    if signal < 0 {
+        // The second one once the first was handled (it says so), or the kernel merges them.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let handled = line.starts_with("interrupted: rolling back");
+            seen.push(line);
+            if handled {
+                break;
+            }
+        }
+        // SAFETY: as above; the child is not reaped before `wait_with_output` below.
+        unsafe { libc::kill(child.id() as i32, -signal) };
+    }
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let mut out = child.wait_with_output().unwrap();
+    seen.extend(rest);
+    out.stderr = seen.join("\n").into_bytes();
+    out
+}
+
+/// Ctrl-C during a cold install of three large wheels, once the first is cached (paused
+/// there): the others are not unpacked, exit 130 with the documented message, no staging
+/// left, venv as before; the same command then succeeds.
+#[test]
+fn ctrl_c_stops_a_cold_install_and_removes_its_temporary_files() {
+    let work = open_workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let wheels: Vec<PathBuf> =
+        ["alpha", "beta", "gamma"].iter().map(|n| big_wheel(work.path(), n, "1.0", 24, 2 << 20)).collect();
+    let wheel_refs: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
+    let before = snapshot(&venv);
+    let args = install_args(&venv, &cache, &wheel_refs, &["-j", "1"]);
+
+    let out = Paused::start(work.path(), &args, "entry-leased").interrupt();
+    assert_failed(&out, 130, &["error: interrupted; nothing was changed"]);
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "no staging directory left");
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 1, "only the first wheel was unpacked");
+
+    assert_ok(&installer(work.path(), &args));
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 3);
+    for name in ["alpha", "beta", "gamma"] {
+        assert!(site_packages(&venv).join(format!("{name}-1.0.dist-info/RECORD")).is_file());
+    }
+}
+
+/// Ctrl-C during an upgrade, paused once the old version's files are moved aside: the
+/// rollback puts them back, so the venv is exactly as before, and the command exits 130.
+#[test]
+fn ctrl_c_mid_upgrade_rolls_back() {
+    let work = open_workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let old = big_wheel(work.path(), "grow", "1.0", 30, 4 << 10);
+    let new_dir = work.path().join("new");
+    std::fs::create_dir(&new_dir).unwrap();
+    let new = big_wheel(&new_dir, "grow", "2.0", 60, 4 << 10);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&old], &[])));
+    let before = snapshot(&venv);
+
+    let args = install_args(&venv, &cache, &[&new], &[]);
+    let out = Paused::start(work.path(), &args, "moved-aside").interrupt();
+    assert_failed(&out, 130, &["error: interrupted; nothing was changed"]);
+    assert_eq!(snapshot(&venv), before, "venv as before the upgrade");
+}
+
+/// SIGKILL while upgrading (cache warm, copy mode), as soon as the transaction has made its
+/// backup directory: the next run rolls back whatever the dead one left, installs, and the
+/// result equals a clean upgrade; no backup directory stays.
+#[test]
+fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
+    let work = open_workdir();
+    let cache = work.path().join("cache");
+    let (venv, reference) = (venv_at(&work.path().join("venv")), venv_at(&work.path().join("reference")));
+    let old = big_wheel(work.path(), "grow", "1.0", 300, 4 << 10);
+    let new_dir = work.path().join("new");
+    std::fs::create_dir(&new_dir).unwrap();
+    let new = big_wheel(&new_dir, "grow", "2.0", 1000, 4 << 10);
+    for target in [&venv, &reference] {
+        assert_ok(&installer(work.path(), &install_args(target, &cache, &[&old], &["--link-mode", "copy"])));
+    }
+    let reference_args = install_args(&reference, &cache, &[&new], &["--link-mode", "copy"]);
+    assert_ok(&installer(work.path(), &reference_args));
+
+    // Killed once the transaction is under way (its backup directory holds its lock file):
+    // not after a delay, which a fast or a loaded machine turns into "before" or "after".
+    let args = install_args(&venv, &cache, &[&new], &["--link-mode", "copy"]);
+    let backup_exists = || {
+        names(&venv)
+            .iter()
+            .any(|n| n.starts_with(".installer-backup-") && venv.join(n).join(".lock").exists())
+    };
+    let out = signal_after_first(work.path(), &args, &["cache hit"], &backup_exists, libc::SIGKILL);
+    let killed_mid_transaction = names(&venv).iter().any(|n| n.starts_with(".installer-backup-"));
+    eprintln!(
+        "killed: {:?}; backup left: {killed_mid_transaction}; site-packages: {:?}",
+        out.status,
+        names(&site_packages(&venv))
+    );
+
+    assert!(killed_mid_transaction, "the kill should land inside the transaction");
+    assert_ok(&installer(work.path(), &args));
+    assert_eq!(snapshot(&site_packages(&venv)), snapshot(&site_packages(&reference)));
+    assert!(!names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
+}
+
+/// SIGKILL in the middle of placing a new distribution's files (its package directory made, a
+/// file placed, no RECORD written) beside one installed before: the next run puts the
+/// environment back from the dead run's journal and installs, and the result equals a clean
+/// install, script and all.
+#[test]
+fn sigkill_while_placing_files_is_recovered_by_the_next_run() {
+    let work = open_workdir();
+    let cache = work.path().join("cache");
+    let (venv, reference) = (venv_at(&work.path().join("venv")), venv_at(&work.path().join("reference")));
+    let (data, pkg) = (fixture("fixture_data"), fixture("fixture_pkg-1.0"));
+    for target in [&venv, &reference] {
+        assert_ok(&installer(work.path(), &install_args(target, &cache, &[&data], &[])));
+    }
+    assert_ok(&installer(work.path(), &install_args(&reference, &cache, &[&pkg], &[])));
+    let before = snapshot(&venv);
+
+    let args = install_args(&venv, &cache, &[&pkg], &[]);
+    Paused::start(work.path(), &args, "file-placed").kill();
+    let site = site_packages(&venv);
+    assert!(site.join("fixture_pkg").is_dir(), "killed with files placed: {:?}", names(&site));
+    assert!(!names(&site)
+        .iter()
+        .any(|n| n.starts_with("fixture_pkg-") && site.join(n).join("RECORD").exists()));
+    assert_ne!(snapshot(&venv), before);
+    assert!(names(&venv).iter().any(|n| n.starts_with(".installer-")), "the journal: {:?}", names(&venv));
+
+    assert_ok(&installer(work.path(), &args));
+    // The same files; RECORDs list the same paths (scripts' hashes differ: their shebangs
+    // name each environment's interpreter).
+    let records_apart = |venv: &Path| {
+        let mut files = snapshot(&site_packages(venv));
+        let records: Vec<(PathBuf, Vec<String>)> = names(&site_packages(venv))
+            .iter()
+            .filter(|n| n.ends_with(".dist-info"))
+            .map(|n| {
+                let rel = Path::new(n).join("RECORD");
+                files.remove(&rel).expect("a RECORD");
+                let text = std::fs::read_to_string(site_packages(venv).join(&rel)).unwrap();
+                (rel, text.lines().map(|l| l.split(',').next().unwrap().to_string()).collect())
+            })
+            .collect();
+        (files, records, names(&venv.join("bin")))
+    };
+    assert_eq!(records_apart(&venv), records_apart(&reference));
+    assert!(!names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
+    let out = std::process::Command::new(venv.join("bin/fixture-hello")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from fixture_pkg 1.0\n");
+}
+
+/// SIGKILL while an uninstall moves files aside: the next command that opens the environment,
+/// `list`, puts every file back; the distribution is there as before, and can be uninstalled.
+#[test]
+fn sigkill_mid_uninstall_is_rolled_back_by_the_next_command() {
+    let work = open_workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let (data, pkg) = (fixture("fixture_data"), fixture("fixture_pkg-1.0"));
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&data, &pkg], &[])));
+    let before = snapshot(&venv);
+
+    let uninstall = ["uninstall", "--venv", venv.to_str().unwrap(), "fixture-pkg"];
+    Paused::start(work.path(), &uninstall, "file-moved-aside").kill();
+    assert_ne!(snapshot(&venv), before, "killed with a file moved aside");
+    assert!(names(&venv).iter().any(|n| n.starts_with(".installer-")), "{:?}", names(&venv));
+
+    let out = installer(work.path(), &["list", "--venv", venv.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fixture-pkg"));
+    assert_eq!(snapshot(&venv), before, "every file back, no backup left");
+    assert_ok(&installer(work.path(), &uninstall));
+    assert!(!site_packages(&venv).join("fixture_pkg").exists());
+}
+
+/// SIGKILL of the recovery itself, just after it deleted the dead install's journal: the
+/// directories that install made must be gone by then, since the list of them is lost with
+/// the journal (an empty `fixture_pkg/` left in site-packages would import as a namespace
+/// package). The next command finishes the recovery; the environment is as before.
+#[test]
+fn sigkill_of_a_recovery_leaves_no_directory_of_the_dead_transaction() {
+    let work = open_workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let pkg = fixture("fixture_pkg-1.0");
+    let before = snapshot(&venv);
+
+    let args = install_args(&venv, &cache, &[&pkg], &[]);
+    Paused::start(work.path(), &args, "file-placed").kill();
+    assert!(site_packages(&venv).join("fixture_pkg").is_dir(), "{:?}", names(&site_packages(&venv)));
+
+    let list = ["list", "--venv", venv.to_str().unwrap()];
+    Paused::start(work.path(), &list, "dead-journal-removed").kill();
+    assert!(!site_packages(&venv).join("fixture_pkg").exists(), "{:?}", names(&site_packages(&venv)));
+
+    assert_ok(&installer(work.path(), &list));
+    assert_eq!(snapshot(&venv), before, "nothing of the dead install, no backup left");
+}
+
+/// SIGKILL once the install has journaled the files it will create, with one of them another
+/// distribution's (overwritten, as pip does) and hardlinked elsewhere too, as a cache file is
+/// into every environment: another environment linking it changes its ctime after the dead
+/// transaction began. Recovery must not take it for the transaction's and delete it.
+#[test]
+fn sigkill_after_the_journal_never_removes_a_file_it_did_not_replace() {
+    let work = open_workdir();
+    let cache = work.path().join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let alpha = WheelBuilder::new("alpha", "1.0").file("shared.py", b"ALPHA = 1\n").write(work.path(), None);
+    let beta = WheelBuilder::new("beta", "1.0").file("shared.py", b"BETA = 1\n").write(work.path(), None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&alpha], &[])));
+    let shared = site_packages(&venv).join("shared.py");
+    let elsewhere = work.path().join("other-env-shared.py");
+    std::fs::hard_link(&shared, &elsewhere).unwrap();
+    let before = snapshot(&venv);
+
+    Paused::start(work.path(), &install_args(&venv, &cache, &[&beta], &[]), "journaled").kill();
+    // Another environment links the same file: a new ctime, after the dead transaction began.
+    std::fs::hard_link(&elsewhere, work.path().join("third-env-shared.py")).unwrap();
+
+    assert_ok(&installer(work.path(), &["list", "--venv", venv.to_str().unwrap()]));
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), "ALPHA = 1\n");
+    assert_eq!(snapshot(&venv), before, "as before the killed install");
+}
+
+/// A second Ctrl-C exits at once with 130; a kill during unpacking leaves a locked staging
+/// directory, which the next run that unpacks removes (its lock is free) before installing.
+#[test]
+fn a_second_ctrl_c_or_a_kill_while_unpacking_is_cleaned_up_by_the_next_run() {
+    let work = open_workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let wheels: Vec<PathBuf> =
+        ["one", "two"].iter().map(|n| big_wheel(work.path(), n, "1.0", 16, 2 << 20)).collect();
+    let wheel_refs: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
+    let before = snapshot(&venv);
+    let args = install_args(&venv, &cache, &wheel_refs, &[]);
+
+    let out = signal_after_first(work.path(), &args, &["unpacked"], &|| true, -libc::SIGINT);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+
+    // Killed while the second wheel is being unpacked: once a staging directory of this run
+    // (not one the interrupted run left) holds its lock file.
+    let first = ["unpacked", "cache hit"];
+    let tmp = cache_staging_dir(&cache);
+    let left_before = names(&tmp);
+    let staging =
+        || names(&tmp).iter().any(|n| !left_before.contains(n) && tmp.join(n).join(".lock").exists());
+    let out = signal_after_first(work.path(), &args, &first, &staging, libc::SIGKILL);
+    assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
+    assert_eq!(snapshot(&venv), before, "venv unchanged");
+    assert_eq!(names(&cache_staging_dir(&cache)).len(), 1, "the killed unpack left its staging directory");
+
+    assert_ok(&installer(work.path(), &args));
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "stale staging removed");
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 2);
+}
+
+/// A wheel file replaced while it is being unpacked: what is unpacked and the hash that names
+/// its cache entry both come from the file that was opened, never half from the other.
+#[test]
+fn a_wheel_replaced_while_unpacking_is_hashed_as_unpacked() {
+    use sha2::Digest;
+    let work = open_workdir();
+    let source = fixture("fixture_pkg-1.0");
+    let wheel = work.path().join(source.file_name().unwrap());
+    std::fs::copy(&source, &wheel).unwrap();
+    let hex =
+        |bytes: &[u8]| sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let original = hex(&std::fs::read(&wheel).unwrap());
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let args = install_args(&venv, &cache, &[&wheel], &[]);
+    let paused = Paused::start(work.path(), &args, "wheel-opened");
+    let swapped = work.path().join("swapped.whl");
+    std::fs::copy(fixture("fixture_pkg-1.0"), &swapped).unwrap();
+    let mut junk = std::fs::OpenOptions::new().append(true).open(&swapped).unwrap();
+    std::io::Write::write_all(&mut junk, b"trailing junk").unwrap();
+    std::fs::rename(&swapped, &wheel).unwrap();
+    assert_ok(&paused.resume());
+    let entries = names(&cache_entries_dir(&cache));
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(
+        entries[0].ends_with(&original[..16]),
+        "entry {} named by the unpacked file's hash {original}",
+        entries[0]
+    );
+    assert!(site_packages(&venv).join("fixture_pkg").is_dir());
+}
