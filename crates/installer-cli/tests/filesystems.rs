@@ -381,6 +381,41 @@ fn a_dry_run_into_an_existing_environment_creates_no_shard() {
     assert!(!shard.exists(), "the dry run made the shard");
 }
 
+/// A dry run writes nothing in the cache, not even a cache that does not exist yet, and still
+/// says what an install would do: the wheels are verified in a temporary directory (here on
+/// tmpfs, another filesystem than the environment's), and link modes are probed where the
+/// cache is. Before, a dry run unpacked the wheels into the cache.
+#[test]
+fn a_dry_run_writes_nothing_in_the_cache() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(temp) = tmpfs_dir(work.path()) else { return };
+    let tmpdir = [("TMPDIR", temp.path().to_str().unwrap())];
+    let venv = make_venv(&work.path().join("venv"));
+    let cache = work.path().join("cache");
+
+    // No cache yet: none is made, and the install it predicts hardlinks (the cache would be on
+    // the environment's filesystem), where the temporary directory could only copy.
+    let out = install(work.path(), &venv, &cache, &["--dry-run", "-v"], &tmpdir);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("Would install 1 wheel: hardlink; nothing was changed (--dry-run)"), "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+    assert!(!cache.exists(), "the dry run made the cache");
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "its temporary directory is removed");
+
+    // A cache that has the wheel: used as it is, written to by no one (no usage log line, no
+    // index, no staging); -v names it, not the temporary directory.
+    assert_ok(&install(work.path(), &work.path().join("other"), &cache, &[], &[]));
+    let before = snapshot(&cache);
+    let out = install(work.path(), &venv, &cache, &["--dry-run", "-v"], &tmpdir);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains(&format!("(cache {}, target ", cache.display())), "{err}");
+    assert!(err.contains("Would install 1 wheel: hardlink"), "{err}");
+    assert_eq!(snapshot(&cache), before, "the dry run wrote in the cache");
+    assert!(!site_packages(&venv).join("fixture_pkg").exists());
+}
+
 #[test]
 fn auto_hardlinks_on_a_loop_mounted_xfs_and_clone_stays_available() {
     let Some(fs) = loop_mount_or_skip("xfs") else { return };

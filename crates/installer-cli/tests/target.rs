@@ -263,10 +263,10 @@ fn the_environment_s_own_files_are_never_replaced() {
         ("demo-1.0.data/data/pyvenv.cfg", "home = /evil\n", venv.join("pyvenv.cfg")),
         ("demo-1.0.data/scripts/activate", "evil", bin.join("activate")),
     ];
-    let before = snapshot(&venv);
-    // A dry run makes the cache (its layout, the interpreter's facts) without touching the venv.
+    // The cache made first (its layout, the interpreter's facts): a refused wheel leaves it as it was.
     let good = fixture("fixture_ns_a");
-    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &["--dry-run", good.to_str().unwrap()])));
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[good.to_str().unwrap()])));
+    let before = snapshot(&venv);
     for (member, content, replaced) in cases {
         let cache_before = snapshot(&cache);
         let dir = tempfile::tempdir_in(tmp.path()).unwrap();

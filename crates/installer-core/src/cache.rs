@@ -96,6 +96,8 @@ pub struct Cache {
     shared: bool,
     /// Keeps a `--no-cache` directory alive; removed on drop.
     _temporary: Option<tempfile::TempDir>,
+    /// For a dry run's temporary cache, the cache it stands in for ([`Cache::for_dry_run`]).
+    stands_in_for: Option<PathBuf>,
 }
 
 /// A published, verified cache entry: a directory of files and the manifest describing them.
@@ -213,6 +215,7 @@ impl Cache {
             layers: Vec::new(),
             shared,
             _temporary: None,
+            stands_in_for: None,
         })
     }
 
@@ -233,6 +236,19 @@ impl Cache {
         reporter.event(Event::ReadOnlyCache { cache: &root, error: &not_writable });
         let layers = std::iter::once(root).chain(layers).collect();
         Ok(Cache::temporary()?.with_layers(layers))
+    }
+
+    /// The cache at `root` as a dry run uses it: never written, not even created (a dry run
+    /// writes nothing). A temporary cache stands in for it: `root` is its first layer, read
+    /// as every layer is (checked, never written), and wheels not in it are unpacked into the
+    /// temporary directory to be verified. Link modes are probed where `root` is (or would be
+    /// made), and messages name it, so the dry run says what an install would do.
+    pub fn for_dry_run(root: &Path, layers: Vec<PathBuf>) -> Result<Cache> {
+        let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
+        let layers = std::iter::once(root.clone()).chain(layers).collect();
+        let mut cache = Cache::temporary()?.with_layers(layers);
+        cache.stands_in_for = Some(root);
+        Ok(cache)
     }
 
     /// A cache in a temporary directory, removed when dropped (`--no-cache`).
@@ -287,9 +303,28 @@ impl Cache {
         Layout::new(&self.root)
     }
 
-    /// Whether this is a `--no-cache` directory (removed at exit: no size to keep in check).
+    /// Whether this cache is removed at exit in place of a lasting one (`--no-cache`, or the
+    /// stand-in for a cache this user cannot write): nothing may point into it, no size is kept
+    /// in check. Not a dry run's stand-in, which decides as the cache it stands in for.
     pub fn is_temporary(&self) -> bool {
-        self._temporary.is_some()
+        self._temporary.is_some() && self.stands_in_for.is_none()
+    }
+
+    /// The cache messages name: its root, or the one a dry run's stands in for.
+    pub fn named_root(&self) -> &Path {
+        self.stands_in_for.as_deref().unwrap_or(&self.root)
+    }
+
+    /// Where link modes from this cache are probed: its scratch directory, or for a dry run's
+    /// stand-in the other cache's (or, not made yet, the nearest directory that exists there).
+    pub fn probe_dir(&self) -> PathBuf {
+        match &self.stands_in_for {
+            Some(root) => {
+                let scratch = Layout::new(root).scratch();
+                scratch.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
+            }
+            None => self.scratch_dir(),
+        }
     }
 
     /// The cache's root directory.

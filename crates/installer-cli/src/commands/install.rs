@@ -44,7 +44,11 @@ pub fn run(args: InstallArgs) -> Result<()> {
         Cache::temporary()?.with_layers(layers)
     } else {
         let dir = settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?;
-        Cache::open_for_install(&dir, layers, &reporter)?
+        if args.dry_run {
+            Cache::for_dry_run(&dir, layers)?
+        } else {
+            Cache::open_for_install(&dir, layers, &reporter)?
+        }
     }
     .with_limits(limits);
     let (result, environment) = if args.system {

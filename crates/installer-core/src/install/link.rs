@@ -145,15 +145,9 @@ pub fn decide_without_installing(
         Err(_) => nearest_existing(&env_dir).to_path_buf(),
     };
     let shards = shards_for(cache, shards);
-    let mut decision = decide(
-        requested,
-        shards,
-        &cache.scratch_dir(),
-        &target,
-        &env_dir,
-        &mut shard_source_creating_nothing,
-    )
-    .map_err(|e| Error::io("probe link modes into", &target, e))?;
+    let mut decision =
+        decide(requested, shards, &cache.probe_dir(), &target, &env_dir, &mut shard_source_creating_nothing)
+            .map_err(|e| Error::io("probe link modes into", &target, e))?;
     copy_from_temporary_cache_quietly(&mut decision, requested, cache);
     Ok(decision)
 }
@@ -222,13 +216,13 @@ pub(crate) fn resolve(
         Ok(scratch)
     };
     let shards = shards_for(cache, shards);
-    let mut decision = decide(requested, shards, &cache.scratch_dir(), target, venv.root(), &mut open_shard)
+    let mut decision = decide(requested, shards, &cache.probe_dir(), target, venv.root(), &mut open_shard)
         .map_err(|e| Error::io("probe link modes into", target, e))?;
     copy_from_temporary_cache_quietly(&mut decision, requested, cache);
     for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(
             "{mode} from {} into {} failed: {err}",
-            cache.root().display(),
+            cache.named_root().display(),
             target.display()
         ));
     }
@@ -246,7 +240,7 @@ pub(crate) fn resolve(
                 "link mode: {} from the cache shard {} (the cache {} is on another filesystem): {why}",
                 decision.mode,
                 dir.display(),
-                cache.root().display(),
+                cache.named_root().display(),
             ));
             return Ok(LinkPlan {
                 mode: decision.mode,
@@ -271,7 +265,7 @@ pub(crate) fn resolve(
             reporter.info(&format!(
                 "link mode: {} (cache {}, target {}): {}",
                 decision.mode,
-                cache.root().display(),
+                cache.named_root().display(),
                 target.display(),
                 decision.direct.why(requested)
             ));
@@ -300,7 +294,7 @@ pub(crate) fn resolve(
         Some(Err(_)) | None => None,
     };
     let (failed, error) = decision.direct.failures.into_iter().next().expect("a fallback has a failure");
-    copy_instead(failed, error, shard, fallback, cache.root(), venv)
+    copy_instead(failed, error, shard, fallback, cache.named_root(), venv)
 }
 
 /// Why the cache shard on the environment's filesystem could not be used, for the fallback

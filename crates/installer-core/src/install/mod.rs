@@ -320,7 +320,7 @@ fn dry_run_new_venv(
     let mut decision = decide(
         options.link_mode,
         link::shards_for(cache, &options.shards),
-        &cache.scratch_dir(),
+        &cache.probe_dir(),
         existing,
         &venv_dir,
         &mut shard_source_creating_nothing,
