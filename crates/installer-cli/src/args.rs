@@ -103,10 +103,10 @@ pub struct InstallArgs {
     /// Install into the environment of the first python3 on PATH that is not a venv
     // Every other way of naming the environment conflicts: `--system --target DIR` must not
     // quietly install into the system.
-    #[arg(long, conflicts_with_all = ["venv", "python", "target", "prefix"])]
+    #[arg(long, conflicts_with_all = ["venv", "python", "target", "prefix"], help_heading = PYTHON)]
     pub system: bool,
     /// With --system: install even when the interpreter is marked EXTERNALLY-MANAGED (PEP 668)
-    #[arg(long, requires = "system")]
+    #[arg(long, requires = "system", help_heading = PYTHON)]
     pub break_system_packages: bool,
     /// Install for this Python version instead of the interpreter's (wheels are checked
     /// against its tags) [config python-version]
@@ -165,15 +165,17 @@ pub struct VenvArg {
     #[arg(long, value_name = "DIR", help_heading = PYTHON)]
     pub venv: Option<PathBuf>,
     /// The interpreter whose environment it is, as in uv: a venv's bin/python selects that
-    /// venv; a version (3.12) finds python3.12 on PATH; with a --venv that does not exist,
-    /// the interpreter it is created with [default: python3]
+    /// venv; a version (3.12) finds python3.12 on PATH; for an install into a --venv that
+    /// does not exist, the interpreter it is created with [default: python3]
     #[arg(short, long, value_name = "PATH|VERSION", help_heading = PYTHON)]
     pub python: Option<String>,
-    /// Install into DIR as pip --target does: every scheme in DIR, scripts in DIR/bin
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["venv", "prefix"])]
+    /// The directory laid out as pip --target lays it out: every scheme in DIR, scripts in
+    /// DIR/bin
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["venv", "prefix"], help_heading = PYTHON)]
     pub target: Option<PathBuf>,
-    /// Install with the interpreter's scheme under DIR (DIR/lib/pythonX.Y/site-packages, DIR/bin)
-    #[arg(long, value_name = "DIR", conflicts_with = "venv")]
+    /// The interpreter's scheme under DIR, as pip --prefix lays it out
+    /// (DIR/lib/pythonX.Y/site-packages, DIR/bin)
+    #[arg(long, value_name = "DIR", conflicts_with = "venv", help_heading = PYTHON)]
     pub prefix: Option<PathBuf>,
 }
 

@@ -37,7 +37,7 @@ fn verify_reports_modified_missing_and_unrecorded_files_per_distribution() {
         stderr(&out)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["differences"], 3);
+    assert_eq!((report["command"].as_str(), report["differences"].as_u64()), (Some("verify"), Some(3)));
     let pkg = &report["distributions"][1];
     assert_eq!(pkg["name"], "fixture-pkg");
     assert_eq!(pkg["modified"], serde_json::json!([format!("{site_rel}/fixture_pkg/__init__.py")]));

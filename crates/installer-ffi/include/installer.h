@@ -45,7 +45,8 @@ enum installer_status
    */
   INSTALLER_ERR_IO = 3,
   /**
-   * Two wheels of one install write the same file; nothing was installed.
+   * Two wheels of one install write the same file, or are two versions of one
+   * distribution; nothing was installed.
    */
   INSTALLER_ERR_CONFLICT = 4,
   /**
@@ -53,7 +54,7 @@ enum installer_status
    */
   INSTALLER_ERR_LINK_FALLBACK = 5,
   /**
-   * Uninstall of a name that is not installed; nothing was removed.
+   * Uninstall where none of the names is installed; nothing was removed.
    */
   INSTALLER_ERR_NOT_INSTALLED = 6,
   /**

@@ -23,11 +23,12 @@ pub enum installer_status {
     /// A filesystem error, including a venv directory that is not a venv, or a failed
     /// external command (python).
     INSTALLER_ERR_IO = 3,
-    /// Two wheels of one install write the same file; nothing was installed.
+    /// Two wheels of one install write the same file, or are two versions of one
+    /// distribution; nothing was installed.
     INSTALLER_ERR_CONFLICT = 4,
     /// Link fallback "error" and the link mode could not be used; nothing was installed.
     INSTALLER_ERR_LINK_FALLBACK = 5,
-    /// Uninstall of a name that is not installed; nothing was removed.
+    /// Uninstall where none of the names is installed; nothing was removed.
     INSTALLER_ERR_NOT_INSTALLED = 6,
     /// `installer_ctx_cancel` cancelled the operation; nothing was changed.
     INSTALLER_ERR_CANCELLED = 7,
@@ -80,7 +81,9 @@ impl installer_status {
             Self::INSTALLER_ERR_INVALID_ARGUMENT => c"invalid argument",
             Self::INSTALLER_ERR_WHEEL => c"a wheel was refused; nothing was installed",
             Self::INSTALLER_ERR_IO => c"filesystem or environment error",
-            Self::INSTALLER_ERR_CONFLICT => c"two wheels install the same file; nothing was installed",
+            Self::INSTALLER_ERR_CONFLICT => {
+                c"two wheels install the same file (or one distribution twice); nothing was installed"
+            }
             Self::INSTALLER_ERR_LINK_FALLBACK => {
                 c"the link mode cannot be used and link fallback is error; nothing was installed"
             }

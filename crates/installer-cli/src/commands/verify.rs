@@ -49,7 +49,7 @@ fn kinds(dist: &DistVerification) -> [(&'static str, &[std::path::PathBuf]); 3] 
     [("modified", &dist.modified), ("missing", &dist.missing), ("unrecorded", &dist.unrecorded)]
 }
 
-/// `{"files_checked": N, "differences": N, "distributions": [{name, version, modified: [...],
+/// `{"command": "verify", "files_checked": N, "differences": N, "distributions": [{name, version, modified: [...],
 /// missing: [...], unrecorded: [...]}, ...]}`, every distribution listed, paths relative to the
 /// environment.
 fn json(found: &Verification) -> String {
@@ -65,6 +65,7 @@ fn json(found: &Verification) -> String {
         })
         .collect();
     let value = serde_json::json!({
+        "command": "verify",
         "files_checked": found.files_checked,
         "differences": found.differences(),
         "distributions": dists,
