@@ -1,5 +1,6 @@
 //! Distributions already installed in an environment: found by their `.dist-info`
-//! directories, removed by their RECORD (never outside the environment).
+//! directories in purelib and platlib, removed by their RECORD (never outside the
+//! environment), whose paths are relative to the directory holding the `.dist-info`.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -13,7 +14,7 @@ pub struct InstalledDist {
     /// The name as spelled in the directory (`Foo_Bar`); compare with [`Self::normalized_name`].
     pub name: String,
     pub version: String,
-    /// `<site-packages>/<name>-<version>.dist-info`
+    /// `<purelib or platlib>/<name>-<version>.dist-info`
     pub dist_info: PathBuf,
 }
 
@@ -53,8 +54,16 @@ impl InstalledDist {
         Error::NoRecord { name, version, dist_info: self.dist_info.clone(), installer: self.installer() }
     }
 
-    /// The absolute paths its RECORD lists, lexically resolved; entries that would leave the
-    /// environment (`../../etc/passwd`, absolute paths elsewhere) are dropped, never touched.
+    /// The directory holding its `.dist-info` (purelib, or platlib for a wheel pip installed
+    /// there whole), which the paths in its RECORD are relative to ("Recording installed
+    /// projects" in the packaging specifications).
+    pub fn library_dir(&self) -> &Path {
+        self.dist_info.parent().unwrap_or(&self.dist_info)
+    }
+
+    /// The absolute paths its RECORD lists, lexically resolved against [`Self::library_dir`];
+    /// entries that would leave the environment (`../../etc/passwd`, absolute paths
+    /// elsewhere) are dropped, never touched.
     pub fn record_paths(&self, venv: &Venv) -> Result<Vec<PathBuf>> {
         Ok(self.record_paths_and_outsiders(venv)?.0)
     }
@@ -71,7 +80,7 @@ impl InstalledDist {
         })?;
         let (mut inside, mut outside) = (Vec::with_capacity(entries.len()), Vec::new());
         for entry in entries {
-            match resolve_inside(venv.site_packages(), &entry, venv.root()) {
+            match resolve_inside(self.library_dir(), &entry, venv.root()) {
                 Some(path) => inside.push(path),
                 None => outside.push(entry),
             }
@@ -123,19 +132,24 @@ pub fn list(venv: &Venv) -> Result<Vec<ListedDist>> {
     Ok(listed)
 }
 
-/// Every distribution in the environment's site-packages, sorted by directory name.
+/// Every distribution in the environment's purelib and platlib ([`Venv::library_dirs`]: pip
+/// puts a wheel that is not `Root-Is-Purelib` in platlib, `.dist-info` and all), sorted by
+/// path. A platlib that does not exist holds none; a purelib that cannot be listed is an error.
 pub fn scan(venv: &Venv) -> Result<Vec<InstalledDist>> {
-    let site = venv.site_packages();
-    let dir = std::fs::read_dir(site).map_err(|e| Error::io("list", site, e))?;
-    let mut dists: Vec<InstalledDist> = dir
-        .flatten()
-        .filter_map(|entry| {
+    let mut dists = Vec::new();
+    for (index, lib) in venv.library_dirs().enumerate() {
+        let dir = match std::fs::read_dir(lib) {
+            Ok(dir) => dir,
+            Err(e) if index > 0 && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("list", lib, e)),
+        };
+        dists.extend(dir.flatten().filter_map(|entry| {
             let file_name = entry.file_name();
             let stem = file_name.to_str()?.strip_suffix(".dist-info")?;
             let (name, version) = stem.rsplit_once('-')?;
             Some(InstalledDist { name: name.into(), version: version.into(), dist_info: entry.path() })
-        })
-        .collect();
+        }));
+    }
     dists.sort_by(|a, b| a.dist_info.cmp(&b.dist_info));
     Ok(dists)
 }
@@ -172,5 +186,52 @@ mod tests {
         assert_eq!(resolve_inside(site, "/etc/passwd", root), None);
         assert_eq!(resolve_inside(site, "../../../", root), None);
         assert_eq!(resolve_inside(site, "/v/bin/x", root), Some(PathBuf::from("/v/bin/x")));
+    }
+
+    /// pip puts a wheel that is not `Root-Is-Purelib` in platlib whole (Fedora's `lib64`), its
+    /// RECORD relative to platlib: found there, its files resolved from there, beside one in
+    /// purelib whose RECORD is relative to purelib.
+    #[test]
+    fn distributions_are_found_in_purelib_and_platlib_and_their_records_read_from_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = crate::venv::tests::lib64_prefix(tmp.path());
+        let (pure, plat) = (venv.site_packages(), venv.platlib());
+        let up = "../../../lib/python3.11/site-packages";
+        for (lib, name, record) in [
+            (
+                pure,
+                "pure-1.0",
+                "pure/__init__.py,,\npure-1.0.dist-info/RECORD,,\n../../../bin/p,,\n".to_string(),
+            ),
+            (
+                plat,
+                "plat-2.0",
+                format!("plat/x.so,,\nplat-2.0.dist-info/RECORD,,\n{up}/y.py,,\n../../../bin/t,,\n"),
+            ),
+        ] {
+            fs_err::create_dir_all(lib.join(format!("{name}.dist-info"))).unwrap();
+            fs_err::write(lib.join(format!("{name}.dist-info/RECORD")), record).unwrap();
+        }
+        let dists = scan(&venv).unwrap();
+        let found: Vec<(&str, &Path)> = dists.iter().map(|d| (d.name.as_str(), d.library_dir())).collect();
+        assert_eq!(found, [("pure", pure), ("plat", plat)]);
+        let root = tmp.path();
+        assert_eq!(
+            dists[1].record_paths(&venv).unwrap(),
+            [
+                plat.join("plat/x.so"),
+                plat.join("plat-2.0.dist-info/RECORD"),
+                pure.join("y.py"),
+                root.join("bin/t")
+            ]
+        );
+        assert_eq!(
+            dists[0].record_paths(&venv).unwrap(),
+            [pure.join("pure/__init__.py"), pure.join("pure-1.0.dist-info/RECORD"), root.join("bin/p")]
+        );
+
+        // A platlib that does not exist holds nothing.
+        fs_err::remove_dir_all(plat).unwrap();
+        assert_eq!(scan(&venv).unwrap().len(), 1);
     }
 }
