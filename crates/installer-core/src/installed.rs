@@ -134,21 +134,30 @@ pub fn list(venv: &Venv) -> Result<Vec<ListedDist>> {
 
 /// Every distribution in the environment's purelib and platlib ([`Venv::library_dirs`]: pip
 /// puts a wheel that is not `Root-Is-Purelib` in platlib, `.dist-info` and all), sorted by
-/// path. A platlib that does not exist holds none; a purelib that cannot be listed is an error.
+/// path. One of them that does not exist holds none (pip made only `lib64/...` on a UBI image
+/// whose wheels all had extension modules); neither there is an error, as is one that cannot
+/// be listed.
 pub fn scan(venv: &Venv) -> Result<Vec<InstalledDist>> {
-    let mut dists = Vec::new();
-    for (index, lib) in venv.library_dirs().enumerate() {
+    let (mut dists, mut missing, mut listed) = (Vec::new(), None, false);
+    for lib in venv.library_dirs() {
         let dir = match std::fs::read_dir(lib) {
             Ok(dir) => dir,
-            Err(e) if index > 0 && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.get_or_insert((lib, e));
+                continue;
+            }
             Err(e) => return Err(Error::io("list", lib, e)),
         };
+        listed = true;
         dists.extend(dir.flatten().filter_map(|entry| {
             let file_name = entry.file_name();
             let stem = file_name.to_str()?.strip_suffix(".dist-info")?;
             let (name, version) = stem.rsplit_once('-')?;
             Some(InstalledDist { name: name.into(), version: version.into(), dist_info: entry.path() })
         }));
+    }
+    if let (false, Some((lib, e))) = (listed, missing) {
+        return Err(Error::io("list", lib, e));
     }
     dists.sort_by(|a, b| a.dist_info.cmp(&b.dist_info));
     Ok(dists)
@@ -230,8 +239,11 @@ mod tests {
             [pure.join("pure/__init__.py"), pure.join("pure-1.0.dist-info/RECORD"), root.join("bin/p")]
         );
 
-        // A platlib that does not exist holds nothing.
-        fs_err::remove_dir_all(plat).unwrap();
+        // One that does not exist holds nothing; neither there is an error.
+        fs_err::remove_dir_all(pure).unwrap();
         assert_eq!(scan(&venv).unwrap().len(), 1);
+        fs_err::remove_dir_all(plat).unwrap();
+        let err = scan(&venv).unwrap_err().to_string();
+        assert!(err.contains(&format!("cannot list {}", pure.display())), "{err}");
     }
 }
