@@ -57,13 +57,13 @@ impl InstalledDist {
     /// The directory holding its `.dist-info` (purelib, or platlib for a wheel pip installed
     /// there whole), which the paths in its RECORD are relative to ("Recording installed
     /// projects" in the packaging specifications).
-    pub fn library_dir(&self) -> &Path {
+    pub(crate) fn library_dir(&self) -> &Path {
         self.dist_info.parent().unwrap_or(&self.dist_info)
     }
 
-    /// The absolute paths its RECORD lists, lexically resolved against [`Self::library_dir`];
-    /// entries that would leave the environment (`../../etc/passwd`, absolute paths
-    /// elsewhere) are dropped, never touched.
+    /// The absolute paths its RECORD lists, lexically resolved against the directory holding
+    /// its `.dist-info`; entries that would leave the environment (`../../etc/passwd`, absolute
+    /// paths elsewhere) are dropped, never touched.
     pub fn record_paths(&self, venv: &Venv) -> Result<Vec<PathBuf>> {
         Ok(self.record_paths_and_outsiders(venv)?.0)
     }
@@ -132,7 +132,7 @@ pub fn list(venv: &Venv) -> Result<Vec<ListedDist>> {
     Ok(listed)
 }
 
-/// Every distribution in the environment's purelib and platlib ([`Venv::library_dirs`]: pip
+/// Every distribution in the environment's purelib and platlib (`Venv::library_dirs`: pip
 /// puts a wheel that is not `Root-Is-Purelib` in platlib, `.dist-info` and all), sorted by
 /// path. One of them that does not exist holds none (pip made only `lib64/...` on a UBI image
 /// whose wheels all had extension modules); neither there is an error, as is one that cannot

@@ -226,7 +226,7 @@ impl Venv {
 
     /// The directories installed distributions' `.dist-info` are in: purelib, and platlib when
     /// it is another directory (pip puts a wheel that is not `Root-Is-Purelib` there whole).
-    pub fn library_dirs(&self) -> impl Iterator<Item = &Path> {
+    pub(crate) fn library_dirs(&self) -> impl Iterator<Item = &Path> {
         let platlib = (self.platlib != self.site_packages).then_some(self.platlib.as_path());
         std::iter::once(self.site_packages.as_path()).chain(platlib)
     }
