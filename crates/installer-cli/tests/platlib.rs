@@ -200,10 +200,11 @@ fn platform_tools(dir: &Path) -> PathBuf {
 /// wheels with `--prefix` into twin prefixes: the same files with the same bytes and modes,
 /// `.dist-info` in platlib, and RECORDs listing the same paths, relative to platlib
 /// (`../../../lib/python3.8/site-packages/...` for `.data/purelib`, `../../../bin/...` for
-/// scripts). Neither compiles (pip with `--no-compile`): the `.pyc` headers would hold each
-/// one's source mtimes, and `normalized` leaves `__pycache__` out anyway; INSTALLER (`pip`,
-/// `installer`), REQUESTED, direct_url.json (each names its own wheel path's URL... the same
-/// here, but INSTALLER differs) and RECORD (hashes of those) are compared by path only.
+/// scripts). Neither compiles (pip with `--no-compile`): a `.pyc` header holds its source's
+/// mtime, which is each installer's own, and `normalized` leaves `__pycache__` out anyway. The
+/// files each installer writes itself are compared by path only: INSTALLER says `pip` or
+/// `installer`, direct_url.json is written by each in its own way (pip's has no hash of a local
+/// file), and RECORD holds their hashes; REQUESTED is empty in both.
 #[test]
 fn platform_wheels_install_into_platlib_as_pip_installs_them() {
     let lib64 = Lib64::new(true);
