@@ -333,17 +333,6 @@ fn doctor_shows_the_interpreter_and_its_first_tags() {
     );
 }
 
-/// pyenv's CPython `minor` (`3.12`): its installation directory (CI has pyenv's CPythons).
-fn pyenv_cpython(minor: &str) -> PathBuf {
-    let versions = Path::new(&std::env::var("HOME").unwrap()).join(".pyenv/versions");
-    std::fs::read_dir(&versions)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{minor}.")))
-        .unwrap_or_else(|| panic!("CPython {minor} in {}", versions.display()))
-}
-
 /// A directory for PATH holding `python3.12` from pyenv (CI has pyenv's CPythons).
 fn path_with_python312(dir: &Path) -> (String, String) {
     let found = pyenv_cpython("3.12");
@@ -430,28 +419,6 @@ fn a_venv_s_python_selects_that_venv_and_a_failing_interpreter_shows_its_stderr(
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("Fatal Python error: first\nsecond line\n"), "{}", stderr(&out));
     assert!(!tmp.path().join("new").exists());
-}
-
-/// A private copy of pyenv's CPython 3.8 (its smallest) in `dir`, without its test suite and
-/// site-packages, so `--system` never touches the machine's own interpreters.
-fn copied_cpython(dir: &Path) -> PathBuf {
-    let source = pyenv_cpython("3.8");
-    let copy = dir.join("cpython");
-    std::fs::create_dir(&copy).unwrap();
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(
-            "cd \"$1\"/lib/python3.8 && tar -C \"$1\" -cf - --exclude='./lib/python3.8/config-*' \
-             $(for d in test site-packages idlelib tkinter lib2to3 ensurepip pydoc_data turtledemo; \
-               do echo --exclude=./lib/python3.8/$d; done) --exclude='*/tests' ./bin ./lib/python3.8 \
-             | tar -C \"$2\" -xf -",
-        )
-        .args(["sh", source.to_str().unwrap(), copy.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::create_dir(copy.join("lib/python3.8/site-packages")).unwrap();
-    copy
 }
 
 #[test]
@@ -680,109 +647,4 @@ fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
         ["uninstall", "--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap(), "fixture-data"];
     assert_ok(&installer(tmp.path(), &uninstall));
     assert!(!config.exists() && !header.exists());
-}
-
-/// A pyenv CPython 3.8 copied into `dir`, whose sysconfig `platlib` is `lib64/...` (Fedora's
-/// `sys.platlibdir`), told so by a `sitecustomize`, which `-I` still runs.
-fn lib64_cpython(dir: &Path) -> PathBuf {
-    let cpython = copied_cpython(dir);
-    std::fs::write(
-        cpython.join("lib/python3.8/sitecustomize.py"),
-        "import sysconfig\n_get_paths = sysconfig.get_paths\n\
-         def get_paths(*args, **kwargs):\n    paths = _get_paths(*args, **kwargs)\n    \
-         paths['platlib'] = paths['platlib'].replace('/lib/', '/lib64/')\n    return paths\n\
-         sysconfig.get_paths = get_paths\n",
-    )
-    .unwrap();
-    cpython
-}
-
-/// `--prefix` with an interpreter whose `platlib` is not its `purelib` (Fedora's `lib64`; here a
-/// pyenv CPython copy told so by a `sitecustomize`, which `-I` still runs): a wheel that is not
-/// `Root-Is-Purelib` goes to platlib, as pip puts it, with its `.pyc` beside it; its
-/// `.dist-info` stays in purelib, where list, verify and uninstall find it. A pure wheel
-/// stays in purelib. Before, both went to purelib.
-#[test]
-fn prefix_puts_a_platform_wheel_in_platlib() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cpython = lib64_cpython(tmp.path());
-    let python3 = cpython.join("bin/python3");
-    let dir = tmp.path().join("p");
-    let (purelib, platlib) =
-        (dir.join("lib/python3.8/site-packages"), dir.join("lib64/python3.8/site-packages"));
-    let env = ["--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap()];
-    let cache = tmp.path().join("cache");
-    let (plat, pkg) = (fixture("fixture_plat"), fixture("fixture_pkg-1.0"));
-    let mut install = vec!["install", "--compile", "--cache-dir", cache.to_str().unwrap()];
-    install.extend_from_slice(&env);
-    install.extend([plat.to_str().unwrap(), pkg.to_str().unwrap()]);
-    assert_ok(&installer(tmp.path(), &install));
-
-    assert!(
-        platlib.join("fixture_plat/__init__.py").is_file(),
-        "{:?}",
-        snapshot(&dir).keys().collect::<Vec<_>>()
-    );
-    assert!(!purelib.join("fixture_plat").exists());
-    assert!(names(&platlib.join("fixture_plat/__pycache__"))
-        .iter()
-        .any(|n| n.starts_with("__init__.cpython-38")));
-    assert!(purelib.join("fixture_plat-1.0.dist-info/RECORD").is_file());
-    assert!(purelib.join("fixture_pkg/__init__.py").is_file() && !platlib.join("fixture_pkg").exists());
-    let record = std::fs::read_to_string(purelib.join("fixture_plat-1.0.dist-info/RECORD")).unwrap();
-    assert!(
-        record.contains("../../../lib64/python3.8/site-packages/fixture_plat/__init__.py,sha256="),
-        "{record}"
-    );
-
-    let run = std::process::Command::new(&python3)
-        .args(["-c", "import fixture_plat, fixture_pkg; print(fixture_plat.__file__)"])
-        .env("PYTHONPATH", format!("{}:{}", purelib.display(), platlib.display()))
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&run.stdout).contains("lib64"),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert_ok(&installer(tmp.path(), &[&["verify"][..], &env].concat()));
-    assert_ok(&installer(tmp.path(), &[&["uninstall"][..], &env, &["fixture-plat"]].concat()));
-    assert!(!platlib.join("fixture_plat").exists() && platlib.is_dir());
-}
-
-/// The bytecode of a platform wheel in a platlib apart from purelib comes from a shard's copy of
-/// the set restamped for the shard's copies of its sources, as in site-packages. Before, only the
-/// `.pyc` of sources the plan put in site-packages were restamped: those in platlib kept the
-/// main cache's source mtimes, which Python rejected and rewrote (and RECORD no longer matched).
-#[test]
-fn bytecode_of_a_platform_wheel_in_a_separate_platlib_comes_from_the_shard_restamped() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(cache) = tmpfs_dir(tmp.path()) else { return };
-    let cpython = lib64_cpython(tmp.path());
-    let (python3, plat) = (cpython.join("bin/python3"), fixture("fixture_plat"));
-    let shard = tmp.path().join("shard");
-    let shards = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
-    let install = |prefix: &Path, extra: &[&str]| {
-        let (p, c) = (prefix.to_str().unwrap(), cache.path().to_str().unwrap());
-        let mut args =
-            vec!["install", "-v", "--prefix", p, "-p", python3.to_str().unwrap(), "--cache-dir", c];
-        args.extend_from_slice(extra);
-        args.push(plat.to_str().unwrap());
-        let out = installer_with_env(tmp.path(), &args, &shards);
-        assert_ok(&out);
-        stderr(&out)
-    };
-    // The shard's copy is made first; then the main cache's sources get another mtime.
-    install(&tmp.path().join("first"), &[]);
-    backdate_entries(cache.path());
-    for (name, cold) in [("a", true), ("b", false)] {
-        let prefix = tmp.path().join(name);
-        let err = install(&prefix, &["--compile"]);
-        assert!(!err.contains("warning:"), "{err}");
-        assert!(err.contains(&format!("hardlink from the cache shard {}", shard.display())), "{err}");
-        assert_eq!(err.contains("compiling"), cold, "{err}");
-        let module = prefix.join("lib64/python3.8/site-packages/fixture_plat/__init__.py");
-        assert!(module.is_file(), "{:?}", snapshot(&prefix).keys().collect::<Vec<_>>());
-        assert_pycs_fresh(&cpython, &[module]);
-    }
 }

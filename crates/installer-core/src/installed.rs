@@ -1,5 +1,6 @@
 //! Distributions already installed in an environment: found by their `.dist-info`
-//! directories, removed by their RECORD (never outside the environment).
+//! directories in purelib and platlib, removed by their RECORD (never outside the
+//! environment), whose paths are relative to the directory holding the `.dist-info`.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -13,7 +14,7 @@ pub struct InstalledDist {
     /// The name as spelled in the directory (`Foo_Bar`); compare with [`Self::normalized_name`].
     pub name: String,
     pub version: String,
-    /// `<site-packages>/<name>-<version>.dist-info`
+    /// `<purelib or platlib>/<name>-<version>.dist-info`
     pub dist_info: PathBuf,
 }
 
@@ -53,8 +54,16 @@ impl InstalledDist {
         Error::NoRecord { name, version, dist_info: self.dist_info.clone(), installer: self.installer() }
     }
 
-    /// The absolute paths its RECORD lists, lexically resolved; entries that would leave the
-    /// environment (`../../etc/passwd`, absolute paths elsewhere) are dropped, never touched.
+    /// The directory holding its `.dist-info` (purelib, or platlib for a wheel pip installed
+    /// there whole), which the paths in its RECORD are relative to ("Recording installed
+    /// projects" in the packaging specifications).
+    pub(crate) fn library_dir(&self) -> &Path {
+        self.dist_info.parent().unwrap_or(&self.dist_info)
+    }
+
+    /// The absolute paths its RECORD lists, lexically resolved against the directory holding
+    /// its `.dist-info`; entries that would leave the environment (`../../etc/passwd`, absolute
+    /// paths elsewhere) are dropped, never touched.
     pub fn record_paths(&self, venv: &Venv) -> Result<Vec<PathBuf>> {
         Ok(self.record_paths_and_outsiders(venv)?.0)
     }
@@ -71,7 +80,7 @@ impl InstalledDist {
         })?;
         let (mut inside, mut outside) = (Vec::with_capacity(entries.len()), Vec::new());
         for entry in entries {
-            match resolve_inside(venv.site_packages(), &entry, venv.root()) {
+            match resolve_inside(self.library_dir(), &entry, venv.root()) {
                 Some(path) => inside.push(path),
                 None => outside.push(entry),
             }
@@ -123,19 +132,33 @@ pub fn list(venv: &Venv) -> Result<Vec<ListedDist>> {
     Ok(listed)
 }
 
-/// Every distribution in the environment's site-packages, sorted by directory name.
+/// Every distribution in the environment's purelib and platlib (`Venv::library_dirs`: pip
+/// puts a wheel that is not `Root-Is-Purelib` in platlib, `.dist-info` and all), sorted by
+/// path. One of them that does not exist holds none (pip made only `lib64/...` on a UBI image
+/// whose wheels all had extension modules); neither there is an error, as is one that cannot
+/// be listed.
 pub fn scan(venv: &Venv) -> Result<Vec<InstalledDist>> {
-    let site = venv.site_packages();
-    let dir = std::fs::read_dir(site).map_err(|e| Error::io("list", site, e))?;
-    let mut dists: Vec<InstalledDist> = dir
-        .flatten()
-        .filter_map(|entry| {
+    let (mut dists, mut missing, mut listed) = (Vec::new(), None, false);
+    for lib in venv.library_dirs() {
+        let dir = match std::fs::read_dir(lib) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.get_or_insert((lib, e));
+                continue;
+            }
+            Err(e) => return Err(Error::io("list", lib, e)),
+        };
+        listed = true;
+        dists.extend(dir.flatten().filter_map(|entry| {
             let file_name = entry.file_name();
             let stem = file_name.to_str()?.strip_suffix(".dist-info")?;
             let (name, version) = stem.rsplit_once('-')?;
             Some(InstalledDist { name: name.into(), version: version.into(), dist_info: entry.path() })
-        })
-        .collect();
+        }));
+    }
+    if let (false, Some((lib, e))) = (listed, missing) {
+        return Err(Error::io("list", lib, e));
+    }
     dists.sort_by(|a, b| a.dist_info.cmp(&b.dist_info));
     Ok(dists)
 }
@@ -172,5 +195,55 @@ mod tests {
         assert_eq!(resolve_inside(site, "/etc/passwd", root), None);
         assert_eq!(resolve_inside(site, "../../../", root), None);
         assert_eq!(resolve_inside(site, "/v/bin/x", root), Some(PathBuf::from("/v/bin/x")));
+    }
+
+    /// pip puts a wheel that is not `Root-Is-Purelib` in platlib whole (Fedora's `lib64`), its
+    /// RECORD relative to platlib: found there, its files resolved from there, beside one in
+    /// purelib whose RECORD is relative to purelib.
+    #[test]
+    fn distributions_are_found_in_purelib_and_platlib_and_their_records_read_from_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = crate::venv::tests::lib64_prefix(tmp.path());
+        let (pure, plat) = (venv.site_packages(), venv.platlib());
+        let up = "../../../lib/python3.11/site-packages";
+        for (lib, name, record) in [
+            (
+                pure,
+                "pure-1.0",
+                "pure/__init__.py,,\npure-1.0.dist-info/RECORD,,\n../../../bin/p,,\n".to_string(),
+            ),
+            (
+                plat,
+                "plat-2.0",
+                format!("plat/x.so,,\nplat-2.0.dist-info/RECORD,,\n{up}/y.py,,\n../../../bin/t,,\n"),
+            ),
+        ] {
+            fs_err::create_dir_all(lib.join(format!("{name}.dist-info"))).unwrap();
+            fs_err::write(lib.join(format!("{name}.dist-info/RECORD")), record).unwrap();
+        }
+        let dists = scan(&venv).unwrap();
+        let found: Vec<(&str, &Path)> = dists.iter().map(|d| (d.name.as_str(), d.library_dir())).collect();
+        assert_eq!(found, [("pure", pure), ("plat", plat)]);
+        let root = tmp.path();
+        assert_eq!(
+            dists[1].record_paths(&venv).unwrap(),
+            [
+                plat.join("plat/x.so"),
+                plat.join("plat-2.0.dist-info/RECORD"),
+                pure.join("y.py"),
+                root.join("bin/t")
+            ]
+        );
+        assert_eq!(
+            dists[0].record_paths(&venv).unwrap(),
+            [pure.join("pure/__init__.py"), pure.join("pure-1.0.dist-info/RECORD"), root.join("bin/p")]
+        );
+
+        // One that does not exist holds nothing; neither there is an error.
+        fs_err::remove_dir_all(pure).unwrap();
+        assert_eq!(scan(&venv).unwrap().len(), 1);
+        fs_err::remove_dir_all(plat).unwrap();
+        let err = scan(&venv).unwrap_err().to_string();
+        assert!(err.contains(&format!("cannot list {}", pure.display())), "{err}");
     }
 }

@@ -15,9 +15,10 @@ use crate::{Error, Result};
 pub struct Venv {
     root: PathBuf,
     site_packages: PathBuf,
-    /// Where a wheel that is not `Root-Is-Purelib`, and `.data/platlib`, go: site-packages in
-    /// a venv and with `--target`; sysconfig's `platlib` for `--system` and `--prefix`, as pip
-    /// takes it (`lib64/...` where `sys.platlibdir` is `lib64`).
+    /// Where a wheel that is not `Root-Is-Purelib` (its `.dist-info` too), and `.data/platlib`,
+    /// go: site-packages in a venv and with `--target`; sysconfig's `platlib` for `--system`
+    /// and `--prefix`, as pip takes it (`lib64/...` where `sys.platlibdir` is `lib64`), spelled
+    /// as site-packages when it is the same directory ([`one_spelling`]).
     platlib: PathBuf,
     scripts: PathBuf,
     python: PathBuf,
@@ -86,9 +87,10 @@ impl Venv {
         };
         let root = python.prefix.clone();
         let version = (python.version.0, python.version.1);
+        let site_packages = path("purelib")?;
         Ok(Venv {
-            platlib: path("platlib").or_else(|_| path("purelib"))?,
-            site_packages: path("purelib")?,
+            platlib: one_spelling(&site_packages, path("platlib").unwrap_or_else(|_| site_packages.clone())),
+            site_packages,
             scripts: path("scripts")?,
             python: python.executable.clone(),
             python_version: version,
@@ -141,7 +143,7 @@ impl Venv {
         };
         let site_packages = moved("purelib", platform::venv_site_packages(&root, version));
         Ok(Venv {
-            platlib: moved("platlib", site_packages.clone()),
+            platlib: one_spelling(&site_packages, moved("platlib", site_packages.clone())),
             site_packages,
             scripts: moved("scripts", root.join(platform::VENV_SCRIPTS_DIR)),
             python: python.executable.clone(),
@@ -209,15 +211,24 @@ impl Venv {
         &self.root
     }
 
-    /// purelib and platlib: in a venv they are one directory.
+    /// purelib: where a `Root-Is-Purelib` wheel goes. In a venv (and with `--target`) platlib
+    /// too; for `--system` and `--prefix` it may not be ([`Venv::platlib`]).
     pub fn site_packages(&self) -> &Path {
         &self.site_packages
     }
 
-    /// Where a wheel that is not `Root-Is-Purelib` and `.data/platlib` go (pip's scheme); the
-    /// `.dist-info` stays in [`Venv::site_packages`], where every command looks for it.
+    /// Where a wheel that is not `Root-Is-Purelib` and `.data/platlib` go (pip's scheme): the
+    /// directory of [`Venv::site_packages`] but for an interpreter whose platlib differs
+    /// (Fedora's `lib64`).
     pub fn platlib(&self) -> &Path {
         &self.platlib
+    }
+
+    /// The directories installed distributions' `.dist-info` are in: purelib, and platlib when
+    /// it is another directory (pip puts a wheel that is not `Root-Is-Purelib` there whole).
+    pub(crate) fn library_dirs(&self) -> impl Iterator<Item = &Path> {
+        let platlib = (self.platlib != self.site_packages).then_some(self.platlib.as_path());
+        std::iter::once(self.site_packages.as_path()).chain(platlib)
     }
 
     /// Where console scripts and `.data/scripts` go.
@@ -255,6 +266,17 @@ impl Venv {
 pub(crate) fn remove_made_dirs(made: &[PathBuf]) {
     for dir in made {
         let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// `platlib`, or `purelib` when both name one directory (a `lib64` that is a symlink to `lib`,
+/// as `python -m venv` makes one): one directory has one spelling, so that it is scanned once
+/// for installed distributions and its files are planned under one root (two would hide
+/// conflicts between them). A directory that is not there yet keeps its own spelling.
+fn one_spelling(purelib: &Path, platlib: PathBuf) -> PathBuf {
+    match (std::fs::metadata(purelib), std::fs::metadata(&platlib)) {
+        (Ok(a), Ok(b)) if platlib != purelib && platform::same_file(&a, &b) => purelib.to_path_buf(),
+        _ => platlib,
     }
 }
 
@@ -374,6 +396,52 @@ pub(crate) mod tests {
         fs_err::create_dir_all(root.join("lib/python3.11/site-packages")).unwrap();
         fs_err::create_dir_all(root.join("bin")).unwrap();
         Venv::open(root).unwrap()
+    }
+
+    /// The facts of a CPython 3.11 that is not a venv's, at `prefix`, whose sysconfig paths are
+    /// `paths` (`purelib`, `platlib`, `scripts`, `data`, `include`).
+    pub(crate) fn interpreter(prefix: &str, paths: serde_json::Value) -> crate::target::Interpreter {
+        serde_json::from_value(serde_json::json!({
+            "executable": format!("{prefix}/bin/python3.11"), "implementation": "cpython",
+            "version": [3, 11, 2], "version_nodot": "311", "soabi": null,
+            "abi_flags": crate::target::AbiFlags::default(), "platform": "linux-x86_64",
+            "is_64bit": true, "glibc": [2, 36], "musl": null, "prefix": prefix, "base_prefix": prefix,
+            "paths": paths, "cache_tag": "cpython-311", "magic": "a70d0d0a",
+        }))
+        .unwrap()
+    }
+
+    /// `--prefix root` for an interpreter whose platlib is `lib64/python3.11/site-packages`
+    /// (Fedora's `sys.platlibdir`), with both library directories made.
+    pub(crate) fn lib64_prefix(root: &Path) -> Venv {
+        let python = interpreter(
+            "/usr",
+            serde_json::json!({
+                "purelib": "/usr/lib/python3.11/site-packages", "platlib": "/usr/lib64/python3.11/site-packages",
+                "scripts": "/usr/bin", "data": "/usr", "include": "/usr/include/python3.11",
+            }),
+        );
+        for lib in ["lib", "lib64"] {
+            fs_err::create_dir_all(root.join(lib).join("python3.11/site-packages")).unwrap();
+        }
+        Venv::prefix_dir(root, &python).unwrap()
+    }
+
+    #[test]
+    fn platlib_is_spelled_as_purelib_when_they_are_one_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = lib64_prefix(dir.path());
+        assert_eq!(venv.platlib(), dir.path().join("lib64/python3.11/site-packages"));
+        let libs: Vec<&Path> = venv.library_dirs().collect();
+        assert_eq!(libs, [venv.site_packages(), venv.platlib()]);
+
+        // `lib64` a symlink to `lib`, as `python -m venv` makes it.
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("lib/python3.11/site-packages")).unwrap();
+        std::os::unix::fs::symlink("lib", dir.path().join("lib64")).unwrap();
+        let venv = lib64_prefix(dir.path());
+        assert_eq!(venv.platlib(), venv.site_packages());
+        assert_eq!(venv.library_dirs().count(), 1);
     }
 
     #[test]

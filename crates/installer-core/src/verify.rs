@@ -3,7 +3,8 @@
 //!
 //! Per distribution: *modified* (hash or size differs from RECORD), *missing* (listed, not
 //! there; RECORD itself when it is gone) and *unrecorded* (a file under one of the distribution's top-level directories in
-//! site-packages that no RECORD of the environment lists). `__pycache__` directories are not
+//! purelib or platlib that no RECORD of the environment lists). RECORD paths are relative to
+//! the directory holding the `.dist-info`. `__pycache__` directories are not
 //! searched for unrecorded files: Python writes bytecode there on import; bytecode that a
 //! RECORD lists is checked like any other file.
 
@@ -104,7 +105,7 @@ fn verify_in_pool(venv: &Venv, cancel: &Cancel) -> Result<Verification> {
         }
         out.files_checked += rows.iter().filter(|r| r.hash.is_some()).count();
         let listed = dist.record() == Record::Listed;
-        let tops = if listed { top_level_dirs(venv.site_packages(), rows) } else { Vec::new() };
+        let tops = if listed { top_level_dirs(venv, rows) } else { Vec::new() };
         for top in tops {
             for entry in
                 walkdir::WalkDir::new(&top).into_iter().filter_entry(|e| e.file_name() != "__pycache__")
@@ -138,6 +139,7 @@ enum State {
     Modified,
 }
 
+/// The rows of `dist`'s RECORD, resolved against the directory holding its `.dist-info`.
 fn rows(dist: &InstalledDist, venv: &Venv) -> Result<Vec<Row>> {
     let record_path = dist.dist_info.join("RECORD");
     if dist.record() != Record::Listed {
@@ -151,7 +153,7 @@ fn rows(dist: &InstalledDist, venv: &Venv) -> Result<Vec<Row>> {
     Ok(entries
         .into_iter()
         .filter_map(|e| {
-            let path = resolve_inside(venv.site_packages(), &e.path, venv.root())?;
+            let path = resolve_inside(dist.library_dir(), &e.path, venv.root())?;
             Some(Row { path, hash: e.hash, size: e.size })
         })
         .collect())
@@ -185,16 +187,20 @@ fn hash_file(path: &Path, hasher: &mut RecordHasher) -> std::io::Result<()> {
     }
 }
 
-/// The directories directly under site-packages that hold a recorded file (a package, the
-/// `.dist-info`); files directly in site-packages and in other roots (`bin/`) are not searched.
-fn top_level_dirs(site: &Path, rows: &[Row]) -> Vec<PathBuf> {
+/// The directories directly under purelib or platlib that hold a recorded file (a package,
+/// the `.dist-info`); files directly in them and in other roots (`bin/`) are not searched.
+fn top_level_dirs(venv: &Venv, rows: &[Row]) -> Vec<PathBuf> {
+    let libs: Vec<&Path> = venv.library_dirs().collect();
     let mut dirs: Vec<PathBuf> = rows
         .iter()
         .filter_map(|row| {
-            let rel = row.path.strip_prefix(site).ok()?;
+            // The deepest library directory holding it, should one lie inside the other.
+            let (lib, rel) = (libs.iter())
+                .filter_map(|lib| Some((lib, row.path.strip_prefix(lib).ok()?)))
+                .min_by_key(|(_, rel)| rel.components().count())?;
             let mut components = rel.components();
             let first = components.next()?;
-            components.next().map(|_| site.join(first))
+            components.next().map(|_| lib.join(first))
         })
         .collect();
     dirs.sort();

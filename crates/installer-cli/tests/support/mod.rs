@@ -3,10 +3,13 @@
 #![allow(dead_code)]
 
 mod bytecode;
+mod cpython;
 pub mod privileged;
 
 #[allow(unused_imports)] // not every test binary checks bytecode
 pub use bytecode::*;
+#[allow(unused_imports)] // nor copies a CPython
+pub use cpython::*;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -237,6 +240,8 @@ pub struct WheelBuilder {
     pub compression: zip::CompressionMethod,
     /// `Name:` in METADATA when it is not `name` (a hostile one).
     pub metadata_name: Option<String>,
+    /// `Root-Is-Purelib` in WHEEL: `false` for a platform wheel, which goes to platlib.
+    pub root_is_purelib: bool,
 }
 
 pub enum RecordMode {
@@ -261,7 +266,14 @@ impl WheelBuilder {
             wheel_version: "1.0".into(),
             compression: zip::CompressionMethod::Deflated,
             metadata_name: None,
+            root_is_purelib: true,
         }
+    }
+
+    /// `Root-Is-Purelib: false`, as a wheel with extension modules says.
+    pub fn platform(mut self) -> Self {
+        self.root_is_purelib = false;
+        self
     }
 
     /// Members stored, not deflated: quick to write for large incompressible content.
@@ -301,8 +313,8 @@ impl WheelBuilder {
         members.push((
             format!("{dist_info}/WHEEL"),
             format!(
-                "Wheel-Version: {}\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-                self.wheel_version
+                "Wheel-Version: {}\nGenerator: test\nRoot-Is-Purelib: {}\nTag: py3-none-any\n",
+                self.wheel_version, self.root_is_purelib
             )
             .into_bytes(),
             0o644,

@@ -72,8 +72,13 @@ pub(super) fn apply<'a>(
     // transaction's by a successor (a hardlinked file's ctime changes whenever another
     // environment links the same cache file) and deleted. Indices, not paths: 4 bytes a file.
     let in_old_dirs: Vec<u32> = tree.files_in_old_dirs().collect();
+    // Each RECORD in its `.dist-info`, in site-packages or platlib.
+    let record = |i: usize| (plans[i].meta_root as usize, plans[i].record.as_str());
     let records: Vec<usize> = (0..plans.len())
-        .filter(|&i| !tree.in_new_dir(roots::SITE_PACKAGES as usize, &plans[i].record))
+        .filter(|&i| {
+            let (root, rel) = record(i);
+            !tree.in_new_dir(root, rel)
+        })
         .collect();
     let in_the_way = |i: usize, root: usize, rel: &str| match root_dirs[root].is_dir(rel) {
         None => Ok(()),
@@ -93,13 +98,14 @@ pub(super) fn apply<'a>(
         in_the_way(jobs[job as usize].0, root, rel)
     })?;
     for &i in &records {
-        in_the_way(i, roots::SITE_PACKAGES as usize, &plans[i].record)?;
+        let (root, rel) = record(i);
+        in_the_way(i, root, rel)?;
     }
     clock.lap("move aside what is in the way");
     // Journaled before anything is made: the topmost new directories, and the files (RECORDs
     // too) in directories that were there before; all else is below a new directory.
     txn.will_make_dirs(tree.new_tops().map(|(root, rel)| (&root_dirs[root], rel)))?;
-    let records = records.iter().map(|&i| (roots::SITE_PACKAGES as usize, plans[i].record.as_str()));
+    let records = records.iter().map(|&i| record(i));
     txn.will_create(
         in_old_dirs
             .iter()
@@ -187,7 +193,7 @@ pub(super) fn apply<'a>(
     ));
     let linked = match first_error.into_inner().expect("error slot") {
         Some(err) => Err(err),
-        None => write_records(plans, roots, &root_dirs[roots::SITE_PACKAGES as usize], txn, reporter),
+        None => write_records(plans, roots, &root_dirs, txn, reporter),
     };
     clock.lap("records");
     if linked.is_err() {
@@ -220,18 +226,20 @@ fn open_roots(plans: &[WheelPlan], roots: &Roots, venv: &Venv, txn: &Transaction
         .collect()
 }
 
-/// After every file is placed: each RECORD, which lists them all.
+/// After every file is placed: each RECORD, which lists them all, in its `.dist-info` under
+/// the plan's `meta_root` (`root_dirs` are the open roots).
 fn write_records(
     plans: &[WheelPlan],
     roots: &Roots,
-    site_packages: &Dir,
+    root_dirs: &[Dir],
     txn: &Transaction,
     reporter: &dyn Reporter,
 ) -> Result<()> {
     plans.par_iter().try_for_each(|plan| {
+        let dir = &root_dirs[plan.meta_root as usize];
         let record = Generated::new(plan.record.clone(), plan::record_for(plan, roots).into_bytes(), false);
-        write_new(txn, site_packages, &record)?;
-        txn.created([site_packages.join(&plan.record)]);
+        write_new(txn, dir, &record)?;
+        txn.created([dir.join(&plan.record)]);
         reporter.advance(1);
         Ok(())
     })

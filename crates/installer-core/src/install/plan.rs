@@ -37,7 +37,10 @@ pub(crate) struct WheelPlan {
     /// same one (`--reinstall`), and any other `.dist-info` of the project (debris, or a
     /// second version a broken tool left beside it).
     pub replaces: Vec<InstalledDist>,
-    /// `<dist-info>/RECORD` in site-packages, written last.
+    /// The root of its `.dist-info`, which its RECORD's paths are relative to: site-packages,
+    /// or platlib for a wheel that is not `Root-Is-Purelib`, which pip installs there whole.
+    pub meta_root: RootId,
+    /// `<dist-info>/RECORD` under `meta_root`, written last.
     pub record: String,
     /// With `--compile`: the entry's bytecode for the environment's interpreter, in the cache.
     pub bytecode: Option<Arc<BytecodeSet>>,
@@ -192,8 +195,8 @@ struct Scheme<'a> {
     data_prefix: String,
     /// The root of `.data/headers`: pip names it after the project name in METADATA.
     headers: RootId,
-    /// Where the archive's root goes (less its `.dist-info`): purelib, or platlib for a wheel
-    /// that is not `Root-Is-Purelib`, as pip does.
+    /// Where the archive's root goes, its `.dist-info` included: purelib, or platlib for a
+    /// wheel that is not `Root-Is-Purelib`, as pip does.
     root: RootId,
 }
 
@@ -217,13 +220,11 @@ impl Scheme<'_> {
                 _ => None,
             };
         }
-        if let Some(name) = path.strip_prefix(dist_info).and_then(|p| p.strip_prefix('/')) {
-            if GENERATED_METADATA.contains(&name) {
-                return None;
-            }
-            // In site-packages whatever the wheel, where list, uninstall and verify find it.
-            return Some((SITE_PACKAGES, 0));
+        let name = path.strip_prefix(dist_info).and_then(|p| p.strip_prefix('/'));
+        if name.is_some_and(|name| GENERATED_METADATA.contains(&name)) {
+            return None;
         }
+        // The `.dist-info` too, where pip puts it: list, uninstall and verify look in both.
         Some((self.root, 0))
     }
 }
@@ -354,10 +355,11 @@ pub(crate) fn plan_wheel(
     ];
     for (name, content) in metadata {
         let rel = format!("{}/{name}", manifest.dist_info);
-        files.push(generate(SITE_PACKAGES, Generated::new(rel, content, false)));
+        files.push(generate(root, Generated::new(rel, content, false)));
     }
     let record = format!("{}/RECORD", manifest.dist_info);
-    Ok(WheelPlan { wheel: wheel.to_path_buf(), entry, files, generated, replaces, record, bytecode: None })
+    let wheel = wheel.to_path_buf();
+    Ok(WheelPlan { wheel, entry, files, generated, replaces, meta_root: root, record, bytecode: None })
 }
 
 /// Refuses a wheel that would write one of the environment's own files
@@ -428,15 +430,17 @@ pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> 
 }
 
 /// The RECORD of an installed wheel: every planned file (bytecode too) with its hash and size,
-/// paths relative to site-packages as pip writes them, and RECORD itself without a hash.
+/// paths relative to the directory holding its `.dist-info` as pip writes them, and RECORD
+/// itself without a hash.
 pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots) -> String {
     use crate::wheel::record::push_row;
     let manifest = plan.entry.manifest();
+    let spelled = roots.record_paths(plan.meta_root);
     let mut out = String::with_capacity((plan.files.len() + 1) * 100);
     let mut path = String::new();
     for file in &plan.files {
         let (root, rel) = plan.destination(file);
-        roots.record_path_into(&mut path, root, rel);
+        spelled.path_into(&mut path, root, rel);
         match &file.source {
             Source::Entry { index, .. } => {
                 let f = &manifest.files[*index as usize];
@@ -453,7 +457,7 @@ pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots) -> String {
             }
         }
     }
-    roots.record_path_into(&mut path, SITE_PACKAGES, &plan.record);
+    spelled.path_into(&mut path, plan.meta_root, &plan.record);
     push_row(&mut out, &path, None, None);
     out
 }

@@ -1,6 +1,6 @@
 //! The directories of an environment that planned files are relative to: site-packages, the
-//! scripts directory, the environment's prefix (`.data/data`) and each distribution's headers
-//! directory.
+//! scripts directory, the environment's prefix (`.data/data`), platlib where it is apart from
+//! site-packages, and each distribution's headers directory.
 //!
 //! Paths in the plan are relative to a root, so that a file's destination can be borrowed
 //! from its manifest path (no allocation per file) and the kernel resolves it against an open
@@ -24,11 +24,6 @@ pub(crate) struct Roots {
     /// Each root relative to the environment, `/`-separated, with a trailing `/` (empty for
     /// the prefix itself; `None` when the root is outside the environment).
     in_venv: Vec<Option<String>>,
-    /// Each root as RECORD spells it relative to site-packages, with a trailing `/`
-    /// (`""`, `../../../bin/`).
-    in_record: Vec<String>,
-    /// Relative paths begin this far up from site-packages: `../../../`.
-    up_from_site: String,
     /// The root of platlib: [`SITE_PACKAGES`] unless the scheme puts platlib elsewhere.
     platlib: RootId,
 }
@@ -36,14 +31,7 @@ pub(crate) struct Roots {
 impl Roots {
     pub fn new(venv: &Venv) -> Roots {
         let site = venv.site_packages();
-        let up = site.strip_prefix(venv.root()).map_or(0, |p| p.components().count());
-        let mut roots = Roots {
-            paths: Vec::new(),
-            in_venv: Vec::new(),
-            in_record: Vec::new(),
-            up_from_site: "../".repeat(up),
-            platlib: SITE_PACKAGES,
-        };
+        let mut roots = Roots { paths: Vec::new(), in_venv: Vec::new(), platlib: SITE_PACKAGES };
         for path in [site, venv.scripts(), venv.data()] {
             roots.add(venv, path.to_path_buf());
         }
@@ -54,7 +42,8 @@ impl Roots {
         roots
     }
 
-    /// Where a wheel that is not `Root-Is-Purelib` and `.data/platlib` go.
+    /// Where a wheel that is not `Root-Is-Purelib` (its `.dist-info` too) and `.data/platlib`
+    /// go.
     pub fn platlib(&self) -> RootId {
         self.platlib
     }
@@ -73,14 +62,8 @@ impl Roots {
             let rel = rel.to_str()?.replace(std::path::MAIN_SEPARATOR, "/");
             Some(if rel.is_empty() { rel } else { rel + "/" })
         });
-        let in_record = if self.paths.is_empty() {
-            String::new()
-        } else {
-            format!("{}{}", self.up_from_site, in_venv.as_deref().unwrap_or_default())
-        };
         self.paths.push(path);
         self.in_venv.push(in_venv);
-        self.in_record.push(in_record);
         (self.paths.len() - 1) as RootId
     }
 
@@ -115,19 +98,43 @@ impl Roots {
         best
     }
 
-    /// `rel` under `root` as RECORD lists it: relative to site-packages, `/`-separated.
+    /// How a RECORD in a `.dist-info` directly under `base` (site-packages, or platlib for a
+    /// wheel that is not `Root-Is-Purelib`) spells paths under each root: relative to `base`,
+    /// up to the environment's prefix and down again (`../../../lib/python3.8/site-packages/`
+    /// from a `lib64` platlib), which is pip's `os.path.relpath` wherever the two share nothing
+    /// below the prefix.
+    pub fn record_paths(&self, base: RootId) -> RecordPaths {
+        let depth = self.in_venv[base as usize].as_deref().map_or(0, |rel| rel.matches('/').count());
+        let up = "../".repeat(depth);
+        let spelled = self.in_venv.iter().enumerate().map(|(id, in_venv)| {
+            if id == base as usize {
+                String::new()
+            } else {
+                format!("{up}{}", in_venv.as_deref().unwrap_or_default())
+            }
+        });
+        RecordPaths(spelled.collect())
+    }
+}
+
+/// Each root as one RECORD spells it, `/`-separated with a trailing `/`: `""` for the directory
+/// holding its `.dist-info`, `../../../bin/` for a venv's scripts seen from site-packages.
+pub(crate) struct RecordPaths(Vec<String>);
+
+impl RecordPaths {
+    /// `rel` under `root` as the RECORD lists it.
     #[cfg(test)]
-    pub fn record_path(&self, root: RootId, rel: &str) -> String {
+    pub fn path(&self, root: RootId, rel: &str) -> String {
         let mut path = String::new();
-        self.record_path_into(&mut path, root, rel);
+        self.path_into(&mut path, root, rel);
         path
     }
 
-    /// [`Self::record_path`] into `path` (cleared first), so a RECORD of thousands of rows
-    /// reuses one buffer.
-    pub fn record_path_into(&self, path: &mut String, root: RootId, rel: &str) {
+    /// [`Self::path`] into `path` (cleared first), so a RECORD of thousands of rows reuses one
+    /// buffer.
+    pub fn path_into(&self, path: &mut String, root: RootId, rel: &str) {
         path.clear();
-        path.push_str(&self.in_record[root as usize]);
+        path.push_str(&self.0[root as usize]);
         path.push_str(rel);
     }
 }
@@ -152,10 +159,11 @@ mod tests {
         let inc = "include/site/python3.11/Proj/";
         assert_eq!(roots.locate_in_prefix(&format!("{inc}x.h")), (headers, inc.len()));
 
-        assert_eq!(roots.record_path(SITE_PACKAGES, "pkg/a.py"), "pkg/a.py");
-        assert_eq!(roots.record_path(SCRIPTS, "tool"), "../../../bin/tool");
-        assert_eq!(roots.record_path(DATA, "share/x"), "../../../share/x");
-        assert_eq!(roots.record_path(headers, "x.h"), "../../../include/site/python3.11/Proj/x.h");
+        let record = roots.record_paths(SITE_PACKAGES);
+        assert_eq!(record.path(SITE_PACKAGES, "pkg/a.py"), "pkg/a.py");
+        assert_eq!(record.path(SCRIPTS, "tool"), "../../../bin/tool");
+        assert_eq!(record.path(DATA, "share/x"), "../../../share/x");
+        assert_eq!(record.path(headers, "x.h"), "../../../include/site/python3.11/Proj/x.h");
         assert_eq!(roots.join(SCRIPTS, "tool"), tmp.path().join("bin/tool"));
     }
 
@@ -182,7 +190,27 @@ mod tests {
         assert_eq!(roots.locate_in_prefix(&format!("{site}pkg/a.py")), (SITE_PACKAGES, site.len()));
         assert_eq!(roots.locate_in_prefix("bin/tool"), (SCRIPTS, 4));
         assert_eq!(roots.locate_in_prefix("share/x"), (DATA, 0));
-        assert_eq!(roots.record_path(DATA, "share/x"), "../../../../local/share/x");
-        assert_eq!(roots.record_path(headers, "x.h"), "../../../../include/python3.11/Proj/x.h");
+        let record = roots.record_paths(SITE_PACKAGES);
+        assert_eq!(record.path(DATA, "share/x"), "../../../../local/share/x");
+        assert_eq!(record.path(headers, "x.h"), "../../../../include/python3.11/Proj/x.h");
+    }
+
+    /// RECORD's paths are relative to the directory holding the `.dist-info`, as pip writes
+    /// them: from platlib for a wheel that is not `Root-Is-Purelib` where platlib is apart from
+    /// site-packages (Fedora's `lib64`).
+    #[test]
+    fn record_paths_are_relative_to_the_root_holding_the_dist_info_as_pip_writes_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = crate::venv::tests::lib64_prefix(tmp.path());
+        let roots = Roots::new(&venv);
+        let platlib = roots.platlib();
+        assert_ne!(platlib, SITE_PACKAGES);
+        let record = roots.record_paths(platlib);
+        assert_eq!(record.path(platlib, "ext/__init__.py"), "ext/__init__.py");
+        assert_eq!(record.path(SITE_PACKAGES, "pure.py"), "../../../lib/python3.11/site-packages/pure.py");
+        assert_eq!(record.path(SCRIPTS, "tool"), "../../../bin/tool");
+        assert_eq!(record.path(DATA, "share/x"), "../../../share/x");
+        let record = roots.record_paths(SITE_PACKAGES);
+        assert_eq!(record.path(platlib, "ext/x.so"), "../../../lib64/python3.11/site-packages/ext/x.so");
     }
 }

@@ -199,3 +199,60 @@ fn refused_with_a_file_at(rel: &str) -> (std::path::PathBuf, String) {
     assert_eq!(std::fs::read(&in_the_way).unwrap(), b"mine");
     (in_the_way, e.one_line())
 }
+
+/// A wheel that is not `Root-Is-Purelib`, into a `--prefix` whose platlib is `lib64` (Fedora's):
+/// it goes to platlib whole, as pip puts it, `.dist-info`, generated metadata and RECORD
+/// (relative to platlib) included. Killed before its commit (a transaction dropped without
+/// commit or rollback is what SIGKILL leaves), the next process rolls all of it back, the
+/// RECORD too, journaled in the `.dist-info` of a version before, which was there.
+#[test]
+fn a_platform_wheel_goes_to_platlib_whole_and_a_dead_install_there_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = crate::venv::tests::lib64_prefix(&dir.path().join("prefix"));
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let wheel = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/wheels/fixture_plat-1.0-cp38-abi3-linux_x86_64.whl");
+    let (pure, plat) = (venv.site_packages(), venv.platlib());
+    // What an upgrade's files moved aside leave of the version before.
+    std::fs::create_dir(plat.join("fixture_plat-1.0.dist-info")).unwrap();
+    let before = crate::install::tests::tree(venv.root());
+
+    let entry = cache.entry(&wheel).unwrap();
+    let mut roots = Roots::new(&venv);
+    let headers = plan::header_roots(&mut roots, &venv, std::slice::from_ref(&entry));
+    let plan = plan_wheel(&venv, &roots, headers[0], &wheel, entry, Vec::new()).unwrap();
+    assert_eq!(plan.meta_root, roots.platlib());
+    let txn = Transaction::new(venv.root());
+    let cancel = Cancel::new();
+    let how = Apply {
+        roots: &roots,
+        venv: &venv,
+        mode: ConcreteLinkMode::Copy,
+        txn: &txn,
+        reporter: &NoReporter,
+        cancel: &cancel,
+    };
+    apply(std::slice::from_ref(&plan), &[], &how, &mut Clock::new()).unwrap();
+
+    let dist_info =
+        ["INSTALLER", "METADATA", "RECORD", "REQUESTED", "WHEEL", "direct_url.json", "top_level.txt"];
+    let mut expected: Vec<String> =
+        ["", "fixture_plat", "fixture_plat/__init__.py", "fixture_plat-1.0.dist-info"]
+            .into_iter()
+            .map(String::from)
+            .chain(dist_info.iter().map(|name| format!("fixture_plat-1.0.dist-info/{name}")))
+            .collect();
+    expected.sort();
+    assert_eq!(crate::install::tests::tree(plat), expected);
+    assert_eq!(crate::install::tests::tree(pure), [""]);
+    let record = std::fs::read_to_string(plat.join("fixture_plat-1.0.dist-info/RECORD")).unwrap();
+    let mut paths: Vec<&str> = record.lines().map(|row| row.split(',').next().unwrap()).collect();
+    paths.sort();
+    let files: Vec<&String> = expected.iter().filter(|p| plat.join(p).is_file()).collect();
+    assert_eq!(paths, files, "every file, relative to platlib");
+    assert!(record.ends_with("\nfixture_plat-1.0.dist-info/RECORD,,\n"), "{record}");
+
+    drop(txn);
+    assert_eq!(crate::transaction::recover(venv.root()), 1);
+    assert_eq!(crate::install::tests::tree(venv.root()), before);
+}
