@@ -177,11 +177,7 @@ fn records(lib: &Path) -> BTreeMap<String, BTreeSet<String>> {
 /// A wheel that is not `Root-Is-Purelib` with every scheme of `.data`, a `#!python` script and
 /// an entry point, for the interpreter of [`Lib64`].
 fn platform_tools(dir: &Path) -> PathBuf {
-    let mut tools = WheelBuilder::new("plat_tools", "1.0");
-    // As setuptools writes it: pip names the headers directory after the file name's
-    // `plat_tools` with `-` for `_`, we after METADATA's name.
-    tools.metadata_name = Some("plat-tools".into());
-    tools
+    WheelBuilder::new("plat_tools", "1.0")
         .platform()
         .file("plat_tools/cli.py", b"def main():\n    print('run')\n")
         .file("plat_tools-1.0.data/purelib/plat_tools_pure.py", b"X = 1\n")

@@ -193,7 +193,7 @@ struct Scheme<'a> {
     roots: &'a Roots,
     /// `{name}-{version}.data/`
     data_prefix: String,
-    /// The root of `.data/headers`: pip names it after the project name in METADATA.
+    /// The root of `.data/headers`: pip names it after the wheel file's project name.
     headers: RootId,
     /// Where the archive's root goes, its `.dist-info` included: purelib, or platlib for a
     /// wheel that is not `Root-Is-Purelib`, as pip does.
@@ -496,26 +496,32 @@ fn has_coding_cookie(content: &[u8]) -> bool {
     first.trim_start().starts_with('#') && (first.contains("coding:") || first.contains("coding="))
 }
 
-/// The `Name:` of the entry's METADATA, for wheels with headers only (pip names the headers
-/// directory after it), if it is a valid project name of this distribution; else the
-/// normalised name of the manifest. The wheel reader refuses invalid names, but an entry
-/// cached before it did could hold `Name: ..`, which would put headers in another directory.
+/// The name pip gives the headers directory of a wheel with headers (`None` without): the
+/// wheel file name's distribution part with `-` for `_` (`Hdr_Pkg-1.0-...whl` gives `Hdr-Pkg`;
+/// pip takes the requirement's name from the file name), if it is a valid project name of
+/// this distribution; else METADATA's `Name:`, else the manifest's normalised name. The wheel
+/// reader refuses invalid names, but an entry cached before it did could hold `Name: ..`,
+/// which would put headers in another directory.
 fn headers_project_name(entry: &CacheEntry) -> Option<String> {
     let manifest = entry.manifest();
     let headers = format!("{}/headers/", manifest.data_dir);
     if !manifest.files.iter().any(|f| f.path.starts_with(&headers)) {
         return None;
     }
-    let text = std::fs::read_to_string(entry.tree().join(&manifest.dist_info).join("METADATA")).ok();
-    let name = text.and_then(|t| crate::wheel::metadata::parse_metadata_name_version(&t).ok());
-    let (ours, normalized) = (&manifest.name, normalize_name(&manifest.name));
+    let from_file_name = || manifest.wheel.split('-').next().map(|name| name.replace('_', "-"));
+    let from_metadata = || {
+        let text = std::fs::read_to_string(entry.tree().join(&manifest.dist_info).join("METADATA")).ok()?;
+        crate::wheel::metadata::parse_metadata_name_version(&text).ok().map(|(name, _)| name)
+    };
+    let normalized = normalize_name(&manifest.name);
     let valid =
         |name: &String| crate::wheel::filename::is_valid_name(name) && normalize_name(name) == normalized;
     // The normalised name is one path component, never `.` or `..`: dots become `-`.
     Some(
-        name.map(|(name, _)| name)
+        from_file_name()
             .filter(valid)
-            .or_else(|| Some(ours.clone()).filter(valid))
+            .or_else(|| from_metadata().filter(valid))
+            .or_else(|| Some(manifest.name.clone()).filter(valid))
             .unwrap_or(normalized),
     )
 }
