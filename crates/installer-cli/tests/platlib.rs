@@ -1,6 +1,7 @@
-//! `--system` and `--prefix` with an interpreter whose sysconfig `platlib` is not its
-//! `purelib` (Fedora's, RHEL's and UBI's `sys.platlibdir` is `lib64`): here a copy of pyenv's
-//! CPython 3.8 told so by a `sitecustomize` (`lib64_cpython`), never the machine's own.
+//! `--system` and `--prefix` with a distributor's scheme: an interpreter whose sysconfig
+//! `platlib` is not its `purelib` (Fedora's, RHEL's and UBI's `sys.platlibdir` is `lib64`), or
+//! whose scheme is under `<prefix>/local` (Debian's): here a copy of pyenv's CPython 3.8 told
+//! so by a `sitecustomize` (`lib64_cpython`, `local_cpython`), never the machine's own.
 
 mod support;
 
@@ -103,23 +104,27 @@ fn bytecode_of_a_platform_wheel_in_a_separate_platlib_comes_from_the_shard_resta
     }
 }
 
-/// The copy of CPython 3.8 whose platlib is `lib64`, with pip (`lib64_cpython`, `add_pip`), and
-/// `installer ARGS... --prefix DIR -p <its python3>` for the prefix `DIR`.
-struct Lib64 {
+/// A copy of CPython 3.8 with a distributor's scheme (`lib64_cpython`, `local_cpython`), with
+/// pip (`add_pip`), and `installer ARGS... --prefix DIR -p <its python3>` for the prefix `DIR`.
+struct Patched {
     tmp: tempfile::TempDir,
     python3: PathBuf,
     cache: String,
 }
 
-impl Lib64 {
-    fn new(with_pip: bool) -> Lib64 {
+impl Patched {
+    fn new(with_pip: bool) -> Patched {
+        Patched::with(lib64_cpython, with_pip)
+    }
+
+    fn with(scheme: fn(&Path) -> PathBuf, with_pip: bool) -> Patched {
         let tmp = tempfile::tempdir().unwrap();
-        let cpython = lib64_cpython(tmp.path());
+        let cpython = scheme(tmp.path());
         if with_pip {
             eprintln!("comparing with {}", add_pip(&cpython));
         }
         let cache = tmp.path().join("cache").to_str().unwrap().to_string();
-        Lib64 { python3: cpython.join("bin/python3"), tmp, cache }
+        Patched { python3: cpython.join("bin/python3"), tmp, cache }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -157,7 +162,7 @@ impl Lib64 {
     }
 }
 
-/// purelib and platlib of a prefix made with [`Lib64`].
+/// purelib and platlib of a prefix made with [`Patched`].
 fn libs(prefix: &Path) -> (PathBuf, PathBuf) {
     (prefix.join("lib/python3.8/site-packages"), prefix.join("lib64/python3.8/site-packages"))
 }
@@ -175,7 +180,7 @@ fn records(lib: &Path) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// A wheel that is not `Root-Is-Purelib` with every scheme of `.data`, a `#!python` script and
-/// an entry point, for the interpreter of [`Lib64`].
+/// an entry point, for the interpreter of [`Patched`].
 fn platform_tools(dir: &Path) -> PathBuf {
     WheelBuilder::new("plat_tools", "1.0")
         .platform()
@@ -203,7 +208,7 @@ fn platform_tools(dir: &Path) -> PathBuf {
 /// file), and RECORD holds their hashes; REQUESTED is empty in both.
 #[test]
 fn platform_wheels_install_into_platlib_as_pip_installs_them() {
-    let lib64 = Lib64::new(true);
+    let lib64 = Patched::new(true);
     let wheels = [fixture("fixture_plat"), platform_tools(lib64.tmp.path())];
     let wheels: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
     // Same base name: `normalized` replaces each prefix's path by one placeholder.
@@ -244,7 +249,7 @@ fn platform_wheels_install_into_platlib_as_pip_installs_them() {
 /// none of these looked in platlib: the upgrade left both versions' `.dist-info`.
 #[test]
 fn a_distribution_pip_put_in_platlib_is_listed_verified_replaced_and_uninstalled() {
-    let lib64 = Lib64::new(true);
+    let lib64 = Patched::new(true);
     let prefix = lib64.path("p");
     let (pure, plat) = libs(&prefix);
     let old = fixture("fixture_plat");
@@ -296,7 +301,7 @@ fn a_distribution_pip_put_in_platlib_is_listed_verified_replaced_and_uninstalled
 /// the scan of both directories, and the new one's `.dist-info` goes to platlib.
 #[test]
 fn an_upgrade_removes_a_dist_info_an_older_installer_left_in_purelib() {
-    let lib64 = Lib64::new(false);
+    let lib64 = Patched::new(false);
     let prefix = lib64.path("p");
     let (pure, plat) = libs(&prefix);
     let old = fixture("fixture_plat");
@@ -326,4 +331,27 @@ fn an_upgrade_removes_a_dist_info_an_older_installer_left_in_purelib() {
     assert_eq!(names(&pure), Vec::<String>::new());
     assert_eq!(names(&plat), ["fixture_plat", "fixture_plat-2.0.dist-info"]);
     lib64.installer("verify", &prefix, &[]);
+}
+
+/// With a scheme whose data root is an ancestor of purelib's below the prefix (Debian's
+/// `posix_local`: data `<prefix>/local`, purelib `<prefix>/local/lib/...`), RECORD spells paths
+/// as pip's `os.path.relpath` does: `../../../share/...`, not up to the prefix and down again
+/// (`../../../../local/share/...`, the same file, but not pip's RECORD). Files as pip's too.
+#[test]
+fn records_under_a_local_scheme_are_spelled_as_pip_spells_them() {
+    let local = Patched::with(local_cpython, true);
+    let wheel = fixture("fixture_data");
+    let (ours, pips) = (local.path("ours/p"), local.path("pip/p"));
+    local.pip_install(&pips, &[&wheel], &["--no-compile"]);
+    local.installer("install", &ours, &[wheel.to_str().unwrap()]);
+    assert!(assert_same_files(&ours, &pips) >= 5);
+    let lib = |prefix: &Path| prefix.join("local/lib/python3.8/site-packages");
+    let (our_records, pip_records) = (records(&lib(&ours)), records(&lib(&pips)));
+    assert_eq!(our_records, pip_records);
+    let rows = &our_records["fixture_data-1.0.dist-info"];
+    assert!(rows.contains("../../../share/fixture_data/config.txt"), "{rows:?}");
+    assert!(rows.contains("../../../bin/fixture-data-sh"), "{rows:?}");
+    local.installer("verify", &ours, &[]);
+    local.installer("uninstall", &ours, &["fixture-data"]);
+    assert!(!ours.join("local/share/fixture_data/config.txt").exists());
 }

@@ -53,6 +53,30 @@ pub fn lib64_cpython(dir: &Path) -> PathBuf {
     cpython
 }
 
+/// A pyenv CPython 3.8 copied into `dir` whose sysconfig scheme lives under `<base>/local`
+/// (Debian's `posix_local`: purelib `<base>/local/lib/...`, scripts `<base>/local/bin`, data
+/// `<base>/local`), headers staying in `<base>/include`; told so by a `sitecustomize`, for pip
+/// too, as [`lib64_cpython`] is.
+pub fn local_cpython(dir: &Path) -> PathBuf {
+    let cpython = copied_cpython(dir);
+    std::fs::write(
+        cpython.join("lib/python3.8/sitecustomize.py"),
+        r#"import sysconfig
+_get_paths = sysconfig.get_paths
+def get_paths(*args, **kwargs):
+    paths = _get_paths(*args, **kwargs)
+    base = paths["data"]
+    for key in ("purelib", "platlib", "scripts", "data"):
+        paths[key] = base + "/local" + paths[key][len(base):]
+    return paths
+sysconfig.get_paths = get_paths
+sysconfig._PIP_USE_SYSCONFIG = True
+"#,
+    )
+    .unwrap();
+    cpython
+}
+
 /// Gives a copy made by [`copied_cpython`] the pip of the pyenv CPython it was copied from
 /// (copied too); returns `python -m pip`'s version line, so a test shows which pip it compared
 /// with.

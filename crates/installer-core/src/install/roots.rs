@@ -100,18 +100,21 @@ impl Roots {
 
     /// How a RECORD in a `.dist-info` directly under `base` (site-packages, or platlib for a
     /// wheel that is not `Root-Is-Purelib`) spells paths under each root: relative to `base`,
-    /// up to the environment's prefix and down again (`../../../lib/python3.8/site-packages/`
-    /// from a `lib64` platlib), which is pip's `os.path.relpath` wherever the two share nothing
-    /// below the prefix.
+    /// up to the directories they share and down again, as pip's `os.path.relpath` does
+    /// (`../../../lib/python3.8/site-packages/` from a `lib64` platlib, `../../../share/` from
+    /// Debian's `local/lib/python3.11/dist-packages` for a data root of `local`).
     pub fn record_paths(&self, base: RootId) -> RecordPaths {
-        let depth = self.in_venv[base as usize].as_deref().map_or(0, |rel| rel.matches('/').count());
-        let up = "../".repeat(depth);
-        let spelled = self.in_venv.iter().enumerate().map(|(id, in_venv)| {
-            if id == base as usize {
-                String::new()
-            } else {
-                format!("{up}{}", in_venv.as_deref().unwrap_or_default())
+        let parts = |id: usize| self.in_venv[id].as_deref().unwrap_or_default().split_terminator('/');
+        let from: Vec<&str> = parts(base as usize).collect();
+        let spelled = (0..self.in_venv.len()).map(|id| {
+            let to: Vec<&str> = parts(id).collect();
+            let shared = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+            let mut out = "../".repeat(from.len() - shared);
+            for part in &to[shared..] {
+                out.push_str(part);
+                out.push('/');
             }
+            out
         });
         RecordPaths(spelled.collect())
     }
@@ -191,7 +194,7 @@ mod tests {
         assert_eq!(roots.locate_in_prefix("bin/tool"), (SCRIPTS, 4));
         assert_eq!(roots.locate_in_prefix("share/x"), (DATA, 0));
         let record = roots.record_paths(SITE_PACKAGES);
-        assert_eq!(record.path(DATA, "share/x"), "../../../../local/share/x");
+        assert_eq!(record.path(DATA, "share/x"), "../../../share/x");
         assert_eq!(record.path(headers, "x.h"), "../../../../include/python3.11/Proj/x.h");
     }
 
