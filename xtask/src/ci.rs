@@ -9,6 +9,10 @@ use crate::{codegen, dist, e2e};
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
+    // What a test cannot set up here fails it rather than skipping it (the tests' `skip`, e2e's
+    // `Outcome::Skip`): set for every command below, whoever started this.
+    std::env::set_var("CI", "true");
+    step("tools", tools)?;
     step("fmt", || {
         Cmd::new("cargo")
             .args(["fmt", "--all", "--", "--check"])
@@ -41,6 +45,19 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
     eprintln!("ci: {name}");
     f().with_context(|| format!("ci step `{name}` failed"))?;
     eprintln!("ci: {name} ok ({:.0}s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// What the tests need beyond a Rust toolchain, Python and a C compiler, installed with apt-get
+/// as root when missing: mkfs.xfs for the reflink filesystem, valgrind for the C programs. A
+/// tool that cannot be installed is left to the tests that need it, which fail under CI.
+fn tools() -> Result<()> {
+    for (tool, package) in [("mkfs.xfs", "xfsprogs"), ("valgrind", "valgrind")] {
+        match crate::util::ensure_tool(tool, package) {
+            Ok(path) => eprintln!("ci: {tool}: {}", path.display()),
+            Err(why) => eprintln!("ci: {why}"),
+        }
+    }
     Ok(())
 }
 

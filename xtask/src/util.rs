@@ -53,6 +53,49 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Whether this runs under CI (`CI` set, and not empty, `false` or `0`): what a test cannot set
+/// up there is a failure, not a skip (the tests' own `skip` reads it the same way).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// `name` on PATH, or in the system directories a non-root PATH leaves out (`mkfs.xfs`).
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    which(name).or_else(|| {
+        ["/usr/sbin", "/sbin", "/usr/bin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
+    })
+}
+
+/// `tool`, installing `package` with apt-get (after an `apt-get update` if the first try fails)
+/// when it is missing and this is root; `Err` says why it is not there.
+pub fn ensure_tool(tool: &str, package: &str) -> std::result::Result<PathBuf, String> {
+    if let Some(path) = find_tool(tool) {
+        return Ok(path);
+    }
+    if !is_root() {
+        return Err(format!("{tool} missing (install {package})"));
+    }
+    if which("apt-get").is_none() {
+        return Err(format!("{tool} missing and no apt-get to install {package}"));
+    }
+    let apt = |args: &[&str]| {
+        let cmd = Cmd::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .timeout(Duration::from_secs(300));
+        cmd.output()
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|o| if o.success() { Ok(()) } else { Err(o.tail()) })
+    };
+    let install = ["install", "-y", "-q", package];
+    if apt(&install).is_err() {
+        let _ = apt(&["update", "-q"]);
+        apt(&install)
+            .map_err(|why| format!("{tool} missing and `apt-get install {package}` failed: {why}"))?;
+    }
+    find_tool(tool).ok_or_else(|| format!("{package} installed but no {tool}"))
+}
+
 /// The first executable called `name` on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -517,7 +517,8 @@ fn system_with_target_or_prefix_is_a_usage_error() {
     for flag in ["--target", "--prefix"] {
         let dir = tmp.path().join("dir");
         let args = ["install", "--system", flag, dir.to_str().unwrap(), wheel.to_str().unwrap()];
-        let out = installer(tmp.path(), &args);
+        // No python3 on PATH: were the flags accepted, nothing could install into the machine's.
+        let out = installer_with_env(tmp.path(), &args, &[("PATH", tmp.path().to_str().unwrap())]);
         assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
         assert!(stderr(&out).contains("cannot be used with"), "{flag}: {}", stderr(&out));
         assert!(!dir.exists(), "{flag}");

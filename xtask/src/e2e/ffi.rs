@@ -21,8 +21,10 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let crate_dir = ctx.root.join("crates/installer-ffi");
     let install_c = crate_dir.join("tests/c/install_fixtures.c");
     let errors_c = crate_dir.join("tests/c/error_paths.c");
-    if !install_c.exists() {
-        return Ok(Outcome::Skip("no crates/installer-ffi/tests/c/install_fixtures.c".into()));
+    for program in [&install_c, &errors_c] {
+        if !program.exists() {
+            bail!("no {}", program.display());
+        }
     }
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     if which(&cc).is_none() {
@@ -49,13 +51,11 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
             cancel_mid_upgrade(ctx, log, &cc, &venv, &dir.join(format!("cache-{link:?}")), &dir)?;
             notes.push("cancelled mid-upgrade, venv unchanged".to_owned());
         }
-        if errors_c.exists() {
-            let errors = compile(ctx, log, &cc, &errors_c, link, &dir)?;
-            let work = dir.join(format!("errors-{link:?}"));
-            std::fs::create_dir_all(&work)?;
-            let venv = Venv::create(log, &dir.join(format!("errors-venv-{link:?}")))?;
-            checks_pass(log, &c_program(&errors).arg(&work).arg(&venv.root))?;
-        }
+        let errors = compile(ctx, log, &cc, &errors_c, link, &dir)?;
+        let work = dir.join(format!("errors-{link:?}"));
+        std::fs::create_dir_all(&work)?;
+        let venv = Venv::create(log, &dir.join(format!("errors-venv-{link:?}")))?;
+        checks_pass(log, &c_program(&errors).arg(&work).arg(&venv.root))?;
         if let (Some(valgrind), Link::Shared) = (&valgrind, link) {
             let venv = Venv::create(log, &dir.join("venv-valgrind"))?;
             let mut args: Vec<PathBuf> = vec![venv.root.clone(), dir.join("cache-valgrind"), "copy".into()];
@@ -70,18 +70,18 @@ pub fn c_programs(ctx: &Ctx, log: &Log) -> Result<Outcome> {
                 cmd.arg(exe).args(args).timeout(std::time::Duration::from_secs(600))
             };
             log.run(&memcheck(&install, &args)).context("under valgrind")?;
-            if errors_c.exists() {
-                let errors = dir.join("error_paths-shared");
-                let work = dir.join("errors-valgrind");
-                std::fs::create_dir_all(&work)?;
-                let venv = Venv::create(log, &dir.join("errors-venv-valgrind"))?;
-                checks_pass(log, &memcheck(&errors, &[work, venv.root.clone()])).context("under valgrind")?;
-            }
+            let errors = dir.join("error_paths-shared");
+            let work = dir.join("errors-valgrind");
+            std::fs::create_dir_all(&work)?;
+            let venv = Venv::create(log, &dir.join("errors-venv-valgrind"))?;
+            checks_pass(log, &memcheck(&errors, &[work, venv.root.clone()])).context("under valgrind")?;
             notes.push("valgrind clean".to_owned());
         }
     }
     if valgrind.is_none() {
-        notes.push("valgrind not installed".into());
+        // Everything else ran; under CI the missing memcheck fails the step (`cargo xtask ci`
+        // installs valgrind as root).
+        return Ok(Outcome::Skip(format!("valgrind not installed (the rest passed: {})", notes.join(", "))));
     }
     Ok(Outcome::Ok(format!("shared and static; {}", notes.join(", "))))
 }

@@ -187,9 +187,10 @@ fn one_fallback_warning(blocks: &[String], needles: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Cache on tmpfs, venv on the main disk: copies and exactly one warning naming both places
-/// and "different filesystems" (or, where a cache shard on the venv's filesystem is used,
-/// hardlinks and no warning); `--link-mode copy` says nothing.
+/// Cache on tmpfs, venv on the main disk, no cache shard (`INSTALLER_CACHE_SHARDS` empty: an
+/// automatic one would be made at the top of the checkout's filesystem, outside this run's
+/// directory): copies and exactly one warning naming both places and "different filesystems";
+/// `--link-mode copy` says nothing. Shards have tests of their own (tests/filesystems.rs).
 pub fn tmpfs_cache(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let shm = match mounts::tmpfs_dir()? {
         Ok(dir) => dir,
@@ -202,20 +203,17 @@ pub fn tmpfs_cache(ctx: &Ctx, log: &Log) -> Result<Outcome> {
     let venv = Venv::create(log, &dir.join("venv"))?;
     let install =
         Install { venv: &venv.root, cache: &cache, link_mode: "auto", wheels: &wheels, extra: &["-v"] };
-    let out = ctx.installer.run(log, install)?;
+    let no_shards = |i: Install| ctx.installer.install(i).env("INSTALLER_CACHE_SHARDS", "");
+    let out = log.run(&no_shards(install)).context("installer failed")?;
     let added = check_venv(log, &venv, &pip, "1.0")?;
     let files = linkable_files(&venv, &added);
-    let blocks = warning_blocks(&out.stderr);
-    let note = if blocks.is_empty() && out.stderr.contains("shard") {
-        format!("no warning: {} from a shard", hardlinks(&files)?)
-    } else {
-        let (c, v) = (cache.display().to_string(), venv.root.display().to_string());
-        one_fallback_warning(&blocks, &[&c, &v, "different filesystems"])?;
-        format!("{} and one warning", copies(&files)?)
-    };
+    let (c, v) = (cache.display().to_string(), venv.root.display().to_string());
+    one_fallback_warning(&warning_blocks(&out.stderr), &[&c, &v, "different filesystems"])?;
+    let note = format!("{} and one warning", copies(&files)?);
 
     let venv = Venv::create(log, &dir.join("venv-copy"))?;
-    let out = ctx.installer.run(log, Install { link_mode: "copy", venv: &venv.root, ..install })?;
+    let copy = Install { link_mode: "copy", venv: &venv.root, ..install };
+    let out = log.run(&no_shards(copy)).context("installer failed")?;
     if out.stderr.contains("warning:") {
         bail!("--link-mode copy warned: {}", out.stderr.trim());
     }

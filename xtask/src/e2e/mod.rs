@@ -147,7 +147,7 @@ pub fn run(opts: &Options) -> Result<()> {
         references: RefCell::default(),
         counter: Cell::new(0),
     };
-    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    let in_ci = crate::util::in_ci();
 
     let started = Instant::now();
     let (mut ok, mut skipped, mut failed) = (0, 0, Vec::new());

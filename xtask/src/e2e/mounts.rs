@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use tempfile::TempDir;
 
-use crate::util::{is_root, which, Cmd, Log};
+use crate::util::{is_root, Cmd, Log};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fs {
@@ -61,7 +61,7 @@ impl LoopMount {
             return Ok(Err("no /dev/loop-control (no loop devices)".into()));
         }
         let mkfs = match fs {
-            Fs::Ext4 => find_tool("mkfs.ext4"),
+            Fs::Ext4 => crate::util::find_tool("mkfs.ext4"),
             Fs::XfsReflink => match ensure_xfsprogs(log) {
                 Ok(path) => Some(path),
                 Err(why) => return Ok(Err(why)),
@@ -115,42 +115,11 @@ impl Drop for LoopMount {
     }
 }
 
-fn find_tool(name: &str) -> Option<PathBuf> {
-    which(name).or_else(|| {
-        ["/usr/sbin", "/sbin", "/usr/bin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
-    })
-}
-
 /// mkfs.xfs, installing xfsprogs with apt-get when root and missing.
 fn ensure_xfsprogs(log: &Log) -> std::result::Result<PathBuf, Unavailable> {
-    if let Some(path) = find_tool("mkfs.xfs") {
-        return Ok(path);
-    }
-    if !is_root() {
-        return Err("mkfs.xfs missing (install xfsprogs)".into());
-    }
-    if which("apt-get").is_none() {
-        return Err("mkfs.xfs missing and no apt-get to install xfsprogs".into());
-    }
-    let apt = |args: &[&str]| {
-        let cmd = Cmd::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .timeout(std::time::Duration::from_secs(300));
-        log.output(&cmd).map(|o| if o.success() { Ok(()) } else { Err(o.tail()) })
-    };
-    let install = ["install", "-y", "-q", "xfsprogs"];
-    let result = match apt(&install) {
-        Ok(Ok(())) => Ok(()),
-        _ => {
-            let _ = apt(&["update", "-q"]);
-            apt(&install).map_err(|e| format!("{e:#}")).and_then(|r| r)
-        }
-    };
-    match result {
-        Ok(()) => find_tool("mkfs.xfs").ok_or_else(|| "xfsprogs installed but no mkfs.xfs".into()),
-        Err(why) => Err(format!("mkfs.xfs missing and `apt-get install xfsprogs` failed: {why}")),
-    }
+    let found = crate::util::ensure_tool("mkfs.xfs", "xfsprogs");
+    log.note(&format!("mkfs.xfs: {found:?}"));
+    found
 }
 
 fn statfs(path: &Path) -> Result<libc::statfs> {
@@ -187,7 +156,7 @@ pub fn used_bytes(path: &Path) -> Result<u64> {
 
 /// Whether `filefrag -v` flags any extent of the file as shared (a reflink).
 pub fn has_shared_extents(log: &Log, file: &Path) -> Result<bool> {
-    let Some(filefrag) = find_tool("filefrag") else { bail!("filefrag missing (e2fsprogs)") };
+    let Some(filefrag) = crate::util::find_tool("filefrag") else { bail!("filefrag missing (e2fsprogs)") };
     let out = log.run(&Cmd::new(filefrag).arg("-v").arg(file))?;
     Ok(out.stdout.lines().any(|l| l.contains("shared")))
 }

@@ -196,6 +196,12 @@ pub fn concurrent(ctx: &Ctx, log: &Log) -> Result<Outcome> {
         let twin = b.root.join(path.strip_prefix(&a.root)?);
         shared += usize::from(std::fs::metadata(path)?.ino() == std::fs::metadata(&twin)?.ino());
     }
+    if shared != linked[0].len() {
+        bail!(
+            "only {shared} of {} files share one inode across the two venvs: two entries of one wheel",
+            linked[0].len()
+        );
+    }
     Ok(Outcome::Ok(format!("{shared}/{} files share one inode across the two venvs", linked[0].len())))
 }
 

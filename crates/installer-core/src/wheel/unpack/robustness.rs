@@ -23,6 +23,10 @@ fn unpacks_the_real_corpus() {
     let mut wheels: Vec<PathBuf> =
         entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "whl")).collect();
     wheels.sort();
+    if wheels.is_empty() {
+        crate::testing::skip(&format!("no wheels in the corpus at {}", dir.display()));
+        return;
+    }
     let start = std::time::Instant::now();
     let mut failures = Vec::new();
     for wheel in &wheels {
