@@ -268,6 +268,10 @@ fn a_distribution_pip_put_in_platlib_is_listed_verified_replaced_and_uninstalled
         .write(lib64.tmp.path(), Some("fixture_plat-2.0-cp38-abi3-linux_x86_64.whl"));
     let upgrade = lib64.args("install", &prefix, &[new.to_str().unwrap()]);
     let before = snapshot(&prefix);
+    // A dry run sees pip's version in platlib (purelib does not exist) and makes nothing.
+    let dry = lib64.installer("install", &prefix, &["--dry-run", new.to_str().unwrap()]);
+    assert!(stderr(&dry).contains(" - fixture_plat==1.0\n + fixture_plat==2.0"), "{}", stderr(&dry));
+    assert_eq!(snapshot(&prefix), before);
     Paused::start(lib64.tmp.path(), &upgrade, "file-placed").kill();
     assert_ne!(snapshot(&prefix), before, "killed with pip's files moved aside and ours placed");
     // Taking the environment, `list` rolls the dead upgrade back. The scheme's directories

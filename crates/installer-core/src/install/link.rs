@@ -203,7 +203,9 @@ pub(crate) fn resolve(
     dry_run: bool,
     reporter: &dyn Reporter,
 ) -> Result<LinkPlan> {
-    let target = venv.site_packages();
+    // A dry run makes no directory: site-packages may not be there yet (a prefix where pip
+    // made only a `lib64` platlib), so the probe goes where it would be.
+    let target = if dry_run { nearest_existing(venv.site_packages()) } else { venv.site_packages() };
     let mut opened = None;
     let mut open_shard = |dir: &Path| {
         if dry_run && !crate::cache::Layout::new(dir).exists() {

@@ -110,8 +110,9 @@ pub fn install(
             .map_err(|e| in_environment(e, venv.data()))?;
         clock.lap("cache");
         // `--target` and `--prefix` directories may not exist yet. A dry run creates nothing:
-        // with no site-packages nothing is installed there, so every wheel would be.
-        if options.dry_run && !venv.site_packages().is_dir() {
+        // with neither purelib nor platlib nothing is installed there, so every wheel would be
+        // (pip may have made only a `lib64` platlib).
+        if options.dry_run && !venv.library_dirs().any(Path::is_dir) {
             let mut summary = dry_run_new_venv(venv.root(), entries, cache, options, clock)?;
             summary.created_venv = None;
             return Ok(summary);
