@@ -1,74 +1,16 @@
 //! Interrupted runs: Ctrl-C and SIGKILL at the moments that matter (unpacking, moving aside,
 //! placing, uninstalling, recovering), and a wheel replaced while it is unpacked. Each test
-//! stops a real `installer` process at a named pause point or a line of its output, then
-//! checks what the environment and the cache hold and that the next run sets things right.
+//! stops a real `installer` process at a named pause point and interrupts or kills it there
+//! (a Ctrl-C's effect is awaited by the line the process prints for it, never by a delay),
+//! then checks what the environment and the cache hold and that the next run sets things
+//! right.
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use support::privileged::open_workdir;
 use support::*;
-
-/// Starts `installer -v -j 1 ...`, waits for the first `info: <prefix>` line (one wheel done)
-/// and then until `ready()` holds (polled; given up when the process has exited), then sends
-/// `signal` (0: none; negative: twice, the second once the first was handled). Returns the
-/// output.
-fn signal_after_first(
-    cwd: &Path,
-    args: &[&str],
-    prefixes: &[&str],
-    ready: &dyn Fn() -> bool,
-    signal: i32,
-) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
-        .current_dir(cwd)
-        .args(args)
-        .args(["-v", "-j", "1"])
-        .env("XDG_CONFIG_HOME", cwd.join(".no-user-config"))
-        .env_remove("INSTALLER_LINK_MODE")
-        .env_remove("INSTALLER_CACHE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let first = prefixes.iter().any(|p| line.starts_with(&format!("info: {p}")));
-        seen.push(line);
-        if first {
-            break;
-        }
-    }
-    while !ready() && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
-    unsafe { libc::kill(child.id() as i32, signal.abs()) };
-    if signal < 0 {
-        // The second one once the first was handled (it says so), or the kernel merges them.
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let handled = line.starts_with("interrupted: rolling back");
-            seen.push(line);
-            if handled {
-                break;
-            }
-        }
-        // SAFETY: as above; the child is not reaped before `wait_with_output` below.
-        unsafe { libc::kill(child.id() as i32, -signal) };
-    }
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let mut out = child.wait_with_output().unwrap();
-    seen.extend(rest);
-    out.stderr = seen.join("\n").into_bytes();
-    out
-}
 
 /// Ctrl-C during a cold install of three large wheels, once the first is cached (paused
 /// there): the others are not unpacked, exit 130 with the documented message, no staging
@@ -287,20 +229,39 @@ fn sigkill_after_the_journal_never_removes_a_file_it_did_not_replace() {
     assert_eq!(snapshot(&venv), before, "as before the killed install");
 }
 
-/// A second Ctrl-C exits at once with 130.
+/// A second Ctrl-C exits at once with 130, while the first has the install still to roll
+/// back: held at the first wheel's publication (its staging directory complete and locked),
+/// it can end only through the second press. It says nothing of a rollback it did not do;
+/// the staging directory stays, and the next run removes it (its lock is free) and installs.
 #[test]
-fn a_second_ctrl_c_exits_at_once() {
+fn a_second_ctrl_c_exits_at_once_and_the_next_run_cleans_up() {
     let work = open_workdir();
     let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
     let wheels: Vec<PathBuf> =
-        ["one", "two"].iter().map(|n| big_wheel(work.path(), n, "1.0", 16, 2 << 20)).collect();
+        ["one", "two"].iter().map(|n| big_wheel(work.path(), n, "1.0", 8, 64 << 10)).collect();
     let wheel_refs: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
     let before = snapshot(&venv);
-    let args = install_args(&venv, &cache, &wheel_refs, &[]);
+    // One thread: the second wheel waits behind the first, which is held.
+    let args = install_args(&venv, &cache, &wheel_refs, &["-j", "1"]);
 
-    let out = signal_after_first(work.path(), &args, &["unpacked"], &|| true, -libc::SIGINT);
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let out = Paused::start(work.path(), &args, "entry-publishing").interrupt_twice();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert_eq!(err.matches("interrupted: rolling back").count(), 1, "the second press ended it:\n{err}");
+    assert!(!err.contains("nothing was changed"), "exited before rolling back:\n{err}");
     assert_eq!(snapshot(&venv), before, "venv unchanged");
+    let tmp = cache_staging_dir(&cache);
+    let staging = names(&tmp);
+    assert_eq!(staging.len(), 1, "the first wheel's staging directory stays: {staging:?}");
+    assert!(tmp.join(&staging[0]).join(".lock").is_file(), "{staging:?}");
+    assert_eq!(names(&cache_entries_dir(&cache)), Vec::<String>::new(), "nothing published");
+
+    assert_ok(&installer(work.path(), &args));
+    assert_eq!(names(&tmp), Vec::<String>::new(), "stale staging removed");
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 2);
+    for name in ["one", "two"] {
+        assert!(site_packages(&venv).join(format!("{name}-1.0.dist-info/RECORD")).is_file());
+    }
 }
 
 /// SIGKILL while a wheel is unpacked (its staging directory made and locked, the archive

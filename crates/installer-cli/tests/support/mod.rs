@@ -499,20 +499,42 @@ impl Paused {
     /// handler has cancelled the operation: a state, not a delay), then lets it go on and
     /// waits for it.
     pub fn interrupt(mut self) -> Output {
-        use std::io::{BufRead, Read};
-        // SAFETY: kill has no memory preconditions; the pid is our child's (not yet reaped).
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let mut err = std::io::BufReader::new(self.child.stderr.take().unwrap());
         let mut seen = String::new();
-        loop {
-            let start = seen.len();
-            if err.read_line(&mut seen).unwrap() == 0
-                || seen[start..].starts_with("interrupted: rolling back")
-            {
-                break;
+        self.signal(libc::SIGINT);
+        read_until_rolling_back(&mut err, &mut seen);
+        self.release_all();
+        self.finish(err, seen)
+    }
+
+    /// Presses Ctrl-C twice while the process stays held at its point, so that nothing but
+    /// the second press can end it: the second once the first was handled (the process says
+    /// it is rolling back; two presses before that the kernel may merge into one). Waits for
+    /// the process to exit. If it says it is rolling back again instead (it took the second
+    /// press for a first), it is let go, so it ends as after one press (exit 130, rolled back)
+    /// and the caller's assertions tell, instead of the pause's ten-minute timeout.
+    pub fn interrupt_twice(mut self) -> Output {
+        let mut err = std::io::BufReader::new(self.child.stderr.take().unwrap());
+        let mut seen = String::new();
+        self.signal(libc::SIGINT);
+        if read_until_rolling_back(&mut err, &mut seen) {
+            self.signal(libc::SIGINT);
+            if read_until_rolling_back(&mut err, &mut seen) {
+                self.release_all();
             }
         }
-        self.release_all();
+        self.finish(err, seen)
+    }
+
+    /// Sends `signal` to the process (still paused, or running: not yet waited for).
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory preconditions; the pid is our child's, not yet reaped
+        // (every method that waits for it takes `self`).
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Reads the rest of stderr after `seen` and waits for the process.
+    fn finish(mut self, mut err: impl std::io::Read, mut seen: String) -> Output {
         err.read_to_string(&mut seen).unwrap();
         let mut out = self.child.wait_with_output_ref();
         out.stderr = seen.into_bytes();
@@ -539,6 +561,20 @@ impl Drop for Paused {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads stderr lines into `seen` up to one saying the process is rolling back after Ctrl-C
+/// (true), or to the end (false: it exited).
+fn read_until_rolling_back(err: &mut impl std::io::BufRead, seen: &mut String) -> bool {
+    loop {
+        let start = seen.len();
+        if err.read_line(seen).unwrap() == 0 {
+            return false;
+        }
+        if seen[start..].starts_with("interrupted: rolling back") {
+            return true;
         }
     }
 }
