@@ -144,6 +144,9 @@ impl Reporter for CallbackReporter {
 mod tests {
     use super::*;
     use std::ffi::CStr;
+    use std::sync::atomic::{AtomicBool, AtomicPtr};
+    use std::sync::mpsc;
+    use std::time::Duration;
 
     unsafe extern "C" fn record_progress(user_data: *mut c_void, done: u64, total: u64) {
         // SAFETY: the test passes a `&mut Vec<(u64, u64)>` that outlives the install.
@@ -178,5 +181,107 @@ mod tests {
         reporter.info("not forwarded");
         assert_eq!(progress, [(0, 3), (1, 3), (1, 4), (4, 4)]);
         assert_eq!(warnings, ["copying: a\\0b", "not installed: x"], "each warning once per call");
+    }
+
+    /// What the callbacks of `callbacks_are_never_entered_twice_at_once` see.
+    struct Probe {
+        /// The reporter calling them (set before the first call).
+        reporter: AtomicPtr<CallbackReporter>,
+        entries: AtomicU64,
+        inside: AtomicBool,
+        overlapped: AtomicBool,
+        /// A callback found the reporter's lock free while it ran.
+        unlocked_inside: AtomicBool,
+        /// Each progress call's `done`, sent once inside.
+        entered: mpsc::Sender<u64>,
+        /// The first call stays inside until this says so (or is dropped).
+        release_first: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Probe {
+        /// Notes an entry; true for the first.
+        fn enter(&self) -> bool {
+            if self.inside.swap(true, Ordering::SeqCst) {
+                self.overlapped.store(true, Ordering::SeqCst);
+            }
+            // SAFETY: the reporter was stored before any call and outlives them all.
+            let reporter = unsafe { &*self.reporter.load(Ordering::SeqCst) };
+            if reporter.calls.try_lock().is_ok() {
+                self.unlocked_inside.store(true, Ordering::SeqCst);
+            }
+            self.entries.fetch_add(1, Ordering::SeqCst) == 0
+        }
+
+        fn leave(&self) {
+            self.inside.store(false, Ordering::SeqCst);
+        }
+    }
+
+    unsafe extern "C" fn probe_progress(user_data: *mut c_void, done: u64, _total: u64) {
+        // SAFETY: the test passes a `&Probe` that outlives the reporter's calls.
+        let probe = unsafe { &*user_data.cast::<Probe>() };
+        let first = probe.enter();
+        let _ = probe.entered.send(done);
+        if first {
+            // Err once the test is over (or failed): never a panic across `extern "C"`.
+            let _ = probe.release_first.lock().map(|r| r.recv());
+        }
+        probe.leave();
+    }
+
+    unsafe extern "C" fn probe_warning(user_data: *mut c_void, _message: *const c_char) {
+        // SAFETY: as in `probe_progress`.
+        let probe = unsafe { &*user_data.cast::<Probe>() };
+        probe.enter();
+        probe.leave();
+    }
+
+    /// C never sees two callbacks at once, though the core reports from many threads: a call
+    /// is held inside the progress callback, and from there the reporter's lock, which every
+    /// call takes before calling C, is found taken (the proof, deterministic: the first call
+    /// waits inside for the test). Meanwhile a second thread reports progress and must not
+    /// enter; the wait for it to enter is only a bound on how long a reporter without the lock
+    /// gets to show it, not what the test rests on.
+    #[test]
+    fn callbacks_are_never_entered_twice_at_once() {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let probe = Probe {
+            reporter: AtomicPtr::new(std::ptr::null_mut()),
+            entries: AtomicU64::new(0),
+            inside: AtomicBool::new(false),
+            overlapped: AtomicBool::new(false),
+            unlocked_inside: AtomicBool::new(false),
+            entered: entered_tx,
+            release_first: Mutex::new(release_rx),
+        };
+        let user_data = (&raw const probe).cast_mut().cast();
+        let reporter = CallbackReporter::new(
+            Some(Callback { func: probe_progress, user_data }),
+            Some(Callback { func: probe_warning, user_data }),
+        );
+        probe.reporter.store((&raw const reporter).cast_mut(), Ordering::SeqCst);
+
+        let second_entered_early = std::thread::scope(|s| {
+            // Dropped on a panic here, so the first call then returns and the scope ends.
+            let release = release;
+            s.spawn(|| reporter.advance(1));
+            assert_eq!(entered.recv().unwrap(), 1, "the first call is inside the callback");
+            s.spawn(|| reporter.advance(1));
+            // The second call has counted its file: it is calling `report_progress`.
+            while reporter.done.load(Ordering::SeqCst) < 2 {
+                std::thread::yield_now();
+            }
+            let early = entered.recv_timeout(Duration::from_millis(200)).ok();
+            release.send(()).unwrap();
+            early
+        });
+        reporter.warning("after both");
+
+        assert!(!probe.unlocked_inside.load(Ordering::SeqCst), "a callback ran without the reporter's lock");
+        assert_eq!(second_entered_early, None, "the second call entered while the first was inside");
+        assert!(!probe.overlapped.load(Ordering::SeqCst), "two callbacks at once");
+        assert_eq!(entered.try_iter().collect::<Vec<_>>(), [2], "the second call, once the first returned");
+        assert_eq!(probe.entries.load(Ordering::SeqCst), 3);
     }
 }
