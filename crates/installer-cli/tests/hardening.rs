@@ -113,6 +113,12 @@ fn a_read_only_cache_is_used_read_only_with_one_note() {
     {
         // Empty and read-only: the wheel is unpacked into a temporary cache instead.
         let Some(_ro) = Mount::read_only(&cache) else { return };
+        // A dry run says what the install will do, with the same note (it once failed probing
+        // link modes in the cache it could not write).
+        let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--dry-run"]));
+        assert_ok(&out);
+        assert_one_read_only_note(&out, &cache, "Read-only file system");
+        assert!(stderr(&out).contains("Would install 1 wheel"), "{}", stderr(&out));
         let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
         assert_ok(&out);
         assert_one_read_only_note(&out, &cache, "Read-only file system");

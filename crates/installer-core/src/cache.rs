@@ -194,6 +194,11 @@ impl Miss {
     }
 }
 
+/// `dir`, or its nearest ancestor that exists: where a cache not made yet would be made.
+fn nearest_dir(dir: &Path) -> PathBuf {
+    dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
+}
+
 /// An environment installed with `--link-mode symlink` from this cache.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SymlinkedEnv {
@@ -242,12 +247,19 @@ impl Cache {
     /// writes nothing). A temporary cache stands in for it: `root` is its first layer, read
     /// as every layer is (checked, never written), and wheels not in it are unpacked into the
     /// temporary directory to be verified. Link modes are probed where `root` is (or would be
-    /// made), and messages name it, so the dry run says what an install would do.
-    pub fn for_dry_run(root: &Path, layers: Vec<PathBuf>) -> Result<Cache> {
+    /// made), and messages name it, so the dry run says what an install would do. A cache
+    /// this user cannot write (or make) is what [`Cache::open_for_install`] makes of it: a
+    /// temporary cache with it as the first layer, with the same one note.
+    pub fn for_dry_run(root: &Path, layers: Vec<PathBuf>, reporter: &dyn Reporter) -> Result<Cache> {
         let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
         let layers = std::iter::once(root.clone()).chain(layers).collect();
         let mut cache = Cache::temporary()?.with_layers(layers);
-        cache.stands_in_for = Some(root);
+        match crate::platform::check_writable(&nearest_dir(&Layout::new(&root).scratch())) {
+            Err(e) if crate::platform::is_not_writable(&e) => {
+                reporter.event(Event::ReadOnlyCache { cache: &root, error: &e });
+            }
+            _ => cache.stands_in_for = Some(root),
+        }
         Ok(cache)
     }
 
@@ -319,10 +331,7 @@ impl Cache {
     /// stand-in the other cache's (or, not made yet, the nearest directory that exists there).
     pub fn probe_dir(&self) -> PathBuf {
         match &self.stands_in_for {
-            Some(root) => {
-                let scratch = Layout::new(root).scratch();
-                scratch.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
-            }
+            Some(root) => nearest_dir(&Layout::new(root).scratch()),
             None => self.scratch_dir(),
         }
     }

@@ -45,7 +45,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
     } else {
         let dir = settings::cache_dir(args.cache.cache_dir.as_deref(), &config)?;
         if args.dry_run {
-            Cache::for_dry_run(&dir, layers)?
+            Cache::for_dry_run(&dir, layers, &reporter)?
         } else {
             Cache::open_for_install(&dir, layers, &reporter)?
         }

@@ -102,12 +102,16 @@ impl Roots {
     /// wheel that is not `Root-Is-Purelib`) spells paths under each root: relative to `base`,
     /// up to the directories they share and down again, as pip's `os.path.relpath` does
     /// (`../../../lib/python3.8/site-packages/` from a `lib64` platlib, `../../../share/` from
-    /// Debian's `local/lib/python3.11/dist-packages` for a data root of `local`).
+    /// Debian's `local/lib/python3.11/dist-packages` for a data root of `local`). From the
+    /// absolute paths, so a root outside the environment (a `--system` scheme path not under
+    /// `sys.prefix`) is spelled as pip spells it too.
     pub fn record_paths(&self, base: RootId) -> RecordPaths {
-        let parts = |id: usize| self.in_venv[id].as_deref().unwrap_or_default().split_terminator('/');
-        let from: Vec<&str> = parts(base as usize).collect();
-        let spelled = (0..self.in_venv.len()).map(|id| {
-            let to: Vec<&str> = parts(id).collect();
+        let parts = |id: usize| -> Vec<String> {
+            self.paths[id].components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect()
+        };
+        let from = parts(base as usize);
+        let spelled = (0..self.paths.len()).map(|id| {
+            let to = parts(id);
             let shared = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
             let mut out = "../".repeat(from.len() - shared);
             for part in &to[shared..] {
@@ -215,5 +219,26 @@ mod tests {
         assert_eq!(record.path(DATA, "share/x"), "../../../share/x");
         let record = roots.record_paths(SITE_PACKAGES);
         assert_eq!(record.path(platlib, "ext/x.so"), "../../../lib64/python3.11/site-packages/ext/x.so");
+    }
+
+    /// A root outside the environment (a `--system` scheme path not under `sys.prefix`) is
+    /// spelled from the absolute paths, as `os.path.relpath` spells it: up to `/` and down
+    /// again. It was once spelled as the prefix itself (`../../../tool`).
+    #[test]
+    fn a_root_outside_the_environment_is_spelled_as_relpath_spells_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = crate::venv::tests::lib64_prefix(tmp.path());
+        let mut roots = Roots::new(&venv);
+        let outside = roots.add(&venv, PathBuf::from("/elsewhere/bin"));
+        let up = "../".repeat(venv.site_packages().components().count() - 1);
+        assert_eq!(
+            roots.record_paths(SITE_PACKAGES).path(outside, "tool"),
+            format!("{up}elsewhere/bin/tool")
+        );
+        let back = roots.record_paths(outside).path(SITE_PACKAGES, "pkg/a.py");
+        assert_eq!(
+            back,
+            format!("../../{}/pkg/a.py", venv.site_packages().to_str().unwrap().trim_start_matches('/'))
+        );
     }
 }
