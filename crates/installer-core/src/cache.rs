@@ -194,11 +194,6 @@ impl Miss {
     }
 }
 
-/// `dir`, or its nearest ancestor that exists: where a cache not made yet would be made.
-fn nearest_dir(dir: &Path) -> PathBuf {
-    dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
-}
-
 /// An environment installed with `--link-mode symlink` from this cache.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SymlinkedEnv {
@@ -254,7 +249,9 @@ impl Cache {
         let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
         let layers = std::iter::once(root.clone()).chain(layers).collect();
         let mut cache = Cache::temporary()?.with_layers(layers);
-        match crate::platform::check_writable(&nearest_dir(&Layout::new(&root).scratch())) {
+        match crate::platform::check_writable(crate::platform::nearest_existing(
+            &Layout::new(&root).scratch(),
+        )) {
             Err(e) if crate::platform::is_not_writable(&e) => {
                 reporter.event(Event::ReadOnlyCache { cache: &root, error: &e });
             }
@@ -331,7 +328,7 @@ impl Cache {
     /// stand-in the other cache's (or, not made yet, the nearest directory that exists there).
     pub fn probe_dir(&self) -> PathBuf {
         match &self.stands_in_for {
-            Some(root) => nearest_dir(&Layout::new(root).scratch()),
+            Some(root) => crate::platform::nearest_existing(&Layout::new(root).scratch()).to_path_buf(),
             None => self.scratch_dir(),
         }
     }

@@ -180,10 +180,7 @@ pub(crate) fn copy_from_temporary_cache_quietly(
     }
 }
 
-/// `dir` or its nearest existing ancestor: the directory whose filesystem it is (or would be) on.
-pub(crate) fn nearest_existing(dir: &Path) -> &Path {
-    dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/"))
-}
+pub(crate) use crate::platform::nearest_existing;
 
 /// The cache root of a probe's source directory (a cache's scratch directory), for messages.
 fn cache_root_of(source: &Path) -> PathBuf {

@@ -16,6 +16,11 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// `dir` or its nearest existing ancestor: the directory whose filesystem it is (or would be) on.
+pub fn nearest_existing(dir: &Path) -> &Path {
+    dir.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/"))
+}
+
 /// An identifier of the filesystem holding `path`: two paths with the same id can be hardlinked.
 #[cfg(unix)]
 pub fn device_id(path: &Path) -> io::Result<u64> {
