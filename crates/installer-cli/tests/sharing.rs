@@ -300,10 +300,31 @@ fn two_users_of_a_group_share_one_cache_without_reaching_into_each_others_enviro
     assert_eq!(mode(&entry) & 0o2070, 0o2070, "{:o}", mode(&entry));
     assert_eq!(mode(&entry) & 0o002, 0, "not writable by others");
 
+    // B's dry run predicts what B's install below does, for the reason it gives.
+    let mut dry_run = args(&venv_b, &one);
+    dry_run.insert(1, "--dry-run".to_string());
+    let predicted = users.installer(&users.b, cwd, &dry_run);
+    assert_ok(&predicted);
+    let err = stderr(&predicted);
+    assert!(err.contains("in this shared cache, and hardlinks to it are refused"), "{err}");
+    assert_eq!(names(&cache_entries_dir(&cache)), vec![entry.file_name().unwrap().to_str().unwrap()]);
+
     // B installs from it (a hit). Hardlinks to A's read-only files are refused to B
     // (protected_hardlinks), so B's files are clones or copies, said under -v, not warned.
     let out = users.installer(&users.b, cwd, &args(&venv_b, &one));
     assert_ok(&out);
+    // The summary says the mode: "Installed ... in 13ms: copy", "Would install ...: copy; ...".
+    let said_mode = |out: &Output| {
+        let err = stderr(out);
+        let summary = err.lines().find(|l| l.starts_with("Installed ") || l.starts_with("Would install "));
+        let mode = summary
+            .and_then(|l| l.split_once(": "))
+            .map(|(_, rest)| rest.split(';').next().unwrap().to_string());
+        mode.unwrap_or_else(|| panic!("no link mode in {err}"))
+    };
+    let mode_b = said_mode(&out);
+    assert_ne!(mode_b, "hardlink");
+    assert_eq!(said_mode(&predicted), mode_b, "{predicted:?}");
     let err = stderr(&out);
     assert!(err.contains("cache hit"), "{err}");
     assert!(err.contains("in this shared cache, and hardlinks to it are refused"), "{err}");

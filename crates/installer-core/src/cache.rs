@@ -97,7 +97,15 @@ pub struct Cache {
     /// Keeps a `--no-cache` directory alive; removed on drop.
     _temporary: Option<tempfile::TempDir>,
     /// For a dry run's temporary cache, the cache it stands in for ([`Cache::for_dry_run`]).
-    stands_in_for: Option<PathBuf>,
+    stands_in_for: Option<StandIn>,
+}
+
+/// The cache a dry run's temporary cache answers for: where it is, and whether it is a group's
+/// shared one (the stand-in itself is not, so that what it unpacks stays its own to remove).
+#[derive(Debug)]
+struct StandIn {
+    root: PathBuf,
+    shared: bool,
 }
 
 /// A published, verified cache entry: a directory of files and the manifest describing them.
@@ -255,7 +263,10 @@ impl Cache {
             Err(e) if crate::platform::is_not_writable(&e) => {
                 reporter.event(Event::ReadOnlyCache { cache: &root, error: &e });
             }
-            _ => cache.stands_in_for = Some(root),
+            _ => {
+                let shared = std::fs::metadata(&root).is_ok_and(|m| crate::platform::is_group_shared(&m));
+                cache.stands_in_for = Some(StandIn { root, shared });
+            }
         }
         Ok(cache)
     }
@@ -292,9 +303,17 @@ impl Cache {
         self
     }
 
-    /// Whether the root is a group's shared (setgid) directory, whose entries are read-only.
+    /// Whether the root is a group's shared (setgid) directory, whose entries are read-only;
+    /// for a dry run's stand-in, whether the cache it stands in for is.
     pub fn is_shared(&self) -> bool {
-        self.shared
+        self.stands_in_for.as_ref().map_or(self.shared, |s| s.shared)
+    }
+
+    /// Whether `entry` is this cache's own, as an install from it would see it: not found in a
+    /// layer, or, for a dry run's stand-in, found in the cache it stands in for.
+    pub(crate) fn holds_as_own(&self, entry: &CacheEntry) -> bool {
+        !entry.is_from_layer()
+            || self.stands_in_for.as_ref().is_some_and(|s| entry.dir().starts_with(&s.root))
     }
 
     /// The read-only layers searched after this cache.
@@ -321,14 +340,14 @@ impl Cache {
 
     /// The cache messages name: its root, or the one a dry run's stands in for.
     pub fn named_root(&self) -> &Path {
-        self.stands_in_for.as_deref().unwrap_or(&self.root)
+        self.stands_in_for.as_ref().map_or(&self.root, |s| &s.root)
     }
 
     /// Where link modes from this cache are probed: its scratch directory, or for a dry run's
     /// stand-in the other cache's (or, not made yet, the nearest directory that exists there).
     pub fn probe_dir(&self) -> PathBuf {
         match &self.stands_in_for {
-            Some(root) => crate::platform::nearest_existing(&Layout::new(root).scratch()).to_path_buf(),
+            Some(s) => crate::platform::nearest_existing(&Layout::new(&s.root).scratch()).to_path_buf(),
             None => self.scratch_dir(),
         }
     }

@@ -423,10 +423,12 @@ pub(crate) fn respect_others_entries<'a>(
     let found = others.find_map(|entry| {
         let file = entry.manifest().files.first()?.path.clone();
         let meta = std::fs::metadata(entry.tree().join(&file)).ok()?;
-        (!entry.is_from_layer() && !platform::is_owned_by_us(&meta)).then_some((entry, file))
+        (source.holds_as_own(&entry) && !platform::is_owned_by_us(&meta)).then_some((entry, file))
     });
     let Some((entry, file)) = &found else { return Ok(()) };
-    let target = venv.site_packages();
+    // Where the probe of `resolve` went: site-packages, or for a dry run into a prefix where it
+    // is not made yet, the nearest directory that exists.
+    let target = nearest_existing(venv.site_packages());
     let Err(error) = linker::try_file(ConcreteLinkMode::Hardlink, &entry.tree(), file, target) else {
         return Ok(());
     };
