@@ -539,8 +539,17 @@ fn a_cache_in_an_overlays_lower_layer_is_copied_from_without_a_warning() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("an install would use: copy\n  because ") && report.contains(&why), "{report}");
 
-    // A cache made in the upper layer is hardlinked from as usual.
+    // A cache made in the upper layer is hardlinked from as usual, and a dry run and doctor
+    // say so before it is made (its nearest existing directory is in the lower layer).
     let fresh = venv_at(&merged.join("fresh"));
+    let new_cache = merged.join("new-cache");
+    let out = install(work.path(), &fresh, &new_cache, None, &["--dry-run"]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("Would install 1 wheel: hardlink;"), "{}", stderr(&out));
+    let args = ["doctor", "--venv", fresh.to_str().unwrap(), "--cache-dir", new_cache.to_str().unwrap()];
+    let report = String::from_utf8_lossy(&installer(work.path(), &args).stdout).to_string();
+    assert!(report.contains("an install would use: hardlink"), "{report}");
+    assert!(!new_cache.exists());
     let out = install(work.path(), &fresh, &merged.join("new-cache"), None, &[]);
     assert_ok(&out);
     assert!(stderr(&out).contains("info: link mode: hardlink"), "{}", stderr(&out));

@@ -89,7 +89,11 @@ pub(crate) fn decide(
     let mut decision =
         LinkDecision { mode: direct.mode, source: LinkSource::Cache, direct, shard: None, quiet: None };
     let auto = requested == LinkMode::Auto;
-    if auto && decision.mode == ConcreteLinkMode::Hardlink {
+    // Only a cache that exists can be in a lower layer: a probe from the nearest existing
+    // directory of one not made yet (doctor, a dry run) stands for a cache the install makes,
+    // in the upper layer.
+    let cache_exists = crate::cache::Layout::root_of_scratch(cache_source).is_some();
+    if auto && decision.mode == ConcreteLinkMode::Hardlink && cache_exists {
         if let Some(lower) = platform::overlay_lower_holding(cache_source) {
             let cache = cache_root_of(cache_source);
             (decision.mode, decision.quiet) =
