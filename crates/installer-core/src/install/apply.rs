@@ -292,7 +292,9 @@ fn holds_a_file(dir: &std::path::Path) -> bool {
 fn write_new(txn: &Transaction, dir: &Dir, generated: &Generated) -> Result<()> {
     let rel = generated.rel.as_str();
     txn.create_file(dir, rel, || {
-        let mut file = dir.create_new_file(rel, generated.executable)?;
+        // A launcher is made as distlib makes it, `(0o666 & ~umask) | 0o555`: one permission
+        // call, not an executable's `| 0o111` and then the launcher's.
+        let mut file = dir.create_new_file(rel, generated.executable && !generated.launcher)?;
         if generated.launcher {
             platform::add_permissions(&file, 0o555)?;
         }
