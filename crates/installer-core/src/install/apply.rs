@@ -237,8 +237,7 @@ fn write_records(
 ) -> Result<()> {
     plans.par_iter().try_for_each(|plan| {
         let dir = &root_dirs[plan.meta_root as usize];
-        let record = Generated::new(plan.record.clone(), plan::record_for(plan, roots).into_bytes(), false);
-        write_new(txn, dir, &record)?;
+        write_record(txn, dir, &plan.record, plan::record_for(plan, roots).as_bytes())?;
         txn.created([dir.join(&plan.record)]);
         reporter.advance(1);
         Ok(())
@@ -286,6 +285,12 @@ fn place(
 /// Whether anything but directories is below `dir` (a walk that fails counts as holding one).
 fn holds_a_file(dir: &std::path::Path) -> bool {
     walkdir::WalkDir::new(dir).into_iter().any(|e| e.map_or(true, |e| !e.file_type().is_dir()))
+}
+
+/// Writes the new RECORD `rel` (0o666 less the umask, as pip writes it).
+fn write_record(txn: &Transaction, dir: &Dir, rel: &str, content: &[u8]) -> Result<()> {
+    txn.create_file(dir, rel, || dir.create_new_file(rel, false)?.write_all(content))
+        .map_err(|e| Error::io("write", dir.join(rel), e))
 }
 
 /// Writes a new file; its `mtime` (seconds since the epoch) is the one a `.pyc` header records.
