@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use rayon::prelude::*;
 
 use super::plan::{self, Generated, PlannedFile, Source, WheelPlan};
-use super::roots::{self, RootId, Roots};
+use super::roots::{self, RecordPaths, RootId, Roots};
 use super::tree::Tree;
 use super::Clock;
 use crate::cancel::Cancel;
@@ -235,9 +235,15 @@ fn write_records(
     txn: &Transaction,
     reporter: &dyn Reporter,
 ) -> Result<()> {
+    // How each root holding a `.dist-info` (site-packages, platlib) spells the others: once
+    // per root, not per wheel.
+    let spelled: Vec<Option<RecordPaths>> = (0..roots.len() as RootId)
+        .map(|root| plans.iter().any(|p| p.meta_root == root).then(|| roots.record_paths(root)))
+        .collect();
     plans.par_iter().try_for_each(|plan| {
         let dir = &root_dirs[plan.meta_root as usize];
-        write_record(txn, dir, &plan.record, plan::record_for(plan, roots).as_bytes())?;
+        let spelled = spelled[plan.meta_root as usize].as_ref().expect("spelled from every meta_root");
+        write_record(txn, dir, &plan.record, plan::record_for(plan, spelled).as_bytes())?;
         txn.created([dir.join(&plan.record)]);
         reporter.advance(1);
         Ok(())

@@ -18,7 +18,7 @@ use crate::wheel::record::hash_bytes_sha256;
 use crate::{script, Error, Result};
 
 use super::compiled::{compiles, kept_elsewhere, sources_elsewhere};
-use super::roots::{RootId, Roots, DATA, SCRIPTS, SITE_PACKAGES};
+use super::roots::{RecordPaths, RootId, Roots, DATA, SCRIPTS, SITE_PACKAGES};
 use super::DistVersion;
 
 /// Files of a wheel's `.dist-info` that the installer writes itself.
@@ -431,11 +431,11 @@ pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> 
 
 /// The RECORD of an installed wheel: every planned file (bytecode too) with its hash and size,
 /// paths relative to the directory holding its `.dist-info` as pip writes them, and RECORD
-/// itself without a hash.
-pub(crate) fn record_for(plan: &WheelPlan, roots: &Roots) -> String {
+/// itself without a hash. `spelled`: the roots as spelled from the plan's `meta_root`
+/// ([`Roots::record_paths`]).
+pub(crate) fn record_for(plan: &WheelPlan, spelled: &RecordPaths) -> String {
     use crate::wheel::record::push_row;
     let manifest = plan.entry.manifest();
-    let spelled = roots.record_paths(plan.meta_root);
     let mut out = String::with_capacity((plan.files.len() + 1) * 100);
     let mut path = String::new();
     for file in &plan.files {
