@@ -29,6 +29,13 @@ pub(crate) struct LinkPlan {
     pub quiet: Option<QuietReason>,
 }
 
+impl LinkPlan {
+    /// Files in `mode` from the main cache, with nothing to report.
+    fn new(mode: ConcreteLinkMode) -> LinkPlan {
+        LinkPlan { mode, shard: None, shard_dir: None, fallback: None, quiet: None }
+    }
+}
+
 /// Where files are linked from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkSource {
@@ -246,23 +253,15 @@ pub(crate) fn resolve(
                 cache.named_root().display(),
             ));
             return Ok(LinkPlan {
-                mode: decision.mode,
                 shard: opened,
                 shard_dir: Some(dir.clone()),
-                fallback: None,
-                quiet: None,
+                ..LinkPlan::new(decision.mode)
             });
         }
         LinkSource::Cache if decision.quiet.is_some() => {
             let reason = decision.quiet.expect("matched");
             reporter.info(&format!("link mode: {} (target {}): {reason}", decision.mode, target.display()));
-            return Ok(LinkPlan {
-                mode: decision.mode,
-                shard: None,
-                shard_dir: None,
-                fallback: None,
-                quiet: Some(reason),
-            });
+            return Ok(LinkPlan { quiet: Some(reason), ..LinkPlan::new(decision.mode) });
         }
         LinkSource::Cache if !decision.fell_back() => {
             reporter.info(&format!(
@@ -272,13 +271,7 @@ pub(crate) fn resolve(
                 target.display(),
                 decision.direct.why(requested)
             ));
-            return Ok(LinkPlan {
-                mode: decision.mode,
-                shard: None,
-                shard_dir: None,
-                fallback: None,
-                quiet: None,
-            });
+            return Ok(LinkPlan::new(decision.mode));
         }
         LinkSource::Cache => {}
     }
@@ -344,12 +337,8 @@ fn copy_instead(
             target: details.target,
             source: details.error,
         }),
-        LinkFallback::Warn => {
-            Ok(LinkPlan { mode: copy, shard: None, shard_dir: None, fallback: Some(details), quiet: None })
-        }
-        LinkFallback::Quiet => {
-            Ok(LinkPlan { mode: copy, shard: None, shard_dir: None, fallback: None, quiet: None })
-        }
+        LinkFallback::Warn => Ok(LinkPlan { fallback: Some(details), ..LinkPlan::new(copy) }),
+        LinkFallback::Quiet => Ok(LinkPlan::new(copy)),
     }
 }
 
