@@ -250,7 +250,7 @@ fn an_environment_that_is_a_mount_of_its_own_gets_no_shard_inside_it() {
     let work = tempfile::tempdir().unwrap();
     // As a container volume mounted on /app/.venv: the top of its filesystem is the environment.
     let venv = work.path().join("app/.venv");
-    let Some(_volume) = Mount::new(&venv, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let Some(_volume) = Mount::drive(&venv) else { return };
     make_venv(&venv);
     let cache = work.path().join("cache");
 
@@ -269,7 +269,7 @@ fn a_shard_that_cannot_be_made_is_named_in_the_warning_with_a_directory_that_wou
     let cwd = work.path();
     // A drive whose top only root may write; the user's project on it, the user's cache elsewhere.
     let drive = cwd.join("drive");
-    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let Some(_tmpfs) = Mount::drive(&drive) else { return };
     let project = drive.join("p");
     std::fs::create_dir(&project).unwrap();
     run("chown", &[&users.a, project.to_str().unwrap()]);
@@ -304,7 +304,7 @@ fn no_cache_copies_across_filesystems_quietly_and_leaves_no_shard() {
     // The temporary cache goes to TMPDIR (on the disk); the environment is on a drive that
     // would take an automatic shard.
     let drive = work.path().join("drive");
-    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let Some(_tmpfs) = Mount::drive(&drive) else { return };
     let tmp = work.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     let wheel = fixture("fixture_pkg-1.0");
@@ -369,7 +369,7 @@ fn a_dry_run_into_an_existing_environment_creates_no_shard() {
     use support::privileged::Mount;
     let work = tempfile::tempdir().unwrap();
     let drive = work.path().join("drive");
-    let Some(_tmpfs) = Mount::new(&drive, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let Some(_tmpfs) = Mount::drive(&drive) else { return };
     let venv = make_venv(&drive.join("p/.venv"));
     let shard = drive.join(".installer-cache");
 

@@ -177,7 +177,7 @@ fn compiling_a_read_only_layers_entry_for_another_filesystem_compiles_once_into_
     // The environments on a filesystem of their own: the layer's entry goes to its automatic shard.
     let elsewhere = work.path().join("elsewhere");
     // Mode 755: only root may make its automatic shard there (a 1777 top gets none).
-    let Some(_tmpfs) = Mount::new(&elsewhere, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let Some(_tmpfs) = Mount::drive(&elsewhere) else { return };
     let (cache, shard) = (work.path().join("cache"), elsewhere.join(".installer-cache"));
 
     let (one, two) = (venv_at(&elsewhere.join("one")), venv_at(&elsewhere.join("two")));
@@ -466,7 +466,7 @@ fn a_groups_shared_shard_holding_anothers_read_only_entries_is_cloned_or_copied_
     let cwd = work.path();
     // The projects' filesystem, with the group's shard on it; each user's cache elsewhere.
     let projects = cwd.join("projects");
-    let Some(_tmpfs) = Mount::new(&projects, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"]) else { return };
+    let Some(_tmpfs) = Mount::drive(&projects) else { return };
     let shard = projects.join("shard");
     std::fs::create_dir(&shard).unwrap();
     run("chgrp", &[&users.group, shard.to_str().unwrap()]);

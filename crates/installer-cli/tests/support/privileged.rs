@@ -49,6 +49,12 @@ impl Mount {
         Mount::new(path, &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
     }
 
+    /// A tmpfs at `path` as a drive is: its top `0755`, which only root may write (a tmpfs's
+    /// own `1777` top would take no automatic shard).
+    pub fn drive(path: &Path) -> Option<Mount> {
+        Mount::new(path, &["-t", "tmpfs", "-o", "mode=755", "tmpfs"])
+    }
+
     /// `mount -o OPTIONS` again on this mount (`remount,ro`...).
     pub fn remount(&self, options: &str) {
         run("mount", &["-o", options, self.0.to_str().unwrap()]);
