@@ -33,11 +33,8 @@ impl Setup {
             make_venv(&venv);
         }
         let wheels: Vec<PathBuf> = wheels.iter().map(|w| fixture(w)).collect();
-        let mut args =
-            vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", self.cache.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
-        let out = installer(self.work.path(), &args);
+        let wheels: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
+        let out = installer(self.work.path(), &install_args(&venv, &self.cache, &wheels, extra));
         assert_ok(&out);
         (venv, out)
     }
@@ -165,9 +162,7 @@ fn verify_repair_exits_1_while_a_changed_entry_stays_in_use() {
     std::fs::OpenOptions::new().append(true).open(module(&a)).unwrap().write_all(b"DEBUG = 1\n").unwrap();
     let b = make_venv(&s.path("b"));
     let wheel = fixture("fixture_pkg-1.0");
-    let args = ["install", "--venv", b.to_str().unwrap(), "--cache-dir", s.cache.to_str().unwrap()];
-    let holding =
-        Paused::start(s.work.path(), &[&args[..], &[wheel.to_str().unwrap()]].concat(), "entry-leased");
+    let holding = Paused::start(s.work.path(), &install_args(&b, &s.cache, &[&wheel], &[]), "entry-leased");
     let out = s.cache(&["verify", "--repair"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains("Kept 1 entry in use by a running install"), "{}", stdout(&out));
@@ -292,11 +287,10 @@ fn cache_max_size_evicts_least_recently_used_entries_never_this_installs_or_a_sy
     let cap = total.to_string();
     let venv = s.path("d");
     make_venv(&venv);
-    let args = ["install", "-v", "--venv", venv.to_str().unwrap(), "--cache-dir", s.cache.to_str().unwrap()];
     let ns_b = fixture("fixture_ns_b");
     let out = installer_with_env(
         s.work.path(),
-        &[&args[..], &[ns_b.to_str().unwrap()]].concat(),
+        &install_args(&venv, &s.cache, &[&ns_b], &["-v"]),
         &[("INSTALLER_CACHE_MAX_SIZE", &cap), ("INSTALLER_CACHE_SHARDS", "")],
     );
     assert_ok(&out);
@@ -311,9 +305,10 @@ fn cache_max_size_evicts_least_recently_used_entries_never_this_installs_or_a_sy
     assert_eq!(python(&linked, "import fixture_data; print('ok')").trim(), "ok");
 
     // With a cap nothing fits under, everything that may go goes, and the rest is named.
+    let ns_a = fixture("fixture_ns_a");
     let out = installer_with_env(
         s.work.path(),
-        &[&args[..], &[fixture("fixture_ns_a").to_str().unwrap()]].concat(),
+        &install_args(&venv, &s.cache, &[&ns_a], &["-v"]),
         &[("INSTALLER_CACHE_MAX_SIZE", "1"), ("INSTALLER_CACHE_SHARDS", "")],
     );
     assert_ok(&out);
