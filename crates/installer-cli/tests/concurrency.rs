@@ -9,23 +9,17 @@ use std::path::{Path, PathBuf};
 
 use support::*;
 
-fn install_args<'a>(venv: &'a Path, cache: &'a Path, wheels: &'a [PathBuf]) -> Vec<&'a str> {
-    let mut args = vec!["install", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
-    args.extend(wheels.iter().map(|w| w.to_str().unwrap()));
-    args
-}
-
 #[test]
 fn another_process_never_removes_a_staging_directory_before_its_writer_locks_it() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let (venv_a, venv_b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
-    let (pkg, data) = ([fixture("fixture_pkg-1.0")], [fixture("fixture_data")]);
+    let (pkg, data) = (fixture("fixture_pkg-1.0"), fixture("fixture_data"));
 
     // A has made its staging directory and its lock file, and has not locked it yet.
-    let a = Paused::start(dir.path(), &install_args(&venv_a, &cache, &pkg), "staging-locking");
+    let a = Paused::start(dir.path(), &install_args(&venv_a, &cache, &[&pkg], &[]), "staging-locking");
     // B unpacks another wheel into the same cache: its first staging directory cleans up stale ones.
-    assert_ok(&installer(dir.path(), &install_args(&venv_b, &cache, &data)));
+    assert_ok(&installer(dir.path(), &install_args(&venv_b, &cache, &[&data], &[])));
     let out = a.resume();
     assert_ok(&out);
     assert_eq!(python(&venv_a, "import fixture_pkg; print(fixture_pkg.__name__)"), "fixture_pkg\n");
@@ -34,14 +28,12 @@ fn another_process_never_removes_a_staging_directory_before_its_writer_locks_it(
 /// A directory with a cache holding fixture_pkg's entry, which no environment hardlinks (it was
 /// installed by copying): `cache prune`'s and `cache clean`'s to remove. Returns the
 /// directory, the cache and the wheel.
-fn warm_unused_entry() -> (tempfile::TempDir, PathBuf, [PathBuf; 1]) {
+fn warm_unused_entry() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let pkg = [fixture("fixture_pkg-1.0")];
+    let pkg = fixture("fixture_pkg-1.0");
     let first = make_venv(&dir.path().join("first"));
-    let mut args = install_args(&first, &cache, &pkg);
-    args.extend(["--link-mode", "copy"]);
-    assert_ok(&installer(dir.path(), &args));
+    assert_ok(&installer(dir.path(), &install_args(&first, &cache, &[&pkg], &["--link-mode", "copy"])));
     (dir, cache, pkg)
 }
 
@@ -51,7 +43,7 @@ fn prune_and_clean_keep_an_entry_that_an_install_is_about_to_use() {
         let (dir, cache, pkg) = warm_unused_entry();
 
         let venv = make_venv(&dir.path().join("venv"));
-        let a = Paused::start(dir.path(), &install_args(&venv, &cache, &pkg), "entry-leased");
+        let a = Paused::start(dir.path(), &install_args(&venv, &cache, &[&pkg], &[]), "entry-leased");
         let mut admin = command.to_vec();
         admin.extend(["--cache-dir", cache.to_str().unwrap()]);
         let out = installer(dir.path(), &admin);
@@ -75,11 +67,11 @@ fn reading_an_environment_never_rolls_back_a_live_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let venv = make_venv(&dir.path().join("venv"));
-    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, &[fixture("fixture_pkg-1.0")])));
+    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, &[&fixture("fixture_pkg-1.0")], &[])));
 
     // A upgrades and has made its backup directory, not yet locked; B lists the environment.
-    let upgrade = [fixture("fixture_pkg-2.0")];
-    let a = Paused::start(dir.path(), &install_args(&venv, &cache, &upgrade), "backup-locking");
+    let upgrade = fixture("fixture_pkg-2.0");
+    let a = Paused::start(dir.path(), &install_args(&venv, &cache, &[&upgrade], &[]), "backup-locking");
     let backups = || -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&venv)
             .unwrap()
@@ -137,13 +129,14 @@ fn no_install_starts_in_an_environment_that_its_creator_may_still_remove() {
     let cache = dir.path().join("cache");
     let venv = dir.path().join("new-venv");
     // A creates the environment, then fails (its two wheels write one file) and removes it.
-    let clash = [fixture("fixture_clash_a"), fixture("fixture_clash_b")];
-    let a = Paused::start(dir.path(), &install_args(&venv, &cache, &clash), "venv-created");
+    let (clash_a, clash_b) = (fixture("fixture_clash_a"), fixture("fixture_clash_b"));
+    let a =
+        Paused::start(dir.path(), &install_args(&venv, &cache, &[&clash_a, &clash_b], &[]), "venv-created");
     assert!(venv.join("pyvenv.cfg").is_file());
 
     // B finds the environment there and must wait for A rather than install into it.
-    let pkg = [fixture("fixture_pkg-1.0")];
-    let mut b = installer_command(dir.path(), &install_args(&venv, &cache, &pkg), &[])
+    let pkg = fixture("fixture_pkg-1.0");
+    let mut b = installer_command(dir.path(), &install_args(&venv, &cache, &[&pkg], &[]), &[])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -187,8 +180,7 @@ fn a_reader_that_opened_a_lease_being_removed_unpacks_the_wheel_again() {
     let remover = Paused::start(dir.path(), &prune, "entry-removing");
     // The reader finds the entry through the index, opens its lease and waits for it.
     let venv = make_venv(&dir.path().join("venv"));
-    let mut args = install_args(&venv, &cache, &pkg);
-    args.push("-v");
+    let args = install_args(&venv, &cache, &[&pkg], &["-v"]);
     let mut reader = installer_command(dir.path(), &args, &[])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -214,21 +206,19 @@ struct Race {
     cache: PathBuf,
     a: PathBuf,
     b: PathBuf,
-    pkg: [PathBuf; 1],
+    pkg: PathBuf,
 }
 
 impl Race {
     fn new() -> Race {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (make_venv(&dir.path().join("a")), make_venv(&dir.path().join("b")));
-        Race { cache: dir.path().join("cache"), a, b, pkg: [fixture("fixture_pkg-1.0")], dir }
+        Race { cache: dir.path().join("cache"), a, b, pkg: fixture("fixture_pkg-1.0"), dir }
     }
 
     /// `installer install` of fixture_pkg into `venv` with `extra`.
     fn args<'a>(&'a self, venv: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = install_args(venv, &self.cache, &self.pkg);
-        args.extend_from_slice(extra);
-        args
+        install_args(venv, &self.cache, &[&self.pkg], extra)
     }
 
     fn start_a(&self, extra: &[&str], point: &str) -> Paused {
@@ -335,13 +325,11 @@ fn a_withdrawn_compilation_keeps_its_staging_directory_until_the_workers_are_don
     let dir = tempfile::tempdir().unwrap();
     let (cache, venv) = (dir.path().join("cache"), make_venv(&dir.path().join("venv")));
     let pkg = fixture("fixture_pkg-1.0");
-    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, std::slice::from_ref(&pkg))));
+    assert_ok(&installer(dir.path(), &install_args(&venv, &cache, &[&pkg], &[])));
     // No source of its own: the only jobs are fixture_pkg's.
     let notes =
         WheelBuilder::new("notes", "1.0").file("notes/README.txt", b"notes\n").write(dir.path(), None);
-    let wheels = [pkg, notes];
-    let mut args = install_args(&venv, &cache, &wheels);
-    args.push("--compile");
+    let args = install_args(&venv, &cache, &[&pkg, &notes], &["--compile"]);
 
     // A worker holds the answer for a `.pyc` of fixture_pkg; planning has not started.
     let mut install =
@@ -359,10 +347,8 @@ fn a_withdrawn_compilation_keeps_its_staging_directory_until_the_workers_are_don
 }
 
 /// `installer install --link-mode symlink` of fixture_pkg into `venv`.
-fn symlink_args<'a>(venv: &'a Path, cache: &'a Path, pkg: &'a [PathBuf]) -> Vec<&'a str> {
-    let mut args = install_args(venv, cache, pkg);
-    args.extend(["--link-mode", "symlink"]);
-    args
+fn symlink_args<'a>(venv: &'a Path, cache: &'a Path, pkg: &'a Path) -> Vec<&'a str> {
+    install_args(venv, cache, &[pkg], &["--link-mode", "symlink"])
 }
 
 /// `cache clean` refuses, naming `venv`: its record is there and says it links into the cache.
@@ -425,19 +411,16 @@ fn a_symlink_install_killed_right_after_its_commit_left_its_environment_recorded
 fn a_layer_entry_removed_and_published_again_while_being_leased_is_not_used() {
     let dir = tempfile::tempdir().unwrap();
     let (layer, cache) = (dir.path().join("layer"), dir.path().join("cache"));
-    let pkg = [fixture("fixture_pkg-1.0")];
+    let pkg = fixture("fixture_pkg-1.0");
     let fill = |name: &str| {
         let filler = venv_at(&dir.path().join(name));
-        let mut args = install_args(&filler, &layer, &pkg);
-        args.extend(["--link-mode", "copy"]);
-        assert_ok(&installer(dir.path(), &args));
+        assert_ok(&installer(dir.path(), &install_args(&filler, &layer, &[&pkg], &["--link-mode", "copy"])));
     };
     fill("filler");
 
     // The install has opened the layer entry's lease, not locked it yet.
     let venv = make_venv(&dir.path().join("venv"));
-    let mut args = install_args(&venv, &cache, &pkg);
-    args.push("-v");
+    let args = install_args(&venv, &cache, &[&pkg], &["-v"]);
     let layers = [("INSTALLER_CACHE_LAYERS", layer.to_str().unwrap())];
     let install = Paused::start_command(
         {
