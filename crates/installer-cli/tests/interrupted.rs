@@ -38,16 +38,23 @@ fn ctrl_c_stops_a_cold_install_and_removes_its_temporary_files() {
     }
 }
 
+/// The two versions of an upgrade in `work`: `grow` 1.0 (30 files of 4 KiB) and, in `new/`,
+/// 2.0 (60).
+fn grow_wheels(work: &Path) -> (PathBuf, PathBuf) {
+    let old = big_wheel(work, "grow", "1.0", 30, 4 << 10);
+    let new_dir = work.join("new");
+    std::fs::create_dir(&new_dir).unwrap();
+    let new = big_wheel(&new_dir, "grow", "2.0", 60, 4 << 10);
+    (old, new)
+}
+
 /// Ctrl-C during an upgrade, paused once the old version's files are moved aside: the
 /// rollback puts them back, so the venv is exactly as before, and the command exits 130.
 #[test]
 fn ctrl_c_mid_upgrade_rolls_back() {
     let work = open_workdir();
     let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
-    let old = big_wheel(work.path(), "grow", "1.0", 30, 4 << 10);
-    let new_dir = work.path().join("new");
-    std::fs::create_dir(&new_dir).unwrap();
-    let new = big_wheel(&new_dir, "grow", "2.0", 60, 4 << 10);
+    let (old, new) = grow_wheels(work.path());
     assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&old], &[])));
     let before = snapshot(&venv);
 
@@ -66,10 +73,7 @@ fn sigkill_mid_upgrade_is_recovered_by_the_next_run() {
     let work = open_workdir();
     let cache = work.path().join("cache");
     let reference = venv_at(&work.path().join("reference"));
-    let old = big_wheel(work.path(), "grow", "1.0", 30, 4 << 10);
-    let new_dir = work.path().join("new");
-    std::fs::create_dir(&new_dir).unwrap();
-    let new = big_wheel(&new_dir, "grow", "2.0", 60, 4 << 10);
+    let (old, new) = grow_wheels(work.path());
     let copy = ["--link-mode", "copy"];
     assert_ok(&installer(work.path(), &install_args(&reference, &cache, &[&old], &copy)));
     assert_ok(&installer(work.path(), &install_args(&reference, &cache, &[&new], &copy)));
