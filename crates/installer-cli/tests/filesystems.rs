@@ -414,6 +414,26 @@ fn a_dry_run_writes_nothing_in_the_cache() {
     assert!(err.contains("Would install 1 wheel: hardlink"), "{err}");
     assert_eq!(snapshot(&cache), before, "the dry run wrote in the cache");
     assert!(!site_packages(&venv).join("fixture_pkg").exists());
+
+    // Found as the install finds it: by the cache's index, hashing neither the wheel nor the
+    // entry's files (a layer's entry is checked whole, a cost the size of the cache's files).
+    // So a file of the entry changed in place, same size, goes unnoticed by both (`cache
+    // verify` is what finds it), and the dry run still predicts the hit.
+    use std::os::unix::fs::PermissionsExt;
+    let entry = only_entry(&cache);
+    let file = entry.join("tree/fixture_pkg/sub/helpers.py");
+    let mut bytes = std::fs::read(&file).unwrap();
+    *bytes.last_mut().unwrap() ^= 0x20;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&file, &bytes).unwrap();
+    let hit = format!("cache entry {}", entry.display());
+    for extra in [&["--dry-run", "-v"][..], &["-v"]] {
+        let out = install(work.path(), &venv, &cache, extra, &tmpdir);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert!(err.contains("cache hit") && err.contains(&hit), "{extra:?}: {err}");
+        assert!(!err.contains("unpacked"), "{extra:?}: {err}");
+    }
 }
 
 #[test]

@@ -459,6 +459,9 @@ impl Cache {
             crate::pause::point("entry-leased");
             return Ok(Lookup::Hit(entry));
         }
+        if let Some(entry) = self.lookup_stood_in_index(&wheel_abs, size, mtime_ns) {
+            return Ok(Lookup::Hit(entry));
+        }
         let search = layers::search(&self.layers, &wheel_abs, |id| self.lease_entry(id))
             .map_err(|e| Error::io("read", wheel, e))?;
         if let Some((layer, entry)) = search.found {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{hex, layers, write_atomically, Cache, CacheEntry};
+use super::{hex, layers, write_atomically, Cache, CacheEntry, Layout};
 
 /// What the index remembers of a wheel file, so a warm run can find its entry with one `stat`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,6 +23,16 @@ pub(super) struct IndexRecord {
 }
 
 impl IndexRecord {
+    /// The record at `index_path`, if there is a readable one.
+    fn read(index_path: &Path) -> Option<IndexRecord> {
+        serde_json::from_slice(&std::fs::read(index_path).ok()?).ok()
+    }
+
+    /// Whether it still describes the wheel at `wheel_abs` (same path, size and mtime).
+    fn describes(&self, wheel_abs: &Path, size: u64, mtime_ns: u128) -> bool {
+        self.path == wheel_abs && self.size == size && self.mtime_ns == mtime_ns
+    }
+
     /// Writes this record to `index_path`. The index is an optimisation: failing to write it
     /// costs the next run a re-hash only.
     pub(super) fn write(&self, index_path: &Path) {
@@ -33,9 +43,7 @@ impl IndexRecord {
 impl Cache {
     /// Where the index record of the wheel at `wheel_abs` lives.
     pub(super) fn index_path(&self, wheel_abs: &Path) -> PathBuf {
-        let digest = Sha256::digest(wheel_abs.as_os_str().as_encoded_bytes());
-        let name = format!("{}.json", &hex(&digest)[..32]);
-        self.layout().index().join(name)
+        index_path_in(&self.layout(), wheel_abs)
     }
 
     /// The entry the record at `index_path` names, if it still describes the wheel (same path,
@@ -48,11 +56,7 @@ impl Cache {
         size: u64,
         mtime_ns: u128,
     ) -> Option<CacheEntry> {
-        let bytes = std::fs::read(index_path).ok()?;
-        let record: IndexRecord = serde_json::from_slice(&bytes).ok()?;
-        if record.path != wheel_abs || record.size != size || record.mtime_ns != mtime_ns {
-            return None;
-        }
+        let record = IndexRecord::read(index_path).filter(|r| r.describes(wheel_abs, size, mtime_ns))?;
         let Some(layer) = &record.layer else { return self.lease_entry(&record.entry) };
         // The cache is searched before its layers: a copy imported since (with the bytecode
         // compiled for it) is used, and remembered as this cache's from now on.
@@ -63,4 +67,32 @@ impl Cache {
         // Only while that layer is still configured.
         self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?
     }
+
+    /// For a dry run's stand-in: the entry the index of the cache it stands in for names,
+    /// found as an install from that cache finds it (one `stat`, the record, the manifest; no
+    /// archive or file hashed, where a layer's entry is checked whole), and opened as a layer's
+    /// entry is, so nothing of it is written. `None` when that index has no record that still
+    /// describes the wheel (the layers are then searched, checking what they hold).
+    pub(super) fn lookup_stood_in_index(
+        &self,
+        wheel_abs: &Path,
+        size: u64,
+        mtime_ns: u128,
+    ) -> Option<CacheEntry> {
+        let root = &self.stands_in_for.as_ref()?.root;
+        let record = IndexRecord::read(&index_path_in(&Layout::new(root), wheel_abs))
+            .filter(|r| r.describes(wheel_abs, size, mtime_ns))?;
+        // The cache's own copy first, then the layer the record names while it is configured,
+        // as `lookup_index` does.
+        layers::open(root, &record.entry).or_else(|| {
+            let layer = record.layer.as_ref()?;
+            self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?
+        })
+    }
+}
+
+/// Where the index record of the wheel at `wheel_abs` lives in the cache laid out as `layout`.
+fn index_path_in(layout: &Layout, wheel_abs: &Path) -> PathBuf {
+    let digest = Sha256::digest(wheel_abs.as_os_str().as_encoded_bytes());
+    layout.index().join(format!("{}.json", &hex(&digest)[..32]))
 }
