@@ -434,6 +434,16 @@ fn a_dry_run_writes_nothing_in_the_cache() {
         assert!(err.contains("cache hit") && err.contains(&hit), "{extra:?}: {err}");
         assert!(!err.contains("unpacked"), "{extra:?}: {err}");
     }
+    // A copy of the wheel at a path the index does not know: hashed, as by the install, and
+    // the entry that hash names taken unchecked, as the install takes it.
+    let elsewhere = work.path().join(fixture("fixture_pkg-1.0").file_name().unwrap());
+    std::fs::copy(fixture("fixture_pkg-1.0"), &elsewhere).unwrap();
+    let (venv, cache) = (venv.to_str().unwrap(), cache.to_str().unwrap());
+    let args = ["install", "--dry-run", "--reinstall", "-v", "--venv", venv, "--cache-dir", cache];
+    let out = installer_with_env(work.path(), &[&args[..], &[elsewhere.to_str().unwrap()]].concat(), &tmpdir);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("cache hit") && err.contains(&hit) && !err.contains("unpacked"), "{err}");
 }
 
 #[test]

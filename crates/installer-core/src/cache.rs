@@ -462,8 +462,11 @@ impl Cache {
         if let Some(entry) = self.lookup_stood_in_index(&wheel_abs, size, mtime_ns) {
             return Ok(Lookup::Hit(entry));
         }
-        let search = layers::search(&self.layers, &wheel_abs, |id| self.lease_entry(id))
-            .map_err(|e| Error::io("read", wheel, e))?;
+        // The cache's own copy, found by the archive's hash (for a dry run's stand-in, also the
+        // copy of the cache it stands in for, taken as that cache's install takes it: unchecked).
+        let local = |id: &str| self.lease_entry(id).or_else(|| self.stood_in_entry(id));
+        let search =
+            layers::search(&self.layers, &wheel_abs, local).map_err(|e| Error::io("read", wheel, e))?;
         if let Some((layer, entry)) = search.found {
             IndexRecord { path: wheel_abs, size, mtime_ns, entry: entry.id.clone(), layer }
                 .write(&index_path);

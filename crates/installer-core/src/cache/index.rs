@@ -84,10 +84,17 @@ impl Cache {
             .filter(|r| r.describes(wheel_abs, size, mtime_ns))?;
         // The cache's own copy first, then the layer the record names while it is configured,
         // as `lookup_index` does.
-        layers::open(root, &record.entry).or_else(|| {
+        self.stood_in_entry(&record.entry).or_else(|| {
             let layer = record.layer.as_ref()?;
             self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?
         })
+    }
+
+    /// For a dry run's stand-in: the entry `id` of the cache it stands in for, opened as a
+    /// layer's entry is (leased where it can be, never written) but not checked, as an install
+    /// from that cache trusts its own entries.
+    pub(super) fn stood_in_entry(&self, id: &str) -> Option<CacheEntry> {
+        layers::open(&self.stands_in_for.as_ref()?.root, id)
     }
 }
 
