@@ -186,6 +186,16 @@ pub fn fallback_warning(fallback: &Fallback) -> String {
              INSTALLER_CACHE_DIR), or keep this cache and add a shard there with `cache-shards = [\"{dir}\"]` \
              in installer.toml."
         ));
+    } else if let Some(mount) = &fallback.target_mount {
+        let dir = mount.join("DIR");
+        let dir = dir.display();
+        text.push_str(&format!(
+            "\n  To link instead, use a cache directory of yours on the environment's filesystem, mounted at {} \
+             (none is made there automatically: every user may write its top, or this user may not): \
+             `--cache-dir {dir}` (or INSTALLER_CACHE_DIR), or keep this cache and add a shard there with \
+             `cache-shards = [\"{dir}\"]` in installer.toml.",
+            mount.display()
+        ));
     } else if fallback.failed == ConcreteLinkMode::Clone {
         text.push_str(
             "\n  To link instead, use `--link-mode auto` or `--link-mode hardlink`: this filesystem cannot clone.",

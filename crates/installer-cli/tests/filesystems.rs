@@ -297,6 +297,39 @@ fn a_shard_that_cannot_be_made_is_named_in_the_warning_with_a_directory_that_wou
     assert!(!err.contains(&format!("--cache-dir {}`", shard.display())), "{err}");
 }
 
+/// A venv on a scratch filesystem as /tmp or /dev/shm is (a tmpfs whose top every user may
+/// write, sticky), the cache on the disk: no automatic shard and no directory to suggest, so
+/// the warning names the filesystem's mount point; a cache there, as it says, links.
+#[test]
+fn across_filesystems_with_nowhere_to_suggest_the_warning_names_the_filesystem() {
+    use support::privileged::Mount;
+    let work = tempfile::tempdir().unwrap();
+    let scratch = work.path().join("scratch");
+    let Some(_tmpfs) = Mount::new(&scratch, &["-t", "tmpfs", "tmpfs"]) else { return };
+    let venv = make_venv(&scratch.join("venv"));
+    let out = install(work.path(), &venv, &work.path().join("cache"), &[], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
+    let named = format!(
+        "use a cache directory of yours on the environment's filesystem, mounted at {} (none is made there \
+         automatically: every user may write its top, or this user may not): `--cache-dir {}`",
+        scratch.display(),
+        scratch.join("DIR").display()
+    );
+    assert!(err.contains(&named), "{err}");
+    assert!(!scratch.join(".installer-cache").exists());
+
+    let mine = scratch.join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    let again = make_venv(&scratch.join("again"));
+    let out = install(work.path(), &again, &mine, &["-v"], &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("warning:") && err.contains("Installed 1 wheel"), "{err}");
+    assert!(err.contains(": hardlink"), "{err}");
+}
+
 #[test]
 fn no_cache_copies_across_filesystems_quietly_and_leaves_no_shard() {
     use support::privileged::Mount;

@@ -92,6 +92,13 @@ impl Reporter for CallbackReporter {
                          cache_dir of installer_ctx_new.",
                         dir.display()
                     )
+                } else if let Some(mount) = &fallback.target_mount {
+                    format!(
+                        "  To link instead, use a cache directory of yours on the environment's filesystem, \
+                         mounted at {} (none is made there automatically: every user may write its top, or \
+                         this user may not): pass it as the cache_dir of installer_ctx_new.",
+                        mount.display()
+                    )
                 } else if fallback.failed == ConcreteLinkMode::Clone {
                     "  To link instead, use installer_ctx_set_link_mode(ctx, \"auto\"): this filesystem cannot clone."
                         .to_string()

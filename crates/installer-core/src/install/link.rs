@@ -319,13 +319,19 @@ fn copy_instead(
     // filesystems and that filesystem can link.
     let helps =
         platform::is_cross_device(&error) && !shard.as_ref().is_some_and(|s| s.filesystem_cannot_link);
+    let suggestion = if helps { suggest_cache_dir(venv.root()) } else { None };
+    let target_mount = match helps && suggestion.is_none() {
+        true => platform::mount_point(nearest_existing(venv.root())).ok(),
+        false => None,
+    };
     let details = Fallback {
         failed,
         error,
         cache: cache_root.to_path_buf(),
         target: venv.root().to_path_buf(),
         shard,
-        suggestion: if helps { suggest_cache_dir(venv.root()) } else { None },
+        suggestion,
+        target_mount,
         files: 0,
         bytes: 0,
     };
@@ -505,6 +511,10 @@ pub struct Fallback {
     /// let installs link, for the frontend's advice; `None` when none would help (the
     /// filesystem cannot link) or there is no such place.
     pub suggestion: Option<PathBuf>,
+    /// Where the environment's filesystem is mounted, when a cache there would help but no
+    /// place for one was found to suggest (its top and the environment's parents are open to
+    /// every user, or not this user's to write): the frontend's advice names the filesystem.
+    pub target_mount: Option<PathBuf>,
     /// Files and bytes that will be copied instead of linked, known when it is decided.
     pub files: u64,
     pub bytes: u64,
@@ -557,6 +567,7 @@ mod tests {
             target: PathBuf::from("/work/p/.venv"),
             shard: None,
             suggestion: Some(PathBuf::from("/work/p/.installer-cache")),
+            target_mount: None,
             files: 12804,
             bytes: 73 * 1024 * 1024,
         }
