@@ -21,3 +21,18 @@ pub(crate) fn pyenv_cpython(minor: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))?;
     Some(dir.join("bin/python3"))
 }
+
+/// `attempt` again until `released` says its result is what a free lock gives (at most for
+/// 30 s, then the last result): a process another test of this binary spawns holds a copy of
+/// every open descriptor, a lock's too, from its fork to its exec, so a lock just dropped may
+/// still be held for a moment. Each attempt must change nothing when it finds the lock held.
+pub(crate) fn once_released<T>(mut attempt: impl FnMut() -> T, released: impl Fn(&T) -> bool) -> T {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let result = attempt();
+        if released(&result) || std::time::Instant::now() > give_up {
+            return result;
+        }
+        std::thread::yield_now();
+    }
+}

@@ -124,7 +124,9 @@ fn remove_entry_removes_refuses_while_leased_and_reports_absent() {
     assert_eq!(entries(&cache), [id.as_str()]);
     drop(leased);
 
-    assert_eq!(cache.remove_entry(&id).unwrap(), EntryRemoval::Removed);
+    let removal =
+        crate::testing::once_released(|| cache.remove_entry(&id).unwrap(), |r| *r != EntryRemoval::InUse);
+    assert_eq!(removal, EntryRemoval::Removed);
     assert!(entries(&cache).is_empty());
     assert_eq!(cache.remove_entry(&id).unwrap(), EntryRemoval::Absent);
     // The index record now names nothing: a miss.
