@@ -550,7 +550,7 @@ fn a_cache_in_an_overlays_lower_layer_is_copied_from_without_a_warning() {
     let report = String::from_utf8_lossy(&installer(work.path(), &args).stdout).to_string();
     assert!(report.contains("an install would use: hardlink"), "{report}");
     assert!(!new_cache.exists());
-    let out = install(work.path(), &fresh, &merged.join("new-cache"), None, &[]);
+    let out = install(work.path(), &fresh, &new_cache, None, &[]);
     assert_ok(&out);
     assert!(stderr(&out).contains("info: link mode: hardlink"), "{}", stderr(&out));
 }
