@@ -190,6 +190,43 @@ mod tests {
         assert_eq!(warnings, ["copying: a\\0b", "not installed: x"], "each warning once per call");
     }
 
+    /// The copy warning's fixes, in the C ABI's terms: a directory to pass where one was
+    /// found, else the filesystem to make one on.
+    #[test]
+    fn a_fallback_warning_names_the_fix_a_c_caller_can_make() {
+        use installer_core::install::Fallback;
+        use installer_core::ConcreteLinkMode;
+        let mut warnings: Vec<String> = Vec::new();
+        let reporter = CallbackReporter::new(
+            None,
+            Some(Callback { func: record_warning, user_data: (&raw mut warnings).cast() }),
+        );
+        let fallback = |suggestion: Option<&str>, target_mount: Option<&str>| Fallback {
+            failed: ConcreteLinkMode::Hardlink,
+            error: std::io::ErrorKind::CrossesDevices.into(),
+            cache: "/home/me/.cache/installer".into(),
+            target: "/dev/shm/venv".into(),
+            shard: None,
+            suggestion: suggestion.map(Into::into),
+            target_mount: target_mount.map(Into::into),
+            files: 3,
+            bytes: 300,
+        };
+        reporter.event(Event::LinkFallback(&fallback(Some("/data/.installer-cache"), None)));
+        reporter.event(Event::LinkFallback(&fallback(None, Some("/dev/shm"))));
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("pass \"/data/.installer-cache\" as the cache_dir of installer_ctx_new"));
+        assert!(
+            warnings[1].contains("on the environment's filesystem, mounted at /dev/shm"),
+            "{}",
+            warnings[1]
+        );
+        assert!(warnings[1].contains("pass it as the cache_dir of installer_ctx_new"), "{}", warnings[1]);
+        for warning in &warnings {
+            assert!(warning.contains("installer_ctx_set_link_mode(ctx, \"copy\")"), "{warning}");
+        }
+    }
+
     /// What the callbacks of `callbacks_are_never_entered_twice_at_once` see.
     struct Probe {
         /// The reporter calling them (set before the first call).
