@@ -59,7 +59,7 @@ pub struct Place {
 impl Place {
     fn new(path: &Path) -> Place {
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let examined = crate::install::nearest_existing(&path).to_path_buf();
+        let examined = crate::platform::nearest_existing(&path).to_path_buf();
         Place {
             fs_type: platform::filesystem_type(&examined),
             device: platform::device_name(&examined).ok(),

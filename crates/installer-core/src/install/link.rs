@@ -134,7 +134,7 @@ pub(crate) fn decide(
 /// it would be created.
 pub(crate) fn shard_source_creating_nothing(dir: &Path) -> std::result::Result<PathBuf, String> {
     let scratch = crate::cache::Layout::new(dir).scratch();
-    Ok(if scratch.is_dir() { scratch } else { nearest_existing(dir).to_path_buf() })
+    Ok(if scratch.is_dir() { scratch } else { platform::nearest_existing(dir).to_path_buf() })
 }
 
 /// What an install from `cache` into the environment at `env_dir` would decide for
@@ -153,7 +153,7 @@ pub fn decide_without_installing(
     let env_dir = std::path::absolute(env_dir).map_err(|e| Error::io("resolve", env_dir, e))?;
     let target = match Venv::open(&env_dir) {
         Ok(venv) => venv.site_packages().to_path_buf(),
-        Err(_) => nearest_existing(&env_dir).to_path_buf(),
+        Err(_) => platform::nearest_existing(&env_dir).to_path_buf(),
     };
     let shards = shards_for(cache, shards);
     let mut decision =
@@ -191,8 +191,6 @@ pub(crate) fn copy_from_temporary_cache_quietly(
     }
 }
 
-pub(crate) use crate::platform::nearest_existing;
-
 /// The cache root of a probe's source directory (a cache's scratch directory), for messages.
 fn cache_root_of(source: &Path) -> PathBuf {
     crate::cache::Layout::root_of_scratch(source).unwrap_or_else(|| source.to_path_buf())
@@ -213,7 +211,8 @@ pub(crate) fn resolve(
 ) -> Result<LinkPlan> {
     // A dry run makes no directory: site-packages may not be there yet (a prefix where pip
     // made only a `lib64` platlib), so the probe goes where it would be.
-    let target = if dry_run { nearest_existing(venv.site_packages()) } else { venv.site_packages() };
+    let target =
+        if dry_run { platform::nearest_existing(venv.site_packages()) } else { venv.site_packages() };
     let mut opened = None;
     let mut open_shard = |dir: &Path| {
         if dry_run && !crate::cache::Layout::new(dir).exists() {
@@ -321,7 +320,7 @@ fn copy_instead(
         platform::is_cross_device(&error) && !shard.as_ref().is_some_and(|s| s.filesystem_cannot_link);
     let suggestion = if helps { suggest_cache_dir(venv.root()) } else { None };
     let target_mount = match helps && suggestion.is_none() {
-        true => platform::mount_point(nearest_existing(venv.root())).ok(),
+        true => platform::mount_point(platform::nearest_existing(venv.root())).ok(),
         false => None,
     };
     let details = Fallback {
@@ -427,7 +426,7 @@ pub(crate) fn respect_others_entries<'a>(
     let Some((entry, file)) = &found else { return Ok(()) };
     // Where the probe of `resolve` went: site-packages, or for a dry run into a prefix where it
     // is not made yet, the nearest directory that exists.
-    let target = nearest_existing(venv.site_packages());
+    let target = platform::nearest_existing(venv.site_packages());
     let Err(error) = linker::try_file(ConcreteLinkMode::Hardlink, &entry.tree(), file, target) else {
         return Ok(());
     };

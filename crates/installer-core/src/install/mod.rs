@@ -27,7 +27,7 @@ mod tree;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use link::{decide, nearest_existing, shard_source_creating_nothing};
+pub(crate) use link::{decide, shard_source_creating_nothing};
 pub use link::{
     decide_without_installing, Fallback, LinkDecision, LinkSource, QuietReason, ShardFailure, ShardProbe,
 };
@@ -317,7 +317,7 @@ fn dry_run_new_venv(
     mut clock: Clock,
 ) -> Result<InstallSummary> {
     let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
-    let existing = nearest_existing(&venv_dir);
+    let existing = crate::platform::nearest_existing(&venv_dir);
     let mut decision = decide(
         options.link_mode,
         link::shards_for(cache, &options.shards),
