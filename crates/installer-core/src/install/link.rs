@@ -196,6 +196,13 @@ fn cache_root_of(source: &Path) -> PathBuf {
     crate::cache::Layout::root_of_scratch(source).unwrap_or_else(|| source.to_path_buf())
 }
 
+/// Where link modes into `venv` are probed: its site-packages, or, for a dry run (which makes
+/// no directory) into a prefix where it is not made yet (pip made only a `lib64` platlib
+/// there), the nearest directory that exists, on the filesystem it would be made on.
+fn probe_target(venv: &Venv) -> &Path {
+    platform::nearest_existing(venv.site_packages())
+}
+
 /// Decides the link plan for installing from `cache` into `venv` ([`decide`]), saying what it
 /// found to `-v`. With `LinkFallback::Error` a fallback is an error, returned before the
 /// environment is touched. A `dry_run` creates no shard: one that exists is opened (which
@@ -209,10 +216,7 @@ pub(crate) fn resolve(
     dry_run: bool,
     reporter: &dyn Reporter,
 ) -> Result<LinkPlan> {
-    // A dry run makes no directory: site-packages may not be there yet (a prefix where pip
-    // made only a `lib64` platlib), so the probe goes where it would be.
-    let target =
-        if dry_run { platform::nearest_existing(venv.site_packages()) } else { venv.site_packages() };
+    let target = probe_target(venv);
     let mut opened = None;
     let mut open_shard = |dir: &Path| {
         if dry_run && !crate::cache::Layout::new(dir).exists() {
@@ -424,9 +428,7 @@ pub(crate) fn respect_others_entries<'a>(
         (source.holds_as_own(&entry) && !platform::is_owned_by_us(&meta)).then_some((entry, file))
     });
     let Some((entry, file)) = &found else { return Ok(()) };
-    // Where the probe of `resolve` went: site-packages, or for a dry run into a prefix where it
-    // is not made yet, the nearest directory that exists.
-    let target = platform::nearest_existing(venv.site_packages());
+    let target = probe_target(venv);
     let Err(error) = linker::try_file(ConcreteLinkMode::Hardlink, &entry.tree(), file, target) else {
         return Ok(());
     };
