@@ -96,13 +96,13 @@ pub(crate) fn decide(
     let mut decision =
         LinkDecision { mode: direct.mode, source: LinkSource::Cache, direct, shard: None, quiet: None };
     let auto = requested == LinkMode::Auto;
-    // Only a cache that exists can be in a lower layer: a probe from the nearest existing
-    // directory of one not made yet (doctor, a dry run) stands for a cache the install makes,
-    // in the upper layer.
-    let cache_exists = crate::cache::Layout::root_of_scratch(cache_source).is_some();
-    if auto && decision.mode == ConcreteLinkMode::Hardlink && cache_exists {
-        if let Some(lower) = platform::overlay_lower_holding(cache_source) {
-            let cache = cache_root_of(cache_source);
+    if auto && decision.mode == ConcreteLinkMode::Hardlink {
+        // Only a cache that exists (probed from its scratch directory) can be in a lower layer:
+        // a probe from the nearest existing directory of one not made yet (doctor, a dry run)
+        // stands for a cache the install makes, in the upper layer.
+        let in_lower = crate::cache::Layout::root_of_scratch(cache_source)
+            .and_then(|cache| Some((cache, platform::overlay_lower_holding(cache_source)?)));
+        if let Some((cache, lower)) = in_lower {
             (decision.mode, decision.quiet) =
                 (ConcreteLinkMode::Copy, Some(QuietReason::OverlayLowerLayer { cache, lower }));
         }
