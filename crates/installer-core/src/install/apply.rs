@@ -235,14 +235,11 @@ fn write_records(
     txn: &Transaction,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    // How each root holding a `.dist-info` (site-packages, platlib) spells the others: once
-    // per root, not per wheel.
-    let spelled: Vec<Option<RecordPaths>> = (0..roots.len() as RootId)
-        .map(|root| plans.iter().any(|p| p.meta_root == root).then(|| roots.record_paths(root)))
-        .collect();
+    // How each root spells the others, from a `.dist-info` under it: once per root (a handful),
+    // not per wheel.
+    let spelled: Vec<RecordPaths> = (0..roots.len() as RootId).map(|root| roots.record_paths(root)).collect();
     plans.par_iter().try_for_each(|plan| {
-        let dir = &root_dirs[plan.meta_root as usize];
-        let spelled = spelled[plan.meta_root as usize].as_ref().expect("spelled from every meta_root");
+        let (dir, spelled) = (&root_dirs[plan.meta_root as usize], &spelled[plan.meta_root as usize]);
         write_record(txn, dir, &plan.record, plan::record_for(plan, spelled).as_bytes())?;
         txn.created([dir.join(&plan.record)]);
         reporter.advance(1);

@@ -106,16 +106,13 @@ impl Roots {
     /// absolute paths, so a root outside the environment (a `--system` scheme path not under
     /// `sys.prefix`) is spelled as pip spells it too.
     pub fn record_paths(&self, base: RootId) -> RecordPaths {
-        let parts = |id: usize| -> Vec<String> {
-            self.paths[id].components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect()
-        };
-        let from = parts(base as usize);
-        let spelled = (0..self.paths.len()).map(|id| {
-            let to = parts(id);
+        let from: Vec<_> = self.paths[base as usize].components().collect();
+        let spelled = self.paths.iter().map(|path| {
+            let to: Vec<_> = path.components().collect();
             let shared = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
             let mut out = "../".repeat(from.len() - shared);
             for part in &to[shared..] {
-                out.push_str(part);
+                out.push_str(&part.as_os_str().to_string_lossy());
                 out.push('/');
             }
             out
