@@ -23,14 +23,16 @@ pub(super) struct IndexRecord {
 }
 
 impl IndexRecord {
-    /// The record at `index_path`, if there is a readable one.
-    fn read(index_path: &Path) -> Option<IndexRecord> {
-        serde_json::from_slice(&std::fs::read(index_path).ok()?).ok()
-    }
-
-    /// Whether it still describes the wheel at `wheel_abs` (same path, size and mtime).
-    fn describes(&self, wheel_abs: &Path, size: u64, mtime_ns: u128) -> bool {
-        self.path == wheel_abs && self.size == size && self.mtime_ns == mtime_ns
+    /// The record at `index_path`, if there is a readable one that still describes the wheel
+    /// at `wheel_abs` (same path, size and mtime).
+    fn read_describing(
+        index_path: &Path,
+        wheel_abs: &Path,
+        size: u64,
+        mtime_ns: u128,
+    ) -> Option<IndexRecord> {
+        let record: IndexRecord = serde_json::from_slice(&std::fs::read(index_path).ok()?).ok()?;
+        (record.path == wheel_abs && record.size == size && record.mtime_ns == mtime_ns).then_some(record)
     }
 
     /// Writes this record to `index_path`. The index is an optimisation: failing to write it
@@ -56,16 +58,17 @@ impl Cache {
         size: u64,
         mtime_ns: u128,
     ) -> Option<CacheEntry> {
-        let record = IndexRecord::read(index_path).filter(|r| r.describes(wheel_abs, size, mtime_ns))?;
-        let Some(layer) = &record.layer else { return self.lease_entry(&record.entry) };
-        // The cache is searched before its layers: a copy imported since (with the bytecode
-        // compiled for it) is used, and remembered as this cache's from now on.
-        if let Some(local) = self.lease_entry(&record.entry) {
-            IndexRecord { layer: None, ..record }.write(index_path);
-            return Some(local);
+        let record = IndexRecord::read_describing(index_path, wheel_abs, size, mtime_ns)?;
+        match self.lease_entry(&record.entry) {
+            // A layer's entry imported since (with the bytecode compiled for it) is remembered
+            // as this cache's from now on.
+            Some(local) if record.layer.is_some() => {
+                IndexRecord { layer: None, ..record }.write(index_path);
+                Some(local)
+            }
+            Some(local) => Some(local),
+            None => self.recorded_layer_entry(&record),
         }
-        // Only while that layer is still configured.
-        self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?
     }
 
     /// For a dry run's stand-in: the entry the index of the cache it stands in for names,
@@ -80,14 +83,16 @@ impl Cache {
         mtime_ns: u128,
     ) -> Option<CacheEntry> {
         let root = &self.stands_in_for.as_ref()?.root;
-        let record = IndexRecord::read(&index_path_in(&Layout::new(root), wheel_abs))
-            .filter(|r| r.describes(wheel_abs, size, mtime_ns))?;
-        // The cache's own copy first, then the layer the record names while it is configured,
-        // as `lookup_index` does.
-        self.stood_in_entry(&record.entry).or_else(|| {
-            let layer = record.layer.as_ref()?;
-            self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?
-        })
+        let index_path = index_path_in(&Layout::new(root), wheel_abs);
+        let record = IndexRecord::read_describing(&index_path, wheel_abs, size, mtime_ns)?;
+        self.stood_in_entry(&record.entry).or_else(|| self.recorded_layer_entry(&record))
+    }
+
+    /// The layer's entry `record` names, while that layer is still configured: the cache's own
+    /// copy, when there is one, is found first.
+    fn recorded_layer_entry(&self, record: &IndexRecord) -> Option<CacheEntry> {
+        let layer = record.layer.as_ref()?;
+        self.layers.contains(layer).then(|| layers::open(layer, &record.entry))?
     }
 
     /// For a dry run's stand-in: the entry `id` of the cache it stands in for, opened as a
