@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use installer_core::cache::{Untrusted, UntrustedEntry};
-use installer_core::install::Fallback;
+use installer_core::install::{CacheAdvice, Fallback};
 use installer_core::reporter::Event;
 use installer_core::units::{human_bytes, thousands};
 use installer_core::{ConcreteLinkMode, Reporter};
@@ -179,14 +179,14 @@ impl TerminalReporter {
 /// The fallback warning: the core's facts, then the fixes in this command line's terms.
 pub fn fallback_warning(fallback: &Fallback) -> String {
     let mut text = fallback.to_string();
-    if let Some(dir) = &fallback.suggestion {
+    if let Some(CacheAdvice::Dir(dir)) = &fallback.cache_advice {
         let dir = dir.display();
         text.push_str(&format!(
             "\n  To link instead, use a cache on the environment's filesystem: `--cache-dir {dir}` (or \
              INSTALLER_CACHE_DIR), or keep this cache and add a shard there with `cache-shards = [\"{dir}\"]` \
              in installer.toml."
         ));
-    } else if let Some(mount) = &fallback.target_mount {
+    } else if let Some(CacheAdvice::OnFilesystem { mount }) = &fallback.cache_advice {
         let dir = mount.join("DIR");
         let dir = dir.display();
         text.push_str(&format!(

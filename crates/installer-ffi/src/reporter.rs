@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use installer_core::install::CacheAdvice;
 use installer_core::reporter::Event;
 use installer_core::{ConcreteLinkMode, Reporter};
 
@@ -86,13 +87,13 @@ impl Reporter for CallbackReporter {
         match event {
             Event::LinkFallback(fallback) => {
                 // The core's facts, then the fixes in the C ABI's terms.
-                let fix = if let Some(dir) = &fallback.suggestion {
+                let fix = if let Some(CacheAdvice::Dir(dir)) = &fallback.cache_advice {
                     format!(
                         "  To link instead, use a cache on the environment's filesystem: pass \"{}\" as the \
                          cache_dir of installer_ctx_new.",
                         dir.display()
                     )
-                } else if let Some(mount) = &fallback.target_mount {
+                } else if let Some(CacheAdvice::OnFilesystem { mount }) = &fallback.cache_advice {
                     format!(
                         "  To link instead, use a cache directory of yours on the environment's filesystem, \
                          mounted at {} (none is made there automatically: every user may write its top, or \
@@ -201,19 +202,19 @@ mod tests {
             None,
             Some(Callback { func: record_warning, user_data: (&raw mut warnings).cast() }),
         );
-        let fallback = |suggestion: Option<&str>, target_mount: Option<&str>| Fallback {
+        let fallback = |cache_advice: CacheAdvice| Fallback {
             failed: ConcreteLinkMode::Hardlink,
             error: std::io::ErrorKind::CrossesDevices.into(),
             cache: "/home/me/.cache/installer".into(),
             target: "/dev/shm/venv".into(),
             shard: None,
-            suggestion: suggestion.map(Into::into),
-            target_mount: target_mount.map(Into::into),
+            cache_advice: Some(cache_advice),
             files: 3,
             bytes: 300,
         };
-        reporter.event(Event::LinkFallback(&fallback(Some("/data/.installer-cache"), None)));
-        reporter.event(Event::LinkFallback(&fallback(None, Some("/dev/shm"))));
+        reporter.event(Event::LinkFallback(&fallback(CacheAdvice::Dir("/data/.installer-cache".into()))));
+        reporter
+            .event(Event::LinkFallback(&fallback(CacheAdvice::OnFilesystem { mount: "/dev/shm".into() })));
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("pass \"/data/.installer-cache\" as the cache_dir of installer_ctx_new"));
         assert!(

@@ -322,19 +322,14 @@ fn copy_instead(
     // filesystems and that filesystem can link.
     let helps =
         platform::is_cross_device(&error) && !shard.as_ref().is_some_and(|s| s.filesystem_cannot_link);
-    let suggestion = if helps { suggest_cache_dir(venv.root()) } else { None };
-    let target_mount = match helps && suggestion.is_none() {
-        true => platform::mount_point(platform::nearest_existing(venv.root())).ok(),
-        false => None,
-    };
+    let cache_advice = helps.then(|| cache_advice(venv.root())).flatten();
     let details = Fallback {
         failed,
         error,
         cache: cache_root.to_path_buf(),
         target: venv.root().to_path_buf(),
         shard,
-        suggestion,
-        target_mount,
+        cache_advice,
         files: 0,
         bytes: 0,
     };
@@ -508,17 +503,34 @@ pub struct Fallback {
     pub target: PathBuf,
     /// The cache shard on the target's filesystem was tried and could not be used: why.
     pub shard: Option<ShardFailure>,
-    /// A cache directory on the target's filesystem that this user may make and that would
-    /// let installs link, for the frontend's advice; `None` when none would help (the
-    /// filesystem cannot link) or there is no such place.
-    pub suggestion: Option<PathBuf>,
-    /// Where the environment's filesystem is mounted, when a cache there would help but no
-    /// place for one was found to suggest (its top and the environment's parents are open to
-    /// every user, or not this user's to write): the frontend's advice names the filesystem.
-    pub target_mount: Option<PathBuf>,
+    /// Where a cache that would let installs link could go, for the frontend's advice; `None`
+    /// when none would help (the filesystem cannot link, or the failure is not the two being
+    /// on different filesystems).
+    pub cache_advice: Option<CacheAdvice>,
     /// Files and bytes that will be copied instead of linked, known when it is decided.
     pub files: u64,
     pub bytes: u64,
+}
+
+/// Where a cache on the environment's filesystem could go, so that installs link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheAdvice {
+    /// A directory this user may make there (`shards::suggest_cache_dir`).
+    Dir(PathBuf),
+    /// No such directory was found (the filesystem's top and the environment's parents are
+    /// open to every user, or not this user's to write): the filesystem's mount point, for a
+    /// directory the user makes there.
+    OnFilesystem { mount: PathBuf },
+}
+
+/// The advice for an environment at `env_root` whose cache is on another filesystem: a
+/// directory to use, else the filesystem to make one on; `None` if neither can be found.
+fn cache_advice(env_root: &Path) -> Option<CacheAdvice> {
+    if let Some(dir) = suggest_cache_dir(env_root) {
+        return Some(CacheAdvice::Dir(dir));
+    }
+    let mount = platform::mount_point(platform::nearest_existing(env_root)).ok()?;
+    Some(CacheAdvice::OnFilesystem { mount })
 }
 
 impl Fallback {
@@ -567,8 +579,7 @@ mod tests {
             cache: PathBuf::from("/dev/shm/cache"),
             target: PathBuf::from("/work/p/.venv"),
             shard: None,
-            suggestion: Some(PathBuf::from("/work/p/.installer-cache")),
-            target_mount: None,
+            cache_advice: Some(CacheAdvice::Dir(PathBuf::from("/work/p/.installer-cache"))),
             files: 12804,
             bytes: 73 * 1024 * 1024,
         }

@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use link::{decide, shard_source_creating_nothing};
 pub use link::{
-    decide_without_installing, Fallback, LinkDecision, LinkSource, QuietReason, ShardFailure, ShardProbe,
+    decide_without_installing, CacheAdvice, Fallback, LinkDecision, LinkSource, QuietReason, ShardFailure,
+    ShardProbe,
 };
 use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
