@@ -71,6 +71,29 @@ impl Cache {
         }
     }
 
+    /// Removes the records whose entry is gone: neither this cache's own nor, for a record of a
+    /// layer's entry, in that layer. The cache commands call it after removing entries; they
+    /// do not know which layers installs configure, so a layer's record is kept while its entry
+    /// exists (an install uses it only while the layer is configured, `recorded_layer_entry`),
+    /// sparing the next install a whole check of that entry.
+    pub(crate) fn forget_index_records_of_missing_entries(&self) {
+        let Ok(read) = std::fs::read_dir(self.index_dir()) else { return };
+        // Only finished records: `*.json` (a record being written is a temporary file).
+        for file in read.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "json")) {
+            let record: Option<IndexRecord> =
+                std::fs::read(file.path()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            if !record.is_some_and(|r| self.names_an_existing_entry(&r)) {
+                let _ = std::fs::remove_file(file.path());
+            }
+        }
+    }
+
+    /// Whether the entry `record` names is still there, in this cache or in its layer.
+    fn names_an_existing_entry(&self, record: &IndexRecord) -> bool {
+        self.entries_dir().join(&record.entry).is_dir()
+            || record.layer.as_ref().is_some_and(|layer| Layout::new(layer).entry(&record.entry).is_dir())
+    }
+
     /// For a dry run's stand-in: the entry the index of the cache it stands in for names,
     /// found as an install from that cache finds it (one `stat`, the record, the manifest; no
     /// archive or file hashed, where a layer's entry is checked whole), and opened as a layer's

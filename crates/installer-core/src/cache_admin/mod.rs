@@ -376,7 +376,7 @@ pub fn prune(caches: &[Cache], options: PruneOptions) -> Result<Vec<Removal>> {
     }
     for ((cache, removal), (candidates, stays)) in caches.iter().zip(&mut out).zip(&left) {
         removal.kept = candidates.len() + stays.len();
-        forget_missing_index_records(cache);
+        cache.forget_index_records_of_missing_entries();
     }
     Ok(out)
 }
@@ -447,23 +447,6 @@ fn clear_dir(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Drops index records whose entry is gone (they would only cost a failed lookup).
-fn forget_missing_index_records(cache: &Cache) {
-    #[derive(serde::Deserialize)]
-    struct Record {
-        entry: String,
-    }
-    let Ok(read) = std::fs::read_dir(cache.index_dir()) else { return };
-    // Only finished records: `*.json` (a record being written is a temporary file).
-    for file in read.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "json")) {
-        let record: Option<Record> =
-            std::fs::read(file.path()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        if record.is_none_or(|r| !cache.entries_dir().join(r.entry).is_dir()) {
-            let _ = std::fs::remove_file(file.path());
-        }
-    }
 }
 
 #[cfg(test)]

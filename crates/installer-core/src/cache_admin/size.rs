@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::envs::{judge, Judged, RecordsSeen};
-use super::{entries, entry_ids, forget_missing_index_records, locations, open_existing, remove, EntryInfo};
+use super::{entries, entry_ids, locations, open_existing, remove, EntryInfo};
 use crate::cache::{Cache, EntryRemoval, EntrySize};
 use crate::shards::ShardPolicy;
 use crate::Result;
@@ -147,7 +147,7 @@ pub fn enforce_max_size(
     let mut removed = Vec::new();
     for (cache, gone) in caches.iter().zip(&lru.removed) {
         if !gone.is_empty() {
-            forget_missing_index_records(cache);
+            cache.forget_index_records_of_missing_entries();
         }
         removed.extend(gone.iter().map(|c| Evicted {
             id: c.id.clone(),

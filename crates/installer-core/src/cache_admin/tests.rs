@@ -203,3 +203,28 @@ fn locations_list_the_main_cache_first_then_shards_once() {
     assert_eq!(open_existing(&found[..2]).unwrap().len(), 1, "a missing shard is not created");
     assert!(!shard.exists());
 }
+
+#[test]
+fn prune_keeps_the_index_records_of_a_layers_entries() {
+    let (dir, layer, in_layer) = cache_with(&[PKG]);
+    let cache = Cache::open(&dir.path().join("own")).unwrap().with_layers(vec![layer.root().to_path_buf()]);
+    let from_layer = cache.entry(&fixture(PKG)).unwrap();
+    assert!(from_layer.is_from_layer());
+    drop(from_layer);
+    let _ = cache.entry(&fixture(DATA)).unwrap();
+    assert_eq!(std::fs::read_dir(cache.index_dir()).unwrap().count(), 2);
+
+    // The cache commands open the cache without its layers.
+    let removals = prune(&[Cache::open(cache.root()).unwrap()], PruneOptions::default()).unwrap();
+    assert_eq!(labels(&removals), ["fixture_data 1.0"]);
+    // The pruned wheel's record went with its entry; the layer's entry's record stays.
+    assert_eq!(std::fs::read_dir(cache.index_dir()).unwrap().count(), 1);
+    // Found through that record, the layer's entry is not checked again (a search of the layers
+    // would find this changed file and unpack the wheel instead).
+    let file = in_layer[0].tree().join(&in_layer[0].manifest().files[0].path);
+    std::fs::write(&file, b"changed").unwrap();
+    match cache.lookup(&fixture(PKG)).unwrap() {
+        crate::cache::Lookup::Hit(entry) => assert!(entry.is_from_layer()),
+        crate::cache::Lookup::Miss(_) => panic!("the layer's entry was not found through the index"),
+    }
+}
