@@ -301,7 +301,7 @@ fn a_shard_that_cannot_be_made_is_named_in_the_warning_with_a_directory_that_wou
 /// write, sticky), the cache on the disk: no automatic shard and no directory to suggest, so
 /// the warning names the filesystem's mount point; a cache there, as it says, links.
 #[test]
-fn across_filesystems_with_nowhere_to_suggest_the_warning_names_the_filesystem() {
+fn across_filesystems_with_nowhere_to_suggest_the_warning_and_doctor_name_the_filesystem() {
     use support::privileged::Mount;
     let work = tempfile::tempdir().unwrap();
     let scratch = work.path().join("scratch");
@@ -319,6 +319,19 @@ fn across_filesystems_with_nowhere_to_suggest_the_warning_names_the_filesystem()
     );
     assert!(err.contains(&named), "{err}");
     assert!(!scratch.join(".installer-cache").exists());
+    // doctor names the same place.
+    let cache = work.path().join("cache");
+    let args = ["doctor", "--venv", venv.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()];
+    let out = installer_with_env(work.path(), &args, &[("INSTALLER_CACHE_SHARDS", "")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = String::from_utf8(out.stdout).unwrap();
+    let fix = format!(
+        "installs copy every file; use a cache directory of yours on the target's filesystem, mounted at {}: \
+         `--cache-dir {}`",
+        scratch.display(),
+        scratch.join("DIR").display()
+    );
+    assert!(report.contains(&fix), "{report}");
 
     let mine = scratch.join("mine");
     std::fs::create_dir(&mine).unwrap();

@@ -7,10 +7,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::Layout;
-use crate::install::{decide, shard_source_creating_nothing, LinkDecision, LinkSource, ShardProbe};
+use crate::install::{
+    cache_advice, decide, shard_source_creating_nothing, CacheAdvice, LinkDecision, LinkSource, ShardProbe,
+};
 use crate::linker::{self, ConcreteLinkMode, LinkMode};
 use crate::platform;
-use crate::shards::{suggest_cache_dir, ShardPolicy};
+use crate::shards::ShardPolicy;
 use crate::target::{Interpreter, Target, TargetRequest};
 use crate::venv::Venv;
 
@@ -113,14 +115,14 @@ pub struct ShardDiagnosis {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub text: String,
-    /// For a copy across filesystems: the directory on the target's filesystem where a cache,
-    /// or a cache shard, would let installs link.
-    pub cache_that_links: Option<PathBuf>,
+    /// For a copy across filesystems: where on the target's filesystem a cache, or a cache
+    /// shard, would let installs link (the install's warning names the same).
+    pub cache_advice: Option<CacheAdvice>,
 }
 
 impl Problem {
     fn new(text: String) -> Problem {
-        Problem { text, cache_that_links: None }
+        Problem { text, cache_advice: None }
     }
 }
 
@@ -255,7 +257,7 @@ fn fallback_problem(
             "the cache and the target are on different filesystems and no cache shard can be used ({why}): \
              installs copy every file"
         ),
-        cache_that_links: if filesystem_cannot_link { None } else { suggest_cache_dir(venv) },
+        cache_advice: if filesystem_cannot_link { None } else { cache_advice(venv) },
     }
 }
 
@@ -299,9 +301,9 @@ impl fmt::Display for TargetDiagnosis {
     }
 }
 
-/// The words a frontend adds after a problem's facts for its fix: given the directory where a
-/// cache would let installs link, e.g. "; use `--cache-dir DIR`".
-pub type FixWords<'a> = &'a dyn Fn(&Path) -> String;
+/// The words a frontend adds after a problem's facts for its fix: given where a cache would let
+/// installs link, e.g. "; use `--cache-dir DIR`".
+pub type FixWords<'a> = &'a dyn Fn(&CacheAdvice) -> String;
 
 impl Diagnosis {
     /// The report, each problem followed by `fix`'s words where it has a fix.
@@ -373,8 +375,8 @@ impl fmt::Display for Report<'_> {
             write!(f, "problems:")?;
             for problem in &this.problems {
                 write!(f, "\n  - {}", problem.text)?;
-                if let (Some(fix), Some(dir)) = (self.fix, &problem.cache_that_links) {
-                    write!(f, "{}", fix(dir))?;
+                if let (Some(fix), Some(advice)) = (self.fix, &problem.cache_advice) {
+                    write!(f, "{}", fix(advice))?;
                 }
             }
             Ok(())
@@ -450,7 +452,7 @@ mod tests {
         assert!(diagnosis.problems[0].text.contains("different filesystems"), "{diagnosis}");
         assert!(diagnosis.problems[0].text.contains("automatic shards are off"), "{diagnosis}");
         // The fix is a fact (where a cache would link), worded by the frontend.
-        assert!(diagnosis.problems[0].cache_that_links.is_some(), "{diagnosis:?}");
+        assert!(diagnosis.problems[0].cache_advice.is_some(), "{diagnosis:?}");
         assert!(!diagnosis.problems[0].text.contains("--"), "{diagnosis}");
 
         // A configured shard on the target's filesystem fixes it.

@@ -1,10 +1,10 @@
 //! `installer doctor`: the diagnosis of `installer_core::doctor`, printed to stdout. It exits
 //! with 1 when it lists a problem, so scripts and CI can act on it; 0 when there is none.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use installer_core::doctor::{diagnose, DoctorOptions};
+use installer_core::install::CacheAdvice;
 use installer_core::LinkMode;
 
 use crate::args::DoctorArgs;
@@ -44,9 +44,22 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<ExitCode> {
 }
 
 /// The fix of a copy across filesystems in this command line's terms.
-fn fix_words(dir: &Path) -> String {
-    let dir = dir.display();
-    format!("; use `--cache-dir {dir}` or `cache-shards = [\"{dir}\"]`")
+fn fix_words(advice: &CacheAdvice) -> String {
+    match advice {
+        CacheAdvice::Dir(dir) => {
+            let dir = dir.display();
+            format!("; use `--cache-dir {dir}` or `cache-shards = [\"{dir}\"]`")
+        }
+        CacheAdvice::OnFilesystem { mount } => {
+            let dir = mount.join("DIR");
+            let dir = dir.display();
+            format!(
+                "; use a cache directory of yours on the target's filesystem, mounted at {}: `--cache-dir {dir}` \
+                 or `cache-shards = [\"{dir}\"]`",
+                mount.display()
+            )
+        }
+    }
 }
 
 /// A setting from the environment variable `name`, if set (doctor has no flags for them).

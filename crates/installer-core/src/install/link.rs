@@ -524,8 +524,9 @@ pub enum CacheAdvice {
 }
 
 /// The advice for an environment at `env_root` whose cache is on another filesystem: a
-/// directory to use, else the filesystem to make one on; `None` if neither can be found.
-fn cache_advice(env_root: &Path) -> Option<CacheAdvice> {
+/// directory to use, else the filesystem to make one on; `None` if neither can be found. Shared
+/// by the install's warning and `doctor`, so both name the same place.
+pub(crate) fn cache_advice(env_root: &Path) -> Option<CacheAdvice> {
     if let Some(dir) = suggest_cache_dir(env_root) {
         return Some(CacheAdvice::Dir(dir));
     }

@@ -27,7 +27,7 @@ mod tree;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use link::{decide, shard_source_creating_nothing};
+pub(crate) use link::{cache_advice, decide, shard_source_creating_nothing};
 pub use link::{
     decide_without_installing, CacheAdvice, Fallback, LinkDecision, LinkSource, QuietReason, ShardFailure,
     ShardProbe,
