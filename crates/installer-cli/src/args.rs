@@ -117,6 +117,10 @@ pub struct InstallArgs {
     /// windows, ... [config python-platform]
     #[arg(long, value_name = "PLATFORM", env = "INSTALLER_PYTHON_PLATFORM", help_heading = PYTHON)]
     pub python_platform: Option<PythonPlatform>,
+    /// Install wheels whose Requires-Python excludes the target's Python version (as pip's
+    /// flag of that name)
+    #[arg(long, help_heading = PYTHON)]
+    pub ignore_requires_python: bool,
     /// How files get from the cache into the environment: auto, clone (reflink), hardlink,
     /// copy, symlink [config: link-mode]
     #[arg(long, value_enum, value_name = "MODE", env = "INSTALLER_LINK_MODE", help_heading = INSTALLER)]

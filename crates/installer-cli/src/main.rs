@@ -132,6 +132,10 @@ fn hint(err: &installer_core::Error) -> Option<String> {
                 dist_info.display()
             ))
         }
+        Error::Wheel { source: installer_core::wheel::WheelError::RequiresPython { .. }, .. } => Some(
+            "install it for a Python it supports, or pass --ignore-requires-python to install it anyway"
+                .into(),
+        ),
         Error::ExternallyManaged { .. } => {
             Some("pass --break-system-packages to install into it anyway".into())
         }

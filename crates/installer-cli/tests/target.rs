@@ -312,7 +312,7 @@ fn doctor_shows_the_interpreter_and_its_first_tags() {
     let out = installer(tmp.path(), &["doctor", "--venv", venv.to_str().unwrap()]);
     assert_ok(&out);
     let report = String::from_utf8(out.stdout).unwrap();
-    let version = python(&venv, "import platform; print(platform.python_version())");
+    let version = python(&venv, "import platform; print(platform.python_version())").trim().to_string();
     let words = environment_words(&venv);
     let abi = format!("cp{}", words.split(' ').nth(1).unwrap().replace('.', ""));
     assert!(
@@ -648,4 +648,89 @@ fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
         ["uninstall", "--prefix", dir.to_str().unwrap(), "-p", python3.to_str().unwrap(), "fixture-data"];
     assert_ok(&installer(tmp.path(), &uninstall));
     assert!(!config.exists() && !header.exists());
+}
+
+#[test]
+fn a_wheel_whose_requires_python_excludes_the_target_is_refused_unless_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let version = python(&venv, "import platform; print(platform.python_version())").trim().to_string();
+    let (major, minor) = {
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
+        (parts.next().unwrap(), parts.next().unwrap())
+    };
+    let next = format!("{major}.{}", minor + 1);
+    let newer = WheelBuilder::new("newer", "1.0")
+        .metadata(&format!("Requires-Python: >={next}"))
+        .write(tmp.path(), None);
+    let fine = WheelBuilder::new("fine", "1.0").metadata("Requires-Python: >=3, <4").write(tmp.path(), None);
+    let wheels = [fine.to_str().unwrap(), newer.to_str().unwrap()];
+    let venv_before = snapshot(&venv);
+
+    // Refused, naming the wheel, what it requires and the environment's full version; all or
+    // nothing: the wheel that fits is not installed either.
+    let out = installer(tmp.path(), &args(&venv, &cache, &wheels));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: refused wheel {}\n  cause: requires Python >={next}; this environment is Python {version}\n\
+             hint: install it for a Python it supports, or pass --ignore-requires-python to install it anyway\n",
+            newer.display()
+        )
+    );
+    assert_eq!(snapshot(&venv), venv_before);
+
+    // An entry cached by a release whose manifests did not record Requires-Python: read from
+    // its METADATA, refused the same.
+    let entry = cache_entries_dir(&cache)
+        .join(names(&cache_entries_dir(&cache)).into_iter().find(|n| n.starts_with("newer")).unwrap());
+    let manifest = entry.join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(json["requires_python"], format!(">={next}"));
+    json.as_object_mut().unwrap().remove("requires_python");
+    std::fs::write(&manifest, serde_json::to_vec(&json).unwrap()).unwrap();
+    let out = installer(tmp.path(), &args(&venv, &cache, &wheels));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cause: requires Python >={next}; this environment")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&venv), venv_before);
+
+    // For a requested Python version, that version is checked (X.Y as X.Y.0).
+    let out = installer(
+        tmp.path(),
+        &args(&venv, &cache, &[&["--dry-run", "--python-version", &next][..], &wheels].concat()),
+    );
+    assert_ok(&out);
+    let old = WheelBuilder::new("old", "1.0").metadata("Requires-Python: >=3.12.1").write(tmp.path(), None);
+    let out = installer(
+        tmp.path(),
+        &args(&venv, &cache, &["--dry-run", "--python-version", "3.12", old.to_str().unwrap()]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cause: requires Python >=3.12.1; the requested target is Python 3.12\n"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Ignored on request, as pip's flag does.
+    let out =
+        installer(tmp.path(), &args(&venv, &cache, &[&["--ignore-requires-python"][..], &wheels].concat()));
+    assert_ok(&out);
+    assert!(site_packages(&venv).join("newer/__init__.py").is_file());
+
+    // A specifier that cannot be parsed is ignored with a warning, as pip ignores it.
+    let odd = WheelBuilder::new("odd", "1.0").metadata("Requires-Python: >=3.x").write(tmp.path(), None);
+    let out = installer(tmp.path(), &args(&venv, &cache, &[odd.to_str().unwrap()]));
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("warning: {}: ignoring its invalid Requires-Python `>=3.x`: ", odd.display())),
+        "{err}"
+    );
+    assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
 }

@@ -30,12 +30,23 @@ pub struct Manifest {
     /// the entry warns, as pip's does (absent in manifests of older releases: no warning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newer_wheel_version: Option<String>,
+    /// `Requires-Python` of `METADATA`: `Some(None)` when the wheel declares none. `None` in
+    /// manifests of older releases, which did not record it: the install reads the entry's
+    /// `METADATA` then.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recorded")]
+    pub requires_python: Option<Option<String>>,
     /// Every directory of the unpacked tree (relative, `/`-separated), parents first.
     pub dirs: Vec<String>,
     /// Every regular file of the tree except `RECORD`, which installs rewrite.
     pub files: Vec<ManifestFile>,
     /// `console_scripts` and `gui_scripts` from `entry_points.txt`.
     pub entry_points: Vec<EntryPoint>,
+}
+
+/// A field that is present, even as `null`: `Some` of its value (serde gives an absent field
+/// its default, `None`, without calling this).
+fn recorded<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// One verified file of an unpacked wheel.
@@ -150,5 +161,21 @@ mod tests {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(tmp.path(), b"hello").unwrap();
         assert_eq!(Sha256Digest::of_file(tmp.path()).unwrap(), digest);
+    }
+
+    #[test]
+    fn requires_python_tells_none_declared_from_not_recorded() {
+        #[derive(Deserialize, Serialize)]
+        struct Field {
+            #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recorded")]
+            requires_python: Option<Option<String>>,
+        }
+        let read = |json: &str| serde_json::from_str::<Field>(json).unwrap().requires_python;
+        assert_eq!(read(r#"{"requires_python":">=3.10"}"#), Some(Some(">=3.10".into())));
+        assert_eq!(read(r#"{"requires_python":null}"#), Some(None), "declared none");
+        assert_eq!(read("{}"), None, "a manifest of an older release");
+        let written = |value| serde_json::to_string(&Field { requires_python: value }).unwrap();
+        assert_eq!(written(Some(None)), r#"{"requires_python":null}"#);
+        assert_eq!(written(None), "{}");
     }
 }

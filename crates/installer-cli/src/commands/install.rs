@@ -34,6 +34,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
             python_version: args.python_version.or(config.python_version),
             python_platform: args.python_platform.or_else(|| config.python_platform.clone()),
         },
+        ignore_requires_python: args.ignore_requires_python,
         dry_run: args.dry_run,
         cancel,
         cache_max_size: settings::cache_max_size(None, &config)?,

@@ -242,6 +242,8 @@ pub struct WheelBuilder {
     pub metadata_name: Option<String>,
     /// `Root-Is-Purelib` in WHEEL: `false` for a platform wheel, which goes to platlib.
     pub root_is_purelib: bool,
+    /// More `Key: value` lines of METADATA's header.
+    pub metadata_headers: Vec<String>,
 }
 
 pub enum RecordMode {
@@ -267,7 +269,14 @@ impl WheelBuilder {
             compression: zip::CompressionMethod::Deflated,
             metadata_name: None,
             root_is_purelib: true,
+            metadata_headers: Vec::new(),
         }
+    }
+
+    /// Adds `line` (`Key: value`) to METADATA's header.
+    pub fn metadata(mut self, line: &str) -> Self {
+        self.metadata_headers.push(line.into());
+        self
     }
 
     /// `Root-Is-Purelib: false`, as a wheel with extension modules says.
@@ -303,9 +312,10 @@ impl WheelBuilder {
         members.push((
             format!("{dist_info}/METADATA"),
             format!(
-                "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+                "Metadata-Version: 2.1\nName: {}\nVersion: {}\n{}",
                 self.metadata_name.as_deref().unwrap_or(&self.name),
-                self.version
+                self.version,
+                self.metadata_headers.iter().map(|line| format!("{line}\n")).collect::<String>()
             )
             .into_bytes(),
             0o644,

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::cache::{Cache, CacheEntry, Lookup};
 use crate::cancel::Cancel;
 use crate::reporter::{Event, Reporter};
+use crate::target::{requires_python, TargetPython};
 use crate::Result;
 
 /// The entry of each of `wheels`, in order. Reports [`Event::Unpacking`] once (only when
@@ -16,10 +17,13 @@ use crate::Result;
 /// [`Event::CacheEntry`] per wheel. Stops with [`crate::Error::Cancelled`] once `cancel` is.
 /// `ready` is called with each entry as soon as it is found or unpacked (on the thread that
 /// did it), so work on it can start while others unpack.
+/// Refuses a wheel whose `Requires-Python` excludes `python` (`None`: not checked), before
+/// `ready` sees it.
 /// Records the use of every entry, found or unpacked, in one append to the cache's usage log.
 pub(crate) fn cache_all(
     wheels: &[PathBuf],
     cache: &Cache,
+    python: Option<&TargetPython>,
     reporter: &dyn Reporter,
     cancel: &Cancel,
     ready: &(dyn Fn(&CacheEntry) -> Result<()> + Sync),
@@ -60,6 +64,9 @@ pub(crate) fn cache_all(
                 }
             };
             reporter.event(Event::CacheEntry { wheel, entry: entry.dir(), unpacked: entry.was_unpacked() });
+            if let Some(python) = python {
+                requires_python::check(wheel, &entry, python, reporter)?;
+            }
             ready(&entry)?;
             if let Some(version) = &entry.manifest().newer_wheel_version {
                 reporter.warning(&format!(

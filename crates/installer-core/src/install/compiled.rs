@@ -82,6 +82,7 @@ mod tests {
             data_dir: "x-1.0.data".into(),
             root_is_purelib: true,
             newer_wheel_version: None,
+            requires_python: Some(None),
             dirs: Vec::new(),
             files: paths.iter().map(|p| file(p)).collect(),
             entry_points: Vec::new(),

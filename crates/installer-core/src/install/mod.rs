@@ -46,7 +46,7 @@ use crate::linker::{ConcreteLinkMode, LinkFallback, LinkMode};
 use crate::platform;
 use crate::reporter::{Event, Reporter};
 use crate::shards::ShardPolicy;
-use crate::target::{self, select_wheels, Target, TargetRequest};
+use crate::target::{self, select_wheels, Target, TargetPython, TargetRequest};
 use crate::transaction::Transaction;
 use crate::uninstall;
 use crate::venv::Venv;
@@ -69,6 +69,9 @@ pub struct InstallOptions {
     pub shards: ShardPolicy,
     /// Another Python version or platform than the interpreter's, to install for.
     pub target: TargetRequest,
+    /// Install wheels whose `Requires-Python` excludes the target's Python version (refused
+    /// otherwise, as pip and uv refuse them).
+    pub ignore_requires_python: bool,
     /// Verify, cache and plan, then report what would change: the environment is left
     /// alone (not even created).
     pub dry_run: bool,
@@ -101,13 +104,16 @@ pub fn install(
     check_cache_outlives(cache, options)?;
     let mut clock = Clock::new();
     let interpreter = target::Interpreter::cached(venv.python(), &cache.interpreters_dir())?;
-    let wheels = select(&interpreter, wheels, options, reporter)?;
+    let (wheels, checked_python) = select(&interpreter, wheels, options, reporter)?;
     // The interpreter's facts (from the cache: no interpreter started), its tags, the choice.
     clock.lap("target");
     let run = Run { venv, cache, options, reporter };
     in_pool(options.jobs, || {
         let compiler = compiler(options, cache, venv.python(), &interpreter, reporter)?;
-        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel, &|e| ready(&compiler, e))
+        let entries =
+            cached::cache_all(&wheels, cache, checked_python.as_ref(), reporter, &options.cancel, &|e| {
+                ready(&compiler, e)
+            })
             .map_err(|e| in_environment(e, venv.data()))?;
         clock.lap("cache");
         // `--target` and `--prefix` directories may not exist yet. A dry run creates nothing:
@@ -170,13 +176,16 @@ pub fn install_into(
     // Asked afresh, not from the cache: `python3` may be a shim (pyenv) whose target changes
     // while the file stays the same, and creating the venv starts it anyway.
     let interpreter = target::Interpreter::query(python)?;
-    let wheels = select(&interpreter, wheels, options, reporter)?;
+    let (wheels, checked_python) = select(&interpreter, wheels, options, reporter)?;
     clock.lap("target");
     in_pool(options.jobs, || {
         let compiler = compiler(options, cache, python, &interpreter, reporter)?;
         // Held (leased) from here to the end of the install: verified once, never looked up
         // twice, so `-v` says `unpacked` for what this run unpacked.
-        let entries = cached::cache_all(&wheels, cache, reporter, &options.cancel, &|e| ready(&compiler, e))
+        let entries =
+            cached::cache_all(&wheels, cache, checked_python.as_ref(), reporter, &options.cancel, &|e| {
+                ready(&compiler, e)
+            })
             .map_err(|e| in_environment(e, &venv_dir))?;
         clock.lap("cache");
         if options.dry_run {
@@ -269,20 +278,21 @@ fn ready(compiler: &Option<Compiler>, entry: &CacheEntry) -> Result<()> {
 }
 
 /// The wheels of `wheels` to install for the target of `interpreter` (see
-/// [`crate::target::select_wheels`]); what was left out and why goes to `-v`.
+/// [`crate::target::select_wheels`]); what was left out and why goes to `-v`. With them, the
+/// Python version their `Requires-Python` is checked against, unless the options ignore it.
 fn select(
     interpreter: &target::Interpreter,
     wheels: &[PathBuf],
     options: &InstallOptions,
     reporter: &dyn Reporter,
-) -> Result<Vec<PathBuf>> {
+) -> Result<(Vec<PathBuf>, Option<TargetPython>)> {
     let target = Target::new(interpreter, &options.target);
     reporter.info(&format!("target: {} ({} tags)", target.describe(), target.tags().len()));
     let selection = select_wheels(wheels, &target)?;
     for note in &selection.notes {
         reporter.info(note);
     }
-    Ok(selection.wheels)
+    Ok((selection.wheels, (!options.ignore_requires_python).then(|| TargetPython::of(&target))))
 }
 
 /// Names the environment (its prefix) in a refusal of the wheel reader, which finds a wheel

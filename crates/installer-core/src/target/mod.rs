@@ -5,6 +5,7 @@
 
 mod interpreter;
 mod request;
+pub(crate) mod requires_python;
 mod select;
 mod tags;
 mod words;
@@ -15,6 +16,7 @@ pub use interpreter::{
     externally_managed, find_on_path, find_python, find_system_python, venv_of, Interpreter,
 };
 pub use request::{PythonPlatform, PythonVersion, TargetRequest};
+pub use requires_python::TargetPython;
 pub use select::{select_wheels, Selection};
 pub use tags::AbiFlags;
 

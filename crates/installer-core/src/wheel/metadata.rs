@@ -96,6 +96,12 @@ pub fn parse_metadata_name_version(text: &str) -> Result<(String, String), Strin
     Ok((name, version))
 }
 
+/// `Requires-Python` from the header of `METADATA`, if the wheel declares one: the Python
+/// versions it may be installed for (checked against the target's by `target::requires_python`).
+pub fn parse_requires_python(text: &str) -> Option<String> {
+    headers(text).find(|(key, _)| key.eq_ignore_ascii_case("Requires-Python")).map(|(_, value)| value)
+}
+
 /// The `Key: value` pairs of an RFC 822 style header, up to the first blank line. Lines that
 /// start with whitespace continue the previous value; lines without a colon are skipped.
 fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
@@ -275,6 +281,13 @@ mod tests {
         assert_eq!(parse_metadata_name_version(text).unwrap(), ("Foo-Bar".into(), "1.0.post1".into()));
         assert_eq!(parse_metadata_name_version("Version: 1\n").unwrap_err(), "missing Name");
         assert_eq!(parse_metadata_name_version("Name: a\n\nVersion: 1\n").unwrap_err(), "missing Version");
+    }
+
+    #[test]
+    fn metadata_requires_python() {
+        let text = "Metadata-Version: 2.1\nName: a\nVersion: 1\nrequires-python: >=3.10,\n  <4\n";
+        assert_eq!(parse_requires_python(text).as_deref(), Some(">=3.10, <4"));
+        assert_eq!(parse_requires_python("Name: a\n\nRequires-Python: >=3.10\n"), None);
     }
 
     fn ep(name: &str, module: &str, object: Option<&str>, gui: bool) -> EntryPoint {

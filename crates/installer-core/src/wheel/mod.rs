@@ -107,6 +107,9 @@ pub enum WheelError {
     /// None of the wheel's tags is supported by the target (its interpreter, ABI, platform).
     #[error("built for {built_for}; {target}")]
     Incompatible { built_for: String, target: String },
+    /// The wheel's `Requires-Python` excludes the target's Python version.
+    #[error("requires Python {requires}; {target}")]
+    RequiresPython { requires: String, target: String },
     /// Several wheels of one distribution and version were given, and the target supports
     /// none of them.
     #[error("no wheel of {dist} given can be installed: {target}; the candidates were built for: {}", candidates.join(", "))]

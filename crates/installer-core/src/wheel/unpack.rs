@@ -21,7 +21,9 @@ use crate::cancel::Cancel;
 use crate::manifest::{Manifest, ManifestFile, Sha256Digest, MANIFEST_FORMAT};
 use crate::wheel::archive::{ArchiveReader, MemberReader, WHOLE};
 use crate::wheel::layout::{read_layout, Layout, Member, RATIO_THRESHOLD};
-use crate::wheel::metadata::{parse_entry_points, parse_metadata_name_version, parse_wheel_file, EntryPoint};
+use crate::wheel::metadata::{
+    parse_entry_points, parse_metadata_name_version, parse_requires_python, parse_wheel_file, EntryPoint,
+};
 use crate::wheel::record::{hashes_equal, parse_record, RecordHasher};
 use crate::wheel::version::versions_match;
 use crate::wheel::{WheelError, WheelFilename};
@@ -151,6 +153,7 @@ fn unpack_members(
         data_dir: layout.data_dir.clone(),
         root_is_purelib: checked.root_is_purelib,
         newer_wheel_version: checked.newer_wheel_version,
+        requires_python: Some(checked.requires_python),
         dirs: layout.dirs.clone(),
         files,
         entry_points: checked.entry_points,
@@ -205,6 +208,7 @@ struct Checked<'a> {
     jobs: Vec<Job<'a>>,
     root_is_purelib: bool,
     newer_wheel_version: Option<String>,
+    requires_python: Option<String>,
     entry_points: Vec<crate::wheel::metadata::EntryPoint>,
 }
 
@@ -254,7 +258,9 @@ impl<'a> Unpacker<'a> {
         let metadata = members.get(metadata_path.as_str()).ok_or_else(|| missing(&metadata_path))?;
         let text = self.read_metadata(&mut reader, metadata)?;
         let bad = |reason| WheelError::Metadata { file: metadata_path.clone(), reason };
-        let (name, version) = parse_metadata_name_version(&String::from_utf8_lossy(&text)).map_err(bad)?;
+        let header = String::from_utf8_lossy(&text);
+        let (name, version) = parse_metadata_name_version(&header).map_err(bad)?;
+        let requires_python = parse_requires_python(&header);
         if !crate::wheel::filename::is_valid_name(&name) {
             return Err(bad(format!("Name `{name}` is not a valid project name (PEP 508)")));
         }
@@ -266,6 +272,7 @@ impl<'a> Unpacker<'a> {
                 expected: format!("{}-{}", filename.name, filename.version),
             });
         }
+        drop(header);
         preread.insert(metadata.index, text);
 
         let entry_points_path = in_dist_info("entry_points.txt");
@@ -306,6 +313,7 @@ impl<'a> Unpacker<'a> {
             jobs,
             root_is_purelib: info.root_is_purelib,
             newer_wheel_version: info.newer_wheel_version(),
+            requires_python,
             entry_points,
         })
     }

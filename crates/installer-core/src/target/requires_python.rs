@@ -1,0 +1,88 @@
+//! `Requires-Python` (core metadata, PEP 440 specifiers): a wheel whose declared Python versions
+//! exclude the target's is refused, as pip and uv refuse it, unless the caller chose to ignore
+//! it (pip's `--ignore-requires-python`). The tags of a `py3-none-any` wheel say nothing about
+//! the Python versions its code needs; this is where a package says so.
+//!
+//! Checked on each wheel's cache entry (its manifest records the field), before the
+//! environment is touched, so a refusal leaves the environment as it was.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use pep440_rs::{Version, VersionSpecifiers};
+
+use super::Target;
+use crate::cache::CacheEntry;
+use crate::reporter::Reporter;
+use crate::wheel::metadata::parse_requires_python;
+use crate::wheel::WheelError;
+use crate::{Error, Result};
+
+/// The Python version wheels' `Requires-Python` is checked against, and how messages name it.
+#[derive(Debug, Clone)]
+pub struct TargetPython {
+    version: Version,
+    /// "this environment is Python 3.8.18", "the requested target is Python 3.12".
+    words: String,
+}
+
+impl TargetPython {
+    /// The target's full version (`3.11.7`); a requested `X.Y` other than the interpreter's
+    /// counts as `X.Y.0`, as pip and uv pad it.
+    pub fn of(target: &Target) -> TargetPython {
+        let (major, minor) = target.version;
+        let spelled = target.full_version.clone().unwrap_or_else(|| format!("{major}.{minor}"));
+        let version =
+            Version::from_str(&spelled).unwrap_or_else(|_| Version::new([major as u64, minor as u64]));
+        let whose = if target.requested { "the requested target is" } else { "this environment is" };
+        TargetPython { version, words: format!("{whose} Python {spelled}") }
+    }
+}
+
+/// Refuses `entry`, the cache entry of `wheel`, when its `Requires-Python` excludes `python`.
+/// A specifier that cannot be parsed is ignored with a warning, as pip ignores it.
+pub(crate) fn check(
+    wheel: &Path,
+    entry: &CacheEntry,
+    python: &TargetPython,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let Some(declared) = declared(entry) else { return Ok(()) };
+    let specifiers = match VersionSpecifiers::from_str(&declared) {
+        Ok(specifiers) => specifiers,
+        Err(e) => {
+            reporter.warning(&format!(
+                "{}: ignoring its invalid Requires-Python `{declared}`: {}",
+                wheel.display(),
+                first_line(&e.to_string())
+            ));
+            return Ok(());
+        }
+    };
+    if specifiers.contains(&python.version) {
+        return Ok(());
+    }
+    Err(Error::Wheel {
+        wheel: wheel.to_path_buf(),
+        source: WheelError::RequiresPython { requires: declared, target: python.words.clone() },
+    })
+}
+
+/// The entry's `Requires-Python`: from its manifest, or, for an entry unpacked by a release that
+/// did not record it there, from its `METADATA`.
+fn declared(entry: &CacheEntry) -> Option<String> {
+    let manifest = entry.manifest();
+    match &manifest.requires_python {
+        Some(declared) => declared.clone(),
+        None => {
+            let metadata = entry.tree().join(&manifest.dist_info).join("METADATA");
+            parse_requires_python(&String::from_utf8_lossy(&std::fs::read(metadata).ok()?))
+        }
+    }
+}
+
+/// pep440_rs's errors draw a caret under the bad part on further lines, after a colon; a
+/// warning is one line.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message).trim_end_matches(':')
+}
