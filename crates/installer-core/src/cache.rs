@@ -41,38 +41,43 @@
 //!   root with the setgid bit is shared by its group: what we create is group-usable and
 //!   entries are sealed read-only before they are published (ARCHITECTURE.md, "Cache protocol").
 //!
-//! This file holds the types, opening, and the lookup/unpack/remove API. Beside it:
-//! `cache/index.rs` the index records, `cache/publish.rs` filling, publishing, importing and
-//! sealing entries, `cache/staging.rs` staging directories, `cache/layers.rs` read-only layers,
-//! `cache/usage.rs` the usage log and entry sizes, `cache/layout.rs` every path. Listing,
-//! cleaning, pruning and verifying the cache live in [`crate::cache_admin`].
+//! This file holds the types, opening, and the lookup/unpack API. Beside it: `cache/entry.rs`
+//! an entry, opening it (leased or not) and removing it, `cache/stand_in.rs` a dry run's
+//! stand-in for the real cache, `cache/index.rs` the index records, `cache/publish.rs` filling,
+//! publishing, importing and sealing entries, `cache/staging.rs` staging directories,
+//! `cache/layers.rs` read-only layers, `cache/usage.rs` the usage log and entry sizes,
+//! `cache/layout.rs` every path. Listing, cleaning, pruning and verifying the cache live in
+//! [`crate::cache_admin`].
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once};
+use std::sync::Once;
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod entry;
 mod index;
 mod layers;
 mod layout;
 mod publish;
 mod staging;
+mod stand_in;
 mod usage;
 
 use crate::cancel::Cancel;
-use crate::manifest::{Manifest, MANIFEST_FORMAT};
 use crate::reporter::{Event, Reporter};
 use crate::wheel::Limits;
 use crate::{Error, Result};
+pub(crate) use entry::still_the_lease;
+pub use entry::{CacheEntry, EntryRemoval};
 use index::IndexRecord;
 pub use layers::{Untrusted, UntrustedEntry};
 pub use layout::Layout;
 pub(crate) use publish::write_atomically;
 pub(crate) use staging::Staging;
+use stand_in::StandIn;
 pub(crate) use usage::EntrySize;
 
 /// The manifest file and the tree directory of an entry, and of a bytecode set beside it.
@@ -98,71 +103,6 @@ pub struct Cache {
     _temporary: Option<tempfile::TempDir>,
     /// For a dry run's temporary cache, the cache it stands in for ([`Cache::for_dry_run`]).
     stands_in_for: Option<StandIn>,
-}
-
-/// The cache a dry run's temporary cache answers for: where it is, and whether it is a group's
-/// shared one (the stand-in itself is not, so that what it unpacks stays its own to remove).
-#[derive(Debug)]
-struct StandIn {
-    root: PathBuf,
-    shared: bool,
-}
-
-/// A published, verified cache entry: a directory of files and the manifest describing them.
-#[derive(Debug, Clone)]
-pub struct CacheEntry {
-    id: String,
-    dir: PathBuf,
-    manifest: Arc<Manifest>,
-    unpacked: bool,
-    /// It lives in a read-only layer, not in this cache: never written, never removed by us.
-    from_layer: bool,
-    /// The entry's `.lock`, held shared while this entry (or a clone) lives, so `cache prune`,
-    /// `cache clean` and eviction leave it alone; `None` for entries opened only to be read
-    /// by the cache commands.
-    _lease: Option<Arc<File>>,
-}
-
-/// What [`Cache::remove_entry`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryRemoval {
-    Removed,
-    /// A running install holds its lease; it stays.
-    InUse,
-    /// There was no such entry.
-    Absent,
-}
-
-impl CacheEntry {
-    /// `<wheel stem>-<hash prefix>`: the entry's directory name.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The entry's directory (holds the manifest and `tree/`).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The root of the unpacked files: a file of the manifest is at `tree().join(path)`.
-    pub fn tree(&self) -> PathBuf {
-        self.dir.join(TREE)
-    }
-
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-
-    /// Whether this run unpacked it (a cold install) rather than finding it.
-    pub fn was_unpacked(&self) -> bool {
-        self.unpacked
-    }
-
-    /// Whether it was found in a read-only cache layer: an install imports it into a cache it
-    /// can write when it cannot link from where it is (or must add bytecode to it).
-    pub fn is_from_layer(&self) -> bool {
-        self.from_layer
-    }
 }
 
 /// What [`Cache::lookup`] found.
@@ -246,31 +186,6 @@ impl Cache {
         Ok(Cache::temporary()?.with_layers(layers))
     }
 
-    /// The cache at `root` as a dry run uses it: never written, not even created (a dry run
-    /// writes nothing). A temporary cache stands in for it: `root` is its first layer, read
-    /// as every layer is (checked, never written), and wheels not in it are unpacked into the
-    /// temporary directory to be verified. Link modes are probed where `root` is (or would be
-    /// made), and messages name it, so the dry run says what an install would do. A cache
-    /// this user cannot write (or make) is what [`Cache::open_for_install`] makes of it: a
-    /// temporary cache with it as the first layer, with the same one note.
-    pub fn for_dry_run(root: &Path, layers: Vec<PathBuf>, reporter: &dyn Reporter) -> Result<Cache> {
-        let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
-        let layers = std::iter::once(root.clone()).chain(layers).collect();
-        let mut cache = Cache::temporary()?.with_layers(layers);
-        match crate::platform::check_writable(crate::platform::nearest_existing(
-            &Layout::new(&root).scratch(),
-        )) {
-            Err(e) if crate::platform::is_not_writable(&e) => {
-                reporter.event(Event::ReadOnlyCache { cache: &root, error: &e });
-            }
-            _ => {
-                let shared = std::fs::metadata(&root).is_ok_and(|m| crate::platform::is_group_shared(&m));
-                cache.stands_in_for = Some(StandIn { root, shared });
-            }
-        }
-        Ok(cache)
-    }
-
     /// A cache in a temporary directory, removed when dropped (`--no-cache`).
     pub fn temporary() -> Result<Cache> {
         let dir = tempfile::Builder::new()
@@ -303,19 +218,6 @@ impl Cache {
         self
     }
 
-    /// Whether the root is a group's shared (setgid) directory, whose entries are read-only;
-    /// for a dry run's stand-in, whether the cache it stands in for is.
-    pub fn is_shared(&self) -> bool {
-        self.stands_in_for.as_ref().map_or(self.shared, |s| s.shared)
-    }
-
-    /// Whether `entry` is this cache's own, as an install from it would see it: not found in a
-    /// layer, or, for a dry run's stand-in, found in the cache it stands in for.
-    pub(crate) fn holds_as_own(&self, entry: &CacheEntry) -> bool {
-        !entry.is_from_layer()
-            || self.stands_in_for.as_ref().is_some_and(|s| entry.dir().starts_with(&s.root))
-    }
-
     /// The read-only layers searched after this cache.
     pub fn layers(&self) -> &[PathBuf] {
         &self.layers
@@ -329,27 +231,6 @@ impl Cache {
     /// Every path of this cache ([`Layout`]).
     pub fn layout(&self) -> Layout {
         Layout::new(&self.root)
-    }
-
-    /// Whether this cache is removed at exit in place of a lasting one (`--no-cache`, or the
-    /// stand-in for a cache this user cannot write): nothing may point into it, no size is kept
-    /// in check. Not a dry run's stand-in, which decides as the cache it stands in for.
-    pub fn is_temporary(&self) -> bool {
-        self._temporary.is_some() && self.stands_in_for.is_none()
-    }
-
-    /// The cache messages name: its root, or the one a dry run's stands in for.
-    pub fn named_root(&self) -> &Path {
-        self.stands_in_for.as_ref().map_or(&self.root, |s| &s.root)
-    }
-
-    /// Where link modes from this cache are probed: its scratch directory, or for a dry run's
-    /// stand-in the other cache's (or, not made yet, the nearest directory that exists there).
-    pub fn probe_dir(&self) -> PathBuf {
-        match &self.stands_in_for {
-            Some(s) => crate::platform::nearest_existing(&Layout::new(&s.root).scratch()).to_path_buf(),
-            None => self.scratch_dir(),
-        }
     }
 
     /// The cache's root directory.
@@ -375,58 +256,6 @@ impl Cache {
     /// Where the index maps wheel paths to entries; a record whose entry is gone is ignored.
     pub fn index_dir(&self) -> PathBuf {
         self.layout().index()
-    }
-
-    /// Unpublishes entry `id` and deletes it, unless an install holds its lease: a rename into
-    /// `tmp/` under the lease taken exclusively (atomic, so a concurrent install finds the whole
-    /// entry or none), then a recursive delete there. A delete interrupted half-way leaves only
-    /// `tmp/removing-*`, which the next writer's staging cleanup removes.
-    pub fn remove_entry(&self, id: &str) -> Result<EntryRemoval> {
-        self.remove_entry_unless(id, || false)
-    }
-
-    /// [`Cache::remove_entry`], keeping the entry (as [`EntryRemoval::InUse`]) when `in_use`,
-    /// asked while holding its lease exclusively, says so: the cache commands judge which
-    /// entries symlinked environments use before removing, and an install may lease the entry,
-    /// record its environment and let go in between (`cache_admin/envs.rs`).
-    pub(crate) fn remove_entry_unless(
-        &self,
-        id: &str,
-        in_use: impl FnOnce() -> bool,
-    ) -> Result<EntryRemoval> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = self.entries_dir().join(id);
-        let lease_path = dir.join(ENTRY_LOCK);
-        // Without a lease file (or without flock on this filesystem) there is nothing to honour.
-        // Any other failure (EACCES, EMFILE...) may hide a holder: the entry stays, and we say why.
-        let lease = match File::open(&lease_path) {
-            Ok(lease) => match lease.try_lock() {
-                Ok(()) => Some(lease),
-                Err(std::fs::TryLockError::WouldBlock) => return Ok(EntryRemoval::InUse),
-                Err(std::fs::TryLockError::Error(e)) if crate::platform::locks_unsupported(&e) => None,
-                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lease_path, e)),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("open", lease_path, e)),
-        };
-        if in_use() && dir.is_dir() {
-            return Ok(EntryRemoval::InUse);
-        }
-        crate::pause::point("entry-removing");
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self.scratch_dir().join(format!("{REMOVING_PREFIX}{id}-{}-{n}", std::process::id()));
-        match std::fs::rename(&dir, &path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(EntryRemoval::Absent),
-            Err(e) => return Err(Error::io("move out of the cache", dir, e)),
-        }
-        drop(lease);
-        match crate::platform::remove_dir_all_forced(&path) {
-            Ok(()) => Ok(EntryRemoval::Removed),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(EntryRemoval::Removed),
-            Err(e) => Err(Error::io("delete", path, e)),
-        }
     }
 
     /// The verified entry for `wheel`: found through the index when the file is unchanged
@@ -503,48 +332,6 @@ impl Cache {
         Ok(entry)
     }
 
-    /// Opens the published entry `id` to read it, if there is one with a readable manifest.
-    /// It holds no lease: an install uses [`Cache::entry`], which does.
-    pub fn open_entry(&self, id: &str) -> Option<CacheEntry> {
-        let dir = self.entries_dir().join(id);
-        let bytes = std::fs::read(dir.join(MANIFEST)).ok()?;
-        let mut manifest: Manifest = serde_json::from_slice(&bytes).ok()?;
-        drop(bytes);
-        // Parsed by doubling: up to half of it slack, held for the whole install.
-        manifest.files.shrink_to_fit();
-        (manifest.format == MANIFEST_FORMAT).then(|| CacheEntry {
-            id: id.to_string(),
-            dir,
-            manifest: Arc::new(manifest),
-            unpacked: false,
-            from_layer: false,
-            _lease: None,
-        })
-    }
-
-    /// Opens the published entry `id` and takes its lease (shared), so nothing removes it while
-    /// the returned entry lives; `None` when there is no such entry or it was being removed.
-    fn lease_entry(&self, id: &str) -> Option<CacheEntry> {
-        let lease_path = self.entries_dir().join(id).join(ENTRY_LOCK);
-        let lease = match File::open(&lease_path) {
-            Ok(lease) => lease,
-            // An entry without a lease file cannot be protected; still usable.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.open_entry(id),
-            Err(_) => return None,
-        };
-        match lease.lock_shared() {
-            // A remover holding it exclusively may have renamed the entry away (or another
-            // writer published it anew) between our open and our lock.
-            Ok(()) if !still_the_lease(&lease, &lease_path) => return None,
-            Ok(()) => {}
-            Err(e) if !crate::platform::locks_unsupported(&e) => return None,
-            Err(_) => {}
-        }
-        let mut entry = self.open_entry(id)?;
-        entry._lease = Some(Arc::new(lease));
-        Some(entry)
-    }
-
     /// Remembers that the environment at `venv` symlinks into these entries, so `cache clean`
     /// and `cache prune` can refuse to break it. Written by the install holding the
     /// environment's lock and the entries' leases, before any link is made: the cache commands
@@ -568,16 +355,6 @@ impl Cache {
         record.entries.dedup();
         write_atomically(&path, &serde_json::to_vec_pretty(&record).expect("a record serialises"))
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-    }
-}
-
-/// Whether `lock`, opened from `path` and since locked, is still the file at `path`: a remover
-/// renames an entry away holding its lease exclusively, so a lease opened just before that
-/// rename and locked after it belongs to a removed entry. `false` where either cannot be read.
-pub(crate) fn still_the_lease(lock: &File, path: &Path) -> bool {
-    match (lock.metadata(), std::fs::metadata(path)) {
-        (Ok(ours), Ok(there)) => crate::platform::same_file(&ours, &there),
-        _ => false,
     }
 }
 
