@@ -17,6 +17,7 @@ mod apply;
 mod bytecode_elsewhere;
 mod cached;
 mod compiled;
+mod fallback;
 mod link;
 mod plan;
 mod roots;
@@ -27,11 +28,10 @@ mod tree;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use link::{cache_advice, decide, shard_source_creating_nothing};
-pub use link::{
-    decide_without_installing, CacheAdvice, Fallback, LinkDecision, LinkSource, QuietReason, ShardFailure,
-    ShardProbe,
-};
+pub(crate) use fallback::cache_advice;
+pub use fallback::{CacheAdvice, Fallback, QuietReason, ShardFailure};
+pub(crate) use link::{decide, shard_source_creating_nothing};
+pub use link::{decide_without_installing, LinkDecision, LinkSource, ShardProbe};
 use summary::Clock;
 pub use summary::{DistVersion, InstallSummary};
 
