@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::*;
+use crate::linker::ConcreteLinkMode;
 use crate::reporter::{Event, NoReporter};
 
 fn fixture(name: &str) -> PathBuf {
