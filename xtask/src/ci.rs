@@ -25,6 +25,10 @@ pub fn run() -> Result<()> {
     step("clippy", || {
         Cmd::new("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]).run()
     })?;
+    // Doc comments are the code's map for readers: a link that no longer resolves fails here.
+    step("doc", || {
+        Cmd::new("cargo").args(["doc", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings").run()
+    })?;
     step("header", || codegen::run(codegen::Mode::Check))?;
     // Before the tests: the wheel reader's corpus test reads it too.
     step("corpus", fetch_corpus)?;

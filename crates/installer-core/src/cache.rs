@@ -170,7 +170,7 @@ impl Cache {
     /// Opens the cache at `root` for an install, searching `layers` after it. A cache this
     /// user cannot write (another user's, a read-only mount) is not an error: it is used
     /// read-only, as the first layer of a temporary cache that receives what must be unpacked,
-    /// and [`Event::ReadOnlyCache`](crate::reporter::Event::ReadOnlyCache) says so once.
+    /// and [`crate::reporter::Event::ReadOnlyCache`] says so once.
     pub fn open_for_install(root: &Path, layers: Vec<PathBuf>, reporter: &dyn Reporter) -> Result<Cache> {
         let not_writable = match Cache::open(root) {
             Ok(cache) => match crate::platform::check_writable(&cache.scratch_dir()) {

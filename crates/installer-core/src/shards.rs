@@ -1,6 +1,6 @@
 //! Shard topology: where a cache shard for a filesystem is, or would be. A shard is a cache
 //! root on another filesystem than the main cache, filled from it, so that environments there
-//! can hardlink (or clone) instead of copying. Installs use it ([`crate::install`]'s link
+//! can hardlink (or clone) instead of copying. Installs use it ([`crate::install()`]'s link
 //! decision), and so do `config` (`cache-shards`), the cache commands ([`crate::cache_admin`]
 //! find every shard) and `doctor`.
 

@@ -6,7 +6,7 @@
 //! commit the backup is deleted; on rollback new things are removed and backups renamed back.
 //!
 //! A process killed mid-transaction (SIGKILL, power loss) cannot roll back, so the backup
-//! directory `.installer-backup-*` also lets the next process do it ([`recover`]):
+//! directory `.installer-backup-*` also lets the next process do it ([`recover()`]):
 //! - it holds a lock file, locked while its transaction is alive: a free lock proves the
 //!   owner dead;
 //! - a moved file keeps its path relative to the environment under `t/`, so the backup is

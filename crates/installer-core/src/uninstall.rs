@@ -8,7 +8,7 @@
 //! and the environment's own directories (its root, `bin`, `include`, `lib/.../site-packages`
 //! and their parents), even when empty.
 //!
-//! All or nothing: files are moved aside in a [`Transaction`] and deleted only once every one
+//! All or nothing: files are moved aside in a `Transaction` and deleted only once every one
 //! of every distribution has been moved; any failure, or a cancel of the [`Cancel`] token
 //! (checked before each file), puts them all back and the environment is as it was.
 

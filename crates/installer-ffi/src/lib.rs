@@ -3,7 +3,7 @@
 //!
 //! This crate converts and forwards; all logic is in installer-core. Conventions, kept by
 //! every export:
-//! - The body runs inside [`panic::ffi_panic_boundary!`]: a panic never unwinds into C; it
+//! - The body runs inside `panic::ffi_panic_boundary!`: a panic never unwinds into C; it
 //!   becomes `INSTALLER_ERR_PANIC` (and, where there is a context, a last error saying so).
 //! - Pointer arguments are checked before any work: NULL, or a string that is not UTF-8, is
 //!   `INSTALLER_ERR_INVALID_ARGUMENT`, never a crash.
@@ -11,7 +11,7 @@
 //! - Every call taking a context sets its last error: "" on success, else one line from
 //!   `Error::one_line()` that names the wheel or path and the cause.
 //! - Handles are opaque (`_private: [u8; 0]`) and bound to their Rust type by
-//!   [`ffi::Castable`]; each doc comment says who owns what and which `_free` releases it.
+//!   `ffi::Castable`; each doc comment says who owns what and which `_free` releases it.
 //!
 //! The exports are `unsafe extern "C"` where they dereference pointers from C: Rust callers
 //! (the tests) must uphold the same contract as C callers, stated under "Safety".

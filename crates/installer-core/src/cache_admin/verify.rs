@@ -138,7 +138,7 @@ pub struct Repaired {
 /// unpacks the wheel again. Hardlinked, cloned and copied environments keep the files they
 /// have (a hardlinked one that shared an edited file keeps the edit until reinstalled); a
 /// symlinked environment would break, so, as `clean` and `prune` do, it refuses before
-/// removing anything with [`Error::SymlinkedEnvironments`] when a live symlinked environment
+/// removing anything with [`crate::Error::SymlinkedEnvironments`] when a live symlinked environment
 /// uses a damaged entry, unless `force`; an entry an install symlinked into meanwhile stays,
 /// counted as in use, like one a running install holds.
 pub fn evict(caches: &[Cache], damaged: &[DamagedEntry], force: bool) -> Result<Repaired> {

@@ -53,7 +53,7 @@ pub struct ShardProbe {
     pub probe: std::result::Result<linker::Probe, String>,
 }
 
-/// How files get from the cache into an environment, and why: decided by [`decide`], the one
+/// How files get from the cache into an environment, and why: decided by `decide`, the one
 /// place that decides, for installs and for `doctor` alike.
 #[derive(Debug)]
 pub struct LinkDecision {
@@ -138,7 +138,7 @@ pub(crate) fn shard_source_creating_nothing(dir: &Path) -> std::result::Result<P
 
 /// What an install from `cache` into the environment at `env_dir` would decide for
 /// `requested` with the shards of `shards`, without installing and creating nothing (a shard
-/// not made yet is probed where it would be): [`decide`], as [`resolve`] calls it, into the
+/// not made yet is probed where it would be): `decide`, as `resolve` calls it, into the
 /// venv's site-packages, or into the nearest existing directory of an environment not created
 /// yet. For frontends that report the mode an install would use (the C ABI's
 /// `installer_probe_link_mode`): a probe of the cache alone would miss the shard an install

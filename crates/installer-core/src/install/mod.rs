@@ -7,10 +7,10 @@
 //! 2. Plan: where each file goes, what replaces what, conflicts between wheels.
 //! 3. Choose the link mode for the (cache, environment) pair, once.
 //! 4. With `--compile`: the entries' bytecode for the environment's interpreter, found in the
-//!    cache or compiled into it ([`crate::bytecode`]: queued from step 1 on, as each entry is
+//!    cache or compiled into it (`crate::bytecode`: queued from step 1 on, as each entry is
 //!    ready, so it overlaps steps 1 to 3; a read-only layer's entry once it is imported where
 //!    it is linked from), planned like every other file.
-//! 5. In a [`crate::transaction`]: move replaced files aside, create directories, link files in
+//! 5. In a `crate::transaction`: move replaced files aside, create directories, link files in
 //!    parallel, write scripts and metadata, then RECORD. Any failure rolls everything back.
 
 mod apply;

@@ -134,7 +134,7 @@ impl RecordPaths {
         path
     }
 
-    /// [`Self::path`] into `path` (cleared first), so a RECORD of thousands of rows reuses one
+    /// `Self::path` into `path` (cleared first), so a RECORD of thousands of rows reuses one
     /// buffer.
     pub fn path_into(&self, path: &mut String, root: RootId, rel: &str) {
         path.clear();
