@@ -332,6 +332,27 @@ pub unsafe extern "C" fn installer_ctx_set_jobs(ctx: *mut installer_ctx, jobs: u
     }
 }
 
+/// Sets whether the following installs ignore the wheels' `Requires-Python` (default false: a
+/// wheel whose `Requires-Python` excludes the venv's Python version is refused with
+/// INSTALLER_ERR_WHEEL, as pip and uv refuse it; true installs it anyway, as pip's
+/// `--ignore-requires-python`). One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_set_ignore_requires_python(
+    ctx: *mut installer_ctx,
+    ignore: bool,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let mut ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            ctx.options.ignore_requires_python = ignore;
+            Ok(())
+        })
+    }
+}
+
 /// Sets (or, with `cb` NULL, removes) the progress callback of the following installs and
 /// uninstalls: `cb(user_data, done, total)` counts files; `total` may grow while wheels are
 /// being read, and `done` never decreases. It is called from the calling thread or from

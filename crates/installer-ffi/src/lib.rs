@@ -30,9 +30,10 @@ mod status;
 use std::ffi::{c_char, CStr};
 
 pub use context::{
-    installer_ctx, installer_ctx_cancel, installer_ctx_free, installer_ctx_new, installer_ctx_set_jobs,
-    installer_ctx_set_link_fallback, installer_ctx_set_link_mode, installer_ctx_set_progress_callback,
-    installer_ctx_set_warning_callback, installer_last_error,
+    installer_ctx, installer_ctx_cancel, installer_ctx_free, installer_ctx_new,
+    installer_ctx_set_ignore_requires_python, installer_ctx_set_jobs, installer_ctx_set_link_fallback,
+    installer_ctx_set_link_mode, installer_ctx_set_progress_callback, installer_ctx_set_warning_callback,
+    installer_last_error,
 };
 pub use ops::{installer_install, installer_probe_link_mode, installer_uninstall, installer_verify};
 pub use reporter::{installer_progress_cb, installer_warning_cb};

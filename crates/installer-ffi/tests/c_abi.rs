@@ -397,6 +397,69 @@ fn install_then_uninstall_from_rust() {
     }
 }
 
+/// A wheel whose `Requires-Python` excludes every Python: INSTALLER_ERR_WHEEL with the reason
+/// in `installer_last_error` and nothing installed, until the context ignores it.
+#[test]
+fn requires_python_refuses_until_ignored() {
+    use installer_ffi::*;
+    use std::ffi::{CStr, CString};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let wheel = tmp.path().join("future-1.0-py3-none-any.whl");
+    // Written by Python's zipfile: a real archive, made by another implementation than ours.
+    let script = r#"
+import base64, hashlib, sys, zipfile
+files = {
+    "future/__init__.py": b"",
+    "future-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: future\nVersion: 1.0\nRequires-Python: >=99\n",
+    "future-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+digest = lambda b: base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()
+record = "".join("%s,sha256=%s,%d\n" % (k, digest(v), len(v)) for k, v in files.items())
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for k, v in files.items():
+        z.writestr(k, v)
+    z.writestr("future-1.0.dist-info/RECORD", record + "future-1.0.dist-info/RECORD,,\n")
+"#;
+    let made = Command::new("python3").args(["-c", script]).arg(&wheel).status().unwrap();
+    assert!(made.success());
+    let cstr = |p: &Path| CString::new(p.to_str().unwrap()).unwrap();
+    let venv = tmp.path().join("venv");
+    make_venv(&venv);
+    let (venv_c, cache, wheel_c) = (cstr(&venv), cstr(&tmp.path().join("cache")), cstr(&wheel));
+    unsafe {
+        let mut ctx = std::ptr::null_mut();
+        assert_eq!(installer_ctx_new(cache.as_ptr(), &mut ctx), installer_status::INSTALLER_OK);
+        let last_error = || CStr::from_ptr(installer_last_error(ctx)).to_string_lossy().into_owned();
+        let wheels = [wheel_c.as_ptr()];
+        let status = installer_install(ctx, venv_c.as_ptr(), wheels.as_ptr(), 1);
+        assert_eq!(status, installer_status::INSTALLER_ERR_WHEEL, "{}", last_error());
+        assert!(last_error().contains("future-1.0-py3-none-any.whl"), "{}", last_error());
+        assert!(
+            last_error().contains("requires Python >=99; this environment is Python 3."),
+            "{}",
+            last_error()
+        );
+        assert!(!venv
+            .join("lib")
+            .read_dir()
+            .unwrap()
+            .flatten()
+            .any(|d| d.path().join("site-packages/future").exists()));
+
+        assert_eq!(installer_ctx_set_ignore_requires_python(ctx, true), installer_status::INSTALLER_OK);
+        let status = installer_install(ctx, venv_c.as_ptr(), wheels.as_ptr(), 1);
+        assert_eq!(status, installer_status::INSTALLER_OK, "{}", last_error());
+        assert!(venv
+            .join("lib")
+            .read_dir()
+            .unwrap()
+            .flatten()
+            .any(|d| d.path().join("site-packages/future").is_dir()));
+        installer_ctx_free(ctx);
+    }
+}
+
 /// The header must declare every export of the crate: a cheap staleness check that needs no
 /// cbindgen (`cargo xtask ci` does the byte-for-byte one).
 #[test]
@@ -420,6 +483,7 @@ fn header_declares_every_export() {
         "installer_ctx_set_link_mode",
         "installer_ctx_set_link_fallback",
         "installer_ctx_set_jobs",
+        "installer_ctx_set_ignore_requires_python",
         "installer_ctx_set_progress_callback",
         "installer_ctx_set_warning_callback",
         "installer_install",
