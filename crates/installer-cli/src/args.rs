@@ -130,12 +130,19 @@ pub struct InstallArgs {
     #[arg(long, value_enum, value_name = "F", env = "INSTALLER_LINK_FALLBACK", help_heading = INSTALLER)]
     pub link_fallback: Option<LinkFallback>,
     /// Replace installed distributions even at the same version
-    #[arg(long, help_heading = INSTALLER)]
+    #[arg(long, visible_alias = "force-reinstall", help_heading = INSTALLER)]
     pub reinstall: bool,
+    /// Accepted for pip and uv users: an install always replaces another installed version of
+    /// a distribution it installs
+    #[arg(short = 'U', long, help_heading = INSTALLER)]
+    pub upgrade: bool,
     /// Write .pyc files with the environment's interpreter [env: INSTALLER_COMPILE=1|0|true|
     /// false|yes|no|on|off] [config: compile]
     #[arg(long, visible_alias = "compile-bytecode", help_heading = INSTALLER)]
     pub compile: bool,
+    /// Write no .pyc files, whatever INSTALLER_COMPILE and the compile setting say
+    #[arg(long, visible_alias = "no-compile-bytecode", conflicts_with = "compile", help_heading = INSTALLER)]
+    pub no_compile: bool,
     /// Say what would be installed, replaced and skipped, and with which link mode; change
     /// nothing in the environment
     #[arg(long, help_heading = INSTALLER)]
@@ -146,6 +153,9 @@ pub struct InstallArgs {
     /// Accepted for uv and pip users; installer never downloads
     #[arg(long, help_heading = INSTALLER)]
     pub offline: bool,
+    /// Accepted for pip users; installer never downloads
+    #[arg(long, help_heading = INSTALLER)]
+    pub no_index: bool,
     /// Worker threads [config: jobs] [default: CPUs]
     #[arg(short, long, value_name = "N", env = "INSTALLER_JOBS", value_parser = clap::value_parser!(u32).range(1..), help_heading = INSTALLER)]
     pub jobs: Option<u32>,
@@ -202,6 +212,9 @@ pub struct UninstallArgs {
     /// Distribution names (any spelling: Foo_Bar = foo-bar)
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
+    /// Accepted for pip users; uninstall never asks
+    #[arg(short, long)]
+    pub yes: bool,
     #[command(flatten)]
     pub venv: VenvArg,
     #[command(flatten)]

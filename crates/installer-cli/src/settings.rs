@@ -75,13 +75,15 @@ pub fn cache_dir(flag: Option<&Path>, config: &FileConfig) -> Result<PathBuf> {
 /// `compile = true` off. Its values are those of clap's `BoolishValueParser` (`1`/`0`,
 /// `true`/`false`, `yes`/`no`, `on`/`off`, any case); unset or empty means not set, anything
 /// else is an error naming the variable.
-pub fn compile(flag: bool, config: &FileConfig) -> Result<bool> {
+pub fn compile(flag: Option<bool>, config: &FileConfig) -> Result<bool> {
     compile_from(flag, std::env::var_os("INSTALLER_COMPILE"), config)
 }
 
-fn compile_from(flag: bool, var: Option<std::ffi::OsString>, config: &FileConfig) -> Result<bool> {
-    if flag {
-        return Ok(true);
+/// `flag`: `--compile` (`Some(true)`) or `--no-compile` (`Some(false)`), which win over the
+/// variable and the config.
+fn compile_from(flag: Option<bool>, var: Option<std::ffi::OsString>, config: &FileConfig) -> Result<bool> {
+    if let Some(flag) = flag {
+        return Ok(flag);
     }
     let Some(value) = var.filter(|v| !v.is_empty()) else { return Ok(config.compile.unwrap_or(false)) };
     let text = value.to_string_lossy();
@@ -214,15 +216,16 @@ mod tests {
         let check = |flag, var: Option<&str>, config: &FileConfig| {
             compile_from(flag, var.map(Into::into), config).map_err(|e| e.to_string())
         };
-        assert_eq!(check(false, None, &none), Ok(false));
-        assert_eq!(check(false, None, &on), Ok(true));
-        assert_eq!(check(false, Some(""), &on), Ok(true));
-        assert_eq!(check(false, Some("OFF"), &on), Ok(false));
-        assert_eq!(check(false, Some("0"), &on), Ok(false));
-        assert_eq!(check(false, Some("Yes"), &none), Ok(true));
-        assert_eq!(check(true, Some("no"), &none), Ok(true));
+        assert_eq!(check(None, None, &none), Ok(false));
+        assert_eq!(check(None, None, &on), Ok(true));
+        assert_eq!(check(None, Some(""), &on), Ok(true));
+        assert_eq!(check(None, Some("OFF"), &on), Ok(false));
+        assert_eq!(check(None, Some("0"), &on), Ok(false));
+        assert_eq!(check(None, Some("Yes"), &none), Ok(true));
+        assert_eq!(check(Some(true), Some("no"), &none), Ok(true));
+        assert_eq!(check(Some(false), Some("yes"), &on), Ok(false));
         assert_eq!(
-            check(false, Some("maybe"), &none),
+            check(None, Some("maybe"), &none),
             Err("invalid INSTALLER_COMPILE: \"maybe\": expected 1, 0, true, false, yes, no, on or off".into())
         );
     }

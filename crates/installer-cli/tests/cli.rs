@@ -1,7 +1,7 @@
 //! The flags a uv or pip user types, through the built binary: `-r` wheel lists, `--dry-run`,
 //! `--format json` (the fields of docs/json-output.md), `--color` and `NO_COLOR`, what an
 //! sdist or a directory is told, and the accepted no-ops `--no-deps`, `--offline` with the
-//! `--compile-bytecode` alias. The pseudo-terminal side (the bar, `auto` colors) is in
+//! `--compile-bytecode` alias, and pip's spellings (`-U`, `--force-reinstall`, `uninstall -y`). The pseudo-terminal side (the bar, `auto` colors) is in
 //! `progress.rs`.
 
 mod support;
@@ -291,6 +291,47 @@ fn uv_flags_are_accepted_and_compile_bytecode_compiles() {
     assert!(compiled.iter().any(|n| n.to_str().unwrap().starts_with("__init__.cpython-")), "{compiled:?}");
 }
 
+/// What pip users type: `-U`/`--upgrade` and `--no-index` are accepted (every install replaces
+/// another installed version; nothing is ever downloaded), `--force-reinstall` is
+/// `--reinstall`, `uninstall -y` is accepted (it never asks).
+#[test]
+fn pip_spellings_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
+    let (old, new) = (fixture("fixture_pkg-1.0"), fixture("fixture_pkg-2.0"));
+    assert_ok(&installer(tmp.path(), &install_args(&venv, &cache, &[old.to_str().unwrap()])));
+    let out =
+        installer(tmp.path(), &install_args(&venv, &cache, &["-U", "--no-index", new.to_str().unwrap()]));
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(
+            " - fixture_pkg==1.0
+ + fixture_pkg==2.0
+"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = installer(tmp.path(), &install_args(&venv, &cache, &["--upgrade", new.to_str().unwrap()]));
+    assert_ok(&out);
+    assert!(stderr(&out).contains("already installed"), "{}", stderr(&out));
+    let out =
+        installer(tmp.path(), &install_args(&venv, &cache, &["--force-reinstall", new.to_str().unwrap()]));
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(
+            " - fixture_pkg==2.0
+ + fixture_pkg==2.0
+"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = installer(tmp.path(), &["uninstall", "-y", "--venv", venv.to_str().unwrap(), "fixture_pkg"]);
+    assert_ok(&out);
+    assert!(!site_packages(&venv).join("fixture_pkg").exists());
+}
+
 /// `--no-cache` wins over `INSTALLER_CACHE_DIR` (clap once counted the variable as
 /// `--cache-dir` given and made this a usage error); `--cache-dir` typed beside it still is one.
 #[test]
@@ -338,6 +379,11 @@ fn the_compile_variable_sits_between_the_flag_and_the_config() {
     let (out, compiled) = run("flag", &["--compile"], &[("INSTALLER_COMPILE", "off")]);
     assert_ok(&out);
     assert!(compiled, "--compile beats the variable");
+    let (out, compiled) = run("no-flag", &["--no-compile"], &[("INSTALLER_COMPILE", "on")]);
+    assert_ok(&out);
+    assert!(!compiled, "--no-compile beats the variable and the config file");
+    let (out, _) = run("both", &["--compile", "--no-compile"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
     let (out, _) = run("bad", &[], &[("INSTALLER_COMPILE", "maybe")]);
     assert_eq!(out.status.code(), Some(1));

@@ -17,8 +17,9 @@ pub fn run(args: InstallArgs) -> Result<()> {
     crate::cancel_on_ctrl_c(&cancel);
     let config = settings::file_config()?;
     let limits = settings::limits()?;
-    // `--no-deps` and `--offline` need nothing: installer never resolves or downloads.
-    let _ = (args.no_deps, args.offline);
+    // `--no-deps`, `--offline` and `--no-index` need nothing: installer never resolves or
+    // downloads; nor `--upgrade`: every install replaces another installed version.
+    let _ = (args.no_deps, args.offline, args.no_index, args.upgrade);
     let mut wheels = args.wheels.clone();
     for file in &args.requirements {
         wheels.extend(installer_core::requirements::read(file)?);
@@ -28,7 +29,7 @@ pub fn run(args: InstallArgs) -> Result<()> {
         link_fallback: args.link_fallback.or(config.link_fallback).unwrap_or_default(),
         jobs: args.jobs.map(|j| j as usize).or(config.jobs).unwrap_or(0),
         reinstall: args.reinstall,
-        compile: settings::compile(args.compile, &config)?,
+        compile: settings::compile((args.compile || args.no_compile).then_some(args.compile), &config)?,
         shards: settings::shards(&config),
         target: TargetRequest {
             python_version: args.python_version.or(config.python_version),

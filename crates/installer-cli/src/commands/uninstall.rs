@@ -11,6 +11,8 @@ use crate::reporter::TerminalReporter;
 use crate::{settings, summary};
 
 pub fn run(args: UninstallArgs) -> Result<()> {
+    // `-y` needs nothing: uninstall never asks.
+    let _ = args.yes;
     // Never created: there is nothing to uninstall from an environment that does not exist.
     let venv = match settings::open_environment(&args.venv)? {
         Some(venv) => venv,
