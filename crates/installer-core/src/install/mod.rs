@@ -22,6 +22,7 @@ mod fallback;
 mod link;
 mod plan;
 mod roots;
+mod scheme;
 mod summary;
 #[cfg(test)]
 mod tests;
