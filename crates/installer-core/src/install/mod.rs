@@ -17,6 +17,7 @@ mod apply;
 mod bytecode_elsewhere;
 mod cached;
 mod compiled;
+mod dist_info;
 mod entries;
 mod fallback;
 mod link;
