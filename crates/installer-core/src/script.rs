@@ -1,5 +1,7 @@
 //! Scripts: launchers for `console_scripts` / `gui_scripts` entry points, and the `#!python`
-//! shebang rewrite of `.data/scripts`, byte for byte as pip (distlib) writes them.
+//! shebang rewrite of `.data/scripts`, byte for byte as pip (distlib) writes them, with
+//! whether a rewritten script compiles to its original's code objects (then the bytecode the
+//! cache holds for the original serves it too).
 
 use std::path::Path;
 
@@ -119,6 +121,25 @@ pub fn rewrite_python_shebang(content: &[u8], python: &Path) -> Option<Vec<u8>> 
         None => &[],
     };
     Some([shebang_line(python), rest.to_vec()].concat())
+}
+
+/// Whether a script whose first line was replaced (`rewritten`, from `original`) compiles to
+/// the code objects of the original: the same number of lines, and neither first line declares
+/// a source encoding (PEP 263), which decides how every other line reads: the original's
+/// `#!python # -*- coding: latin-1 -*-` is dropped by the rewrite, and an interpreter path could
+/// hold one. Other bytes of a comment line do not matter, not even invalid UTF-8: the compiler
+/// never decodes a comment.
+pub(crate) fn compiles_the_same(original: &[u8], rewritten: &[u8]) -> bool {
+    let lines = |text: &[u8]| text.iter().filter(|&&b| b == b'\n').count();
+    lines(original) == lines(rewritten) && !has_coding_cookie(original) && !has_coding_cookie(rewritten)
+}
+
+/// Whether the first line declares a source encoding (PEP 263), or might: a comment naming
+/// `coding:` or `coding=` (compiling for the install costs little where this errs).
+fn has_coding_cookie(content: &[u8]) -> bool {
+    let first = content.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first);
+    first.trim_start().starts_with('#') && (first.contains("coding:") || first.contains("coding="))
 }
 
 #[cfg(test)]
@@ -243,5 +264,18 @@ mod tests {
             rewrite_python_shebang(b"#!python\nprint(1)\n", Path::new("/my envs/v/bin/python")).unwrap();
         let expected = b"#!/bin/sh\n'''exec' \"/my envs/v/bin/python\" \"$0\" \"$@\"\n' '''\nprint(1)\n";
         assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(expected.to_vec()).unwrap());
+    }
+
+    #[test]
+    fn a_rewritten_script_compiles_the_same_only_if_its_first_lines_are_plain_comments() {
+        let rewritten = b"#!/v/bin/python\nx = 1\n";
+        assert!(compiles_the_same(b"#!python\nx = 1\n", rewritten));
+        assert!(!compiles_the_same(b"#!python\nx = 1\ny = 2\n", rewritten));
+        // The dropped line declared how the rest reads, or the new one does.
+        assert!(!compiles_the_same(b"#!python # -*- coding: latin-1 -*-\nx = 1\n", rewritten));
+        assert!(!compiles_the_same(b"#!python\nx = 1\n", b"#!/coding=latin-1/python\nx = 1\n"));
+        // A comment is never decoded.
+        assert!(compiles_the_same(b"#!python \xff\nx = 1\n", rewritten));
+        assert!(compiles_the_same(b"#!python\nx = 1\n", b"#!/caf\xe9/python\nx = 1\n"));
     }
 }

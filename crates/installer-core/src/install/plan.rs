@@ -12,6 +12,7 @@ use crate::bytecode::BytecodeSet;
 use crate::cache::CacheEntry;
 use crate::installed::{InstalledDist, Record};
 use crate::manifest::ManifestFile;
+use crate::script::compiles_the_same;
 use crate::venv::Venv;
 use crate::wheel::normalize_name;
 use crate::{script, Error, Result};
@@ -393,41 +394,9 @@ fn rewritten_script(entry: &CacheEntry, index: u32, rel: &str, venv: &Venv) -> R
     })
 }
 
-/// Whether a script whose first line was replaced (`rewritten`, from `original`) compiles to
-/// the code objects of the original: the same number of lines, and neither first line declares
-/// a source encoding (PEP 263), which decides how every other line reads: the original's
-/// `#!python # -*- coding: latin-1 -*-` is dropped by the rewrite, and an interpreter path could
-/// hold one. Other bytes of a comment line do not matter, not even invalid UTF-8: the compiler
-/// never decodes a comment.
-fn compiles_the_same(original: &[u8], rewritten: &[u8]) -> bool {
-    let lines = |text: &[u8]| text.iter().filter(|&&b| b == b'\n').count();
-    lines(original) == lines(rewritten) && !has_coding_cookie(original) && !has_coding_cookie(rewritten)
-}
-
-/// Whether the first line declares a source encoding (PEP 263), or might: a comment naming
-/// `coding:` or `coding=` (compiling for the install costs little where this errs).
-fn has_coding_cookie(content: &[u8]) -> bool {
-    let first = content.split(|&b| b == b'\n').next().unwrap_or_default();
-    let first = String::from_utf8_lossy(first);
-    first.trim_start().starts_with('#') && (first.contains("coding:") || first.contains("coding="))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_rewritten_script_compiles_the_same_only_if_its_first_lines_are_plain_comments() {
-        let rewritten = b"#!/v/bin/python\nx = 1\n";
-        assert!(compiles_the_same(b"#!python\nx = 1\n", rewritten));
-        assert!(!compiles_the_same(b"#!python\nx = 1\ny = 2\n", rewritten));
-        // The dropped line declared how the rest reads, or the new one does.
-        assert!(!compiles_the_same(b"#!python # -*- coding: latin-1 -*-\nx = 1\n", rewritten));
-        assert!(!compiles_the_same(b"#!python\nx = 1\n", b"#!/coding=latin-1/python\nx = 1\n"));
-        // A comment is never decoded.
-        assert!(compiles_the_same(b"#!python \xff\nx = 1\n", rewritten));
-        assert!(compiles_the_same(b"#!python\nx = 1\n", b"#!/caf\xe9/python\nx = 1\n"));
-    }
 
     #[test]
     fn the_source_of_a_pyc_is_its_name_less_the_tag() {
