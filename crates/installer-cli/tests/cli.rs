@@ -299,34 +299,21 @@ fn pip_spellings_are_accepted() {
     let tmp = tempfile::tempdir().unwrap();
     let (venv, cache) = (tmp.path().join("venv"), tmp.path().join("cache"));
     let (old, new) = (fixture("fixture_pkg-1.0"), fixture("fixture_pkg-2.0"));
-    assert_ok(&installer(tmp.path(), &install_args(&venv, &cache, &[old.to_str().unwrap()])));
-    let out =
-        installer(tmp.path(), &install_args(&venv, &cache, &["-U", "--no-index", new.to_str().unwrap()]));
-    assert_ok(&out);
-    assert!(
-        stderr(&out).contains(
-            " - fixture_pkg==1.0
- + fixture_pkg==2.0
-"
-        ),
-        "{}",
+    let install = |flags: &[&str], wheel: &Path| {
+        let out = installer(
+            tmp.path(),
+            &install_args(&venv, &cache, &[flags, &[wheel.to_str().unwrap()]].concat()),
+        );
+        assert_ok(&out);
         stderr(&out)
-    );
-    let out = installer(tmp.path(), &install_args(&venv, &cache, &["--upgrade", new.to_str().unwrap()]));
-    assert_ok(&out);
-    assert!(stderr(&out).contains("already installed"), "{}", stderr(&out));
-    let out =
-        installer(tmp.path(), &install_args(&venv, &cache, &["--force-reinstall", new.to_str().unwrap()]));
-    assert_ok(&out);
-    assert!(
-        stderr(&out).contains(
-            " - fixture_pkg==2.0
- + fixture_pkg==2.0
-"
-        ),
-        "{}",
-        stderr(&out)
-    );
+    };
+    install(&[], &old);
+    let err = install(&["-U", "--no-index"], &new);
+    assert!(err.contains(" - fixture_pkg==1.0\n + fixture_pkg==2.0\n"), "{err}");
+    let err = install(&["--upgrade"], &new);
+    assert!(err.contains("already installed"), "{err}");
+    let err = install(&["--force-reinstall"], &new);
+    assert!(err.contains(" - fixture_pkg==2.0\n + fixture_pkg==2.0\n"), "{err}");
     let out = installer(tmp.path(), &["uninstall", "-y", "--venv", venv.to_str().unwrap(), "fixture_pkg"]);
     assert_ok(&out);
     assert!(!site_packages(&venv).join("fixture_pkg").exists());
