@@ -16,7 +16,7 @@ pub use interpreter::{
     externally_managed, find_on_path, find_python, find_system_python, venv_of, Interpreter,
 };
 pub use request::{PythonPlatform, PythonVersion, TargetRequest};
-pub use requires_python::TargetPython;
+pub(crate) use requires_python::TargetPython;
 pub use select::{select_wheels, Selection};
 pub use tags::AbiFlags;
 

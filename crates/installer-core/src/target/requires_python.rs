@@ -20,7 +20,7 @@ use crate::{Error, Result};
 
 /// The Python version wheels' `Requires-Python` is checked against, and how messages name it.
 #[derive(Debug, Clone)]
-pub struct TargetPython {
+pub(crate) struct TargetPython {
     version: Version,
     /// "this environment is Python 3.8.18", "the requested target is Python 3.12".
     words: String,
@@ -29,7 +29,7 @@ pub struct TargetPython {
 impl TargetPython {
     /// The target's full version (`3.11.7`); a requested `X.Y` other than the interpreter's
     /// counts as `X.Y.0`, as pip and uv pad it.
-    pub fn of(target: &Target) -> TargetPython {
+    pub(crate) fn of(target: &Target) -> TargetPython {
         let (major, minor) = target.version;
         let spelled = target.full_version.clone().unwrap_or_else(|| format!("{major}.{minor}"));
         let version =
