@@ -680,6 +680,11 @@ fn a_wheel_whose_requires_python_excludes_the_target_is_refused_unless_ignored()
         )
     );
     assert_eq!(snapshot(&venv), venv_before);
+    // Into an environment that does not exist yet: refused before it is created.
+    let fresh = tmp.path().join("fresh");
+    let out = installer(tmp.path(), &args(&fresh, &cache, &wheels));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!fresh.exists());
 
     // An entry cached by a release whose manifests did not record Requires-Python: read from
     // its METADATA, refused the same.
