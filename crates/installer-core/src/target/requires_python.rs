@@ -48,24 +48,30 @@ pub(crate) fn check(
     reporter: &dyn Reporter,
 ) -> Result<()> {
     let Some(declared) = declared(entry) else { return Ok(()) };
-    let specifiers = match VersionSpecifiers::from_str(&declared) {
-        Ok(specifiers) => specifiers,
-        Err(e) => {
+    match admits(&declared, &python.version) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::Wheel {
+            wheel: wheel.to_path_buf(),
+            source: WheelError::RequiresPython { requires: declared, target: python.words.clone() },
+        }),
+        Err(reason) => {
             reporter.warning(&format!(
-                "{}: ignoring its invalid Requires-Python `{declared}`: {}",
-                wheel.display(),
-                first_line(&e.to_string())
+                "{}: ignoring its invalid Requires-Python `{declared}`: {reason}",
+                wheel.display()
             ));
-            return Ok(());
+            Ok(())
         }
-    };
-    if specifiers.contains(&python.version) {
-        return Ok(());
     }
-    Err(Error::Wheel {
-        wheel: wheel.to_path_buf(),
-        source: WheelError::RequiresPython { requires: declared, target: python.words.clone() },
-    })
+}
+
+/// Whether the specifier set `declared` admits `version`, read as `packaging`'s `SpecifierSet`
+/// reads it (pip's reader): empty parts between commas are skipped (`>=3.8,` is `>=3.8`).
+/// `Err`: why it is not a valid specifier set, in one line.
+fn admits(declared: &str, version: &Version) -> Result<bool, String> {
+    let parts: Vec<&str> = declared.split(',').map(str::trim).filter(|part| !part.is_empty()).collect();
+    let specifiers =
+        VersionSpecifiers::from_str(&parts.join(",")).map_err(|e| first_line(&e.to_string()).to_owned())?;
+    Ok(specifiers.contains(version))
 }
 
 /// The entry's `Requires-Python`: from its manifest, or, for an entry unpacked by a release that
@@ -85,4 +91,37 @@ fn declared(entry: &CacheEntry) -> Option<String> {
 /// warning is one line.
 fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message).trim_end_matches(':')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As `packaging.specifiers.SpecifierSet(declared).contains("3.8.18")` (packaging 24, which
+    /// pip vendors since 24.1) answers, where it parses.
+    #[test]
+    fn specifiers_are_read_as_packaging_reads_them() {
+        let python = Version::from_str("3.8.18").unwrap();
+        let admits = |declared| admits(declared, &python);
+        for yes in [
+            "",
+            ">=3.8",
+            " >= 3.8, < 4 ",
+            ">=3.8,",
+            ">=3,<4,",
+            "==3.8.*",
+            ">=3.8.0rc1",
+            "~=3.8.0",
+            "<=3.8.18",
+        ] {
+            assert_eq!(admits(yes), Ok(true), "{yes:?}");
+        }
+        for no in [">=3.9", ">=3.9,", "!=3.8.*", "<3.8.18", ">=2.7, !=3.8.*", "==3.9.*"] {
+            assert_eq!(admits(no), Ok(false), "{no:?}");
+        }
+        for invalid in [">=3.8.*", "~=3", "3.8", ">=3.8 <4", ">=3.x"] {
+            let reason = admits(invalid).unwrap_err();
+            assert!(!reason.contains('\n') && !reason.ends_with(':'), "{invalid:?}: {reason}");
+        }
+    }
 }
