@@ -171,6 +171,18 @@ installer_status installer_ctx_set_link_fallback(installer_ctx *ctx, const char 
 installer_status installer_ctx_set_jobs(installer_ctx *ctx, uint32_t jobs);
 
 /**
+ * Sets whether the following installs write `.pyc` files for the venv's interpreter (default
+ * false), as the CLI's `--compile`: compiled once per interpreter into the cache, then placed
+ * like every other file, so a second install with the same interpreter compiles nothing.
+ * An interpreter older than Python 3.7 is then refused (INSTALLER_ERR_INVALID_ARGUMENT)
+ * before anything is installed. One thread at a time per context.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+installer_status installer_ctx_set_compile(installer_ctx *ctx, bool compile);
+
+/**
  * Sets whether the following installs ignore the wheels' `Requires-Python` (default false: a
  * wheel whose `Requires-Python` excludes the venv's Python version is refused with
  * INSTALLER_ERR_WHEEL, as pip and uv refuse it; true installs it anyway, as pip's

@@ -332,6 +332,28 @@ pub unsafe extern "C" fn installer_ctx_set_jobs(ctx: *mut installer_ctx, jobs: u
     }
 }
 
+/// Sets whether the following installs write `.pyc` files for the venv's interpreter (default
+/// false), as the CLI's `--compile`: compiled once per interpreter into the cache, then placed
+/// like every other file, so a second install with the same interpreter compiles nothing.
+/// An interpreter older than Python 3.7 is then refused (INSTALLER_ERR_INVALID_ARGUMENT)
+/// before anything is installed. One thread at a time per context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn installer_ctx_set_compile(
+    ctx: *mut installer_ctx,
+    compile: bool,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let mut ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| {
+            ctx.options.compile = compile;
+            Ok(())
+        })
+    }
+}
+
 /// Sets whether the following installs ignore the wheels' `Requires-Python` (default false: a
 /// wheel whose `Requires-Python` excludes the venv's Python version is refused with
 /// INSTALLER_ERR_WHEEL, as pip and uv refuse it; true installs it anyway, as pip's

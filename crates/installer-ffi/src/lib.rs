@@ -30,7 +30,7 @@ mod status;
 use std::ffi::{c_char, CStr};
 
 pub use context::{
-    installer_ctx, installer_ctx_cancel, installer_ctx_free, installer_ctx_new,
+    installer_ctx, installer_ctx_cancel, installer_ctx_free, installer_ctx_new, installer_ctx_set_compile,
     installer_ctx_set_ignore_requires_python, installer_ctx_set_jobs, installer_ctx_set_link_fallback,
     installer_ctx_set_link_mode, installer_ctx_set_progress_callback, installer_ctx_set_warning_callback,
     installer_last_error,

@@ -460,6 +460,64 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     }
 }
 
+/// `installer_ctx_set_compile`: the install places bytecode for the venv's interpreter, which
+/// Python accepts for the installed sources (importing writes no new `.pyc`), and a second
+/// venv of the same interpreter gets the cache's files (the same inode, hardlinked).
+#[test]
+fn compile_places_the_bytecode_python_uses() {
+    use installer_ffi::*;
+    use std::ffi::{CStr, CString};
+    use std::os::unix::fs::MetadataExt;
+
+    let Some(wheel) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let cstr = |p: &Path| CString::new(p.to_str().unwrap()).unwrap();
+    let (cache, wheel) = (cstr(&tmp.path().join("cache")), cstr(&wheel));
+    let pycs = |venv: &Path| -> Vec<PathBuf> {
+        let lib = venv.join("lib").read_dir().unwrap().next().unwrap().unwrap().path();
+        let pycache = lib.join("site-packages/fixture_pkg/__pycache__");
+        let mut found: Vec<PathBuf> =
+            pycache.read_dir().map_or(Vec::new(), |d| d.map(|e| e.unwrap().path()).collect());
+        found.sort();
+        found
+    };
+    let venvs = [tmp.path().join("a"), tmp.path().join("b")];
+    unsafe {
+        let mut ctx = std::ptr::null_mut();
+        assert_eq!(installer_ctx_new(cache.as_ptr(), &mut ctx), installer_status::INSTALLER_OK);
+        let last_error = || CStr::from_ptr(installer_last_error(ctx)).to_string_lossy().into_owned();
+        assert_eq!(installer_ctx_set_compile(ctx, true), installer_status::INSTALLER_OK);
+        assert_eq!(installer_ctx_set_link_mode(ctx, c"hardlink".as_ptr()), installer_status::INSTALLER_OK);
+        for venv in &venvs {
+            make_venv(venv);
+            let status = installer_install(ctx, cstr(venv).as_ptr(), [wheel.as_ptr()].as_ptr(), 1);
+            assert_eq!(status, installer_status::INSTALLER_OK, "{}", last_error());
+        }
+        installer_ctx_free(ctx);
+    }
+    let (a, b) = (pycs(&venvs[0]), pycs(&venvs[1]));
+    assert!(
+        a.iter().any(|p| p.file_name().unwrap().to_str().unwrap().starts_with("__init__.cpython-")),
+        "{a:?}"
+    );
+    let inodes =
+        |pycs: &[PathBuf]| pycs.iter().map(|p| std::fs::metadata(p).unwrap().ino()).collect::<Vec<_>>();
+    assert_eq!(inodes(&a), inodes(&b), "the second venv links the cache's bytecode");
+    let before: Vec<_> = a.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let python = venvs[0].join("bin/python");
+    // Python may write bytecode here (this machine's environment may say otherwise): it would
+    // replace a `.pyc` it found stale, and write one it found missing.
+    let imported = Command::new(python)
+        .args(["-c", "import fixture_pkg, fixture_pkg.sub"])
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .status()
+        .unwrap();
+    assert!(imported.success());
+    assert_eq!(pycs(&venvs[0]), a, "importing wrote no other .pyc");
+    assert_eq!(inodes(&a), inodes(&b), "nor replaced one");
+    assert_eq!(a.iter().map(|p| std::fs::read(p).unwrap()).collect::<Vec<_>>(), before, "nor rewrote one");
+}
+
 /// The header must declare every export of the crate: a cheap staleness check that needs no
 /// cbindgen (`cargo xtask ci` does the byte-for-byte one).
 #[test]
@@ -484,6 +542,7 @@ fn header_declares_every_export() {
         "installer_ctx_set_link_fallback",
         "installer_ctx_set_jobs",
         "installer_ctx_set_ignore_requires_python",
+        "installer_ctx_set_compile",
         "installer_ctx_set_progress_callback",
         "installer_ctx_set_warning_callback",
         "installer_install",

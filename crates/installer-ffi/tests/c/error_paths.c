@@ -88,6 +88,8 @@ int main(int argc, char **argv) {
         "set_link_mode with NULL ctx", NULL);
   check(installer_ctx_set_jobs(NULL, 1) == INSTALLER_ERR_INVALID_ARGUMENT, "set_jobs with NULL ctx",
         NULL);
+  check(installer_ctx_set_compile(NULL, true) == INSTALLER_ERR_INVALID_ARGUMENT,
+        "set_compile with NULL ctx", NULL);
   check(installer_ctx_set_ignore_requires_python(NULL, true) == INSTALLER_ERR_INVALID_ARGUMENT,
         "set_ignore_requires_python with NULL ctx", NULL);
   check(installer_ctx_set_progress_callback(NULL, NULL, NULL) == INSTALLER_ERR_INVALID_ARGUMENT,
