@@ -721,6 +721,11 @@ fn a_wheel_whose_requires_python_excludes_the_target_is_refused_unless_ignored()
         "{}",
         stderr(&out)
     );
+    // Another platform alone leaves the version the environment's.
+    let platform = ["--dry-run", "--python-platform", "x86_64-manylinux_2_28", newer.to_str().unwrap()];
+    let out = installer(tmp.path(), &args(&venv, &cache, &platform));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("; this environment is Python {version}\n")), "{}", stderr(&out));
 
     // Ignored on request, as pip's flag does.
     let out =

@@ -34,7 +34,10 @@ impl TargetPython {
         let spelled = target.full_version.clone().unwrap_or_else(|| format!("{major}.{minor}"));
         let version =
             Version::from_str(&spelled).unwrap_or_else(|_| Version::new([major as u64, minor as u64]));
-        let whose = if target.requested { "the requested target is" } else { "this environment is" };
+        // The version is the caller's only when `--python-version` replaced the interpreter's (a
+        // requested platform alone leaves it the environment's).
+        let whose =
+            if target.full_version.is_none() { "the requested target is" } else { "this environment is" };
         TargetPython { version, words: format!("{whose} Python {spelled}") }
     }
 }
