@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -179,22 +180,20 @@ impl TerminalReporter {
 /// The fallback warning: the core's facts, then the fixes in this command line's terms.
 pub fn fallback_warning(fallback: &Fallback) -> String {
     let mut text = fallback.to_string();
-    if let Some(CacheAdvice::Dir(dir)) = &fallback.cache_advice {
+    if let Some(advice) = &fallback.cache_advice {
+        let place = match advice {
+            CacheAdvice::Dir(_) => "a cache on the environment's filesystem".to_string(),
+            CacheAdvice::OnFilesystem { mount } => format!(
+                "a cache directory of yours on the environment's filesystem, mounted at {} (none is made \
+                 there automatically: every user may write its top, or this user may not)",
+                mount.display()
+            ),
+        };
+        let dir = advised_cache_dir(advice);
         let dir = dir.display();
         text.push_str(&format!(
-            "\n  To link instead, use a cache on the environment's filesystem: `--cache-dir {dir}` (or \
-             INSTALLER_CACHE_DIR), or keep this cache and add a shard there with `cache-shards = [\"{dir}\"]` \
-             in installer.toml."
-        ));
-    } else if let Some(CacheAdvice::OnFilesystem { mount }) = &fallback.cache_advice {
-        let dir = mount.join("DIR");
-        let dir = dir.display();
-        text.push_str(&format!(
-            "\n  To link instead, use a cache directory of yours on the environment's filesystem, mounted at {} \
-             (none is made there automatically: every user may write its top, or this user may not): \
-             `--cache-dir {dir}` (or INSTALLER_CACHE_DIR), or keep this cache and add a shard there with \
-             `cache-shards = [\"{dir}\"]` in installer.toml.",
-            mount.display()
+            "\n  To link instead, use {place}: `--cache-dir {dir}` (or INSTALLER_CACHE_DIR), or keep this cache \
+             and add a shard there with `cache-shards = [\"{dir}\"]` in installer.toml."
         ));
     } else if fallback.failed == ConcreteLinkMode::Clone {
         text.push_str(
@@ -205,6 +204,15 @@ pub fn fallback_warning(fallback: &Fallback) -> String {
         "\n  To copy on purpose without this warning: `--link-mode copy` (or INSTALLER_LINK_MODE=copy).",
     );
     text
+}
+
+/// The directory to pass as `--cache-dir` (or list in `cache-shards`) for `advice`: the one
+/// found, or `DIR` on the filesystem for the user to make.
+pub fn advised_cache_dir(advice: &CacheAdvice) -> PathBuf {
+    match advice {
+        CacheAdvice::Dir(dir) => dir.clone(),
+        CacheAdvice::OnFilesystem { mount } => mount.join("DIR"),
+    }
 }
 
 /// A cache layer's entry that was not used, and why.

@@ -45,21 +45,15 @@ pub fn run(args: DoctorArgs) -> installer_core::Result<ExitCode> {
 
 /// The fix of a copy across filesystems in this command line's terms.
 fn fix_words(advice: &CacheAdvice) -> String {
-    match advice {
-        CacheAdvice::Dir(dir) => {
-            let dir = dir.display();
-            format!("; use `--cache-dir {dir}` or `cache-shards = [\"{dir}\"]`")
-        }
+    let place = match advice {
+        CacheAdvice::Dir(_) => String::new(),
         CacheAdvice::OnFilesystem { mount } => {
-            let dir = mount.join("DIR");
-            let dir = dir.display();
-            format!(
-                "; use a cache directory of yours on the target's filesystem, mounted at {}: `--cache-dir {dir}` \
-                 or `cache-shards = [\"{dir}\"]`",
-                mount.display()
-            )
+            format!(" a cache directory of yours on the target's filesystem, mounted at {}:", mount.display())
         }
-    }
+    };
+    let dir = crate::reporter::advised_cache_dir(advice);
+    let dir = dir.display();
+    format!("; use{place} `--cache-dir {dir}` or `cache-shards = [\"{dir}\"]`")
 }
 
 /// A setting from the environment variable `name`, if set (doctor has no flags for them).
