@@ -265,6 +265,22 @@ pub unsafe extern "C" fn installer_ctx_free(ctx: *mut installer_ctx) {
     }
 }
 
+/// The body of every setter of an install option, inside the panic boundary: `set` changes the
+/// context's options, or says why the value is invalid (its `Err`, the options left as they
+/// were, which `set` must not have touched before failing).
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+unsafe fn set_options(
+    ctx: *mut installer_ctx,
+    set: impl FnOnce(&mut InstallOptions) -> Result<(), Error>,
+) -> installer_status {
+    ffi_panic_boundary! {
+        let mut ctx = try_mut_from_ptr!(ctx);
+        ctx.run(|ctx| set(&mut ctx.options))
+    }
+}
+
 /// Sets the link mode for the following installs: "auto" (the default), "clone" (alias
 /// "reflink"), "hardlink", "copy" or "symlink" (docs/link-modes.md). An unknown mode is
 /// INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. `mode` is only read during
@@ -277,15 +293,14 @@ pub unsafe extern "C" fn installer_ctx_set_link_mode(
     ctx: *mut installer_ctx,
     mode: *const c_char,
 ) -> installer_status {
-    ffi_panic_boundary! {
-        let mut ctx = try_mut_from_ptr!(ctx);
-        ctx.run(|ctx| {
-            // SAFETY: the export documents `mode` as NULL or a NUL-terminated string.
-            let mode = unsafe { str_arg(mode, "link mode") }?;
-            ctx.options.link_mode = mode.parse::<LinkMode>().map_err(|e| invalid("link mode", e))?;
-            Ok(())
-        })
-    }
+    let set = |options: &mut InstallOptions| {
+        // SAFETY: the export documents `mode` as NULL or a NUL-terminated string.
+        let mode = unsafe { str_arg(mode, "link mode") }?;
+        options.link_mode = mode.parse::<LinkMode>().map_err(|e| invalid("link mode", e))?;
+        Ok(())
+    };
+    // SAFETY: the export documents `ctx` as NULL or a live context.
+    unsafe { set_options(ctx, set) }
 }
 
 /// Sets what happens when the link mode cannot be used between the cache and the venv:
@@ -301,15 +316,14 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
     ctx: *mut installer_ctx,
     fallback: *const c_char,
 ) -> installer_status {
-    ffi_panic_boundary! {
-        let mut ctx = try_mut_from_ptr!(ctx);
-        ctx.run(|ctx| {
-            // SAFETY: the export documents `fallback` as NULL or a NUL-terminated string.
-            let fallback = unsafe { str_arg(fallback, "link fallback") }?;
-            ctx.options.link_fallback = fallback.parse::<LinkFallback>().map_err(|e| invalid("link fallback", e))?;
-            Ok(())
-        })
-    }
+    let set = |options: &mut InstallOptions| {
+        // SAFETY: the export documents `fallback` as NULL or a NUL-terminated string.
+        let fallback = unsafe { str_arg(fallback, "link fallback") }?;
+        options.link_fallback = fallback.parse::<LinkFallback>().map_err(|e| invalid("link fallback", e))?;
+        Ok(())
+    };
+    // SAFETY: the export documents `ctx` as NULL or a live context.
+    unsafe { set_options(ctx, set) }
 }
 
 /// Sets the number of worker threads for the following installs (default: one per CPU).
@@ -320,13 +334,13 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
 /// `ctx` is NULL or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn installer_ctx_set_jobs(ctx: *mut installer_ctx, jobs: u32) -> installer_status {
-    ffi_panic_boundary! {
-        let mut ctx = try_mut_from_ptr!(ctx);
-        ctx.run(|ctx| {
+    // SAFETY: the export documents `ctx` as NULL or a live context.
+    unsafe {
+        set_options(ctx, |options| {
             if jobs == 0 {
                 return Err(invalid("jobs", "must be at least 1".to_owned()));
             }
-            ctx.options.jobs = usize::try_from(jobs).unwrap_or(usize::MAX);
+            options.jobs = usize::try_from(jobs).unwrap_or(usize::MAX);
             Ok(())
         })
     }
@@ -345,10 +359,10 @@ pub unsafe extern "C" fn installer_ctx_set_compile(
     ctx: *mut installer_ctx,
     compile: bool,
 ) -> installer_status {
-    ffi_panic_boundary! {
-        let mut ctx = try_mut_from_ptr!(ctx);
-        ctx.run(|ctx| {
-            ctx.options.compile = compile;
+    // SAFETY: the export documents `ctx` as NULL or a live context.
+    unsafe {
+        set_options(ctx, |options| {
+            options.compile = compile;
             Ok(())
         })
     }
@@ -366,10 +380,10 @@ pub unsafe extern "C" fn installer_ctx_set_ignore_requires_python(
     ctx: *mut installer_ctx,
     ignore: bool,
 ) -> installer_status {
-    ffi_panic_boundary! {
-        let mut ctx = try_mut_from_ptr!(ctx);
-        ctx.run(|ctx| {
-            ctx.options.ignore_requires_python = ignore;
+    // SAFETY: the export documents `ctx` as NULL or a live context.
+    unsafe {
+        set_options(ctx, |options| {
+            options.ignore_requires_python = ignore;
             Ok(())
         })
     }

@@ -87,24 +87,23 @@ impl Reporter for CallbackReporter {
         match event {
             Event::LinkFallback(fallback) => {
                 // The core's facts, then the fixes in the C ABI's terms.
-                let fix = if let Some(CacheAdvice::Dir(dir)) = &fallback.cache_advice {
-                    format!(
+                let fix = match &fallback.cache_advice {
+                    Some(CacheAdvice::Dir(dir)) => format!(
                         "  To link instead, use a cache on the environment's filesystem: pass \"{}\" as the \
                          cache_dir of installer_ctx_new.",
                         dir.display()
-                    )
-                } else if let Some(CacheAdvice::OnFilesystem { mount }) = &fallback.cache_advice {
-                    format!(
+                    ),
+                    Some(CacheAdvice::OnFilesystem { mount }) => format!(
                         "  To link instead, use a cache directory of yours on the environment's filesystem, \
                          mounted at {} (none is made there automatically: every user may write its top, or \
                          this user may not): pass it as the cache_dir of installer_ctx_new.",
                         mount.display()
-                    )
-                } else if fallback.failed == ConcreteLinkMode::Clone {
-                    "  To link instead, use installer_ctx_set_link_mode(ctx, \"auto\"): this filesystem cannot clone."
-                        .to_string()
-                } else {
-                    String::new()
+                    ),
+                    None if fallback.failed == ConcreteLinkMode::Clone => {
+                        "  To link instead, use installer_ctx_set_link_mode(ctx, \"auto\"): this filesystem cannot clone."
+                            .to_string()
+                    }
+                    None => String::new(),
                 };
                 let mut message = fallback.to_string();
                 for line in [
