@@ -165,17 +165,23 @@ mod tests {
 
     #[test]
     fn requires_python_tells_none_declared_from_not_recorded() {
-        #[derive(Deserialize, Serialize)]
-        struct Field {
-            #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "recorded")]
-            requires_python: Option<Option<String>>,
-        }
-        let read = |json: &str| serde_json::from_str::<Field>(json).unwrap().requires_python;
-        assert_eq!(read(r#"{"requires_python":">=3.10"}"#), Some(Some(">=3.10".into())));
-        assert_eq!(read(r#"{"requires_python":null}"#), Some(None), "declared none");
-        assert_eq!(read("{}"), None, "a manifest of an older release");
-        let written = |value| serde_json::to_string(&Field { requires_python: value }).unwrap();
-        assert_eq!(written(Some(None)), r#"{"requires_python":null}"#);
-        assert_eq!(written(None), "{}");
+        let manifest = |field: &str| {
+            let json = format!(
+                r#"{{"format":1,"wheel":"a-1-py3-none-any.whl","name":"a","version":"1","archive_sha256":"",
+                "dist_info":"a-1.dist-info","data_dir":"a-1.data","root_is_purelib":true,{field}
+                "dirs":[],"files":[],"entry_points":[]}}"#
+            );
+            serde_json::from_str::<Manifest>(&json).unwrap()
+        };
+        let read = |field| manifest(field).requires_python;
+        assert_eq!(read(r#""requires_python":">=3.10","#), Some(Some(">=3.10".into())));
+        assert_eq!(read(r#""requires_python":null,"#), Some(None), "declared none");
+        assert_eq!(read(""), None, "a manifest of an older release");
+        let written = |value| {
+            let json = serde_json::to_value(Manifest { requires_python: value, ..manifest("") }).unwrap();
+            json.get("requires_python").cloned()
+        };
+        assert_eq!(written(Some(None)), Some(serde_json::Value::Null));
+        assert_eq!(written(None), None);
     }
 }
