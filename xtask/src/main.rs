@@ -44,6 +44,11 @@ fn run() -> Result<()> {
     let root = util::project_root();
     std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
     let mut args = Args::new(std::env::args().skip(1));
+    // `cargo xtask bench --help` is the usual way to ask; every task has the one help text.
+    if args.flag("--help") || args.flag("-h") {
+        print!("{HELP}");
+        return Ok(());
+    }
     let task = args.positional().unwrap_or_default();
     match task.as_str() {
         "ci" => {
@@ -103,7 +108,7 @@ fn run() -> Result<()> {
             bench::floor::run(manifest.as_ref(), dest.as_ref())
         }
         "" | "help" | "-h" | "--help" => {
-            print!("{}", HELP);
+            print!("{HELP}");
             Ok(())
         }
         other => bail!("unknown task `{other}`\n{HELP}"),
