@@ -85,8 +85,11 @@ pub fn read_file(path: &Path, pyproject: bool) -> Result<FileConfig> {
 fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
     let bad =
         |key: &str, reason: String| Error::Config { file: path.to_path_buf(), key: key.to_string(), reason };
-    let mut table: toml::Table =
-        text.parse().map_err(|e: toml::de::Error| bad("", e.message().to_string()))?;
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
+        file: path.to_path_buf(),
+        line: line_of(text, e.span().map_or(0, |span| span.start)),
+        reason: e.message().to_string(),
+    })?;
     let prefix = if pyproject { "tool.installer." } else { "" };
     if pyproject {
         let tool = table.remove("tool").and_then(|t| t.as_table().cloned()).unwrap_or_default();
@@ -169,6 +172,11 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
     Ok(config)
 }
 
+/// The 1-based line of the byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +239,17 @@ mod tests {
         assert!(check("python-platform = \"vax\"", false)
             .unwrap_err()
             .starts_with("/p/installer.toml: key `python-platform`: unknown platform \"vax\""));
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file_and_the_line() {
+        assert_eq!(
+            check("link-mode = \"copy\"\njobs = \n", false).unwrap_err(),
+            "/p/installer.toml: line 2: invalid TOML: string values must be quoted, expected literal string"
+        );
+        assert!(check("[tool.installer]\ncompile = yes\n", true)
+            .unwrap_err()
+            .starts_with("/p/installer.toml: line 2: invalid TOML: "));
     }
 
     #[test]

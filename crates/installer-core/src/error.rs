@@ -87,6 +87,10 @@ pub enum Error {
     /// A configuration file has an unknown key or a bad value.
     #[error("{}: key `{key}`: {reason}", file.display())]
     Config { file: PathBuf, key: String, reason: String },
+    /// A configuration file is not valid TOML. There is no key to name yet, so the line is
+    /// named instead (`jobs = ` says nothing about which of several such lines is wrong).
+    #[error("{}: line {line}: invalid TOML: {reason}", file.display())]
+    ConfigSyntax { file: PathBuf, line: usize, reason: String },
     /// A value given by the caller is not valid (unknown link mode, zero jobs...).
     #[error("invalid {what}: {reason}")]
     InvalidArgument { what: &'static str, reason: String },
