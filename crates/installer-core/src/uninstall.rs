@@ -104,7 +104,9 @@ fn select(venv: &Venv, names: &[String]) -> Result<(Vec<InstalledDist>, Vec<Stri
         // Two `.dist-info` of one project (left by a broken tool) are both removed.
         let matches: Vec<&InstalledDist> =
             installed.iter().filter(|d| d.normalized_name() == wanted).collect();
-        if matches.is_empty() && !unknown.contains(name) {
+        // Once per distribution, however it is spelled: `nope` and `NOPE` are one name, and
+        // a second warning about it would be the same warning.
+        if matches.is_empty() && !unknown.iter().any(|known: &String| normalize_name(known) == wanted) {
             unknown.push(name.clone());
         }
         for dist in matches {
@@ -383,7 +385,7 @@ mod tests {
     fn unknown_names_are_reported_and_the_others_removed() {
         let (dir, venv) = venv_with(&foo_bar());
         let said = Said::default();
-        let names = ["FOO_BAR".into(), "nope".into(), "Other".into(), "nope".into()];
+        let names = ["FOO_BAR".into(), "nope".into(), "Other".into(), "nope".into(), "NOPE".into()];
         let summary = uninstall(&venv, &names, &said, &Cancel::new()).unwrap();
         assert_eq!(summary.not_installed, ["nope", "Other"]);
         assert_eq!(*said.not_installed.lock().unwrap(), ["nope", "Other"]);
