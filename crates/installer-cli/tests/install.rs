@@ -364,6 +364,48 @@ fn config_files_set_the_link_mode_and_bad_keys_name_the_file() {
     );
 }
 
+/// Below the environment the configuration files take turns, each hiding the next:
+/// `./installer.toml`, else `[tool.installer]` in `./pyproject.toml`, then the user's
+/// `$XDG_CONFIG_HOME/installer/installer.toml`, then the default; and a bad key in the user's
+/// file names that file.
+#[test]
+fn project_config_hides_user_config_which_hides_the_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let user = tmp.path().join("user-config");
+    std::fs::create_dir_all(user.join("installer")).unwrap();
+    let user_file = user.join("installer/installer.toml");
+    std::fs::write(&user_file, "link-mode = \"symlink\"\n").unwrap();
+    let wheel = fixture("fixture_ns_a");
+    let install = |venv: &str, env: &[(&str, &str)]| {
+        installer_with_env(tmp.path(), &args(&tmp.path().join(venv), &cache, &[wheel.to_str().unwrap()]), env)
+    };
+    let mode = |venv: &str, env: &[(&str, &str)]| {
+        let out = install(venv, env);
+        assert_ok(&out);
+        let text = stderr(&out);
+        let summary = text.lines().find(|l| l.starts_with("Installed ")).unwrap_or_default().to_string();
+        summary.rsplit(": ").next().unwrap_or_default().to_string()
+    };
+    let with_user = [("XDG_CONFIG_HOME", user.to_str().unwrap())];
+
+    assert_eq!(mode("v1", &[]), "hardlink", "the default on one filesystem");
+    assert_eq!(mode("v2", &with_user), "symlink", "the user's file");
+    std::fs::write(tmp.path().join("pyproject.toml"), "[tool.installer]\nlink-mode = \"copy\"\n").unwrap();
+    assert_eq!(mode("v3", &with_user), "copy", "pyproject.toml over the user's file");
+    std::fs::write(tmp.path().join("installer.toml"), "link-mode = \"hardlink\"\n").unwrap();
+    assert_eq!(mode("v4", &with_user), "hardlink", "installer.toml over pyproject.toml");
+
+    std::fs::remove_file(tmp.path().join("installer.toml")).unwrap();
+    std::fs::remove_file(tmp.path().join("pyproject.toml")).unwrap();
+    std::fs::write(&user_file, "link_mode = \"copy\"\n").unwrap();
+    let out = install("v5", &with_user);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let expected = format!("error: {}: key `link_mode`: unknown key", user_file.display());
+    assert!(stderr(&out).starts_with(&expected), "{}", stderr(&out));
+    assert!(!tmp.path().join("v5").exists(), "nothing was created");
+}
+
 #[test]
 fn link_fallback_error_refuses_before_touching_the_environment() {
     let tmp = tempfile::tempdir().unwrap();
