@@ -180,7 +180,8 @@ pub struct VenvArg {
     pub venv: Option<PathBuf>,
     /// The interpreter whose environment it is, as in uv: a venv's bin/python selects that
     /// venv; a version (3.12) finds python3.12 on PATH; for an install into a --venv that
-    /// does not exist, the interpreter it is created with [default: python3]
+    /// does not exist, the interpreter it is created with (an existing one of another Python
+    /// version is refused) [default: python3]
     #[arg(short, long, value_name = "PATH|VERSION", help_heading = PYTHON)]
     pub python: Option<String>,
     /// The directory laid out as pip --target lays it out: every scheme in DIR, scripts in

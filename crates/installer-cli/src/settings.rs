@@ -29,12 +29,51 @@ pub fn environment(arg: &crate::args::VenvArg) -> Result<(PathBuf, PathBuf)> {
         return Ok((venv_path(arg.venv.as_deref()), PathBuf::from("python3")));
     };
     let python = installer_core::target::find_python(spec)?;
-    let venv = match (&arg.venv, installer_core::target::venv_of(&python)) {
+    let own_venv = installer_core::target::venv_of(&python);
+    let venv = match (&arg.venv, &own_venv) {
         (Some(dir), _) => dir.clone(),
-        (None, Some(dir)) => dir,
+        (None, Some(dir)) => dir.clone(),
         (None, None) => venv_path(None),
     };
+    let is_own = own_venv.is_some_and(|own| same_file(&own, &venv));
+    if arg.target.is_none() && arg.prefix.is_none() && !is_own && venv.exists() {
+        check_same_python(&venv, spec, &python)?;
+    }
     Ok((venv, python))
+}
+
+/// `-p` names the interpreter whose environment receives the wheels: an existing environment
+/// of another Python version is a mistake to say, not a place to install into unasked (a
+/// `./.venv` of 3.11 under `-p 3.12`). A directory that is not a venv is left to the command.
+fn check_same_python(venv: &Path, spec: &str, python: &Path) -> Result<()> {
+    let Ok(opened) = installer_core::venv::Venv::open(venv) else { return Ok(()) };
+    let (major, minor) = opened.python_version();
+    let asked: Vec<u32> = match spec.split('.').map(str::parse).collect::<std::result::Result<Vec<u32>, _>>()
+    {
+        Ok(parts) if !parts.is_empty() => parts,
+        _ => {
+            let (major, minor, _) = installer_core::target::Interpreter::query(python)?.version;
+            vec![major, minor]
+        }
+    };
+    if asked.iter().zip([major, minor]).all(|(asked, has)| *asked == has) {
+        return Ok(());
+    }
+    let asked = asked.iter().take(2).map(u32::to_string).collect::<Vec<_>>().join(".");
+    Err(installer_core::Error::InvalidArgument {
+        what: "python",
+        reason: format!(
+            "{} is an environment of Python {major}.{minor}, not of the requested {asked} ({}); pass \
+             --venv DIR for a new environment of it, or -p {} for this one",
+            venv.display(),
+            python.display(),
+            opened.python().display(),
+        ),
+    })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// The environment `--venv`, `-p`, `--target` or `--prefix` names, opened; `None` for a venv

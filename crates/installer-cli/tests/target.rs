@@ -379,6 +379,60 @@ fn python_by_version_creates_the_venv_and_says_so() {
     assert_eq!(stderr(&out), "error: invalid python: no python3.99 on PATH\n");
 }
 
+/// `-p` names the environment's interpreter: an existing `./.venv` of another version is
+/// refused, naming both, and left as it was; the same version, or that venv's own python,
+/// installs into it.
+#[test]
+fn python_of_another_version_than_the_existing_venv_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, _) = path_with_python312(tmp.path());
+    let python311 = pyenv_cpython("3.11").join("bin/python3.11");
+    let venv = tmp.path().join(".venv");
+    let made =
+        std::process::Command::new(&python311).args(["-m", "venv", "--without-pip"]).arg(&venv).status();
+    assert!(made.unwrap().success());
+    let cache = tmp.path().join("cache");
+    let pkg = fixture("fixture_pkg-1.0");
+    let before = snapshot(&venv);
+    let python312 = tmp.path().join("pybin/python3.12");
+    for spec in ["3.12", python312.to_str().unwrap()] {
+        for command in
+            [&["install", "--cache-dir", cache.to_str().unwrap(), pkg.to_str().unwrap()][..], &["list"]]
+        {
+            let args = [&command[..1], &["-p", spec], &command[1..]].concat();
+            let out = installer_with_env(tmp.path(), &args, &[("PATH", &path)]);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert_eq!(
+                stderr(&out),
+                format!(
+                    "error: invalid python: .venv is an environment of Python 3.11, not of the requested 3.12 \
+                     ({}); pass --venv DIR for a new environment of it, or -p {} for this one\n",
+                    python312.display(),
+                    venv.join("bin/python").display()
+                ),
+                "{args:?}"
+            );
+        }
+    }
+    assert_eq!(snapshot(&venv), before, "the refused install changed the venv");
+
+    let pybin = tmp.path().join("pybin");
+    std::os::unix::fs::symlink(&python311, pybin.join("python3.11")).unwrap();
+    for spec in ["3.11", "3", python311.to_str().unwrap(), venv.join("bin/python").to_str().unwrap()] {
+        let args = [
+            "install",
+            "-p",
+            spec,
+            "--reinstall",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            pkg.to_str().unwrap(),
+        ];
+        assert_ok(&installer_with_env(tmp.path(), &args, &[("PATH", &path)]));
+    }
+    assert!(site_packages(&venv).join("fixture_pkg-1.0.dist-info").is_dir());
+}
+
 #[test]
 fn a_venv_s_python_selects_that_venv_and_a_failing_interpreter_shows_its_stderr() {
     let tmp = tempfile::tempdir().unwrap();
