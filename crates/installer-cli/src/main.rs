@@ -9,6 +9,7 @@ mod reporter;
 mod settings;
 mod style;
 mod summary;
+mod variables;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -30,7 +31,12 @@ pub(crate) fn elapsed() -> Duration {
 fn main() -> ExitCode {
     START.get_or_init(Instant::now);
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let matches = completions::cli_with_packaging().color(style::clap_choice(&argv)).get_matches_from(argv);
+    variables::unset_empty(&completions::cli_with_packaging());
+    let cli = completions::cli_with_packaging().color(style::clap_choice(&argv));
+    let matches = match cli.clone().try_get_matches_from(&argv) {
+        Ok(matches) => matches,
+        Err(err) => variables::exit_with(err, &cli, &argv),
+    };
     let result = match completions::man_dir(&matches) {
         Some(dir) => {
             completions::write_man_pages(dir).map(|()| ExitCode::SUCCESS).map_err(commands::Failure::from)

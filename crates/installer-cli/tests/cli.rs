@@ -376,3 +376,59 @@ fn the_compile_variable_sits_between_the_flag_and_the_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("INSTALLER_COMPILE") && stderr(&out).contains("maybe"), "{}", stderr(&out));
 }
+
+/// The variables that stand for flags (`INSTALLER_LINK_MODE` for `--link-mode`, ...): a bad
+/// value names the variable, not a flag the user never typed, and is a usage error as the
+/// flag's would be; the flag given beside it is what is named; empty means unset, as for
+/// every other variable.
+#[test]
+fn a_flag_s_variable_is_named_in_its_error_and_empty_is_unset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = tmp.path().join("venv");
+    let cache = tmp.path().join("cache");
+    let pkg = fixture("fixture_pkg-1.0");
+    let dry_run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = install_args(&venv, &cache, &["--dry-run"]);
+        args.extend_from_slice(extra);
+        args.push(pkg.to_str().unwrap());
+        installer_with_env(tmp.path(), &args, env)
+    };
+    let out = dry_run(&[], &[("INSTALLER_LINK_MODE", "fast")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(
+            "error: invalid value 'fast' for INSTALLER_LINK_MODE (the environment variable of --link-mode)\n  \
+             [possible values: auto, clone, hardlink, copy, symlink]\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = dry_run(&[], &[("INSTALLER_JOBS", "0")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(
+            "error: invalid value '0' for INSTALLER_JOBS (the environment variable of --jobs): "
+        ),
+        "{}",
+        stderr(&out)
+    );
+    for flag in [&["--jobs", "0"][..], &["--jobs=0"], &["-qj0"], &["-j", "0"]] {
+        let out = dry_run(flag, &[("INSTALLER_JOBS", "0")]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).starts_with("error: invalid value '0' for '--jobs <N>': "),
+            "{flag:?}: {}",
+            stderr(&out)
+        );
+    }
+    let empty = [
+        ("INSTALLER_LINK_MODE", ""),
+        ("INSTALLER_LINK_FALLBACK", ""),
+        ("INSTALLER_JOBS", ""),
+        ("INSTALLER_PYTHON_VERSION", ""),
+        ("INSTALLER_PYTHON_PLATFORM", ""),
+    ];
+    let out = dry_run(&[], &empty);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("Would install 1 wheel: hardlink;"), "{}", stderr(&out));
+}
