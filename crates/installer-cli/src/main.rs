@@ -89,10 +89,11 @@ pub(crate) fn print_error(err: &(dyn std::error::Error + 'static)) {
     let mut stderr = std::io::stderr().lock();
     let mut causes = installer_core::error::causes(err);
     if let Some(first) = causes.next() {
-        let _ = writeln!(stderr, "{} {first}", style::error_prefix());
+        let _ =
+            writeln!(stderr, "{} {}", style::error_prefix(), continued(&first.to_string(), "error: ".len()));
     }
     for cause in causes {
-        let _ = writeln!(stderr, "  cause: {cause}");
+        let _ = writeln!(stderr, "  cause: {}", continued(&cause.to_string(), "  cause: ".len()));
     }
     if let Some(hint) = err.downcast_ref::<commands::Failure>().and_then(|f| match f {
         commands::Failure::Core(e) => hint(e),
@@ -100,6 +101,21 @@ pub(crate) fn print_error(err: &(dyn std::error::Error + 'static)) {
     }) {
         let _ = writeln!(stderr, "{} {hint}", style::hint_prefix());
     }
+}
+
+/// `text` with every line after the first indented by `width`, under the first's text: a
+/// message of several lines (a distributor's PEP 668 text, an interpreter's stderr) stays inside
+/// its `error:` or `cause:` line instead of passing for lines of its own.
+fn continued(text: &str, width: usize) -> String {
+    let mut lines = text.lines().map(str::trim_end);
+    let mut out = lines.next().unwrap_or_default().to_owned();
+    for line in lines {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&format!("{:width$}{line}", ""));
+        }
+    }
+    out
 }
 
 /// What to do about an error that is usually a mistake rather than a fault.

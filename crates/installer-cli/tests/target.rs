@@ -471,7 +471,8 @@ fn a_venv_s_python_selects_that_venv_and_a_failing_interpreter_shows_its_stderr(
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("Fatal Python error: first\nsecond line\n"), "{}", stderr(&out));
+    // The interpreter's stderr stays inside the error, indented under its text.
+    assert!(stderr(&out).contains(":\n       Fatal Python error: first\n       second line\n"), "{}", stderr(&out));
     assert!(!tmp.path().join("new").exists());
 }
 
@@ -507,8 +508,8 @@ fn system_installs_into_the_first_python3_that_is_not_a_venv_unless_externally_m
         stderr(&out),
         format!(
             "error: the environment of {} is externally managed (PEP 668); install into a virtual \
-             environment:\nTo install Python packages system-wide, try apt install\npython3-xyz, where xyz is \
-             the package.\nhint: pass --break-system-packages to install into it anyway\n",
+             environment:\n       To install Python packages system-wide, try apt install\n       python3-xyz, \
+             where xyz is the package.\nhint: pass --break-system-packages to install into it anyway\n",
             cpython.join("bin/python3").display()
         )
     );
