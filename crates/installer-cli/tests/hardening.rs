@@ -233,6 +233,48 @@ fn a_directory_that_is_not_a_venv_is_refused_and_nothing_is_written() {
     assert_cache_empty(&cache);
 }
 
+/// Runs `installer` with `args`, killing it (and failing) if it has not exited after 30 s.
+fn installer_within_30s(cwd: &Path, args: &[&str]) -> Output {
+    let mut child = support::installer_command(cwd, args, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("installer {args:?} still running after 30 s: {}", stderr(&out));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A FIFO (whose open waits for a writer) and `/dev/zero` (whose hash never ends) given as
+/// wheels, under wheel names: refused at once, naming them, with nothing cached or changed.
+/// Both used to hang the install for ever.
+#[test]
+fn a_fifo_or_a_device_given_as_a_wheel_is_refused_at_once() {
+    let work = open_workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let fifo = work.path().join("fifo-1.0-py3-none-any.whl");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let zero = work.path().join("zero-1.0-py3-none-any.whl");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let before = snapshot(&venv);
+    for wheel in [&fifo, &zero] {
+        let out = installer_within_30s(work.path(), &install_args(&venv, &cache, &[wheel], &[]));
+        let expected =
+            format!("error: {} is a special file (a FIFO, device or socket), not a wheel", wheel.display());
+        assert_failed(&out, 1, &[&expected]);
+        assert_eq!(snapshot(&venv), before);
+        assert_cache_empty(&cache);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits
 

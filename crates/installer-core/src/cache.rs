@@ -280,6 +280,13 @@ impl Cache {
                 kind: crate::error::NotAWheel::Directory,
             });
         }
+        if !meta.is_file() {
+            // Opening a FIFO waits for a writer, and hashing `/dev/zero` never ends.
+            return Err(Error::NotAWheel {
+                path: wheel.to_path_buf(),
+                kind: crate::error::NotAWheel::Special,
+            });
+        }
         let size = meta.len();
         let mtime_ns =
             meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());

@@ -117,6 +117,9 @@ pub enum NotAWheel {
     Directory,
     /// An sdist (`.tar.gz`, `.zip`...): it must be built into a wheel first.
     SourceDistribution,
+    /// A FIFO, a device or a socket: reading one may never end (`/dev/zero`) or never start
+    /// (a FIFO without a writer).
+    Special,
 }
 
 impl std::fmt::Display for NotAWheel {
@@ -124,6 +127,7 @@ impl std::fmt::Display for NotAWheel {
         f.write_str(match self {
             NotAWheel::Directory => "a directory",
             NotAWheel::SourceDistribution => "a source distribution",
+            NotAWheel::Special => "a special file (a FIFO, device or socket)",
         })
     }
 }

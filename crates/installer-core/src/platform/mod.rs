@@ -79,6 +79,24 @@ pub fn is_executable(_meta: &Metadata) -> bool {
     false
 }
 
+/// Opens `path` for reading if it is a regular file, without waiting on a FIFO's writer
+/// (`O_NONBLOCK`, which reads of regular files ignore): anything else is an `InvalidInput`
+/// error, since reading a device such as `/dev/zero` may never end.
+pub fn open_regular_file(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
+}
+
 /// Creates a file for writing with the mode pip would give it (0o666 less the umask, and for
 /// executables 0o777 less the umask plus every execute bit: 0o755 and 0o644 with the usual
 /// 022), failing when `path` exists, so nothing already there is overwritten.

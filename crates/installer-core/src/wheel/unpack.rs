@@ -94,7 +94,7 @@ pub fn unpack_verified_with(
     dest: &Path,
     options: &UnpackOptions<'_>,
 ) -> Result<Manifest, WheelError> {
-    let file = File::open(archive).map_err(|e| WheelError::io("open", archive, e))?;
+    let file = crate::platform::open_regular_file(archive).map_err(|e| WheelError::io("open", archive, e))?;
     // Hashed through the same open file as it is unpacked from (its own cursor; the members
     // are read with `pread`), so the hash that names the entry is that of what was unpacked,
     // even if the path is replaced meanwhile.
