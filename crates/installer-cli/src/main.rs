@@ -84,16 +84,23 @@ pub(crate) fn cancel_on_ctrl_c(cancel: &installer_core::Cancel) {
 
 /// `error: <what>` then one `  cause: <why>` line per source, as docs/cli.md specifies, and a
 /// `hint:` where a mistake of the core's kind has a usual fix.
+///
+/// Control characters are printed escaped as Rust escapes them (`\u{1b}`), so nothing in a
+/// message can drive the terminal; a wheel's own words (a member name, from the archive) have
+/// their line breaks escaped too (`\n`), so each stays one line. Other messages keep theirs
+/// and their tabs: a distributor's PEP 668 text, an interpreter's stderr.
 pub(crate) fn print_error(err: &(dyn std::error::Error + 'static)) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
-    let mut causes = installer_core::error::causes(err);
+    let mut causes = std::iter::successors(Some(err), |e| e.source()).map(|e| {
+        let from_wheel = e.downcast_ref::<installer_core::wheel::WheelError>().is_some();
+        printable(&e.to_string(), !from_wheel)
+    });
     if let Some(first) = causes.next() {
-        let _ =
-            writeln!(stderr, "{} {}", style::error_prefix(), continued(&first.to_string(), "error: ".len()));
+        let _ = writeln!(stderr, "{} {}", style::error_prefix(), continued(&first, "error: ".len()));
     }
     for cause in causes {
-        let _ = writeln!(stderr, "  cause: {}", continued(&cause.to_string(), "  cause: ".len()));
+        let _ = writeln!(stderr, "  cause: {}", continued(&cause, "  cause: ".len()));
     }
     if let Some(hint) = err.downcast_ref::<commands::Failure>().and_then(|f| match f {
         commands::Failure::Core(e) => hint(e),
@@ -113,6 +120,20 @@ fn continued(text: &str, width: usize) -> String {
         out.push('\n');
         if !line.is_empty() {
             out.push_str(&format!("{:width$}{line}", ""));
+        }
+    }
+    out
+}
+
+/// `text` with its control characters escaped as Rust escapes them (`\n`, `\u{1b}`), but for
+/// line breaks and tabs when `keep_lines`.
+fn printable(text: &str, keep_lines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !(keep_lines && matches!(c, '\n' | '\t')) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
         }
     }
     out

@@ -275,6 +275,33 @@ fn a_fifo_or_a_device_given_as_a_wheel_is_refused_at_once() {
     }
 }
 
+/// A member name with a line break or a terminal escape, refused for not being in RECORD: the
+/// error names it escaped, one line per message, nothing raw reaching the terminal.
+#[test]
+fn control_characters_of_member_names_are_printed_escaped() {
+    let work = open_workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let before = snapshot(&venv);
+    for (i, (member, shown)) in
+        [("ctl/x\ny.py", "ctl/x\\ny.py"), ("ctl/\u{1b}[2Jred.py", "ctl/\\u{1b}[2Jred.py")]
+            .into_iter()
+            .enumerate()
+    {
+        let wheel_dir = work.path().join(format!("w{i}"));
+        std::fs::create_dir(&wheel_dir).unwrap();
+        let mut builder = WheelBuilder::new("ctl", "1.0").file(member, b"x");
+        builder.record = RecordMode::Without(vec![member.to_string()]);
+        let wheel = builder.write(&wheel_dir, None);
+        let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+        assert_failed(&out, 1, &[&format!("  cause: {shown}: not listed in RECORD\n")]);
+        let err = stderr(&out);
+        assert!(!err.contains('\u{1b}'), "{err:?}");
+        assert_eq!(err.lines().count(), 2, "{err:?}");
+        assert_eq!(snapshot(&venv), before);
+        assert_cache_empty(&cache);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits
 

@@ -472,7 +472,11 @@ fn a_venv_s_python_selects_that_venv_and_a_failing_interpreter_shows_its_stderr(
     );
     assert_eq!(out.status.code(), Some(1));
     // The interpreter's stderr stays inside the error, indented under its text.
-    assert!(stderr(&out).contains(":\n       Fatal Python error: first\n       second line\n"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(":\n       Fatal Python error: first\n       second line\n"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!tmp.path().join("new").exists());
 }
 
