@@ -41,7 +41,15 @@ fn old_and_odd_wheels_install_as_pip_installs_them() {
             "{}/DESCRIPTION.rst,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0",
             absent.dist_info()
         )]);
+        // WHEEL without Root-Is-Purelib, or with a value that is not `true`: platlib for pip
+        // and uv (the same directory as purelib in a venv).
+        let mut unsaid = WheelBuilder::new("no_purelib", "1.0");
+        unsaid.wheel_file = Some("Wheel-Version: 1.0\nGenerator: old\nTag: py3-none-any\n".into());
+        let mut odd = WheelBuilder::new("odd_purelib", "1.0");
+        odd.wheel_file = Some("Wheel-Version: 1.0\nRoot-Is-Purelib: yes\nTag: py3-none-any\n".into());
         vec![
+            unsaid.write(dir, None),
+            odd.write(dir, None),
             early.write(dir, None),
             newer.write(dir, None),
             absent.write(dir, None),
@@ -54,6 +62,14 @@ fn old_and_odd_wheels_install_as_pip_installs_them() {
     a_record_row_for_a_file_the_archive_lacks_is_ignored(&both);
     setuptools_wrapper_scripts_give_way_to_the_generated_launchers(&both);
     versioned_easy_install_entry_points_for_other_pythons_are_dropped(&both);
+    a_missing_or_odd_root_is_purelib_means_platlib_as_for_pip(&both);
+}
+
+fn a_missing_or_odd_root_is_purelib_means_platlib_as_for_pip(both: &Installed) {
+    for name in ["no_purelib", "odd_purelib"] {
+        assert_eq!(both.pip_only_rows[&format!("{name}-1.0.dist-info")], rows(&[]));
+        assert_eq!(python(&both.ours, &format!("import {name}; print({name}.VALUE)")), "1\n");
+    }
 }
 
 fn wheel_version_0_1_of_early_wheel_releases_installs_without_a_word(both: &Installed) {

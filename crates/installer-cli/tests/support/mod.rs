@@ -244,6 +244,8 @@ pub struct WheelBuilder {
     pub root_is_purelib: bool,
     /// More `Key: value` lines of METADATA's header.
     pub metadata_headers: Vec<String>,
+    /// WHEEL as written, instead of the one made from the fields above (an odd one).
+    pub wheel_file: Option<String>,
 }
 
 pub enum RecordMode {
@@ -270,6 +272,7 @@ impl WheelBuilder {
             metadata_name: None,
             root_is_purelib: true,
             metadata_headers: Vec::new(),
+            wheel_file: None,
         }
     }
 
@@ -320,15 +323,13 @@ impl WheelBuilder {
             .into_bytes(),
             0o644,
         ));
-        members.push((
-            format!("{dist_info}/WHEEL"),
+        let wheel_file = self.wheel_file.clone().unwrap_or_else(|| {
             format!(
                 "Wheel-Version: {}\nGenerator: test\nRoot-Is-Purelib: {}\nTag: py3-none-any\n",
                 self.wheel_version, self.root_is_purelib
             )
-            .into_bytes(),
-            0o644,
-        ));
+        });
+        members.push((format!("{dist_info}/WHEEL"), wheel_file.into_bytes(), 0o644));
         let record = match &self.record {
             RecordMode::Omitted => None,
             RecordMode::Custom(text) => Some(text.clone()),

@@ -43,6 +43,8 @@ fn dotted(version: &[u32]) -> String {
 }
 
 /// Parses `WHEEL`. A Wheel-Version with a greater major than [`WHEEL_VERSION`] is refused.
+/// `Root-Is-Purelib` is read as pip reads it (`.lower() == "true"`): missing or any other
+/// value means platlib, as for pip and uv, which install such wheels without a word.
 pub fn parse_wheel_file(text: &str) -> Result<WheelInfo, String> {
     let mut version = None;
     let mut purelib = None;
@@ -50,16 +52,11 @@ pub fn parse_wheel_file(text: &str) -> Result<WheelInfo, String> {
         if key.eq_ignore_ascii_case("Wheel-Version") && version.is_none() {
             version = Some(parse_wheel_version(&value)?);
         } else if key.eq_ignore_ascii_case("Root-Is-Purelib") && purelib.is_none() {
-            purelib = Some(match value.to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => return Err(format!("Root-Is-Purelib must be true or false, not {value:?}")),
-            });
+            purelib = Some(value.eq_ignore_ascii_case("true"));
         }
     }
     let wheel_version = version.ok_or("missing Wheel-Version")?;
-    let root_is_purelib = purelib.ok_or("missing Root-Is-Purelib")?;
-    Ok(WheelInfo { wheel_version, root_is_purelib })
+    Ok(WheelInfo { wheel_version, root_is_purelib: purelib.unwrap_or(false) })
 }
 
 /// Integers separated by dots, as pip reads them (`tuple(map(int, version.split(".")))`).
@@ -258,6 +255,19 @@ mod tests {
     }
 
     #[test]
+    fn root_is_purelib_as_pip_reads_it() {
+        let purelib =
+            |line: &str| parse_wheel_file(&format!("Wheel-Version: 1.0\n{line}")).unwrap().root_is_purelib;
+        assert!(purelib("Root-Is-Purelib: true\n"));
+        assert!(purelib("Root-Is-Purelib: TRUE\n"));
+        assert!(purelib("Root-Is-Purelib: true\nRoot-Is-Purelib: false\n"));
+        // Missing, or anything but `true`: platlib, as pip and uv install such a wheel.
+        for line in ["", "Root-Is-Purelib: false\n", "Root-Is-Purelib: yes\n", "Root-Is-Purelib:\n"] {
+            assert!(!purelib(line), "{line:?}");
+        }
+    }
+
+    #[test]
     fn wheel_file_errors() {
         let err = |t| parse_wheel_file(t).unwrap_err();
         assert_eq!(
@@ -265,12 +275,7 @@ mod tests {
             "unsupported Wheel-Version 2.0 (this installer reads up to 1.x)"
         );
         assert_eq!(err("Root-Is-Purelib: true\n"), "missing Wheel-Version");
-        assert_eq!(err("Wheel-Version: 1.0\n"), "missing Root-Is-Purelib");
         assert_eq!(err("Wheel-Version: one\nRoot-Is-Purelib: true\n"), "invalid Wheel-Version \"one\"");
-        assert_eq!(
-            err("Wheel-Version: 1.0\nRoot-Is-Purelib: yes\n"),
-            "Root-Is-Purelib must be true or false, not \"yes\""
-        );
         // Only the header counts: a body after the blank line is ignored.
         assert_eq!(err("Root-Is-Purelib: true\n\nWheel-Version: 1.0\n"), "missing Wheel-Version");
     }
