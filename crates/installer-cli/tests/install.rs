@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::*;
@@ -179,6 +179,85 @@ fn a_data_file_into_site_packages_conflicts_with_a_library_file() {
         assert!(err.contains("both install ") && err.contains("shared/mod.py"), "{err}");
         assert_eq!(snapshot(&venv), before);
     }
+}
+
+/// The members of a wheel, the two files the refusal names, and the path they share.
+type TwiceCase<'a> = (&'a [(&'a str, &'a [u8])], &'a str, &'a str, PathBuf);
+
+/// One wheel writing one path twice with different content: a member and the same path under
+/// `.data/purelib`, `.data/purelib` and `.data/platlib`, a `.data/data/bin` file and a launcher,
+/// its own RECORD or INSTALLER under `.data/purelib`. These installed "successfully" with
+/// whichever file came last and RECORD listing the path twice, so `verify` failed on the fresh
+/// environment. Refused now, naming both files; nothing changed. A file shipped twice with the
+/// same content installs, as pip installs it.
+#[test]
+fn a_wheel_writing_one_path_twice_is_refused_naming_both_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let site = site_packages(&venv);
+    let di = "twice-1.0.dist-info";
+    let cases: [TwiceCase; 5] = [
+        (
+            &[("twice/x.py", b"ROOT\n"), ("twice-1.0.data/purelib/twice/x.py", b"DATA\n")],
+            "twice/x.py",
+            "twice-1.0.data/purelib/twice/x.py",
+            site.join("twice/x.py"),
+        ),
+        (
+            &[
+                ("twice-1.0.data/purelib/twice/y.py", b"PURE\n"),
+                ("twice-1.0.data/platlib/twice/y.py", b"PLAT\n"),
+            ],
+            "twice-1.0.data/platlib/twice/y.py",
+            "twice-1.0.data/purelib/twice/y.py",
+            site.join("twice/y.py"),
+        ),
+        (
+            &[
+                ("twice-1.0.data/data/bin/tool", b"#!/bin/sh\n"),
+                ("twice-1.0.dist-info/entry_points.txt", b"[console_scripts]\ntool = twice:main\n"),
+            ],
+            "twice-1.0.data/data/bin/tool",
+            "the launcher of entry point `tool`",
+            venv.join("bin/tool"),
+        ),
+        (
+            &[("twice-1.0.data/purelib/twice-1.0.dist-info/RECORD", b"planted\n")],
+            "twice-1.0.data/purelib/twice-1.0.dist-info/RECORD",
+            "the installer's twice-1.0.dist-info/RECORD",
+            site.join(format!("{di}/RECORD")),
+        ),
+        (
+            &[("twice-1.0.data/purelib/twice-1.0.dist-info/INSTALLER", b"planted\n")],
+            "twice-1.0.data/purelib/twice-1.0.dist-info/INSTALLER",
+            "the installer's twice-1.0.dist-info/INSTALLER",
+            site.join(format!("{di}/INSTALLER")),
+        ),
+    ];
+    let before = snapshot(&venv);
+    for (i, (files, one, other, path)) in cases.iter().enumerate() {
+        let dir = tmp.path().join(format!("w{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let wheel =
+            files.iter().fold(WheelBuilder::new("twice", "1.0"), |b, (p, c)| b.file(p, c)).write(&dir, None);
+        let out = installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.starts_with(&format!("error: refused wheel {}\n", wheel.display())), "{err}");
+        // Named in either order: which comes first is the plan's.
+        let said = |a: &str, b: &str| {
+            err.contains(&format!("  cause: {a} and {b} would both be installed as {}\n", path.display()))
+        };
+        assert!(said(one, other) || said(other, one), "{err}");
+        assert_eq!(snapshot(&venv), before, "{err}");
+    }
+    // The same file twice (same content and mode): installed once, and the environment verifies.
+    let same = WheelBuilder::new("same", "1.0")
+        .file("same/x.py", b"X = 1\n")
+        .file("same-1.0.data/purelib/same/x.py", b"X = 1\n")
+        .write(tmp.path(), None);
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[same.to_str().unwrap()])));
+    assert_ok(&installer(tmp.path(), &["verify", "--venv", venv.to_str().unwrap()]));
 }
 
 /// One hostile or broken wheel among good ones: exit 1, an `error:` naming the wheel and a

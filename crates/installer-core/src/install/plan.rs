@@ -343,30 +343,33 @@ fn top_level((root, rel): (RootId, &str)) -> (RootId, &str) {
     (root, rel.split_once('/').map_or(rel, |(first, _)| first))
 }
 
-/// Refuses two wheels of one command that write the same path, naming both.
+/// Refuses two wheels of one command that write the same path, naming both, and a wheel
+/// that writes one path twice with different content (a member and the same path under
+/// `.data/purelib`, a `.data/data/bin` file and a launcher, its own copy of RECORD or
+/// INSTALLER under `.data/purelib`), naming both of its files.
 ///
-/// Two wheels can only collide under a top-level name (a package, a module, a script) that
-/// both use, so paths are compared only under the few shared ones: a map of every path of a
-/// 100,000-file install would be the largest allocation of the whole install.
+/// Two wheels, or two parts of one wheel (its archive root, each `.data` scheme, what the
+/// installer generates), can only collide under a top-level name (a package, a module, a
+/// script) that both use, so paths are compared only under the few shared ones: a map of
+/// every path of a 100,000-file install would be the largest allocation of the whole install.
 pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> {
-    const SHARED: usize = usize::MAX;
-    let mut owners: FxHashMap<(RootId, &str), usize> = FxHashMap::default();
+    const SHARED: (usize, Part) = (usize::MAX, Part::Generated);
+    let mut owners: FxHashMap<(RootId, &str), (usize, Part)> = FxHashMap::default();
     for (index, plan) in plans.iter().enumerate() {
-        for file in &plan.files {
-            let owner = owners.entry(top_level(plan.destination(file))).or_insert(index);
-            if *owner != index {
+        for (destination, part, _) in plan.destinations() {
+            let owner = owners.entry(top_level(destination)).or_insert((index, part));
+            if *owner != (index, part) {
                 *owner = SHARED;
             }
         }
     }
-    let mut paths: FxHashMap<(RootId, &str), usize> = FxHashMap::default();
+    let mut paths: FxHashMap<(RootId, &str), (usize, Part, Option<&PlannedFile>)> = FxHashMap::default();
     for (index, plan) in plans.iter().enumerate() {
-        for file in &plan.files {
-            let destination = plan.destination(file);
+        for (destination, part, file) in plan.destinations() {
             if owners[&top_level(destination)] != SHARED {
                 continue;
             }
-            let first = *paths.entry(destination).or_insert(index);
+            let (first, first_part, first_file) = *paths.entry(destination).or_insert((index, part, file));
             if first != index {
                 return Err(Error::Conflict {
                     path: roots.join(destination.0, destination.1),
@@ -374,9 +377,90 @@ pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> 
                     second: plan.wheel.clone(),
                 });
             }
+            if first_part != part && !plan.same_content(first_file, file) {
+                return Err(Error::Wheel {
+                    wheel: plan.wheel.clone(),
+                    source: crate::wheel::WheelError::SamePath {
+                        path: roots.join(destination.0, destination.1),
+                        first: plan.describe(first_file),
+                        second: plan.describe(file),
+                    },
+                });
+            }
         }
     }
     Ok(())
+}
+
+/// The part of a wheel a planned file comes from: within one part, paths are the archive's
+/// (unique), so only files of two parts can land on one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The archive's root (its `.dist-info` included).
+    Root,
+    /// `.data/<scheme>/`, by the scheme's name.
+    Data(u8),
+    /// Launchers, rewritten scripts, INSTALLER and the rest the installer writes, RECORD too.
+    Generated,
+    Bytecode,
+}
+
+impl WheelPlan {
+    /// Every destination of this plan with the part of the wheel it comes from and the planned
+    /// file (`None` for RECORD, written apart from the others).
+    fn destinations(&self) -> impl Iterator<Item = ((RootId, &str), Part, Option<&PlannedFile>)> {
+        let data_prefix = format!("{}/", self.entry.manifest().data_dir);
+        let files = self.files.iter().map(move |file| {
+            let part = match &file.source {
+                Source::Entry { index, .. } => {
+                    let path = &self.entry.manifest().files[*index as usize].path;
+                    match path.strip_prefix(&data_prefix).and_then(|rest| rest.split_once('/')) {
+                        Some((scheme, _)) => Part::Data(
+                            ["purelib", "platlib", "scripts", "headers"]
+                                .iter()
+                                .position(|s| *s == scheme)
+                                .unwrap_or(4) as u8,
+                        ),
+                        None => Part::Root,
+                    }
+                }
+                Source::Generated(_) => Part::Generated,
+                Source::Bytecode(_) => Part::Bytecode,
+            };
+            (self.destination(file), part, Some(file))
+        });
+        files.chain(std::iter::once(((self.meta_root, self.record.as_str()), Part::Generated, None)))
+    }
+
+    /// Whether two planned files of this plan are members with the same content and mode (a
+    /// wheel that ships a file twice, as pip installs it either way).
+    fn same_content(&self, a: Option<&PlannedFile>, b: Option<&PlannedFile>) -> bool {
+        let member = |file: Option<&PlannedFile>| match file.map(|f| &f.source) {
+            Some(Source::Entry { index, .. }) => Some(&self.entry.manifest().files[*index as usize]),
+            _ => None,
+        };
+        match (member(a), member(b)) {
+            (Some(a), Some(b)) => a.hash == b.hash && a.executable == b.executable,
+            _ => false,
+        }
+    }
+
+    /// A planned file as messages name it: its path in the wheel, or what the installer makes.
+    fn describe(&self, file: Option<&PlannedFile>) -> String {
+        match file.map(|f| &f.source) {
+            Some(Source::Entry { index, .. }) => self.entry.manifest().files[*index as usize].path.clone(),
+            Some(Source::Generated(index)) => {
+                let generated = &self.generated[*index as usize];
+                if generated.launcher {
+                    format!("the launcher of entry point `{}`", generated.rel)
+                } else {
+                    format!("the installer's {}", generated.rel)
+                }
+            }
+            Some(Source::Bytecode(index)) => self.bytecode_file(*index).path.clone(),
+            None => format!("the installer's {}", self.record),
+        }
+    }
 }
 
 /// A `.data/scripts` file (manifest `index`) whose `#!python` line names this environment's

@@ -130,6 +130,12 @@ pub enum WheelError {
     /// would delete all it holds. `path` is absolute.
     #[error("a file of it would replace the directory {}", path.display())]
     ReplacesDirectory { path: PathBuf },
+    /// Two files of one wheel (members under different schemes, a member and an entry point's
+    /// launcher or the installer's own metadata) would be installed at one path with different
+    /// content: whichever came last would win, and RECORD would list the path twice. `path`
+    /// is absolute.
+    #[error("{first} and {second} would both be installed as {}", path.display())]
+    SamePath { path: PathBuf, first: String, second: String },
     /// The unpack's [`crate::Cancel`] token was cancelled; the caller removes what was written.
     #[error("cancelled")]
     Cancelled,
