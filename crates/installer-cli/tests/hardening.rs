@@ -88,9 +88,44 @@ fn a_read_only_venv_is_refused_and_left_alone() {
         1,
         &[&format!("error: cannot create a backup directory in {}", venv.display()), "Read-only file system"],
     );
+    assert_no_warning(&out);
     assert_eq!(snapshot(&venv), before);
     // The wheel was sound: its verified entry is kept for the next try, nothing half-written.
     assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new());
+}
+
+/// Nothing but the error: a place that takes no file at all refuses a copy as it refuses a
+/// link, so there is no fallback to copying to warn about (the warning used to come first,
+/// promising "the installed packages are complete and work the same").
+#[track_caller]
+fn assert_no_warning(out: &Output) {
+    let err = stderr(out);
+    assert!(!err.lines().any(|l| l.starts_with("warning:")), "{err}");
+}
+
+/// Only site-packages is read-only: the install fails at its first directory there, naming
+/// it, without a link-fallback warning; the environment as before.
+#[test]
+fn a_read_only_site_packages_fails_with_one_error_and_no_fallback_warning() {
+    let work = open_workdir();
+    let venv = venv_at(&work.path().join("venv"));
+    let cache = work.path().join("cache");
+    let site = site_packages(&venv);
+    let before = snapshot(&venv);
+    let Some(_ro) = Mount::read_only(&site) else { return };
+    let wheel = fixture("fixture_pkg-1.0");
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+    assert_failed(
+        &out,
+        1,
+        &[
+            &format!("error: cannot install {} into the environment", wheel.display()),
+            &format!("  cause: cannot create directory {}/", site.display()),
+            "Read-only file system",
+        ],
+    );
+    assert_no_warning(&out);
+    assert_eq!(snapshot(&venv), before);
 }
 
 /// The one `note:` a cache that cannot be written gets, naming it and the OS error.

@@ -40,6 +40,11 @@ pub enum QuietReason {
     /// The cache is a temporary one (`--no-cache`, or receiving what a cache this user cannot
     /// write would have), on another filesystem than the target: copying is expected.
     TemporaryCache { cache: PathBuf },
+    /// Every link mode tried was refused because `target` takes no new file at all (a
+    /// read-only filesystem, no permission, no space): a copy will be refused the same way, at
+    /// the install's first write, whose error names it. Not a fallback whose warning would
+    /// promise a complete install.
+    TargetNotWritable { target: PathBuf, error: io::Error },
 }
 
 impl fmt::Display for QuietReason {
@@ -70,6 +75,12 @@ impl fmt::Display for QuietReason {
                  user cannot write), on another filesystem than the target: files are copied, and no cache \
                  shard is kept for it",
                 cache.display()
+            ),
+            QuietReason::TargetNotWritable { target, error } => write!(
+                f,
+                "{} takes no new file ({error}): copying cannot work either, and the install fails at \
+                 its first write",
+                target.display()
             ),
         }
     }

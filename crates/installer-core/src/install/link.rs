@@ -190,6 +190,19 @@ pub(crate) fn copy_from_temporary_cache_quietly(
     }
 }
 
+/// A target that takes no new file (read-only, not writable by this user, full) refuses every
+/// link mode, and a copy the same way: no fallback to warn about (its warning promises a
+/// complete install). The install then fails at its first write, naming the place and the OS
+/// error, as with `--link-mode copy`.
+pub(crate) fn quiet_when_target_refuses_writes(decision: &mut LinkDecision, target: &Path) {
+    let failures = &decision.direct.failures;
+    if decision.fell_back() && failures.iter().all(|(_, e)| platform::refuses_writes(e)) {
+        let (_, first) = &failures[0];
+        let error = std::io::Error::new(first.kind(), first.to_string());
+        decision.quiet = Some(QuietReason::TargetNotWritable { target: target.to_path_buf(), error });
+    }
+}
+
 /// The cache root of a probe's source directory (a cache's scratch directory), for messages.
 fn cache_root_of(source: &Path) -> PathBuf {
     crate::cache::Layout::root_of_scratch(source).unwrap_or_else(|| source.to_path_buf())
@@ -231,6 +244,7 @@ pub(crate) fn resolve(
     let mut decision = decide(requested, shards, &cache.probe_dir(), target, venv.root(), &mut open_shard)
         .map_err(|e| Error::io("probe link modes into", target, e))?;
     copy_from_temporary_cache_quietly(&mut decision, requested, cache);
+    quiet_when_target_refuses_writes(&mut decision, target);
     for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(
             "{mode} from {} into {} failed: {err}",

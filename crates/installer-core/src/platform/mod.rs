@@ -454,6 +454,16 @@ pub fn is_out_of_space(err: &io::Error) -> bool {
     matches!(err.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
 }
 
+/// Whether an I/O error says a directory takes no new entry at all, whatever the way it is
+/// made (a read-only filesystem, no write permission, no space or quota): a link refused for
+/// one of these reasons means a copy would be refused too. `EPERM` is not one: it is also how
+/// `protected_hardlinks` refuses a hardlink to another user's file, which a copy gets past.
+pub fn refuses_writes(err: &io::Error) -> bool {
+    is_out_of_space(err)
+        || matches!(err.raw_os_error(), Some(libc::EROFS | libc::EACCES))
+        || err.kind() == io::ErrorKind::ReadOnlyFilesystem
+}
+
 /// Whether an I/O error says the file has as many hard links as its filesystem allows
 /// (`EMLINK`).
 pub fn is_too_many_links(err: &io::Error) -> bool {
