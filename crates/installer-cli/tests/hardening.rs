@@ -128,6 +128,35 @@ fn a_read_only_site_packages_fails_with_one_error_and_no_fallback_warning() {
     assert_eq!(snapshot(&venv), before);
 }
 
+/// The cache's filesystem is full when a warm install probes link modes (its sample file is
+/// written in the cache): the error names the cache, not the environment, which has room.
+#[test]
+fn a_full_cache_at_the_link_probe_is_named_in_the_error() {
+    let work = open_workdir();
+    let small = work.path().join("small");
+    let Some(_mount) = Mount::tmpfs(&small, "2m") else { return };
+    let cache = small.join("cache");
+    let (first, second) = (venv_at(&work.path().join("first")), venv_at(&work.path().join("second")));
+    let wheel = fixture("fixture_pkg-1.0");
+    assert_ok(&installer(work.path(), &install_args(&first, &cache, &[&wheel], &[])));
+    // Fill the rest of the filesystem.
+    let mut filler = std::fs::File::create(small.join("filler")).unwrap();
+    let block = vec![0u8; 4096];
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    let before = snapshot(&second);
+    let out = installer(work.path(), &install_args(&second, &cache, &[&wheel], &[]));
+    assert_failed(
+        &out,
+        1,
+        &[
+            "error: cannot probe link modes into ",
+            &format!("  cause: cannot write a probe file in {}/", cache.display()),
+            "No space left on device",
+        ],
+    );
+    assert_eq!(snapshot(&second), before);
+}
+
 /// The one `note:` a cache that cannot be written gets, naming it and the OS error.
 fn assert_one_read_only_note(out: &Output, cache: &Path, os_error: &str) {
     let err = stderr(out);

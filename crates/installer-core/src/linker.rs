@@ -240,8 +240,14 @@ pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::R
     if candidates.is_empty() {
         return Ok(Probe { mode: ConcreteLinkMode::Copy, failures: Vec::new() });
     }
-    let sample = tempfile::Builder::new().prefix(".installer-probe-").tempfile_in(source_dir)?;
-    std::fs::write(sample.path(), b"installer link probe\n")?;
+    // The sample is written on the cache's side: an error there (a full cache) names the cache,
+    // not the target the caller's message names.
+    let in_source = |e: io::Error| {
+        io::Error::new(e.kind(), format!("cannot write a probe file in {}: {e}", source_dir.display()))
+    };
+    let sample =
+        tempfile::Builder::new().prefix(".installer-probe-").tempfile_in(source_dir).map_err(in_source)?;
+    std::fs::write(sample.path(), b"installer link probe\n").map_err(in_source)?;
     let name = |path: &Path| path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
     let sample_name = name(sample.path()).expect("tempfile names are ASCII");
     let (source, target) = (Dir::open(source_dir)?, Dir::open(target_dir)?);
