@@ -70,6 +70,71 @@ fn a_copy_that_does_not_fit_in_the_venv_rolls_back() {
     assert!(site_packages(&venv).join("wide-1.0.dist-info/RECORD").is_file());
 }
 
+/// Free inodes of the filesystem holding `path` (`stat -f`).
+fn free_inodes(path: &Path) -> u64 {
+    let out = Command::new("stat").args(["-f", "-c", "%d"]).arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// The venv on a tmpfs that runs out of inodes at every step of an install in turn (the
+/// backup directory and journal, each directory, file and launcher, INSTALLER, RECORD): each
+/// failure past the transaction's own files names the wheel, and leaves the environment as it
+/// was; with enough inodes the install succeeds.
+/// A RECORD that could not be written was the one failure that did not name the wheel.
+#[test]
+fn running_out_of_inodes_at_any_step_names_the_wheel_and_rolls_back() {
+    let work = open_workdir();
+    let small = work.path().join("small");
+    let Some(mount) = Mount::tmpfs(&small, "64m") else { return };
+    let cache = work.path().join("cache");
+    let venv = venv_at(&small.join("venv"));
+    let wheel = WheelBuilder::new("inodes", "1.0")
+        .file("inodes/sub/a.py", b"A = 1\n")
+        .file("inodes/sub/b.py", b"B = 1\n")
+        .file("inodes-1.0.data/scripts/tool", b"#!/bin/sh\necho tool\n")
+        .file("inodes-1.0.dist-info/entry_points.txt", b"[console_scripts]\ninodes = inodes:main\n")
+        .write(work.path(), None);
+    // Unpacked once into the cache (on another filesystem), so each run only places files.
+    let args = install_args(&venv, &cache, &[&wheel], &["--link-mode", "copy"]);
+    let dry = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--dry-run"]));
+    assert_ok(&dry);
+    let before = snapshot(&venv);
+    let total: u64 = {
+        let out = Command::new("stat").args(["-f", "-c", "%c"]).arg(&small).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let used = total - free_inodes(&small);
+    let mut failures = Vec::new();
+    for spare in 0..40 {
+        mount.remount(&format!("remount,nr_inodes={}", used + spare));
+        let out = installer(work.path(), &args);
+        if out.status.success() {
+            break;
+        }
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.starts_with("error: "), "{err}");
+        // The transaction's own files (its backup directory, its journal) are the environment's
+        // business, not one wheel's: named by their path.
+        if !err.lines().next().unwrap().contains("/.installer-backup-")
+            && !err.contains("error: cannot create a backup directory in ")
+        {
+            assert!(
+                err.starts_with(&format!("error: cannot install {} into the environment\n", wheel.display())),
+                "with {spare} spare inodes: {err}"
+            );
+        }
+        assert!(err.contains("No space left on device"), "{err}");
+        assert_eq!(snapshot(&venv), before, "with {spare} spare inodes: {err}");
+        failures.push(err);
+    }
+    assert!(
+        site_packages(&venv).join("inodes-1.0.dist-info/RECORD").is_file(),
+        "never succeeded: {failures:?}"
+    );
+    assert!(failures.iter().any(|e| e.contains("/inodes-1.0.dist-info/RECORD\n")), "{failures:#?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Read-only, foreign-owned, not a venv
 

@@ -240,7 +240,8 @@ fn write_records(
     let spelled: Vec<RecordPaths> = (0..roots.len() as RootId).map(|root| roots.record_paths(root)).collect();
     plans.par_iter().try_for_each(|plan| {
         let (dir, spelled) = (&root_dirs[plan.meta_root as usize], &spelled[plan.meta_root as usize]);
-        write_record(txn, dir, &plan.record, plan::record_for(plan, spelled).as_bytes())?;
+        write_record(txn, dir, &plan.record, plan::record_for(plan, spelled).as_bytes())
+            .map_err(|e| Error::Install { wheel: plan.wheel.clone(), source: Box::new(e) })?;
         txn.created([dir.join(&plan.record)]);
         reporter.advance(1);
         Ok(())
