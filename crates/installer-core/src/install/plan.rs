@@ -402,7 +402,6 @@ enum Part {
     Data(u8),
     /// Launchers, rewritten scripts, INSTALLER and the rest the installer writes, RECORD too.
     Generated,
-    Bytecode,
 }
 
 impl WheelPlan {
@@ -425,7 +424,10 @@ impl WheelPlan {
                     }
                 }
                 Source::Generated(_) => Part::Generated,
-                Source::Bytecode(_) => Part::Bytecode,
+                // A compiled `.pyc` never lands on a member's path (a shipped one is installed
+                // instead of compiling it, `add_bytecode`), so it counts with the archive's
+                // root: counted apart, every package would be shared and compared path by path.
+                Source::Bytecode(_) => Part::Root,
             };
             (self.destination(file), part, Some(file))
         });
