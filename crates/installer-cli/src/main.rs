@@ -92,9 +92,9 @@ pub(crate) fn cancel_on_ctrl_c(cancel: &installer_core::Cancel) {
 pub(crate) fn print_error(err: &(dyn std::error::Error + 'static)) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
-    let mut causes = std::iter::successors(Some(err), |e| e.source()).map(|e| {
+    let mut causes = installer_core::error::chain(err).map(|(e, text)| {
         let from_wheel = e.downcast_ref::<installer_core::wheel::WheelError>().is_some();
-        printable(&e.to_string(), !from_wheel)
+        printable(&text, !from_wheel)
     });
     if let Some(first) = causes.next() {
         let _ = writeln!(stderr, "{} {}", style::error_prefix(), continued(&first, "error: ".len()));

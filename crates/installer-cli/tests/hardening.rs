@@ -431,6 +431,33 @@ fn control_characters_of_member_names_are_printed_escaped() {
     }
 }
 
+/// A member whose CRC-32 is wrong in both of its headers: each reason is said once (zip's error
+/// both prints and chains its cause, which was printed twice).
+#[test]
+fn a_crc_mismatch_is_named_once() {
+    let work = open_workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let wheel = WheelBuilder::new("crc", "1.0").write(work.path(), None);
+    let mut bytes = std::fs::read(&wheel).unwrap();
+    let local = bytes.windows(4).position(|w| w == b"PK\x03\x04").unwrap();
+    let central = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    bytes[local + 14] ^= 0xff;
+    bytes[central + 16] ^= 0xff;
+    std::fs::write(&wheel, bytes).unwrap();
+    let before = snapshot(&venv);
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let causes: Vec<&str> = err.lines().filter(|l| l.starts_with("  cause: ")).collect();
+    assert_eq!(
+        causes,
+        ["  cause: crc/__init__.py: cannot decompress", "  cause: i/o error: CRC-32 mismatch"],
+        "{err}"
+    );
+    assert_eq!(snapshot(&venv), before);
+    assert_cache_empty(&cache);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits
 

@@ -144,9 +144,26 @@ impl Error {
     }
 }
 
-/// The message of `err` followed by the message of each `source()`, outermost first.
+/// The message of `err` followed by the message of each `source()`, outermost first (see
+/// [`chain`]).
 pub fn causes<'a>(err: &'a (dyn std::error::Error + 'static)) -> impl Iterator<Item = String> + 'a {
-    std::iter::successors(Some(err), |e| e.source()).map(|e| e.to_string())
+    chain(err).map(|(_, text)| text)
+}
+
+/// `err` and each of its `source()`s with its message, outermost first, leaving out a source
+/// whose message the one above already ends with: an error that both prints and chains its
+/// cause (zip's `i/o error: CRC-32 mismatch` over the `CRC-32 mismatch` itself) would say it
+/// twice.
+pub fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = (&'a (dyn std::error::Error + 'static), String)> + 'a {
+    let mut above: Option<String> = None;
+    std::iter::successors(Some(err), |e| e.source()).filter_map(move |e| {
+        let text = e.to_string();
+        let repeated = above.as_deref().is_some_and(|above| above.ends_with(&text));
+        above = Some(text.clone());
+        (!repeated).then_some((e, text))
+    })
 }
 
 /// Convenience for core functions.
