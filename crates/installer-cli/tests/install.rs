@@ -260,6 +260,23 @@ fn a_wheel_writing_one_path_twice_is_refused_naming_both_files() {
     assert_ok(&installer(tmp.path(), &["verify", "--venv", venv.to_str().unwrap()]));
 }
 
+#[test]
+fn a_record_behind_a_byte_order_mark_installs_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    // The mark is read as such, not as the start of the first path (`bom/__init__.py`), which
+    // would leave that member unlisted and the wheel refused.
+    let mut builder = WheelBuilder::new("bom", "1.0");
+    builder.record = RecordMode::ByteOrderMark;
+    let wheel = builder.write(tmp.path(), None);
+    assert_ok(&installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()])));
+    assert_eq!(python(&venv, "import bom; print(bom.VALUE)"), "1\n");
+    let record = std::fs::read_to_string(site_packages(&venv).join("bom-1.0.dist-info/RECORD")).unwrap();
+    assert!(!record.contains('\u{feff}'), "the RECORD written has no mark: {record:?}");
+    assert!(record.lines().any(|row| row.starts_with("bom/__init__.py,sha256=")), "{record:?}");
+    assert_ok(&installer(tmp.path(), &["verify", "--venv", venv.to_str().unwrap()]));
+}
+
 /// One hostile or broken wheel among good ones: exit 1, an `error:` naming the wheel and a
 /// `cause:` with the reason, the venv exactly as before, and no cache entry for it.
 fn check_refused(make: impl FnOnce(&Path) -> std::path::PathBuf, expected_cause: &str) {

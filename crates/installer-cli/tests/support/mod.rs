@@ -258,6 +258,8 @@ pub enum RecordMode {
     WrongHash(String),
     /// Computed, plus these rows (e.g. for files the archive lacks).
     Extra(Vec<String>),
+    /// Computed, behind a UTF-8 byte-order mark (as some Windows tools save text).
+    ByteOrderMark,
 }
 
 impl WheelBuilder {
@@ -336,9 +338,13 @@ impl WheelBuilder {
             RecordMode::Computed
             | RecordMode::Without(_)
             | RecordMode::WrongHash(_)
-            | RecordMode::Extra(_) => {
+            | RecordMode::Extra(_)
+            | RecordMode::ByteOrderMark => {
                 let skip: &[String] = if let RecordMode::Without(s) = &self.record { s } else { &[] };
                 let mut text = String::new();
+                if matches!(self.record, RecordMode::ByteOrderMark) {
+                    text.push('\u{feff}');
+                }
                 for (path, content, _) in &members {
                     if !skip.contains(path) {
                         let mut hash =

@@ -22,28 +22,28 @@ pub struct RecordEntry {
 /// algorithm.
 pub fn parse_record(text: &str) -> Result<Vec<RecordEntry>, String> {
     let mut entries = Vec::new();
-    for (line, row) in CsvRows::new(text) {
-        let row = row.map_err(|e| format!("line {line}: {e}"))?;
-        if row.is_empty() {
-            continue;
+    for_each_row(text, |row| {
+        if row.len() != 3 {
+            return Err(format!("expected 3 fields (path, hash, size), found {}", row.len()));
         }
-        let [path, hash, size] = <[String; 3]>::try_from(row).map_err(|row| {
-            format!("line {line}: expected 3 fields (path, hash, size), found {}", row.len())
-        })?;
+        let (path, hash, size) = (&row[0], &row[1], &row[2]);
         if path.is_empty() {
-            return Err(format!("line {line}: empty path"));
+            return Err("empty path".to_string());
         }
-        let hash = match hash.as_str() {
+        let hash = match hash {
             "" => None,
-            h if h.split_once('=').is_some_and(|(a, d)| !a.is_empty() && !d.is_empty()) => Some(hash),
-            _ => return Err(format!("line {line}: hash {hash:?} is not of the form algorithm=digest")),
+            h if h.split_once('=').is_some_and(|(a, d)| !a.is_empty() && !d.is_empty()) => {
+                Some(h.to_string())
+            }
+            _ => return Err(format!("hash {hash:?} is not of the form algorithm=digest")),
         };
-        let size = match size.as_str() {
+        let size = match size {
             "" => None,
-            s => Some(s.parse::<u64>().map_err(|_| format!("line {line}: invalid size {s:?}"))?),
+            s => Some(s.parse::<u64>().map_err(|_| format!("invalid size {s:?}"))?),
         };
-        entries.push(RecordEntry { path, hash, size });
-    }
+        entries.push(RecordEntry { path: path.to_string(), hash, size });
+        Ok(())
+    })?;
     Ok(entries)
 }
 
@@ -53,13 +53,75 @@ pub fn parse_record(text: &str) -> Result<Vec<RecordEntry>, String> {
 /// at all is an error.
 pub fn parse_record_paths(text: &str) -> Result<Vec<String>, String> {
     let mut paths = Vec::new();
-    for (line, row) in CsvRows::new(text) {
-        let row = row.map_err(|e| format!("line {line}: {e}"))?;
-        if let Some(path) = row.into_iter().next().filter(|p| !p.is_empty()) {
-            paths.push(path);
+    for_each_row(text, |row| {
+        if let Some(path) = row.get(0).filter(|p| !p.is_empty()) {
+            paths.push(path.to_string());
         }
-    }
+        Ok(())
+    })?;
     Ok(paths)
+}
+
+/// Calls `f` with each row of `text` read as Python's `csv.reader` reads it in its default
+/// ("excel") dialect, non-strict: `,` between fields, `"` quoting with `""` for a quote, no
+/// escape character, a row ended by CRLF, CR or LF; text after a closing quote, or a quote
+/// inside an unquoted field, kept as is. Empty lines are skipped (Python reads them as empty
+/// rows, which RECORD's readers skip), and so is a UTF-8 byte-order mark at the start, as
+/// uv's reader (the same crate) drops it: kept, it would stick to the first path, and the
+/// wheel be refused for a member "not listed in RECORD". An error, from `f` or the reader, is
+/// prefixed with `line N:`, the line its row starts on.
+fn for_each_row(
+    text: &str,
+    mut f: impl FnMut(&csv::StringRecord) -> Result<(), String>,
+) -> Result<(), String> {
+    // csv-core strips the mark too, but only when its first buffer holds all of it: say it once.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = excel_reader(text.as_bytes());
+    let mut row = csv::StringRecord::new();
+    loop {
+        // Where the previous row ended; the row itself starts after any empty lines.
+        let after = reader.position().byte() as usize;
+        let read = reader.read_record(&mut row);
+        let start =
+            after + text.as_bytes()[after..].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
+        let line = || line_at(text, start);
+        match read {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => return Err(format!("line {}: {e}", line())),
+        }
+        // Python's reader only refuses this when strict ("unexpected end of data"); non-strict,
+        // as the csv crate, it makes the rest of the file one field. A RECORD cut short inside
+        // quotes is damaged, not a path with the following rows in it: refused, as it has been.
+        if reader.position().byte() as usize == text.len() && ends_inside_quotes(&text[start..], &row) {
+            return Err(format!("line {}: unterminated quoted field", line()));
+        }
+        f(&row).map_err(|e| format!("line {}: {e}", line()))?;
+    }
+}
+
+/// The reader of [`for_each_row`]; the csv crate's defaults are the excel dialect's but for
+/// headers (RECORD has none) and rows of unequal length (judged by the callers).
+fn excel_reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input)
+}
+
+/// Whether `last`, the row read from `tail` up to the end of the text, ends inside a quoted
+/// field: then a line break added after it would be part of the field, not the end of the row,
+/// and reading the row again with one gives another row.
+fn ends_inside_quotes(tail: &str, last: &csv::StringRecord) -> bool {
+    let mut again = csv::StringRecord::new();
+    let read = excel_reader(std::io::Read::chain(tail.as_bytes(), &b"\n"[..])).read_record(&mut again);
+    read.is_ok_and(|_| again != *last)
+}
+
+/// The line, from 1, that byte `offset` of `text` is on, counting CRLF, CR and LF each as one
+/// line break, as Python's reader counts lines (the csv crate counts LF alone). For messages.
+fn line_at(text: &str, offset: usize) -> usize {
+    let before = &text.as_bytes()[..offset];
+    let lone_crs =
+        before.iter().enumerate().filter(|&(i, &b)| b == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n'));
+    1 + before.iter().filter(|&&b| b == b'\n').count() + lone_crs.count()
 }
 
 /// Renders RECORD as Python's `csv.writer(f, lineterminator="\n")` would: fields quoted only
@@ -91,98 +153,25 @@ pub fn push_row(out: &mut String, path: &str, hash: Option<&dyn std::fmt::Displa
     out.push('\n');
 }
 
+/// One field, quoted as the csv crate's writer and Python's (`QUOTE_MINIMAL`) quote it: when it
+/// holds a comma, a quote, CR or LF, quotes doubled inside (test `quotes_as_the_csv_writer`).
+/// Written here rather than through `csv::Writer` because that one writes to an `io::Write`
+/// through its own buffer: behind [`push_row`]'s `&mut String` it would cost a writer (and its
+/// buffer) per row and a UTF-8 check of what it wrote, where this appends in place. One more
+/// case than Python: a field starting with a byte-order mark is quoted, since
+/// [`parse_record`] drops a mark that starts the text (the round trip stays exact).
 fn push_field(out: &mut String, field: &str) {
-    if field.contains([',', '"', '\r', '\n']) {
+    if field.contains([',', '"', '\r', '\n']) || field.starts_with('\u{feff}') {
         out.push('"');
-        out.push_str(&field.replace('"', "\"\""));
+        for (i, part) in field.split('"').enumerate() {
+            if i > 0 {
+                out.push_str("\"\"");
+            }
+            out.push_str(part);
+        }
         out.push('"');
     } else {
         out.push_str(field);
-    }
-}
-
-/// Rows of a CSV text in Python's default ("excel", non-strict) dialect, each with the line
-/// number it starts on. An empty line is an empty row.
-struct CsvRows<'a> {
-    rest: &'a str,
-    line: usize,
-}
-
-impl<'a> CsvRows<'a> {
-    fn new(text: &'a str) -> Self {
-        CsvRows { rest: text, line: 1 }
-    }
-
-    fn next_row(&mut self) -> Result<Vec<String>, String> {
-        let mut row = Vec::new();
-        let mut field = String::new();
-        let mut chars = self.rest.char_indices().peekable();
-        // Byte offset just after the line break that ends the row.
-        let mut end = self.rest.len();
-        let mut quoted = false;
-        let mut field_started = false;
-        while let Some((_, c)) = chars.next() {
-            if quoted {
-                match c {
-                    '"' if chars.next_if(|&(_, c)| c == '"').is_some() => field.push('"'),
-                    '"' => quoted = false,
-                    '\n' => {
-                        self.line += 1;
-                        field.push(c);
-                    }
-                    _ => field.push(c),
-                }
-                continue;
-            }
-            match c {
-                ',' => {
-                    row.push(std::mem::take(&mut field));
-                    field_started = false;
-                }
-                '"' if !field_started => {
-                    quoted = true;
-                    field_started = true;
-                }
-                '\r' | '\n' => {
-                    if c == '\r' {
-                        chars.next_if(|&(_, c)| c == '\n');
-                    }
-                    end = chars.peek().map_or(self.rest.len(), |&(j, _)| j);
-                    break;
-                }
-                _ => {
-                    // Like Python's non-strict reader, text after a closing quote or a quote
-                    // inside an unquoted field is kept as is.
-                    field.push(c);
-                    field_started = true;
-                }
-            }
-        }
-        if quoted {
-            return Err("unterminated quoted field".to_string());
-        }
-        if field_started || !field.is_empty() || !row.is_empty() {
-            row.push(field);
-        }
-        self.rest = &self.rest[end..];
-        self.line += 1;
-        Ok(row)
-    }
-}
-
-impl Iterator for CsvRows<'_> {
-    type Item = (usize, Result<Vec<String>, String>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let line = self.line;
-        let row = self.next_row();
-        if row.is_err() {
-            self.rest = "";
-        }
-        Some((line, row))
     }
 }
 
@@ -292,6 +281,52 @@ mod tests {
         assert_eq!(err("a,abc,1\n"), "line 1: hash \"abc\" is not of the form algorithm=digest");
         assert_eq!(err("\"a\nb,,\n"), "line 1: unterminated quoted field");
         assert_eq!(err("x,,\n\"a\nb\",,\n,,\n"), "line 4: empty path");
+        // Lines as Python counts them: empty ones too, and CR alone or CRLF as one break.
+        assert_eq!(err("a,,\n\n\r\nb,,x\n"), "line 4: invalid size \"x\"");
+        assert_eq!(err("a,,\r\rb,,x\r"), "line 3: invalid size \"x\"");
+        // Cut short inside quotes, with or without a line break: Python's non-strict reader
+        // would make the rest one field.
+        assert_eq!(err("a,,\nb,\"c"), "line 2: unterminated quoted field");
+        assert_eq!(err("a,,\"\n"), "line 1: unterminated quoted field");
+        assert_eq!(err("\"a\"\"\n,,"), "line 1: unterminated quoted field");
+        assert_eq!(parse_record_paths("a,,\n\"b").unwrap_err(), "line 2: unterminated quoted field");
+        // A quote that closes at the very end is no error.
+        assert_eq!(parse_record("a,,\"\"").unwrap(), vec![entry("a", None, None)]);
+        assert_eq!(parse_record("\"a\"\"\",,").unwrap(), vec![entry("a\"", None, None)]);
+    }
+
+    #[test]
+    fn reads_text_around_quotes_as_python_non_strict() {
+        // After a closing quote, and for a quote inside an unquoted field, the text is kept.
+        assert_eq!(
+            parse_record("\"a\"b,,\nc\"d\",,\n \"e\",,\n").unwrap(),
+            vec![entry("ab", None, None), entry("c\"d\"", None, None), entry(" \"e\"", None, None)]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_starting_record_is_not_part_of_the_first_path() {
+        let text = "\u{feff}a.py,sha256=x,1\r\n\u{feff}b.py,,\r\n";
+        let expected = vec![entry("a.py", Some("sha256=x"), Some(1)), entry("\u{feff}b.py", None, None)];
+        assert_eq!(parse_record(text).unwrap(), expected);
+        assert_eq!(parse_record_paths(text).unwrap(), ["a.py", "\u{feff}b.py"]);
+        assert_eq!(parse_record("\u{feff}a,,\nb,,x\n").unwrap_err(), "line 2: invalid size \"x\"");
+        // A path that does start with one is quoted, so that it survives the round trip.
+        let entries = vec![entry("\u{feff}a", None, None)];
+        assert_eq!(write_record(&entries), "\"\u{feff}a\",,\n");
+        assert_eq!(parse_record(&write_record(&entries)).unwrap(), entries);
+    }
+
+    #[test]
+    fn quotes_as_the_csv_writer() {
+        for path in ["a/b.py", "c,d", "q\"uote", "\"", "cr\rlf\r\n", "nl\n", " sp ", "#x", "b\\s", "é,"] {
+            let mut ours = String::new();
+            push_row(&mut ours, path, Some(&"sha256=x"), Some(3));
+            let mut writer =
+                csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(vec![]);
+            writer.write_record([path, "sha256=x", "3"]).unwrap();
+            assert_eq!(ours.as_bytes(), writer.into_inner().unwrap(), "{path:?}");
+        }
     }
 
     #[test]
