@@ -65,63 +65,28 @@ pub fn parse_record_paths(text: &str) -> Result<Vec<String>, String> {
 /// Calls `f` with each row of `text` read as Python's `csv.reader` reads it in its default
 /// ("excel") dialect, non-strict: `,` between fields, `"` quoting with `""` for a quote, no
 /// escape character, a row ended by CRLF, CR or LF; text after a closing quote, or a quote
-/// inside an unquoted field, kept as is. Empty lines are skipped (Python reads them as empty
-/// rows, which RECORD's readers skip), and so is a UTF-8 byte-order mark at the start, as
-/// uv's reader (the same crate) drops it: kept, it would stick to the first path, and the
-/// wheel be refused for a member "not listed in RECORD". An error, from `f` or the reader, is
-/// prefixed with `line N:`, the line its row starts on.
+/// inside an unquoted field, kept as is; a quoted field left open takes the rest of the text.
+/// Empty lines are skipped (Python reads them as empty rows, which RECORD's readers skip), and
+/// so is a UTF-8 byte-order mark at the start, as uv's reader (the same crate) drops it: kept,
+/// it would stick to the first path, and the wheel be refused for a member "not listed in
+/// RECORD". An error, from `f` or the reader, is prefixed with `row N:`, counting the rows
+/// from 1 (empty lines are not rows; a row may span lines inside quotes).
 fn for_each_row(
     text: &str,
     mut f: impl FnMut(&csv::StringRecord) -> Result<(), String>,
 ) -> Result<(), String> {
     // csv-core strips the mark too, but only when its first buffer holds all of it: say it once.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = excel_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut row = csv::StringRecord::new();
     loop {
-        // Where the previous row ended; the row itself starts after any empty lines.
-        let after = reader.position().byte() as usize;
-        let read = reader.read_record(&mut row);
-        let start =
-            after + text.as_bytes()[after..].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
-        let line = || line_at(text, start);
-        match read {
-            Ok(true) => {}
+        let number = reader.position().record() + 1;
+        match reader.read_record(&mut row) {
+            Ok(true) => f(&row).map_err(|e| format!("row {number}: {e}"))?,
             Ok(false) => return Ok(()),
-            Err(e) => return Err(format!("line {}: {e}", line())),
+            Err(e) => return Err(format!("row {number}: {e}")),
         }
-        // Python's reader only refuses this when strict ("unexpected end of data"); non-strict,
-        // as the csv crate, it makes the rest of the file one field. A RECORD cut short inside
-        // quotes is damaged, not a path with the following rows in it: refused, as it has been.
-        if reader.position().byte() as usize == text.len() && ends_inside_quotes(&text[start..], &row) {
-            return Err(format!("line {}: unterminated quoted field", line()));
-        }
-        f(&row).map_err(|e| format!("line {}: {e}", line()))?;
     }
-}
-
-/// The reader of [`for_each_row`]; the csv crate's defaults are the excel dialect's but for
-/// headers (RECORD has none) and rows of unequal length (judged by the callers).
-fn excel_reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input)
-}
-
-/// Whether `last`, the row read from `tail` up to the end of the text, ends inside a quoted
-/// field: then a line break added after it would be part of the field, not the end of the row,
-/// and reading the row again with one gives another row.
-fn ends_inside_quotes(tail: &str, last: &csv::StringRecord) -> bool {
-    let mut again = csv::StringRecord::new();
-    let read = excel_reader(std::io::Read::chain(tail.as_bytes(), &b"\n"[..])).read_record(&mut again);
-    read.is_ok_and(|_| again != *last)
-}
-
-/// The line, from 1, that byte `offset` of `text` is on, counting CRLF, CR and LF each as one
-/// line break, as Python's reader counts lines (the csv crate counts LF alone). For messages.
-fn line_at(text: &str, offset: usize) -> usize {
-    let before = &text.as_bytes()[..offset];
-    let lone_crs =
-        before.iter().enumerate().filter(|&(i, &b)| b == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n'));
-    1 + before.iter().filter(|&&b| b == b'\n').count() + lone_crs.count()
 }
 
 /// Renders RECORD as Python's `csv.writer(f, lineterminator="\n")` would: fields quoted only
@@ -275,21 +240,16 @@ mod tests {
     #[test]
     fn record_errors() {
         let err = |t| parse_record(t).unwrap_err();
-        assert_eq!(err("a,,\nb,sha256=x\n"), "line 2: expected 3 fields (path, hash, size), found 2");
-        assert_eq!(err("a,sha256=x,1,extra\n"), "line 1: expected 3 fields (path, hash, size), found 4");
-        assert_eq!(err("a,sha256=x,-1\n"), "line 1: invalid size \"-1\"");
-        assert_eq!(err("a,abc,1\n"), "line 1: hash \"abc\" is not of the form algorithm=digest");
-        assert_eq!(err("\"a\nb,,\n"), "line 1: unterminated quoted field");
-        assert_eq!(err("x,,\n\"a\nb\",,\n,,\n"), "line 4: empty path");
-        // Lines as Python counts them: empty ones too, and CR alone or CRLF as one break.
-        assert_eq!(err("a,,\n\n\r\nb,,x\n"), "line 4: invalid size \"x\"");
-        assert_eq!(err("a,,\r\rb,,x\r"), "line 3: invalid size \"x\"");
-        // Cut short inside quotes, with or without a line break: Python's non-strict reader
-        // would make the rest one field.
-        assert_eq!(err("a,,\nb,\"c"), "line 2: unterminated quoted field");
-        assert_eq!(err("a,,\"\n"), "line 1: unterminated quoted field");
-        assert_eq!(err("\"a\"\"\n,,"), "line 1: unterminated quoted field");
-        assert_eq!(parse_record_paths("a,,\n\"b").unwrap_err(), "line 2: unterminated quoted field");
+        assert_eq!(err("a,,\nb,sha256=x\n"), "row 2: expected 3 fields (path, hash, size), found 2");
+        assert_eq!(err("a,sha256=x,1,extra\n"), "row 1: expected 3 fields (path, hash, size), found 4");
+        assert_eq!(err("a,sha256=x,-1\n"), "row 1: invalid size \"-1\"");
+        assert_eq!(err("a,abc,1\n"), "row 1: hash \"abc\" is not of the form algorithm=digest");
+        // A quoted field left open takes the rest of the text, as in Python's non-strict reader.
+        assert_eq!(err("\"a\nb,,\n"), "row 1: expected 3 fields (path, hash, size), found 1");
+        assert_eq!(parse_record_paths("a,,\n\"b").unwrap(), ["a", "b"]);
+        assert_eq!(err("x,,\n\"a\nb\",,\n,,\n"), "row 3: empty path");
+        // Rows counted from 1; empty lines are not rows.
+        assert_eq!(err("a,,\n\n\r\nb,,x\n"), "row 2: invalid size \"x\"");
         // A quote that closes at the very end is no error.
         assert_eq!(parse_record("a,,\"\"").unwrap(), vec![entry("a", None, None)]);
         assert_eq!(parse_record("\"a\"\"\",,").unwrap(), vec![entry("a\"", None, None)]);
@@ -310,7 +270,7 @@ mod tests {
         let expected = vec![entry("a.py", Some("sha256=x"), Some(1)), entry("\u{feff}b.py", None, None)];
         assert_eq!(parse_record(text).unwrap(), expected);
         assert_eq!(parse_record_paths(text).unwrap(), ["a.py", "\u{feff}b.py"]);
-        assert_eq!(parse_record("\u{feff}a,,\nb,,x\n").unwrap_err(), "line 2: invalid size \"x\"");
+        assert_eq!(parse_record("\u{feff}a,,\nb,,x\n").unwrap_err(), "row 2: invalid size \"x\"");
         // A path that does start with one is quoted, so that it survives the round trip.
         let entries = vec![entry("\u{feff}a", None, None)];
         assert_eq!(write_record(&entries), "\"\u{feff}a\",,\n");
