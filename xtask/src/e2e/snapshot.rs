@@ -26,6 +26,9 @@ pub struct Entry {
     /// sha256 (hex) of a file's (normalized) contents.
     pub digest: Option<String>,
     pub executable: bool,
+    /// The permission bits (`0o7777`) of a file or directory (a followed symlink's target's);
+    /// 0 for a symlink.
+    pub mode: u32,
     /// Link count of a file; 0 for directories (theirs only count subdirectories).
     pub nlink: u64,
     /// Where a symlink points, as written (also kept for a followed symlink).
@@ -104,6 +107,7 @@ fn walk(dir: &Path, rel: &str, opts: &SnapshotOptions, out: &mut BTreeMap<String
                     size: 0,
                     digest: None,
                     executable: false,
+                    mode: 0,
                     nlink: 1,
                     target: Some(target),
                 },
@@ -115,6 +119,7 @@ fn walk(dir: &Path, rel: &str, opts: &SnapshotOptions, out: &mut BTreeMap<String
                 size: 0,
                 digest: None,
                 executable: meta.mode() & 0o111 != 0,
+                mode: meta.mode() & 0o7777,
                 nlink: 0,
                 target: None,
             }
@@ -139,6 +144,7 @@ fn file(path: &Path, meta: &std::fs::Metadata, opts: &SnapshotOptions) -> Result
         size: bytes.len() as u64,
         digest: Some(hex(&Sha256::digest(&bytes))),
         executable: meta.permissions().mode() & 0o111 != 0,
+        mode: meta.mode() & 0o7777,
         nlink: meta.nlink(),
         target: None,
     })
@@ -173,6 +179,8 @@ pub struct DiffOptions<'a> {
     pub ignore: &'a [&'a str],
     pub link_counts: bool,
     pub symlink_targets: bool,
+    /// Compare the whole permission bits, not only whether a file is executable.
+    pub modes: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,6 +225,9 @@ fn changed(l: &Entry, r: &Entry, opts: &DiffOptions) -> Option<String> {
     }
     if l.executable != r.executable {
         return Some(format!("executable {} vs {}", l.executable, r.executable));
+    }
+    if opts.modes && l.mode != r.mode {
+        return Some(format!("mode {:o} vs {:o}", l.mode, r.mode));
     }
     if opts.link_counts && l.nlink != r.nlink {
         return Some(format!("link count {} vs {}", l.nlink, r.nlink));
@@ -293,6 +304,7 @@ mod tests {
             size,
             digest: Some(digest.into()),
             executable: false,
+            mode: 0o644,
             nlink: 1,
             target: None,
         }
@@ -322,7 +334,7 @@ mod tests {
 
     #[test]
     fn diff_reports_each_kind_of_difference() {
-        let exec = Entry { executable: true, ..file("aa", 1) };
+        let exec = Entry { executable: true, mode: 0o755, ..file("aa", 1) };
         let left = snap(&[("a", file("aa", 1)), ("b", file("bb", 2)), ("c", exec), ("only-l", file("x", 1))]);
         let right = snap(&[
             ("a", file("aa", 1)),
@@ -356,6 +368,16 @@ mod tests {
             &right,
             &DiffOptions { ignore: &ignore, link_counts: true, ..Default::default() },
             "1 difference(s) ours vs pip: a: link count 2 vs 1",
+        );
+        let private = Entry { mode: 0o600, ..file("aa", 1) };
+        let left = snap(&[("a", private)]);
+        let right = snap(&[("a", file("aa", 1))]);
+        check(&left, &right, &DiffOptions::default(), "0 difference(s) ours vs pip");
+        check(
+            &left,
+            &right,
+            &DiffOptions { modes: true, ..Default::default() },
+            "1 difference(s) ours vs pip: a: mode 600 vs 644",
         );
     }
 

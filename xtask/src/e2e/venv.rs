@@ -182,10 +182,23 @@ impl Reference {
 /// entry-point launchers (their shebang, mode and presence still count; that they work is
 /// checked by running them).
 pub fn compare_with_pip(ours: &Venv, ours_added: &Snapshot, pip: &Reference) -> Result<()> {
+    diff_with_pip(ours, ours_added, pip, false)
+}
+
+/// [`compare_with_pip`], and every file's and directory's permission bits as pip's (for
+/// files linked from a cache whose files pip's modes: a cache of this user's).
+pub fn compare_with_pip_and_modes(ours: &Venv, ours_added: &Snapshot, pip: &Reference) -> Result<()> {
+    diff_with_pip(ours, ours_added, pip, true)
+}
+
+fn diff_with_pip(ours: &Venv, ours_added: &Snapshot, pip: &Reference, modes: bool) -> Result<()> {
     let ours_added = mask_launchers(ours, ours_added)?;
     let pip_added = mask_launchers(&pip.venv, &pip.added)?;
-    let diffs =
-        diff(&ours_added, &pip_added, &DiffOptions { ignore: INSTALLER_METADATA, ..Default::default() });
+    let diffs = diff(
+        &ours_added,
+        &pip_added,
+        &DiffOptions { ignore: INSTALLER_METADATA, modes, ..Default::default() },
+    );
     if !diffs.is_empty() {
         bail!("{}", Summary { diffs: &diffs, left: "ours", right: "pip" });
     }
@@ -288,6 +301,53 @@ print('XTASK-PYC ' + json.dumps([count, bad]))
         bail!("{} of {count} .pyc files unusable, e.g. {}", bad.len(), bad[..bad.len().min(3)].join("; "));
     }
     Ok(count)
+}
+
+/// Each `.pyc` of `pycs` (paths relative to both venvs) holds the code pip's does: the same
+/// magic and header flags (timestamp- or hash-based), and equal code objects (`==` on code
+/// compares everything but the file name, which names each venv's own path). The rest of the
+/// header is each venv's own: the source's mtime, and its size, which for a `#!python` script
+/// counts the venv's path in its shebang ([`check_bytecode`] holds each to its own source).
+/// Returns how many were compared.
+pub fn compare_bytecode_with_pip(log: &Log, ours: &Venv, pip: &Venv, pycs: &[&str]) -> Result<usize> {
+    const CODE: &str = "\
+import json, marshal, os, sys
+ours, pip, bad = sys.argv[1], sys.argv[2], []
+for rel in open(sys.argv[3]).read().splitlines():
+    with open(os.path.join(ours, rel), 'rb') as f:
+        a = f.read()
+    with open(os.path.join(pip, rel), 'rb') as f:
+        b = f.read()
+    if a[:8] != b[:8]:
+        bad.append('%s: header %s vs %s' % (rel, a[:8].hex(), b[:8].hex()))
+    elif marshal.loads(a[16:]) != marshal.loads(b[16:]):
+        bad.append('%s: other code' % rel)
+print('XTASK-PYC-VS-PIP ' + json.dumps(bad))
+";
+    let list = tempfile::NamedTempFile::new()?;
+    std::fs::write(list.path(), pycs.join("\n"))?;
+    let cmd = Cmd::new(ours.python())
+        .args(["-I", "-c", CODE])
+        .arg(&ours.root)
+        .arg(&pip.root)
+        .arg(list.path())
+        .timeout(secs(600));
+    let out = log.run(&cmd)?;
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("XTASK-PYC-VS-PIP "))
+        .context("bytecode comparison printed no result")?;
+    let bad: Vec<String> = serde_json::from_str(line)?;
+    if !bad.is_empty() {
+        bail!(
+            "{} of {} .pyc files differ from pip's, e.g. {}",
+            bad.len(),
+            pycs.len(),
+            bad[..bad.len().min(3)].join("; ")
+        );
+    }
+    Ok(pycs.len())
 }
 
 /// Every installed RECORD is true, and lists every file the install added.
