@@ -709,6 +709,35 @@ fn prefix_takes_data_and_headers_from_the_interpreter_s_scheme() {
     assert!(!config.exists() && !header.exists());
 }
 
+/// Hatchling writes a license text into METADATA's header with its blank lines indented (a
+/// line of spaces continues the field, as Python's `email` parser, pip's, reads it): a
+/// `Requires-Python` after it still counts (altair, jupyterlab, traitlets... were installed on
+/// Pythons they exclude when such a line ended the header).
+#[test]
+fn requires_python_after_a_license_with_blank_continuation_lines_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let version = python(&venv, "import platform; print(platform.python_version())").trim().to_string();
+    let minor: u32 = version.split('.').nth(1).unwrap().parse().unwrap();
+    let next = format!("3.{}", minor + 1);
+    let license = "License: Copyright (c) the authors\n        \n        All rights reserved.";
+    let newer = WheelBuilder::new("licensed", "1.0")
+        .metadata(license)
+        .metadata(&format!("Requires-Python: >={next}"))
+        .write(tmp.path(), None);
+    let venv_before = snapshot(&venv);
+
+    let out = installer(tmp.path(), &args(&venv, &cache, &[newer.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains(&format!("cause: requires Python >={next}; this environment is Python {version}\n")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&venv), venv_before);
+}
+
 #[test]
 fn a_wheel_whose_requires_python_excludes_the_target_is_refused_unless_ignored() {
     let tmp = tempfile::tempdir().unwrap();

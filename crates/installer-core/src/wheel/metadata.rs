@@ -99,10 +99,12 @@ pub fn parse_requires_python(text: &str) -> Option<String> {
     headers(text).find(|(key, _)| key.eq_ignore_ascii_case("Requires-Python")).map(|(_, value)| value)
 }
 
-/// The `Key: value` pairs of an RFC 822 style header, up to the first blank line. Lines that
-/// start with whitespace continue the previous value; lines without a colon are skipped.
+/// The `Key: value` pairs of an RFC 822 style header, up to the first empty line. Lines that
+/// start with whitespace continue the previous value, even when that is all they hold (as
+/// Python's `email` parser, pip's, reads them): a multi-line `License` writes its blank lines
+/// as indented empty ones, and fields after it still count. Lines without a colon are skipped.
 fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    let mut lines = text.lines().take_while(|l| !l.trim().is_empty()).peekable();
+    let mut lines = text.lines().take_while(|l| !l.is_empty()).peekable();
     std::iter::from_fn(move || loop {
         let line = lines.next()?;
         let Some((key, value)) = line.split_once(':') else { continue };
@@ -293,6 +295,11 @@ mod tests {
         let text = "Metadata-Version: 2.1\nName: a\nVersion: 1\nrequires-python: >=3.10,\n  <4\n";
         assert_eq!(parse_requires_python(text).as_deref(), Some(">=3.10, <4"));
         assert_eq!(parse_requires_python("Name: a\n\nRequires-Python: >=3.10\n"), None);
+        // A blank line of a multi-line field, indented (hatchling writes license texts so),
+        // continues it; only an empty line ends the header.
+        let text = "Name: a\nVersion: 1\nLicense: Copyright\n        \n        All rights reserved.\n\t\nRequires-Python: >=3.10\n";
+        assert_eq!(parse_requires_python(text).as_deref(), Some(">=3.10"));
+        assert_eq!(parse_requires_python("Name: a\n\r\nRequires-Python: >=3.10\n"), None);
     }
 
     fn ep(name: &str, module: &str, object: Option<&str>, gui: bool) -> EntryPoint {
