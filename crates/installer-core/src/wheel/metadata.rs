@@ -99,18 +99,30 @@ pub fn parse_requires_python(text: &str) -> Option<String> {
     headers(text).find(|(key, _)| key.eq_ignore_ascii_case("Requires-Python")).map(|(_, value)| value)
 }
 
-/// The `Key: value` pairs of an RFC 822 style header, up to the first empty line. Lines that
-/// start with whitespace continue the previous value, even when that is all they hold (as
-/// Python's `email` parser, pip's, reads them): a multi-line `License` writes its blank lines
-/// as indented empty ones, and fields after it still count. Lines without a colon are skipped.
+/// The `Key: value` pairs of an RFC 822 style header, read as Python's `email` parser (pip's)
+/// reads them. Lines that start with whitespace continue the previous value, even when that is
+/// all they hold: a multi-line `License` writes its blank lines as indented empty ones, and
+/// fields after it still count. The header ends at the first empty line, or at the first line
+/// that is neither a field (a name of printable ASCII but `:` and space, then `:`) nor a
+/// continuation: the parser takes the body to start there, so fields below it are not seen.
+/// A `From ` line (an mbox envelope) is passed over, as the parser passes over one.
 fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    let mut lines = text.lines().take_while(|l| !l.is_empty()).peekable();
+    let is_field =
+        |l: &str| l.split_once(':').is_some_and(|(name, _)| name.bytes().all(|b| b.is_ascii_graphic()));
+    let envelope = |l: &str| l.starts_with("From ");
+    let mut lines = text
+        .lines()
+        .take_while(move |l| !l.is_empty() && (is_field(l) || envelope(l) || l.starts_with([' ', '\t'])))
+        .peekable();
     std::iter::from_fn(move || loop {
         let line = lines.next()?;
-        let Some((key, value)) = line.split_once(':') else { continue };
-        if key.starts_with([' ', '\t']) {
+        if envelope(line) {
             continue;
         }
+        // A continuation with nothing before it to continue.
+        let Some((key, value)) = line.split_once(':').filter(|_| !line.starts_with([' ', '\t'])) else {
+            continue;
+        };
         let mut value = value.trim().to_string();
         while let Some(next) = lines.next_if(|l| l.starts_with([' ', '\t'])) {
             value.push(' ');
@@ -300,6 +312,14 @@ mod tests {
         let text = "Name: a\nVersion: 1\nLicense: Copyright\n        \n        All rights reserved.\n\t\nRequires-Python: >=3.10\n";
         assert_eq!(parse_requires_python(text).as_deref(), Some(">=3.10"));
         assert_eq!(parse_requires_python("Name: a\n\r\nRequires-Python: >=3.10\n"), None);
+        // A line that is neither a field nor a continuation starts the body, as Python's email
+        // parser reads it (pip's): what follows is not a field (`Bad Name` has a space). A
+        // `From ` line is passed over.
+        for junk in ["no colon here", "Bad Name: x", ":", "From here", "From x: y"] {
+            let text = format!("Name: a\n{junk}\nRequires-Python: >=3.10\n");
+            let expected = if junk.starts_with([':', 'F']) { Some(">=3.10") } else { None };
+            assert_eq!(parse_requires_python(&text).as_deref(), expected, "{junk:?}");
+        }
     }
 
     fn ep(name: &str, module: &str, object: Option<&str>, gui: bool) -> EntryPoint {
