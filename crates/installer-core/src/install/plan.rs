@@ -353,8 +353,8 @@ fn top_level((root, rel): (RootId, &str)) -> (RootId, &str) {
 /// script) that both use, so paths are compared only under the few shared ones: a map of
 /// every path of a 100,000-file install would be the largest allocation of the whole install.
 pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> {
-    const SHARED: (usize, Part) = (usize::MAX, Part::Generated);
-    let mut owners: FxHashMap<(RootId, &str), (usize, Part)> = FxHashMap::default();
+    const SHARED: (usize, Part<'static>) = (usize::MAX, Part::Generated);
+    let mut owners: FxHashMap<(RootId, &str), (usize, Part<'_>)> = FxHashMap::default();
     for (index, plan) in plans.iter().enumerate() {
         for (destination, part, _) in plan.destinations() {
             let owner = owners.entry(top_level(destination)).or_insert((index, part));
@@ -363,7 +363,7 @@ pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> 
             }
         }
     }
-    let mut paths: FxHashMap<(RootId, &str), (usize, Part, Option<&PlannedFile>)> = FxHashMap::default();
+    let mut paths: FxHashMap<(RootId, &str), (usize, Part<'_>, Option<&PlannedFile>)> = FxHashMap::default();
     for (index, plan) in plans.iter().enumerate() {
         for (destination, part, file) in plan.destinations() {
             if owners[&top_level(destination)] != SHARED {
@@ -395,11 +395,11 @@ pub(crate) fn check_conflicts(plans: &[WheelPlan], roots: &Roots) -> Result<()> 
 /// The part of a wheel a planned file comes from: within one part, paths are the archive's
 /// (unique), so only files of two parts can land on one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
+enum Part<'a> {
     /// The archive's root (its `.dist-info` included).
     Root,
     /// `.data/<scheme>/`, by the scheme's name.
-    Data(u8),
+    Data(&'a str),
     /// Launchers, rewritten scripts, INSTALLER and the rest the installer writes, RECORD too.
     Generated,
 }
@@ -407,19 +407,14 @@ enum Part {
 impl WheelPlan {
     /// Every destination of this plan with the part of the wheel it comes from and the planned
     /// file (`None` for RECORD, written apart from the others).
-    fn destinations(&self) -> impl Iterator<Item = ((RootId, &str), Part, Option<&PlannedFile>)> {
+    fn destinations(&self) -> impl Iterator<Item = ((RootId, &str), Part<'_>, Option<&PlannedFile>)> {
         let data_prefix = format!("{}/", self.entry.manifest().data_dir);
         let files = self.files.iter().map(move |file| {
             let part = match &file.source {
                 Source::Entry { index, .. } => {
                     let path = &self.entry.manifest().files[*index as usize].path;
                     match path.strip_prefix(&data_prefix).and_then(|rest| rest.split_once('/')) {
-                        Some((scheme, _)) => Part::Data(
-                            ["purelib", "platlib", "scripts", "headers"]
-                                .iter()
-                                .position(|s| *s == scheme)
-                                .unwrap_or(4) as u8,
-                        ),
+                        Some((scheme, _)) => Part::Data(scheme),
                         None => Part::Root,
                     }
                 }
