@@ -172,7 +172,7 @@ fn refusals_disagree(
     cache: &Path,
     refused: &[Refused],
 ) -> Result<Vec<String>> {
-    let python = crate::util::python()?;
+    let pip_dry_run = venv.pip_install_cmd(&["--dry-run"])?;
     let problems = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -181,20 +181,7 @@ fn refusals_disagree(
                 while let Some((wheel, why)) = refused.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let name = wheel.file_name().unwrap_or_default().to_string_lossy();
                     let by_tags = why == "tags";
-                    let pip = Cmd::new(python)
-                        .args(["-m", "pip", "--python"])
-                        .arg(venv.python())
-                        .args([
-                            "install",
-                            "--dry-run",
-                            "--no-deps",
-                            "--no-index",
-                            "--disable-pip-version-check",
-                        ])
-                        .arg(wheel)
-                        .env("PIP_NO_CACHE_DIR", "1")
-                        .env_remove("PIP_REQUIRE_VIRTUALENV")
-                        .timeout(std::time::Duration::from_secs(300));
+                    let pip = pip_dry_run.clone().arg(wheel).timeout(std::time::Duration::from_secs(300));
                     let pip_says = if by_tags {
                         "is not a supported wheel on this platform"
                     } else {

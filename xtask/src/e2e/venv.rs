@@ -69,17 +69,21 @@ impl Venv {
             Bytecode::Skip => "--no-compile",
             Bytecode::Compile => "--compile",
         };
-        let cmd = Cmd::new(python()?)
+        log.run(&self.pip_install_cmd(&[compile, "-q"])?.args(wheels).timeout(secs(900)))?;
+        Ok(())
+    }
+
+    /// `pip install --no-deps` with `extra`, of the interpreter's own pip with `--python`
+    /// pointing here: no index, no cache, no version check, no prompt. The wheels are the
+    /// caller's to add.
+    pub fn pip_install_cmd(&self, extra: &[&str]) -> Result<Cmd> {
+        Ok(Cmd::new(python()?)
             .args(["-m", "pip", "--python"])
             .arg(self.python())
-            .args(["install", "--no-deps", compile, "--no-index"])
-            .args(["--disable-pip-version-check", "--no-input", "-q"])
-            .args(wheels)
+            .args(["install", "--no-deps", "--no-index", "--disable-pip-version-check", "--no-input"])
+            .args(extra)
             .env("PIP_NO_CACHE_DIR", "1")
-            .env_remove("PIP_REQUIRE_VIRTUALENV")
-            .timeout(secs(900));
-        log.run(&cmd)?;
-        Ok(())
+            .env_remove("PIP_REQUIRE_VIRTUALENV"))
     }
 }
 
