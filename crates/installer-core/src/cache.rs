@@ -145,6 +145,7 @@ impl Miss {
 /// An environment installed with `--link-mode symlink` from this cache.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SymlinkedEnv {
+    /// The environment's root, absolute; the record's file name is a hash of it.
     pub venv: PathBuf,
     /// Ids of the entries it links into.
     pub entries: Vec<String>,

@@ -13,16 +13,22 @@ use crate::{Error, Result};
 /// Settings found in configuration files; `None` where no file sets the key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileConfig {
+    /// `link-mode`: how an install places files (`reflink` is read as `clone`).
     pub link_mode: Option<LinkMode>,
+    /// `link-fallback`: what an install does when the link mode cannot be used.
     pub link_fallback: Option<LinkFallback>,
     /// Relative paths are resolved against the file's directory.
     pub cache_dir: Option<PathBuf>,
+    /// `cache-shards`: directories (relative to the file) and `"auto"`; a list without
+    /// `"auto"` turns automatic shards off.
     pub cache_shards: Option<ShardPolicy>,
     /// `cache-layers`: read-only caches searched after the cache (relative to the file).
     pub cache_layers: Option<Vec<PathBuf>>,
     /// `cache-max-size`, in bytes: a size string (`10G`, `500MiB`) or a number of bytes.
     pub cache_max_size: Option<u64>,
+    /// `jobs`: worker threads; at least 1.
     pub jobs: Option<usize>,
+    /// `compile`: whether installs write `.pyc` files, as `--compile` does.
     pub compile: Option<bool>,
     /// `python-version`: install for this Python version instead of the interpreter's.
     pub python_version: Option<PythonVersion>,

@@ -19,8 +19,12 @@ use crate::venv::Venv;
 /// What to examine: the places and settings an install would use.
 #[derive(Debug, Clone)]
 pub struct DoctorOptions {
+    /// The cache an install would use; it need not exist (then the nearest existing directory
+    /// is probed from).
     pub cache_dir: PathBuf,
+    /// The environment's root; it need not exist. No automatic shard is placed inside it.
     pub venv: PathBuf,
+    /// `cache-shards` as configured: tried only when the cache is on another filesystem.
     pub shards: ShardPolicy,
     /// The configured link mode (auto unless set).
     pub link_mode: LinkMode,
@@ -38,6 +42,7 @@ pub struct DoctorOptions {
 /// The interpreter an install would check wheels against, and what it supports.
 #[derive(Debug, Clone)]
 pub struct TargetDiagnosis {
+    /// The existing environment's interpreter, else [`DoctorOptions::python`].
     pub python: PathBuf,
     /// What the interpreter said and the target it makes; `Err` when it could not be asked.
     pub found: Result<(Interpreter, Target), String>,
@@ -49,12 +54,16 @@ const FIRST_TAGS: usize = 5;
 /// A directory and the filesystem it is on.
 #[derive(Debug, Clone)]
 pub struct Place {
+    /// Made absolute; it may not exist yet.
     pub path: PathBuf,
     /// The existing directory examined: `path`, or its nearest existing ancestor.
     pub examined: PathBuf,
+    /// The filesystem's name (`ext4`, `overlay`...) of `examined`; `None` when the platform
+    /// does not say.
     pub fs_type: Option<String>,
     /// `major:minor` of the filesystem's device.
     pub device: Option<String>,
+    /// Where the filesystem of `examined` is mounted; `None` when it cannot be found.
     pub mount_point: Option<PathBuf>,
 }
 
@@ -71,6 +80,8 @@ impl Place {
         }
     }
 
+    /// Whether `path` itself exists (else `examined` is an ancestor of it); the report says
+    /// "does not exist yet" when not.
     pub fn exists(&self) -> bool {
         self.examined == self.path
     }
@@ -104,7 +115,10 @@ impl Verdict {
 /// The shard an install would use because the cache is on another filesystem.
 #[derive(Debug, Clone)]
 pub struct ShardDiagnosis {
+    /// The shard's root, whether made yet or not.
     pub dir: PathBuf,
+    /// Whether it exists already; if not, it was probed from the nearest existing directory,
+    /// where an install would make it.
     pub exists: bool,
     /// Probing from the shard into the target; `Err` when the shard cannot be written.
     pub verdict: Result<Verdict, String>,
@@ -114,6 +128,7 @@ pub struct ShardDiagnosis {
 /// argument) is the frontend's to word, from the facts here: the core holds no flag names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// Lower-case and naming no flag; the report lists it under `problems:`.
     pub text: String,
     /// For a copy across filesystems: where on the target's filesystem a cache, or a cache
     /// shard, would let installs link (the install's warning names the same).
@@ -130,10 +145,12 @@ impl Problem {
 /// frontend's words for the fixes.
 #[derive(Debug, Clone)]
 pub struct Diagnosis {
+    /// Where the cache is, or would be made.
     pub cache: Place,
     /// The environment's site-packages when it exists (where installs probe), else the
     /// environment's path.
     pub target: Place,
+    /// As requested ([`DoctorOptions::link_mode`]), which the report names beside each probe.
     pub link_mode: LinkMode,
     /// Probing from the cache into the target; `Err` when the cache cannot be written.
     pub direct: Result<Verdict, String>,
@@ -144,6 +161,7 @@ pub struct Diagnosis {
     /// Why `auto` would copy on purpose, without a warning (an overlay's lower layer, a
     /// container's cache mount): [`crate::install::QuietReason`] in words.
     pub quiet: Option<String>,
+    /// The interpreter wheels would be checked against, and its tags.
     pub python: TargetDiagnosis,
     /// Things to fix.
     pub problems: Vec<Problem>,

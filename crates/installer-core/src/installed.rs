@@ -13,6 +13,7 @@ use crate::{Error, Result};
 pub struct InstalledDist {
     /// The name as spelled in the directory (`Foo_Bar`); compare with [`Self::normalized_name`].
     pub name: String,
+    /// As spelled in the directory; METADATA's is [`Self::metadata_name_version`].
     pub version: String,
     /// `<purelib or platlib>/<name>-<version>.dist-info`
     pub dist_info: PathBuf,

@@ -5,6 +5,8 @@
 
 // System calls go through safe wrappers (std, rustix); unsafe code lives only in installer-ffi.
 #![forbid(unsafe_code)]
+// Every public item says why it exists (STYLE.md); CI's clippy -D warnings keeps it so.
+#![warn(missing_docs)]
 
 mod bytecode;
 pub mod cache;

@@ -73,9 +73,14 @@ impl FromStr for LinkMode {
 /// so code that places files never has to decide what `auto` would mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConcreteLinkMode {
+    /// A copy-on-write clone (FICLONE, clonefile): needs both ends on one filesystem that
+    /// supports it.
     Clone,
+    /// A hard link: needs both ends on one filesystem.
     Hardlink,
+    /// A full copy: works everywhere, the fallback of every other mode.
     Copy,
+    /// A symbolic link to the cache's file: only when asked for, never chosen by `auto`.
     Symlink,
 }
 

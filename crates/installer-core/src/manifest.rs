@@ -12,11 +12,13 @@ pub const MANIFEST_FORMAT: u32 = 1;
 /// A verified, unpacked wheel. Written once when the entry is published, never changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// [`MANIFEST_FORMAT`] when written; an entry of another format is unpacked again.
     pub format: u32,
     /// The wheel's file name, e.g. `foo-1.0-py3-none-any.whl`.
     pub wheel: String,
     /// The distribution name as spelled in the `.dist-info` directory.
     pub name: String,
+    /// As spelled in the `.dist-info` directory (checked against the file name's).
     pub version: String,
     /// Hex SHA-256 of the whole archive: the cache key, and the hash in `direct_url.json`.
     pub archive_sha256: String,
@@ -54,6 +56,7 @@ fn recorded<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Stri
 pub struct ManifestFile {
     /// Relative path inside the wheel, `/`-separated, as in RECORD.
     pub path: String,
+    /// Bytes, checked against RECORD while unpacking; `cache verify` and layers check it again.
     pub size: u64,
     /// SHA-256 of the content, checked while unpacking (against RECORD's own algorithm).
     pub hash: Sha256Digest,

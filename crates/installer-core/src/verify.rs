@@ -24,9 +24,15 @@ use crate::{Error, Result};
 pub struct DistVerification {
     /// The project name and version, as `installer list` shows them.
     pub name: String,
+    /// From METADATA, as `name` (the directory's when METADATA cannot be read).
     pub version: String,
+    /// Listed with a hash or size the file no longer has, or a hash that cannot be checked
+    /// (an algorithm refused, an unreadable file).
     pub modified: Vec<PathBuf>,
+    /// Listed in RECORD but not there; RECORD itself for a distribution that has none.
     pub missing: Vec<PathBuf>,
+    /// In a top-level directory the distribution installed into (a package, its
+    /// `.dist-info`), but in no RECORD of the environment; `__pycache__` is not searched.
     pub unrecorded: Vec<PathBuf>,
 }
 
@@ -40,6 +46,7 @@ impl DistVerification {
 /// What verification found in an environment: every distribution, sorted by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verification {
+    /// One per `.dist-info`, those without differences included.
     pub dists: Vec<DistVerification>,
     /// Files checked against a RECORD hash.
     pub files_checked: usize,

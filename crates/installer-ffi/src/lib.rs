@@ -17,6 +17,8 @@
 //! (the tests) must uphold the same contract as C callers, stated under "Safety".
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// Every public item says why it exists (STYLE.md); CI's clippy -D warnings keeps it so.
+#![warn(missing_docs)]
 // Every unsafe block says why it is sound; clippy checks that the comment is there.
 #![deny(clippy::undocumented_unsafe_blocks)]
 

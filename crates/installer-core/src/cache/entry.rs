@@ -30,6 +30,7 @@ pub struct CacheEntry {
 /// What [`Cache::remove_entry`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryRemoval {
+    /// Renamed out of `entries/` into `tmp/`, then deleted.
     Removed,
     /// A running install holds its lease; it stays.
     InUse,
@@ -53,6 +54,8 @@ impl CacheEntry {
         self.dir.join(TREE)
     }
 
+    /// Read once, when the entry was opened (or made, when unpacked): files are planned from
+    /// it without looking at the tree.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }

@@ -37,6 +37,7 @@ pub struct UntrustedEntry {
     pub layer: PathBuf,
     /// The entry's directory.
     pub entry: PathBuf,
+    /// The frontends put it in their warning.
     pub reason: Untrusted,
 }
 
@@ -48,7 +49,12 @@ pub enum Untrusted {
     /// The manifest describes another archive (hash or file name) than the wheel given.
     OtherArchive,
     /// Files of the tree differ from the manifest (content or size), or are missing.
-    ChangedFiles { changed: Vec<String>, missing: Vec<String> },
+    ChangedFiles {
+        /// Manifest paths whose size or SHA-256 differs, or that cannot be read.
+        changed: Vec<String>,
+        /// Manifest paths not in the tree.
+        missing: Vec<String>,
+    },
 }
 
 /// What searching the layers for one wheel found.

@@ -16,6 +16,7 @@ use crate::platform;
 /// A recorded environment that still exists and still has symlinks into the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSymlinkedEnv {
+    /// The environment's root, as its record names it.
     pub venv: PathBuf,
     /// Ids of the entries its symlinks point into (and, while a process holds the
     /// environment's lock, those its record names: an install records before it links).

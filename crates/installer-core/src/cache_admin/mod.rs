@@ -46,7 +46,9 @@ pub enum LocationKind {
 /// One cache root the cache commands act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheLocation {
+    /// Made absolute; a root found twice (by another spelling or a symlink) is listed once.
     pub root: PathBuf,
+    /// Decides whether the size cap and age limit apply to it ([`size_scope`]).
     pub kind: LocationKind,
     /// Whether it holds a cache now (a configured shard may not have been created yet).
     pub exists: bool,
@@ -110,7 +112,9 @@ pub struct EntryInfo {
     pub id: String,
     /// From the manifest; `None` when it is missing, unreadable or of another format.
     pub name: Option<String>,
+    /// From the manifest, `None` with `name`.
     pub version: Option<String>,
+    /// Every file of the entry's directory: its tree, the manifest, bytecode directories.
     pub files: u64,
     /// Space its files take on disk.
     pub disk_bytes: u64,
@@ -203,7 +207,9 @@ fn measure(cache: &Cache, id: &str, last_use: Option<SystemTime>) -> EntryInfo {
 /// What a removal did in one cache root.
 #[derive(Debug, Clone)]
 pub struct Removal {
+    /// The cache root (main cache or shard).
     pub root: PathBuf,
+    /// As measured before they went, for the bytes freed and `-v`'s list.
     pub removed: Vec<EntryInfo>,
     /// Entries left in place (in use, or not named).
     pub kept: usize,
@@ -213,8 +219,9 @@ pub struct Removal {
     /// broken because `force` was given.
     pub symlinked_envs: Vec<PathBuf>,
     /// Of `removed`: entries hardlinked environments still used, removed by prune for being
-    /// last used before `--older-than`, and to fit `--max-size`.
+    /// last used before `--older-than`.
     pub by_age: usize,
+    /// Of `removed`: such entries removed, least recently used first, to fit `--max-size`.
     pub by_size: usize,
 }
 

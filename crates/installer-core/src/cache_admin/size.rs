@@ -20,6 +20,7 @@ use crate::Result;
 /// One cache root as `cache info` shows it.
 #[derive(Debug, Clone)]
 pub struct LocationInfo {
+    /// The cache root (main cache or shard), absolute.
     pub root: PathBuf,
     /// Least recently used first.
     pub entries: Vec<EntryInfo>,
@@ -56,9 +57,11 @@ pub fn info(caches: &[Cache]) -> Result<Vec<LocationInfo>> {
 /// What keeping the caches under `cache-max-size` after an install did.
 #[derive(Debug, Clone)]
 pub struct Eviction {
+    /// `cache-max-size`, in bytes.
     pub max_size: u64,
     /// All caches together, before and after.
     pub size_before: u64,
+    /// Above `max_size` only when what is left is in use ([`Eviction::still_over`]).
     pub size_after: u64,
     /// Removed, least recently used first.
     pub removed: Vec<Evicted>,
@@ -79,7 +82,9 @@ impl Eviction {
 pub struct Evicted {
     /// `<wheel stem>-<archive hash prefix>`.
     pub id: String,
+    /// Space it took on disk, from `v1/sizes.json` (measured once, when not remembered).
     pub disk_bytes: u64,
+    /// Its latest use in the usage log, else when its directory last changed.
     pub last_used: SystemTime,
 }
 

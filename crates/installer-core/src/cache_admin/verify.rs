@@ -20,6 +20,8 @@ use crate::Result;
 pub struct DamagedEntry {
     /// The cache root (main cache or shard) holding it.
     pub root: PathBuf,
+    /// The entry's directory name under the root's `entries/`; `cache verify --repair` removes
+    /// it by this.
     pub id: String,
     /// `name version`, or the id when the manifest is unreadable.
     pub label: String,
@@ -39,11 +41,14 @@ pub struct VerifyReport {
     pub entries: usize,
     /// Files re-hashed, and their bytes.
     pub files: u64,
+    /// Their sizes as the manifests give them.
     pub bytes: u64,
+    /// Sorted by cache root, then id.
     pub damaged: Vec<DamagedEntry>,
 }
 
 impl VerifyReport {
+    /// Nothing is damaged: `cache verify` has nothing to report or repair.
     pub fn is_clean(&self) -> bool {
         self.damaged.is_empty()
     }

@@ -29,22 +29,43 @@ pub struct ShardFailure {
 pub enum QuietReason {
     /// The entries were published read-only by another user of a shared cache, and hardlinks
     /// to them are refused (`protected_hardlinks`).
-    OthersReadOnlyEntries { entry: PathBuf, error: io::Error },
+    OthersReadOnlyEntries {
+        /// The first such entry's directory, whose file was tried.
+        entry: PathBuf,
+        /// What the hardlink of that file got (`EPERM`).
+        error: io::Error,
+    },
     /// The cache (`cache`, a directory of it) exists in `lower`, a lower layer of an overlay
     /// filesystem (an image layer): a hardlink would copy each file up first, slower than a copy.
-    OverlayLowerLayer { cache: PathBuf, lower: PathBuf },
+    OverlayLowerLayer {
+        /// The cache's root.
+        cache: PathBuf,
+        /// The layer's directory: one of the overlay's `lowerdir`s, from mountinfo.
+        lower: PathBuf,
+    },
     /// The target is on a container's root filesystem (an overlay at `/`) and the cache
     /// (`cache`, a directory of it) on a separate mount, as a build's cache mount is: nothing
     /// can hold a shard, so copying is expected.
-    ContainerCacheMount { cache: PathBuf },
+    ContainerCacheMount {
+        /// The cache's root (or the directory probed from, for a cache not made yet).
+        cache: PathBuf,
+    },
     /// The cache is a temporary one (`--no-cache`, or receiving what a cache this user cannot
     /// write would have), on another filesystem than the target: copying is expected.
-    TemporaryCache { cache: PathBuf },
+    TemporaryCache {
+        /// The temporary cache's root, removed after the install.
+        cache: PathBuf,
+    },
     /// Every link mode tried was refused because `target` takes no new file at all (a
     /// read-only filesystem, no permission, no space): a copy will be refused the same way, at
     /// the install's first write, whose error names it. Not a fallback whose warning would
     /// promise a complete install.
-    TargetNotWritable { target: PathBuf, error: io::Error },
+    TargetNotWritable {
+        /// Where the probes wrote: site-packages (or the nearest directory that exists).
+        target: PathBuf,
+        /// The first mode's failure (`EROFS`, `EACCES`, `ENOSPC`...).
+        error: io::Error,
+    },
 }
 
 impl fmt::Display for QuietReason {
@@ -91,9 +112,13 @@ impl fmt::Display for QuietReason {
 /// functions).
 #[derive(Debug)]
 pub struct Fallback {
+    /// The first mode tried and failed (for `auto`, hardlink), named by the warning.
     pub failed: ConcreteLinkMode,
+    /// Why it failed; `EXDEV` makes it a cross-device fallback ([`Fallback::cross_device`]).
     pub error: io::Error,
+    /// The root of the cache (or shard) that files would have been linked from.
     pub cache: PathBuf,
+    /// The environment's root.
     pub target: PathBuf,
     /// The cache shard on the target's filesystem was tried and could not be used: why.
     pub shard: Option<ShardFailure>,
@@ -103,6 +128,7 @@ pub struct Fallback {
     pub cache_advice: Option<CacheAdvice>,
     /// Files and bytes that will be copied instead of linked, known when it is decided.
     pub files: u64,
+    /// Their sizes in the cache, summed.
     pub bytes: u64,
 }
 
@@ -114,7 +140,10 @@ pub enum CacheAdvice {
     /// No such directory was found (the filesystem's top and the environment's parents are
     /// open to every user, or not this user's to write): the filesystem's mount point, for a
     /// directory the user makes there.
-    OnFilesystem { mount: PathBuf },
+    OnFilesystem {
+        /// The mount point of the environment's filesystem.
+        mount: PathBuf,
+    },
 }
 
 /// The advice for an environment at `env_root` whose cache is on another filesystem: a

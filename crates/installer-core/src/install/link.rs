@@ -49,7 +49,9 @@ pub enum LinkSource {
 /// opened or probed from, and why).
 #[derive(Debug)]
 pub struct ShardProbe {
+    /// The shard's root, whether it exists yet or not.
     pub dir: PathBuf,
+    /// `Err` holds the reason as text, for `-v` and the fallback warning.
     pub probe: std::result::Result<linker::Probe, String>,
 }
 
@@ -59,6 +61,7 @@ pub struct ShardProbe {
 pub struct LinkDecision {
     /// What every file is placed with.
     pub mode: ConcreteLinkMode,
+    /// The cache, or the shard that linked where the cache could not.
     pub source: LinkSource,
     /// Probing from the cache into the target.
     pub direct: linker::Probe,

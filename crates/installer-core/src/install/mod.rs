@@ -57,7 +57,9 @@ use entries::install_entries;
 /// Everything an install can be asked to do differently; built by the frontends.
 #[derive(Debug, Clone, Default)]
 pub struct InstallOptions {
+    /// As asked: `auto` is decided by one probe per install (see [`LinkMode`]).
     pub link_mode: LinkMode,
+    /// What happens when `link_mode` cannot be used between the cache and the environment.
     pub link_fallback: LinkFallback,
     /// Worker threads; 0 means one per CPU.
     pub jobs: usize,

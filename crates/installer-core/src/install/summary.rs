@@ -12,6 +12,7 @@ use crate::linker::ConcreteLinkMode;
 pub struct DistVersion {
     /// The name as its metadata spells it.
     pub name: String,
+    /// Spelled where the name was read, not normalized.
     pub version: String,
 }
 
@@ -34,6 +35,7 @@ pub struct InstallSummary {
     pub fell_back_from: Option<ConcreteLinkMode>,
     /// Files and bytes copied (whatever the reason: `copy` asked for, or a fallback).
     pub copied_files: u64,
+    /// Their sizes in the cache.
     pub copied_bytes: u64,
     /// The shard linked from, when the cache was on another filesystem.
     pub shard: Option<PathBuf>,

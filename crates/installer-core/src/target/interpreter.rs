@@ -126,9 +126,12 @@ pub struct Interpreter {
     pub version_nodot: Option<String>,
     /// sysconfig's `SOABI`, the ABI tag of implementations other than CPython.
     pub soabi: Option<String>,
+    /// The build flags that make CPython's ABI tag (`cp313t`, `cp37m`, `cp311d`).
     pub abi_flags: AbiFlags,
     /// `sysconfig.get_platform()`: `linux-x86_64`, `macosx-11.0-arm64`, `win-amd64`.
     pub platform: String,
+    /// `sys.maxsize > 2**32`: a 32-bit interpreter on a 64-bit Linux takes `i686` (or
+    /// `armv8l`) tags, not the kernel's `x86_64` (or `aarch64`).
     pub is_64bit: bool,
     /// The glibc it runs on, `(2, 36)`; none on musl or other systems.
     pub glibc: Option<(u32, u32)>,
@@ -144,6 +147,7 @@ pub struct Interpreter {
     pub macos: Option<(u32, u32, String)>,
     /// `sys.prefix` and `sys.base_prefix`: they differ inside a virtual environment.
     pub prefix: PathBuf,
+    /// The installation a virtual environment was made from; `prefix` outside one.
     pub base_prefix: PathBuf,
     /// `sysconfig.get_paths()`: the install scheme (`purelib`, `scripts`, `stdlib`, ...).
     pub paths: BTreeMap<String, PathBuf>,

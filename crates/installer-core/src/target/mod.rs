@@ -27,20 +27,28 @@ use crate::wheel::WheelFilename;
 pub enum Os {
     /// Linux with glibc `major.minor`: manylinux tags down from it.
     Manylinux {
+        /// `2` of glibc 2.17.
         major: u32,
+        /// `17` of glibc 2.17.
         minor: u32,
     },
     /// Linux with musl `major.minor`: musllinux tags down from it.
     Musllinux {
+        /// `1` of musl 1.2.
         major: u32,
+        /// `2` of musl 1.2.
         minor: u32,
     },
     /// Linux whose C library is unknown: only `linux_<arch>`.
     Linux,
+    /// macOS `major.minor`: `macosx_*` tags down from it.
     Macos {
+        /// `14` of macOS 14.2.
         major: u32,
+        /// `2` of macOS 14.2.
         minor: u32,
     },
+    /// Windows: one tag, `win_amd64`, `win32` or `win_arm64` by the architecture.
     Windows,
     /// Anything else, by its one platform tag.
     Other(String),
@@ -50,7 +58,9 @@ pub enum Os {
 /// them; macOS and Windows tags spell them their way).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform {
+    /// With the C library or OS version that bounds the platform tags.
     pub os: Os,
+    /// Empty for [`Os::Other`], whose one tag holds it.
     pub arch: String,
 }
 
@@ -112,11 +122,13 @@ impl Platform {
 pub struct Target {
     /// `sys.implementation.name`.
     pub implementation: String,
+    /// `(major, minor)`: the interpreter's, or `--python-version`'s.
     pub version: (u32, u32),
     /// The interpreter's full version (`3.11.7`); none when `--python-version` replaced it.
     pub full_version: Option<String>,
     /// The ABI tags of the interpreter (`cp311`), most specific first.
     pub abis: Vec<String>,
+    /// The interpreter's, or `--python-platform`'s.
     pub platform: Platform,
     /// Whether the version or the platform is the caller's rather than the interpreter's.
     pub requested: bool,

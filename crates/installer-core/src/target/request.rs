@@ -9,14 +9,18 @@ use super::{Os, Platform};
 /// What the caller asked for instead of the interpreter's own version or platform.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetRequest {
+    /// `--python-version`; `None` keeps the interpreter's.
     pub python_version: Option<PythonVersion>,
+    /// `--python-platform`; `None` keeps the interpreter's.
     pub python_platform: Option<PythonPlatform>,
 }
 
 /// `X.Y`: the Python version wheels must support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PythonVersion {
+    /// Always 3: nothing else parses.
     pub major: u32,
+    /// `12` of 3.12; a micro version given is dropped.
     pub minor: u32,
 }
 
@@ -45,7 +49,9 @@ impl fmt::Display for PythonVersion {
 /// A platform as uv spells it, kept with its spelling for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PythonPlatform {
+    /// As the user wrote it (`linux`, `aarch64-apple-darwin`), which `Display` shows.
     pub spelling: String,
+    /// What it means for tags (`linux` is x86-64 with glibc 2.17, as uv takes it).
     pub platform: Platform,
 }
 

@@ -3,11 +3,18 @@
 /// A parsed wheel file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WheelFilename {
+    /// As spelled (a `-` is escaped as `_`); compare it through `normalized_name`.
     pub name: String,
+    /// Escaped as the name is; compare versions with `versions_match`, not `==`.
     pub version: String,
+    /// The optional build tag (starts with a digit); checked, but not used to choose between
+    /// wheels.
     pub build: Option<String>,
+    /// Python tags, `.`-separated when several (`py2.py3`).
     pub python: String,
+    /// ABI tags, `.`-separated when several (`cp311`, `abi3`, `none`).
     pub abi: String,
+    /// Platform tags, `.`-separated when several (`manylinux_2_17_x86_64.manylinux2014_x86_64`).
     pub platform: String,
 }
 

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 /// A `console_scripts` or `gui_scripts` entry point: `name = module:object.attr`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryPoint {
+    /// The script's file name in `bin/`; checked to name no other directory.
     pub name: String,
+    /// The module the launcher imports, before the colon.
     pub module: String,
     /// `object.attr` after the colon, if any.
     pub object: Option<String>,

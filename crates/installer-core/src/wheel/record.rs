@@ -14,6 +14,7 @@ pub struct RecordEntry {
     pub path: String,
     /// `algorithm=<urlsafe base64, no padding>`; `None` for RECORD itself and `.pyc` files.
     pub hash: Option<String>,
+    /// Bytes; `None` when the row leaves it empty, as for RECORD itself.
     pub size: Option<u64>,
 }
 
@@ -149,8 +150,11 @@ pub fn hash_bytes_sha256(data: &[u8]) -> String {
 /// data is read once.
 #[derive(Clone)]
 pub enum RecordHasher {
+    /// `sha256`: what pip, uv and `bdist_wheel` write.
     Sha256(Sha256),
+    /// `sha384`: allowed by the spec, rarely written.
     Sha384(Sha384),
+    /// `sha512`: allowed by the spec, rarely written.
     Sha512(Sha512),
 }
 
@@ -178,6 +182,7 @@ impl RecordHasher {
         }
     }
 
+    /// Feeds the next bytes of the file, in order.
     pub fn update(&mut self, data: &[u8]) {
         match self {
             RecordHasher::Sha256(h) => h.update(data),

@@ -69,6 +69,8 @@ impl Default for Limits {
 /// and the token that cancels it.
 #[derive(Clone, Copy)]
 pub struct UnpackOptions<'a> {
+    /// Checked against the central directory before anything is written, and while
+    /// decompressing.
     pub limits: &'a Limits,
     /// Called with each member's compressed size once it is written (from worker threads),
     /// so a frontend can show how far a large wheel is.
