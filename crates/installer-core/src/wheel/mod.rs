@@ -294,7 +294,8 @@ pub enum WheelError {
     /// The unpack's [`crate::Cancel`] token was cancelled; the caller removes what was written.
     #[error("cancelled")]
     Cancelled,
-    /// A filesystem operation on the destination failed (`action` says which).
+    /// A filesystem operation failed, on the wheel (opening, reading) or under the destination
+    /// (`action` says which).
     #[error("cannot {action} {}", path.display())]
     Io {
         /// A verb phrase, printed before the path: `cannot {action} {path}`.
