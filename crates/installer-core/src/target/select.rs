@@ -1,6 +1,7 @@
 //! Which of the given wheels to install: the same file given twice counts once; of several
 //! wheels of one distribution and version (a wheelhouse with builds for several platforms),
-//! the one whose best tag the target prefers most; a wheel the target cannot run is refused,
+//! the one whose best tag the target prefers most, and of those the highest build tag, as pip
+//! and uv choose; a wheel the target cannot run is refused,
 //! and so are two versions of one distribution. Decided from file names alone, before any
 //! archive is read or unpacked.
 
@@ -87,7 +88,9 @@ fn parse(wheel: &Path) -> Result<WheelFilename> {
 /// The most preferred candidate of `group`, or the refusal.
 fn choose(group: Group, target: &Target, notes: &mut Vec<String>) -> Result<(usize, PathBuf)> {
     let ranked: Vec<Option<Rank>> = group.candidates.iter().map(|(_, _, f)| target.rank(f)).collect();
-    let best = ranked.iter().enumerate().filter_map(|(i, r)| r.map(|r| (r, i))).min().map(|(_, i)| i);
+    let build = |i: usize| std::cmp::Reverse(group.candidates[i].2.build_order());
+    let best =
+        ranked.iter().enumerate().filter_map(|(i, r)| r.map(|r| (r, build(i), i))).min().map(|(_, _, i)| i);
     let what = target_words(target);
     let Some(best) = best else {
         let (_, first, filename) = &group.candidates[0];
@@ -113,13 +116,14 @@ fn choose(group: Group, target: &Target, notes: &mut Vec<String>) -> Result<(usi
         let tag = |rank: Rank| target.tags()[rank.0 as usize].as_str();
         let rank = ranked[best].expect("the best candidate has a rank");
         let mut note = format!(
-            "{} {}: installing {} (tag {}, preference {} of {})",
+            "{} {}: installing {} (tag {}, preference {} of {}{})",
             filename.name,
             group.version,
             file_name(wheel),
             tag(rank),
             rank.0 + 1,
-            target.tags().len()
+            target.tags().len(),
+            filename.build.as_ref().map_or(String::new(), |b| format!(", build {b}"))
         );
         for (i, (_, other, f)) in group.candidates.iter().enumerate().filter(|(i, _)| *i != best) {
             match ranked[i] {

@@ -204,3 +204,48 @@ fn macos_tags_follow_the_running_macos_as_packaging_does() {
     let expected: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
     assert_same(&platforms, &expected, "macOS 14 arm64");
 }
+
+/// Of wheels with equally preferred tags, the highest build tag is installed, compared as
+/// `packaging` compares it (number first, then the rest); a better tag still wins over a
+/// higher build.
+#[test]
+fn the_highest_build_of_equally_preferred_wheels_is_chosen() {
+    let python = find_on_path("python3").expect("python3 on PATH");
+    let target = Target::new(&Interpreter::query(&python).unwrap(), &TargetRequest::default());
+    let chosen = |names: &[&str]| {
+        let wheels: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
+        let selection = select_wheels(&wheels, &target).unwrap();
+        assert_eq!(selection.wheels.len(), 1, "{:?}", selection.notes);
+        selection.wheels[0].to_string_lossy().into_owned()
+    };
+    assert_eq!(
+        chosen(&[
+            "a-1.0-py3-none-any.whl",
+            "a-1.0-9-py3-none-any.whl",
+            "a-1.0-10-py3-none-any.whl",
+            "a-1.0-2b-py3-none-any.whl"
+        ]),
+        "a-1.0-10-py3-none-any.whl"
+    );
+    assert_eq!(
+        chosen(&["a-1.0-2-py3-none-any.whl", "a-1.0-2b-py3-none-any.whl", "a-1.0-02-py3-none-any.whl"]),
+        "a-1.0-2b-py3-none-any.whl"
+    );
+    assert_eq!(
+        chosen(&["a-1.0-0010-py3-none-any.whl", "a-1.0-9x-py3-none-any.whl"]),
+        "a-1.0-0010-py3-none-any.whl"
+    );
+    assert_eq!(chosen(&["a-1.0-py3-none-any.whl", "a-1.0-1-py2-none-any.whl"]), "a-1.0-py3-none-any.whl");
+    let machine = interpreter_platform_tag(&target);
+    let native = format!("a-1.0-py3-none-{machine}.whl");
+    assert_eq!(
+        chosen(&["a-1.0-99-py3-none-any.whl", &native]),
+        native,
+        "a better tag wins over a higher build"
+    );
+}
+
+/// The most preferred platform tag of `target` (`manylinux_2_39_x86_64`...).
+fn interpreter_platform_tag(target: &Target) -> String {
+    target.tags()[0].rsplit('-').next().unwrap().to_string()
+}

@@ -7,8 +7,8 @@ pub struct WheelFilename {
     pub name: String,
     /// Escaped as the name is; compare versions with `versions_match`, not `==`.
     pub version: String,
-    /// The optional build tag (starts with a digit); checked, but not used to choose between
-    /// wheels.
+    /// The optional build tag (starts with a digit): of wheels with equally preferred tags,
+    /// the highest build is installed ([`WheelFilename::build_order`]).
     pub build: Option<String>,
     /// Python tags, `.`-separated when several (`py2.py3`).
     pub python: String,
@@ -59,6 +59,18 @@ impl WheelFilename {
             abi: abi.to_string(),
             platform: platform.to_string(),
         })
+    }
+
+    /// The build tag in the order pip and uv give it (`packaging`'s `(int, str)`): its leading
+    /// number, then the rest as text; a wheel without one comes before any with one. A rebuild
+    /// of a release (a fixed toolchain, a relinked library) gets a higher build number, so of
+    /// two wheels that differ only there, the highest is the one meant.
+    pub fn build_order(&self) -> Option<(usize, &str, &str)> {
+        let build = self.build.as_deref()?;
+        let digits = build.find(|c: char| !c.is_ascii_digit()).unwrap_or(build.len());
+        // Compared as (length, digits) without leading zeros: a number of any length, in order.
+        let number = build[..digits].trim_start_matches('0');
+        Some((number.len(), number, &build[digits..]))
     }
 
     /// The PEP 503 form of the distribution name, for comparing with `.dist-info` and METADATA.
