@@ -31,8 +31,9 @@ pub enum Event<'a> {
     },
     /// `bytes` more archive bytes were read (decompressed, verified and written).
     UnpackedBytes {
-        /// Compressed sizes of the members just unpacked: they add up to a little less than
-        /// the archive's size (the zip's headers are not counted).
+        /// Compressed sizes of the members just unpacked; once the wheel is cached, one more
+        /// event brings the rest of its archive (headers, central directory), so they add up
+        /// to the size counted in [`Event::Unpacking`] and the bar ends full.
         bytes: u64,
     },
     /// `wheel` is in the cache now (the `UnpackingWheel` before it has ended).
