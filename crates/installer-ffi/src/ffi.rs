@@ -84,8 +84,17 @@ pub(crate) unsafe fn str_array_arg<'a>(
     if ptr.is_null() {
         return Err(invalid(what, format!("NULL array of {len} strings")));
     }
-    // SAFETY: not NULL and `len > 0` (checked above); the caller guarantees `len` readable
-    // pointers that outlive `'a`.
+    // No array is that long (a negative count cast to size_t, such as -1), nor misaligned; a
+    // slice made of either is undefined behaviour, which debug builds turn into an abort that
+    // no panic boundary catches.
+    if len > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
+        return Err(invalid(what, format!("{len} strings: more than any array holds (a negative count?)")));
+    }
+    if !ptr.is_aligned() {
+        return Err(invalid(what, "misaligned array of strings".to_owned()));
+    }
+    // SAFETY: not NULL, aligned, `len > 0` and within `isize::MAX` bytes (checked above); the
+    // caller guarantees `len` readable pointers that outlive `'a`.
     let items = unsafe { std::slice::from_raw_parts(ptr, len) };
     items
         .iter()
@@ -133,5 +142,15 @@ mod tests {
         assert!(unsafe { str_array_arg(std::ptr::null(), 0, "wheels") }.unwrap().is_empty());
         // SAFETY: a NULL array with length 1 is refused before any read.
         assert!(unsafe { str_array_arg(std::ptr::null(), 1, "wheels") }.is_err());
+        // SAFETY: a count no array can have is refused before any read.
+        let err = unsafe { str_array_arg(items.as_ptr(), usize::MAX, "wheels") }.unwrap_err();
+        assert!(
+            err.one_line().starts_with("invalid wheels: 18446744073709551615 strings"),
+            "{}",
+            err.one_line()
+        );
+        let misaligned = items.as_ptr().cast::<u8>().wrapping_add(1).cast::<*const c_char>();
+        // SAFETY: a misaligned array is refused before any read.
+        assert!(unsafe { str_array_arg(misaligned, 1, "wheels") }.is_err());
     }
 }

@@ -132,6 +132,12 @@ int main(int argc, char **argv) {
                "install with a non-UTF-8 wheel path");
   check_status(ctx, installer_uninstall(ctx, venv, null_wheel, 1), INSTALLER_ERR_INVALID_ARGUMENT,
                "uninstall with a NULL name");
+  /* A count no array can have: a negative number (an error code, an unsigned subtraction gone
+     below zero) passed as the length. Refused before the array is read. */
+  check_status(ctx, installer_install(ctx, venv, wheel_list, (size_t)-1),
+               INSTALLER_ERR_INVALID_ARGUMENT, "install with n_wheels (size_t)-1");
+  check_status(ctx, installer_uninstall(ctx, venv, null_wheel, SIZE_MAX / sizeof(char *) + 1),
+               INSTALLER_ERR_INVALID_ARGUMENT, "uninstall with n_names beyond any array");
   check_status(ctx, installer_probe_link_mode(ctx, venv, NULL), INSTALLER_ERR_INVALID_ARGUMENT,
                "probe with NULL mode_out");
   check_status(ctx, installer_probe_link_mode(ctx, NULL, &mode), INSTALLER_ERR_INVALID_ARGUMENT,
