@@ -33,7 +33,7 @@ enum installer_status
    */
   INSTALLER_OK = 0,
   /**
-   * A NULL pointer, invalid UTF-8, an unknown link mode or fallback, jobs 0.
+   * A NULL pointer, invalid UTF-8, an unknown link mode or fallback, jobs 0 or above 1024.
    */
   INSTALLER_ERR_INVALID_ARGUMENT = 1,
   /**
@@ -161,9 +161,10 @@ installer_status installer_ctx_set_link_mode(installer_ctx *ctx, const char *mod
 installer_status installer_ctx_set_link_fallback(installer_ctx *ctx, const char *fallback);
 
 /**
- * Sets the number of worker threads for the following installs (default: one per CPU).
- * 0 is INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. One thread at a time
- * per context.
+ * Sets the number of worker threads for the following installs and verifies
+ * (default: one per CPU), 1 to 1024. 0 and more than 1024 (such as `(uint32_t)-1`) are
+ * INSTALLER_ERR_INVALID_ARGUMENT and leave the setting unchanged. One thread at a time per
+ * context.
  *
  * # Safety
  * `ctx` is NULL or a live context.

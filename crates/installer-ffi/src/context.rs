@@ -326,9 +326,15 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
     unsafe { set_options(ctx, set) }
 }
 
-/// Sets the number of worker threads for the following installs (default: one per CPU).
-/// 0 is INSTALLER_ERR_INVALID_ARGUMENT and leaves the setting unchanged. One thread at a time
-/// per context.
+/// The most worker threads a context takes. Each is an OS thread started by every call, and
+/// no install gets faster with more; a larger number is most likely a -1 meant as "the
+/// default" (UINT32_MAX, which would start as many threads as the OS allows).
+const MAX_JOBS: u32 = 1024;
+
+/// Sets the number of worker threads for the following installs and verifies
+/// (default: one per CPU), 1 to 1024. 0 and more than 1024 (such as `(uint32_t)-1`) are
+/// INSTALLER_ERR_INVALID_ARGUMENT and leave the setting unchanged. One thread at a time per
+/// context.
 ///
 /// # Safety
 /// `ctx` is NULL or a live context.
@@ -339,6 +345,9 @@ pub unsafe extern "C" fn installer_ctx_set_jobs(ctx: *mut installer_ctx, jobs: u
         set_options(ctx, |options| {
             if jobs == 0 {
                 return Err(invalid("jobs", "must be at least 1".to_owned()));
+            }
+            if jobs > MAX_JOBS {
+                return Err(invalid("jobs", format!("{jobs} threads; at most {MAX_JOBS}")));
             }
             options.jobs = usize::try_from(jobs).unwrap_or(usize::MAX);
             Ok(())

@@ -16,7 +16,7 @@ use crate::panic::ffi_panic_boundary;
 pub enum installer_status {
     /// Success.
     INSTALLER_OK = 0,
-    /// A NULL pointer, invalid UTF-8, an unknown link mode or fallback, jobs 0.
+    /// A NULL pointer, invalid UTF-8, an unknown link mode or fallback, jobs 0 or above 1024.
     INSTALLER_ERR_INVALID_ARGUMENT = 1,
     /// A wheel was refused (invalid, corrupt, hostile); nothing was installed.
     INSTALLER_ERR_WHEEL = 2,

@@ -116,6 +116,13 @@ int main(int argc, char **argv) {
   check_status(ctx, installer_ctx_set_link_fallback(ctx, "quiet"), INSTALLER_OK,
                "set_link_fallback \"quiet\"");
   check_status(ctx, installer_ctx_set_jobs(ctx, 0), INSTALLER_ERR_INVALID_ARGUMENT, "set_jobs 0");
+  /* -1 ("the default", in many C APIs) is UINT32_MAX threads: refused, not started at the next
+     install. */
+  check_status(ctx, installer_ctx_set_jobs(ctx, (uint32_t)-1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "set_jobs (uint32_t)-1");
+  check_mentions(ctx, "1024", "its last error says the most");
+  check_status(ctx, installer_ctx_set_jobs(ctx, 1025), INSTALLER_ERR_INVALID_ARGUMENT, "set_jobs 1025");
+  check_status(ctx, installer_ctx_set_jobs(ctx, 1024), INSTALLER_OK, "set_jobs 1024");
   check_status(ctx, installer_ctx_set_jobs(ctx, 2), INSTALLER_OK, "set_jobs 2");
   check_status(ctx, installer_ctx_set_link_mode(ctx, "copy"), INSTALLER_OK, "set_link_mode \"copy\"");
 
