@@ -272,9 +272,11 @@ const char *installer_last_error(const installer_ctx *ctx);
  * context's link mode, link fallback, jobs and callbacks; the cache is opened on the first
  * install or probe of the context.
  *
- * Returns INSTALLER_OK, or: INSTALLER_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 `venv`, a NULL
- * `wheels` array with `n_wheels` > 0, an `n_wheels` no array can have such as `(size_t)-1`,
- * or a NULL/non-UTF-8 element), INSTALLER_ERR_WHEEL,
+ * `n_wheels` 0 (`wheels` may then be NULL) installs nothing, and still creates a missing venv.
+ *
+ * Returns INSTALLER_OK, or: INSTALLER_ERR_INVALID_ARGUMENT (NULL, empty or non-UTF-8 `venv`,
+ * a NULL `wheels` array with `n_wheels` > 0, an `n_wheels` no array can have such as
+ * `(size_t)-1`, or a NULL, empty or non-UTF-8 element), INSTALLER_ERR_WHEEL,
  * INSTALLER_ERR_CONFLICT, INSTALLER_ERR_LINK_FALLBACK, INSTALLER_ERR_IO,
  * INSTALLER_ERR_CANCELLED (`installer_ctx_cancel` from another thread: rolled back, the venv
  * as it was, a venv this call created removed); details in `installer_last_error`. The
@@ -292,16 +294,16 @@ installer_status installer_install(installer_ctx *ctx,
 
 /**
  * Removes the distributions `names[0..n_names]` (any spelling: "Foo_Bar" = "foo-bar") from
- * the existing venv at `venv`, by their RECORD files. A name that is not installed is passed
- * to the warning callback (`not installed: <name>`) and the others are removed, as
- * pip and uv do; when none of the names is installed, nothing is removed and the result is
+ * the existing venv at `venv`, by their RECORD files; `n_names` 0 (`names` may then be NULL)
+ * removes nothing and returns INSTALLER_OK. A name that is not installed is passed to the
+ * warning callback (`not installed: <name>`) and the others are removed, as pip and uv do;
+ * when none of the names is installed, nothing is removed and the result is
  * INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in `installer_last_error`. A `venv`
- * that is missing or not a venv is INSTALLER_ERR_IO; NULL or non-UTF-8 arguments, and an
- * `n_names` no array can have such as `(size_t)-1`, are INSTALLER_ERR_INVALID_ARGUMENT.
- * Reports progress like an
- * install. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel` stopped it: every file is
- * back, the venv as it was. The strings stay the caller's. One thread at a time per context
- * (another may call `installer_ctx_cancel`).
+ * that is missing or not a venv is INSTALLER_ERR_IO; NULL, empty or non-UTF-8 arguments, and
+ * an `n_names` no array can have such as `(size_t)-1`, are INSTALLER_ERR_INVALID_ARGUMENT.
+ * Reports progress like an install. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel`
+ * stopped it: every file is back, the venv as it was. The strings stay the caller's. One
+ * thread at a time per context (another may call `installer_ctx_cancel`).
  *
  * # Safety
  * `ctx` is NULL or a live context; `venv` is NULL or a NUL-terminated string; `names` is

@@ -69,7 +69,9 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &'static str) -> Resu
 }
 
 /// An array of `len` string arguments; `what` names the parameter in the error. A NULL
-/// array is accepted only when `len` is 0.
+/// array is accepted only when `len` is 0. An empty string is refused: no wheel file and no
+/// distribution is called "" (a wheel "" was refused as a file name without `.whl`, a name ""
+/// as "not installed in <venv>: " followed by nothing).
 ///
 /// # Safety
 /// `ptr` is NULL or points to `len` pointers, each valid for [`str_arg`].
@@ -101,10 +103,14 @@ pub(crate) unsafe fn str_array_arg<'a>(
         .enumerate()
         .map(|(i, &item)| {
             // SAFETY: the caller guarantees each element is valid for `str_arg`.
-            unsafe { str_arg(item, what) }.map_err(|e| match e {
-                Error::InvalidArgument { what, reason } => invalid(what, format!("element {i}: {reason}")),
-                other => other,
-            })
+            match unsafe { str_arg(item, what) } {
+                Ok("") => Err(invalid(what, format!("element {i}: empty string"))),
+                Ok(item) => Ok(item),
+                Err(Error::InvalidArgument { what, reason }) => {
+                    Err(invalid(what, format!("element {i}: {reason}")))
+                }
+                Err(other) => Err(other),
+            }
         })
         .collect()
 }
@@ -138,6 +144,10 @@ mod tests {
         assert_eq!(err.one_line(), "invalid wheels: element 1: NULL pointer");
         // SAFETY: one readable pointer to a NUL-terminated literal.
         assert_eq!(unsafe { str_array_arg(items.as_ptr(), 1, "wheels") }.unwrap(), ["a.whl"]);
+        let empty = [c"".as_ptr()];
+        // SAFETY: one readable pointer to a NUL-terminated literal.
+        let err = unsafe { str_array_arg(empty.as_ptr(), 1, "names") }.unwrap_err();
+        assert_eq!(err.one_line(), "invalid names: element 0: empty string");
         // SAFETY: a NULL array is accepted with length 0.
         assert!(unsafe { str_array_arg(std::ptr::null(), 0, "wheels") }.unwrap().is_empty());
         // SAFETY: a NULL array with length 1 is refused before any read.

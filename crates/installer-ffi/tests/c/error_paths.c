@@ -139,6 +139,20 @@ int main(int argc, char **argv) {
                "install with a non-UTF-8 wheel path");
   check_status(ctx, installer_uninstall(ctx, venv, null_wheel, 1), INSTALLER_ERR_INVALID_ARGUMENT,
                "uninstall with a NULL name");
+  /* Empty strings name no file and no distribution. */
+  const char *empty[] = {""};
+  check_status(ctx, installer_install(ctx, venv, empty, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "install with an empty wheel path");
+  check_status(ctx, installer_uninstall(ctx, venv, empty, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "uninstall with an empty name");
+  check_mentions(ctx, "element 0: empty", "its last error names the element");
+  /* Zero names: nothing asked, nothing removed (as zero wheels install nothing). */
+  check_status(ctx, installer_uninstall(ctx, venv, NULL, 0), INSTALLER_OK,
+               "uninstall of zero names (a NULL array)");
+  check_status(ctx, installer_uninstall(ctx, missing_venv, NULL, 0), INSTALLER_ERR_IO,
+               "uninstall of zero names from a missing venv");
+  check_status(ctx, installer_install(ctx, venv, NULL, 0), INSTALLER_OK,
+               "install of zero wheels (a NULL array)");
   /* A count no array can have: a negative number (an error code, an unsigned subtraction gone
      below zero) passed as the length. Refused before the array is read. */
   check_status(ctx, installer_install(ctx, venv, wheel_list, (size_t)-1),
