@@ -42,8 +42,21 @@ pub struct UninstallSummary {
 /// name that is not installed is reported ([`Event::NotInstalled`]) and the others are
 /// removed, as pip and uv do; only when none is installed does it fail (after the same
 /// events), with [`crate::Error::NotInstalled`] naming them all. Cancelling `cancel` stops it,
-/// restores every file moved so far and returns [`Error::Cancelled`].
+/// restores every file moved so far and returns [`Error::Cancelled`]. Files are moved on `jobs`
+/// threads (0: one per CPU) that have all exited when it returns, as an install's and a
+/// verify's: never rayon's global pool, whose threads would outlive the call in a program that
+/// embeds the library.
 pub fn uninstall(
+    venv: &Venv,
+    names: &[String],
+    jobs: usize,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<UninstallSummary> {
+    crate::install::in_pool(jobs, || uninstall_in_pool(venv, names, reporter, cancel))
+}
+
+fn uninstall_in_pool(
     venv: &Venv,
     names: &[String],
     reporter: &dyn Reporter,
@@ -342,7 +355,7 @@ mod tests {
         let headers = venv.headers("Foo-Bar");
         std::fs::create_dir_all(&headers).unwrap();
         std::fs::write(headers.join("foo.h"), "").unwrap();
-        let summary = uninstall(&venv, &["foo-bar".into()], &NoReporter, &Cancel::new()).unwrap();
+        let summary = uninstall(&venv, &["foo-bar".into()], 0, &NoReporter, &Cancel::new()).unwrap();
         assert_eq!(summary.removed, [DistVersion { name: "Foo-Bar".into(), version: "1.0".into() }]);
         assert_eq!(summary.files, 9);
         assert_eq!(
@@ -386,7 +399,7 @@ mod tests {
         let (dir, venv) = venv_with(&foo_bar());
         let said = Said::default();
         let names = ["FOO_BAR".into(), "nope".into(), "Other".into(), "nope".into(), "NOPE".into()];
-        let summary = uninstall(&venv, &names, &said, &Cancel::new()).unwrap();
+        let summary = uninstall(&venv, &names, 0, &said, &Cancel::new()).unwrap();
         assert_eq!(summary.not_installed, ["nope", "Other"]);
         assert_eq!(*said.not_installed.lock().unwrap(), ["nope", "Other"]);
         assert_eq!(summary.removed.len(), 1);
@@ -398,7 +411,7 @@ mod tests {
         let (dir, venv) = venv_with(&foo_bar());
         let before = tree(dir.path());
         let said = Said::default();
-        let err = uninstall(&venv, &["nope".into(), "Other".into()], &said, &Cancel::new()).unwrap_err();
+        let err = uninstall(&venv, &["nope".into(), "Other".into()], 0, &said, &Cancel::new()).unwrap_err();
         assert!(matches!(&err, Error::NotInstalled { names, .. } if names == &["nope", "Other"]), "{err}");
         // Reported by the core, so every frontend warns for them alike.
         assert_eq!(*said.not_installed.lock().unwrap(), ["nope", "Other"]);
@@ -424,16 +437,16 @@ mod tests {
         // Cancelled before the call: nothing is even looked at.
         let cancel = Cancel::new();
         cancel.cancel();
-        let err = uninstall(&venv, &names, &NoReporter, &cancel).unwrap_err();
+        let err = uninstall(&venv, &names, 0, &NoReporter, &cancel).unwrap_err();
         assert!(matches!(err, Error::Cancelled), "{err}");
         assert_eq!(tree(dir.path()), before);
         // Cancelled after files were moved aside: they are all put back.
         let reporter = CancelAfterFirst(Cancel::new());
-        let err = uninstall(&venv, &names, &reporter, &reporter.0).unwrap_err();
+        let err = uninstall(&venv, &names, 0, &reporter, &reporter.0).unwrap_err();
         assert!(matches!(err, Error::Cancelled), "{err}");
         assert_eq!(tree(dir.path()), before);
         // With an uncancelled token the same call removes the distribution.
-        uninstall(&venv, &names, &NoReporter, &Cancel::new()).unwrap();
+        uninstall(&venv, &names, 0, &NoReporter, &Cancel::new()).unwrap();
         assert_ne!(tree(dir.path()), before);
     }
 
@@ -442,7 +455,7 @@ mod tests {
         let record = "../../../bin,,\n../../../../outside.txt,,\n../../..,,\nX-1.dist-info/RECORD,,\n";
         let (dir, venv) = venv_with(&[("X-1.dist-info/RECORD", record)]);
         std::fs::write(venv.scripts().join("python"), "").unwrap();
-        uninstall(&venv, &["x".into()], &NoReporter, &Cancel::new()).unwrap();
+        uninstall(&venv, &["x".into()], 0, &NoReporter, &Cancel::new()).unwrap();
         assert_eq!(
             tree(dir.path()),
             [
@@ -474,7 +487,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), venv.site_packages().join("out")).unwrap();
         std::os::unix::fs::symlink("real", venv.site_packages().join("alias")).unwrap();
         let warned = Said::default();
-        uninstall(&venv, &["x".into()], &warned, &Cancel::new()).unwrap();
+        uninstall(&venv, &["x".into()], 0, &warned, &Cancel::new()).unwrap();
         assert_eq!(tree(outside.path()), ["a.py", "sub", "sub/b.py", "sub/deeper", "sub/deeper/c.py"]);
         let warned = warned.warnings.into_inner().unwrap();
         assert_eq!(warned.iter().filter(|w| w.contains("through a symlink")).count(), 3, "{warned:?}");

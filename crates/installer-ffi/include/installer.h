@@ -161,7 +161,7 @@ installer_status installer_ctx_set_link_mode(installer_ctx *ctx, const char *mod
 installer_status installer_ctx_set_link_fallback(installer_ctx *ctx, const char *fallback);
 
 /**
- * Sets the number of worker threads for the following installs and verifies
+ * Sets the number of worker threads for the following installs, uninstalls and verifies
  * (default: one per CPU), 1 to 1024. 0 and more than 1024 (such as `(uint32_t)-1`) are
  * INSTALLER_ERR_INVALID_ARGUMENT and leave the setting unchanged. One thread at a time per
  * context.
@@ -301,7 +301,7 @@ installer_status installer_install(installer_ctx *ctx,
  * INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in `installer_last_error`. A `venv`
  * that is missing or not a venv is INSTALLER_ERR_IO; NULL, empty or non-UTF-8 arguments, and
  * an `n_names` no array can have such as `(size_t)-1`, are INSTALLER_ERR_INVALID_ARGUMENT.
- * Reports progress like an install. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel`
+ * Reports progress like an install, and uses the context's jobs. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel`
  * stopped it: every file is back, the venv as it was. The strings stay the caller's. One
  * thread at a time per context (another may call `installer_ctx_cancel`).
  *

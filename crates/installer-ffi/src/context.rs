@@ -331,7 +331,7 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
 /// default" (UINT32_MAX, which would start as many threads as the OS allows).
 const MAX_JOBS: u32 = 1024;
 
-/// Sets the number of worker threads for the following installs and verifies
+/// Sets the number of worker threads for the following installs, uninstalls and verifies
 /// (default: one per CPU), 1 to 1024. 0 and more than 1024 (such as `(uint32_t)-1`) are
 /// INSTALLER_ERR_INVALID_ARGUMENT and leave the setting unchanged. One thread at a time per
 /// context.

@@ -80,7 +80,7 @@ pub unsafe extern "C" fn installer_install(
 /// INSTALLER_ERR_NOT_INSTALLED, naming every unknown name in `installer_last_error`. A `venv`
 /// that is missing or not a venv is INSTALLER_ERR_IO; NULL, empty or non-UTF-8 arguments, and
 /// an `n_names` no array can have such as `(size_t)-1`, are INSTALLER_ERR_INVALID_ARGUMENT.
-/// Reports progress like an install. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel`
+/// Reports progress like an install, and uses the context's jobs. INSTALLER_ERR_CANCELLED when `installer_ctx_cancel`
 /// stopped it: every file is back, the venv as it was. The strings stay the caller's. One
 /// thread at a time per context (another may call `installer_ctx_cancel`).
 ///
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn installer_uninstall(
             if names.is_empty() {
                 return Ok(());
             }
-            uninstall::uninstall(&venv, &names, &ctx.reporter(), &ctx.options.cancel)?;
+            uninstall::uninstall(&venv, &names, ctx.options.jobs, &ctx.reporter(), &ctx.options.cancel)?;
             Ok(())
         })
     }

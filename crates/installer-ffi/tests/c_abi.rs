@@ -289,6 +289,23 @@ fn hardlink_across_filesystems_fallback_error() {
     assert!(!install.imports("fixture_pkg"));
 }
 
+/// The thread rules of docs/c-abi.md from C (`tests/c/threads.c`): no worker thread outlives
+/// an install, verify, probe or uninstall; two contexts install into two venvs at once; a
+/// second thread's calls on a context in use are refused while the first thread's install
+/// goes on.
+#[test]
+fn threads_follow_the_documented_rules() {
+    let Some(a) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let Some(b) = fixture_wheel("fixture_data-1.0-py3-none-any.whl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = compile("threads", Link::Shared, tmp.path());
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let output = run(&exe, &[&work, &a, &b], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}; failed checks:\n{}", output.status, failed_lines(&stdout));
+}
+
 /// Every file, directory and symlink under `dir`: relative path, mode, and content or target.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
     use std::os::unix::fs::PermissionsExt;

@@ -21,7 +21,7 @@ pub fn run(args: UninstallArgs) -> Result<()> {
     let reporter = TerminalReporter::new(args.output, "Uninstalling");
     let cancel = installer_core::Cancel::new();
     crate::cancel_on_ctrl_c(&cancel);
-    let result = uninstall(&venv, &args.names, &reporter, &cancel);
+    let result = uninstall(&venv, &args.names, 0, &reporter, &cancel);
     reporter.finish();
     let summary = match result {
         Ok(summary) => summary,
