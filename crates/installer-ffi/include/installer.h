@@ -203,8 +203,10 @@ installer_status installer_ctx_set_ignore_requires_python(installer_ctx *ctx, bo
  * the caller keeps ownership of it. The callback must return normally (no longjmp, no C++
  * exception), and must not call any installer_* function on this context except
  * `installer_ctx_cancel`: such a call returns INSTALLER_ERR_INVALID_ARGUMENT and does nothing
- * (`installer_last_error` gives "", `installer_ctx_free` is ignored). One thread at a time per
- * context.
+ * (`installer_last_error` gives "", `installer_ctx_free` is ignored). Other contexts may be
+ * used from it, except for an install or uninstall into the venv of the reporting call: that
+ * waits for the call's lock on the venv, held until the callback returns, and never returns.
+ * One thread at a time per context.
  *
  * # Safety
  * `ctx` is NULL or a live context; `cb`, if not NULL, is safe to call with `user_data` from
@@ -223,7 +225,8 @@ installer_status installer_ctx_set_progress_callback(installer_ctx *ctx,
  * calls at once (progress included). Without a warning callback warnings are dropped.
  * `user_data` stays the caller's. The callback must return normally, and must not call any
  * installer_* function on this context except `installer_ctx_cancel` (as for the progress
- * callback: refused with INSTALLER_ERR_INVALID_ARGUMENT). One thread at a time per context.
+ * callback: refused with INSTALLER_ERR_INVALID_ARGUMENT; other contexts as there). One thread
+ * at a time per context.
  *
  * # Safety
  * As for `installer_ctx_set_progress_callback`.

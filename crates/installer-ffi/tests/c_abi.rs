@@ -306,6 +306,23 @@ fn threads_follow_the_documented_rules() {
     assert!(output.status.success(), "{}; failed checks:\n{}", output.status, failed_lines(&stdout));
 }
 
+/// What a progress callback may call, from C (`tests/c/callbacks.c`): on its own context
+/// everything but `installer_ctx_cancel` is refused and the install goes on; on another
+/// context an install, verify, probe and uninstall all work (the program ends by SIGALRM if
+/// one never returns); a cancel from the callback stops the install.
+#[test]
+fn callbacks_call_into_the_library_as_documented() {
+    let Some(wheel) = fixture_wheel("fixture_pkg-1.0-py3-none-any.whl") else { return };
+    let Some(other) = fixture_wheel("fixture_data-1.0-py3-none-any.whl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = compile("callbacks", Link::Static, tmp.path());
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let output = run(&exe, &[&work, &wheel, &other], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}; failed checks:\n{}", output.status, failed_lines(&stdout));
+}
+
 /// Every file, directory and symlink under `dir`: relative path, mode, and content or target.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
     use std::os::unix::fs::PermissionsExt;

@@ -312,10 +312,27 @@ fn in_environment(error: Error, prefix: &Path) -> Error {
 
 /// Runs `work` on a pool of `jobs` threads (0: one per CPU) whose threads have all exited when
 /// it returns, so embedders see no threads outlive a call.
+///
+/// Called on a worker of another pool (a C callback of one call, run on that call's worker,
+/// calling into another context), `work` is handed to the new pool from a plain thread that
+/// this one waits for. `pool.install` from there would have this thread run the other pool's
+/// jobs while it waits: jobs of the call whose callback it is still in, which report progress
+/// and so wait for the reporter's lock this thread holds, for ever.
 pub(crate) fn in_pool<R: Send>(jobs: usize, work: impl FnOnce() -> Result<R> + Send) -> Result<R> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
-        .build_scoped(|thread| thread.run(), |pool| pool.install(work))
+        .build_scoped(
+            |thread| thread.run(),
+            |pool| {
+                if rayon::current_thread_index().is_none() {
+                    return pool.install(work);
+                }
+                std::thread::scope(|s| match s.spawn(|| pool.install(work)).join() {
+                    Ok(result) => result,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+            },
+        )
         .map_err(|e| Error::InvalidArgument { what: "jobs", reason: e.to_string() })?
 }
 
