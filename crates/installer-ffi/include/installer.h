@@ -2,10 +2,12 @@
  *
  * Conventions: every fallible function returns an installer_status; details of a failure are
  * in installer_last_error(ctx). NULL pointers and non-UTF-8 strings are
- * INSTALLER_ERR_INVALID_ARGUMENT. Outputs are written only on success. A context is used by
- * one thread at a time; only installer_ctx_cancel may be called from another thread while it
- * is in use. Link with -linstaller_ffi (and, for the static library,
- * -lpthread -ldl -lm). */
+ * INSTALLER_ERR_INVALID_ARGUMENT. Outputs are written only on success. Strings the library
+ * returns are NUL-terminated UTF-8 it owns; none is written into a buffer of the caller's. A
+ * context is used by one thread at a time; only installer_ctx_cancel may be called from
+ * another thread while it is in use (any other call meanwhile is refused with
+ * INSTALLER_ERR_INVALID_ARGUMENT). Ownership, threads, callbacks and cancelling in full:
+ * docs/c-abi.md. Link with -linstaller_ffi (and, for the static library, -lpthread -ldl -lm). */
 
 #ifndef INSTALLER_H
 #define INSTALLER_H
@@ -85,6 +87,8 @@ typedef uint32_t installer_status;
  * moved between threads but used by one thread at a time, except for `installer_ctx_cancel`,
  * which any thread may call while another uses the context; use one context per thread to
  * install concurrently (any number of processes and threads may share one cache directory).
+ * Another call from a second thread while the context is in use is refused with
+ * INSTALLER_ERR_INVALID_ARGUMENT and changes nothing: a safety net, not a way to share it.
  */
 typedef struct installer_ctx installer_ctx;
 
@@ -119,7 +123,8 @@ const char *installer_version(void);
  * `installer_ctx_free`; on failure `*out` is left unchanged.
  *
  * Returns INSTALLER_ERR_INVALID_ARGUMENT when `out` is NULL or `cache_dir` is empty or not
- * UTF-8. Thread-safe.
+ * UTF-8, and INSTALLER_ERR_IO when a relative `cache_dir` cannot be resolved (the current
+ * directory was removed); there is no context to hold a last error. Thread-safe.
  *
  * # Safety
  * `cache_dir` is NULL or a NUL-terminated string; `out` is NULL or valid for writing a pointer.
@@ -130,7 +135,9 @@ installer_status installer_ctx_new(const char *cache_dir, installer_ctx **out);
  * Frees a context made by `installer_ctx_new`, with everything it owns (including the string
  * `installer_last_error` returned). NULL is accepted and ignored, and so is a call from a
  * callback of a call on this context (which would free it under that call). The context must
- * not be in use by another thread, and must not be used afterwards.
+ * not be in use by another thread (such a free is ignored too, and the context stays
+ * allocated; one racing with the start of another thread's call is a use after free), and
+ * must not be used afterwards.
  *
  * # Safety
  * `ctx` is NULL or a context from `installer_ctx_new` not freed yet.
@@ -242,8 +249,13 @@ installer_status installer_ctx_set_warning_callback(installer_ctx *ctx,
  * (wheels already verified stay in the cache, complete). `installer_uninstall` stops before
  * its next file, puts back the files it moved and returns INSTALLER_ERR_CANCELLED, the venv
  * as it was; `installer_verify` stops before its next file with INSTALLER_ERR_CANCELLED.
- * `installer_probe_link_mode` is short and runs to its end. Each operation starts uncancelled: a cancel
- * made while no operation runs has no effect, and the context works again for the next call.
+ * `installer_probe_link_mode` is short and runs to its end. Each operation starts
+ * uncancelled: a cancel made while no operation runs has no effect, and the context works
+ * again for the next call. So a cancel made just before a call begins (from a thread that only
+ * just started the one that calls) is lost, and one that comes after an install's last check,
+ * while it commits, is too late (it returns INSTALLER_OK, everything installed): to cancel
+ * reliably, set a flag of your own and call `installer_ctx_cancel` from the progress callback
+ * while it is set (docs/c-abi.md, "Cancelling an install").
  *
  * The one function that may be called from another thread while `ctx` is in use: it sets a
  * flag (one atomic store) and returns, without waiting for the operation to stop and without
@@ -258,12 +270,14 @@ installer_status installer_ctx_cancel(installer_ctx *ctx);
  * The error of the last call on `ctx`: one line naming the wheel or path and the cause,
  * e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
  * call was made yet), for a NULL `ctx`, and from a callback of a call on `ctx` (that call has
- * no outcome yet). Never NULL. The string is owned by `ctx`: valid
- * until the next call on `ctx` or `installer_ctx_free`; do not free it. Calls that fail
- * because `ctx` itself is NULL cannot record anything.
+ * no outcome yet). Never NULL; one line, no line break. The string is owned by `ctx`: valid
+ * until the next call on `ctx` other than `installer_last_error` and `installer_ctx_cancel`,
+ * or `installer_ctx_free`; do not free it. Calls that fail because `ctx` itself is NULL
+ * cannot record anything. Ask from the thread using `ctx`: another thread gets "" while a
+ * call runs, and a call that starts while it asks is refused as a concurrent one.
  *
  * # Safety
- * `ctx` is NULL or a live context not being used by another thread.
+ * `ctx` is NULL or a live context.
  */
 const char *installer_last_error(const installer_ctx *ctx);
 
@@ -337,8 +351,10 @@ installer_status installer_verify(installer_ctx *ctx, const char *venv);
  * shard on the venv's filesystem included (the context's shards are automatic), so a cache on
  * another filesystem answers "hardlink" where an install would hardlink from its shard. The
  * venv need not exist: then its nearest existing ancestor directory is probed (the venv will
- * be created on that filesystem). Creates the cache directory if needed, and small probe
- * files, removed again; never a shard.
+ * be created on that filesystem). It is not checked to be, or to be able to become, a venv:
+ * a regular file's path gets the answer for its directory, and the install then fails.
+ * Creates the cache directory if needed, and small probe files, removed again; never a shard.
+ * The warning callback may be called (a cache this user cannot write).
  *
  * On success `*mode_out` receives a static string (never freed, valid forever); on failure it
  * is left unchanged. NULL `mode_out` or a NULL/non-UTF-8 `venv` is

@@ -141,8 +141,10 @@ pub unsafe extern "C" fn installer_verify(ctx: *mut installer_ctx, venv: *const 
 /// shard on the venv's filesystem included (the context's shards are automatic), so a cache on
 /// another filesystem answers "hardlink" where an install would hardlink from its shard. The
 /// venv need not exist: then its nearest existing ancestor directory is probed (the venv will
-/// be created on that filesystem). Creates the cache directory if needed, and small probe
-/// files, removed again; never a shard.
+/// be created on that filesystem). It is not checked to be, or to be able to become, a venv:
+/// a regular file's path gets the answer for its directory, and the install then fails.
+/// Creates the cache directory if needed, and small probe files, removed again; never a shard.
+/// The warning callback may be called (a cache this user cannot write).
 ///
 /// On success `*mode_out` receives a static string (never freed, valid forever); on failure it
 /// is left unchanged. NULL `mode_out` or a NULL/non-UTF-8 `venv` is

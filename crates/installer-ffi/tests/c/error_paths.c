@@ -7,9 +7,13 @@
  * Prints one line per check ("ok - ..." or "FAIL - ..."); exits 0 only if all pass.
  * Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
 
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "installer.h"
 
@@ -192,6 +196,19 @@ int main(int argc, char **argv) {
         "probe gives clone, hardlink or copy", ctx);
 
   installer_ctx_free(ctx);
+
+  /* A relative cache_dir is resolved at once, against a current directory that was removed:
+     INSTALLER_ERR_IO, out untouched. Last, since it leaves this process without a directory. */
+  char gone[4096];
+  snprintf(gone, sizeof gone, "%s/gone", workdir);
+  if (mkdir(gone, 0700) != 0 || chdir(gone) != 0 || rmdir(gone) != 0) {
+    printf("FAIL - cannot make and remove the current directory %s\n", gone);
+    return 1;
+  }
+  ctx = sentinel;
+  check(installer_ctx_new("cache", &ctx) == INSTALLER_ERR_IO && ctx == sentinel,
+        "ctx_new with a relative cache dir and no current directory", NULL);
+
   printf("%d check(s) failed\n", failures);
   return failures == 0 ? 0 : 1;
 }
