@@ -142,6 +142,14 @@ int main(int argc, char **argv) {
   check(installer_install(own, venv_cancelled, wheels, 1) == INSTALLER_ERR_CANCELLED,
         "an install cancelled from its callback returns INSTALLER_ERR_CANCELLED", own);
   check(!exists(venv_cancelled), "and the venv it created is gone", own);
+  /* And an uninstall: every file back. */
+  s = (struct state){CANCEL_OWN, own, other, venv_other, other_wheel, 0};
+  check(installer_uninstall(own, venv_own, (const char *[]){"fixture_pkg"}, 1) == INSTALLER_ERR_CANCELLED,
+        "an uninstall cancelled from its callback returns INSTALLER_ERR_CANCELLED", own);
+  check(s.done, "the callback ran", NULL);
+  check(installer_verify(own, venv_own) == INSTALLER_OK, "and the venv verifies, every file there", own);
+  check(installer_uninstall(own, venv_own, (const char *[]){"fixture_pkg"}, 1) == INSTALLER_OK,
+        "and the distribution is still there to uninstall", own);
   check(installer_ctx_set_progress_callback(own, NULL, NULL) == INSTALLER_OK,
         "remove the progress callback", own);
   check(installer_install(own, venv_after, wheels, 1) == INSTALLER_OK,

@@ -98,6 +98,11 @@ int main(int argc, char **argv) {
         "set_ignore_requires_python with NULL ctx", NULL);
   check(installer_ctx_set_progress_callback(NULL, NULL, NULL) == INSTALLER_ERR_INVALID_ARGUMENT,
         "set_progress_callback with NULL ctx", NULL);
+  check(installer_ctx_set_warning_callback(NULL, NULL, NULL) == INSTALLER_ERR_INVALID_ARGUMENT,
+        "set_warning_callback with NULL ctx", NULL);
+  check(installer_ctx_set_link_fallback(NULL, "quiet") == INSTALLER_ERR_INVALID_ARGUMENT,
+        "set_link_fallback with NULL ctx", NULL);
+  check(installer_ctx_cancel(NULL) == INSTALLER_ERR_INVALID_ARGUMENT, "cancel with NULL ctx", NULL);
   check(installer_install(NULL, venv, wheel_list, 1) == INSTALLER_ERR_INVALID_ARGUMENT,
         "install with NULL ctx", NULL);
   check(installer_uninstall(NULL, venv, wheel_list, 1) == INSTALLER_ERR_INVALID_ARGUMENT,
@@ -115,6 +120,15 @@ int main(int argc, char **argv) {
                "set_link_mode \"reflink\" (alias) clears the last error");
   check_status(ctx, installer_ctx_set_link_mode(ctx, bad_utf8), INSTALLER_ERR_INVALID_ARGUMENT,
                "set_link_mode with invalid UTF-8");
+  check_status(ctx, installer_ctx_set_link_fallback(ctx, NULL), INSTALLER_ERR_INVALID_ARGUMENT,
+               "set_link_fallback NULL");
+  check_status(ctx, installer_ctx_set_link_fallback(ctx, bad_utf8), INSTALLER_ERR_INVALID_ARGUMENT,
+               "set_link_fallback with invalid UTF-8");
+  /* NULL callbacks remove them (with or without user data); that is not an error. */
+  check_status(ctx, installer_ctx_set_progress_callback(ctx, NULL, &failures), INSTALLER_OK,
+               "set_progress_callback NULL");
+  check_status(ctx, installer_ctx_set_warning_callback(ctx, NULL, NULL), INSTALLER_OK,
+               "set_warning_callback NULL");
   check_status(ctx, installer_ctx_set_link_fallback(ctx, "sometimes"),
                INSTALLER_ERR_INVALID_ARGUMENT, "set_link_fallback \"sometimes\"");
   check_status(ctx, installer_ctx_set_link_fallback(ctx, "quiet"), INSTALLER_OK,
@@ -143,6 +157,16 @@ int main(int argc, char **argv) {
                "install with a non-UTF-8 wheel path");
   check_status(ctx, installer_uninstall(ctx, venv, null_wheel, 1), INSTALLER_ERR_INVALID_ARGUMENT,
                "uninstall with a NULL name");
+  check_status(ctx, installer_uninstall(ctx, NULL, wheel_list, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "uninstall with NULL venv");
+  check_status(ctx, installer_uninstall(ctx, venv, NULL, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "uninstall with NULL name array");
+  check_status(ctx, installer_uninstall(ctx, venv, bad_wheel, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "uninstall with a non-UTF-8 name");
+  check_status(ctx, installer_install(ctx, "", wheel_list, 1), INSTALLER_ERR_INVALID_ARGUMENT,
+               "install with an empty venv path");
+  check_status(ctx, installer_verify(ctx, bad_utf8), INSTALLER_ERR_INVALID_ARGUMENT,
+               "verify with a non-UTF-8 venv");
   /* Empty strings name no file and no distribution. */
   const char *empty[] = {""};
   check_status(ctx, installer_install(ctx, venv, empty, 1), INSTALLER_ERR_INVALID_ARGUMENT,
