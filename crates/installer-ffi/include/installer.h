@@ -227,7 +227,8 @@ installer_status installer_ctx_set_progress_callback(installer_ctx *ctx,
  * Sets (or, with `cb` NULL, removes) the warning callback: `cb(user_data, message)` receives
  * each warning once per call, e.g. that the link mode fell back to copying, and why.
  * `message` is NUL-terminated UTF-8 without a trailing newline; it may span several lines
- * (the first says what happened, indented ones why and how to avoid it). It is owned by the
+ * (the first says what happened, indented ones why and how to avoid it), and its other control
+ * characters are escaped as `\r` or `\u{1b}` (it may quote a wheel's own text). It is owned by the
  * library and valid only during the call: copy it to keep it. Called from the calling thread or worker threads, never two
  * calls at once (progress included). Without a warning callback warnings are dropped.
  * `user_data` stays the caller's. The callback must return normally, and must not call any
@@ -270,7 +271,8 @@ installer_status installer_ctx_cancel(installer_ctx *ctx);
  * The error of the last call on `ctx`: one line naming the wheel or path and the cause,
  * e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
  * call was made yet), for a NULL `ctx`, and from a callback of a call on `ctx` (that call has
- * no outcome yet). Never NULL; one line, no line break. The string is owned by `ctx`: valid
+ * no outcome yet). Never NULL; one line, its control characters escaped as `\r` or `\u{1b}`
+ * (a wheel's member name may hold any). The string is owned by `ctx`: valid
  * until the next call on `ctx` other than `installer_last_error` and `installer_ctx_cancel`,
  * or `installer_ctx_free`; do not free it. Calls that fail because `ctx` itself is NULL
  * cannot record anything. Ask from the thread using `ctx`: another thread gets "" while a

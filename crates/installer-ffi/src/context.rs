@@ -10,7 +10,7 @@ use installer_core::cache::Cache;
 use installer_core::install::InstallOptions;
 use installer_core::{Cancel, Error, LinkFallback, LinkMode};
 
-use crate::ffi::{self, invalid, str_arg, try_mut_from_ptr, Castable};
+use crate::ffi::{self, invalid, printable, str_arg, try_mut_from_ptr, Breaks, Castable};
 use crate::panic::{ffi_panic_boundary, panic_message};
 use crate::reporter::{
     installer_progress_cb, installer_warning_cb, Callback, CallbackReporter, ProgressFn, WarningFn,
@@ -145,20 +145,20 @@ impl Context {
                 installer_status::INSTALLER_OK
             }
             Ok(Err(err)) => {
-                self.set_last_error(err.one_line());
+                self.set_last_error(&one_line(&err));
                 installer_status::from_error(&err)
             }
             Err(payload) => {
-                self.set_last_error(format!("internal error: panic: {}", panic_message(&*payload)));
+                let message = format!("internal error: panic: {}", panic_message(&*payload));
+                self.set_last_error(&printable(&message, Breaks::Space));
                 installer_status::INSTALLER_ERR_PANIC
             }
         }
     }
 
-    fn set_last_error(&mut self, message: String) {
-        // One line, as documented, and no NUL to cut it short.
-        let message = message.replace('\0', "\\0").replace('\n', " ");
-        self.last_error = CString::new(message).expect("NULs were replaced");
+    /// `message` has no control character ([`printable`]), so no NUL either.
+    fn set_last_error(&mut self, message: &str) {
+        self.last_error = CString::new(message).expect("control characters were escaped");
     }
 
     /// A reporter forwarding to this context's callbacks, with fresh counters.
@@ -199,6 +199,18 @@ impl Context {
         let cache = Self::cache(&mut self.cache, self.cache_dir.as_deref(), &reporter)?;
         Ok((cache, &self.options))
     }
+}
+
+/// `err` and its causes on one line, joined by ": " (`Error::one_line`), each made
+/// [`printable`]: a wheel's own text (`WheelError`, whose member names come from the archive)
+/// with every control character escaped, as the CLI prints it; the others with their line
+/// breaks (a several-line message: an interpreter's stderr) turned into spaces.
+fn one_line(err: &Error) -> String {
+    let causes = installer_core::error::chain(err).map(|(e, text)| {
+        let from_wheel = e.downcast_ref::<installer_core::wheel::WheelError>().is_some();
+        printable(&text, if from_wheel { Breaks::Escape } else { Breaks::Space })
+    });
+    causes.collect::<Vec<_>>().join(": ")
 }
 
 /// Creates a context. `cache_dir`: the cache directory (created when first needed), or NULL
@@ -437,7 +449,8 @@ pub unsafe extern "C" fn installer_ctx_set_progress_callback(
 /// Sets (or, with `cb` NULL, removes) the warning callback: `cb(user_data, message)` receives
 /// each warning once per call, e.g. that the link mode fell back to copying, and why.
 /// `message` is NUL-terminated UTF-8 without a trailing newline; it may span several lines
-/// (the first says what happened, indented ones why and how to avoid it). It is owned by the
+/// (the first says what happened, indented ones why and how to avoid it), and its other control
+/// characters are escaped as `\r` or `\u{1b}` (it may quote a wheel's own text). It is owned by the
 /// library and valid only during the call: copy it to keep it. Called from the calling thread or worker threads, never two
 /// calls at once (progress included). Without a warning callback warnings are dropped.
 /// `user_data` stays the caller's. The callback must return normally, and must not call any
@@ -500,7 +513,8 @@ pub unsafe extern "C" fn installer_ctx_cancel(ctx: *mut installer_ctx) -> instal
 /// The error of the last call on `ctx`: one line naming the wheel or path and the cause,
 /// e.g. "refused wheel /w/x-1.0-py3-none-any.whl: ...". "" when that call succeeded (or no
 /// call was made yet), for a NULL `ctx`, and from a callback of a call on `ctx` (that call has
-/// no outcome yet). Never NULL; one line, no line break. The string is owned by `ctx`: valid
+/// no outcome yet). Never NULL; one line, its control characters escaped as `\r` or `\u{1b}`
+/// (a wheel's member name may hold any). The string is owned by `ctx`: valid
 /// until the next call on `ctx` other than `installer_last_error` and `installer_ctx_cancel`,
 /// or `installer_ctx_free`; do not free it. Calls that fail because `ctx` itself is NULL
 /// cannot record anything. Ask from the thread using `ctx`: another thread gets "" while a
@@ -562,6 +576,11 @@ mod tests {
         let status = run(ctx, |_| Err(Error::io("read", "/w/a\nb", std::io::ErrorKind::NotFound.into())));
         assert_eq!(status, installer_status::INSTALLER_ERR_IO);
         assert_eq!(last_error(ctx), "cannot read /w/a b: entity not found");
+
+        let status =
+            run(ctx, |_| Err(Error::io("read", "/w/\x1b[2J\r\0", std::io::ErrorKind::NotFound.into())));
+        assert_eq!(status, installer_status::INSTALLER_ERR_IO);
+        assert_eq!(last_error(ctx), "cannot read /w/\\u{1b}[2J\\r\\u{0}: entity not found");
 
         // SAFETY: `ctx` is live and freed once, here.
         unsafe { installer_ctx_free(ctx) };

@@ -119,6 +119,34 @@ pub(crate) fn invalid(what: &'static str, reason: String) -> Error {
     Error::InvalidArgument { what, reason }
 }
 
+/// What [`printable`] makes of a line break (and a tab).
+#[derive(Clone, Copy)]
+pub(crate) enum Breaks {
+    /// Escaped as every other control character: text whose names come from an archive.
+    Escape,
+    /// A space: the one line of the last error.
+    Space,
+    /// Kept, with tabs: a warning, whose lines say what happened, then why and what to do.
+    Keep,
+}
+
+/// `text` as C receives it: every control character escaped as Rust escapes them (`\r`,
+/// `\u{1b}`, `\u{0}`), but line breaks (and tabs) as `breaks` says, so that a name from a
+/// hostile archive can neither break a line nor send a terminal an escape sequence, and no NUL
+/// cuts the string short. The CLI prints its errors so.
+pub(crate) fn printable(text: &str, breaks: Breaks) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match (c, breaks) {
+            ('\n', Breaks::Space) => out.push(' '),
+            ('\n' | '\t', Breaks::Keep) => out.push(c),
+            (c, _) if c.is_control() => out.extend(c.escape_default()),
+            (c, _) => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

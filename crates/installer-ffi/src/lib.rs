@@ -9,7 +9,8 @@
 //!   `INSTALLER_ERR_INVALID_ARGUMENT`, never a crash.
 //! - Out-parameters are written only on success.
 //! - Every call taking a context sets its last error: "" on success, else one line from
-//!   `Error::one_line()` that names the wheel or path and the cause.
+//!   `Error::one_line()` that names the wheel or path and the cause, its control characters
+//!   escaped.
 //! - Handles are opaque (`_private: [u8; 0]`) and bound to their Rust type by
 //!   `ffi::Castable`; each doc comment says who owns what and which `_free` releases it.
 //!

@@ -9,6 +9,8 @@ use installer_core::install::CacheAdvice;
 use installer_core::reporter::Event;
 use installer_core::{ConcreteLinkMode, Reporter};
 
+use crate::ffi::{printable, Breaks};
+
 /// Receives progress: `done` of `total` files. See `installer_ctx_set_progress_callback`.
 #[allow(non_camel_case_types)]
 pub type installer_progress_cb = Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64)>;
@@ -135,13 +137,15 @@ impl Reporter for CallbackReporter {
 
     fn warning(&self, message: &str) {
         let Some(cb) = self.warning else { return };
-        // Core messages contain no NUL; should one ever, show it rather than cut the line.
-        let message = message.replace('\0', "\\0");
+        // Quoting a wheel's own text (an invalid Requires-Python, a RECORD path) may bring its
+        // control characters: escaped, a NUL included, so none reaches a terminal or cuts the
+        // string short.
+        let message = printable(message, Breaks::Keep);
         let mut sent = self.calls.lock().unwrap_or_else(|e| e.into_inner());
         if !sent.insert(message.clone()) {
             return;
         }
-        let message = CString::new(message).expect("NULs were replaced");
+        let message = CString::new(message).expect("control characters were escaped");
         // SAFETY: as in `report_progress`; `message` outlives the call.
         unsafe { (cb.func)(cb.user_data, message.as_ptr()) };
     }
@@ -181,13 +185,17 @@ mod tests {
         reporter.advance(1);
         reporter.add_total(1);
         reporter.advance(3);
-        reporter.warning("copying: a\0b");
-        reporter.warning("copying: a\0b");
+        reporter.warning("copying: a\0b\x1b[2J\n  because");
+        reporter.warning("copying: a\0b\x1b[2J\n  because");
         reporter.event(Event::NotInstalled { name: "x" });
         reporter.event(Event::NotInstalled { name: "x" });
         reporter.info("not forwarded");
         assert_eq!(progress, [(0, 3), (1, 3), (1, 4), (4, 4)]);
-        assert_eq!(warnings, ["copying: a\\0b", "not installed: x"], "each warning once per call");
+        assert_eq!(
+            warnings,
+            ["copying: a\\u{0}b\\u{1b}[2J\n  because", "not installed: x"],
+            "each warning once per call, its control characters escaped but its lines kept"
+        );
     }
 
     /// The copy warning's fixes, in the C ABI's terms: a directory to pass where one was

@@ -108,10 +108,46 @@ fn check_error_paths(link: Link) {
     std::fs::create_dir(&work).unwrap();
     let venv = tmp.path().join("venv");
     make_venv(&venv);
-    let output = run(&exe, &[&work, &venv], None);
+    let hostile = tmp.path().join("hostile-1.0-py3-none-any.whl");
+    write_wheel(
+        &hostile,
+        &[
+            ("hostile/__init__.py", ""),
+            ("hostile-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: hostile\nVersion: 1.0\n"),
+            ("hostile-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+        ],
+        &["hostile/x\x1b[2J\ry\nz.py"],
+    );
+    let output = run(&exe, &[&work, &venv, &hostile], None);
     let stdout = String::from_utf8_lossy(&output.stdout);
     // A crash (a signal) prints no FAIL line: its status says it, after the last check passed.
     assert!(output.status.success(), "{}; failed checks:\n{}", output.status, failed_lines(&stdout));
+}
+
+/// Writes a wheel with Python's zipfile (a real archive, made by another implementation than
+/// ours): `files` and a RECORD listing them with their hashes, then `unlisted` members (empty)
+/// that RECORD leaves out.
+fn write_wheel(path: &Path, files: &[(&str, &str)], unlisted: &[&str]) {
+    let script = r#"
+import base64, hashlib, sys, zipfile
+args = sys.argv[2:]
+split = args.index("--unlisted")
+files = dict(zip(args[:split:2], args[1:split:2]))
+digest = lambda b: base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()
+record = "".join("%s,sha256=%s,%d\n" % (k, digest(v.encode()), len(v.encode())) for k, v in files.items())
+dist_info = next(k.split("/")[0] for k in files if k.endswith(".dist-info/WHEEL"))
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for k, v in files.items():
+        z.writestr(k, v)
+    for k in args[split + 1:]:
+        z.writestr(k, b"")
+    z.writestr(dist_info + "/RECORD", record + dist_info + "/RECORD,,\n")
+"#;
+    let mut python = Command::new("python3");
+    python.args(["-c", script]).arg(path);
+    python.args(files.iter().flat_map(|(name, content)| [name, content]));
+    python.arg("--unlisted").args(unlisted);
+    assert!(python.status().unwrap().success(), "{python:?} failed");
 }
 
 fn failed_lines(stdout: &str) -> String {
@@ -252,6 +288,32 @@ fn install_conflict_exit_status() {
     let Some(b) = fixture_wheel("fixture_clash_b-1.0-py3-none-any.whl") else { return };
     let install = Install::run(Link::Shared, None, "auto", None, &[&a, &b]);
     install.assert_status(4);
+}
+
+/// A wheel's own text reaches the warning callback with its control characters escaped, as it
+/// reaches the last error: an invalid `Requires-Python` holding ESC and CR is ignored with a
+/// warning that quotes it, and a C program printing that warning sends a terminal neither.
+#[test]
+fn warnings_show_a_wheels_control_characters_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wheel = tmp.path().join("rpy-1.0-py3-none-any.whl");
+    write_wheel(
+        &wheel,
+        &[
+            ("rpy/__init__.py", ""),
+            (
+                "rpy-1.0.dist-info/METADATA",
+                "Metadata-Version: 2.1\nName: rpy\nVersion: 1.0\nRequires-Python: >=3\x1b[2J\r!\n",
+            ),
+            ("rpy-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+        ],
+        &[],
+    );
+    let install = Install::run(Link::Shared, None, "copy", None, &[&wheel]);
+    install.assert_status(0);
+    let stdout = install.stdout();
+    assert!(stdout.contains("invalid Requires-Python `>=3\\u{1b}[2J\\r!`"), "{stdout}");
+    assert!(!stdout.contains(['\x1b', '\r']), "{stdout:?}");
 }
 
 /// A cache directory on another filesystem than the venv (tmpfs `/dev/shm`), if there is one.
@@ -441,23 +503,18 @@ fn requires_python_refuses_until_ignored() {
 
     let tmp = tempfile::tempdir().unwrap();
     let wheel = tmp.path().join("future-1.0-py3-none-any.whl");
-    // Written by Python's zipfile: a real archive, made by another implementation than ours.
-    let script = r#"
-import base64, hashlib, sys, zipfile
-files = {
-    "future/__init__.py": b"",
-    "future-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: future\nVersion: 1.0\nRequires-Python: >=99\n",
-    "future-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}
-digest = lambda b: base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()
-record = "".join("%s,sha256=%s,%d\n" % (k, digest(v), len(v)) for k, v in files.items())
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    for k, v in files.items():
-        z.writestr(k, v)
-    z.writestr("future-1.0.dist-info/RECORD", record + "future-1.0.dist-info/RECORD,,\n")
-"#;
-    let made = Command::new("python3").args(["-c", script]).arg(&wheel).status().unwrap();
-    assert!(made.success());
+    write_wheel(
+        &wheel,
+        &[
+            ("future/__init__.py", ""),
+            (
+                "future-1.0.dist-info/METADATA",
+                "Metadata-Version: 2.1\nName: future\nVersion: 1.0\nRequires-Python: >=99\n",
+            ),
+            ("future-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+        ],
+        &[],
+    );
     let cstr = |p: &Path| CString::new(p.to_str().unwrap()).unwrap();
     let venv = tmp.path().join("venv");
     make_venv(&venv);

@@ -1,9 +1,11 @@
 /* Checks the error paths of the C ABI from C: status codes, last errors, untouched outputs.
  *
- *   error_paths WORKDIR VENV
+ *   error_paths WORKDIR VENV [HOSTILE_WHEEL]
  *
  * WORKDIR: an empty writable directory (cache and scratch files go there). VENV: an existing
  * virtual environment in which nothing called "definitely-not-installed" is installed.
+ * HOSTILE_WHEEL: a wheel with a member left out of RECORD whose name is "hostile/x", ESC "[2J",
+ * CR "y", LF "z.py": its last error must show them escaped.
  * Prints one line per check ("ok - ..." or "FAIL - ..."); exits 0 only if all pass.
  * Compiled and run by tests/c_abi.rs; also run under valgrind (see its docs). */
 
@@ -47,8 +49,8 @@ static void check_mentions(installer_ctx *ctx, const char *needle, const char *n
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s WORKDIR VENV\n", argv[0]);
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: %s WORKDIR VENV [HOSTILE_WHEEL]\n", argv[0]);
     return 2;
   }
   const char *workdir = argv[1];
@@ -202,6 +204,21 @@ int main(int argc, char **argv) {
   check_status(ctx, installer_install(ctx, venv, wheel_list, 1), INSTALLER_ERR_WHEEL,
                "install of a corrupt wheel");
   check_mentions(ctx, "corrupt-1.0-py3-none-any.whl", "its last error names the file");
+
+  if (argc == 4) {
+    /* A name from the archive can neither break the one line nor reach a terminal raw. */
+    const char *hostile[] = {argv[3]};
+    check_status(ctx, installer_install(ctx, venv, hostile, 1), INSTALLER_ERR_WHEEL,
+                 "install of a wheel with control characters in a member's name");
+    const char *err = installer_last_error(ctx);
+    int raw = 0;
+    for (const char *c = err; *c != '\0'; c++) {
+      raw |= (unsigned char)*c < 0x20 || *c == 0x7f;
+    }
+    check(!raw, "its last error holds no control character", ctx);
+    check_mentions(ctx, "hostile/x\\u{1b}[2J\\ry\\nz.py",
+                   "and shows the name escaped, as the CLI does");
+  }
 
   const char *unknown[] = {"definitely-not-installed"};
   check_status(ctx, installer_uninstall(ctx, venv, unknown, 1), INSTALLER_ERR_NOT_INSTALLED,
