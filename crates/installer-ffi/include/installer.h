@@ -35,7 +35,9 @@ enum installer_status
    */
   INSTALLER_OK = 0,
   /**
-   * A NULL pointer, invalid UTF-8, an unknown link mode or fallback, jobs 0 or above 1024.
+   * A NULL pointer, invalid UTF-8, an empty string, an array count no array can have, an
+   * unknown link mode or fallback, jobs 0 or above 1024, a setting the install cannot honour,
+   * or a call on a context in use (from its own callback, or from a second thread).
    */
   INSTALLER_ERR_INVALID_ARGUMENT = 1,
   /**
@@ -295,10 +297,12 @@ const char *installer_last_error(const installer_ctx *ctx);
  *
  * Returns INSTALLER_OK, or: INSTALLER_ERR_INVALID_ARGUMENT (NULL, empty or non-UTF-8 `venv`,
  * a NULL `wheels` array with `n_wheels` > 0, an `n_wheels` no array can have such as
- * `(size_t)-1`, or a NULL, empty or non-UTF-8 element), INSTALLER_ERR_WHEEL,
+ * `(size_t)-1`, or a NULL, empty or non-UTF-8 element; or a setting this install cannot
+ * honour: compile with a Python older than 3.7, or "symlink" from a cache this user cannot
+ * write, for which a temporary one stands in), INSTALLER_ERR_WHEEL,
  * INSTALLER_ERR_CONFLICT, INSTALLER_ERR_LINK_FALLBACK, INSTALLER_ERR_IO,
- * INSTALLER_ERR_CANCELLED (`installer_ctx_cancel` from another thread: rolled back, the venv
- * as it was, a venv this call created removed); details in `installer_last_error`. The
+ * INSTALLER_ERR_CANCELLED (`installer_ctx_cancel` from another thread or the progress
+ * callback: rolled back, the venv as it was, a venv this call created removed); details in `installer_last_error`. The
  * strings are only read during the call and stay the caller's. One thread at a time per
  * context (another may call `installer_ctx_cancel`); blocks until done.
  *

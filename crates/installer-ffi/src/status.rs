@@ -16,7 +16,9 @@ use crate::panic::ffi_panic_boundary;
 pub enum installer_status {
     /// Success.
     INSTALLER_OK = 0,
-    /// A NULL pointer, invalid UTF-8, an unknown link mode or fallback, jobs 0 or above 1024.
+    /// A NULL pointer, invalid UTF-8, an empty string, an array count no array can have, an
+    /// unknown link mode or fallback, jobs 0 or above 1024, a setting the install cannot honour,
+    /// or a call on a context in use (from its own callback, or from a second thread).
     INSTALLER_ERR_INVALID_ARGUMENT = 1,
     /// A wheel was refused (invalid, corrupt, hostile); nothing was installed.
     INSTALLER_ERR_WHEEL = 2,
