@@ -603,6 +603,39 @@ fn a_wheel_whose_metadata_name_is_not_a_project_name_is_refused() {
     assert_cache_empty(&cache);
 }
 
+/// An entry point whose name is longer than a file name can be (255 bytes) is refused by the
+/// wheel reader, its name shortened in the one-line cause: nothing cached, nothing changed. It
+/// used to be cached, then fail at writing its launcher and roll back. A name of 255 bytes
+/// installs, as with pip.
+#[test]
+fn an_entry_point_name_longer_than_a_file_name_is_refused_before_anything_is_cached() {
+    let work = open_workdir();
+    let (cache, venv) = (work.path().join("cache"), venv_at(&work.path().join("venv")));
+    let entry_points = |name: &str| format!("[console_scripts]\n{name} = long:main\n");
+    let too_long = "x".repeat(300);
+    let wheel = WheelBuilder::new("long", "1.0")
+        .file("long-1.0.dist-info/entry_points.txt", entry_points(&too_long).as_bytes())
+        .write(work.path(), None);
+    let reason = format!(
+        "  cause: long-1.0.dist-info/entry_points.txt: line 2: script name \"{}\"… (300 bytes) is longer than a file name can be (255 bytes)\n",
+        "x".repeat(32)
+    );
+    assert_refused_and_unchanged(work.path(), &venv, &cache, &wheel, &reason);
+    let err = stderr(&installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[])));
+    assert!(err.starts_with(&format!("error: refused wheel {}\n", wheel.display())), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert_cache_empty(&cache);
+
+    let longest = "x".repeat(255);
+    let dir = work.path().join("longest");
+    std::fs::create_dir(&dir).unwrap();
+    let wheel = WheelBuilder::new("long", "1.0")
+        .file("long-1.0.dist-info/entry_points.txt", entry_points(&longest).as_bytes())
+        .write(&dir, None);
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[])));
+    assert!(venv.join("bin").join(&longest).is_file());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Upgrades and bytecode that once tripped the checks above
 

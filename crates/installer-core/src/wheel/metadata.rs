@@ -197,6 +197,15 @@ fn parse_entry_point(line: &str, gui: bool) -> Result<EntryPoint, String> {
     if name.contains(['/', '\\', '\0']) || name.starts_with('.') || name.chars().any(char::is_control) {
         return Err(format!("unsafe script name {name:?}"));
     }
+    // ... and fit in one: a longer name would only fail at writing the launcher (pip and uv
+    // fail there), after the wheel was cached and the rest of it placed.
+    if name.len() > MAX_SCRIPT_NAME {
+        return Err(format!(
+            "script name {} ({} bytes) is longer than a file name can be ({MAX_SCRIPT_NAME} bytes)",
+            shortened(name),
+            name.len()
+        ));
+    }
     let mut value = value.trim();
     // Extras (`module:obj [extra1, extra2]`) only matter to the resolver.
     if let Some(start) = value.find('[') {
@@ -223,6 +232,17 @@ fn parse_entry_point(line: &str, gui: bool) -> Result<EntryPoint, String> {
         object: object.map(str::to_string),
         gui,
     })
+}
+
+/// The longest file name Linux filesystems take (`NAME_MAX`), in bytes: a launcher's name.
+const MAX_SCRIPT_NAME: usize = 255;
+
+/// A name too long for a file, as messages quote it: its first 32 characters, then `…`.
+fn shortened(name: &str) -> String {
+    match name.char_indices().nth(32) {
+        Some((end, _)) => format!("{:?}…", &name[..end]),
+        None => format!("{name:?}"),
+    }
 }
 
 /// `a.b_c.d`: Python identifiers joined by dots. These strings are pasted into generated
@@ -363,12 +383,26 @@ mod tests {
         assert_eq!(err("../evil = a:b"), "line 2: unsafe script name \"../evil\"");
         assert_eq!(err("a\\b = a:b"), "line 2: unsafe script name \"a\\\\b\"");
         assert_eq!(err(".hidden = a:b"), "line 2: unsafe script name \".hidden\"");
+        assert_eq!(err(". = a:b"), "line 2: unsafe script name \".\"");
+        assert_eq!(err(".. = a:b"), "line 2: unsafe script name \"..\"");
+        assert_eq!(err("a\0b = a:b"), "line 2: unsafe script name \"a\\0b\"");
         assert_eq!(err("x = a-b:c"), "line 2: invalid module \"a-b\" for script \"x\"");
         assert_eq!(err("x = a:c()"), "line 2: invalid object \"c()\" for script \"x\"");
         assert_eq!(err("x = a:1c"), "line 2: invalid object \"1c\" for script \"x\"");
         assert_eq!(err("x = a..b:c"), "line 2: invalid module \"a..b\" for script \"x\"");
         assert_eq!(err("just-a-line"), "line 2: expected `name = module:object`, found \"just-a-line\"");
         assert_eq!(err("x = a:b [oops"), "line 2: unterminated extras in \"a:b [oops\"");
+        // A launcher's name must fit in a file name: 255 bytes (NAME_MAX), not characters.
+        let long = format!("{} = a:b", "é".repeat(128));
+        assert_eq!(
+            err(&long),
+            format!(
+                "line 2: script name \"{}\"… (256 bytes) is longer than a file name can be (255 bytes)",
+                "é".repeat(32)
+            )
+        );
+        let longest = format!("[console_scripts]\n{}é = a:b\n", "x".repeat(253));
+        assert_eq!(parse_entry_points(&longest).unwrap()[0].name.len(), 255);
         assert_eq!(
             parse_entry_points("[console_scripts\n").unwrap_err(),
             "line 1: unterminated section header \"[console_scripts\""
