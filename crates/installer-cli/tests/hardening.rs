@@ -45,6 +45,29 @@ fn a_wheel_that_does_not_fit_in_the_cache_fails_cleanly_and_succeeds_once_there_
     assert_eq!(names(&cache_entries_dir(&cache)).len(), 1);
 }
 
+/// The cache's filesystem out of inodes: the unpack fails at its staging directory, and the
+/// error names the wheel as one out of space mid-unpack does (it said only `cannot create
+/// directory in <cache>/v1/tmp`); the cache keeps what it had, the venv is untouched.
+#[test]
+fn a_cache_out_of_inodes_fails_naming_the_wheel() {
+    let work = open_workdir();
+    let small = work.path().join("small");
+    let Some(mount) = Mount::tmpfs(&small, "20m") else { return };
+    let cache = small.join("cache");
+    let venv = venv_at(&work.path().join("venv"));
+    let warm = fixture("fixture_pkg-1.0");
+    assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&warm], &["--link-mode", "copy"])));
+    mount.remount(&format!("remount,nr_inodes={}", used_inodes(&small)));
+    let wheel = WheelBuilder::new("cold", "1.0").write(work.path(), None);
+    let before = snapshot(&venv);
+    let out = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &[]));
+    let first = format!("error: cannot unpack {} into the cache\n", wheel.display());
+    assert_failed(&out, 1, &[&first, "No space left on device"]);
+    assert_eq!(names(&cache_entries_dir(&cache)).len(), 1);
+    assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new());
+    assert_eq!(snapshot(&venv), before);
+}
+
 /// The cache fits (on disk) but the copy into the venv (a tmpfs with 20 MB) does not: the
 /// transaction rolls back, the venv is as before, the cache keeps its complete entry. After
 /// a filler file is deleted the same command succeeds.
@@ -68,6 +91,13 @@ fn a_copy_that_does_not_fit_in_the_venv_rolls_back() {
     std::fs::remove_file(small.join("filler")).unwrap();
     assert_ok(&installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--link-mode", "copy"])));
     assert!(site_packages(&venv).join("wide-1.0.dist-info/RECORD").is_file());
+}
+
+/// Inodes in use on the filesystem holding `path`.
+fn used_inodes(path: &Path) -> u64 {
+    let out = Command::new("stat").args(["-f", "-c", "%c"]).arg(path).output().unwrap();
+    let total: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    total - free_inodes(path)
 }
 
 /// Free inodes of the filesystem holding `path` (`stat -f`).
@@ -99,11 +129,7 @@ fn running_out_of_inodes_at_any_step_names_the_wheel_and_rolls_back() {
     let dry = installer(work.path(), &install_args(&venv, &cache, &[&wheel], &["--dry-run"]));
     assert_ok(&dry);
     let before = snapshot(&venv);
-    let total: u64 = {
-        let out = Command::new("stat").args(["-f", "-c", "%c"]).arg(&small).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    let used = total - free_inodes(&small);
+    let used = used_inodes(&small);
     let mut failures = Vec::new();
     for spare in 0..40 {
         mount.remount(&format!("remount,nr_inodes={}", used + spare));

@@ -43,10 +43,17 @@ impl Cache {
             wheel::WheelError::Io { .. } => Error::Unpack { wheel: wheel.to_path_buf(), source },
             source => Error::Wheel { wheel: wheel.to_path_buf(), source },
         };
+        // The staging directory and the manifest are the unpack's too: a cache out of inodes
+        // fails at the first, and the error names the wheel as one out of space mid-unpack does.
+        let unpacking = |error| match error {
+            Error::Io { action, path, source } => wheel_err(wheel::WheelError::Io { action, path, source }),
+            error => error,
+        };
         let file_name = wheel_abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let staging = self.staging_dir()?;
+        let staging = self.staging_dir().map_err(unpacking)?;
         let tree = staging.path().join(TREE);
-        std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
+        std::fs::create_dir(&tree)
+            .map_err(|e| wheel_err(wheel::WheelError::io("create directory", &tree, e)))?;
         let options = wheel::UnpackOptions { limits: &self.limits, progress, cancel };
         let manifest = wheel::unpack_verified_with(wheel_abs, &tree, &options).map_err(wheel_err)?;
         let id = layers::entry_id(file_name, &manifest.archive_sha256);
@@ -56,7 +63,8 @@ impl Cache {
         }
         let manifest_path = staging.path().join(MANIFEST);
         let json = serde_json::to_vec(&manifest).expect("manifest serialises");
-        std::fs::write(&manifest_path, json).map_err(|e| Error::io("write", manifest_path, e))?;
+        std::fs::write(&manifest_path, json)
+            .map_err(|e| wheel_err(wheel::WheelError::io("write", manifest_path, e)))?;
         self.publish(staging, &id, &manifest)
     }
 
