@@ -219,33 +219,108 @@ fn a_read_only_site_packages_fails_with_one_error_and_no_fallback_warning() {
     assert_eq!(snapshot(&venv), before);
 }
 
-/// The cache's filesystem is full when a warm install probes link modes (its sample file is
-/// written in the cache): the error names the cache, not the environment, which has room.
-#[test]
-fn a_full_cache_at_the_link_probe_is_named_in_the_error() {
-    let work = open_workdir();
-    let small = work.path().join("small");
-    let Some(_mount) = Mount::tmpfs(&small, "2m") else { return };
-    let cache = small.join("cache");
-    let (first, second) = (venv_at(&work.path().join("first")), venv_at(&work.path().join("second")));
-    let wheel = fixture("fixture_pkg-1.0");
-    assert_ok(&installer(work.path(), &install_args(&first, &cache, &[&wheel], &[])));
-    // Fill the rest of the filesystem.
-    let mut filler = std::fs::File::create(small.join("filler")).unwrap();
+/// Fills the filesystem holding `dir` to its last byte with a file there, returned for removal.
+fn fill_to_the_last_byte(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("filler");
+    let mut filler = std::fs::File::create(&path).unwrap();
     let block = vec![0u8; 4096];
     while std::io::Write::write_all(&mut filler, &block).is_ok() {}
-    let before = snapshot(&second);
-    let out = installer(work.path(), &install_args(&second, &cache, &[&wheel], &[]));
-    assert_failed(
-        &out,
-        1,
-        &[
-            "error: cannot probe link modes into ",
-            &format!("  cause: cannot write a probe file in {}/", cache.display()),
-            "No space left on device",
-        ],
+    path
+}
+
+/// `-v` says the link probe could not write its sample file in the full `cache`, and linked a
+/// file of a cache entry instead.
+#[track_caller]
+fn assert_probed_with_a_cached_file(err: &str, cache: &Path) {
+    let start = format!(
+        "info: cannot write a probe file in {}: No space left on device",
+        cache.join("v1/tmp").display()
     );
-    assert_eq!(snapshot(&second), before);
+    let said = err
+        .lines()
+        .any(|l| l.starts_with(&start) && l.ends_with(": probing with a file of a cache entry instead"));
+    assert!(said, "{err}");
+}
+
+/// The cache's filesystem (a tmpfs) full after a first install, to the last byte, then to the
+/// last inode: a warm install into a venv on another filesystem writes nothing in the cache and
+/// works. Its link probe, which cannot write its sample file there, links a file of the cached
+/// entry instead, finds no hardlink across the two and takes the cache shard on the venv's
+/// filesystem, as the first install's probe did. It failed at that write:
+/// `cannot probe link modes into <site-packages>`. A cold install, which must unpack into the
+/// cache, still fails cleanly, naming the wheel.
+#[test]
+fn a_warm_install_from_a_full_cache_probes_with_a_cached_file() {
+    let work = open_workdir();
+    let small = work.path().join("small");
+    let Some(mount) = Mount::tmpfs(&small, "2m") else { return };
+    let cache = small.join("cache");
+    let wheel = fixture("fixture_pkg-1.0");
+    let shard = work.path().join("shard");
+    let env = [("INSTALLER_CACHE_SHARDS", shard.to_str().unwrap())];
+    let install = |venv: &Path, wheel: &Path| {
+        installer_with_env(work.path(), &install_args(venv, &cache, &[wheel], &["-v"]), &env)
+    };
+    let first = venv_at(&work.path().join("first"));
+    let out = install(&first, &wheel);
+    assert_ok(&out);
+    let shard_line = format!("link mode: hardlink from the cache shard {} ", shard.display());
+    assert!(stderr(&out).contains(&shard_line), "{}", stderr(&out));
+    let cold = WheelBuilder::new("cold", "1.0").write(work.path(), None);
+
+    let filler = fill_to_the_last_byte(&small);
+    for (round, full) in ["bytes", "inodes"].into_iter().enumerate() {
+        if full == "inodes" {
+            std::fs::remove_file(&filler).unwrap();
+            mount.remount(&format!("remount,nr_inodes={}", used_inodes(&small)));
+        }
+        let venv = venv_at(&work.path().join(format!("venv{round}")));
+        let out = install(&venv, &wheel);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert_probed_with_a_cached_file(&err, &cache);
+        assert!(err.contains(&shard_line), "{full}: {err}");
+        assert_eq!(python(&venv, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
+
+        let before = snapshot(&venv);
+        let out = install(&venv, &cold);
+        let first = format!("error: cannot unpack {} into the cache", cold.display());
+        assert_failed(&out, 1, &[&first, "No space left on device"]);
+        assert_eq!(snapshot(&venv), before, "{full}");
+        assert_eq!(names(&cache_entries_dir(&cache)).len(), 1, "{full}");
+        assert_eq!(names(&cache_staging_dir(&cache)), Vec::<String>::new(), "{full}");
+    }
+}
+
+/// The cache and the venvs on one tmpfs, filled to its last byte after a first install: the
+/// second install's link probe, which cannot write its sample file, links a file of the cached
+/// entry instead and picks hardlinks. Stopped at its first write into the environment (the
+/// transaction's backup directory, `backup-locking`), past the probe, the install gets the room
+/// its own files need (RECORD, launchers: a venv on a full filesystem takes nothing) and places
+/// hardlinks into the cache. A tmpfs out of inodes cannot take a hardlink either (each counts
+/// as an inode there): that case is the test above, with the venv elsewhere.
+#[test]
+fn a_full_cache_on_the_venvs_filesystem_still_hardlinks() {
+    let work = open_workdir();
+    let small = work.path().join("small");
+    let Some(_mount) = Mount::tmpfs(&small, "8m") else { return };
+    let cache = small.join("cache");
+    let wheel = fixture("fixture_pkg-1.0");
+    let (first, second) = (venv_at(&small.join("first")), venv_at(&small.join("second")));
+    assert_ok(&installer(work.path(), &install_args(&first, &cache, &[&wheel], &[])));
+    let filler = fill_to_the_last_byte(&small);
+
+    let args = install_args(&second, &cache, &[&wheel], &["-v"]);
+    let paused = Paused::start(work.path(), &args, "backup-locking");
+    std::fs::remove_file(&filler).unwrap();
+    let out = paused.resume();
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_probed_with_a_cached_file(&err, &cache);
+    assert!(err.contains("link mode: hardlink (cache "), "{err}");
+    let module = |venv: &Path| site_packages(venv).join("fixture_pkg/sub/helpers.py");
+    assert_eq!(nlink(&module(&second)), 3, "the cache's file and two environments");
+    assert_eq!(python(&second, "import fixture_pkg.sub.helpers; print('ok')").trim(), "ok");
 }
 
 /// The one `note:` a cache that cannot be written gets, naming it and the OS error.

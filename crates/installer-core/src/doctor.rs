@@ -193,10 +193,13 @@ pub fn diagnose(options: &DoctorOptions) -> Diagnosis {
     let scratch = Layout::new(&options.cache_dir).scratch();
     let source = if scratch.is_dir() { scratch } else { cache.examined.clone() };
     let venv = std::path::absolute(&options.venv).unwrap_or_else(|_| options.venv.clone());
+    // No entry of an install to link in place of a sample where the cache is full: doctor says
+    // the cache cannot be written.
     let decided = decide(
         options.link_mode,
         &options.shards,
         &source,
+        &|| None,
         &target.examined,
         &venv,
         &mut shard_source_creating_nothing,

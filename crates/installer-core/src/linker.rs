@@ -197,6 +197,9 @@ pub struct Probe {
     pub mode: ConcreteLinkMode,
     /// Each better mode that failed, with the OS error, best first.
     pub failures: Vec<(ConcreteLinkMode, io::Error)>,
+    /// Why no sample file could be written on the cache's side (its filesystem is full), when
+    /// a file of a cache entry was linked instead.
+    pub sample_error: Option<io::Error>,
 }
 
 impl Probe {
@@ -229,10 +232,27 @@ impl Probe {
     }
 }
 
+/// A file already on the cache's filesystem: `rel` under the directory `dir` (a cache entry's
+/// tree and one of its files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingFile {
+    pub dir: PathBuf,
+    pub rel: String,
+}
+
 /// Tries the modes `requested` allows, best first, by materialising a small probe file from
 /// `source_dir` (on the cache's filesystem) into `target_dir`. Run once per pair of
 /// filesystems, not per file. Leaves nothing behind in either directory.
-pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::Result<Probe> {
+///
+/// Where no sample can be written in `source_dir` (the cache's filesystem is out of space or
+/// inodes), the file `existing` gives, if any, is linked instead: a warm install writes nothing
+/// else in the cache, so a full cache must not stop it. Only without one is that an error.
+pub fn probe(
+    requested: LinkMode,
+    source_dir: &Path,
+    existing: &dyn Fn() -> Option<ExistingFile>,
+    target_dir: &Path,
+) -> io::Result<Probe> {
     let candidates: &[ConcreteLinkMode] = match requested {
         // Hardlink first: no data is written at all, where a clone writes an inode and its
         // extent map (3-4 times the cost of a hardlink on XFS).
@@ -243,31 +263,44 @@ pub fn probe(requested: LinkMode, source_dir: &Path, target_dir: &Path) -> io::R
         LinkMode::Copy => &[],
     };
     if candidates.is_empty() {
-        return Ok(Probe { mode: ConcreteLinkMode::Copy, failures: Vec::new() });
+        return Ok(Probe { mode: ConcreteLinkMode::Copy, failures: Vec::new(), sample_error: None });
     }
-    // The sample is written on the cache's side: an error there (a full cache) names the cache,
-    // not the target the caller's message names.
-    let in_source = |e: io::Error| {
-        io::Error::new(e.kind(), format!("cannot write a probe file in {}: {e}", source_dir.display()))
+    // The sample is kept (removed when dropped) until the probe is over.
+    let (source, file, sample_error, _sample) = match write_sample(source_dir) {
+        Ok(sample) => {
+            let name = sample.path().file_name().and_then(|n| n.to_str()).expect("tempfile names are ASCII");
+            (Dir::open(source_dir)?, name.to_owned(), None, Some(sample))
+        }
+        Err(e) => match existing() {
+            Some(ExistingFile { dir, rel }) => (Dir::open(&dir)?, rel, Some(e), None),
+            None => return Err(e),
+        },
     };
-    let sample =
-        tempfile::Builder::new().prefix(".installer-probe-").tempfile_in(source_dir).map_err(in_source)?;
-    std::fs::write(sample.path(), b"installer link probe\n").map_err(in_source)?;
-    let name = |path: &Path| path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
-    let sample_name = name(sample.path()).expect("tempfile names are ASCII");
-    let (source, target) = (Dir::open(source_dir)?, Dir::open(target_dir)?);
+    let target = Dir::open(target_dir)?;
     let mut failures = Vec::new();
     for &mode in candidates {
-        let dst = name(&unique_sibling(target_dir, ".installer-probe-")).expect("an ASCII name");
-        match materialize_at(mode, &source, &sample_name, &target, &dst) {
+        let dst = unique_sibling(target_dir, ".installer-probe-");
+        let dst = dst.file_name().and_then(|n| n.to_str()).expect("an ASCII name");
+        match materialize_at(mode, &source, &file, &target, dst) {
             Ok(()) => {
-                let _ = target.remove_file(&dst);
-                return Ok(Probe { mode, failures });
+                let _ = target.remove_file(dst);
+                return Ok(Probe { mode, failures, sample_error });
             }
             Err(e) => failures.push((mode, e)),
         }
     }
-    Ok(Probe { mode: ConcreteLinkMode::Copy, failures })
+    Ok(Probe { mode: ConcreteLinkMode::Copy, failures, sample_error })
+}
+
+/// The probe's sample file in `dir`. An error names `dir`: the sample is written on the
+/// cache's side, and a full cache must not be blamed on the target the caller's message names.
+fn write_sample(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let in_dir = |e: io::Error| {
+        io::Error::new(e.kind(), format!("cannot write a probe file in {}: {e}", dir.display()))
+    };
+    let sample = tempfile::Builder::new().prefix(".installer-probe-").tempfile_in(dir).map_err(in_dir)?;
+    std::fs::write(sample.path(), b"installer link probe\n").map_err(in_dir)?;
+    Ok(sample)
 }
 
 /// Tries `mode` (a concrete one) with a real file: `file_rel` of `source_dir` materialised into
@@ -310,17 +343,39 @@ mod tests {
     #[test]
     fn hardlink_probe_on_one_filesystem_succeeds_and_leaves_nothing() {
         let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let probe = probe(LinkMode::Hardlink, src.path(), dst.path()).unwrap();
+        let probe = probe(LinkMode::Hardlink, src.path(), &|| None, dst.path()).unwrap();
         assert_eq!(probe.mode, ConcreteLinkMode::Hardlink);
         assert!(!probe.fell_back());
         assert_eq!(std::fs::read_dir(src.path()).unwrap().count(), 0);
         assert_eq!(std::fs::read_dir(dst.path()).unwrap().count(), 0);
     }
 
+    /// Where no sample can be written (a full cache; here, its directory is missing), the
+    /// existing file given is linked instead, and left as it was; without one, the error names
+    /// where the sample was to be written.
+    #[test]
+    fn without_room_for_a_sample_an_existing_file_is_probed_with() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::create_dir(src.path().join("pkg")).unwrap();
+        std::fs::write(src.path().join("pkg/mod.py"), "x = 1\n").unwrap();
+        let full = src.path().join("tmp");
+        let existing = || Some(ExistingFile { dir: src.path().to_path_buf(), rel: "pkg/mod.py".into() });
+        let probe = probe(LinkMode::Auto, &full, &existing, dst.path()).unwrap();
+        assert_eq!(probe.mode, ConcreteLinkMode::Hardlink);
+        let error = probe.sample_error.unwrap().to_string();
+        assert!(error.starts_with(&format!("cannot write a probe file in {}: ", full.display())), "{error}");
+        assert_eq!(std::fs::read_dir(dst.path()).unwrap().count(), 0);
+        let meta = std::fs::metadata(src.path().join("pkg/mod.py")).unwrap();
+        assert_eq!(crate::platform::link_count(&meta), 1);
+
+        let error = super::probe(LinkMode::Auto, &full, &|| None, dst.path()).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("cannot write a probe file in {}: ", full.display())), "{error}");
+    }
+
     #[test]
     fn auto_prefers_hardlinks_where_they_work_and_says_why() {
         let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let probe = probe(LinkMode::Auto, src.path(), dst.path()).unwrap();
+        let probe = probe(LinkMode::Auto, src.path(), &|| None, dst.path()).unwrap();
         assert_eq!(probe.mode, ConcreteLinkMode::Hardlink);
         assert!(probe.failures.is_empty());
         assert!(
@@ -340,7 +395,7 @@ mod tests {
             return;
         }
         let (src, dst) = (tempfile::tempdir_in(shm).unwrap(), tempfile::tempdir().unwrap());
-        let probe = probe(LinkMode::Hardlink, src.path(), dst.path()).unwrap();
+        let probe = probe(LinkMode::Hardlink, src.path(), &|| None, dst.path()).unwrap();
         assert!(probe.fell_back());
         let (mode, err) = probe.reason().unwrap();
         assert_eq!(*mode, ConcreteLinkMode::Hardlink);

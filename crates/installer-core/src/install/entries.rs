@@ -58,6 +58,9 @@ pub(super) fn install_entries(
         None => Vec::new(),
     };
 
+    // Before planning takes the entries: the link probe's files where the cache is full.
+    let probe_files = link::probe_files(cache, &entries);
+
     // 2. Plan against what is installed.
     let mut roots = Roots::new(venv);
     let (mut plans, skipped) = plan::plan_wheels(venv, &mut roots, wheels, entries, options.reinstall)?;
@@ -67,15 +70,7 @@ pub(super) fn install_entries(
     clock.lap("plan");
 
     // 3. How files get there: decided once, and a fallback reported as soon as it is.
-    let mut link = link::resolve(
-        options.link_mode,
-        options.link_fallback,
-        &options.shards,
-        cache,
-        venv,
-        options.dry_run,
-        reporter,
-    )?;
+    let mut link = link::resolve(options, cache, &probe_files, venv, reporter)?;
     let entries = plans.iter().map(|p| &p.entry);
     link::respect_others_entries(
         &mut link,

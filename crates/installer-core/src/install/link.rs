@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::fallback::{cache_advice, Fallback, QuietReason, ShardFailure};
 use crate::cache::Cache;
-use crate::linker::{self, ConcreteLinkMode, LinkFallback, LinkMode};
+use crate::linker::{self, ConcreteLinkMode, ExistingFile, LinkFallback, LinkMode};
 use crate::platform;
 use crate::reporter::Reporter;
 use crate::shards::{shard_location, ShardPolicy};
@@ -80,9 +80,10 @@ impl LinkDecision {
 }
 
 /// Decides how files get from a cache into `target` (an existing directory) for the
-/// `requested` mode: probed once from `cache_source` (a directory on the cache's filesystem);
-/// when that falls back to copying because the two are on different filesystems, from the
-/// cache shard `policy` names for the target's filesystem, whose directory to probe from
+/// `requested` mode: probed once from `cache_source` (a directory on the cache's filesystem,
+/// or, where no sample file can be written there, with the file `cache_file` gives: see
+/// [`linker::probe`]); when that falls back to copying because the two are on different
+/// filesystems, from the cache shard `policy` names for the target's filesystem, whose directory to probe from
 /// `shard_source` gives (an install opens, and creates, the shard; `doctor` names the nearest
 /// existing directory and creates nothing). `env_root` is the environment's root, or where it
 /// will be: no automatic shard goes inside it. An error of the direct probe is returned.
@@ -90,11 +91,12 @@ pub(crate) fn decide(
     requested: LinkMode,
     policy: &ShardPolicy,
     cache_source: &Path,
+    cache_file: &dyn Fn() -> Option<ExistingFile>,
     target: &Path,
     env_root: &Path,
     shard_source: &mut dyn FnMut(&Path) -> std::result::Result<PathBuf, String>,
 ) -> io::Result<LinkDecision> {
-    let direct = linker::probe(requested, cache_source, target)?;
+    let direct = linker::probe(requested, cache_source, cache_file, target)?;
     let mut decision =
         LinkDecision { mode: direct.mode, source: LinkSource::Cache, direct, shard: None, quiet: None };
     let auto = requested == LinkMode::Auto;
@@ -114,8 +116,9 @@ pub(crate) fn decide(
         return Ok(decision);
     }
     let shard = shard_location(policy, target, env_root).map(|dir| {
-        let probe = shard_source(&dir)
-            .and_then(|source| linker::probe(requested, &source, target).map_err(|e| e.to_string()));
+        let probe = shard_source(&dir).and_then(|source| {
+            linker::probe(requested, &source, &|| None, target).map_err(|e| e.to_string())
+        });
         ShardProbe { dir, probe }
     });
     if let Ok(ShardProbe { dir, probe: Ok(probe) }) = &shard {
@@ -158,9 +161,17 @@ pub fn decide_without_installing(
         Err(_) => platform::nearest_existing(&env_dir).to_path_buf(),
     };
     let shards = shards_for(cache, shards);
-    let mut decision =
-        decide(requested, shards, &cache.probe_dir(), &target, &env_dir, &mut shard_source_creating_nothing)
-            .map_err(|e| Error::io("probe link modes into", &target, e))?;
+    let no_file = || None;
+    let mut decision = decide(
+        requested,
+        shards,
+        &cache.probe_dir(),
+        &no_file,
+        &target,
+        &env_dir,
+        &mut shard_source_creating_nothing,
+    )
+    .map_err(|e| Error::io("probe link modes into", &target, e))?;
     copy_from_temporary_cache_quietly(&mut decision, requested, cache);
     Ok(decision)
 }
@@ -206,6 +217,32 @@ pub(crate) fn quiet_when_target_refuses_writes(decision: &mut LinkDecision, targ
     }
 }
 
+/// The first file of each of `entries` that `cache` holds as its own (a layer's entries are
+/// on other filesystems): what the link probe links where it cannot write its sample file in
+/// the cache ([`linker::probe`]). Taken before planning, so the entries of wheels already
+/// installed count too.
+pub(crate) fn probe_files(cache: &Cache, entries: &[crate::cache::CacheEntry]) -> Vec<ExistingFile> {
+    let own = entries.iter().filter(|entry| cache.holds_as_own(entry));
+    own.filter_map(|entry| {
+        let file = entry.manifest().files.first()?;
+        Some(ExistingFile { dir: entry.tree(), rel: file.path.clone() })
+    })
+    .collect()
+}
+
+/// The one of `files` the probe links: in a group's shared cache, one of this user's own where
+/// there is one, because Linux's `protected_hardlinks` refuses to hardlink another member's
+/// read-only files (`respect_others_entries` judges those apart; the probe asks what the
+/// filesystems allow). Asked only when the cache is full, so its `stat`s cost the warm path
+/// nothing.
+pub(super) fn probe_file(cache: &Cache, files: &[ExistingFile]) -> Option<ExistingFile> {
+    let own = |file: &&ExistingFile| {
+        std::fs::metadata(file.dir.join(&file.rel)).is_ok_and(|meta| platform::is_owned_by_us(&meta))
+    };
+    let chosen = if cache.is_shared() { files.iter().find(own) } else { None };
+    chosen.or(files.first()).cloned()
+}
+
 /// The cache root of a probe's source directory (a cache's scratch directory), for messages.
 fn cache_root_of(source: &Path) -> PathBuf {
     crate::cache::Layout::root_of_scratch(source).unwrap_or_else(|| source.to_path_buf())
@@ -218,19 +255,20 @@ fn probe_target(venv: &Venv) -> &Path {
     platform::nearest_existing(venv.site_packages())
 }
 
-/// Decides the link plan for installing from `cache` into `venv` ([`decide`]), saying what it
-/// found to `-v`. With `LinkFallback::Error` a fallback is an error, returned before the
-/// environment is touched. A `dry_run` creates no shard: one that exists is opened (which
-/// writes nothing), one that does not is probed where it would be, as `doctor` does.
+/// Decides the link plan for installing from `cache` into `venv` ([`decide`]) with the link
+/// mode, fallback and shards of `options`, saying what it found to `-v`. With
+/// `LinkFallback::Error` a fallback is an error, returned before the environment is touched. A
+/// dry run creates no shard: one that exists is opened (which writes nothing), one that does
+/// not is probed where it would be, as `doctor` does. `cache_files` are the install's entries'
+/// ([`probe_files`]): one is probed with where the cache is too full for a sample file.
 pub(crate) fn resolve(
-    requested: LinkMode,
-    fallback: LinkFallback,
-    shards: &ShardPolicy,
+    options: &super::InstallOptions,
     cache: &Cache,
+    cache_files: &[ExistingFile],
     venv: &Venv,
-    dry_run: bool,
     reporter: &dyn Reporter,
 ) -> Result<LinkPlan> {
+    let (requested, fallback, dry_run) = (options.link_mode, options.link_fallback, options.dry_run);
     let target = probe_target(venv);
     let mut opened = None;
     let mut open_shard = |dir: &Path| {
@@ -243,11 +281,16 @@ pub(crate) fn resolve(
         opened = Some(shard);
         Ok(scratch)
     };
-    let shards = shards_for(cache, shards);
-    let mut decision = decide(requested, shards, &cache.probe_dir(), target, venv.root(), &mut open_shard)
-        .map_err(|e| Error::io("probe link modes into", target, e))?;
+    let shards = shards_for(cache, &options.shards);
+    let cache_file = || probe_file(cache, cache_files);
+    let mut decision =
+        decide(requested, shards, &cache.probe_dir(), &cache_file, target, venv.root(), &mut open_shard)
+            .map_err(|e| Error::io("probe link modes into", target, e))?;
     copy_from_temporary_cache_quietly(&mut decision, requested, cache);
     quiet_when_target_refuses_writes(&mut decision, target);
+    if let Some(error) = &decision.direct.sample_error {
+        reporter.info(&format!("{error}: probing with a file of a cache entry instead"));
+    }
     for (mode, err) in &decision.direct.failures {
         reporter.info(&format!(
             "{mode} from {} into {} failed: {err}",

@@ -348,10 +348,12 @@ fn dry_run_new_venv(
 ) -> Result<InstallSummary> {
     let venv_dir = std::path::absolute(venv_dir).map_err(|e| Error::io("resolve", venv_dir, e))?;
     let existing = crate::platform::nearest_existing(&venv_dir);
+    let probe_files = link::probe_files(cache, &entries);
     let mut decision = decide(
         options.link_mode,
         link::shards_for(cache, &options.shards),
         &cache.probe_dir(),
+        &|| link::probe_file(cache, &probe_files),
         existing,
         &venv_dir,
         &mut shard_source_creating_nothing,
