@@ -327,3 +327,39 @@ fn a_wheel_replaced_while_unpacking_is_hashed_as_unpacked() {
     );
     assert!(site_packages(&venv).join("fixture_pkg").is_dir());
 }
+
+/// SIGKILL of an install into a `--prefix` directory that did not exist, once it has journaled
+/// what it will make: the next install's recovery rolls the dead transaction back, and with it
+/// site-packages and its parents, which it made inside the prefix (they were made before the
+/// transaction, and stayed, empty). Only the prefix directory itself, which the killed install
+/// made and locked before any journal could name it, stays: docs/limits.md says why.
+#[test]
+fn sigkill_of_an_install_into_a_new_prefix_leaves_no_directory_inside_it() {
+    let work = open_workdir();
+    let cache = work.path().join("cache");
+    let python = venv_at(&work.path().join("venv")).join("bin/python");
+    let prefix = work.path().join("new/prefix");
+    let wheel = fixture("fixture_pkg-1.0");
+    let args = [
+        "install",
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "-p",
+        python.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        wheel.to_str().unwrap(),
+    ];
+
+    Paused::start(work.path(), &args, "journaled").kill();
+    let made = snapshot(&prefix);
+    assert!(made.keys().any(|p| p.ends_with("site-packages")), "killed with it made: {made:?}");
+
+    // The next install, once its recovery is done (the dead transaction's directories go
+    // before its journal): nothing of the killed install but the backup being put back.
+    let next = Paused::start(work.path(), &args, "dead-journal-removed");
+    let left: Vec<String> = names(&prefix).into_iter().filter(|n| !n.starts_with(".installer-")).collect();
+    assert_eq!(left, Vec::<String>::new(), "{:?}", snapshot(&prefix));
+    assert_ok(&next.resume());
+    assert!(prefix.join("bin/fixture-hello").is_file());
+}

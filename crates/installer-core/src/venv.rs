@@ -154,26 +154,24 @@ impl Venv {
         })
     }
 
-    /// Makes the environment's directory, site-packages, platlib and scripts directory where they are
-    /// missing (`--target` and `--prefix` directories that do not exist yet), and returns every
+    /// Makes the environment's directory where it is missing (a `--target` or `--prefix`
+    /// directory that does not exist yet), with its missing parents, and returns every
     /// directory it made, deepest first, for [`remove_made_dirs`] should the install fail. The
     /// install calls it only once the wheels are verified, and never on a dry run, so that a
-    /// refused wheel or a dry run leaves no directory behind.
-    pub(crate) fn create_missing_dirs(&self) -> Result<Vec<PathBuf>> {
-        let mut made = Vec::new();
-        for dir in [&self.root, &self.site_packages, &self.platlib, &self.scripts] {
-            let missing: Vec<PathBuf> =
-                dir.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf).collect();
-            // One `stat` for a directory that is there (every install into a venv).
-            if missing.is_empty() {
-                continue;
-            }
-            if let Err(e) = std::fs::create_dir_all(dir) {
+    /// refused wheel or a dry run leaves no directory behind. The scheme's directories inside
+    /// it (site-packages, platlib, scripts) are made by the install's transaction, journaled,
+    /// so the next install rolls them back with the rest of a killed one. This one cannot be:
+    /// the install locks it and the journal lives in it, so it is made before either exists,
+    /// and a killed install leaves it (docs/limits.md).
+    pub(crate) fn create_missing_root(&self) -> Result<Vec<PathBuf>> {
+        let made: Vec<PathBuf> =
+            self.root.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf).collect();
+        // One `stat` for a directory that is there (every install into a venv).
+        if !made.is_empty() {
+            std::fs::create_dir_all(&self.root).map_err(|e| {
                 remove_made_dirs(&made);
-                return Err(Error::io("create directory", dir, e));
-            }
-            // Deepest first, after the deeper ones of the directories before.
-            made.splice(0..0, missing);
+                Error::io("create directory", &self.root, e)
+            })?;
         }
         Ok(made)
     }
@@ -260,7 +258,7 @@ impl Venv {
     }
 }
 
-/// Removes the directories [`Venv::create_missing_dirs`] made (deepest first), each only if
+/// Removes the directories [`Venv::create_missing_root`] made (deepest first), each only if
 /// it is empty again: after a rolled-back install they are, and anything another process put
 /// there meanwhile stays.
 pub(crate) fn remove_made_dirs(made: &[PathBuf]) {

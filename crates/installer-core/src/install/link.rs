@@ -412,7 +412,7 @@ pub(crate) fn layer_entry_usable(
         ConcreteLinkMode::Symlink => Err("symlinks must point into a cache this user manages".into()),
         mode => match entry.manifest().files.first() {
             None => Ok(()),
-            Some(file) => linker::try_file(mode, &entry.tree(), &file.path, venv.site_packages())
+            Some(file) => linker::try_file(mode, &entry.tree(), &file.path, probe_target(venv))
                 .map_err(|e| format!("{mode} from there fails: {e}")),
         },
     };

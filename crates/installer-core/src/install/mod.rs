@@ -127,8 +127,9 @@ pub fn install(
             return Ok(summary);
         }
         // Made only now that every wheel is verified, and removed again if the install fails,
-        // so that a refused wheel leaves no directory behind.
-        let made = if options.dry_run { Vec::new() } else { venv.create_missing_dirs()? };
+        // so that a refused wheel leaves no directory behind; what goes inside it is made by the
+        // transaction.
+        let made = if options.dry_run { Vec::new() } else { venv.create_missing_root()? };
         let result = install_entries(&run, &wheels, entries, clock, None, compiler);
         if result.is_err() {
             crate::venv::remove_made_dirs(&made);

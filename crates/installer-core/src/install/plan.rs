@@ -204,7 +204,13 @@ pub(crate) fn plan_wheels(
 ) -> Result<(Vec<WheelPlan>, Vec<DistVersion>)> {
     // By normalised name, each computed once: a lookup per wheel, not a scan.
     let mut installed: HashMap<String, Vec<InstalledDist>> = HashMap::new();
-    for dist in crate::installed::scan(venv)? {
+    let dists = match crate::installed::scan(venv) {
+        // A `--target` or `--prefix` directory new or without a library directory yet: nothing
+        // is installed, and the transaction makes them.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        dists => dists?,
+    };
+    for dist in dists {
         installed.entry(dist.normalized_name()).or_default().push(dist);
     }
     let header_roots = header_roots(roots, venv, &entries);
