@@ -236,7 +236,9 @@ impl Probe {
 /// tree and one of its files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExistingFile {
+    /// Opened once, so that the kernel resolves `rel` inside it only.
     pub dir: PathBuf,
+    /// `/`-separated, as the entry's manifest lists it.
     pub rel: String,
 }
 
