@@ -157,7 +157,7 @@ pub struct InstallArgs {
     #[arg(long, help_heading = INSTALLER)]
     pub no_index: bool,
     /// Worker threads [config: jobs] [default: CPUs]
-    #[arg(short, long, value_name = "N", env = "INSTALLER_JOBS", value_parser = clap::value_parser!(u32).range(1..), help_heading = INSTALLER)]
+    #[arg(short, long, value_name = "N", env = "INSTALLER_JOBS", value_parser = clap::value_parser!(u32).range(1..=installer_core::MAX_JOBS as i64), help_heading = INSTALLER)]
     pub jobs: Option<u32>,
     #[command(flatten)]
     pub cache: CacheArgs,

@@ -421,6 +421,10 @@ fn a_flag_s_variable_is_named_in_its_error_and_empty_is_unset() {
             stderr(&out)
         );
     }
+    // A C habit's -1, or a typo: it would start every thread the OS allows.
+    let out = dry_run(&["-j", "4294967295"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("4294967295 is not in 1..=1024"), "{}", stderr(&out));
     let empty = [
         ("INSTALLER_LINK_MODE", ""),
         ("INSTALLER_LINK_FALLBACK", ""),

@@ -26,7 +26,7 @@ pub struct FileConfig {
     pub cache_layers: Option<Vec<PathBuf>>,
     /// `cache-max-size`, in bytes: a size string (`10G`, `500MiB`) or a number of bytes.
     pub cache_max_size: Option<u64>,
-    /// `jobs`: worker threads; at least 1.
+    /// `jobs`: worker threads; 1 to [`crate::MAX_JOBS`].
     pub jobs: Option<usize>,
     /// `compile`: whether installs write `.pyc` files, as `--compile` does.
     pub compile: Option<bool>,
@@ -158,6 +158,9 @@ fn parse(text: &str, path: &Path, pyproject: bool) -> Result<FileConfig> {
                 if n < 1 {
                     return Err(bad(&full, format!("must be at least 1, found {n}")));
                 }
+                if n > crate::MAX_JOBS as i64 {
+                    return Err(bad(&full, format!("at most {}, found {n}", crate::MAX_JOBS)));
+                }
                 config.jobs = Some(n as usize);
             }
             "compile" => {
@@ -241,6 +244,9 @@ mod tests {
         assert!(check("[tool.installer]\njobs = 0", true)
             .unwrap_err()
             .contains("key `tool.installer.jobs`: must be at least 1"));
+        assert!(check("jobs = 4294967295", false)
+            .unwrap_err()
+            .contains("key `jobs`: at most 1024, found 4294967295"));
         assert!(check("jobs = \"2\"", false).unwrap_err().contains("expected a number, found string"));
         assert!(check("python-platform = \"vax\"", false)
             .unwrap_err()

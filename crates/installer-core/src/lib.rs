@@ -38,6 +38,6 @@ pub mod wheel;
 
 pub use cancel::Cancel;
 pub use error::{Error, Result};
-pub use install::{install, install_into, InstallOptions, InstallSummary};
+pub use install::{install, install_into, InstallOptions, InstallSummary, MAX_JOBS};
 pub use linker::{ConcreteLinkMode, LinkFallback, LinkMode};
 pub use reporter::{NoReporter, Reporter};

@@ -343,10 +343,8 @@ pub unsafe extern "C" fn installer_ctx_set_link_fallback(
     unsafe { set_options(ctx, set) }
 }
 
-/// The most worker threads a context takes. Each is an OS thread started by every call, and
-/// no install gets faster with more; a larger number is most likely a -1 meant as "the
-/// default" (UINT32_MAX, which would start as many threads as the OS allows).
-const MAX_JOBS: u32 = 1024;
+/// The most worker threads a context takes (see the core's `MAX_JOBS`).
+const MAX_JOBS: u32 = installer_core::MAX_JOBS as u32;
 
 /// Sets the number of worker threads for the following installs, uninstalls and verifies
 /// (default: one per CPU), 1 to 1024. 0 and more than 1024 (such as `(uint32_t)-1`) are

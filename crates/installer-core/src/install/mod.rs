@@ -54,6 +54,12 @@ use crate::wheel::WheelError;
 use crate::{Error, Result};
 use entries::install_entries;
 
+/// The most worker threads an install, uninstall or verify takes. Each is an OS thread started
+/// by every call, and none gets faster with more: a larger number is a typo or a C caller's -1
+/// meant as "the default" (which would start as many threads as the OS allows). The CLI, the
+/// config file and the C ABI refuse more.
+pub const MAX_JOBS: usize = 1024;
+
 /// Everything an install can be asked to do differently; built by the frontends.
 #[derive(Debug, Clone, Default)]
 pub struct InstallOptions {
