@@ -126,8 +126,9 @@ fn continued(text: &str, width: usize) -> String {
 }
 
 /// `text` with its control characters escaped as Rust escapes them (`\n`, `\u{1b}`), but for
-/// line breaks and tabs when `keep_lines`.
-fn printable(text: &str, keep_lines: bool) -> String {
+/// line breaks and tabs when `keep_lines`: errors, warnings and `-v` lines quote wheels' own
+/// words (member names, metadata), which must not drive the terminal.
+pub(crate) fn printable(text: &str, keep_lines: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() && !(keep_lines && matches!(c, '\n' | '\t')) {

@@ -172,7 +172,9 @@ impl TerminalReporter {
             return;
         }
         if self.warned.lock().expect("warned set").insert(message.to_string()) {
-            self.println(&format!("{} {message}", style::warning_prefix()));
+            // A warning keeps its lines (the fallback's advice); a wheel's words in it are
+            // escaped, as in errors.
+            self.println(&format!("{} {}", style::warning_prefix(), crate::printable(message, true)));
         }
     }
 }
@@ -346,7 +348,7 @@ impl Reporter for TerminalReporter {
 
     fn info(&self, message: &str) {
         if self.verbose {
-            self.println(&format!("info: {message}"));
+            self.println(&format!("info: {}", crate::printable(message, true)));
         }
     }
 }

@@ -832,3 +832,20 @@ fn a_wheel_whose_requires_python_excludes_the_target_is_refused_unless_ignored()
     );
     assert_eq!(err.lines().filter(|l| l.starts_with("warning:")).count(), 1, "{err}");
 }
+
+/// A wheel's own words in a warning reach the terminal escaped, as in errors: an invalid
+/// `Requires-Python` with a terminal escape and a backspace cannot clear the screen or rub out
+/// what was printed.
+#[test]
+fn a_warning_quoting_a_wheel_prints_its_control_characters_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (venv, cache) = (make_venv(&tmp.path().join("venv")), tmp.path().join("cache"));
+    let wheel = WheelBuilder::new("odd", "1.0")
+        .metadata("Requires-Python: >=3\u{1b}[2J\u{8},bad")
+        .write(tmp.path(), None);
+    let out = installer(tmp.path(), &args(&venv, &cache, &[wheel.to_str().unwrap()]));
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{8}'), "{err:?}");
+    assert!(err.contains("ignoring its invalid Requires-Python `>=3\\u{1b}[2J\\u{8},bad`"), "{err}");
+}
