@@ -19,18 +19,7 @@
 #include <unistd.h>
 
 #include "installer.h"
-
-static int failures = 0;
-
-static void check(int ok, const char *what, installer_ctx *ctx) {
-  if (ok) {
-    printf("ok - %s\n", what);
-  } else {
-    failures++;
-    printf("FAIL - %s (last error: \"%s\")\n", what, ctx ? installer_last_error(ctx) : "");
-  }
-  fflush(stdout);
-}
+#include "check.h"
 
 static void path(char *out, size_t size, const char *dir, const char *name) {
   if ((size_t)snprintf(out, size, "%s/%s", dir, name) >= size) {

@@ -24,17 +24,7 @@
 #include <unistd.h>
 
 #include "installer.h"
-
-static int failures = 0;
-
-static void check(int ok, const char *what, installer_ctx *ctx) {
-  if (ok) {
-    printf("ok - %s\n", what);
-  } else {
-    printf("FAIL - %s (last error: %s)\n", what, ctx ? installer_last_error(ctx) : "");
-    failures++;
-  }
-}
+#include "check.h"
 
 struct install_job {
   installer_ctx *ctx;

@@ -18,17 +18,7 @@
 #include <unistd.h>
 
 #include "installer.h"
-
-static int failures = 0;
-
-static void check(int ok, const char *name, installer_ctx *ctx) {
-  if (ok) {
-    printf("ok - %s\n", name);
-  } else {
-    failures++;
-    printf("FAIL - %s (last error: \"%s\")\n", name, installer_last_error(ctx));
-  }
-}
+#include "check.h"
 
 /* The call returned `want`, and the last error is non-empty exactly when it is not OK. */
 static void check_status(installer_ctx *ctx, installer_status got, installer_status want,
